@@ -1,0 +1,53 @@
+# Berth's two commands, `make run` and `make test`, and the steps behind them.
+# Every step installs what it needs first (scripts/deps) and is safe to repeat.
+
+SHELL := /bin/bash
+TOOLS ?= $(HOME)/.cache/berth-tools
+export PATH := $(HOME)/.cargo/bin:$(TOOLS)/binaryen/node_modules/.bin:$(PATH)
+
+# How many Docker test hosts the tests run against.
+TEST_HOSTS ?= 3
+# cargo-leptos builds debug binaries with this flag; tests use it too so that they
+# reuse that build instead of compiling every dependency a second time.
+TEST_RUSTFLAGS := --cfg erase_components
+
+.PHONY: run test deps build release unit e2e lint fmt hosts-up hosts-down
+
+## run: build the release and serve the dashboard on http://127.0.0.1:3000
+run: deps
+	scripts/hosts local
+	cargo leptos build --release
+	@echo "berth: the dashboard will be on http://$${BERTH_LISTEN:-127.0.0.1:3000}"
+	LEPTOS_SITE_ROOT=target/site exec ./target/release/berth
+
+## test: every test: unit and API tests, real Docker hosts, the browser
+test: deps hosts-up build unit e2e
+
+deps:
+	@scripts/deps
+
+build:
+	cargo leptos build
+
+release:
+	cargo leptos build --release
+
+unit:
+	@eval "$$(scripts/hosts env $(TEST_HOSTS))"; export BERTH_TEST_HOSTS; \
+	  RUSTFLAGS="$(TEST_RUSTFLAGS)" cargo nextest run --workspace --no-fail-fast
+
+e2e:
+	scripts/e2e $(TEST_HOSTS)
+
+lint:
+	cargo fmt --all -- --check
+	RUSTFLAGS="$(TEST_RUSTFLAGS)" cargo clippy --workspace --all-targets -- -D warnings
+
+fmt:
+	cargo fmt --all
+
+hosts-up:
+	scripts/hosts up $(TEST_HOSTS)
+
+hosts-down:
+	scripts/hosts down

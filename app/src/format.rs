@@ -1,0 +1,88 @@
+//! Plain formatting for people: byte sizes and UTC clock times. Pure functions, used
+//! on the server and in the browser alike so that both render the same text.
+
+/// `1536` -> `1.5 KiB`; binary units, one decimal below 10.
+pub fn bytes(n: i64) -> String {
+    const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
+    if n < 1024 {
+        return format!("{n} B");
+    }
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit < UNITS.len() - 1 {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if value < 10.0 {
+        format!("{value:.1} {}", UNITS[unit])
+    } else {
+        format!("{value:.0} {}", UNITS[unit])
+    }
+}
+
+/// Milliseconds since the Unix epoch -> `2026-11-25 12:00:01 UTC`.
+pub fn utc_datetime(ms: i64) -> String {
+    let (date, time) = split(ms);
+    format!("{date} {time} UTC")
+}
+
+/// Milliseconds since the Unix epoch -> `12:00:01`.
+pub fn utc_time(ms: i64) -> String {
+    split(ms).1
+}
+
+fn split(ms: i64) -> (String, String) {
+    let secs = ms.div_euclid(1000);
+    let days = secs.div_euclid(86_400);
+    let rem = secs.rem_euclid(86_400);
+    let (y, m, d) = civil_from_days(days);
+    (
+        format!("{y:04}-{m:02}-{d:02}"),
+        format!("{:02}:{:02}:{:02}", rem / 3600, rem % 3600 / 60, rem % 60),
+    )
+}
+
+/// Howard Hinnant's days-to-civil algorithm (proleptic Gregorian calendar).
+fn civil_from_days(z: i64) -> (i64, u32, u32) {
+    let z = z + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let y = yoe + era * 400;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let d = (doy - (153 * mp + 2) / 5 + 1) as u32;
+    let m = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+    (if m <= 2 { y + 1 } else { y }, m, d)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bytes_are_binary_units() {
+        for (n, want) in [
+            (0, "0 B"),
+            (1023, "1023 B"),
+            (1536, "1.5 KiB"),
+            (10 * 1024 * 1024, "10 MiB"),
+            (25_147_219_968, "23 GiB"),
+        ] {
+            assert_eq!(bytes(n), want, "bytes({n})");
+        }
+    }
+
+    #[test]
+    fn utc_times() {
+        for (ms, want) in [
+            (0, "1970-01-01 00:00:00 UTC"),
+            (951_782_400_000, "2000-02-29 00:00:00 UTC"),
+            (1_795_608_001_500, "2026-11-25 12:00:01 UTC"),
+            (-1_000, "1969-12-31 23:59:59 UTC"),
+        ] {
+            assert_eq!(utc_datetime(ms), want, "utc_datetime({ms})");
+        }
+        assert_eq!(utc_time(1_795_608_001_500), "12:00:01");
+    }
+}

@@ -1,0 +1,264 @@
+//! Configuration from flags and environment: every option has a `--flag` and a
+//! `BERTH_*` variable (the Leptos site root keeps cargo-leptos's `LEPTOS_SITE_ROOT`).
+
+use std::net::SocketAddr;
+use std::str::FromStr;
+
+use clap::Parser;
+
+use crate::runtime::docker::Endpoint;
+
+/// Berth: run services across Docker hosts, from a browser or a JSON API.
+#[derive(Debug, Clone, Parser)]
+#[command(name = "berth", version, about, long_about = None)]
+pub struct Config {
+    /// Address the dashboard and the API listen on.
+    #[arg(long, env = "BERTH_LISTEN", default_value = "127.0.0.1:3000")]
+    pub listen: SocketAddr,
+
+    /// SQLite database, e.g. `sqlite://data/berth.db` (relative to the working
+    /// directory) or `sqlite:///var/lib/berth/berth.db`.
+    #[arg(
+        long,
+        env = "BERTH_DATABASE_URL",
+        default_value = "sqlite://data/berth.db"
+    )]
+    pub database_url: String,
+
+    /// Log filter in tracing's syntax, e.g. `info` or `info,server=debug`.
+    #[arg(long = "log", env = "BERTH_LOG", default_value = "info")]
+    pub log: String,
+
+    /// Folder with the built site (WASM, JS, CSS), as cargo-leptos writes it.
+    #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
+    pub site_root: String,
+
+    /// Docker engines to use, as `name=endpoint` (or just `endpoint`), comma separated
+    /// in the variable. Endpoints: `unix:///path/docker.sock`, `tcp://host:port`.
+    #[arg(
+        long = "engine",
+        env = "BERTH_ENGINES",
+        value_delimiter = ',',
+        default_value = "local=unix:///var/run/docker.sock"
+    )]
+    pub engines: Vec<EngineArg>,
+}
+
+/// One `--engine` value: a name and a Docker endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EngineArg {
+    pub name: String,
+    pub endpoint: Endpoint,
+}
+
+impl FromStr for EngineArg {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        let (name, endpoint) = match s.split_once('=') {
+            Some((name, endpoint)) => (Some(name.trim()), endpoint.trim()),
+            None => (None, s),
+        };
+        let endpoint: Endpoint = endpoint.parse().map_err(|e| format!("{e}"))?;
+        let name = match name {
+            Some(name) => {
+                if !is_name(name) {
+                    return Err(format!(
+                        "engine name '{name}' must be 1-63 letters, digits, '-' or '_'"
+                    ));
+                }
+                name.to_string()
+            }
+            None => endpoint.default_name(),
+        };
+        Ok(EngineArg { name, endpoint })
+    }
+}
+
+fn is_name(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= 63
+        && s.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+}
+
+impl Config {
+    /// Parses the command line; on a mistake, one line saying what is wrong (clap's
+    /// `--help` and `--version` output is passed through as is).
+    pub fn parse_args<I, T>(args: I) -> Result<Config, ConfigError>
+    where
+        I: IntoIterator<Item = T>,
+        T: Into<std::ffi::OsString> + Clone,
+    {
+        Config::try_parse_from(args).map_err(ConfigError::from_clap)
+    }
+}
+
+/// Why the command line was refused.
+#[derive(Debug)]
+pub enum ConfigError {
+    /// `--help` or `--version`: print it and exit successfully.
+    Display(String),
+    /// A mistake, in one line.
+    Invalid(String),
+}
+
+impl ConfigError {
+    fn from_clap(e: clap::Error) -> ConfigError {
+        use clap::error::ErrorKind;
+        match e.kind() {
+            ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+                ConfigError::Display(e.render().to_string())
+            }
+            _ => {
+                let text = e.to_string();
+                let first = text
+                    .lines()
+                    .find(|l| !l.trim().is_empty())
+                    .unwrap_or("invalid arguments")
+                    .trim_start_matches("error: ")
+                    .trim();
+                ConfigError::Invalid(format!("{first} (see 'berth --help')"))
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Config, ConfigError> {
+        Config::parse_args(std::iter::once("berth").chain(args.iter().copied()))
+    }
+
+    fn invalid(args: &[&str]) -> String {
+        match parse(args) {
+            Err(ConfigError::Invalid(line)) => line,
+            Err(ConfigError::Display(_)) => panic!("{args:?} displayed help"),
+            Ok(c) => panic!("{args:?} parsed: {c:?}"),
+        }
+    }
+
+    #[test]
+    fn defaults() {
+        // The defaults must not depend on the environment of whoever runs the tests.
+        for var in [
+            "BERTH_LISTEN",
+            "BERTH_DATABASE_URL",
+            "BERTH_LOG",
+            "LEPTOS_SITE_ROOT",
+            "BERTH_ENGINES",
+        ] {
+            if std::env::var_os(var).is_some() {
+                eprintln!("skipping defaults check: {var} is set");
+                return;
+            }
+        }
+        let c = parse(&[]).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:3000");
+        assert_eq!(c.database_url, "sqlite://data/berth.db");
+        assert_eq!(c.log, "info");
+        assert_eq!(c.site_root, "target/site");
+        assert_eq!(
+            c.engines,
+            vec![EngineArg {
+                name: "local".into(),
+                endpoint: Endpoint::Unix("/var/run/docker.sock".into()),
+            }]
+        );
+    }
+
+    #[test]
+    fn flags() {
+        let c = parse(&[
+            "--listen",
+            "0.0.0.0:8000",
+            "--database-url",
+            "sqlite:///tmp/x.db",
+            "--log",
+            "debug",
+            "--site-root",
+            "/srv/site",
+            "--engine",
+            "a=unix:///run/a.sock",
+            "--engine",
+            "tcp://10.0.0.2:2375",
+        ])
+        .unwrap();
+        assert_eq!(c.listen.to_string(), "0.0.0.0:8000");
+        assert_eq!(c.database_url, "sqlite:///tmp/x.db");
+        assert_eq!(c.site_root, "/srv/site");
+        assert_eq!(c.engines.len(), 2);
+        assert_eq!(c.engines[0].name, "a");
+        assert_eq!(c.engines[1].name, "10.0.0.2");
+        assert_eq!(
+            c.engines[1].endpoint,
+            Endpoint::Tcp {
+                host: "10.0.0.2".into(),
+                port: 2375
+            }
+        );
+    }
+
+    #[test]
+    fn engine_values() {
+        let ok: &[(&str, &str, &str)] = &[
+            ("h1=unix:///run/h1.sock", "h1", "unix:///run/h1.sock"),
+            (
+                "unix:///var/run/docker.sock",
+                "local",
+                "unix:///var/run/docker.sock",
+            ),
+            (
+                "unix:///run/x/docker.sock",
+                "x",
+                "unix:///run/x/docker.sock",
+            ),
+            ("tcp://127.0.0.1:2375", "127.0.0.1", "tcp://127.0.0.1:2375"),
+            ("b = http://h:1", "b", "tcp://h:1"),
+        ];
+        for (input, name, endpoint) in ok {
+            let e: EngineArg = input.parse().unwrap_or_else(|e| panic!("{input}: {e}"));
+            assert_eq!(e.name, *name, "{input}");
+            assert_eq!(e.endpoint.to_string(), *endpoint, "{input}");
+        }
+        let bad: &[(&str, &str)] = &[
+            ("ftp://x", "unix:///path"),
+            ("unix://relative", "absolute"),
+            ("tcp://host", "port"),
+            ("tcp://host:99999", "port"),
+            ("bad name=unix:///a", "engine name"),
+            ("=unix:///a", "engine name"),
+        ];
+        for (input, needle) in bad {
+            let err = input.parse::<EngineArg>().unwrap_err();
+            assert!(err.contains(needle), "{input}: {err}");
+        }
+    }
+
+    #[test]
+    fn mistakes_are_one_line() {
+        for (args, needle) in [
+            (&["--bogus"][..], "--bogus"),
+            (&["--listen", "nowhere"][..], "nowhere"),
+            (&["--engine", "ftp://x"][..], "ftp://x"),
+        ] {
+            let line = invalid(args);
+            assert!(!line.contains('\n'), "{line}");
+            assert!(line.contains(needle), "{line}");
+            assert!(line.ends_with("(see 'berth --help')"), "{line}");
+        }
+    }
+
+    #[test]
+    fn help_and_version_are_displayed() {
+        assert!(
+            matches!(parse(&["--help"]), Err(ConfigError::Display(t)) if t.contains("--database-url"))
+        );
+        assert!(
+            matches!(parse(&["--version"]), Err(ConfigError::Display(t)) if t.contains("berth"))
+        );
+    }
+}

@@ -1,0 +1,145 @@
+//! Berth's server: the `berth` binary's library, so that tests build the same
+//! router and run the same start-up as production.
+//!
+//! # Layout
+//! - [`config`]: flags and environment (clap), each option `--flag` and `BERTH_*`.
+//! - [`store`]: the only SQL; SQLite through sqlx, migrations from `migrations/`.
+//! - [`runtime`]: Docker engines through bollard (`docker`), checked together
+//!   (`engines`).
+//! - [`ops`]: use cases shared by the REST API and the UI's server functions.
+//! - [`api`]: the JSON API under `/api/v1`, `/healthz`, `/readyz`, and `ApiError`.
+//! - [`web`]: the Leptos pages, server functions and static files.
+//! - [`state`]: `AppState`, cloned into every handler and task.
+//! - [`shutdown`]: SIGINT/SIGTERM into the one `CancellationToken`.
+//! - [`telemetry`]: tracing set-up.
+//! - [`clock`]: wall-clock time, for records only; the core is handed `now`.
+//! - [`testing`]: a temp folder and a ready `AppState`, shared by all tests.
+//!
+//! [`run`] opens the store, checks the engines, then serves until the token is
+//! cancelled; [`router`] is the whole HTTP surface for a given state.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod clock;
+pub mod config;
+pub mod ops;
+pub mod runtime;
+pub mod shutdown;
+pub mod state;
+pub mod store;
+pub mod telemetry;
+pub mod testing;
+pub mod web;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+
+use axum::routing::get;
+use axum::Router;
+use leptos::config::LeptosOptions;
+use tokio_util::sync::CancellationToken;
+
+use config::Config;
+use runtime::docker::DockerError;
+use runtime::engines::Engines;
+use state::{AppState, ServerInfo};
+use store::{Store, StoreError};
+
+/// Why Berth could not start, in one line that says how to fix it.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("Docker engine '{name}' does not answer: {source}; start it (scripts/hosts local starts one) or point --engine / BERTH_ENGINES at a running engine")]
+    EngineDown { name: String, source: DockerError },
+    #[error(
+        "cannot listen on {addr}: {cause}; choose another address with --listen or BERTH_LISTEN"
+    )]
+    Listen { addr: SocketAddr, cause: String },
+    #[error("the HTTP server failed: {0}")]
+    Serve(std::io::Error),
+}
+
+/// Runs Berth until SIGINT/SIGTERM: store, engines, then the HTTP server.
+pub async fn run(config: Config) -> Result<(), StartError> {
+    let store = Store::open(&config.database_url).await?;
+    store.migrate().await?;
+
+    let engines = Engines::new(
+        config
+            .engines
+            .iter()
+            .map(|e| (e.name.clone(), e.endpoint.clone())),
+    );
+    if let Some((name, source)) = engines.first_down().await {
+        return Err(StartError::EngineDown { name, source });
+    }
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| StartError::Listen {
+            addr: config.listen,
+            cause: e.to_string(),
+        })?;
+    let addr = listener.local_addr().map_err(StartError::Serve)?;
+
+    let shutdown = CancellationToken::new();
+    tokio::spawn(shutdown::on_signal(shutdown.clone()));
+
+    let state = AppState {
+        store: store.clone(),
+        engines,
+        leptos: leptos_options(&config.site_root, addr),
+        info: Arc::new(ServerInfo {
+            version: env!("CARGO_PKG_VERSION"),
+            listen: addr.to_string(),
+            started_at_ms: clock::now_ms(),
+        }),
+        shutdown: shutdown.clone(),
+    };
+    warn_if_site_missing(&config.site_root);
+
+    tracing::info!(
+        engines = config.engines.len(),
+        database = %store.path().display(),
+        "Berth is serving the dashboard on http://{addr}"
+    );
+    axum::serve(listener, router(state))
+        .with_graceful_shutdown(shutdown.cancelled_owned())
+        .await
+        .map_err(StartError::Serve)?;
+    store.close().await;
+    tracing::info!("Berth stopped");
+    Ok(())
+}
+
+/// The whole HTTP surface: health, the JSON API, the pages and static files.
+pub fn router(state: AppState) -> Router {
+    let router = Router::new()
+        .route("/healthz", get(api::health::healthz))
+        .route("/readyz", get(api::health::readyz))
+        .nest("/api/v1", api::router());
+    web::routes(router, &state).with_state(state)
+}
+
+/// Leptos's options, from Berth's own configuration rather than Cargo.toml, so the
+/// binary runs anywhere its site folder is.
+pub fn leptos_options(site_root: &str, addr: SocketAddr) -> LeptosOptions {
+    LeptosOptions::builder()
+        .output_name("berth")
+        .site_root(site_root)
+        .site_pkg_dir("pkg")
+        .site_addr(addr)
+        .build()
+}
+
+fn warn_if_site_missing(site_root: &str) {
+    let wasm = Path::new(site_root).join("pkg").join("berth.js");
+    if !wasm.exists() {
+        tracing::warn!(
+            "{} is missing: pages will render but not come alive; build the site with `cargo leptos build` or set LEPTOS_SITE_ROOT",
+            wasm.display()
+        );
+    }
+}

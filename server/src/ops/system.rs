@@ -1,0 +1,33 @@
+//! Facts about this server and the engines it can see.
+
+use app::wire::{About, EnginesReport};
+
+use super::OpsError;
+use crate::state::AppState;
+
+/// Every configured Docker engine, checked now.
+pub async fn engines(state: &AppState) -> EnginesReport {
+    state.engines.report().await
+}
+
+/// The server's version, database and start time.
+pub async fn about(state: &AppState) -> Result<About, OpsError> {
+    let store = &state.store;
+    let internal = |e: crate::store::StoreError| {
+        tracing::error!(error = %e, "reading facts about the database");
+        OpsError::Internal
+    };
+    Ok(About {
+        version: state.info.version.to_string(),
+        instance_id: store
+            .setting("instance_id")
+            .await
+            .map_err(internal)?
+            .unwrap_or_default(),
+        database: store.path().display().to_string(),
+        journal_mode: store.journal_mode().await.map_err(internal)?,
+        schema_version: store.schema_version().await.map_err(internal)?,
+        started_at_ms: state.info.started_at_ms,
+        listen: state.info.listen.clone(),
+    })
+}

@@ -1,0 +1,202 @@
+//! The only place with SQL. SQLite through sqlx: opened with WAL, foreign keys and a
+//! busy timeout, migrated at start-up from `migrations/` (append-only).
+//!
+//! One file per table group: `settings` so far.
+
+mod settings;
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::SqlitePool;
+
+/// How long a writer waits for another before SQLite gives up with "database is locked".
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// A failure of the store, in words that say what to do.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("invalid database URL '{url}': {cause}; expected e.g. sqlite://data/berth.db (set --database-url or BERTH_DATABASE_URL)")]
+    InvalidUrl { url: String, cause: String },
+    #[error("cannot create the folder {} for the database: {cause}; choose a writable path with --database-url or BERTH_DATABASE_URL", dir.display())]
+    CreateDir { dir: PathBuf, cause: String },
+    #[error("cannot open the database {}: {cause}; check that its folder is writable, or choose another path with --database-url or BERTH_DATABASE_URL", path.display())]
+    Open { path: PathBuf, cause: String },
+    #[error("cannot apply the database migrations: {0}")]
+    Migrate(String),
+    #[error("database error: {0}")]
+    Query(#[from] sqlx::Error),
+}
+
+/// The database. Cheap to clone (the pool is shared).
+#[derive(Clone, Debug)]
+pub struct Store {
+    pool: SqlitePool,
+    path: PathBuf,
+}
+
+impl Store {
+    /// Opens (creating if missing) the database at `url`, with WAL, foreign keys and
+    /// a busy timeout on every connection.
+    pub async fn open(url: &str) -> Result<Store, StoreError> {
+        if !url.starts_with("sqlite:") {
+            return Err(StoreError::InvalidUrl {
+                url: url.to_string(),
+                cause: "Berth stores its state in SQLite, so the URL starts with sqlite:".into(),
+            });
+        }
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::InvalidUrl {
+                url: url.to_string(),
+                cause: e.to_string(),
+            })?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        let path = options.get_filename().to_path_buf();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir).map_err(|e| StoreError::CreateDir {
+                dir: dir.to_path_buf(),
+                cause: e.to_string(),
+            })?;
+        }
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await
+            .map_err(|e| StoreError::Open {
+                path: path.clone(),
+                cause: sqlite_cause(&e),
+            })?;
+        Ok(Store { pool, path })
+    }
+
+    /// Applies the migrations this build knows that the database lacks.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Migrate(e.to_string()))
+    }
+
+    /// Whether the database answers (for `/readyz`).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// SQLite's journal mode (`wal` in normal operation).
+    pub async fn journal_mode(&self) -> Result<String, StoreError> {
+        Ok(sqlx::query_scalar("PRAGMA journal_mode")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    /// The newest migration applied.
+    pub async fn schema_version(&self) -> Result<i64, StoreError> {
+        Ok(sqlx::query_scalar(
+            "SELECT COALESCE(MAX(version), 0) FROM _sqlx_migrations WHERE success = 1",
+        )
+        .fetch_one(&self.pool)
+        .await?)
+    }
+
+    /// Waits for open work and closes every connection.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// SQLite's own words for a failure to open ("unable to open database file").
+fn sqlite_cause(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::Database(db) => db.message().to_string(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::TempDir;
+
+    async fn open_migrated(dir: &TempDir) -> Store {
+        let store = Store::open(&dir.db_url()).await.unwrap();
+        store.migrate().await.unwrap();
+        store
+    }
+
+    #[tokio::test]
+    async fn opens_with_wal_foreign_keys_and_busy_timeout() {
+        let dir = TempDir::new();
+        let store = open_migrated(&dir).await;
+        assert_eq!(store.journal_mode().await.unwrap(), "wal");
+        let fk: i64 = sqlx::query_scalar("PRAGMA foreign_keys")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(fk, 1);
+        let busy: i64 = sqlx::query_scalar("PRAGMA busy_timeout")
+            .fetch_one(&store.pool)
+            .await
+            .unwrap();
+        assert_eq!(busy, 5000);
+        store.ping().await.unwrap();
+    }
+
+    #[tokio::test]
+    async fn migrations_apply_once_and_keep_the_instance_id() {
+        let dir = TempDir::new();
+        let store = open_migrated(&dir).await;
+        assert_eq!(store.schema_version().await.unwrap(), 1);
+        let id = store.setting("instance_id").await.unwrap().unwrap();
+        assert_eq!(id.len(), 32);
+        assert!(id.chars().all(|c| c.is_ascii_hexdigit()), "{id}");
+        store.close().await;
+
+        // Reopening runs no migration twice and keeps the data.
+        let again = open_migrated(&dir).await;
+        assert_eq!(again.schema_version().await.unwrap(), 1);
+        assert_eq!(again.setting("instance_id").await.unwrap(), Some(id));
+    }
+
+    #[tokio::test]
+    async fn creates_missing_folders() {
+        let dir = TempDir::new();
+        let url = format!("sqlite://{}/a/b/berth.db", dir.0.display());
+        let store = Store::open(&url).await.unwrap();
+        store.migrate().await.unwrap();
+        assert!(dir.0.join("a/b/berth.db").exists());
+    }
+
+    #[tokio::test]
+    async fn unusable_paths_say_what_to_do() {
+        let dir = TempDir::new();
+        // A file where a folder should be.
+        std::fs::write(dir.0.join("file"), b"x").unwrap();
+        let url = format!("sqlite://{}/file/sub/berth.db", dir.0.display());
+        let err = Store::open(&url).await.unwrap_err().to_string();
+        assert!(err.starts_with("cannot create the folder"), "{err}");
+        assert!(err.contains("--database-url"), "{err}");
+
+        // A folder where the file should be.
+        std::fs::create_dir_all(dir.0.join("dir.db")).unwrap();
+        let url = format!("sqlite://{}/dir.db", dir.0.display());
+        let err = Store::open(&url).await.unwrap_err().to_string();
+        assert!(err.starts_with("cannot open the database"), "{err}");
+
+        let err = Store::open("postgres://x").await.unwrap_err().to_string();
+        assert!(err.starts_with("invalid database URL"), "{err}");
+    }
+}

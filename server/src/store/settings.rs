@@ -1,0 +1,49 @@
+//! The `settings` table: small key/value facts about this instance.
+
+use super::{Store, StoreError};
+
+impl Store {
+    /// The value of `key`, if set.
+    pub async fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+                .bind(key)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Sets `key` to `value` at `now_ms`.
+    pub async fn set_setting(&self, key: &str, value: &str, now_ms: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) \
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+        )
+        .bind(key)
+        .bind(value)
+        .bind(now_ms)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::store::Store;
+    use crate::testing::TempDir;
+
+    #[tokio::test]
+    async fn set_and_get() {
+        let dir = TempDir::new();
+        let store = Store::open(&dir.db_url()).await.unwrap();
+        store.migrate().await.unwrap();
+        assert_eq!(store.setting("greeting").await.unwrap(), None);
+        store.set_setting("greeting", "hello", 1).await.unwrap();
+        store.set_setting("greeting", "hej", 2).await.unwrap();
+        assert_eq!(
+            store.setting("greeting").await.unwrap().as_deref(),
+            Some("hej")
+        );
+    }
+}

@@ -1,0 +1,117 @@
+//! Shared by the integration tests: one-shot requests against the router, a tiny
+//! HTTP client for published ports, and the test hosts that `scripts/hosts` starts.
+#![allow(dead_code)]
+
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use http_body_util::BodyExt;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tower::ServiceExt;
+
+/// Sends one request through the router and returns the status and body.
+pub async fn call(router: &axum::Router, method: &str, uri: &str) -> (StatusCode, String) {
+    let request = Request::builder()
+        .method(method)
+        .uri(uri)
+        .body(Body::empty())
+        .expect("a request");
+    let response = router.clone().oneshot(request).await.expect("a response");
+    let status = response.status();
+    let bytes = response
+        .into_body()
+        .collect()
+        .await
+        .expect("a body")
+        .to_bytes();
+    (status, String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// `call` for JSON answers.
+pub async fn call_json(
+    router: &axum::Router,
+    method: &str,
+    uri: &str,
+) -> (StatusCode, serde_json::Value) {
+    let (status, body) = call(router, method, uri).await;
+    let json =
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{uri}: not JSON ({e}): {body}"));
+    (status, json)
+}
+
+/// A plain HTTP/1.0 GET over TCP, for published ports (loopback only).
+pub async fn http_get(host: &str, port: u16, path: &str) -> std::io::Result<(u16, String)> {
+    assert!(
+        host.starts_with("127."),
+        "tests only talk to loopback, not {host}"
+    );
+    let mut stream = tokio::net::TcpStream::connect((host, port)).await?;
+    stream
+        .write_all(format!("GET {path} HTTP/1.0\r\nHost: {host}\r\n\r\n").as_bytes())
+        .await?;
+    let mut raw = Vec::new();
+    stream.read_to_end(&mut raw).await?;
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let status = head
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    Ok((status, body.to_string()))
+}
+
+/// `http_get` until it answers 200 or `within` passes.
+pub async fn http_get_ok(host: &str, port: u16, path: &str, within: Duration) -> String {
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        match http_get(host, port, path).await {
+            Ok((200, body)) => return body,
+            other if tokio::time::Instant::now() >= deadline => {
+                panic!("GET http://{host}:{port}{path} did not answer 200 within {within:?}: {other:?}")
+            }
+            _ => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+}
+
+/// One test host: a Docker daemon of its own, publishing ports on its own address.
+#[derive(Debug, Clone)]
+pub struct TestHost {
+    pub name: String,
+    pub endpoint: String,
+    pub address: String,
+}
+
+/// The test hosts from `BERTH_TEST_HOSTS` (`name=endpoint@address,...`, as
+/// `scripts/hosts env` prints it), or the three that `scripts/hosts up` starts.
+pub fn test_hosts() -> Vec<TestHost> {
+    let spec = std::env::var("BERTH_TEST_HOSTS").unwrap_or_else(|_| {
+        (1..=3)
+            .map(|n| {
+                format!(
+                    "h{n}=unix:///run/berth-hosts/h{n}/docker.sock@127.0.0.{}",
+                    10 + n
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(",")
+    });
+    spec.split(',')
+        .map(|item| {
+            let (name, rest) = item.split_once('=').expect("name=endpoint@address");
+            let (endpoint, address) = rest.rsplit_once('@').expect("endpoint@address");
+            TestHost {
+                name: name.to_string(),
+                endpoint: endpoint.to_string(),
+                address: address.to_string(),
+            }
+        })
+        .collect()
+}
+
+/// The local registry's copy of a demo image.
+pub fn demo_image(tag: &str) -> String {
+    format!("127.0.0.1:5000/berth-demo:{tag}")
+}
