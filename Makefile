@@ -17,8 +17,7 @@ TEST_RUSTFLAGS := --cfg erase_components
 run: deps
 	scripts/hosts local
 	cargo leptos build --release
-	@echo "berth: the dashboard will be on http://$${BERTH_LISTEN:-127.0.0.1:3000}"
-	LEPTOS_SITE_ROOT=target/site exec ./target/release/berth
+	scripts/run
 
 ## test: every test: unit and API tests, real Docker hosts, the browser
 test: deps hosts-up build unit e2e

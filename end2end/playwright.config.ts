@@ -1,5 +1,7 @@
 // Browser tests run in Debian's Chromium (never a downloaded browser) against a Berth
-// that scripts/e2e starts on BERTH_URL with real Docker test hosts.
+// that scripts/e2e starts on BERTH_URL, with a fresh database and real Docker test
+// hosts. The first-run project creates the first admin through the UI; every other
+// test logs in as that admin (or as users it creates).
 import { defineConfig } from '@playwright/test';
 
 export default defineConfig({
@@ -28,4 +30,8 @@ export default defineConfig({
       ],
     },
   },
+  projects: [
+    { name: 'first-run', testMatch: /first-run\.spec\.ts/ },
+    { name: 'app', testIgnore: /first-run\.spec\.ts/, dependencies: ['first-run'] },
+  ],
 });

@@ -1,20 +1,152 @@
-//! Server functions: the calls the pages make. Each one is a thin hop to the
-//! [`crate::backend::Backend`] in context, so the REST API and the UI share logic.
+//! Server functions: the calls the pages make. Each is a thin hop to the
+//! [`crate::backend::Backend`] in context, so the REST API and the UI share every
+//! rule, error and audit entry; a failure keeps its HTTP status (401, 403, 422…).
 
 use leptos::prelude::*;
 
-use crate::wire::{About, EnginesReport};
+use crate::wire::*;
 
-/// Every configured Docker engine, checked now.
-#[server]
-pub async fn get_engines() -> Result<EnginesReport, ServerFnError> {
-    let backend = crate::backend::use_backend()?;
-    Ok(backend.engines().await)
+/// `hop!(b, req => call)`: the backend and request of this server function, the
+/// call, and the error's status on the response.
+#[cfg(feature = "ssr")]
+macro_rules! hop {
+    ($b:ident, $req:ident => $call:expr) => {
+        crate::backend::with_status(
+            async move {
+                #[allow(unused_variables)]
+                let ($b, $req) = crate::backend::backend()?;
+                $call.await
+            }
+            .await,
+        )
+    };
 }
 
-/// Facts about this Berth server.
 #[server]
-pub async fn get_about() -> Result<About, ServerFnError> {
-    let backend = crate::backend::use_backend()?;
-    Ok(backend.about().await?)
+pub async fn get_engines() -> Result<EnginesReport, AppError> {
+    hop!(b, req => b.engines(&req))
+}
+
+#[server]
+pub async fn get_about() -> Result<About, AppError> {
+    hop!(b, req => b.about(&req))
+}
+
+/// The caller, or `None` when nobody is logged in.
+#[server]
+pub async fn get_me() -> Result<Option<Me>, AppError> {
+    hop!(b, req => b.me(&req))
+}
+
+#[server]
+pub async fn get_setup_state() -> Result<SetupState, AppError> {
+    hop!(b, req => b.setup_state())
+}
+
+/// Creates the first admin and logs them in.
+#[server]
+pub async fn setup_admin(input: SetupInput) -> Result<Me, AppError> {
+    hop!(b, req => async {
+        let login = b.setup(&req, input).await?;
+        crate::backend::set_cookie(&login.set_cookie);
+        Ok(login.me)
+    })
+}
+
+#[server]
+pub async fn login(input: LoginInput) -> Result<Me, AppError> {
+    hop!(b, req => async {
+        let login = b.login(&req, input).await?;
+        crate::backend::set_cookie(&login.set_cookie);
+        Ok(login.me)
+    })
+}
+
+#[server]
+pub async fn logout() -> Result<(), AppError> {
+    hop!(b, req => async {
+        let clear = b.logout(&req).await?;
+        crate::backend::set_cookie(&clear);
+        Ok(())
+    })
+}
+
+#[server]
+pub async fn change_password(input: ChangePasswordInput) -> Result<(), AppError> {
+    hop!(b, req => b.change_password(&req, input))
+}
+
+#[server]
+pub async fn list_sessions() -> Result<Vec<SessionView>, AppError> {
+    hop!(b, req => b.sessions(&req))
+}
+
+#[server]
+pub async fn revoke_session(id: i64) -> Result<(), AppError> {
+    hop!(b, req => b.revoke_session(&req, id))
+}
+
+#[server]
+pub async fn list_users() -> Result<Vec<UserView>, AppError> {
+    hop!(b, req => b.users(&req))
+}
+
+#[server]
+pub async fn create_user(input: CreateUserInput) -> Result<UserView, AppError> {
+    hop!(b, req => b.create_user(&req, input))
+}
+
+#[server]
+pub async fn update_user(id: i64, input: UpdateUserInput) -> Result<UserView, AppError> {
+    hop!(b, req => b.update_user(&req, id, input))
+}
+
+#[server]
+pub async fn delete_user(id: i64) -> Result<(), AppError> {
+    hop!(b, req => b.delete_user(&req, id))
+}
+
+#[server]
+pub async fn list_teams() -> Result<Vec<TeamView>, AppError> {
+    hop!(b, req => b.teams(&req))
+}
+
+#[server]
+pub async fn create_team(input: CreateTeamInput) -> Result<TeamView, AppError> {
+    hop!(b, req => b.create_team(&req, input))
+}
+
+#[server]
+pub async fn delete_team(id: i64) -> Result<(), AppError> {
+    hop!(b, req => b.delete_team(&req, id))
+}
+
+#[server]
+pub async fn set_member(team: i64, user: i64, role: TeamRole) -> Result<TeamView, AppError> {
+    hop!(b, req => b.set_member(&req, team, user, SetMemberInput { role }))
+}
+
+#[server]
+pub async fn remove_member(team: i64, user: i64) -> Result<TeamView, AppError> {
+    hop!(b, req => b.remove_member(&req, team, user))
+}
+
+#[server]
+pub async fn list_tokens() -> Result<Vec<TokenView>, AppError> {
+    hop!(b, req => b.tokens(&req))
+}
+
+#[server]
+pub async fn create_token(input: CreateTokenInput) -> Result<NewToken, AppError> {
+    hop!(b, req => b.create_token(&req, input))
+}
+
+#[server]
+pub async fn revoke_token(id: i64) -> Result<(), AppError> {
+    hop!(b, req => b.revoke_token(&req, id))
+}
+
+#[server]
+pub async fn get_audit(query: AuditQuery) -> Result<AuditPage, AppError> {
+    hop!(b, req => b.audit(&req, query))
 }

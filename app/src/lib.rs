@@ -10,6 +10,7 @@
 //! - `components`: the layout (sidebar, page header) and small widgets (badges, bars).
 //! - `pages`: one module per page.
 //! - [`format`]: plain formatting of bytes and times, shared by pages and the server.
+//! - [`validate`]: rules for names and passwords, checked by forms and the server.
 #![forbid(unsafe_code)]
 
 pub mod api;
@@ -18,6 +19,7 @@ pub mod backend;
 mod components;
 pub mod format;
 mod pages;
+pub mod validate;
 pub mod wire;
 
 use leptos::prelude::*;
@@ -29,8 +31,9 @@ use leptos_router::{
 
 use components::layout::Sidebar;
 use pages::{
-    dashboard::Dashboard, events::Events, hosts::Hosts, not_found::NotFound, proxy::Proxy,
-    services::Services, settings::Settings,
+    audit::Audit, dashboard::Dashboard, events::Events, hosts::Hosts, login::Login,
+    not_found::NotFound, proxy::Proxy, services::Services, settings::Settings, setup::Setup,
+    teams::Teams, users::Users,
 };
 
 /// The HTML document around the app; the server renders it once per page load.
@@ -52,6 +55,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
     }
 }
 
+/// The caller, loaded once per page load and shared by the sidebar and the pages.
+pub type MeResource = Resource<Result<Option<wire::Me>, wire::AppError>>;
+
 /// The application: sidebar navigation and the routed page.
 #[component]
 pub fn App() -> impl IntoView {
@@ -60,6 +66,8 @@ pub fn App() -> impl IntoView {
     // and people can both tell a live page from a server-rendered one.
     let hydrated = RwSignal::new(false);
     Effect::new(move |_| hydrated.set(true));
+    let me: MeResource = Resource::new(|| (), |_| api::get_me());
+    provide_context(me);
 
     view! {
         <Stylesheet id="berth" href="/pkg/berth.css"/>
@@ -68,20 +76,41 @@ pub fn App() -> impl IntoView {
         <Title formatter=|page: String| if page.is_empty() { "Berth".to_string() } else { format!("{page} · Berth") }/>
         <Router>
             <a class="skip-link" href="#main">"Skip to content"</a>
-            <div class="layout" data-hydrated=move || if hydrated.get() { "true" } else { "false" }>
-                <Sidebar/>
-                <main id="main" class="content" tabindex="-1">
-                    <Routes fallback=NotFound>
-                        <Route path=path!("/") view=Dashboard/>
-                        <Route path=path!("/services") view=Services/>
-                        <Route path=path!("/hosts") view=Hosts/>
-                        <Route path=path!("/proxy") view=Proxy/>
-                        <Route path=path!("/events") view=Events/>
-                        <Route path=path!("/settings") view=Settings/>
-                    </Routes>
-                </main>
-            </div>
+            <Frame hydrated/>
         </Router>
+    }
+}
+
+/// The sidebar (except on the login and setup pages) and the routed page.
+#[component]
+fn Frame(hydrated: RwSignal<bool>) -> impl IntoView {
+    let location = leptos_router::hooks::use_location();
+    let bare = move || matches!(location.pathname.get().as_str(), "/login" | "/setup");
+    view! {
+        <div
+            class="layout"
+            class:bare=bare
+            data-hydrated=move || if hydrated.get() { "true" } else { "false" }
+        >
+            <Show when=move || !bare()>
+                <Sidebar/>
+            </Show>
+            <main id="main" class="content" tabindex="-1">
+                <Routes fallback=NotFound>
+                    <Route path=path!("/") view=Dashboard/>
+                    <Route path=path!("/services") view=Services/>
+                    <Route path=path!("/hosts") view=Hosts/>
+                    <Route path=path!("/proxy") view=Proxy/>
+                    <Route path=path!("/events") view=Events/>
+                    <Route path=path!("/teams") view=Teams/>
+                    <Route path=path!("/users") view=Users/>
+                    <Route path=path!("/audit") view=Audit/>
+                    <Route path=path!("/settings") view=Settings/>
+                    <Route path=path!("/login") view=Login/>
+                    <Route path=path!("/setup") view=Setup/>
+                </Routes>
+            </main>
+        </div>
     }
 }
 

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 /// Whether a Docker engine answered the last time Berth asked.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EngineState {
@@ -21,6 +22,7 @@ impl EngineState {
 }
 
 /// What a Docker engine says about itself.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EngineFacts {
     /// Engine version, e.g. `20.10.24`.
@@ -37,6 +39,7 @@ pub struct EngineFacts {
 }
 
 /// One Docker engine Berth is configured to use, and how it answered.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EngineStatus {
     pub name: String,
@@ -52,6 +55,7 @@ pub struct EngineStatus {
 }
 
 /// The answer of `GET /api/v1/engines`: every configured engine, checked now.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EnginesReport {
     /// When the engines were asked, in milliseconds since the Unix epoch.
@@ -85,6 +89,7 @@ impl EnginesReport {
 }
 
 /// Facts about this Berth server, for the Settings page and `GET /api/v1/about`.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct About {
     pub version: String,
@@ -101,15 +106,406 @@ pub struct About {
 }
 
 /// The body of every API error: `{"error":{"code","message"}}`.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ErrorDetail {
     /// A stable, machine-readable code such as `not_found`.
     pub code: String,
     /// A sentence for people.
     pub message: String,
+}
+
+// ---------------------------------------------------------------------------
+// Errors
+
+/// The one error type of the server functions: a stable code and a sentence. The
+/// REST API renders the same pair as `{"error":{"code","message"}}`.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppError {
+    /// `unauthenticated`, `forbidden`, `not_found`, `conflict`, `invalid`,
+    /// `rate_limited`, `internal`, or `transport` (the call did not reach the server).
+    pub code: String,
+    pub message: String,
+    /// Seconds to wait, with `rate_limited`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retry_after_secs: Option<u64>,
+}
+
+impl AppError {
+    pub fn new(code: impl Into<String>, message: impl Into<String>) -> Self {
+        AppError {
+            code: code.into(),
+            message: message.into(),
+            retry_after_secs: None,
+        }
+    }
+
+    pub fn is(&self, code: &str) -> bool {
+        self.code == code
+    }
+
+    /// The HTTP status that goes with the code, for the API and server functions alike.
+    pub fn status(&self) -> u16 {
+        status_of(&self.code)
+    }
+}
+
+/// The HTTP status of an error code.
+pub fn status_of(code: &str) -> u16 {
+    match code {
+        "bad_request" => 400,
+        "unauthenticated" => 401,
+        "forbidden" => 403,
+        "not_found" => 404,
+        "method_not_allowed" => 405,
+        "conflict" => 409,
+        "too_large" => 413,
+        "unsupported_media_type" => 415,
+        "invalid" => 422,
+        "rate_limited" => 429,
+        "not_ready" | "transport" => 503,
+        _ => 500,
+    }
+}
+
+impl std::fmt::Display for AppError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+impl std::error::Error for AppError {}
+
+impl leptos::server_fn::error::FromServerFnError for AppError {
+    type Encoder = leptos::server_fn::codec::JsonEncoding;
+
+    fn from_server_fn_error(value: leptos::server_fn::error::ServerFnErrorErr) -> Self {
+        AppError::new("transport", value.to_string())
+    }
+}
+
+// ---------------------------------------------------------------------------
+// Accounts
+
+/// A cluster-wide role.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UserRole {
+    /// Manages users, teams and hosts, and every team's services.
+    Admin,
+    /// Works in the teams they belong to.
+    Member,
+}
+
+impl UserRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UserRole::Admin => "admin",
+            UserRole::Member => "member",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<UserRole> {
+        match s {
+            "admin" => Some(UserRole::Admin),
+            "member" => Some(UserRole::Member),
+            _ => None,
+        }
+    }
+}
+
+/// A role inside a team.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TeamRole {
+    /// Creates, deploys, scales, rolls back and deletes the team's services.
+    Operator,
+    /// Reads the team's services.
+    Viewer,
+}
+
+impl TeamRole {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TeamRole::Operator => "operator",
+            TeamRole::Viewer => "viewer",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<TeamRole> {
+        match s {
+            "operator" => Some(TeamRole::Operator),
+            "viewer" => Some(TeamRole::Viewer),
+            _ => None,
+        }
+    }
+}
+
+/// A team the caller belongs to, with their role in it.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamRef {
+    pub id: i64,
+    pub name: String,
+    pub role: TeamRole,
+}
+
+/// How a request proved who it is.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuthMethod {
+    Session,
+    Token,
+}
+
+/// The caller: `GET /api/v1/me`.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    pub id: i64,
+    pub username: String,
+    pub role: UserRole,
+    pub teams: Vec<TeamRef>,
+    pub auth: AuthMethod,
+    /// True when the request came with a read-only token.
+    pub read_only: bool,
+}
+
+impl Me {
+    pub fn is_admin(&self) -> bool {
+        self.role == UserRole::Admin
+    }
+}
+
+/// `POST /api/v1/auth/login`
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LoginInput {
+    pub username: String,
+    pub password: String,
+}
+
+/// `GET /api/v1/setup`: whether the first admin still has to be created.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetupState {
+    pub needed: bool,
+}
+
+/// `POST /api/v1/setup`: the first admin.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetupInput {
+    pub username: String,
+    pub password: String,
+}
+
+/// `PUT /api/v1/me/password`
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChangePasswordInput {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// A user, as admins see them.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UserView {
+    pub id: i64,
+    pub username: String,
+    pub role: UserRole,
+    pub teams: Vec<TeamRef>,
+    pub created_at_ms: i64,
+    /// Sessions that have not expired.
+    pub active_sessions: i64,
+}
+
+/// `POST /api/v1/users`
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateUserInput {
+    pub username: String,
+    pub password: String,
+    pub role: UserRole,
+}
+
+/// `PATCH /api/v1/users/{id}`: what is given changes.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpdateUserInput {
+    #[serde(default)]
+    pub role: Option<UserRole>,
+    /// A new password; the user's sessions end.
+    #[serde(default)]
+    pub password: Option<String>,
+}
+
+/// A team with its members.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TeamView {
+    pub id: i64,
+    pub name: String,
+    pub created_at_ms: i64,
+    pub members: Vec<MemberView>,
+}
+
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MemberView {
+    pub user_id: i64,
+    pub username: String,
+    pub role: TeamRole,
+}
+
+/// `POST /api/v1/teams`
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateTeamInput {
+    pub name: String,
+}
+
+/// `PUT /api/v1/teams/{id}/members/{user_id}`
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SetMemberInput {
+    pub role: TeamRole,
+}
+
+/// An API token, without its secret.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TokenView {
+    pub id: i64,
+    pub name: String,
+    /// The first characters of the token, to recognise it.
+    pub prefix: String,
+    pub read_only: bool,
+    pub created_at_ms: i64,
+    pub expires_at_ms: Option<i64>,
+    pub last_used_at_ms: Option<i64>,
+}
+
+/// `POST /api/v1/tokens`
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateTokenInput {
+    pub name: String,
+    /// Days until the token stops working; none for a token that does not expire.
+    #[serde(default)]
+    pub expires_in_days: Option<u32>,
+    #[serde(default)]
+    pub read_only: bool,
+}
+
+/// The answer to `POST /api/v1/tokens`: the secret, shown this once.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewToken {
+    pub token: String,
+    #[serde(flatten)]
+    pub info: TokenView,
+}
+
+/// A login session of the caller.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionView {
+    pub id: i64,
+    pub created_at_ms: i64,
+    pub expires_at_ms: i64,
+    pub last_seen_at_ms: i64,
+    pub client_addr: String,
+    pub user_agent: String,
+    /// The session this request came with.
+    pub current: bool,
+}
+
+/// How an audited action ended.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum AuditResult {
+    Ok,
+    Denied,
+    Failed,
+}
+
+impl AuditResult {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditResult::Ok => "ok",
+            AuditResult::Denied => "denied",
+            AuditResult::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<AuditResult> {
+        match s {
+            "ok" => Some(AuditResult::Ok),
+            "denied" => Some(AuditResult::Denied),
+            "failed" => Some(AuditResult::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// One line of the audit log.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditEntry {
+    pub id: i64,
+    pub at_ms: i64,
+    /// The user's name, or `anonymous`, or `system`.
+    pub actor: String,
+    /// What was done, e.g. `user.create`, `auth.login`.
+    pub action: String,
+    /// What it was done to, e.g. `user:alice`.
+    pub target: String,
+    pub client_addr: String,
+    pub result: AuditResult,
+    /// Why, for a refusal or a failure.
+    pub detail: String,
+}
+
+/// `GET /api/v1/audit` filters; all optional.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema, utoipa::IntoParams))]
+#[cfg_attr(feature = "ssr", into_params(parameter_in = Query))]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditQuery {
+    #[serde(default)]
+    pub actor: Option<String>,
+    /// An action, or its prefix followed by `.` (e.g. `user.`).
+    #[serde(default)]
+    pub action: Option<String>,
+    #[serde(default)]
+    pub target: Option<String>,
+    #[serde(default)]
+    pub result: Option<AuditResult>,
+    /// Entries older than this id (the `next_before` of the previous page).
+    #[serde(default)]
+    pub before: Option<i64>,
+    /// Page size, 1 to 200 (default 50).
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+/// A page of the audit log, newest first.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AuditPage {
+    pub entries: Vec<AuditEntry>,
+    /// Pass as `before` for the next (older) page; none at the end.
+    pub next_before: Option<i64>,
 }

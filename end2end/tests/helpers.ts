@@ -1,5 +1,8 @@
-// Shared steps: open a page and wait until the WASM has taken it over.
+// Shared steps: log in, open a page and wait until the WASM has taken it over.
 import { expect, Page } from '@playwright/test';
+
+/** The first admin, created through the UI by first-run.spec.ts. */
+export const ADMIN = { username: 'admin', password: 'admin-password-1' };
 
 /** Opens `path` and waits for hydration (the app marks itself `data-hydrated="true"`). */
 export async function openHydrated(page: Page, path: string) {
@@ -9,6 +12,21 @@ export async function openHydrated(page: Page, path: string) {
   await expect(page.locator('.layout'), `hydration of ${path}; page errors: ${errors.join('; ')}`)
     .toHaveAttribute('data-hydrated', 'true');
   return errors;
+}
+
+/** Logs in through the API; the browser context keeps the session cookie. */
+export async function loginAs(page: Page, username: string, password: string) {
+  const response = await page.request.post('/api/v1/auth/login', { data: { username, password } });
+  expect(response.status(), `login as ${username}`).toBe(200);
+}
+
+/** Logs in through the login form. */
+export async function loginWithForm(page: Page, username: string, password: string) {
+  await openHydrated(page, '/login');
+  await page.getByLabel('User name').fill(username);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await expect(page.getByTestId('current-user')).toHaveText(username);
 }
 
 /** How many engines the running Berth was given (scripts/e2e exports it). */

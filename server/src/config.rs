@@ -3,8 +3,10 @@
 
 use std::net::SocketAddr;
 use std::str::FromStr;
+use std::time::Duration;
 
-use clap::Parser;
+use app::wire::UserRole;
+use clap::{Parser, Subcommand};
 
 use crate::runtime::docker::Endpoint;
 
@@ -12,6 +14,10 @@ use crate::runtime::docker::Endpoint;
 #[derive(Debug, Clone, Parser)]
 #[command(name = "berth", version, about, long_about = None)]
 pub struct Config {
+    /// Without a command, Berth serves the dashboard and the API.
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
     /// Address the dashboard and the API listen on.
     #[arg(long, env = "BERTH_LISTEN", default_value = "127.0.0.1:3000")]
     pub listen: SocketAddr,
@@ -21,12 +27,13 @@ pub struct Config {
     #[arg(
         long,
         env = "BERTH_DATABASE_URL",
-        default_value = "sqlite://data/berth.db"
+        default_value = "sqlite://data/berth.db",
+        global = true
     )]
     pub database_url: String,
 
     /// Log filter in tracing's syntax, e.g. `info` or `info,server=debug`.
-    #[arg(long = "log", env = "BERTH_LOG", default_value = "info")]
+    #[arg(long = "log", env = "BERTH_LOG", default_value = "info", global = true)]
     pub log: String,
 
     /// Folder with the built site (WASM, JS, CSS), as cargo-leptos writes it.
@@ -42,6 +49,68 @@ pub struct Config {
         default_value = "local=unix:///var/run/docker.sock"
     )]
     pub engines: Vec<EngineArg>,
+
+    /// How long a login lasts, e.g. `8h`, `30m`, `7d`.
+    #[arg(long, env = "BERTH_SESSION_TTL", default_value = "8h", value_parser = parse_duration)]
+    pub session_ttl: Duration,
+
+    /// Name of the first admin that `BERTH_ADMIN_PASSWORD` creates.
+    #[arg(long, env = "BERTH_ADMIN_USER", default_value = "admin")]
+    pub admin_user: String,
+
+    /// Creates the first admin at start-up when no user exists (scripted installs).
+    #[arg(long, env = "BERTH_ADMIN_PASSWORD", hide_env_values = true)]
+    pub admin_password: Option<String>,
+}
+
+/// Commands besides serving.
+#[derive(Debug, Clone, Subcommand)]
+pub enum Command {
+    /// Manage users from the command line.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Clone, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; the password is read from stdin (or asked for on a terminal).
+    Create {
+        #[arg(long)]
+        username: String,
+        /// `admin` or `member`.
+        #[arg(long, value_parser = parse_role, default_value = "member")]
+        role: UserRole,
+    },
+}
+
+fn parse_role(s: &str) -> Result<UserRole, String> {
+    UserRole::parse(s).ok_or_else(|| format!("'{s}' is not a role: use admin or member"))
+}
+
+/// `500ms`, `30s`, `15m`, `8h`, `7d`.
+pub fn parse_duration(s: &str) -> Result<Duration, String> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (number, unit) = s.split_at(split);
+    let n: u64 = number
+        .parse()
+        .map_err(|_| format!("'{s}' is not a duration: use e.g. 500ms, 30s, 15m, 8h or 7d"))?;
+    let ms = match unit {
+        "ms" => n,
+        "s" => n * 1000,
+        "m" => n * 60_000,
+        "h" => n * 3_600_000,
+        "d" => n * 86_400_000,
+        _ => {
+            return Err(format!(
+                "'{s}' is not a duration: use e.g. 500ms, 30s, 15m, 8h or 7d"
+            ))
+        }
+    };
+    if ms == 0 {
+        return Err(format!("'{s}' is not a duration longer than zero"));
+    }
+    Ok(Duration::from_millis(ms))
 }
 
 /// One `--engine` value: a name and a Docker endpoint.
@@ -236,6 +305,46 @@ mod tests {
             let err = input.parse::<EngineArg>().unwrap_err();
             assert!(err.contains(needle), "{input}: {err}");
         }
+    }
+
+    #[test]
+    fn durations() {
+        for (s, ms) in [
+            ("500ms", 500),
+            ("30s", 30_000),
+            ("15m", 900_000),
+            ("8h", 28_800_000),
+            ("7d", 604_800_000),
+        ] {
+            assert_eq!(parse_duration(s), Ok(Duration::from_millis(ms)), "{s}");
+        }
+        for bad in ["", "8", "h", "1w", "-1s", "0s", "1.5h"] {
+            assert!(parse_duration(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn user_create_command() {
+        let c = parse(&[
+            "user",
+            "create",
+            "--username",
+            "ann",
+            "--role",
+            "admin",
+            "--database-url",
+            "sqlite:///tmp/x.db",
+        ])
+        .unwrap();
+        match c.command {
+            Some(Command::User(UserCommand::Create { username, role })) => {
+                assert_eq!(username, "ann");
+                assert_eq!(role, UserRole::Admin);
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(c.database_url, "sqlite:///tmp/x.db");
+        assert!(invalid(&["user", "create", "--username", "x", "--role", "root"]).contains("root"));
     }
 
     #[test]

@@ -3,7 +3,10 @@
 //!
 //! # Layout
 //! - [`config`]: flags and environment (clap), each option `--flag` and `BERTH_*`.
+//! - [`cli`]: the `berth user create` command.
 //! - [`store`]: the only SQL; SQLite through sqlx, migrations from `migrations/`.
+//! - [`auth`]: passwords, sessions, tokens, the permission policy, login limiting,
+//!   CSRF protection.
 //! - [`runtime`]: Docker engines through bollard (`docker`), checked together
 //!   (`engines`).
 //! - [`ops`]: use cases shared by the REST API and the UI's server functions.
@@ -20,6 +23,8 @@
 #![forbid(unsafe_code)]
 
 pub mod api;
+pub mod auth;
+pub mod cli;
 pub mod clock;
 pub mod config;
 pub mod ops;
@@ -33,17 +38,15 @@ pub mod web;
 
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
 
 use axum::routing::get;
 use axum::Router;
 use leptos::config::LeptosOptions;
-use tokio_util::sync::CancellationToken;
 
 use config::Config;
 use runtime::docker::DockerError;
 use runtime::engines::Engines;
-use state::{AppState, ServerInfo};
+use state::AppState;
 use store::{Store, StoreError};
 
 /// Why Berth could not start, in one line that says how to fix it.
@@ -59,6 +62,8 @@ pub enum StartError {
     Listen { addr: SocketAddr, cause: String },
     #[error("the HTTP server failed: {0}")]
     Serve(std::io::Error),
+    #[error("cannot create the first admin: {0} (BERTH_ADMIN_USER / BERTH_ADMIN_PASSWORD)")]
+    Admin(String),
 }
 
 /// Runs Berth until SIGINT/SIGTERM: store, engines, then the HTTP server.
@@ -84,28 +89,39 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         })?;
     let addr = listener.local_addr().map_err(StartError::Serve)?;
 
-    let shutdown = CancellationToken::new();
-    tokio::spawn(shutdown::on_signal(shutdown.clone()));
-
-    let state = AppState {
-        store: store.clone(),
+    let state = AppState::new(
+        store.clone(),
         engines,
-        leptos: leptos_options(&config.site_root, addr),
-        info: Arc::new(ServerInfo {
-            version: env!("CARGO_PKG_VERSION"),
-            listen: addr.to_string(),
-            started_at_ms: clock::now_ms(),
-        }),
-        shutdown: shutdown.clone(),
-    };
+        leptos_options(&config.site_root, addr),
+        addr.to_string(),
+        config.session_ttl,
+    );
+    let shutdown = state.shutdown.clone();
+    tokio::spawn(shutdown::on_signal(shutdown.clone()));
     warn_if_site_missing(&config.site_root);
+
+    if let Some(password) = &config.admin_password {
+        if ops::accounts::bootstrap_admin(&state, &config.admin_user, password)
+            .await
+            .map_err(|e| StartError::Admin(e.to_string()))?
+        {
+            tracing::info!(user = %config.admin_user, "created the first admin from BERTH_ADMIN_PASSWORD");
+        }
+    }
+    if !ops::accounts::setup_done(&state)
+        .await
+        .map_err(|e| StartError::Admin(e.to_string()))?
+    {
+        tracing::info!("no account yet: open http://{addr}/setup to create the first admin (or start Berth with BERTH_ADMIN_PASSWORD)");
+    }
 
     tracing::info!(
         engines = config.engines.len(),
         database = %store.path().display(),
         "Berth is serving the dashboard on http://{addr}"
     );
-    axum::serve(listener, router(state))
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.cancelled_owned())
         .await
         .map_err(StartError::Serve)?;
@@ -116,11 +132,16 @@ pub async fn run(config: Config) -> Result<(), StartError> {
 
 /// The whole HTTP surface: health, the JSON API, the pages and static files.
 pub fn router(state: AppState) -> Router {
-    let router = Router::new()
+    let router = Router::new().nest("/api/v1", api::router());
+    web::routes(router, &state)
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            web::page_guard,
+        ))
+        .layer(axum::middleware::from_fn(auth::csrf::guard))
         .route("/healthz", get(api::health::healthz))
         .route("/readyz", get(api::health::readyz))
-        .nest("/api/v1", api::router());
-    web::routes(router, &state).with_state(state)
+        .with_state(state)
 }
 
 /// Leptos's options, from Berth's own configuration rather than Cargo.toml, so the

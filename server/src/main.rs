@@ -1,10 +1,10 @@
-//! The `berth` binary: parse the configuration, set up logging, run the server. Every
-//! failure ends in one line on stderr and a non-zero exit.
+//! The `berth` binary: parse the configuration, set up logging, then serve or run a
+//! command. Every failure ends in one line on stderr and a non-zero exit.
 #![forbid(unsafe_code)]
 
 use std::process::ExitCode;
 
-use server::config::{Config, ConfigError};
+use server::config::{Command, Config, ConfigError, UserCommand};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -26,10 +26,18 @@ async fn main() -> ExitCode {
         eprintln!("berth: {line}");
         return ExitCode::from(2);
     }
-    match server::run(config).await {
+    let result = match &config.command {
+        None => server::run(config.clone()).await.map_err(|e| e.to_string()),
+        Some(Command::User(UserCommand::Create { username, role })) => {
+            server::cli::user_create(&config, username, *role)
+                .await
+                .map(|line| println!("{line}"))
+        }
+    };
+    match result {
         Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("berth: {e}");
+        Err(line) => {
+            eprintln!("berth: {line}");
             ExitCode::FAILURE
         }
     }

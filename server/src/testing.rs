@@ -3,13 +3,14 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
+use std::time::Duration;
 
-use tokio_util::sync::CancellationToken;
+use app::wire::{CreateUserInput, TeamRole, UserRole};
 
+use crate::ops::{self, Ctx};
 use crate::runtime::docker::Endpoint;
 use crate::runtime::engines::Engines;
-use crate::state::{AppState, ServerInfo};
+use crate::state::AppState;
 use crate::store::Store;
 
 /// A fresh folder under the system's temp dir, removed when dropped.
@@ -55,6 +56,11 @@ pub struct TestState {
 impl TestState {
     /// A state whose engines are `engines` (name, endpoint).
     pub async fn new(engines: &[(&str, &str)]) -> TestState {
+        TestState::with_session_ttl(engines, Duration::from_secs(3600)).await
+    }
+
+    /// [`TestState::new`] with sessions that last `ttl`.
+    pub async fn with_session_ttl(engines: &[(&str, &str)], ttl: Duration) -> TestState {
         let dir = TempDir::new();
         let store = Store::open(&dir.db_url())
             .await
@@ -65,18 +71,54 @@ impl TestState {
             (name.to_string(), endpoint)
         }));
         let addr = "127.0.0.1:0".parse().expect("an address");
-        let state = AppState {
+        let state = AppState::new(
             store,
             engines,
-            leptos: crate::leptos_options("target/site", addr),
-            info: Arc::new(ServerInfo {
-                version: env!("CARGO_PKG_VERSION"),
-                listen: addr.to_string(),
-                started_at_ms: crate::clock::now_ms(),
-            }),
-            shutdown: CancellationToken::new(),
-        };
+            crate::leptos_options("target/site", addr),
+            addr.to_string(),
+            ttl,
+        );
         TestState { state, _dir: dir }
+    }
+
+    /// Creates a user directly, as the command line does; returns their id.
+    pub async fn add_user(&self, username: &str, password: &str, role: UserRole) -> i64 {
+        let input = CreateUserInput {
+            username: username.into(),
+            password: password.into(),
+            role,
+        };
+        ops::users::insert(&self.state, &Ctx::system("test"), input)
+            .await
+            .expect("creating a test user")
+            .id
+    }
+
+    /// Creates a team directly; returns its id.
+    pub async fn add_team(&self, name: &str) -> i64 {
+        self.state
+            .store
+            .create_team(name, crate::clock::now_ms())
+            .await
+            .expect("creating a test team")
+    }
+
+    /// Puts a user into a team directly.
+    pub async fn add_member(&self, team: i64, user: i64, role: TeamRole) {
+        self.state
+            .store
+            .set_member(team, user, role, crate::clock::now_ms())
+            .await
+            .expect("adding a test member");
+    }
+
+    /// Every text value in every table, to prove what the database does not hold.
+    pub async fn all_stored_text(&self) -> String {
+        self.state
+            .store
+            .dump_text()
+            .await
+            .expect("dumping the test database")
     }
 
     /// The whole HTTP surface over this state.

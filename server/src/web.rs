@@ -1,16 +1,22 @@
 //! The Leptos side of the server: the backend the server functions reach through
-//! context, and the routes that render and hydrate the pages.
+//! context, the guard that sends people without a session to the login page, and
+//! the routes that render and hydrate the pages.
 
 use std::sync::Arc;
 
-use app::backend::{Backend, BackendError, BackendHandle};
-use app::wire::{About, EnginesReport};
+use app::backend::{Backend, BackendHandle, Login, Request};
+use app::wire::*;
 use async_trait::async_trait;
+use axum::extract::State;
+use axum::http::{Method, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Redirect, Response};
 use axum::Router;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 
-use crate::ops::{self, OpsError};
+use crate::api::client_addr;
+use crate::ops::{self, accounts::LoginOutcome, Ctx};
 use crate::state::AppState;
 
 /// Server functions' way into the use cases.
@@ -18,25 +24,277 @@ pub struct ServerBackend {
     state: AppState,
 }
 
-#[async_trait]
-impl Backend for ServerBackend {
-    async fn engines(&self) -> EnginesReport {
-        ops::system::engines(&self.state).await
-    }
-
-    async fn about(&self) -> Result<About, BackendError> {
-        ops::system::about(&self.state).await.map_err(backend_error)
+impl ServerBackend {
+    async fn ctx(&self, req: &Request) -> Result<Ctx, AppError> {
+        Ctx::from_request(&self.state, &req.headers, client_addr(req))
+            .await
+            .map_err(AppError::from)
     }
 }
 
-fn backend_error(e: OpsError) -> BackendError {
-    let code = match e {
-        OpsError::Internal => "internal",
-    };
-    BackendError {
-        code,
-        message: e.to_string(),
+fn login(o: LoginOutcome) -> Login {
+    Login {
+        me: o.me,
+        set_cookie: o.set_cookie,
     }
+}
+
+#[async_trait]
+impl Backend for ServerBackend {
+    async fn engines(&self, req: &Request) -> Result<EnginesReport, AppError> {
+        {
+            let ctx = self.ctx(req).await?;
+            Ok(ops::system::engines(&self.state, &ctx).await?)
+        }
+    }
+
+    async fn about(&self, req: &Request) -> Result<About, AppError> {
+        {
+            let ctx = self.ctx(req).await?;
+            Ok(ops::system::about(&self.state, &ctx).await?)
+        }
+    }
+
+    async fn me(&self, req: &Request) -> Result<Option<Me>, AppError> {
+        Ok(self.ctx(req).await?.principal.map(|p| p.me()))
+    }
+
+    async fn setup_state(&self) -> Result<SetupState, AppError> {
+        Ok(ops::accounts::setup_state(&self.state).await?)
+    }
+
+    async fn setup(&self, req: &Request, input: SetupInput) -> Result<Login, AppError> {
+        {
+            let ctx = self.ctx(req).await?;
+            Ok(ops::accounts::setup(&self.state, &ctx, input).await?)
+        }
+        .map(login)
+    }
+
+    async fn login(&self, req: &Request, input: LoginInput) -> Result<Login, AppError> {
+        {
+            let ctx = self.ctx(req).await?;
+            Ok(ops::accounts::login(&self.state, &ctx, input).await?)
+        }
+        .map(login)
+    }
+
+    async fn logout(&self, req: &Request) -> Result<String, AppError> {
+        {
+            let ctx = self.ctx(req).await?;
+            Ok(ops::accounts::logout(&self.state, &ctx).await?)
+        }
+    }
+
+    async fn change_password(
+        &self,
+        req: &Request,
+        input: ChangePasswordInput,
+    ) -> Result<(), AppError> {
+        {
+            let ctx = self.ctx(req).await?;
+            Ok(ops::accounts::change_password(&self.state, &ctx, input).await?)
+        }
+    }
+
+    async fn sessions(&self, req: &Request) -> Result<Vec<SessionView>, AppError> {
+        {
+            let ctx = self.ctx(req).await?;
+            Ok(ops::accounts::sessions(&self.state, &ctx).await?)
+        }
+    }
+
+    async fn revoke_session(&self, req: &Request, id: i64) -> Result<(), AppError> {
+        {
+            let ctx = self.ctx(req).await?;
+            Ok(ops::accounts::revoke_session(&self.state, &ctx, id).await?)
+        }
+    }
+
+    async fn users(&self, req: &Request) -> Result<Vec<UserView>, AppError> {
+        {
+            let ctx = self.ctx(req).await?;
+            Ok(ops::users::list(&self.state, &ctx).await?)
+        }
+    }
+
+    async fn create_user(
+        &self,
+        req: &Request,
+        input: CreateUserInput,
+    ) -> Result<UserView, AppError> {
+        {
+            let ctx = self.ctx(req).await?;
+            Ok(ops::users::create(&self.state, &ctx, input).await?)
+        }
+    }
+
+    async fn update_user(
+        &self,
+        req: &Request,
+        id: i64,
+        input: UpdateUserInput,
+    ) -> Result<UserView, AppError> {
+        {
+            let ctx = self.ctx(req).await?;
+            Ok(ops::users::update(&self.state, &ctx, id, input).await?)
+        }
+    }
+
+    async fn delete_user(&self, req: &Request, id: i64) -> Result<(), AppError> {
+        {
+            let ctx = self.ctx(req).await?;
+            Ok(ops::users::delete(&self.state, &ctx, id).await?)
+        }
+    }
+
+    async fn teams(&self, req: &Request) -> Result<Vec<TeamView>, AppError> {
+        {
+            let ctx = self.ctx(req).await?;
+            Ok(ops::teams::list(&self.state, &ctx).await?)
+        }
+    }
+
+    async fn create_team(
+        &self,
+        req: &Request,
+        input: CreateTeamInput,
+    ) -> Result<TeamView, AppError> {
+        {
+            let ctx = self.ctx(req).await?;
+            Ok(ops::teams::create(&self.state, &ctx, input).await?)
+        }
+    }
+
+    async fn delete_team(&self, req: &Request, id: i64) -> Result<(), AppError> {
+        {
+            let ctx = self.ctx(req).await?;
+            Ok(ops::teams::delete(&self.state, &ctx, id).await?)
+        }
+    }
+
+    async fn set_member(
+        &self,
+        req: &Request,
+        team: i64,
+        user: i64,
+        input: SetMemberInput,
+    ) -> Result<TeamView, AppError> {
+        {
+            let ctx = self.ctx(req).await?;
+            Ok(ops::teams::set_member(&self.state, &ctx, team, user, input).await?)
+        }
+    }
+
+    async fn remove_member(
+        &self,
+        req: &Request,
+        team: i64,
+        user: i64,
+    ) -> Result<TeamView, AppError> {
+        {
+            let ctx = self.ctx(req).await?;
+            Ok(ops::teams::remove_member(&self.state, &ctx, team, user).await?)
+        }
+    }
+
+    async fn tokens(&self, req: &Request) -> Result<Vec<TokenView>, AppError> {
+        {
+            let ctx = self.ctx(req).await?;
+            Ok(ops::tokens::list(&self.state, &ctx).await?)
+        }
+    }
+
+    async fn create_token(
+        &self,
+        req: &Request,
+        input: CreateTokenInput,
+    ) -> Result<NewToken, AppError> {
+        {
+            let ctx = self.ctx(req).await?;
+            Ok(ops::tokens::create(&self.state, &ctx, input).await?)
+        }
+    }
+
+    async fn revoke_token(&self, req: &Request, id: i64) -> Result<(), AppError> {
+        {
+            let ctx = self.ctx(req).await?;
+            Ok(ops::tokens::revoke(&self.state, &ctx, id).await?)
+        }
+    }
+
+    async fn audit(&self, req: &Request, query: AuditQuery) -> Result<AuditPage, AppError> {
+        {
+            let ctx = self.ctx(req).await?;
+            Ok(ops::audit::list(&self.state, &ctx, query).await?)
+        }
+    }
+}
+
+/// Paths that are not pages: the API, server functions, assets, probes.
+fn is_page(path: &str) -> bool {
+    !(path.starts_with("/api/")
+        || path.starts_with("/pkg/")
+        || path == "/healthz"
+        || path == "/readyz")
+}
+
+/// Sends page loads without a session to the login page (or, before the first
+/// admin exists, to the setup page), and logged-in people away from both.
+pub async fn page_guard(
+    State(state): State<AppState>,
+    request: axum::extract::Request,
+    next: Next,
+) -> Response {
+    let path = request.uri().path().to_string();
+    if request.method() != Method::GET || !is_page(&path) {
+        return next.run(request).await;
+    }
+    let setup_done = match ops::accounts::setup_done(&state).await {
+        Ok(done) => done,
+        Err(_) => return StatusCode::SERVICE_UNAVAILABLE.into_response(),
+    };
+    if !setup_done {
+        return if path == "/setup" {
+            next.run(request).await
+        } else {
+            Redirect::to("/setup").into_response()
+        };
+    }
+    if path == "/setup" {
+        return Redirect::to("/login").into_response();
+    }
+    let logged_in =
+        crate::auth::authenticate(&state.store, request.headers(), crate::clock::now_ms())
+            .await
+            .ok()
+            .flatten()
+            .is_some();
+    match (path.as_str(), logged_in) {
+        ("/login", true) => Redirect::to("/").into_response(),
+        ("/login", false) | (_, true) => next.run(request).await,
+        (_, false) => {
+            let target = request
+                .uri()
+                .path_and_query()
+                .map(|pq| pq.as_str().to_string())
+                .unwrap_or_else(|| "/".into());
+            Redirect::to(&format!("/login?next={}", percent_encode(&target))).into_response()
+        }
+    }
+}
+
+/// Percent-encodes everything but unreserved characters and `/`.
+fn percent_encode(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b'~' | b'/') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 /// Adds the pages, the server functions and the static files (WASM, JS, CSS) to
@@ -59,4 +317,30 @@ pub fn routes(router: Router<AppState>, state: &AppState) -> Router<AppState> {
             AppState,
             _,
         >(context, app::shell))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_and_not_pages() {
+        for p in ["/", "/hosts", "/login", "/setup", "/no/such"] {
+            assert!(is_page(p), "{p}");
+        }
+        for p in [
+            "/api/v1/me",
+            "/api/get_me123",
+            "/pkg/berth.js",
+            "/healthz",
+            "/readyz",
+        ] {
+            assert!(!is_page(p), "{p}");
+        }
+    }
+
+    #[test]
+    fn next_is_encoded() {
+        assert_eq!(percent_encode("/hosts?x=1&y=2"), "/hosts%3Fx%3D1%26y%3D2");
+    }
 }

@@ -1,7 +1,12 @@
-//! The frame of every page: the sidebar with the navigation and the page header.
+//! The frame of every page: the sidebar with the navigation and the caller, and the
+//! page header.
 
 use leptos::prelude::*;
 use leptos_router::components::A;
+
+use super::widgets::go;
+use crate::api::logout;
+use crate::MeResource;
 
 /// One entry of the navigation: where it goes, its label and its icon's SVG path.
 struct NavItem {
@@ -10,7 +15,7 @@ struct NavItem {
     icon: &'static str,
 }
 
-const NAV: [NavItem; 6] = [
+const NAV: [NavItem; 7] = [
     NavItem {
         href: "/",
         label: "Dashboard",
@@ -37,15 +42,47 @@ const NAV: [NavItem; 6] = [
         icon: "M3 12h4l3-8l4 16l3-8h4",
     },
     NavItem {
+        href: "/teams",
+        label: "Teams",
+        icon: "M8 11a3 3 0 1 0 0-6a3 3 0 0 0 0 6zM16 11a3 3 0 1 0 0-6M2 20c0-3 3-5 6-5s6 2 6 5M16 15c3 0 6 2 6 5",
+    },
+    NavItem {
         href: "/settings",
         label: "Settings",
         icon: "M12 15a3 3 0 1 0 0-6a3 3 0 0 0 0 6zM19 12h2M3 12h2M12 3v2M12 19v2M17 7l1.5-1.5M5.5 18.5L7 17M17 17l1.5 1.5M5.5 5.5L7 7",
     },
 ];
 
+const ADMIN: [NavItem; 2] = [
+    NavItem {
+        href: "/users",
+        label: "Users",
+        icon: "M12 12a4 4 0 1 0 0-8a4 4 0 0 0 0 8zM4 21c0-4 4-6 8-6s8 2 8 6",
+    },
+    NavItem {
+        href: "/audit",
+        label: "Audit log",
+        icon: "M6 3h9l4 4v14H6zM14 3v5h5M9 13h7M9 17h7",
+    },
+];
+
+fn nav_link(item: &'static NavItem) -> impl IntoView {
+    view! {
+        <li>
+            <A href=item.href exact=true attr:class="nav-link">
+                <svg class="nav-icon" viewBox="0 0 24 24" aria-hidden="true">
+                    <path d=item.icon/>
+                </svg>
+                <span>{item.label}</span>
+            </A>
+        </li>
+    }
+}
+
 /// The left-hand navigation. `A` marks the current page with `aria-current="page"`.
 #[component]
 pub fn Sidebar() -> impl IntoView {
+    let me = expect_context::<MeResource>();
     view! {
         <nav class="sidebar" aria-label="Main">
             <A href="/" attr:class="brand">
@@ -55,24 +92,59 @@ pub fn Sidebar() -> impl IntoView {
                 <span>"Berth"</span>
             </A>
             <ul class="nav">
-                {NAV
-                    .iter()
-                    .map(|item| {
-                        view! {
-                            <li>
-                                <A href=item.href exact=true attr:class="nav-link">
-                                    <svg class="nav-icon" viewBox="0 0 24 24" aria-hidden="true">
-                                        <path d=item.icon/>
-                                    </svg>
-                                    <span>{item.label}</span>
-                                </A>
-                            </li>
-                        }
-                    })
-                    .collect_view()}
+                {NAV.iter().map(nav_link).collect_view()}
             </ul>
-            <p class="sidebar-foot">"v" {env!("CARGO_PKG_VERSION")}</p>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    let admin = me.await.ok().flatten().is_some_and(|m| m.is_admin());
+                    admin.then(|| view! {
+                        <p class="nav-heading" id="nav-admin">"Administration"</p>
+                        <ul class="nav" aria-labelledby="nav-admin">
+                            {ADMIN.iter().map(nav_link).collect_view()}
+                        </ul>
+                    })
+                })}
+            </Transition>
+            <div class="sidebar-foot">
+                <Transition fallback=|| ()>
+                    <UserBox/>
+                </Transition>
+                <p class="version">"Berth v" {env!("CARGO_PKG_VERSION")}</p>
+            </div>
         </nav>
+    }
+}
+
+/// Who is logged in, with the way out.
+#[component]
+fn UserBox() -> impl IntoView {
+    let me = expect_context::<MeResource>();
+    let out = Action::new(|_: &()| async move {
+        let result = logout().await;
+        if result.is_ok() {
+            go("/login");
+        }
+        result
+    });
+    move || {
+        Suspend::new(async move {
+            me.await.ok().flatten().map(|m| view! {
+                <div class="userbox">
+                    <div class="userbox-name" data-testid="current-user">{m.username.clone()}</div>
+                    <div class="userbox-role">{m.role.as_str()}</div>
+                    <button
+                        type="button"
+                        class="btn btn-small btn-ghost"
+                        on:click=move |_| {
+                            out.dispatch(());
+                        }
+                        disabled=move || out.pending().get()
+                    >
+                        {move || if out.pending().get() { "Logging out…" } else { "Log out" }}
+                    </button>
+                </div>
+            })
+        })
     }
 }
 

@@ -2,6 +2,8 @@
 
 use leptos::prelude::*;
 
+use crate::wire::AppError;
+
 /// A coloured pill for a state word; `tone` picks the colour (ok, warn, bad, muted).
 #[component]
 pub fn Badge(#[prop(into)] tone: String, #[prop(into)] label: String) -> impl IntoView {
@@ -74,20 +76,95 @@ pub fn EmptyState(#[prop(into)] title: String, children: Children) -> impl IntoV
     }
 }
 
-/// A readable error, announced to screen readers.
+/// A readable error, announced to screen readers; with a way back in when the
+/// session ended.
 #[component]
-pub fn ErrorBox(#[prop(into)] message: String) -> impl IntoView {
+pub fn ErrorBox(error: AppError) -> impl IntoView {
+    let login = error.is("unauthenticated");
     view! {
         <div class="alert alert-bad" role="alert">
-            {message}
+            {error.message}
+            {login.then(|| view! { " " <a href="/login">"Log in"</a> })}
         </div>
     }
 }
 
-/// Turns a server function error into the sentence it carries.
-pub fn error_text(e: &ServerFnError) -> String {
-    match e {
-        ServerFnError::ServerError(msg) => msg.clone(),
-        other => other.to_string(),
+/// The outcome of the last submission of a form: nothing, pending, done or why not.
+#[component]
+pub fn ActionStatus<T>(
+    action: Action<T, Result<String, AppError>>,
+    #[prop(into)] pending: String,
+) -> impl IntoView
+where
+    T: Send + Sync + 'static,
+{
+    view! {
+        <div class="action-status" aria-live="polite">
+            {move || {
+                if action.pending().get() {
+                    view! { <span class="muted">{pending.clone()}</span> }.into_any()
+                } else {
+                    match action.value().get() {
+                        Some(Ok(done)) => view! { <span class="ok-text">{done}</span> }.into_any(),
+                        Some(Err(e)) => view! { <ErrorBox error=e/> }.into_any(),
+                        None => ().into_any(),
+                    }
+                }
+            }}
+        </div>
     }
+}
+
+/// A button that asks once more before it acts.
+#[component]
+pub fn ConfirmButton(
+    #[prop(into)] label: String,
+    #[prop(into)] question: String,
+    #[prop(into, optional)] class: Option<String>,
+    on_confirm: impl Fn() + Send + Sync + 'static,
+) -> impl IntoView {
+    let asking = RwSignal::new(false);
+    let class = class.unwrap_or_else(|| "btn btn-small".into());
+    let on_confirm = std::sync::Arc::new(on_confirm);
+    move || {
+        if asking.get() {
+            let on_confirm = on_confirm.clone();
+            view! {
+                <span class="confirm" role="group" aria-label=question.clone()>
+                    <span class="confirm-question">{question.clone()}</span>
+                    <button
+                        type="button"
+                        class="btn btn-small btn-danger"
+                        on:click=move |_| {
+                            asking.set(false);
+                            on_confirm();
+                        }
+                    >
+                        {label.clone()}
+                    </button>
+                    <button type="button" class="btn btn-small" on:click=move |_| asking.set(false)>
+                        "Cancel"
+                    </button>
+                </span>
+            }
+            .into_any()
+        } else {
+            view! {
+                <button type="button" class=class.clone() on:click=move |_| asking.set(true)>
+                    {label.clone()}
+                </button>
+            }
+            .into_any()
+        }
+    }
+}
+
+/// Loads a page in full: after login and logout the whole page must change.
+pub fn go(href: &str) {
+    #[cfg(feature = "hydrate")]
+    {
+        let _ = leptos::prelude::window().location().set_href(href);
+    }
+    #[cfg(not(feature = "hydrate"))]
+    let _ = href;
 }

@@ -7,7 +7,7 @@ use leptos::prelude::*;
 use crate::api::get_engines;
 use crate::components::engines::{EngineSummary, EngineTable};
 use crate::components::layout::PageHeader;
-use crate::components::widgets::{error_text, ErrorBox};
+use crate::components::widgets::ErrorBox;
 use crate::format;
 
 /// How often the page asks again without being told to.
@@ -48,7 +48,7 @@ pub fn Dashboard() -> impl IntoView {
                         </section>
                     }
                     .into_any(),
-                    Err(e) => view! { <ErrorBox message=error_text(&e)/> }.into_any(),
+                    Err(e) => view! { <ErrorBox error=e/> }.into_any(),
                 }
             })}
         </Transition>

@@ -6,7 +6,7 @@ use super::dashboard::RefreshButton;
 use crate::api::get_engines;
 use crate::components::engines::EngineTable;
 use crate::components::layout::PageHeader;
-use crate::components::widgets::{error_text, ErrorBox};
+use crate::components::widgets::ErrorBox;
 
 #[component]
 pub fn Hosts() -> impl IntoView {
@@ -20,7 +20,7 @@ pub fn Hosts() -> impl IntoView {
             {move || Suspend::new(async move {
                 match engines.await {
                     Ok(report) => view! { <section class="panel"><EngineTable report/></section> }.into_any(),
-                    Err(e) => view! { <ErrorBox message=error_text(&e)/> }.into_any(),
+                    Err(e) => view! { <ErrorBox error=e/> }.into_any(),
                 }
             })}
         </Transition>

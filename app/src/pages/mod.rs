@@ -1,9 +1,14 @@
 //! One module per page of the UI.
 
+pub mod audit;
 pub mod dashboard;
 pub mod events;
 pub mod hosts;
+pub mod login;
 pub mod not_found;
 pub mod proxy;
 pub mod services;
 pub mod settings;
+pub mod setup;
+pub mod teams;
+pub mod users;

@@ -6,7 +6,7 @@ use axum::{Json, Router};
 
 use app::wire::{About, EnginesReport};
 
-use super::ApiError;
+use super::{ApiError, Caller};
 use crate::ops;
 use crate::state::AppState;
 
@@ -16,10 +16,22 @@ pub fn router() -> Router<AppState> {
         .route("/about", get(about))
 }
 
-async fn engines(State(state): State<AppState>) -> Json<EnginesReport> {
-    Json(ops::system::engines(&state).await)
+/// Every configured Docker engine, checked now.
+#[utoipa::path(get, path = "/api/v1/engines", tag = "cluster",
+    responses((status = 200, body = EnginesReport), (status = 401, body = app::wire::ErrorBody)))]
+pub async fn engines(
+    State(state): State<AppState>,
+    Caller(ctx): Caller,
+) -> Result<Json<EnginesReport>, ApiError> {
+    Ok(Json(ops::system::engines(&state, &ctx).await?))
 }
 
-async fn about(State(state): State<AppState>) -> Result<Json<About>, ApiError> {
-    Ok(Json(ops::system::about(&state).await?))
+/// This server's version, database and start time.
+#[utoipa::path(get, path = "/api/v1/about", tag = "cluster",
+    responses((status = 200, body = About), (status = 401, body = app::wire::ErrorBody)))]
+pub async fn about(
+    State(state): State<AppState>,
+    Caller(ctx): Caller,
+) -> Result<Json<About>, ApiError> {
+    Ok(Json(ops::system::about(&state, &ctx).await?))
 }

@@ -2,16 +2,19 @@
 
 use app::wire::{About, EnginesReport};
 
-use super::OpsError;
+use super::{Ctx, OpsError};
+use crate::auth::policy::Action;
 use crate::state::AppState;
 
 /// Every configured Docker engine, checked now.
-pub async fn engines(state: &AppState) -> EnginesReport {
-    state.engines.report().await
+pub async fn engines(state: &AppState, ctx: &Ctx) -> Result<EnginesReport, OpsError> {
+    ctx.allowed(Action::ReadCluster)?;
+    Ok(state.engines.report().await)
 }
 
 /// The server's version, database and start time.
-pub async fn about(state: &AppState) -> Result<About, OpsError> {
+pub async fn about(state: &AppState, ctx: &Ctx) -> Result<About, OpsError> {
+    ctx.allowed(Action::ReadCluster)?;
     let store = &state.store;
     let internal = |e: crate::store::StoreError| {
         tracing::error!(error = %e, "reading facts about the database");

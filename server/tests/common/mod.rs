@@ -10,22 +10,119 @@ use http_body_util::BodyExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tower::ServiceExt;
 
-/// Sends one request through the router and returns the status and body.
-pub async fn call(router: &axum::Router, method: &str, uri: &str) -> (StatusCode, String) {
-    let request = Request::builder()
-        .method(method)
-        .uri(uri)
-        .body(Body::empty())
-        .expect("a request");
-    let response = router.clone().oneshot(request).await.expect("a response");
+/// How a test request proves who it is.
+#[derive(Debug, Clone)]
+pub enum Auth {
+    None,
+    /// The value of the `berth_session` cookie.
+    Cookie(String),
+    Bearer(String),
+}
+
+/// What came back.
+#[derive(Debug)]
+pub struct Reply {
+    pub status: StatusCode,
+    pub headers: axum::http::HeaderMap,
+    pub text: String,
+}
+
+impl Reply {
+    pub fn json(&self) -> serde_json::Value {
+        serde_json::from_str(&self.text).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text))
+    }
+
+    /// The session cookie this reply sets, if any.
+    pub fn session_cookie(&self) -> Option<String> {
+        self.headers
+            .get_all("set-cookie")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .find_map(|v| v.strip_prefix("berth_session="))
+            .map(|v| v.split(';').next().unwrap_or("").to_string())
+            .filter(|v| !v.is_empty())
+    }
+
+    pub fn error_code(&self) -> String {
+        self.json()["error"]["code"]
+            .as_str()
+            .unwrap_or("")
+            .to_string()
+    }
+}
+
+/// Sends one request through the router: method, path, credentials, optional JSON
+/// body, extra headers.
+pub async fn send(
+    router: &axum::Router,
+    method: &str,
+    uri: &str,
+    auth: &Auth,
+    body: Option<serde_json::Value>,
+    headers: &[(&str, &str)],
+) -> Reply {
+    let mut builder = Request::builder().method(method).uri(uri);
+    match auth {
+        Auth::None => {}
+        Auth::Cookie(c) => builder = builder.header("cookie", format!("berth_session={c}")),
+        Auth::Bearer(t) => builder = builder.header("authorization", format!("Bearer {t}")),
+    }
+    for (k, v) in headers {
+        builder = builder.header(*k, *v);
+    }
+    let body = match body {
+        Some(json) => {
+            builder = builder.header("content-type", "application/json");
+            Body::from(json.to_string())
+        }
+        None => Body::empty(),
+    };
+    let response = router
+        .clone()
+        .oneshot(builder.body(body).expect("a request"))
+        .await
+        .expect("a response");
     let status = response.status();
+    let headers = response.headers().clone();
     let bytes = response
         .into_body()
         .collect()
         .await
         .expect("a body")
         .to_bytes();
-    (status, String::from_utf8_lossy(&bytes).into_owned())
+    Reply {
+        status,
+        headers,
+        text: String::from_utf8_lossy(&bytes).into_owned(),
+    }
+}
+
+/// Logs in through the API and returns the session cookie.
+pub async fn login(router: &axum::Router, username: &str, password: &str) -> String {
+    let reply = send(
+        router,
+        "POST",
+        "/api/v1/auth/login",
+        &Auth::None,
+        Some(serde_json::json!({ "username": username, "password": password })),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        reply.status,
+        StatusCode::OK,
+        "login as {username}: {}",
+        reply.text
+    );
+    reply
+        .session_cookie()
+        .expect("login sets the session cookie")
+}
+
+/// Sends one request without credentials and returns the status and body.
+pub async fn call(router: &axum::Router, method: &str, uri: &str) -> (StatusCode, String) {
+    let reply = send(router, method, uri, &Auth::None, None, &[]).await;
+    (reply.status, reply.text)
 }
 
 /// `call` for JSON answers.
@@ -34,10 +131,9 @@ pub async fn call_json(
     method: &str,
     uri: &str,
 ) -> (StatusCode, serde_json::Value) {
-    let (status, body) = call(router, method, uri).await;
-    let json =
-        serde_json::from_str(&body).unwrap_or_else(|e| panic!("{uri}: not JSON ({e}): {body}"));
-    (status, json)
+    let reply = send(router, method, uri, &Auth::None, None, &[]).await;
+    let json = reply.json();
+    (reply.status, json)
 }
 
 /// A plain HTTP/1.0 GET over TCP, for published ports (loopback only).

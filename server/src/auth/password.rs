@@ -1,0 +1,73 @@
+//! Passwords: argon2id hashes (PHC strings) made and checked off the async threads,
+//! and the rules a new password must meet.
+
+use argon2::password_hash::{
+    rand_core::OsRng, PasswordHash, PasswordHasher, PasswordVerifier, SaltString,
+};
+use argon2::Argon2;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordError {
+    #[error("hashing failed: {0}")]
+    Hash(String),
+    #[error("the hashing task failed: {0}")]
+    Task(String),
+}
+
+/// Why a new password is refused (the rules live in `app::validate`, shared with
+/// the browser's forms).
+pub use app::validate::password as check_rules;
+
+/// An argon2id PHC string for `password` (default parameters: 19 MiB, 2 passes).
+pub async fn hash(password: String) -> Result<String, PasswordError> {
+    tokio::task::spawn_blocking(move || {
+        let salt = SaltString::generate(&mut OsRng);
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|h| h.to_string())
+            .map_err(|e| PasswordError::Hash(e.to_string()))
+    })
+    .await
+    .map_err(|e| PasswordError::Task(e.to_string()))?
+}
+
+/// Whether `password` matches `phc`. A malformed hash never matches.
+pub async fn verify(password: String, phc: String) -> Result<bool, PasswordError> {
+    tokio::task::spawn_blocking(move || {
+        let Ok(parsed) = PasswordHash::new(&phc) else {
+            return false;
+        };
+        Argon2::default()
+            .verify_password(password.as_bytes(), &parsed)
+            .is_ok()
+    })
+    .await
+    .map_err(|e| PasswordError::Task(e.to_string()))
+}
+
+/// A hash of a password nobody knows, to verify against when the user does not
+/// exist, so that a login takes as long either way.
+pub const DUMMY_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$c29tZXNhbHRzb21lc2FsdA$9dPCSH0R6y3nGwW0L1u3mXn2vDkfTGOQb2UrrVJ0h8M";
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn hashes_are_argon2id_and_verify() {
+        let phc = hash("correct horse".into()).await.unwrap();
+        assert!(phc.starts_with("$argon2id$"), "{phc}");
+        assert!(!phc.contains("correct horse"));
+        assert!(verify("correct horse".into(), phc.clone()).await.unwrap());
+        assert!(!verify("wrong horse".into(), phc.clone()).await.unwrap());
+        // Salted: the same password hashes differently twice.
+        assert_ne!(phc, hash("correct horse".into()).await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn malformed_and_dummy_hashes_never_match() {
+        assert!(!verify("x".into(), "not a hash".into()).await.unwrap());
+        assert!(!verify("password".into(), DUMMY_HASH.into()).await.unwrap());
+    }
+}

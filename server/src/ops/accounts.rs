@@ -1,0 +1,323 @@
+//! Logging in and out, the first-run setup, the caller's own account: who they are,
+//! their password and their sessions.
+
+use std::sync::atomic::Ordering;
+
+use app::wire::{ChangePasswordInput, LoginInput, Me, SessionView, SetupInput, SetupState};
+use tokio::time::Instant;
+
+use super::{audit, audit_as, Ctx, OpsError};
+use crate::auth::policy::Action;
+use crate::auth::principal::{Principal, Via};
+use crate::auth::{cookie, password, secret};
+use crate::clock;
+use crate::state::AppState;
+use crate::store::UserRow;
+use app::validate;
+
+/// A new session: who logged in and the `Set-Cookie` value that carries it.
+#[derive(Debug, Clone)]
+pub struct LoginOutcome {
+    pub me: Me,
+    pub set_cookie: String,
+}
+
+/// Whether the first admin has yet to be created.
+pub async fn setup_state(state: &AppState) -> Result<SetupState, OpsError> {
+    Ok(SetupState {
+        needed: !setup_done(state).await?,
+    })
+}
+
+/// True once any user exists (cached after the first yes).
+pub async fn setup_done(state: &AppState) -> Result<bool, OpsError> {
+    if state.auth.setup_done.load(Ordering::Relaxed) {
+        return Ok(true);
+    }
+    let done = state.store.has_users().await?;
+    if done {
+        state.auth.setup_done.store(true, Ordering::Relaxed);
+    }
+    Ok(done)
+}
+
+/// Creates the first admin, only while no user exists, and logs them in.
+pub async fn setup(
+    state: &AppState,
+    ctx: &Ctx,
+    input: SetupInput,
+) -> Result<LoginOutcome, OpsError> {
+    let outcome = async {
+        validate::username(&input.username).map_err(OpsError::Invalid)?;
+        password::check_rules(&input.password).map_err(OpsError::Invalid)?;
+        let hash = password::hash(input.password.clone()).await?;
+        let id = state
+            .store
+            .create_first_admin(&input.username, &hash, clock::now_ms())
+            .await?
+            .ok_or_else(|| {
+                OpsError::Conflict("the first admin exists already; log in instead".into())
+            })?;
+        state.auth.setup_done.store(true, Ordering::Relaxed);
+        let user = state
+            .store
+            .user_by_id(id)
+            .await?
+            .ok_or(OpsError::Internal)?;
+        start_session(state, ctx, &user).await
+    }
+    .await;
+    let actor_id = outcome.as_ref().ok().map(|o| o.me.id);
+    audit_as(
+        state,
+        ctx,
+        actor_id,
+        &input.username,
+        "auth.setup",
+        &format!("user:{}", input.username),
+        &outcome,
+    )
+    .await;
+    outcome
+}
+
+/// Creates the first admin at start-up (from `BERTH_ADMIN_PASSWORD`) when no user
+/// exists; true when it did.
+pub async fn bootstrap_admin(state: &AppState, username: &str, pw: &str) -> Result<bool, OpsError> {
+    validate::username(username).map_err(OpsError::Invalid)?;
+    password::check_rules(pw).map_err(OpsError::Invalid)?;
+    if setup_done(state).await? {
+        return Ok(false);
+    }
+    let hash = password::hash(pw.to_string()).await?;
+    let created = state
+        .store
+        .create_first_admin(username, &hash, clock::now_ms())
+        .await?
+        .is_some();
+    if created {
+        state.auth.setup_done.store(true, Ordering::Relaxed);
+        let outcome: Result<(), OpsError> = Ok(());
+        audit(
+            state,
+            &Ctx::system("local"),
+            "user.bootstrap",
+            &format!("user:{username}"),
+            &outcome,
+        )
+        .await;
+    }
+    Ok(created)
+}
+
+/// Checks a username and password, with failed attempts limited per account and
+/// per client address; on success a new session (any session the request came with
+/// ends: the session id changes at every login).
+pub async fn login(
+    state: &AppState,
+    ctx: &Ctx,
+    input: LoginInput,
+) -> Result<LoginOutcome, OpsError> {
+    let keys = [
+        format!("user:{}", input.username.to_lowercase()),
+        format!("addr:{}", ctx.client_addr),
+    ];
+    let outcome = async {
+        if input.username.is_empty() || input.password.is_empty() {
+            return Err(OpsError::Invalid("enter a user name and a password".into()));
+        }
+        let now = Instant::now();
+        let limited = state
+            .auth
+            .limiter
+            .lock()
+            .map_err(|_| OpsError::Internal)?
+            .check(&keys, now);
+        if let Err(wait) = limited {
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            return Err(OpsError::RateLimited {
+                message: format!("too many failed logins; try again in {secs} s"),
+                retry_after_secs: secs,
+            });
+        }
+        let user = state.store.user_by_name(&input.username).await?;
+        let hash = user
+            .as_ref()
+            .map(|u| u.password_hash.clone())
+            .unwrap_or_else(|| password::DUMMY_HASH.to_string());
+        let matches = password::verify(input.password.clone(), hash).await?;
+        let Some(user) = user.filter(|_| matches) else {
+            state
+                .auth
+                .limiter
+                .lock()
+                .map_err(|_| OpsError::Internal)?
+                .record_failure(&keys, now);
+            return Err(OpsError::BadCredentials(
+                "wrong user name or password".into(),
+            ));
+        };
+        state
+            .auth
+            .limiter
+            .lock()
+            .map_err(|_| OpsError::Internal)?
+            .clear(&keys[0]);
+        if let Some(old) = ctx.principal.as_ref().and_then(Principal::session_id) {
+            let owner = ctx
+                .principal
+                .as_ref()
+                .map(|p| p.user_id)
+                .unwrap_or_default();
+            state.store.delete_session(owner, old).await?;
+        }
+        start_session(state, ctx, &user).await
+    }
+    .await;
+    let actor_id = outcome.as_ref().ok().map(|o| o.me.id);
+    audit_as(
+        state,
+        ctx,
+        actor_id,
+        &input.username,
+        "auth.login",
+        &format!("user:{}", input.username),
+        &outcome,
+    )
+    .await;
+    outcome
+}
+
+async fn start_session(
+    state: &AppState,
+    ctx: &Ctx,
+    user: &UserRow,
+) -> Result<LoginOutcome, OpsError> {
+    let secret = secret::generate("");
+    let now = clock::now_ms();
+    let ttl = state.auth.session_ttl;
+    let session_id = state
+        .store
+        .create_session(
+            &secret::digest(&secret),
+            user.id,
+            now,
+            now + ttl.as_millis() as i64,
+            &ctx.client_addr,
+            &ctx.user_agent,
+        )
+        .await?;
+    let principal = Principal {
+        user_id: user.id,
+        username: user.username.clone(),
+        role: user.role,
+        teams: state.store.teams_of(user.id).await?,
+        via: Via::Session { session_id },
+    };
+    Ok(LoginOutcome {
+        me: principal.me(),
+        set_cookie: cookie::set_session(&secret, ttl, ctx.https),
+    })
+}
+
+/// Ends the caller's session; the answer is the `Set-Cookie` that clears it.
+pub async fn logout(state: &AppState, ctx: &Ctx) -> Result<String, OpsError> {
+    let outcome = async {
+        let p = ctx.principal()?;
+        let session = p.session_id().ok_or_else(|| {
+            OpsError::Invalid(
+                "this request uses an API token, not a session; revoke the token instead".into(),
+            )
+        })?;
+        state.store.delete_session(p.user_id, session).await?;
+        Ok(cookie::clear_session(ctx.https))
+    }
+    .await;
+    audit(state, ctx, "auth.logout", &target_self(ctx), &outcome).await;
+    outcome
+}
+
+/// The caller.
+pub fn me(ctx: &Ctx) -> Result<Me, OpsError> {
+    Ok(ctx.principal()?.me())
+}
+
+/// Changes the caller's password; their other sessions end.
+pub async fn change_password(
+    state: &AppState,
+    ctx: &Ctx,
+    input: ChangePasswordInput,
+) -> Result<(), OpsError> {
+    let outcome = async {
+        let p = ctx.allowed(Action::ManageOwnAccount)?;
+        let user = state
+            .store
+            .user_by_id(p.user_id)
+            .await?
+            .ok_or_else(|| OpsError::NotFound("your account no longer exists".into()))?;
+        if !password::verify(input.current_password.clone(), user.password_hash).await? {
+            return Err(OpsError::Invalid(
+                "the current password is not right".into(),
+            ));
+        }
+        password::check_rules(&input.new_password).map_err(OpsError::Invalid)?;
+        let hash = password::hash(input.new_password.clone()).await?;
+        state
+            .store
+            .set_user_password(p.user_id, &hash, p.session_id(), clock::now_ms())
+            .await?;
+        Ok(())
+    }
+    .await;
+    audit(state, ctx, "user.password", &target_self(ctx), &outcome).await;
+    outcome
+}
+
+/// The caller's live sessions.
+pub async fn sessions(state: &AppState, ctx: &Ctx) -> Result<Vec<SessionView>, OpsError> {
+    let p = ctx.principal()?;
+    let current = p.session_id();
+    Ok(state
+        .store
+        .list_sessions(p.user_id, clock::now_ms())
+        .await?
+        .into_iter()
+        .map(|s| SessionView {
+            id: s.id,
+            created_at_ms: s.created_at,
+            expires_at_ms: s.expires_at,
+            last_seen_at_ms: s.last_seen_at,
+            client_addr: s.client_addr,
+            user_agent: s.user_agent,
+            current: Some(s.id) == current,
+        })
+        .collect())
+}
+
+/// Ends one of the caller's sessions.
+pub async fn revoke_session(state: &AppState, ctx: &Ctx, id: i64) -> Result<(), OpsError> {
+    let outcome = async {
+        let p = ctx.allowed(Action::ManageOwnAccount)?;
+        if !state.store.delete_session(p.user_id, id).await? {
+            return Err(OpsError::NotFound(format!("you have no session {id}")));
+        }
+        Ok(())
+    }
+    .await;
+    audit(
+        state,
+        ctx,
+        "session.revoke",
+        &format!("session:{id}"),
+        &outcome,
+    )
+    .await;
+    outcome
+}
+
+fn target_self(ctx: &Ctx) -> String {
+    match &ctx.principal {
+        Some(p) => format!("user:{}", p.username),
+        None => "user:?".into(),
+    }
+}

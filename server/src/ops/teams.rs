@@ -1,0 +1,133 @@
+//! Teams and their members. Admins manage them; members see their own teams.
+
+use app::wire::{CreateTeamInput, SetMemberInput, TeamView};
+
+use super::{audit, Ctx, OpsError};
+use crate::auth::policy::Action;
+use crate::clock;
+use crate::state::AppState;
+use app::validate;
+
+async fn find(state: &AppState, id: i64) -> Result<TeamView, OpsError> {
+    state
+        .store
+        .team(id)
+        .await?
+        .ok_or_else(|| OpsError::NotFound(format!("there is no team {id}")))
+}
+
+/// The teams the caller may see: all for admins, their own for members.
+pub async fn list(state: &AppState, ctx: &Ctx) -> Result<Vec<TeamView>, OpsError> {
+    let p = ctx.allowed(Action::ReadCluster)?;
+    let teams = state.store.list_teams().await?;
+    Ok(teams
+        .into_iter()
+        .filter(|t| p.is_admin() || p.team_role(t.id).is_some())
+        .collect())
+}
+
+pub async fn get(state: &AppState, ctx: &Ctx, id: i64) -> Result<TeamView, OpsError> {
+    let team = find(state, id).await?;
+    ctx.allowed(Action::ReadTeam(id))?;
+    Ok(team)
+}
+
+pub async fn create(
+    state: &AppState,
+    ctx: &Ctx,
+    input: CreateTeamInput,
+) -> Result<TeamView, OpsError> {
+    let outcome = async {
+        ctx.allowed(Action::ManageTeams)?;
+        validate::team_name(&input.name).map_err(OpsError::Invalid)?;
+        let id = state
+            .store
+            .create_team(&input.name, clock::now_ms())
+            .await
+            .map_err(|e| {
+                if e.is_unique_violation() {
+                    OpsError::Conflict(format!("a team named {:?} exists already", input.name))
+                } else {
+                    e.into()
+                }
+            })?;
+        find(state, id).await
+    }
+    .await;
+    audit(
+        state,
+        ctx,
+        "team.create",
+        &format!("team:{}", input.name),
+        &outcome,
+    )
+    .await;
+    outcome
+}
+
+pub async fn delete(state: &AppState, ctx: &Ctx, id: i64) -> Result<(), OpsError> {
+    let mut target = format!("team:{id}");
+    let outcome = async {
+        ctx.allowed(Action::ManageTeams)?;
+        let team = find(state, id).await?;
+        target = format!("team:{}", team.name);
+        state.store.delete_team(id).await?;
+        Ok(())
+    }
+    .await;
+    audit(state, ctx, "team.delete", &target, &outcome).await;
+    outcome
+}
+
+/// Adds a user to a team or changes their role there.
+pub async fn set_member(
+    state: &AppState,
+    ctx: &Ctx,
+    team_id: i64,
+    user_id: i64,
+    input: SetMemberInput,
+) -> Result<TeamView, OpsError> {
+    let mut target = format!("team:{team_id}/user:{user_id}");
+    let outcome = async {
+        ctx.allowed(Action::ManageTeams)?;
+        let team = find(state, team_id).await?;
+        let user = state
+            .store
+            .user_by_id(user_id)
+            .await?
+            .ok_or_else(|| OpsError::NotFound(format!("there is no user {user_id}")))?;
+        target = format!("team:{}/user:{}", team.name, user.username);
+        state
+            .store
+            .set_member(team_id, user_id, input.role, clock::now_ms())
+            .await?;
+        find(state, team_id).await
+    }
+    .await;
+    audit(state, ctx, "team.member.set", &target, &outcome).await;
+    outcome
+}
+
+pub async fn remove_member(
+    state: &AppState,
+    ctx: &Ctx,
+    team_id: i64,
+    user_id: i64,
+) -> Result<TeamView, OpsError> {
+    let mut target = format!("team:{team_id}/user:{user_id}");
+    let outcome = async {
+        ctx.allowed(Action::ManageTeams)?;
+        let team = find(state, team_id).await?;
+        target = format!("team:{}/user:{user_id}", team.name);
+        if !state.store.remove_member(team_id, user_id).await? {
+            return Err(OpsError::NotFound(format!(
+                "user {user_id} is not a member of team {}",
+                team.name
+            )));
+        }
+        find(state, team_id).await
+    }
+    .await;
+    audit(state, ctx, "team.member.remove", &target, &outcome).await;
+    outcome
+}

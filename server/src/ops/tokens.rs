@@ -1,0 +1,112 @@
+//! The caller's API tokens: created with a name (shown once), listed, revoked.
+
+use app::wire::{CreateTokenInput, NewToken, TokenView};
+
+use super::{audit, Ctx, OpsError};
+use crate::auth::policy::Action;
+use crate::auth::secret;
+use crate::clock;
+use crate::state::AppState;
+use crate::store::TokenRow;
+use app::validate;
+
+/// The longest a token may be set to live, in days.
+pub const MAX_DAYS: u32 = 3650;
+
+fn view(t: TokenRow) -> TokenView {
+    TokenView {
+        id: t.id,
+        name: t.name,
+        prefix: t.prefix,
+        read_only: t.read_only,
+        created_at_ms: t.created_at,
+        expires_at_ms: t.expires_at,
+        last_used_at_ms: t.last_used_at,
+    }
+}
+
+pub async fn list(state: &AppState, ctx: &Ctx) -> Result<Vec<TokenView>, OpsError> {
+    let p = ctx.principal()?;
+    Ok(state
+        .store
+        .list_tokens(p.user_id)
+        .await?
+        .into_iter()
+        .map(view)
+        .collect())
+}
+
+pub async fn create(
+    state: &AppState,
+    ctx: &Ctx,
+    input: CreateTokenInput,
+) -> Result<NewToken, OpsError> {
+    let outcome = async {
+        let p = ctx.allowed(Action::ManageOwnAccount)?;
+        validate::token_name(&input.name).map_err(OpsError::Invalid)?;
+        if let Some(days) = input.expires_in_days {
+            if days == 0 || days > MAX_DAYS {
+                return Err(OpsError::Invalid(format!(
+                    "expires_in_days must be from 1 to {MAX_DAYS}, or left out for a token that does not expire"
+                )));
+            }
+        }
+        let token = secret::generate(secret::TOKEN_PREFIX);
+        let now = clock::now_ms();
+        let expires = input
+            .expires_in_days
+            .map(|d| now + i64::from(d) * 86_400_000);
+        let id = state
+            .store
+            .create_token(
+                p.user_id,
+                &input.name,
+                &secret::digest(&token),
+                &secret::display_prefix(&token),
+                input.read_only,
+                now,
+                expires,
+            )
+            .await
+            .map_err(|e| {
+                if e.is_unique_violation() {
+                    OpsError::Conflict(format!("you have a token named {:?} already", input.name))
+                } else {
+                    e.into()
+                }
+            })?;
+        let row = state.store.token(p.user_id, id).await?.ok_or(OpsError::Internal)?;
+        Ok(NewToken {
+            token,
+            info: view(row),
+        })
+    }
+    .await;
+    audit(
+        state,
+        ctx,
+        "token.create",
+        &format!("token:{}", input.name),
+        &outcome,
+    )
+    .await;
+    outcome
+}
+
+pub async fn revoke(state: &AppState, ctx: &Ctx, id: i64) -> Result<(), OpsError> {
+    let mut target = format!("token:{id}");
+    let outcome = async {
+        let p = ctx.allowed(Action::ManageOwnAccount)?;
+        let token = state
+            .store
+            .token(p.user_id, id)
+            .await?
+            .ok_or_else(|| OpsError::NotFound(format!("you have no token {id}")))?;
+        target = format!("token:{}", token.name);
+        state.store.delete_token(p.user_id, id).await?;
+        Ok(())
+    }
+    .await;
+    audit(state, ctx, "token.revoke", &target, &outcome).await;
+    outcome
+}

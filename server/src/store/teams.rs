@@ -1,0 +1,127 @@
+//! The `teams` and `memberships` tables.
+
+use app::wire::{MemberView, TeamRef, TeamRole, TeamView};
+use sqlx::Row;
+
+use super::{Store, StoreError};
+
+fn role_of(s: &str) -> TeamRole {
+    TeamRole::parse(s).unwrap_or(TeamRole::Viewer)
+}
+
+impl Store {
+    /// Creates a team; a duplicate name is a unique violation.
+    pub async fn create_team(&self, name: &str, now: i64) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query("INSERT INTO teams (name, created_at) VALUES (?, ?)")
+                .bind(name)
+                .bind(now)
+                .execute(&self.pool)
+                .await?
+                .last_insert_rowid(),
+        )
+    }
+
+    /// Every team with its members, by name.
+    pub async fn list_teams(&self) -> Result<Vec<TeamView>, StoreError> {
+        let teams =
+            sqlx::query("SELECT id, name, created_at FROM teams ORDER BY name COLLATE NOCASE")
+                .fetch_all(&self.pool)
+                .await?;
+        let members = sqlx::query(
+            "SELECT m.team_id, m.user_id, u.username, m.role FROM memberships m \
+             JOIN users u ON u.id = m.user_id ORDER BY u.username COLLATE NOCASE",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::with_capacity(teams.len());
+        for t in &teams {
+            let id: i64 = t.try_get("id")?;
+            let mut team_members = Vec::new();
+            for m in members.iter().filter(|m| m.get::<i64, _>("team_id") == id) {
+                team_members.push(MemberView {
+                    user_id: m.try_get("user_id")?,
+                    username: m.try_get("username")?,
+                    role: role_of(m.try_get::<&str, _>("role")?),
+                });
+            }
+            out.push(TeamView {
+                id,
+                name: t.try_get("name")?,
+                created_at_ms: t.try_get("created_at")?,
+                members: team_members,
+            });
+        }
+        Ok(out)
+    }
+
+    /// One team with its members.
+    pub async fn team(&self, id: i64) -> Result<Option<TeamView>, StoreError> {
+        Ok(self.list_teams().await?.into_iter().find(|t| t.id == id))
+    }
+
+    /// Deletes a team (its memberships go with it); false when there was none.
+    pub async fn delete_team(&self, id: i64) -> Result<bool, StoreError> {
+        Ok(sqlx::query("DELETE FROM teams WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected()
+            == 1)
+    }
+
+    /// Adds a user to a team, or changes their role there.
+    pub async fn set_member(
+        &self,
+        team_id: i64,
+        user_id: i64,
+        role: TeamRole,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO memberships (team_id, user_id, role, created_at) VALUES (?, ?, ?, ?) \
+             ON CONFLICT (team_id, user_id) DO UPDATE SET role = excluded.role",
+        )
+        .bind(team_id)
+        .bind(user_id)
+        .bind(role.as_str())
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Removes a user from a team; false when they were not in it.
+    pub async fn remove_member(&self, team_id: i64, user_id: i64) -> Result<bool, StoreError> {
+        Ok(
+            sqlx::query("DELETE FROM memberships WHERE team_id = ? AND user_id = ?")
+                .bind(team_id)
+                .bind(user_id)
+                .execute(&self.pool)
+                .await?
+                .rows_affected()
+                == 1,
+        )
+    }
+
+    /// The teams a user belongs to, by name.
+    pub async fn teams_of(&self, user_id: i64) -> Result<Vec<TeamRef>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT t.id, t.name, m.role FROM memberships m JOIN teams t ON t.id = m.team_id \
+             WHERE m.user_id = ? ORDER BY t.name COLLATE NOCASE",
+        )
+        .bind(user_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(TeamRef {
+                    id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                    role: role_of(r.try_get::<&str, _>("role")?),
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+}

@@ -1,0 +1,161 @@
+//! The `users` table.
+
+use app::wire::UserRole;
+use sqlx::Row;
+
+use super::{Store, StoreError};
+
+/// A user as stored (with the password hash: never send it anywhere).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UserRow {
+    pub id: i64,
+    pub username: String,
+    pub password_hash: String,
+    pub role: UserRole,
+    pub created_at: i64,
+}
+
+pub(super) fn user_from(row: &sqlx::sqlite::SqliteRow) -> Result<UserRow, sqlx::Error> {
+    let role: String = row.try_get("role")?;
+    Ok(UserRow {
+        id: row.try_get("id")?,
+        username: row.try_get("username")?,
+        password_hash: row.try_get("password_hash")?,
+        role: UserRole::parse(&role).unwrap_or(UserRole::Member),
+        created_at: row.try_get("created_at")?,
+    })
+}
+
+const COLUMNS: &str = "id, username, password_hash, role, created_at";
+
+impl Store {
+    /// Whether any user exists (the first-run setup is done).
+    pub async fn has_users(&self) -> Result<bool, StoreError> {
+        Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users)")
+            .fetch_one(&self.pool)
+            .await?)
+    }
+
+    /// Creates a user; a duplicate name fails with a unique violation.
+    pub async fn create_user(
+        &self,
+        username: &str,
+        password_hash: &str,
+        role: UserRole,
+        now: i64,
+    ) -> Result<i64, StoreError> {
+        let id = sqlx::query(
+            "INSERT INTO users (username, password_hash, role, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(username)
+        .bind(password_hash)
+        .bind(role.as_str())
+        .bind(now)
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .last_insert_rowid();
+        Ok(id)
+    }
+
+    /// Creates the first admin, atomically only while no user exists; `None` when
+    /// someone was first.
+    pub async fn create_first_admin(
+        &self,
+        username: &str,
+        password_hash: &str,
+        now: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        let done = sqlx::query(
+            "INSERT INTO users (username, password_hash, role, created_at, updated_at) \
+             SELECT ?, ?, 'admin', ?, ? WHERE NOT EXISTS (SELECT 1 FROM users)",
+        )
+        .bind(username)
+        .bind(password_hash)
+        .bind(now)
+        .bind(now)
+        .execute(&self.pool)
+        .await?;
+        Ok((done.rows_affected() == 1).then(|| done.last_insert_rowid()))
+    }
+
+    pub async fn user_by_name(&self, username: &str) -> Result<Option<UserRow>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE username = ?"))
+            .bind(username)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(user_from).transpose()?)
+    }
+
+    pub async fn user_by_id(&self, id: i64) -> Result<Option<UserRow>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(user_from).transpose()?)
+    }
+
+    /// Every user, by name.
+    pub async fn list_users(&self) -> Result<Vec<UserRow>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM users ORDER BY username COLLATE NOCASE"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(user_from).collect::<Result<_, _>>()?)
+    }
+
+    pub async fn count_admins(&self) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM users WHERE role = 'admin'")
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    pub async fn set_user_role(&self, id: i64, role: UserRole, now: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE users SET role = ?, updated_at = ? WHERE id = ?")
+            .bind(role.as_str())
+            .bind(now)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Sets a new password hash and ends every session of the user, in one
+    /// transaction: whoever knew the old password is logged out.
+    pub async fn set_user_password(
+        &self,
+        id: i64,
+        password_hash: &str,
+        keep_session: Option<i64>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query("UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?")
+            .bind(password_hash)
+            .bind(now)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("DELETE FROM sessions WHERE user_id = ? AND id IS NOT ?")
+            .bind(id)
+            .bind(keep_session)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Deletes a user (their sessions, tokens and memberships go with them).
+    pub async fn delete_user(&self, id: i64) -> Result<bool, StoreError> {
+        Ok(sqlx::query("DELETE FROM users WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected()
+            == 1)
+    }
+}
