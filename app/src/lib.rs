@@ -12,6 +12,9 @@
 //! - [`format`]: plain formatting of bytes and times, shared by pages and the server.
 //! - [`validate`]: rules for names and passwords, checked by forms and the server.
 #![forbid(unsafe_code)]
+// The typed view trees of the bigger pages are deep; release builds (which do not
+// erase component types) need more room to compute their layouts.
+#![recursion_limit = "256"]
 
 pub mod api;
 #[cfg(feature = "ssr")]
