@@ -150,3 +150,39 @@ pub async fn revoke_token(id: i64) -> Result<(), AppError> {
 pub async fn get_audit(query: AuditQuery) -> Result<AuditPage, AppError> {
     hop!(b, req => b.audit(&req, query))
 }
+
+#[server]
+pub async fn list_hosts() -> Result<Vec<HostView>, AppError> {
+    hop!(b, req => b.hosts(&req))
+}
+
+#[server]
+pub async fn get_host(name: String) -> Result<HostDetail, AppError> {
+    hop!(b, req => b.host(&req, name))
+}
+
+#[server]
+pub async fn add_host(input: AddHostInput) -> Result<HostView, AppError> {
+    hop!(b, req => b.add_host(&req, input))
+}
+
+#[server]
+pub async fn update_host(name: String, input: UpdateHostInput) -> Result<HostView, AppError> {
+    hop!(b, req => b.update_host(&req, name, input))
+}
+
+/// `what`: `cordon`, `uncordon` or `drain`.
+#[server]
+pub async fn schedule_host(name: String, what: String) -> Result<HostView, AppError> {
+    hop!(b, req => b.schedule_host(&req, name, what))
+}
+
+#[server]
+pub async fn remove_host(name: String, force: bool) -> Result<(), AppError> {
+    hop!(b, req => b.remove_host(&req, name, force))
+}
+
+#[server]
+pub async fn list_events(query: EventQuery) -> Result<EventPage, AppError> {
+    hop!(b, req => b.events(&req, query))
+}

@@ -85,6 +85,25 @@ pub trait Backend: Send + Sync + 'static {
     async fn revoke_token(&self, req: &Request, id: i64) -> Result<(), AppError>;
 
     async fn audit(&self, req: &Request, query: AuditQuery) -> Result<AuditPage, AppError>;
+
+    async fn hosts(&self, req: &Request) -> Result<Vec<HostView>, AppError>;
+    async fn host(&self, req: &Request, name: String) -> Result<HostDetail, AppError>;
+    async fn add_host(&self, req: &Request, input: AddHostInput) -> Result<HostView, AppError>;
+    async fn update_host(
+        &self,
+        req: &Request,
+        name: String,
+        input: UpdateHostInput,
+    ) -> Result<HostView, AppError>;
+    /// `cordon`, `uncordon` or `drain`.
+    async fn schedule_host(
+        &self,
+        req: &Request,
+        name: String,
+        what: String,
+    ) -> Result<HostView, AppError>;
+    async fn remove_host(&self, req: &Request, name: String, force: bool) -> Result<(), AppError>;
+    async fn events(&self, req: &Request, query: EventQuery) -> Result<EventPage, AppError>;
 }
 
 /// The backend as it sits in Leptos context (cheap to clone).

@@ -20,6 +20,29 @@ pub fn bytes(n: i64) -> String {
     }
 }
 
+/// An age in milliseconds -> `just now`, `5 s ago`, `3 min ago`, `2 h ago`, `4 d ago`.
+pub fn ago(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    match s {
+        0 => "just now".into(),
+        1..=59 => format!("{s} s ago"),
+        60..=3599 => format!("{} min ago", s / 60),
+        3600..=86_399 => format!("{} h ago", s / 3600),
+        _ => format!("{} d ago", s / 86_400),
+    }
+}
+
+/// Millicores -> `0.5` CPUs, `2` CPUs.
+pub fn cpus(millis: i64) -> String {
+    if millis % 1000 == 0 {
+        format!("{}", millis / 1000)
+    } else {
+        format!("{:.2}", millis as f64 / 1000.0)
+            .trim_end_matches('0')
+            .to_string()
+    }
+}
+
 /// Milliseconds since the Unix epoch -> `2026-11-25 12:00:01 UTC`.
 pub fn utc_datetime(ms: i64) -> String {
     let (date, time) = split(ms);
@@ -70,6 +93,24 @@ mod tests {
             (25_147_219_968, "23 GiB"),
         ] {
             assert_eq!(bytes(n), want, "bytes({n})");
+        }
+    }
+
+    #[test]
+    fn ages_and_cpus() {
+        for (ms, want) in [
+            (0, "just now"),
+            (999, "just now"),
+            (5_000, "5 s ago"),
+            (180_000, "3 min ago"),
+            (7_200_000, "2 h ago"),
+            (4 * 86_400_000, "4 d ago"),
+            (-5, "just now"),
+        ] {
+            assert_eq!(ago(ms), want, "{ms}");
+        }
+        for (m, want) in [(0, "0"), (2000, "2"), (500, "0.5"), (1250, "1.25")] {
+            assert_eq!(cpus(m), want, "{m}");
         }
     }
 

@@ -34,7 +34,7 @@ use leptos_router::{
 
 use components::layout::Sidebar;
 use pages::{
-    audit::Audit, dashboard::Dashboard, events::Events, hosts::Hosts, login::Login,
+    audit::Audit, dashboard::Dashboard, events::Events, host::Host, hosts::Hosts, login::Login,
     not_found::NotFound, proxy::Proxy, services::Services, settings::Settings, setup::Setup,
     teams::Teams, users::Users,
 };
@@ -103,6 +103,7 @@ fn Frame(hydrated: RwSignal<bool>) -> impl IntoView {
                     <Route path=path!("/") view=Dashboard/>
                     <Route path=path!("/services") view=Services/>
                     <Route path=path!("/hosts") view=Hosts/>
+                    <Route path=path!("/hosts/:name") view=Host/>
                     <Route path=path!("/proxy") view=Proxy/>
                     <Route path=path!("/events") view=Events/>
                     <Route path=path!("/teams") view=Teams/>

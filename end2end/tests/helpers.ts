@@ -35,3 +35,11 @@ export function expectedEngines(): number {
   if (!Number.isInteger(n) || n < 1) throw new Error(`BERTH_E2E_ENGINES is not a count: ${n}`);
   return n;
 }
+
+/** The test host that Berth was not started with, for the form to add. */
+export function spareHost(): { name: string; endpoint: string; address: string } {
+  const spec = process.env.BERTH_E2E_SPARE_HOST ?? 'h3=unix:///run/berth-hosts/h3/docker.sock@127.0.0.13';
+  const [name, rest] = spec.split(/=(.*)/s);
+  const at = rest.lastIndexOf('@');
+  return { name, endpoint: rest.slice(0, at), address: rest.slice(at + 1) };
+}

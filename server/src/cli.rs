@@ -7,7 +7,6 @@ use app::wire::{CreateUserInput, UserRole};
 
 use crate::config::Config;
 use crate::ops::{self, Ctx};
-use crate::runtime::engines::Engines;
 use crate::state::AppState;
 use crate::store::Store;
 
@@ -25,7 +24,6 @@ pub async fn user_create(
     store.migrate().await.map_err(|e| e.to_string())?;
     let state = AppState::new(
         store.clone(),
-        Engines::default(),
         crate::leptos_options(&config.site_root, config.listen),
         config.listen.to_string(),
         config.session_ttl,

@@ -40,8 +40,10 @@ pub struct Config {
     #[arg(long, env = "LEPTOS_SITE_ROOT", default_value = "target/site")]
     pub site_root: String,
 
-    /// Docker engines to use, as `name=endpoint` (or just `endpoint`), comma separated
-    /// in the variable. Endpoints: `unix:///path/docker.sock`, `tcp://host:port`.
+    /// Docker hosts to register at start-up unless a host of that name exists, as
+    /// `name=endpoint[@address]` (or just `endpoint`), comma separated in the
+    /// variable; `none` for none. Endpoints: `unix:///path/docker.sock`,
+    /// `tcp://host:port`. Each must answer, or Berth does not start.
     #[arg(
         long = "engine",
         env = "BERTH_ENGINES",
@@ -49,6 +51,10 @@ pub struct Config {
         default_value = "local=unix:///var/run/docker.sock"
     )]
     pub engines: Vec<EngineArg>,
+
+    /// How often every host is asked whether it is alive, e.g. `2s`.
+    #[arg(long, env = "BERTH_HEARTBEAT_INTERVAL", default_value = "2s", value_parser = parse_duration)]
+    pub heartbeat_interval: Duration,
 
     /// How long a login lasts, e.g. `8h`, `30m`, `7d`.
     #[arg(long, env = "BERTH_SESSION_TTL", default_value = "8h", value_parser = parse_duration)]
@@ -113,18 +119,48 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     Ok(Duration::from_millis(ms))
 }
 
-/// One `--engine` value: a name and a Docker endpoint.
+/// One `--engine` value: a name, a Docker endpoint and the address its published
+/// ports are reached at. `none` is the empty list.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EngineArg {
     pub name: String,
     pub endpoint: Endpoint,
+    pub address: Option<String>,
 }
+
+impl Config {
+    /// The hosts to register at start-up (`--engine none` gives none).
+    pub fn bootstrap_hosts(&self) -> Vec<EngineArg> {
+        self.engines
+            .iter()
+            .filter(|e| e.name != NONE)
+            .cloned()
+            .collect()
+    }
+}
+
+/// The `--engine` value that means "no host".
+const NONE: &str = "none";
 
 impl FromStr for EngineArg {
     type Err = String;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
         let s = s.trim();
+        if s == NONE {
+            return Ok(EngineArg {
+                name: NONE.into(),
+                endpoint: Endpoint::Unix("/dev/null".into()),
+                address: None,
+            });
+        }
+        let (s, address) = match s.rsplit_once('@') {
+            Some((rest, address)) => {
+                app::validate::address(address.trim())?;
+                (rest, Some(address.trim().to_string()))
+            }
+            None => (s, None),
+        };
         let (name, endpoint) = match s.split_once('=') {
             Some((name, endpoint)) => (Some(name.trim()), endpoint.trim()),
             None => (None, s),
@@ -134,22 +170,23 @@ impl FromStr for EngineArg {
             Some(name) => {
                 if !is_name(name) {
                     return Err(format!(
-                        "engine name '{name}' must be 1-63 letters, digits, '-' or '_'"
+                        "engine name '{name}' must be 1-63 lowercase letters, digits or '-'"
                     ));
                 }
                 name.to_string()
             }
             None => endpoint.default_name(),
         };
-        Ok(EngineArg { name, endpoint })
+        Ok(EngineArg {
+            name,
+            endpoint,
+            address,
+        })
     }
 }
 
 fn is_name(s: &str) -> bool {
-    !s.is_empty()
-        && s.len() <= 63
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    app::validate::host_name(s).is_ok()
 }
 
 impl Config {
@@ -235,6 +272,7 @@ mod tests {
             vec![EngineArg {
                 name: "local".into(),
                 endpoint: Endpoint::Unix("/var/run/docker.sock".into()),
+                address: None,
             }]
         );
     }
@@ -287,6 +325,11 @@ mod tests {
             ),
             ("tcp://127.0.0.1:2375", "127.0.0.1", "tcp://127.0.0.1:2375"),
             ("b = http://h:1", "b", "tcp://h:1"),
+            (
+                "h1=unix:///run/h1.sock@127.0.0.11",
+                "h1",
+                "unix:///run/h1.sock",
+            ),
         ];
         for (input, name, endpoint) in ok {
             let e: EngineArg = input.parse().unwrap_or_else(|e| panic!("{input}: {e}"));
@@ -300,11 +343,23 @@ mod tests {
             ("tcp://host:99999", "port"),
             ("bad name=unix:///a", "engine name"),
             ("=unix:///a", "engine name"),
+            ("h1=unix:///a@not an address", "invalid address"),
         ];
         for (input, needle) in bad {
             let err = input.parse::<EngineArg>().unwrap_err();
             assert!(err.contains(needle), "{input}: {err}");
         }
+    }
+
+    #[test]
+    fn engine_none_and_addresses() {
+        let c = parse(&["--engine", "none"]).unwrap();
+        assert!(c.bootstrap_hosts().is_empty());
+        let c = parse(&["--engine", "h1=unix:///run/h1.sock@127.0.0.11"]).unwrap();
+        assert_eq!(
+            c.bootstrap_hosts()[0].address.as_deref(),
+            Some("127.0.0.11")
+        );
     }
 
     #[test]

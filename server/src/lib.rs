@@ -7,8 +7,10 @@
 //! - [`store`]: the only SQL; SQLite through sqlx, migrations from `migrations/`.
 //! - [`auth`]: passwords, sessions, tokens, the permission policy, login limiting,
 //!   CSRF protection.
-//! - [`runtime`]: Docker engines through bollard (`docker`), checked together
-//!   (`engines`).
+//! - [`runtime`]: Docker engines through bollard (`docker`), and the labels Berth
+//!   puts on its containers (`labels`).
+//! - [`cluster`]: the host registry, heartbeats and engine event followers.
+//! - [`events`]: recorded events and the in-process event bus.
 //! - [`ops`]: use cases shared by the REST API and the UI's server functions.
 //! - [`api`]: the JSON API under `/api/v1`, `/healthz`, `/readyz`, and `ApiError`.
 //! - [`web`]: the Leptos pages, server functions and static files.
@@ -26,7 +28,9 @@ pub mod api;
 pub mod auth;
 pub mod cli;
 pub mod clock;
+pub mod cluster;
 pub mod config;
+pub mod events;
 pub mod ops;
 pub mod runtime;
 pub mod shutdown;
@@ -44,8 +48,6 @@ use axum::Router;
 use leptos::config::LeptosOptions;
 
 use config::Config;
-use runtime::docker::DockerError;
-use runtime::engines::Engines;
 use state::AppState;
 use store::{Store, StoreError};
 
@@ -54,8 +56,10 @@ use store::{Store, StoreError};
 pub enum StartError {
     #[error(transparent)]
     Store(#[from] StoreError),
-    #[error("Docker engine '{name}' does not answer: {source}; start it (scripts/hosts local starts one) or point --engine / BERTH_ENGINES at a running engine")]
-    EngineDown { name: String, source: DockerError },
+    #[error("Docker host '{name}' cannot be registered: {cause}; start it (scripts/hosts local starts one) or point --engine / BERTH_ENGINES at a running engine")]
+    EngineDown { name: String, cause: String },
+    #[error("cannot load the registered hosts: {0}")]
+    Hosts(String),
     #[error(
         "cannot listen on {addr}: {cause}; choose another address with --listen or BERTH_LISTEN"
     )]
@@ -71,16 +75,6 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     let store = Store::open(&config.database_url).await?;
     store.migrate().await?;
 
-    let engines = Engines::new(
-        config
-            .engines
-            .iter()
-            .map(|e| (e.name.clone(), e.endpoint.clone())),
-    );
-    if let Some((name, source)) = engines.first_down().await {
-        return Err(StartError::EngineDown { name, source });
-    }
-
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|e| StartError::Listen {
@@ -91,13 +85,23 @@ pub async fn run(config: Config) -> Result<(), StartError> {
 
     let state = AppState::new(
         store.clone(),
-        engines,
         leptos_options(&config.site_root, addr),
         addr.to_string(),
         config.session_ttl,
     );
     let shutdown = state.shutdown.clone();
     tokio::spawn(shutdown::on_signal(shutdown.clone()));
+
+    ops::hosts::load(&state)
+        .await
+        .map_err(|e| StartError::Hosts(e.to_string()))?;
+    ops::hosts::bootstrap(&state, &config.bootstrap_hosts())
+        .await
+        .map_err(|(name, e)| StartError::EngineDown {
+            name,
+            cause: e.to_string(),
+        })?;
+    spawn_background(&state, config.heartbeat_interval);
     warn_if_site_missing(&config.site_root);
 
     if let Some(password) = &config.admin_password {
@@ -116,7 +120,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     }
 
     tracing::info!(
-        engines = config.engines.len(),
+        hosts = state.hosts.entries().len(),
         database = %store.path().display(),
         "Berth is serving the dashboard on http://{addr}"
     );
@@ -128,6 +132,18 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     store.close().await;
     tracing::info!("Berth stopped");
     Ok(())
+}
+
+/// Starts the background tasks (heartbeats, engine event followers); they stop
+/// when the state's shutdown token is cancelled.
+pub fn spawn_background(state: &AppState, heartbeat_interval: std::time::Duration) {
+    let token = state.shutdown.clone();
+    tokio::spawn(cluster::monitor::heartbeats(
+        state.clone(),
+        heartbeat_interval,
+        token.clone(),
+    ));
+    tokio::spawn(cluster::monitor::followers(state.clone(), token));
 }
 
 /// The whole HTTP surface: health, the JSON API, the pages and static files.

@@ -9,7 +9,8 @@ use leptos::config::LeptosOptions;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::limiter::LoginLimiter;
-use crate::runtime::engines::Engines;
+use crate::cluster::Hosts;
+use crate::events::EventBus;
 use crate::store::Store;
 
 /// Facts fixed at start-up.
@@ -43,7 +44,10 @@ impl AuthState {
 #[derive(Clone)]
 pub struct AppState {
     pub store: Store,
-    pub engines: Engines,
+    /// The registered hosts and what their heartbeats observed.
+    pub hosts: Hosts,
+    /// Cluster events, in-process.
+    pub bus: EventBus,
     pub leptos: LeptosOptions,
     pub info: Arc<ServerInfo>,
     pub auth: Arc<AuthState>,
@@ -55,14 +59,14 @@ impl AppState {
     /// A state with a fresh shutdown token and no user logged in yet.
     pub fn new(
         store: Store,
-        engines: Engines,
         leptos: LeptosOptions,
         listen: String,
         session_ttl: Duration,
     ) -> AppState {
         AppState {
+            hosts: Hosts::new(&store.data_dir()),
+            bus: EventBus::new(),
             store,
-            engines,
             leptos,
             info: Arc::new(ServerInfo {
                 version: env!("CARGO_PKG_VERSION"),

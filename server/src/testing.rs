@@ -7,10 +7,11 @@ use std::time::Duration;
 
 use app::wire::{CreateUserInput, TeamRole, UserRole};
 
+use crate::cluster::health::Live;
 use crate::ops::{self, Ctx};
 use crate::runtime::docker::Endpoint;
-use crate::runtime::engines::Engines;
 use crate::state::AppState;
+use crate::store::NewHost;
 use crate::store::Store;
 
 /// A fresh folder under the system's temp dir, removed when dropped.
@@ -41,6 +42,12 @@ impl Default for TempDir {
     }
 }
 
+impl Drop for TestState {
+    fn drop(&mut self) {
+        self.state.shutdown.cancel();
+    }
+}
+
 impl Drop for TempDir {
     fn drop(&mut self) {
         let _ = std::fs::remove_dir_all(&self.0);
@@ -54,31 +61,77 @@ pub struct TestState {
 }
 
 impl TestState {
-    /// A state whose engines are `engines` (name, endpoint).
-    pub async fn new(engines: &[(&str, &str)]) -> TestState {
-        TestState::with_session_ttl(engines, Duration::from_secs(3600)).await
+    /// A state with `hosts` (name, endpoint) registered but not yet heard from
+    /// (whether they answer or not: no heartbeat runs until asked).
+    pub async fn new(hosts: &[(&str, &str)]) -> TestState {
+        TestState::with_session_ttl(hosts, Duration::from_secs(3600)).await
     }
 
     /// [`TestState::new`] with sessions that last `ttl`.
-    pub async fn with_session_ttl(engines: &[(&str, &str)], ttl: Duration) -> TestState {
+    pub async fn with_session_ttl(hosts: &[(&str, &str)], ttl: Duration) -> TestState {
         let dir = TempDir::new();
         let store = Store::open(&dir.db_url())
             .await
             .expect("opening the test store");
         store.migrate().await.expect("migrating the test store");
-        let engines = Engines::new(engines.iter().map(|(name, endpoint)| {
-            let endpoint: Endpoint = endpoint.parse().expect("a valid endpoint");
-            (name.to_string(), endpoint)
-        }));
         let addr = "127.0.0.1:0".parse().expect("an address");
         let state = AppState::new(
             store,
-            engines,
             crate::leptos_options("target/site", addr),
             addr.to_string(),
             ttl,
         );
-        TestState { state, _dir: dir }
+        let t = TestState { state, _dir: dir };
+        for (name, endpoint) in hosts {
+            t.add_host(name, endpoint).await;
+        }
+        t
+    }
+
+    /// Registers a host directly, without connecting to it (it is `pending` until a
+    /// heartbeat); returns its id.
+    pub async fn add_host(&self, name: &str, endpoint: &str) -> i64 {
+        let parsed: Endpoint = endpoint.parse().expect("a valid endpoint");
+        let labels = Default::default();
+        let id = self
+            .state
+            .store
+            .create_host(NewHost {
+                name,
+                endpoint,
+                address: "127.0.0.1",
+                labels: &labels,
+                tls: None,
+                now: crate::clock::now_ms(),
+            })
+            .await
+            .expect("registering a test host");
+        let row = self
+            .state
+            .store
+            .host_by_id(id)
+            .await
+            .expect("reading it back")
+            .expect("the host");
+        let engine = self
+            .state
+            .hosts
+            .engine_for(name, &parsed, None)
+            .expect("a client for the test host");
+        self.state.hosts.insert(row, engine, Live::default());
+        id
+    }
+
+    /// One heartbeat to every host, as the background task does each interval.
+    pub async fn heartbeat(&self) {
+        for entry in self.state.hosts.entries() {
+            crate::cluster::monitor::beat(&self.state, &entry, Duration::from_secs(5)).await;
+        }
+    }
+
+    /// Starts the background tasks; they stop when this state is dropped.
+    pub fn spawn_background(&self, heartbeat_interval: Duration) {
+        crate::spawn_background(&self.state, heartbeat_interval);
     }
 
     /// Creates a user directly, as the command line does; returns their id.

@@ -16,6 +16,7 @@ use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 
 use crate::api::client_addr;
+use crate::ops::hosts::Schedule;
 use crate::ops::{self, accounts::LoginOutcome, Ctx};
 use crate::state::AppState;
 
@@ -221,6 +222,62 @@ impl Backend for ServerBackend {
             let ctx = self.ctx(req).await?;
             Ok(ops::tokens::revoke(&self.state, &ctx, id).await?)
         }
+    }
+
+    async fn hosts(&self, req: &Request) -> Result<Vec<HostView>, AppError> {
+        let ctx = self.ctx(req).await?;
+        Ok(ops::hosts::list(&self.state, &ctx).await?)
+    }
+
+    async fn host(&self, req: &Request, name: String) -> Result<HostDetail, AppError> {
+        let ctx = self.ctx(req).await?;
+        Ok(ops::hosts::detail(&self.state, &ctx, &name).await?)
+    }
+
+    async fn add_host(&self, req: &Request, input: AddHostInput) -> Result<HostView, AppError> {
+        let ctx = self.ctx(req).await?;
+        Ok(ops::hosts::add(&self.state, &ctx, input).await?)
+    }
+
+    async fn update_host(
+        &self,
+        req: &Request,
+        name: String,
+        input: UpdateHostInput,
+    ) -> Result<HostView, AppError> {
+        let ctx = self.ctx(req).await?;
+        Ok(ops::hosts::update(&self.state, &ctx, &name, input).await?)
+    }
+
+    async fn schedule_host(
+        &self,
+        req: &Request,
+        name: String,
+        what: String,
+    ) -> Result<HostView, AppError> {
+        let ctx = self.ctx(req).await?;
+        let what = match what.as_str() {
+            "cordon" => Schedule::Cordon,
+            "uncordon" => Schedule::Uncordon,
+            "drain" => Schedule::Drain,
+            other => {
+                return Err(AppError::new(
+                    "invalid",
+                    format!("unknown host action {other:?}"),
+                ))
+            }
+        };
+        Ok(ops::hosts::schedule(&self.state, &ctx, &name, what).await?)
+    }
+
+    async fn remove_host(&self, req: &Request, name: String, force: bool) -> Result<(), AppError> {
+        let ctx = self.ctx(req).await?;
+        Ok(ops::hosts::remove(&self.state, &ctx, &name, force).await?)
+    }
+
+    async fn events(&self, req: &Request, query: EventQuery) -> Result<EventPage, AppError> {
+        let ctx = self.ctx(req).await?;
+        Ok(ops::events::list(&self.state, &ctx, query).await?)
     }
 
     async fn audit(&self, req: &Request, query: AuditQuery) -> Result<AuditPage, AppError> {

@@ -53,7 +53,7 @@ async fn about_reports_the_database() {
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     let body = reply.json();
     assert_eq!(body["journal_mode"], "wal");
-    assert_eq!(body["schema_version"], 2);
+    assert_eq!(body["schema_version"], 3);
     assert_eq!(body["version"], env!("CARGO_PKG_VERSION"));
     assert_eq!(body["instance_id"].as_str().unwrap().len(), 32);
 }
@@ -91,6 +91,11 @@ async fn unknown_api_paths_and_methods_are_json_errors() {
 #[tokio::test]
 async fn an_engine_that_is_down_is_reported_with_the_reason() {
     let (t, auth) = logged_in(&[DEAD]).await;
+    // Before any heartbeat the host is only pending; two missed beats make it down.
+    let reply = send(&t.router(), "GET", "/api/v1/hosts", &auth, None, &[]).await;
+    assert_eq!(reply.json()[0]["state"], "pending");
+    t.heartbeat().await;
+    t.heartbeat().await;
     let reply = send(&t.router(), "GET", "/api/v1/engines", &auth, None, &[]).await;
     assert_eq!(reply.status, StatusCode::OK);
     let body = reply.json();
@@ -104,17 +109,41 @@ async fn an_engine_that_is_down_is_reported_with_the_reason() {
         "{error}"
     );
     assert!(body["checked_at_ms"].as_i64().unwrap() > 0);
+    let hosts = send(&t.router(), "GET", "/api/v1/hosts", &auth, None, &[])
+        .await
+        .json();
+    assert_eq!(hosts[0]["state"], "unreachable");
+    assert!(hosts[0]["unreachable_since_ms"].as_i64().is_some());
+    let events = send(
+        &t.router(),
+        "GET",
+        "/api/v1/events?kind=host",
+        &auth,
+        None,
+        &[],
+    )
+    .await
+    .json();
+    assert!(
+        events["events"][0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("host ghost is unreachable: cannot reach Docker"),
+        "{events}"
+    );
 }
 
 #[tokio::test]
 async fn the_dashboard_renders_on_the_server_even_with_an_engine_down() {
     let (t, auth) = logged_in(&[DEAD]).await;
+    t.heartbeat().await;
+    t.heartbeat().await;
     let reply = send(&t.router(), "GET", "/", &auth, None, &[]).await;
     assert_eq!(reply.status, StatusCode::OK);
     let html = reply.text;
     assert!(html.contains("<h1>Dashboard"), "{html}");
-    assert!(html.contains(r#"data-engine="ghost""#), "{html}");
-    assert!(html.contains(r#"data-state="down""#), "{html}");
+    assert!(html.contains(r#"data-host="ghost""#), "{html}");
+    assert!(html.contains(r#"data-state="unreachable""#), "{html}");
     assert!(html.contains("cannot reach Docker at unix:///nonexistent/berth/docker.sock"));
     // The page loads its WASM to come alive, and the stylesheet.
     assert!(html.contains("/pkg/berth.js"), "{html}");
@@ -123,11 +152,12 @@ async fn the_dashboard_renders_on_the_server_even_with_an_engine_down() {
 
 #[tokio::test]
 async fn every_page_of_the_navigation_renders() {
-    let (t, auth) = logged_in(&[]).await;
+    let (t, auth) = logged_in(&[DEAD]).await;
     for (path, title) in [
         ("/", "Dashboard"),
         ("/services", "Services"),
         ("/hosts", "Hosts"),
+        ("/hosts/ghost", "ghost"),
         ("/proxy", "Proxy"),
         ("/events", "Events"),
         ("/teams", "Teams"),
@@ -217,6 +247,9 @@ async fn the_openapi_document_lists_every_endpoint() {
         "/api/v1/tokens",
         "/api/v1/audit",
         "/api/v1/engines",
+        "/api/v1/hosts",
+        "/api/v1/hosts/{name}/drain",
+        "/api/v1/events",
     ] {
         assert!(
             paths.contains_key(path),

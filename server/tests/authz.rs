@@ -217,6 +217,37 @@ async fn request(w: &World, case: &str, who: Who, n: usize) -> (String, String, 
             "/api/v1/me/password".into(),
             Some(json!({"current_password": "password-1", "new_password": "password-1"})),
         ),
+        "host.add" => {
+            let h1 = &common::test_hosts()[0];
+            (
+                "POST".into(),
+                "/api/v1/hosts".into(),
+                Some(
+                    json!({"name": format!("h-{n}"), "endpoint": h1.endpoint, "address": h1.address}),
+                ),
+            )
+        }
+        "host.update" | "host.cordon" | "host.uncordon" | "host.drain" | "host.remove" => {
+            let name = format!("dead-{n}");
+            w.t.add_host(&name, "unix:///nonexistent/berth/docker.sock")
+                .await;
+            match case {
+                "host.update" => (
+                    "PATCH".into(),
+                    format!("/api/v1/hosts/{name}"),
+                    Some(json!({"labels": {"zone": "a"}})),
+                ),
+                "host.remove" => ("DELETE".into(), format!("/api/v1/hosts/{name}"), None),
+                action => (
+                    "POST".into(),
+                    format!(
+                        "/api/v1/hosts/{name}/{}",
+                        action.trim_start_matches("host.")
+                    ),
+                    None,
+                ),
+            }
+        }
         "session.revoke" => {
             // A second session of the caller's user, to end.
             let name = match who {

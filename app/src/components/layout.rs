@@ -69,7 +69,7 @@ const ADMIN: [NavItem; 2] = [
 fn nav_link(item: &'static NavItem) -> impl IntoView {
     view! {
         <li>
-            <A href=item.href exact=true attr:class="nav-link">
+            <A href=item.href exact=item.href == "/" attr:class="nav-link">
                 <svg class="nav-icon" viewBox="0 0 24 24" aria-hidden="true">
                     <path d=item.icon/>
                 </svg>

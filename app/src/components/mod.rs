@@ -1,5 +1,5 @@
 //! Building blocks shared by the pages.
 
-pub mod engines;
+pub mod hosts;
 pub mod layout;
 pub mod widgets;

@@ -159,6 +159,17 @@ pub fn ConfirmButton(
     }
 }
 
+/// Calls `f` every `period`, in the browser only, for as long as the calling
+/// component lives: how pages stay true without a reload.
+pub fn every(period: std::time::Duration, f: impl Fn() + Clone + 'static) {
+    Effect::new(move |_| {
+        let f = f.clone();
+        if let Ok(handle) = set_interval_with_handle(f, period) {
+            on_cleanup(move || handle.clear());
+        }
+    });
+}
+
 /// Loads a page in full: after login and logout the whole page must change.
 pub fn go(href: &str) {
     #[cfg(feature = "hydrate")]

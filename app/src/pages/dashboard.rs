@@ -1,50 +1,33 @@
-//! The dashboard: the state of the cluster at a glance, refreshed on its own.
+//! The dashboard: the state of the cluster at a glance, true without a reload.
 
 use std::time::Duration;
 
 use leptos::prelude::*;
 
-use crate::api::get_engines;
-use crate::components::engines::{EngineSummary, EngineTable};
+use crate::api::list_hosts;
+use crate::components::hosts::{HostSummary, HostTable};
 use crate::components::layout::PageHeader;
-use crate::components::widgets::ErrorBox;
-use crate::format;
-
-/// How often the page asks again without being told to.
-const AUTO_REFRESH: Duration = Duration::from_secs(5);
+use crate::components::widgets::{every, ErrorBox};
 
 #[component]
 pub fn Dashboard() -> impl IntoView {
-    let engines = Resource::new(|| (), |_| get_engines());
+    let hosts = Resource::new(|| (), |_| list_hosts());
     let (pending, set_pending) = signal(false);
-
-    // In the browser only: keep the page true without a reload.
-    Effect::new(move |_| {
-        if let Ok(handle) = set_interval_with_handle(move || engines.refetch(), AUTO_REFRESH) {
-            on_cleanup(move || handle.clear());
-        }
-    });
-
+    every(Duration::from_secs(2), move || hosts.refetch());
     view! {
-        <PageHeader title="Dashboard" subtitle="The Docker engines Berth can see, checked every few seconds.">
-            <RefreshButton pending on_refresh=move || engines.refetch()/>
+        <PageHeader title="Dashboard" subtitle="The hosts Berth runs on, as their last heartbeat found them.">
+            <RefreshButton pending on_refresh=move || hosts.refetch()/>
         </PageHeader>
-        <Transition
-            fallback=|| view! { <p class="muted">"Asking the Docker engines…"</p> }
-            set_pending
-        >
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> } set_pending>
             {move || Suspend::new(async move {
-                match engines.await {
-                    Ok(report) => view! {
-                        <EngineSummary report=report.clone()/>
+                match hosts.await {
+                    Ok(list) => view! {
+                        <HostSummary hosts=list.clone()/>
                         <section class="panel">
                             <div class="panel-head">
-                                <h2>"Docker engines"</h2>
-                                <span class="muted small" aria-live="polite">
-                                    "Updated " {format::utc_time(report.checked_at_ms)} " UTC"
-                                </span>
+                                <h2>"Hosts"</h2>
                             </div>
-                            <EngineTable report/>
+                            <HostTable hosts=list/>
                         </section>
                     }
                     .into_any(),

@@ -3,6 +3,7 @@
 pub mod audit;
 pub mod dashboard;
 pub mod events;
+pub mod host;
 pub mod hosts;
 pub mod login;
 pub mod not_found;

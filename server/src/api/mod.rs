@@ -5,7 +5,9 @@
 
 mod accounts;
 mod audit;
+mod events;
 pub mod health;
+mod hosts;
 mod openapi;
 mod system;
 mod teams;
@@ -41,6 +43,8 @@ pub fn router() -> Router<AppState> {
         .merge(teams::router())
         .merge(tokens::router())
         .merge(audit::router())
+        .merge(hosts::router())
+        .merge(events::router())
         .merge(openapi::router())
         .fallback(|| async {
             ApiError::not_found("no such API endpoint; /api/v1/openapi.json lists them")

@@ -4,6 +4,8 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod events;
+pub mod hosts;
 pub mod system;
 pub mod teams;
 pub mod tokens;
@@ -41,6 +43,10 @@ pub enum OpsError {
         message: String,
         retry_after_secs: u64,
     },
+    /// The request was fine, but what it names refused (a host that does not
+    /// answer, a TLS handshake that fails): 422 with a code of its own.
+    #[error("{message}")]
+    Refused { code: &'static str, message: String },
     /// Something inside Berth failed; the details go to the log, not the client.
     #[error("internal error; the server log has the details")]
     Internal,
@@ -55,6 +61,7 @@ impl OpsError {
             OpsError::Conflict(_) => "conflict",
             OpsError::Invalid(_) => "invalid",
             OpsError::RateLimited { .. } => "rate_limited",
+            OpsError::Refused { code, .. } => code,
             OpsError::Internal => "internal",
         }
     }

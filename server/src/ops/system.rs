@@ -6,10 +6,10 @@ use super::{Ctx, OpsError};
 use crate::auth::policy::Action;
 use crate::state::AppState;
 
-/// Every configured Docker engine, checked now.
+/// Every host's engine, as its last heartbeat found it.
 pub async fn engines(state: &AppState, ctx: &Ctx) -> Result<EnginesReport, OpsError> {
     ctx.allowed(Action::ReadCluster)?;
-    Ok(state.engines.report().await)
+    Ok(state.hosts.engines_report(crate::clock::now_ms()))
 }
 
 /// The server's version, database and start time.

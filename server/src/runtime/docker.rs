@@ -1,5 +1,6 @@
 //! One Docker engine through bollard: endpoint parsing, a lazily negotiated client
-//! (Debian's Docker 20.10 speaks API 1.41 only), facts, images and containers.
+//! (Debian's Docker 20.10 speaks API 1.41 only; older engines are refused), TLS with
+//! client certificates, facts, images, containers and the event stream.
 
 use std::collections::HashMap;
 use std::fmt;
@@ -9,13 +10,27 @@ use std::time::Duration;
 
 use bollard::models::{ContainerCreateBody, HostConfig, PortBinding};
 use bollard::query_parameters::{
-    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, RemoveContainerOptionsBuilder,
+    CreateContainerOptionsBuilder, CreateImageOptionsBuilder, EventsOptionsBuilder,
+    ListContainersOptionsBuilder, RemoveContainerOptionsBuilder,
 };
 use bollard::Docker;
-use futures::StreamExt;
+use futures::{Stream, StreamExt};
 use tokio::sync::Mutex;
 
-use app::wire::EngineFacts;
+use app::wire::{ContainerView, EngineEventView, EngineFacts};
+
+use super::labels;
+
+/// The oldest Docker Engine API Berth works with (Docker 20.10).
+pub const MIN_API: (usize, usize) = (1, 41);
+
+/// Files with the PEM material of a TLS endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsFiles {
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
 
 /// Where a Docker engine listens.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,6 +124,10 @@ pub enum DockerError {
     Timeout { endpoint: String, secs: u64 },
     #[error("Docker at {endpoint} refused: {cause}")]
     Api { endpoint: String, cause: String },
+    #[error("TLS with Docker at {endpoint} failed: {cause}")]
+    Tls { endpoint: String, cause: String },
+    #[error("Docker at {endpoint} speaks API {version}; Berth needs {}.{} or newer (Docker 20.10+)", MIN_API.0, MIN_API.1)]
+    TooOld { endpoint: String, version: String },
 }
 
 /// A container to run, in the few terms Berth needs so far.
@@ -130,18 +149,32 @@ pub struct Started {
     pub published: Option<(String, u16)>,
 }
 
+/// A connected client and the engine version it found.
+#[derive(Clone)]
+struct Connected {
+    docker: Docker,
+    version: String,
+}
+
 /// One Docker engine. Cheap to share; the bollard client is made and its API version
 /// negotiated on first use, and made again after a failure.
 pub struct DockerEngine {
     endpoint: Endpoint,
+    tls: Option<TlsFiles>,
     timeout: Duration,
-    client: Mutex<Option<Docker>>,
+    client: Mutex<Option<Connected>>,
 }
 
 impl DockerEngine {
     pub fn new(endpoint: Endpoint, timeout: Duration) -> Self {
+        DockerEngine::with_tls(endpoint, None, timeout)
+    }
+
+    /// An engine reached over TLS with a client certificate (`tcp://` endpoints).
+    pub fn with_tls(endpoint: Endpoint, tls: Option<TlsFiles>, timeout: Duration) -> Self {
         DockerEngine {
             endpoint,
+            tls,
             timeout,
             client: Mutex::new(None),
         }
@@ -152,27 +185,52 @@ impl DockerEngine {
     }
 
     async fn client(&self) -> Result<Docker, DockerError> {
+        Ok(self.connected().await?.docker)
+    }
+
+    async fn connected(&self) -> Result<Connected, DockerError> {
         let mut slot = self.client.lock().await;
-        if let Some(client) = slot.as_ref() {
-            return Ok(client.clone());
+        if let Some(c) = slot.as_ref() {
+            return Ok(c.clone());
         }
         let secs = self.timeout.as_secs().max(1);
-        let raw = match &self.endpoint {
-            Endpoint::Unix(path) => Docker::connect_with_unix(
+        let raw = match (&self.endpoint, &self.tls) {
+            (Endpoint::Unix(path), _) => Docker::connect_with_unix(
                 &path.to_string_lossy(),
                 secs,
                 bollard::API_DEFAULT_VERSION,
             ),
-            Endpoint::Tcp { host, port } => Docker::connect_with_http(
+            (Endpoint::Tcp { host, port }, None) => Docker::connect_with_http(
                 &format!("tcp://{host}:{port}"),
                 secs,
                 bollard::API_DEFAULT_VERSION,
             ),
+            (Endpoint::Tcp { host, port }, Some(tls)) => Docker::connect_with_ssl(
+                &format!("tcp://{host}:{port}"),
+                &tls.key,
+                &tls.cert,
+                &tls.ca,
+                secs,
+                bollard::API_DEFAULT_VERSION,
+            ),
         }
-        .map_err(|e| self.unreachable(&e))?;
-        let negotiated = self.timed(raw.negotiate_version()).await?;
-        *slot = Some(negotiated.clone());
-        Ok(negotiated)
+        .map_err(|e| self.classify(&e))?;
+        let docker = self.timed(raw.negotiate_version()).await?;
+        let api = docker.client_version();
+        if (api.major_version, api.minor_version) < MIN_API {
+            return Err(DockerError::TooOld {
+                endpoint: self.endpoint.to_string(),
+                version: api.to_string(),
+            });
+        }
+        let version = self
+            .timed(docker.version())
+            .await?
+            .version
+            .unwrap_or_default();
+        let c = Connected { docker, version };
+        *slot = Some(c.clone());
+        Ok(c)
     }
 
     /// Runs `fut` under the engine's timeout, mapping bollard's errors to ours; any
@@ -204,29 +262,30 @@ impl DockerEngine {
 
     fn classify(&self, e: &bollard::errors::Error) -> DockerError {
         use bollard::errors::Error as B;
+        let endpoint = self.endpoint.to_string();
         match e {
             B::DockerResponseServerError { message, .. } => DockerError::Api {
-                endpoint: self.endpoint.to_string(),
+                endpoint,
                 cause: message.clone(),
             },
-            _ => self.unreachable(e),
-        }
-    }
-
-    fn unreachable(&self, e: &bollard::errors::Error) -> DockerError {
-        DockerError::Unreachable {
-            endpoint: self.endpoint.to_string(),
-            cause: root_cause(e),
+            _ => {
+                let cause = root_cause(e);
+                if self.tls.is_some() && looks_like_tls(&cause) {
+                    DockerError::Tls { endpoint, cause }
+                } else {
+                    DockerError::Unreachable { endpoint, cause }
+                }
+            }
         }
     }
 
     /// Version, capacity and container counts, straight from the engine.
     pub async fn facts(&self) -> Result<EngineFacts, DockerError> {
-        let client = self.client().await?;
-        let version = self.call(client.version()).await?;
+        let c = self.connected().await?;
+        let client = c.docker;
         let info = self.call(client.info()).await?;
         Ok(EngineFacts {
-            version: version.version.unwrap_or_default(),
+            version: c.version,
             api_version: client.client_version().to_string(),
             os: info.operating_system.unwrap_or_default(),
             arch: info.architecture.unwrap_or_default(),
@@ -248,6 +307,7 @@ impl DockerEngine {
             .from_image(image)
             .build();
         let mut progress = std::pin::pin!(client.create_image(Some(options), None, None));
+        // Each step of a pull may take up to the engine's timeout; the whole pull longer.
         loop {
             let step = tokio::time::timeout(self.timeout, progress.next())
                 .await
@@ -320,12 +380,130 @@ impl DockerEngine {
     pub async fn remove(&self, id: &str) -> Result<(), DockerError> {
         let client = self.client().await?;
         let options = RemoveContainerOptionsBuilder::default().force(true).build();
+        // Force-removal stops the container first; "already gone" is success.
         match self.timed(client.remove_container(id, Some(options))).await {
             Ok(()) => Ok(()),
             Err(DockerError::Api { cause, .. }) if cause.contains("No such container") => Ok(()),
             Err(e) => Err(e),
         }
     }
+}
+
+impl DockerEngine {
+    /// The containers on the engine (all of them with `all`, else the running ones).
+    pub async fn containers(&self, all: bool) -> Result<Vec<ContainerView>, DockerError> {
+        let client = self.client().await?;
+        let options = ListContainersOptionsBuilder::default().all(all).build();
+        let list = self.call(client.list_containers(Some(options))).await?;
+        Ok(list
+            .into_iter()
+            .map(|c| {
+                let labels = c.labels.unwrap_or_default();
+                ContainerView {
+                    id: c.id.unwrap_or_default().chars().take(12).collect(),
+                    name: c
+                        .names
+                        .and_then(|n| n.into_iter().next())
+                        .map(|n| n.trim_start_matches('/').to_string())
+                        .unwrap_or_default(),
+                    image: c.image.unwrap_or_default(),
+                    state: c.state.map(|s| s.to_string()).unwrap_or_default(),
+                    status: c.status.unwrap_or_default(),
+                    berth: labels.contains_key(labels::MANAGED),
+                    service: labels.get(labels::SERVICE).cloned(),
+                    created_ms: c.created.unwrap_or_default() * 1000,
+                }
+            })
+            .collect())
+    }
+
+    /// What Berth's own containers on the engine reserve: how many there are, their
+    /// CPU (millicores) and memory (bytes), read from the labels Berth puts on them.
+    pub async fn berth_usage(&self) -> Result<(i64, i64, i64), DockerError> {
+        let client = self.client().await?;
+        let filters = HashMap::from([("label", vec![labels::MANAGED])]);
+        let options = ListContainersOptionsBuilder::default()
+            .all(false)
+            .filters(&filters)
+            .build();
+        let list = self.call(client.list_containers(Some(options))).await?;
+        let (mut cpu, mut memory) = (0i64, 0i64);
+        for c in &list {
+            let labels = c.labels.as_ref();
+            let num = |key: &str| {
+                labels
+                    .and_then(|l| l.get(key))
+                    .and_then(|v| v.parse::<i64>().ok())
+                    .unwrap_or(0)
+            };
+            cpu += num(labels::RESERVE_CPU_MILLIS);
+            memory += num(labels::RESERVE_MEMORY);
+        }
+        Ok((list.len() as i64, cpu, memory))
+    }
+
+    /// The engine's event stream from `since` (Unix seconds) on; it ends when the
+    /// connection breaks. No timeout: the stream is quiet while nothing happens.
+    pub async fn events(
+        &self,
+        since: Option<i64>,
+    ) -> Result<impl Stream<Item = Result<EngineEventView, DockerError>> + use<'_>, DockerError>
+    {
+        let client = self.client().await?;
+        let mut builder = EventsOptionsBuilder::default();
+        let since_text = since.map(|s| s.to_string());
+        if let Some(s) = &since_text {
+            builder = builder.since(s);
+        }
+        let endpoint = self.endpoint.to_string();
+        Ok(client
+            .events(Some(builder.build()))
+            .map(move |item| match item {
+                Ok(m) => {
+                    let actor = m.actor.unwrap_or_default();
+                    let attributes = actor.attributes.unwrap_or_default();
+                    Ok(EngineEventView {
+                        at_ms: m
+                            .time_nano
+                            .map(|n| n / 1_000_000)
+                            .or(m.time.map(|t| t * 1000))
+                            .unwrap_or_default(),
+                        kind: m.typ.map(|t| t.to_string()).unwrap_or_default(),
+                        action: m.action.unwrap_or_default(),
+                        actor: attributes
+                            .get("name")
+                            .cloned()
+                            .or(actor.id.map(|id| id.chars().take(12).collect()))
+                            .unwrap_or_default(),
+                    })
+                }
+                Err(e) => Err(DockerError::Unreachable {
+                    endpoint: endpoint.clone(),
+                    cause: root_cause(&e),
+                }),
+            }))
+    }
+
+    /// Forgets the connection, so the next call connects and negotiates anew.
+    pub async fn reset(&self) {
+        *self.client.lock().await = None;
+    }
+}
+
+/// Whether an error's words are those of a failed TLS handshake.
+fn looks_like_tls(cause: &str) -> bool {
+    let c = cause.to_ascii_lowercase();
+    [
+        "certificate",
+        "tls",
+        "handshake",
+        "alert",
+        "unknownissuer",
+        "pem",
+        "private key",
+    ]
+    .iter()
+    .any(|w| c.contains(w))
 }
 
 /// The innermost cause of an error: "Connection refused (os error 111)" reads

@@ -1,5 +1,5 @@
 //! How Berth talks to container engines. `docker` speaks the Docker Engine API
-//! through bollard; `engines` holds the configured engines and checks them.
+//! through bollard; `labels` names what Berth writes on its containers.
 
 pub mod docker;
-pub mod engines;
+pub mod labels;

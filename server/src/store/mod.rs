@@ -2,9 +2,11 @@
 //! busy timeout, migrated at start-up from `migrations/` (append-only).
 //!
 //! One file per table group: `settings`, `users`, `sessions`, `tokens`, `teams`,
-//! `audit`.
+//! `audit`, `hosts`, `events`.
 
 mod audit;
+mod events;
+mod hosts;
 mod sessions;
 mod settings;
 mod teams;
@@ -12,6 +14,8 @@ mod tokens;
 mod users;
 
 pub use audit::{AuditFilter, NewAudit};
+pub use events::EventFilter;
+pub use hosts::{HostRow, NewHost, TlsPem};
 pub use sessions::{SessionRow, SessionUser};
 pub use tokens::{TokenRow, TokenUser};
 pub use users::UserRow;
@@ -107,6 +111,15 @@ impl Store {
     pub async fn ping(&self) -> Result<(), StoreError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    /// The folder of the database file, where Berth keeps its other files.
+    pub fn data_dir(&self) -> PathBuf {
+        self.path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."))
     }
 
     /// The database file.

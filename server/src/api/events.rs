@@ -1,0 +1,27 @@
+//! `GET /events`: what Berth did or saw, newest first.
+
+use axum::extract::State;
+use axum::routing::get;
+use axum::{Json, Router};
+
+use app::wire::{ErrorBody, EventPage, EventQuery};
+
+use super::{ApiError, ApiQuery, Caller};
+use crate::ops::events;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new().route("/events", get(list))
+}
+
+/// Events, newest first. Filters: `kind` (`host`, `service`), `subject` (a host's
+/// or service's name); paging: `before`, `limit`.
+#[utoipa::path(get, path = "/api/v1/events", tag = "cluster", params(EventQuery),
+    responses((status = 200, body = EventPage), (status = 401, body = ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    Caller(ctx): Caller,
+    ApiQuery(q): ApiQuery<EventQuery>,
+) -> Result<Json<EventPage>, ApiError> {
+    Ok(Json(events::list(&state, &ctx, q).await?))
+}

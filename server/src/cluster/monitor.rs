@@ -1,0 +1,199 @@
+//! The tasks that keep the host registry true: a heartbeat to every host on an
+//! interval, and one follower per host on its Docker event stream (reconnecting
+//! with `since` after a break). Transitions become events; engine events go to
+//! the bus for whoever listens (the reconciler).
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
+
+use super::health::{self, Probe, Transition, Usage};
+use super::HostEntry;
+use crate::clock;
+use crate::events::{self, ClusterEvent, Level};
+use crate::state::AppState;
+
+/// Heartbeats every `interval` until the token is cancelled.
+pub async fn heartbeats(state: AppState, interval: Duration, token: CancellationToken) {
+    let mut tick = tokio::time::interval(interval);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = token.cancelled() => return,
+            _ = tick.tick() => {}
+        }
+        let entries = state.hosts.entries();
+        futures::future::join_all(entries.iter().map(|e| beat(&state, e, interval))).await;
+    }
+}
+
+/// One heartbeat to one host, bounded by the interval.
+pub async fn beat(state: &AppState, entry: &Arc<HostEntry>, limit: Duration) {
+    let started = Instant::now();
+    let outcome = tokio::time::timeout(limit.max(Duration::from_millis(500)), async {
+        let facts = entry.engine.facts().await?;
+        let (containers, cpu_millis, memory_bytes) = entry.engine.berth_usage().await?;
+        Ok::<_, crate::runtime::docker::DockerError>((
+            facts,
+            Usage {
+                containers,
+                cpu_millis,
+                memory_bytes,
+            },
+        ))
+    })
+    .await;
+    let probe = match outcome {
+        Ok(Ok((facts, usage))) => Probe::Answered {
+            facts,
+            usage,
+            latency_ms: started.elapsed().as_millis() as u64,
+        },
+        Ok(Err(e)) => Probe::Failed {
+            error: e.to_string(),
+        },
+        Err(_) => {
+            entry.engine.reset().await;
+            Probe::Failed {
+                error: format!("no answer within {} ms", limit.as_millis()),
+            }
+        }
+    };
+    let transition = {
+        let mut live = entry.live.lock().expect("host live lock");
+        health::apply(&mut live, probe, clock::now_ms())
+    };
+    if let Some(t) = transition {
+        announce(state, entry, t).await;
+    }
+}
+
+async fn announce(state: &AppState, entry: &HostEntry, t: Transition) {
+    let name = entry.name();
+    let id = entry.id();
+    match t {
+        Transition::Joined => {
+            let facts = entry.live().facts;
+            let what = facts
+                .map(|f| {
+                    format!(
+                        " (Docker {}, {} CPUs, {})",
+                        f.version,
+                        f.cpus,
+                        app::format::bytes(f.memory_bytes)
+                    )
+                })
+                .unwrap_or_default();
+            events::record(
+                state,
+                "host",
+                &name,
+                Level::Info,
+                &format!("host {name} is ready{what}"),
+            )
+            .await;
+            state.bus.publish(ClusterEvent::HostUp { host_id: id });
+        }
+        Transition::Recovered { down_for_ms } => {
+            events::record(
+                state,
+                "host",
+                &name,
+                Level::Info,
+                &format!("host {name} answers again after {} s", down_for_ms / 1000),
+            )
+            .await;
+            state.bus.publish(ClusterEvent::HostUp { host_id: id });
+        }
+        Transition::Lost { error } => {
+            events::record(
+                state,
+                "host",
+                &name,
+                Level::Error,
+                &format!("host {name} is unreachable: {error}"),
+            )
+            .await;
+            state.bus.publish(ClusterEvent::HostDown { host_id: id });
+        }
+    }
+}
+
+/// Keeps one event follower per registered host, until the token is cancelled.
+pub async fn followers(state: AppState, token: CancellationToken) {
+    let mut running: HashMap<i64, CancellationToken> = HashMap::new();
+    loop {
+        let changed = state.hosts.changed();
+        let entries = state.hosts.entries();
+        let ids: HashSet<i64> = entries.iter().map(|e| e.id()).collect();
+        running.retain(|id, t| {
+            let keep = ids.contains(id);
+            if !keep {
+                t.cancel();
+            }
+            keep
+        });
+        for entry in entries {
+            running.entry(entry.id()).or_insert_with(|| {
+                let child = token.child_token();
+                tokio::spawn(follow(state.clone(), entry, child.clone()));
+                child
+            });
+        }
+        tokio::select! {
+            _ = token.cancelled() => return,
+            _ = changed => {}
+        }
+    }
+}
+
+/// Follows one host's event stream; after a break, reconnects with `since` the last
+/// event seen, skipping what it had already seen.
+async fn follow(state: AppState, entry: Arc<HostEntry>, token: CancellationToken) {
+    let mut last_ms: i64 = 0;
+    let mut seen_at_last: HashSet<(String, String, String)> = HashSet::new();
+    loop {
+        let since = (last_ms > 0).then_some(last_ms / 1000);
+        if let Ok(stream) = entry.engine.events(since).await {
+            let mut stream = std::pin::pin!(stream);
+            loop {
+                let item = tokio::select! {
+                    _ = token.cancelled() => return,
+                    item = stream.next() => item,
+                };
+                let Some(Ok(event)) = item else { break };
+                let key = (
+                    event.kind.clone(),
+                    event.action.clone(),
+                    event.actor.clone(),
+                );
+                if event.at_ms < last_ms || (event.at_ms == last_ms && seen_at_last.contains(&key))
+                {
+                    continue;
+                }
+                if event.at_ms > last_ms {
+                    last_ms = event.at_ms;
+                    seen_at_last.clear();
+                }
+                seen_at_last.insert(key);
+                health::remember(
+                    &mut entry.live.lock().expect("host live lock"),
+                    event.clone(),
+                );
+                state.bus.publish(ClusterEvent::Engine {
+                    host_id: entry.id(),
+                    event,
+                });
+            }
+        }
+        // The stream broke (or never opened): the heartbeat notices a dead host;
+        // this only waits a moment before trying again.
+        tokio::select! {
+            _ = token.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_secs(1)) => {}
+        }
+    }
+}

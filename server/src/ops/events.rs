@@ -1,0 +1,32 @@
+//! Reading the events Berth recorded.
+
+use app::wire::{EventPage, EventQuery};
+
+use super::{Ctx, OpsError};
+use crate::auth::policy::Action;
+use crate::state::AppState;
+use crate::store::EventFilter;
+
+pub async fn list(state: &AppState, ctx: &Ctx, q: EventQuery) -> Result<EventPage, OpsError> {
+    ctx.allowed(Action::ReadCluster)?;
+    let limit = q.limit.unwrap_or(50);
+    if !(1..=200).contains(&limit) {
+        return Err(OpsError::Invalid("limit must be from 1 to 200".into()));
+    }
+    let events = state
+        .store
+        .list_events(&EventFilter {
+            kind: q.kind.filter(|s| !s.is_empty()),
+            subject: q.subject.filter(|s| !s.is_empty()),
+            before: q.before,
+            limit,
+        })
+        .await?;
+    let next_before = (events.len() == limit as usize)
+        .then(|| events.last().map(|e| e.id))
+        .flatten();
+    Ok(EventPage {
+        events,
+        next_before,
+    })
+}

@@ -1,0 +1,176 @@
+//! The `hosts` table: registered Docker hosts and the decisions about them (labels,
+//! cordon, drain). TLS material is kept so Berth can connect after a restart.
+
+use std::collections::BTreeMap;
+
+use sqlx::Row;
+
+use super::{Store, StoreError};
+
+/// PEM material for a TLS endpoint.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TlsPem {
+    pub ca: String,
+    pub cert: String,
+    pub key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostRow {
+    pub id: i64,
+    pub name: String,
+    pub endpoint: String,
+    pub address: String,
+    pub labels: BTreeMap<String, String>,
+    pub tls: Option<TlsPem>,
+    pub cordoned: bool,
+    pub draining: bool,
+    pub created_at: i64,
+}
+
+/// A host to register.
+#[derive(Debug, Clone)]
+pub struct NewHost<'a> {
+    pub name: &'a str,
+    pub endpoint: &'a str,
+    pub address: &'a str,
+    pub labels: &'a BTreeMap<String, String>,
+    pub tls: Option<&'a TlsPem>,
+    pub now: i64,
+}
+
+const COLUMNS: &str =
+    "id, name, endpoint, address, labels, tls_ca, tls_cert, tls_key, cordoned, draining, created_at";
+
+fn host_from(r: &sqlx::sqlite::SqliteRow) -> Result<HostRow, sqlx::Error> {
+    let labels: String = r.try_get("labels")?;
+    let tls = match (
+        r.try_get::<Option<String>, _>("tls_ca")?,
+        r.try_get::<Option<String>, _>("tls_cert")?,
+        r.try_get::<Option<String>, _>("tls_key")?,
+    ) {
+        (Some(ca), Some(cert), Some(key)) => Some(TlsPem { ca, cert, key }),
+        _ => None,
+    };
+    Ok(HostRow {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        endpoint: r.try_get("endpoint")?,
+        address: r.try_get("address")?,
+        labels: serde_json::from_str(&labels).unwrap_or_default(),
+        tls,
+        cordoned: r.try_get::<i64, _>("cordoned")? == 1,
+        draining: r.try_get::<i64, _>("draining")? == 1,
+        created_at: r.try_get("created_at")?,
+    })
+}
+
+fn labels_json(labels: &BTreeMap<String, String>) -> String {
+    serde_json::to_string(labels).unwrap_or_else(|_| "{}".into())
+}
+
+impl Store {
+    /// Registers a host; a duplicate name is a unique violation.
+    pub async fn create_host(&self, h: NewHost<'_>) -> Result<i64, StoreError> {
+        Ok(sqlx::query(
+            "INSERT INTO hosts (name, endpoint, address, labels, tls_ca, tls_cert, tls_key, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(h.name)
+        .bind(h.endpoint)
+        .bind(h.address)
+        .bind(labels_json(h.labels))
+        .bind(h.tls.map(|t| t.ca.as_str()))
+        .bind(h.tls.map(|t| t.cert.as_str()))
+        .bind(h.tls.map(|t| t.key.as_str()))
+        .bind(h.now)
+        .bind(h.now)
+        .execute(&self.pool)
+        .await?
+        .last_insert_rowid())
+    }
+
+    /// Every host, by name.
+    pub async fn list_hosts(&self) -> Result<Vec<HostRow>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM hosts ORDER BY name COLLATE NOCASE"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(host_from).collect::<Result<_, _>>()?)
+    }
+
+    pub async fn host_by_name(&self, name: &str) -> Result<Option<HostRow>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM hosts WHERE name = ?"))
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(host_from).transpose()?)
+    }
+
+    pub async fn host_by_id(&self, id: i64) -> Result<Option<HostRow>, StoreError> {
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM hosts WHERE id = ?"))
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(host_from).transpose()?)
+    }
+
+    pub async fn set_host_labels(
+        &self,
+        id: i64,
+        labels: &BTreeMap<String, String>,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE hosts SET labels = ?, updated_at = ? WHERE id = ?")
+            .bind(labels_json(labels))
+            .bind(now)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn set_host_address(
+        &self,
+        id: i64,
+        address: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE hosts SET address = ?, updated_at = ? WHERE id = ?")
+            .bind(address)
+            .bind(now)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Sets whether a host takes new replicas (`cordoned`) and whether its replicas
+    /// should move away (`draining`, which implies cordoned).
+    pub async fn set_host_schedule(
+        &self,
+        id: i64,
+        cordoned: bool,
+        draining: bool,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE hosts SET cordoned = ?, draining = ?, updated_at = ? WHERE id = ?")
+            .bind(cordoned as i64)
+            .bind(draining as i64)
+            .bind(now)
+            .bind(id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    pub async fn delete_host(&self, id: i64) -> Result<bool, StoreError> {
+        Ok(sqlx::query("DELETE FROM hosts WHERE id = ?")
+            .bind(id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected()
+            == 1)
+    }
+}
