@@ -186,3 +186,47 @@ pub async fn remove_host(name: String, force: bool) -> Result<(), AppError> {
 pub async fn list_events(query: EventQuery) -> Result<EventPage, AppError> {
     hop!(b, req => b.events(&req, query))
 }
+
+#[server]
+pub async fn list_services() -> Result<Vec<ServiceView>, AppError> {
+    hop!(b, req => b.services(&req))
+}
+
+#[server]
+pub async fn get_service(name: String) -> Result<ServiceDetail, AppError> {
+    hop!(b, req => b.service(&req, name))
+}
+
+#[server]
+pub async fn create_service(input: CreateServiceInput) -> Result<ServiceView, AppError> {
+    hop!(b, req => b.create_service(&req, input))
+}
+
+#[server]
+pub async fn deploy_service(name: String, input: DeployInput) -> Result<ServiceView, AppError> {
+    hop!(b, req => b.deploy_service(&req, name, input))
+}
+
+#[server]
+pub async fn scale_service(name: String, replicas: u32) -> Result<ServiceView, AppError> {
+    hop!(b, req => b.scale_service(&req, name, ScaleInput { replicas }))
+}
+
+#[server]
+pub async fn delete_service(name: String) -> Result<(), AppError> {
+    hop!(b, req => b.delete_service(&req, name))
+}
+
+#[server]
+pub async fn get_service_logs(
+    name: String,
+    slot: u32,
+    tail: Option<u32>,
+) -> Result<ReplicaLogs, AppError> {
+    hop!(b, req => b.service_logs(&req, name, slot, tail))
+}
+
+#[server]
+pub async fn get_service_stats(name: String) -> Result<Vec<ReplicaStats>, AppError> {
+    hop!(b, req => b.service_stats(&req, name))
+}

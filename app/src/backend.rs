@@ -104,6 +104,39 @@ pub trait Backend: Send + Sync + 'static {
     ) -> Result<HostView, AppError>;
     async fn remove_host(&self, req: &Request, name: String, force: bool) -> Result<(), AppError>;
     async fn events(&self, req: &Request, query: EventQuery) -> Result<EventPage, AppError>;
+
+    async fn services(&self, req: &Request) -> Result<Vec<ServiceView>, AppError>;
+    async fn service(&self, req: &Request, name: String) -> Result<ServiceDetail, AppError>;
+    async fn create_service(
+        &self,
+        req: &Request,
+        input: CreateServiceInput,
+    ) -> Result<ServiceView, AppError>;
+    async fn deploy_service(
+        &self,
+        req: &Request,
+        name: String,
+        input: DeployInput,
+    ) -> Result<ServiceView, AppError>;
+    async fn scale_service(
+        &self,
+        req: &Request,
+        name: String,
+        input: ScaleInput,
+    ) -> Result<ServiceView, AppError>;
+    async fn delete_service(&self, req: &Request, name: String) -> Result<(), AppError>;
+    async fn service_logs(
+        &self,
+        req: &Request,
+        name: String,
+        slot: u32,
+        tail: Option<u32>,
+    ) -> Result<ReplicaLogs, AppError>;
+    async fn service_stats(
+        &self,
+        req: &Request,
+        name: String,
+    ) -> Result<Vec<ReplicaStats>, AppError>;
 }
 
 /// The backend as it sits in Leptos context (cheap to clone).

@@ -35,8 +35,8 @@ use leptos_router::{
 use components::layout::Sidebar;
 use pages::{
     audit::Audit, dashboard::Dashboard, events::Events, host::Host, hosts::Hosts, login::Login,
-    not_found::NotFound, proxy::Proxy, services::Services, settings::Settings, setup::Setup,
-    teams::Teams, users::Users,
+    not_found::NotFound, proxy::Proxy, service::Service, services::Services, settings::Settings,
+    setup::Setup, teams::Teams, users::Users,
 };
 
 /// The HTML document around the app; the server renders it once per page load.
@@ -102,6 +102,7 @@ fn Frame(hydrated: RwSignal<bool>) -> impl IntoView {
                 <Routes fallback=NotFound>
                     <Route path=path!("/") view=Dashboard/>
                     <Route path=path!("/services") view=Services/>
+                    <Route path=path!("/services/:name") view=Service/>
                     <Route path=path!("/hosts") view=Hosts/>
                     <Route path=path!("/hosts/:name") view=Host/>
                     <Route path=path!("/proxy") view=Proxy/>

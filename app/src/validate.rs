@@ -107,6 +107,60 @@ pub fn label(key: &str, value: &str) -> Result<(), String> {
     Ok(())
 }
 
+/// A placement constraint on host labels: `zone=a`, `zone!=b`, `ssd` (the host has
+/// the label), `!gpu` (it has not).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub enum Constraint {
+    Equals(String, String),
+    NotEquals(String, String),
+    Has(String),
+    HasNot(String),
+}
+
+impl Constraint {
+    /// Whether a host with these labels satisfies the constraint.
+    pub fn matches(&self, labels: &std::collections::BTreeMap<String, String>) -> bool {
+        match self {
+            Constraint::Equals(k, v) => labels.get(k) == Some(v),
+            Constraint::NotEquals(k, v) => labels.get(k) != Some(v),
+            Constraint::Has(k) => labels.contains_key(k),
+            Constraint::HasNot(k) => !labels.contains_key(k),
+        }
+    }
+}
+
+impl std::fmt::Display for Constraint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Constraint::Equals(k, v) => write!(f, "{k}={v}"),
+            Constraint::NotEquals(k, v) => write!(f, "{k}!={v}"),
+            Constraint::Has(k) => write!(f, "{k}"),
+            Constraint::HasNot(k) => write!(f, "!{k}"),
+        }
+    }
+}
+
+/// Parses one constraint.
+pub fn constraint(s: &str) -> Result<Constraint, String> {
+    let s = s.trim();
+    let bad = || format!("invalid constraint {s:?}: use zone=a, zone!=b, ssd or !gpu");
+    let c = if let Some((k, v)) = s.split_once("!=") {
+        Constraint::NotEquals(k.trim().into(), v.trim().into())
+    } else if let Some((k, v)) = s.split_once('=') {
+        Constraint::Equals(k.trim().into(), v.trim().into())
+    } else if let Some(k) = s.strip_prefix('!') {
+        Constraint::HasNot(k.trim().into())
+    } else {
+        Constraint::Has(s.into())
+    };
+    let (k, v) = match &c {
+        Constraint::Equals(k, v) | Constraint::NotEquals(k, v) => (k.as_str(), v.as_str()),
+        Constraint::Has(k) | Constraint::HasNot(k) => (k.as_str(), ""),
+    };
+    label(k, v).map_err(|_| bad())?;
+    Ok(c)
+}
+
 /// `zone=a, ssd=true` (commas or new lines between pairs) into labels.
 pub fn parse_labels(text: &str) -> Result<std::collections::BTreeMap<String, String>, String> {
     let mut out = std::collections::BTreeMap::new();
@@ -181,6 +235,234 @@ pub fn address(s: &str) -> Result<(), String> {
     }
 }
 
+/// Most replicas one service may ask for.
+pub const MAX_REPLICAS: u32 = 1000;
+
+/// Service names: a DNS label, so that `<service>.localhost` and container names work.
+pub fn service_name(s: &str) -> Result<(), String> {
+    if dns_label(s) {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid service name {s:?}: use 1 to 63 lowercase letters, digits or '-', not starting or ending with '-'"
+        ))
+    }
+}
+
+/// An image reference as Docker takes it: `name[:tag][@digest]`, with an optional
+/// registry (`127.0.0.1:5000/berth-demo:v1`).
+pub fn image(s: &str) -> Result<(), String> {
+    let ok = !s.is_empty()
+        && s.len() <= 255
+        && s.chars().next().is_some_and(|c| c.is_ascii_alphanumeric())
+        && s.chars().all(|c| {
+            c.is_ascii_lowercase()
+                || c.is_ascii_digit()
+                || matches!(c, '.' | '_' | '-' | '/' | ':' | '@')
+                || (c.is_ascii_uppercase() && s.contains(['@', ':']))
+        })
+        && !s.ends_with([':', '/', '@', '.'])
+        && !s.contains("//");
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid image {s:?}: use a reference such as berth-demo:v1 or 127.0.0.1:5000/berth-demo:v1"
+        ))
+    }
+}
+
+/// Environment variable names: a letter or '_', then letters, digits or '_'.
+pub fn env_key(k: &str) -> Result<(), String> {
+    let ok = !k.is_empty()
+        && k.len() <= 128
+        && k.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid environment variable name {k:?}: use letters, digits and '_', not starting with a digit"
+        ))
+    }
+}
+
+/// A replica count.
+pub fn replicas(n: u32) -> Result<(), String> {
+    if n > MAX_REPLICAS {
+        Err(format!(
+            "at most {MAX_REPLICAS} replicas per service, not {n}"
+        ))
+    } else {
+        Ok(())
+    }
+}
+
+/// Everything about a spec that can be checked without the cluster.
+pub fn service_spec(spec: &crate::wire::ServiceSpec) -> Result<(), String> {
+    use crate::wire::HealthProbe;
+    image(&spec.image)?;
+    for (what, words) in [("command", &spec.command), ("args", &spec.args)] {
+        if words.len() > 64 || words.iter().any(|w| w.len() > 4096 || w.contains('\0')) {
+            return Err(format!("the {what} is too long or holds a NUL character"));
+        }
+    }
+    if spec.env.len() > 256 {
+        return Err("at most 256 environment variables".into());
+    }
+    for (k, v) in &spec.env {
+        env_key(k)?;
+        if v.len() > 32 * 1024 || v.contains('\0') {
+            return Err(format!(
+                "the value of {k} is too long or holds a NUL character"
+            ));
+        }
+    }
+    if spec.port == Some(0) {
+        return Err("the container port must be from 1 to 65535".into());
+    }
+    if let Some(hp) = spec.host_port {
+        if hp == 0 {
+            return Err("the host port must be from 1 to 65535".into());
+        }
+        if spec.port.is_none() {
+            return Err("a host port needs a container port to publish".into());
+        }
+    }
+    let r = &spec.resources;
+    if r.cpu_limit_millis > 0 && r.cpu_limit_millis < r.cpu_millis {
+        return Err("the CPU limit is below the CPU reservation".into());
+    }
+    if r.memory_limit_bytes > 0 && r.memory_limit_bytes < r.memory_bytes {
+        return Err("the memory limit is below the memory reservation".into());
+    }
+    // Docker refuses memory limits under 6 MiB.
+    if r.memory_limit_bytes > 0 && r.memory_limit_bytes < 6 << 20 {
+        return Err("a memory limit must be at least 6 MiB".into());
+    }
+    if let Some(h) = &spec.health {
+        match &h.probe {
+            HealthProbe::Http { path } => {
+                if !path.starts_with('/') || path.len() > 1024 || path.contains(char::is_whitespace)
+                {
+                    return Err(format!(
+                        "invalid health check path {path:?}: use an absolute path such as /healthz"
+                    ));
+                }
+                if spec.port.is_none() {
+                    return Err("an HTTP health check needs the container port it asks on".into());
+                }
+            }
+            HealthProbe::Command { command } => {
+                if command.is_empty() || command.iter().all(|w| w.trim().is_empty()) {
+                    return Err("a command health check needs a command".into());
+                }
+            }
+        }
+        if h.interval_ms < 100 || h.interval_ms > 3_600_000 {
+            return Err("the health check interval must be from 100 ms to 1 h".into());
+        }
+        if h.timeout_ms < 10 || h.timeout_ms > h.interval_ms.max(1000) * 10 {
+            return Err("the health check timeout must be from 10 ms to 10 intervals".into());
+        }
+        if h.retries == 0 || h.retries > 100 {
+            return Err("health check retries must be from 1 to 100".into());
+        }
+        if h.start_period_ms > 3_600_000 {
+            return Err("the health check start period must be at most 1 h".into());
+        }
+    }
+    if spec.placement.constraints.len() > 32 {
+        return Err("at most 32 placement constraints".into());
+    }
+    for c in &spec.placement.constraints {
+        constraint(c)?;
+    }
+    if spec.update.max_surge == 0 && spec.update.max_unavailable == 0 {
+        return Err(
+            "max surge and max unavailable cannot both be 0: a rollout could never move".into(),
+        );
+    }
+    Ok(())
+}
+
+/// `KEY=value` lines into environment variables.
+pub fn parse_env(text: &str) -> Result<std::collections::BTreeMap<String, String>, String> {
+    let mut out = std::collections::BTreeMap::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let (k, v) = line
+            .split_once('=')
+            .ok_or_else(|| format!("invalid environment line {line:?}: write KEY=value"))?;
+        let k = k.trim();
+        env_key(k)?;
+        if out.insert(k.to_string(), v.trim().to_string()).is_some() {
+            return Err(format!("environment variable {k} is given twice"));
+        }
+    }
+    Ok(out)
+}
+
+/// A command line into words: a JSON array (`["sh","-c","echo hi"]`) or words
+/// separated by spaces.
+pub fn parse_words(text: &str) -> Result<Vec<String>, String> {
+    let t = text.trim();
+    if t.starts_with('[') {
+        serde_json::from_str(t).map_err(|_| {
+            format!("invalid command {t:?}: write words separated by spaces, or a JSON array of strings")
+        })
+    } else {
+        Ok(t.split_whitespace().map(str::to_string).collect())
+    }
+}
+
+/// `0.5` or `500m` CPUs into millicores; empty is 0.
+pub fn parse_cpus(text: &str) -> Result<u32, String> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Ok(0);
+    }
+    let bad = || format!("invalid CPU amount {t:?}: write e.g. 0.5 or 500m");
+    let millis = if let Some(m) = t.strip_suffix('m') {
+        m.parse::<u32>().map_err(|_| bad())?
+    } else {
+        let v: f64 = t.parse().map_err(|_| bad())?;
+        if !(0.0..=1024.0).contains(&v) {
+            return Err(bad());
+        }
+        (v * 1000.0).round() as u32
+    };
+    Ok(millis)
+}
+
+/// `512MiB`, `1GiB`, `256M`, `64k` or a number of bytes into bytes; empty is 0.
+pub fn parse_bytes(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Ok(0);
+    }
+    let bad = || format!("invalid size {t:?}: write e.g. 256MiB, 1GiB or 512M");
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let n: f64 = number.parse().map_err(|_| bad())?;
+    let scale: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kb" | "kib" => 1 << 10,
+        "m" | "mb" | "mib" => 1 << 20,
+        "g" | "gb" | "gib" => 1 << 30,
+        "t" | "tb" | "tib" => 1 << 40,
+        _ => return Err(bad()),
+    };
+    let bytes = n * scale as f64;
+    if !(0.0..=(1u64 << 50) as f64).contains(&bytes) {
+        return Err(bad());
+    }
+    Ok(bytes.round() as u64)
+}
+
 /// A DNS label as RFC 1123 allows it, lowercase.
 pub fn dns_label(s: &str) -> bool {
     !s.is_empty()
@@ -237,6 +519,147 @@ mod tests {
         ] {
             assert!(parse_labels(bad).is_err(), "{bad:?}");
         }
+    }
+
+    #[test]
+    fn constraints() {
+        let labels: std::collections::BTreeMap<String, String> = [
+            ("zone".to_string(), "a".to_string()),
+            ("ssd".to_string(), "".to_string()),
+        ]
+        .into();
+        for (c, want) in [
+            ("zone=a", true),
+            ("zone=b", false),
+            ("zone!=b", true),
+            ("zone!=a", false),
+            ("ssd", true),
+            ("gpu", false),
+            ("!gpu", true),
+            ("!ssd", false),
+        ] {
+            assert_eq!(constraint(c).unwrap().matches(&labels), want, "{c}");
+            assert_eq!(constraint(c).unwrap().to_string(), c);
+        }
+        for bad in ["", "=a", "zo ne=a", "!", "a=b c"] {
+            assert!(constraint(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn service_names_and_images() {
+        for ok in ["web", "shop-api", "a1"] {
+            assert!(service_name(ok).is_ok(), "{ok}");
+        }
+        for bad in ["", "Web", "-a", "a-", "a_b", "a.b", &"a".repeat(64)] {
+            assert!(service_name(bad).is_err(), "{bad:?}");
+        }
+        for ok in [
+            "berth-demo:v1",
+            "127.0.0.1:5000/berth-demo:v1",
+            "nginx",
+            "library/nginx:1.25-alpine",
+            "registry.example.com/team/app@sha256:0123abcdef",
+        ] {
+            assert!(image(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            " nginx",
+            "nginx latest",
+            "nginx:",
+            "-x",
+            "a//b",
+            "Nginx",
+            "ng;rm",
+        ] {
+            assert!(image(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn specs() {
+        use crate::wire::ServiceSpec;
+        let spec = |v: serde_json::Value| -> ServiceSpec { serde_json::from_value(v).unwrap() };
+        let ok = spec(serde_json::json!({
+            "image": "berth-demo:v1", "port": 8080, "env": {"MODE": "a=b"},
+            "health": {"kind": "http", "path": "/healthz"},
+            "resources": {"cpu_millis": 250, "memory_bytes": 67108864, "memory_limit_bytes": 134217728},
+            "placement": {"constraints": ["zone=a", "!gpu"], "strategy": "binpack"}
+        }));
+        assert_eq!(service_spec(&ok), Ok(()));
+        for (bad, why) in [
+            (serde_json::json!({"image": "x y"}), "invalid image"),
+            (
+                serde_json::json!({"image": "x", "env": {"1A": "v"}}),
+                "environment variable",
+            ),
+            (
+                serde_json::json!({"image": "x", "port": 0}),
+                "container port",
+            ),
+            (
+                serde_json::json!({"image": "x", "host_port": 80}),
+                "needs a container port",
+            ),
+            (
+                serde_json::json!({"image": "x", "health": {"kind": "http", "path": "/h"}}),
+                "needs the container port",
+            ),
+            (
+                serde_json::json!({"image": "x", "port": 1, "health": {"kind": "http", "path": "h"}}),
+                "absolute path",
+            ),
+            (
+                serde_json::json!({"image": "x", "health": {"kind": "command", "command": []}}),
+                "needs a command",
+            ),
+            (
+                serde_json::json!({"image": "x", "resources": {"memory_bytes": 100, "memory_limit_bytes": 50}}),
+                "below",
+            ),
+            (
+                serde_json::json!({"image": "x", "resources": {"memory_limit_bytes": 1024}}),
+                "6 MiB",
+            ),
+            (
+                serde_json::json!({"image": "x", "placement": {"constraints": ["zo ne=a"]}}),
+                "invalid constraint",
+            ),
+            (
+                serde_json::json!({"image": "x", "update": {"max_surge": 0}}),
+                "both be 0",
+            ),
+        ] {
+            let err = service_spec(&spec(bad.clone())).unwrap_err();
+            assert!(err.contains(why), "{bad}: {err}");
+        }
+    }
+
+    #[test]
+    fn form_parsers() {
+        assert_eq!(parse_cpus("0.5"), Ok(500));
+        assert_eq!(parse_cpus("250m"), Ok(250));
+        assert_eq!(parse_cpus(""), Ok(0));
+        assert!(parse_cpus("lots").is_err());
+        assert_eq!(parse_bytes("512MiB"), Ok(512 << 20));
+        assert_eq!(parse_bytes("1 GiB"), Ok(1 << 30));
+        assert_eq!(parse_bytes("1.5g"), Ok(3 << 29));
+        assert_eq!(parse_bytes("64k"), Ok(64 << 10));
+        assert!(parse_bytes("12 parsecs").is_err());
+        assert_eq!(
+            parse_words(r#"["sh", "-c", "echo hi"]"#),
+            Ok(vec!["sh".to_string(), "-c".into(), "echo hi".into()])
+        );
+        assert_eq!(
+            parse_words(" httpd  -f "),
+            Ok(vec!["httpd".to_string(), "-f".into()])
+        );
+        let env = parse_env("A=1\n B = x=y \n\n").unwrap();
+        assert_eq!(env["A"], "1");
+        assert_eq!(env["B"], "x=y");
+        assert!(parse_env("A=1\nA=2").is_err());
+        assert!(parse_env("novalue").is_err());
     }
 
     #[test]

@@ -704,3 +704,382 @@ pub struct EventPage {
     pub events: Vec<EventView>,
     pub next_before: Option<i64>,
 }
+
+// ---------------------------------------------------------------------------
+// Services
+
+/// How Berth tells a replica is healthy.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "kind")]
+pub enum HealthProbe {
+    /// `GET path` on the container port answers 2xx or 3xx (Berth asks from outside,
+    /// through the published port, so the image needs no tools).
+    Http { path: String },
+    /// A command run inside the container exits 0 (Docker's HEALTHCHECK).
+    Command { command: Vec<String> },
+}
+
+/// A health check and its timing, in milliseconds.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct HealthCheck {
+    #[serde(flatten)]
+    pub probe: HealthProbe,
+    #[serde(default = "defaults::health_interval")]
+    pub interval_ms: u64,
+    #[serde(default = "defaults::health_timeout")]
+    pub timeout_ms: u64,
+    /// Failures in a row before the replica counts as unhealthy.
+    #[serde(default = "defaults::health_retries")]
+    pub retries: u32,
+    /// Failures in this first stretch after a start do not count.
+    #[serde(default = "defaults::health_start_period")]
+    pub start_period_ms: u64,
+}
+
+/// What Berth does when a replica's container stops.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RestartPolicy {
+    /// Replace it, whatever its exit code.
+    #[default]
+    Always,
+    /// Replace it when it exited with a code other than 0.
+    OnFailure,
+    /// Leave it stopped.
+    Never,
+}
+
+/// How replicas are spread over the hosts that fit.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    /// As few replicas of the service per host as possible.
+    #[default]
+    Spread,
+    /// Fill the fullest host that fits first.
+    Binpack,
+}
+
+/// Where replicas may go.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Placement {
+    /// Host label constraints: `zone=a`, `zone!=b`, `ssd` (has the label), `!gpu`
+    /// (has not).
+    #[serde(default)]
+    pub constraints: Vec<String>,
+    #[serde(default)]
+    pub strategy: Strategy,
+}
+
+/// CPU in millicores and memory in bytes; 0 means none.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Resources {
+    /// Set aside on the host for each replica (what placement counts).
+    #[serde(default)]
+    pub cpu_millis: u32,
+    #[serde(default)]
+    pub memory_bytes: u64,
+    /// Hard limits Docker enforces; none when 0.
+    #[serde(default)]
+    pub cpu_limit_millis: u32,
+    #[serde(default)]
+    pub memory_limit_bytes: u64,
+}
+
+/// How a new revision replaces the replicas of the old one.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct UpdatePolicy {
+    /// Extra replicas allowed during a rollout.
+    #[serde(default = "defaults::max_surge")]
+    pub max_surge: u32,
+    /// Replicas that may be missing during a rollout.
+    #[serde(default)]
+    pub max_unavailable: u32,
+}
+
+impl Default for UpdatePolicy {
+    fn default() -> Self {
+        UpdatePolicy {
+            max_surge: defaults::max_surge(),
+            max_unavailable: 0,
+        }
+    }
+}
+
+/// Everything about a service's replicas that makes a revision: a change to any of
+/// it is a new revision. The replica count is not part of it (scaling is not a
+/// rollout).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ServiceSpec {
+    pub image: String,
+    /// Replaces the image's entrypoint when given.
+    #[serde(default)]
+    pub command: Vec<String>,
+    /// Replaces the image's default arguments when given.
+    #[serde(default)]
+    pub args: Vec<String>,
+    #[serde(default)]
+    pub env: std::collections::BTreeMap<String, String>,
+    /// The container port to publish (and to route and health-check).
+    #[serde(default)]
+    pub port: Option<u16>,
+    /// A fixed host port; without it Docker picks a free one. A fixed port allows one
+    /// replica per host.
+    #[serde(default)]
+    pub host_port: Option<u16>,
+    #[serde(default)]
+    pub resources: Resources,
+    #[serde(default)]
+    pub health: Option<HealthCheck>,
+    #[serde(default)]
+    pub restart: RestartPolicy,
+    #[serde(default)]
+    pub placement: Placement,
+    #[serde(default)]
+    pub update: UpdatePolicy,
+}
+
+impl ServiceSpec {
+    /// A short, stable fingerprint of the spec, written on every replica so that a
+    /// replica of an outdated spec is recognised.
+    pub fn hash(&self) -> String {
+        // FNV-1a over the canonical JSON: stable across builds and platforms.
+        let json = serde_json_canonical(self);
+        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+        for b in json.bytes() {
+            h ^= u64::from(b);
+            h = h.wrapping_mul(0x0100_0000_01b3);
+        }
+        format!("{h:016x}")
+    }
+}
+
+/// The spec as JSON with sorted keys (structs serialise in declaration order, maps
+/// are BTreeMaps), so the same spec always hashes the same.
+fn serde_json_canonical(spec: &ServiceSpec) -> String {
+    serde_json::to_string(spec).unwrap_or_default()
+}
+
+/// Defaults of the spec's optional fields.
+pub mod defaults {
+    pub fn health_interval() -> u64 {
+        2_000
+    }
+    pub fn health_timeout() -> u64 {
+        1_000
+    }
+    pub fn health_retries() -> u32 {
+        3
+    }
+    pub fn health_start_period() -> u64 {
+        10_000
+    }
+    pub fn max_surge() -> u32 {
+        1
+    }
+}
+
+/// `POST /api/v1/services`
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CreateServiceInput {
+    pub name: String,
+    /// The owning team's name.
+    pub team: String,
+    pub replicas: u32,
+    pub spec: ServiceSpec,
+    /// Why, for the revision history.
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// `PUT /api/v1/services/{name}/spec` (and `POST …/deploy`): a new revision.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeployInput {
+    pub spec: ServiceSpec,
+    #[serde(default)]
+    pub message: Option<String>,
+}
+
+/// `POST /api/v1/services/{name}/scale`
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScaleInput {
+    pub replicas: u32,
+}
+
+/// A replica's health, as the last checks found it.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Health {
+    /// The service has no health check.
+    None,
+    /// Not yet known: checks have not passed yet.
+    Starting,
+    Healthy,
+    Unhealthy,
+}
+
+impl Health {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Health::None => "none",
+            Health::Starting => "starting",
+            Health::Healthy => "healthy",
+            Health::Unhealthy => "unhealthy",
+        }
+    }
+
+    pub fn tone(self) -> &'static str {
+        match self {
+            Health::Healthy => "ok",
+            Health::Unhealthy => "bad",
+            Health::Starting => "warn",
+            Health::None => "muted",
+        }
+    }
+}
+
+/// One replica of a service, as observed (or about to be: a replica whose image is
+/// being pulled shows with state `pulling` and no container yet).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicaView {
+    pub slot: u32,
+    pub revision: i64,
+    pub host: String,
+    /// The container's id, 12 characters; empty while it is being made.
+    pub container_id: String,
+    /// `running`, `exited`, `created`, … `pulling` or `starting` while Berth makes
+    /// it, or `unknown` while its host is unreachable.
+    pub state: String,
+    pub health: Health,
+    /// Where it answers, `address:port`, when it publishes a port.
+    pub endpoint: Option<String>,
+    /// Times this slot's replica was replaced since Berth started.
+    pub restarts: u32,
+    /// The last exit of a replica in this slot, e.g. `exited with code 137`.
+    pub last_exit: Option<String>,
+    /// What Berth is doing with it, or why making it failed.
+    pub note: Option<String>,
+    pub created_at_ms: i64,
+}
+
+/// How a service stands, in one word.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ServicePhase {
+    /// Every wanted replica runs the current revision and is ready.
+    Running,
+    /// Replicas are being started, replaced or removed.
+    Progressing,
+    /// Fewer ready replicas than wanted, and some cannot be placed or keep failing.
+    Degraded,
+    /// Scaled to zero and nothing runs.
+    Stopped,
+}
+
+impl ServicePhase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServicePhase::Running => "running",
+            ServicePhase::Progressing => "progressing",
+            ServicePhase::Degraded => "degraded",
+            ServicePhase::Stopped => "stopped",
+        }
+    }
+
+    pub fn tone(self) -> &'static str {
+        match self {
+            ServicePhase::Running => "ok",
+            ServicePhase::Progressing => "warn",
+            ServicePhase::Degraded => "bad",
+            ServicePhase::Stopped => "muted",
+        }
+    }
+}
+
+/// A service and how it stands.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServiceView {
+    pub id: i64,
+    pub name: String,
+    pub team: String,
+    pub team_id: i64,
+    /// Replicas wanted.
+    pub replicas: u32,
+    /// The revision every replica should run.
+    pub revision: i64,
+    pub spec: ServiceSpec,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+    pub phase: ServicePhase,
+    /// Replicas running (any revision), and of those ready: running, and healthy
+    /// when the service has a health check.
+    pub running: u32,
+    pub healthy: u32,
+    /// Every replica, by slot.
+    pub instances: Vec<ReplicaView>,
+    /// Why replicas wait, in words: "replica 3 not placed: …".
+    pub problems: Vec<String>,
+    /// The last failure of the reconciler for this service, while it retries.
+    pub last_error: Option<String>,
+    /// When the reconciler last looked (0: not yet).
+    pub observed_at_ms: i64,
+}
+
+/// A service with its recent events and revision history.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServiceDetail {
+    pub service: ServiceView,
+    pub events: Vec<EventView>,
+    pub revisions: Vec<RevisionView>,
+}
+
+/// The log of one replica.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReplicaLogs {
+    pub slot: u32,
+    pub host: String,
+    pub container_id: String,
+    /// The last lines, oldest first.
+    pub lines: Vec<String>,
+}
+
+/// One revision in a service's history.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevisionView {
+    pub number: i64,
+    pub spec: ServiceSpec,
+    pub author: String,
+    pub message: String,
+    pub created_at_ms: i64,
+}
+
+/// CPU and memory of one replica, now.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ReplicaStats {
+    pub slot: u32,
+    pub host: String,
+    pub container_id: String,
+    /// Percent of one CPU.
+    pub cpu_percent: f64,
+    pub memory_bytes: u64,
+    pub memory_limit_bytes: u64,
+}

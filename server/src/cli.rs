@@ -27,6 +27,7 @@ pub async fn user_create(
         crate::leptos_options(&config.site_root, config.listen),
         config.listen.to_string(),
         config.session_ttl,
+        store.instance_id().await.map_err(|e| e.to_string())?,
     );
     let input = CreateUserInput {
         username: username.to_string(),

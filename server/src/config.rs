@@ -56,6 +56,21 @@ pub struct Config {
     #[arg(long, env = "BERTH_HEARTBEAT_INTERVAL", default_value = "2s", value_parser = parse_duration)]
     pub heartbeat_interval: Duration,
 
+    /// How long a host may be unreachable before its replicas are placed on other
+    /// hosts, e.g. `10s`.
+    #[arg(long, env = "BERTH_HOST_GRACE", default_value = "10s", value_parser = parse_duration)]
+    pub host_grace: Duration,
+
+    /// A full reconcile pass runs at least this often (writes, Docker events and
+    /// health changes trigger one at once anyway).
+    #[arg(long, env = "BERTH_RECONCILE_INTERVAL", default_value = "10s", value_parser = parse_duration)]
+    pub reconcile_interval: Duration,
+
+    /// On the first start (no service yet), create the demo service `demo` in team
+    /// `demo`: 3 replicas of `127.0.0.1:5000/berth-demo:v1` checked on `/healthz`.
+    #[arg(long, env = "BERTH_DEMO", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    pub demo: bool,
+
     /// How long a login lasts, e.g. `8h`, `30m`, `7d`.
     #[arg(long, env = "BERTH_SESSION_TTL", default_value = "8h", value_parser = parse_duration)]
     pub session_ttl: Duration,
@@ -256,6 +271,9 @@ mod tests {
             "BERTH_LOG",
             "LEPTOS_SITE_ROOT",
             "BERTH_ENGINES",
+            "BERTH_HOST_GRACE",
+            "BERTH_RECONCILE_INTERVAL",
+            "BERTH_DEMO",
         ] {
             if std::env::var_os(var).is_some() {
                 eprintln!("skipping defaults check: {var} is set");
@@ -267,6 +285,9 @@ mod tests {
         assert_eq!(c.database_url, "sqlite://data/berth.db");
         assert_eq!(c.log, "info");
         assert_eq!(c.site_root, "target/site");
+        assert_eq!(c.host_grace, Duration::from_secs(10));
+        assert_eq!(c.reconcile_interval, Duration::from_secs(10));
+        assert!(!c.demo);
         assert_eq!(
             c.engines,
             vec![EngineArg {
@@ -292,8 +313,13 @@ mod tests {
             "a=unix:///run/a.sock",
             "--engine",
             "tcp://10.0.0.2:2375",
+            "--host-grace",
+            "3s",
+            "--demo",
         ])
         .unwrap();
+        assert_eq!(c.host_grace, Duration::from_secs(3));
+        assert!(c.demo);
         assert_eq!(c.listen.to_string(), "0.0.0.0:8000");
         assert_eq!(c.database_url, "sqlite:///tmp/x.db");
         assert_eq!(c.site_root, "/srv/site");

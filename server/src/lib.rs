@@ -7,9 +7,15 @@
 //! - [`store`]: the only SQL; SQLite through sqlx, migrations from `migrations/`.
 //! - [`auth`]: passwords, sessions, tokens, the permission policy, login limiting,
 //!   CSRF protection.
-//! - [`runtime`]: Docker engines through bollard (`docker`), and the labels Berth
-//!   puts on its containers (`labels`).
+//! - [`runtime`]: the `ContainerRuntime` seam the reconciler uses; Docker engines
+//!   through bollard (`docker`, `docker_runtime`), an in-memory one for tests
+//!   (`fake`), and the labels Berth puts on its containers (`labels`).
 //! - [`cluster`]: the host registry, heartbeats and engine event followers.
+//! - [`domain`]: plain data of the pure core: hosts, desired services, observed
+//!   replicas.
+//! - [`scheduler`]: placement (pure): which host gets a replica, or why none.
+//! - [`reconciler`]: `plan` (pure), health checks, and the loop that makes what
+//!   runs match what the services want.
 //! - [`events`]: recorded events and the in-process event bus.
 //! - [`ops`]: use cases shared by the REST API and the UI's server functions.
 //! - [`api`]: the JSON API under `/api/v1`, `/healthz`, `/readyz`, and `ApiError`.
@@ -30,9 +36,12 @@ pub mod cli;
 pub mod clock;
 pub mod cluster;
 pub mod config;
+pub mod domain;
 pub mod events;
 pub mod ops;
+pub mod reconciler;
 pub mod runtime;
+pub mod scheduler;
 pub mod shutdown;
 pub mod state;
 pub mod store;
@@ -68,6 +77,8 @@ pub enum StartError {
     Serve(std::io::Error),
     #[error("cannot create the first admin: {0} (BERTH_ADMIN_USER / BERTH_ADMIN_PASSWORD)")]
     Admin(String),
+    #[error("cannot create the demo service: {0} (BERTH_DEMO)")]
+    Demo(String),
 }
 
 /// Runs Berth until SIGINT/SIGTERM: store, engines, then the HTTP server.
@@ -88,7 +99,12 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         leptos_options(&config.site_root, addr),
         addr.to_string(),
         config.session_ttl,
+        store.instance_id().await?,
     );
+    state.reconciler.configure(reconciler::Settings {
+        host_grace: config.host_grace,
+        interval: config.reconcile_interval,
+    });
     let shutdown = state.shutdown.clone();
     tokio::spawn(shutdown::on_signal(shutdown.clone()));
 
@@ -110,6 +126,14 @@ pub async fn run(config: Config) -> Result<(), StartError> {
             .map_err(|e| StartError::Admin(e.to_string()))?
         {
             tracing::info!(user = %config.admin_user, "created the first admin from BERTH_ADMIN_PASSWORD");
+        }
+    }
+    if config.demo {
+        if let Some(message) = ops::services::bootstrap_demo(&state)
+            .await
+            .map_err(|e| StartError::Demo(e.to_string()))?
+        {
+            tracing::info!("{message}");
         }
     }
     if !ops::accounts::setup_done(&state)
@@ -134,8 +158,9 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     Ok(())
 }
 
-/// Starts the background tasks (heartbeats, engine event followers); they stop
-/// when the state's shutdown token is cancelled.
+/// Starts the background tasks (heartbeats, engine event followers, the reconcile
+/// loop and the health checks); they stop when the state's shutdown token is
+/// cancelled.
 pub fn spawn_background(state: &AppState, heartbeat_interval: std::time::Duration) {
     let token = state.shutdown.clone();
     tokio::spawn(cluster::monitor::heartbeats(
@@ -143,7 +168,9 @@ pub fn spawn_background(state: &AppState, heartbeat_interval: std::time::Duratio
         heartbeat_interval,
         token.clone(),
     ));
-    tokio::spawn(cluster::monitor::followers(state.clone(), token));
+    tokio::spawn(cluster::monitor::followers(state.clone(), token.clone()));
+    tokio::spawn(reconciler::driver::run(state.clone(), token.clone()));
+    tokio::spawn(reconciler::prober::run(state.reconciler.clone(), token));
 }
 
 /// The whole HTTP surface: health, the JSON API, the pages and static files.

@@ -11,6 +11,9 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::limiter::LoginLimiter;
 use crate::cluster::Hosts;
 use crate::events::EventBus;
+use crate::reconciler::Reconciler;
+use crate::runtime::docker_runtime::DockerRuntime;
+use crate::runtime::ContainerRuntime;
 use crate::store::Store;
 
 /// Facts fixed at start-up.
@@ -48,6 +51,8 @@ pub struct AppState {
     pub hosts: Hosts,
     /// Cluster events, in-process.
     pub bus: EventBus,
+    /// Keeps what runs as the services want it.
+    pub reconciler: Arc<Reconciler>,
     pub leptos: LeptosOptions,
     pub info: Arc<ServerInfo>,
     pub auth: Arc<AuthState>,
@@ -56,16 +61,34 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// A state with a fresh shutdown token and no user logged in yet.
+    /// A state with a fresh shutdown token and no user logged in yet; replicas run
+    /// on the registered hosts' Docker engines, labelled with `owner` (the
+    /// instance id).
     pub fn new(
         store: Store,
         leptos: LeptosOptions,
         listen: String,
         session_ttl: Duration,
+        owner: String,
+    ) -> AppState {
+        let hosts = Hosts::new(&store.data_dir());
+        let runtime = Arc::new(DockerRuntime::new(hosts.clone(), owner));
+        AppState::with_runtime(store, leptos, listen, session_ttl, hosts, runtime)
+    }
+
+    /// A state whose replicas run on `runtime` (tests use an in-memory one).
+    pub fn with_runtime(
+        store: Store,
+        leptos: LeptosOptions,
+        listen: String,
+        session_ttl: Duration,
+        hosts: Hosts,
+        runtime: Arc<dyn ContainerRuntime>,
     ) -> AppState {
         AppState {
-            hosts: Hosts::new(&store.data_dir()),
+            hosts,
             bus: EventBus::new(),
+            reconciler: Arc::new(Reconciler::new(runtime)),
             store,
             leptos,
             info: Arc::new(ServerInfo {

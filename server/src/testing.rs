@@ -1,15 +1,19 @@
 //! Helpers for tests, in the library so that unit and integration tests share them:
-//! a throwaway folder and a complete `AppState` over a fresh database.
+//! a throwaway folder and a complete `AppState` over a fresh database (with real
+//! Docker hosts, or an in-memory runtime and hosts that answer as told).
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
-use app::wire::{CreateUserInput, TeamRole, UserRole};
+use app::wire::{CreateUserInput, EngineFacts, TeamRole, UserRole};
 
-use crate::cluster::health::Live;
+use crate::cluster::health::{Live, Probe};
+use crate::cluster::Hosts;
 use crate::ops::{self, Ctx};
 use crate::runtime::docker::Endpoint;
+use crate::runtime::fake::FakeRuntime;
 use crate::state::AppState;
 use crate::store::NewHost;
 use crate::store::Store;
@@ -75,17 +79,78 @@ impl TestState {
             .expect("opening the test store");
         store.migrate().await.expect("migrating the test store");
         let addr = "127.0.0.1:0".parse().expect("an address");
+        let owner = store.instance_id().await.expect("the instance id");
         let state = AppState::new(
             store,
             crate::leptos_options("target/site", addr),
             addr.to_string(),
             ttl,
+            owner,
         );
         let t = TestState { state, _dir: dir };
         for (name, endpoint) in hosts {
             t.add_host(name, endpoint).await;
         }
         t
+    }
+
+    /// A state over a fresh database whose replicas run on an in-memory runtime,
+    /// with `hosts` hosts (`h1`…) that answer with 2 CPUs and 4 GiB each.
+    pub async fn with_fake(hosts: usize) -> (TestState, Arc<FakeRuntime>) {
+        let dir = TempDir::new();
+        let store = Store::open(&dir.db_url())
+            .await
+            .expect("opening the test store");
+        store.migrate().await.expect("migrating the test store");
+        let addr = "127.0.0.1:0".parse().expect("an address");
+        let fake = Arc::new(FakeRuntime::new());
+        let state = AppState::with_runtime(
+            store.clone(),
+            crate::leptos_options("target/site", addr),
+            addr.to_string(),
+            Duration::from_secs(3600),
+            Hosts::new(&store.data_dir()),
+            fake.clone(),
+        );
+        let t = TestState { state, _dir: dir };
+        for n in 1..=hosts {
+            let id = t
+                .add_host(&format!("h{n}"), &format!("unix:///nonexistent/h{n}.sock"))
+                .await;
+            t.set_host_answering(id, true);
+        }
+        (t, fake)
+    }
+
+    /// Makes a host's heartbeat answer (2 CPUs, 4 GiB) or fail, as the monitor would
+    /// find it, without asking any engine.
+    pub fn set_host_answering(&self, host_id: i64, answering: bool) {
+        let entry = self.state.hosts.get(host_id).expect("a registered host");
+        let probe = if answering {
+            Probe::Answered {
+                facts: EngineFacts {
+                    version: "20.10.24".into(),
+                    api_version: "1.41".into(),
+                    os: "test".into(),
+                    arch: "x86_64".into(),
+                    cpus: 2,
+                    memory_bytes: 4 << 30,
+                    containers_running: 0,
+                    containers_total: 0,
+                    images: 0,
+                },
+                usage: Default::default(),
+                latency_ms: 1,
+            }
+        } else {
+            Probe::Failed {
+                error: "the test made it fail".into(),
+            }
+        };
+        let mut live = entry.live.lock().expect("host live lock");
+        for _ in 0..crate::cluster::health::MISSED_BEATS {
+            crate::cluster::health::apply(&mut live, probe.clone(), crate::clock::now_ms());
+        }
     }
 
     /// Registers a host directly, without connecting to it (it is `pending` until a
@@ -120,6 +185,25 @@ impl TestState {
             .expect("a client for the test host");
         self.state.hosts.insert(row, engine, Live::default());
         id
+    }
+
+    /// Berth restarted: this state's background tasks stop, and a new state starts
+    /// over on the same database, with a host registry loaded from the store and a
+    /// reconciler that remembers nothing.
+    pub async fn restart(&mut self) {
+        self.state.shutdown.cancel();
+        let store = self.state.store.clone();
+        let owner = store.instance_id().await.expect("the instance id");
+        let state = AppState::new(
+            store,
+            self.state.leptos.clone(),
+            self.state.info.listen.clone(),
+            self.state.auth.session_ttl,
+            owner,
+        );
+        state.reconciler.configure(self.state.reconciler.settings());
+        ops::hosts::load(&state).await.expect("loading the hosts");
+        self.state = state;
     }
 
     /// One heartbeat to every host, as the background task does each interval.

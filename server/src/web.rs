@@ -280,6 +280,70 @@ impl Backend for ServerBackend {
         Ok(ops::events::list(&self.state, &ctx, query).await?)
     }
 
+    async fn services(&self, req: &Request) -> Result<Vec<ServiceView>, AppError> {
+        let ctx = self.ctx(req).await?;
+        Ok(ops::services::list(&self.state, &ctx).await?)
+    }
+
+    async fn service(&self, req: &Request, name: String) -> Result<ServiceDetail, AppError> {
+        let ctx = self.ctx(req).await?;
+        Ok(ops::services::detail(&self.state, &ctx, &name).await?)
+    }
+
+    async fn create_service(
+        &self,
+        req: &Request,
+        input: CreateServiceInput,
+    ) -> Result<ServiceView, AppError> {
+        let ctx = self.ctx(req).await?;
+        Ok(ops::services::create(&self.state, &ctx, input).await?)
+    }
+
+    async fn deploy_service(
+        &self,
+        req: &Request,
+        name: String,
+        input: DeployInput,
+    ) -> Result<ServiceView, AppError> {
+        let ctx = self.ctx(req).await?;
+        Ok(ops::services::deploy(&self.state, &ctx, &name, input).await?)
+    }
+
+    async fn scale_service(
+        &self,
+        req: &Request,
+        name: String,
+        input: ScaleInput,
+    ) -> Result<ServiceView, AppError> {
+        let ctx = self.ctx(req).await?;
+        Ok(ops::services::scale(&self.state, &ctx, &name, input).await?)
+    }
+
+    async fn delete_service(&self, req: &Request, name: String) -> Result<(), AppError> {
+        let ctx = self.ctx(req).await?;
+        Ok(ops::services::delete(&self.state, &ctx, &name).await?)
+    }
+
+    async fn service_logs(
+        &self,
+        req: &Request,
+        name: String,
+        slot: u32,
+        tail: Option<u32>,
+    ) -> Result<ReplicaLogs, AppError> {
+        let ctx = self.ctx(req).await?;
+        Ok(ops::services::logs(&self.state, &ctx, &name, slot, tail).await?)
+    }
+
+    async fn service_stats(
+        &self,
+        req: &Request,
+        name: String,
+    ) -> Result<Vec<ReplicaStats>, AppError> {
+        let ctx = self.ctx(req).await?;
+        Ok(ops::services::stats(&self.state, &ctx, &name).await?)
+    }
+
     async fn audit(&self, req: &Request, query: AuditQuery) -> Result<AuditPage, AppError> {
         {
             let ctx = self.ctx(req).await?;

@@ -1,5 +1,5 @@
-//! The authorization matrix: every state-changing endpoint against every kind of
-//! caller, each expected allow or deny asserted. Denials must also change nothing.
+//! The authorization matrix: every state-changing endpoint (accounts, hosts and
+//! services) against every kind of caller, each expected allow or deny asserted. Denials must also change nothing.
 
 mod common;
 
@@ -126,6 +126,15 @@ fn admin_only(who: Who) -> Expect {
     }
 }
 
+/// Changing the services of team `web`: its operators and admins.
+fn web_operator(who: Who) -> Expect {
+    match who {
+        Who::Anonymous => UNAUTH,
+        Who::Operator | Who::Admin => Allow,
+        _ => FORBID,
+    }
+}
+
 fn own_account(who: Who) -> Expect {
     match who {
         Who::Anonymous => UNAUTH,
@@ -248,6 +257,44 @@ async fn request(w: &World, case: &str, who: Who, n: usize) -> (String, String, 
                 ),
             }
         }
+        "service.create" => (
+            "POST".into(),
+            "/api/v1/services".into(),
+            Some(
+                json!({"name": format!("s-{n}"), "team": "web", "replicas": 1, "spec": {"image": "demo:v1"}}),
+            ),
+        ),
+        "service.deploy" | "service.scale" | "service.delete" => {
+            let name = format!("s-{n}");
+            let spec: app::wire::ServiceSpec =
+                serde_json::from_value(json!({"image": "demo:v1"})).unwrap();
+            w.t.state
+                .store
+                .create_service(server::store::NewService {
+                    name: &name,
+                    team_id: w.web,
+                    replicas: 1,
+                    spec: &spec,
+                    author: "test",
+                    message: "",
+                    now: 1,
+                })
+                .await
+                .unwrap();
+            match case {
+                "service.deploy" => (
+                    "POST".into(),
+                    format!("/api/v1/services/{name}/deploy"),
+                    Some(json!({"spec": {"image": "demo:v2"}})),
+                ),
+                "service.scale" => (
+                    "POST".into(),
+                    format!("/api/v1/services/{name}/scale"),
+                    Some(json!({"replicas": 2})),
+                ),
+                _ => ("DELETE".into(), format!("/api/v1/services/{name}"), None),
+            }
+        }
         "session.revoke" => {
             // A second session of the caller's user, to end.
             let name = match who {
@@ -326,6 +373,46 @@ async fn every_state_changing_endpoint_against_every_caller() {
         Case {
             name: "session.revoke",
             expect: own_account,
+        },
+        Case {
+            name: "host.add",
+            expect: admin_only,
+        },
+        Case {
+            name: "host.update",
+            expect: admin_only,
+        },
+        Case {
+            name: "host.cordon",
+            expect: admin_only,
+        },
+        Case {
+            name: "host.uncordon",
+            expect: admin_only,
+        },
+        Case {
+            name: "host.drain",
+            expect: admin_only,
+        },
+        Case {
+            name: "host.remove",
+            expect: admin_only,
+        },
+        Case {
+            name: "service.create",
+            expect: web_operator,
+        },
+        Case {
+            name: "service.deploy",
+            expect: web_operator,
+        },
+        Case {
+            name: "service.scale",
+            expect: web_operator,
+        },
+        Case {
+            name: "service.delete",
+            expect: web_operator,
         },
     ];
     let mut failures = Vec::new();

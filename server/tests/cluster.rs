@@ -6,79 +6,15 @@
 mod common;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::{Duration, Instant};
 
-use app::wire::UserRole;
 use axum::http::StatusCode;
-use common::{demo_image, login, send, test_hosts, Auth};
+use common::{add_test_hosts, admin, demo_image, login, script, send, test_hosts, Auth, Restart};
 use serde_json::{json, Value};
 use server::runtime::docker::{DockerEngine, RunSpec};
 use server::testing::TestState;
 
 const HEARTBEAT: Duration = Duration::from_secs(1);
-
-fn hosts_script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/hosts")
-}
-
-fn script(args: &[&str]) {
-    let out = Command::new(hosts_script())
-        .args(args)
-        .output()
-        .expect("running scripts/hosts");
-    assert!(
-        out.status.success(),
-        "scripts/hosts {args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
-
-/// Starts a stopped test host again when dropped, so a failing test leaves the
-/// hosts as it found them.
-struct Restart(&'static str);
-
-impl Drop for Restart {
-    fn drop(&mut self) {
-        let _ = Command::new(hosts_script())
-            .args(["start", self.0])
-            .output();
-    }
-}
-
-async fn admin() -> (TestState, Auth) {
-    let t = TestState::new(&[]).await;
-    t.add_user("root", "root-password", UserRole::Admin).await;
-    let auth = Auth::Cookie(login(&t.router(), "root", "root-password").await);
-    (t, auth)
-}
-
-async fn add_test_hosts(t: &TestState, auth: &Auth) {
-    for h in test_hosts() {
-        let reply = send(
-            &t.router(),
-            "POST",
-            "/api/v1/hosts",
-            auth,
-            Some(json!({"name": h.name, "endpoint": h.endpoint, "address": h.address, "labels": {"zone": "a"}})),
-            &[],
-        )
-        .await;
-        assert_eq!(
-            reply.status,
-            StatusCode::CREATED,
-            "test host {} does not register ({}); start the test hosts with `scripts/hosts up 3` (make test does it)",
-            h.name,
-            reply.text
-        );
-        let host = reply.json();
-        assert_eq!(host["state"], "ready");
-        assert_eq!(host["facts"]["api_version"], "1.41");
-        assert_eq!(host["address"], h.address.as_str());
-        assert!(host["facts"]["cpus"].as_i64().unwrap() >= 1);
-    }
-}
 
 async fn host_state(t: &TestState, auth: &Auth, name: &str) -> Value {
     let list = send(&t.router(), "GET", "/api/v1/hosts", auth, None, &[])
@@ -235,7 +171,7 @@ async fn hosts_that_cannot_be_reached_are_refused_with_their_own_words() {
         .unwrap_or_else(|_| "tcp://127.0.0.1:2376@/var/lib/berth-hosts/tls".into());
     let (tls_endpoint, tls_dir) = tls_spec.split_once('@').unwrap();
     let pem = |file: &str| {
-        std::fs::read_to_string(Path::new(tls_dir).join(file)).unwrap_or_else(|e| {
+        std::fs::read_to_string(std::path::Path::new(tls_dir).join(file)).unwrap_or_else(|e| {
             panic!("{tls_dir}/{file}: {e}; start the test hosts with `scripts/hosts up 3` (it makes the TLS files)")
         })
     };
@@ -444,7 +380,8 @@ async fn host_input_is_checked_and_admins_only() {
     assert_eq!(back["state"], "ready");
 
     // A member may look but not touch.
-    t.add_user("ann", "ann-password", UserRole::Member).await;
+    t.add_user("ann", "ann-password", app::wire::UserRole::Member)
+        .await;
     let ann = Auth::Cookie(login(&r, "ann", "ann-password").await);
     assert_eq!(
         send(&r, "GET", "/api/v1/hosts", &ann, None, &[])

@@ -2,4 +2,5 @@
 
 pub mod hosts;
 pub mod layout;
+pub mod services;
 pub mod widgets;

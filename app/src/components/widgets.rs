@@ -1,4 +1,6 @@
-//! Small widgets: status badges, capacity bars, stat cards, empty and error states.
+//! Small widgets: status badges, capacity bars, stat cards, empty and error states,
+//! and the helpers that keep pages true without a reload (polling, server-sent
+//! events).
 
 use leptos::prelude::*;
 
@@ -168,6 +170,50 @@ pub fn every(period: std::time::Duration, f: impl Fn() + Clone + 'static) {
             on_cleanup(move || handle.clear());
         }
     });
+}
+
+/// Calls `f` soon after the server says that a service changed (server-sent events
+/// from `/api/v1/watch/services`, for one service when `name` is given), in the
+/// browser only, for as long as the calling component lives. A burst of changes
+/// makes one call.
+pub fn on_service_change(name: Option<String>, f: impl Fn() + Clone + 'static) {
+    #[cfg(feature = "hydrate")]
+    Effect::new(move |_| {
+        use std::cell::Cell;
+        use std::rc::Rc;
+        use wasm_bindgen::closure::Closure;
+        use wasm_bindgen::JsCast;
+
+        let url = match &name {
+            Some(n) => format!("/api/v1/watch/services?name={n}"),
+            None => "/api/v1/watch/services".to_string(),
+        };
+        let Ok(source) = web_sys::EventSource::new(&url) else {
+            return;
+        };
+        let f = f.clone();
+        let scheduled = Rc::new(Cell::new(false));
+        let callback = Closure::<dyn FnMut(web_sys::MessageEvent)>::new(move |_| {
+            if scheduled.replace(true) {
+                return;
+            }
+            let f = f.clone();
+            let scheduled = scheduled.clone();
+            set_timeout(
+                move || {
+                    scheduled.set(false);
+                    f();
+                },
+                std::time::Duration::from_millis(150),
+            );
+        });
+        let _ =
+            source.add_event_listener_with_callback("service", callback.as_ref().unchecked_ref());
+        let held = send_wrapper::SendWrapper::new((source, callback));
+        on_cleanup(move || held.0.close());
+    });
+    #[cfg(not(feature = "hydrate"))]
+    let _ = (name, f);
 }
 
 /// Loads a page in full: after login and logout the whole page must change.

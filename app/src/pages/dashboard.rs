@@ -4,20 +4,38 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 
-use crate::api::list_hosts;
+use crate::api::{list_hosts, list_services};
 use crate::components::hosts::{HostSummary, HostTable};
 use crate::components::layout::PageHeader;
-use crate::components::widgets::{every, ErrorBox};
+use crate::components::services::ServiceTable;
+use crate::components::widgets::{every, on_service_change, ErrorBox};
 
 #[component]
 pub fn Dashboard() -> impl IntoView {
     let hosts = Resource::new(|| (), |_| list_hosts());
+    let services = Resource::new(|| (), |_| list_services());
     let (pending, set_pending) = signal(false);
     every(Duration::from_secs(2), move || hosts.refetch());
+    every(Duration::from_secs(5), move || services.refetch());
+    on_service_change(None, move || services.refetch());
     view! {
-        <PageHeader title="Dashboard" subtitle="The hosts Berth runs on, as their last heartbeat found them.">
-            <RefreshButton pending on_refresh=move || hosts.refetch()/>
+        <PageHeader title="Dashboard" subtitle="Services and the hosts they run on, as Berth sees them now.">
+            <RefreshButton pending on_refresh=move || { hosts.refetch(); services.refetch(); }/>
         </PageHeader>
+        <section class="panel">
+            <div class="panel-head">
+                <h2>"Services"</h2>
+                <a href="/services" class="small">"All services"</a>
+            </div>
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match services.await {
+                        Ok(list) => view! { <ServiceTable services=list/> }.into_any(),
+                        Err(e) => view! { <ErrorBox error=e/> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
         <Transition fallback=|| view! { <p class="muted">"Loading…"</p> } set_pending>
             {move || Suspend::new(async move {
                 match hosts.await {

@@ -1,16 +1,168 @@
-//! The services page.
+//! The services page: every service the caller may see, how it stands, live; and
+//! the form that creates one (for operators of a team, and admins).
+
+use std::time::Duration;
 
 use leptos::prelude::*;
+use leptos_router::hooks::use_navigate;
 
+use crate::api::{create_service, list_services, list_teams};
 use crate::components::layout::PageHeader;
-use crate::components::widgets::EmptyState;
+use crate::components::services::{ServiceTable, SpecFields, SpecForm};
+use crate::components::widgets::{every, on_service_change, ActionStatus, ErrorBox};
+use crate::validate;
+use crate::wire::{AppError, CreateServiceInput, ServiceSpec, TeamRole};
+use crate::MeResource;
 
 #[component]
 pub fn Services() -> impl IntoView {
+    let me = expect_context::<MeResource>();
+    let services = Resource::new(|| (), |_| list_services());
+    on_service_change(None, move || services.refetch());
+    every(Duration::from_secs(5), move || services.refetch());
+    let navigate = use_navigate();
+    let create = Action::new(move |input: &CreateServiceInput| {
+        let input = input.clone();
+        let navigate = navigate.clone();
+        async move {
+            let result = create_service(input).await.map(|s| {
+                navigate(&format!("/services/{}", s.name), Default::default());
+                format!("Created {}.", s.name)
+            });
+            services.refetch();
+            result
+        }
+    });
     view! {
-        <PageHeader title="Services" subtitle="What should run, how many, and where."/>
-        <EmptyState title="No services yet">
-            <p>"A service is an image Berth keeps running: so many replicas, placed on the hosts with room for them, replaced when they die."</p>
-        </EmptyState>
+        <PageHeader title="Services" subtitle="What should run, how many, and where; kept so by Berth."/>
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                let me = me.await.ok().flatten();
+                let can_create = me.as_ref().is_some_and(|m| {
+                    m.is_admin() || m.teams.iter().any(|t| t.role == TeamRole::Operator)
+                });
+                can_create.then(|| view! { <NewServiceForm create/> })
+            })}
+        </Transition>
+        <section class="panel">
+            <h2>"All services"</h2>
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match services.await {
+                        Ok(list) if list.is_empty() => view! {
+                            <p class="muted">"No service yet. A service is an image Berth keeps running: so many replicas, placed on the hosts with room for them, replaced when they die."</p>
+                        }.into_any(),
+                        Ok(list) => view! { <ServiceTable services=list/> }.into_any(),
+                        Err(e) => view! { <ErrorBox error=e/> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn NewServiceForm(create: Action<CreateServiceInput, Result<String, AppError>>) -> impl IntoView {
+    let me = expect_context::<MeResource>();
+    let teams = Resource::new(|| (), |_| list_teams());
+    let name = RwSignal::new(String::new());
+    let team = RwSignal::new(String::new());
+    let replicas = RwSignal::new("3".to_string());
+    let base: ServiceSpec = serde_json::from_value(serde_json::json!({
+        "image": "127.0.0.1:5000/berth-demo:v1",
+        "port": 8080,
+        "health": {"kind": "http", "path": "/healthz"}
+    }))
+    .expect("the default spec");
+    let form = SpecForm::from_spec(&base);
+    let problem = RwSignal::new(None::<String>);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let n = name.get_untracked().trim().to_string();
+        let t = team.get_untracked();
+        let checked = validate::service_name(&n)
+            .and_then(|_| {
+                if t.is_empty() {
+                    Err("choose the team that owns the service".to_string())
+                } else {
+                    Ok(())
+                }
+            })
+            .and_then(|_| {
+                replicas
+                    .get_untracked()
+                    .trim()
+                    .parse::<u32>()
+                    .map_err(|_| "replicas must be a whole number".to_string())
+            })
+            .and_then(|r| validate::replicas(r).map(|_| r))
+            .and_then(|r| form.to_spec(&base).map(|spec| (r, spec)));
+        match checked {
+            Err(why) => problem.set(Some(why)),
+            Ok((replicas, spec)) => {
+                problem.set(None);
+                create.dispatch(CreateServiceInput {
+                    name: n,
+                    team: t,
+                    replicas,
+                    spec,
+                    message: None,
+                });
+            }
+        }
+    };
+    view! {
+        <section class="panel">
+            <h2>"New service"</h2>
+            <form class="form" on:submit=submit novalidate aria-label="New service">
+                <div class="form-row">
+                    <label class="field">
+                        <span class="field-label">"Name"</span>
+                        <input type="text" name="service-name" placeholder="shop" autocomplete="off" required bind:value=name/>
+                    </label>
+                    <label class="field">
+                        <span class="field-label">"Team"</span>
+                        <Transition fallback=|| view! { <select name="service-team" disabled=true><option>"…"</option></select> }>
+                            {move || Suspend::new(async move {
+                                let me = me.await.ok().flatten();
+                                let admin = me.as_ref().is_some_and(|m| m.is_admin());
+                                let mine: Vec<String> = me
+                                    .map(|m| m.teams.into_iter().filter(|t| t.role == TeamRole::Operator).map(|t| t.name).collect())
+                                    .unwrap_or_default();
+                                let names: Vec<String> = teams
+                                    .await
+                                    .unwrap_or_default()
+                                    .into_iter()
+                                    .map(|t| t.name)
+                                    .filter(|n| admin || mine.contains(n))
+                                    .collect();
+                                if team.get_untracked().is_empty() {
+                                    if let Some(first) = names.first() {
+                                        team.set(first.clone());
+                                    }
+                                }
+                                view! {
+                                    <select name="service-team" bind:value=team>
+                                        {names.into_iter().map(|n| view! { <option value=n.clone()>{n.clone()}</option> }).collect_view()}
+                                    </select>
+                                }
+                            })}
+                        </Transition>
+                    </label>
+                    <label class="field">
+                        <span class="field-label">"Replicas"</span>
+                        <input type="number" name="service-replicas" min="0" max=validate::MAX_REPLICAS.to_string() bind:value=replicas/>
+                    </label>
+                </div>
+                <SpecFields form/>
+                <div>
+                    <button type="submit" class="btn btn-primary" disabled=move || create.pending().get()>
+                        {move || if create.pending().get() { "Creating…" } else { "Create service" }}
+                    </button>
+                </div>
+            </form>
+            {move || problem.get().map(|p| view! { <div class="alert alert-bad" role="alert">{p}</div> })}
+            <ActionStatus action=create pending="Creating the service…"/>
+        </section>
     }
 }

@@ -9,6 +9,7 @@ mod events;
 pub mod health;
 mod hosts;
 mod openapi;
+mod services;
 mod system;
 mod teams;
 mod tokens;
@@ -45,6 +46,7 @@ pub fn router() -> Router<AppState> {
         .merge(audit::router())
         .merge(hosts::router())
         .merge(events::router())
+        .merge(services::router())
         .merge(openapi::router())
         .fallback(|| async {
             ApiError::not_found("no such API endpoint; /api/v1/openapi.json lists them")

@@ -71,6 +71,14 @@ pub async fn delete(state: &AppState, ctx: &Ctx, id: i64) -> Result<(), OpsError
         ctx.allowed(Action::ManageTeams)?;
         let team = find(state, id).await?;
         target = format!("team:{}", team.name);
+        let owned = state.store.count_team_services(id).await?;
+        if owned > 0 {
+            return Err(OpsError::Conflict(format!(
+                "team {} still owns {owned} service{}; delete or move them first",
+                team.name,
+                if owned == 1 { "" } else { "s" }
+            )));
+        }
         state.store.delete_team(id).await?;
         Ok(())
     }

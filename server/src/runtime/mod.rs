@@ -1,5 +1,54 @@
-//! How Berth talks to container engines. `docker` speaks the Docker Engine API
-//! through bollard; `labels` names what Berth writes on its containers.
+//! How Berth talks to container engines. [`ContainerRuntime`] is the one seam the
+//! reconciler uses: `docker` implements it over bollard on the registered hosts,
+//! `fake` in memory for the loop's tests. `labels` names what Berth writes on its
+//! containers, so that observed state is read back from Docker itself.
 
 pub mod docker;
+pub mod docker_runtime;
+pub mod fake;
 pub mod labels;
+
+use async_trait::async_trait;
+
+use app::wire::ServiceSpec;
+
+use crate::domain::ObservedReplica;
+
+/// Everything needed to start one replica.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ReplicaSpec {
+    pub service_id: i64,
+    pub service: String,
+    pub slot: u32,
+    pub revision: i64,
+    pub spec_hash: String,
+    pub spec: ServiceSpec,
+    /// The address the host's published ports are reached at.
+    pub publish_ip: String,
+}
+
+/// A failure of the runtime, in words.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RuntimeError {
+    #[error("host {0} is not registered")]
+    UnknownHost(i64),
+    #[error("{0}")]
+    Engine(String),
+    #[error("pulling {image} failed: {cause}")]
+    Pull { image: String, cause: String },
+}
+
+/// What the reconciler needs of a container engine.
+#[async_trait]
+pub trait ContainerRuntime: Send + Sync + 'static {
+    /// Berth's containers on a host (this Berth's: other owners' are not listed).
+    async fn list(&self, host_id: i64) -> Result<Vec<ObservedReplica>, RuntimeError>;
+    /// Whether the host holds the image.
+    async fn has_image(&self, host_id: i64, image: &str) -> Result<bool, RuntimeError>;
+    /// Pulls the image onto the host from its registry.
+    async fn pull(&self, host_id: i64, image: &str) -> Result<(), RuntimeError>;
+    /// Creates and starts a replica; returns its container id.
+    async fn start(&self, host_id: i64, replica: &ReplicaSpec) -> Result<String, RuntimeError>;
+    /// Stops and removes a container; one already gone counts as removed.
+    async fn remove(&self, host_id: i64, container_id: &str) -> Result<(), RuntimeError>;
+}

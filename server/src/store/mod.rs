@@ -2,11 +2,12 @@
 //! busy timeout, migrated at start-up from `migrations/` (append-only).
 //!
 //! One file per table group: `settings`, `users`, `sessions`, `tokens`, `teams`,
-//! `audit`, `hosts`, `events`.
+//! `audit`, `hosts`, `events`, `services` (with their revisions).
 
 mod audit;
 mod events;
 mod hosts;
+mod services;
 mod sessions;
 mod settings;
 mod teams;
@@ -16,6 +17,7 @@ mod users;
 pub use audit::{AuditFilter, NewAudit};
 pub use events::EventFilter;
 pub use hosts::{HostRow, NewHost, TlsPem};
+pub use services::{NewService, RevisionRow, ServiceRow};
 pub use sessions::{SessionRow, SessionUser};
 pub use tokens::{TokenRow, TokenUser};
 pub use users::UserRow;

@@ -13,6 +13,12 @@ impl Store {
         )
     }
 
+    /// This Berth's instance id, made with the database; written on every container
+    /// it makes.
+    pub async fn instance_id(&self) -> Result<String, StoreError> {
+        Ok(self.setting("instance_id").await?.unwrap_or_default())
+    }
+
     /// Sets `key` to `value` at `now_ms`.
     pub async fn set_setting(&self, key: &str, value: &str, now_ms: i64) -> Result<(), StoreError> {
         sqlx::query(

@@ -211,3 +211,85 @@ pub fn test_hosts() -> Vec<TestHost> {
 pub fn demo_image(tag: &str) -> String {
     format!("127.0.0.1:5000/berth-demo:{tag}")
 }
+
+fn hosts_script() -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/hosts")
+}
+
+/// Runs `scripts/hosts` with `args` (`stop 3`, `start 3`); panics when it fails.
+pub fn script(args: &[&str]) {
+    let out = std::process::Command::new(hosts_script())
+        .args(args)
+        .output()
+        .expect("running scripts/hosts");
+    assert!(
+        out.status.success(),
+        "scripts/hosts {args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Starts a stopped test host again when dropped, so a failing test leaves the
+/// hosts as it found them.
+pub struct Restart(pub &'static str);
+
+impl Drop for Restart {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(hosts_script())
+            .args(["start", self.0])
+            .output();
+    }
+}
+
+/// A fresh state with an admin `root`, logged in.
+pub async fn admin() -> (server::testing::TestState, Auth) {
+    let t = server::testing::TestState::new(&[]).await;
+    t.add_user("root", "root-password", app::wire::UserRole::Admin)
+        .await;
+    let auth = Auth::Cookie(login(&t.router(), "root", "root-password").await);
+    (t, auth)
+}
+
+/// Registers the test hosts through the API (labelled `zone=a`); fails with the
+/// command that starts them when they are not up.
+pub async fn add_test_hosts(t: &server::testing::TestState, auth: &Auth) {
+    for h in test_hosts() {
+        let reply = send(
+            &t.router(),
+            "POST",
+            "/api/v1/hosts",
+            auth,
+            Some(serde_json::json!({"name": h.name, "endpoint": h.endpoint, "address": h.address, "labels": {"zone": "a"}})),
+            &[],
+        )
+        .await;
+        assert_eq!(
+            reply.status,
+            StatusCode::CREATED,
+            "test host {} does not register ({}); start the test hosts with `scripts/hosts up 3` (make test does it)",
+            h.name,
+            reply.text
+        );
+        let host = reply.json();
+        assert_eq!(host["state"], "ready");
+        assert_eq!(host["facts"]["api_version"], "1.41");
+        assert_eq!(host["address"], h.address.as_str());
+        assert!(host["facts"]["cpus"].as_i64().unwrap() >= 1);
+    }
+}
+
+/// The `docker` command line against a test host.
+pub fn docker(host: &TestHost, args: &[&str]) -> String {
+    let out = std::process::Command::new("docker")
+        .env("DOCKER_HOST", &host.endpoint)
+        .args(args)
+        .output()
+        .expect("running docker");
+    assert!(
+        out.status.success(),
+        "docker {args:?} on {} failed: {}",
+        host.name,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

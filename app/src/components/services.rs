@@ -1,0 +1,320 @@
+//! Services at a glance: the table (shared by the dashboard and the services page),
+//! the replica strip (one square per wanted replica, coloured by how it stands),
+//! and the spec fields that the create and deploy forms share.
+
+use leptos::prelude::*;
+use leptos_router::components::A;
+
+use super::widgets::Badge;
+use crate::validate;
+use crate::wire::{
+    HealthCheck, HealthProbe, ReplicaView, ServicePhase, ServiceSpec, ServiceView, Strategy,
+};
+
+/// How a replica looks in the strip and its badge: ok, warn, bad or muted.
+pub fn replica_tone(r: &ReplicaView) -> &'static str {
+    match r.state.as_str() {
+        "running" => match r.health {
+            crate::wire::Health::Unhealthy => "bad",
+            crate::wire::Health::Starting => "warn",
+            _ => "ok",
+        },
+        "pulling" | "starting" | "created" | "restarting" => "warn",
+        "waiting" | "unknown" | "paused" => "muted",
+        _ => "bad",
+    }
+}
+
+/// One square per replica slot, coloured by how it stands, with a text equivalent.
+#[component]
+pub fn ReplicaStrip(service: ServiceView) -> impl IntoView {
+    // The replica a slot shows: the newest of the current revision, else the newest.
+    let mut by_slot: std::collections::BTreeMap<u32, &ReplicaView> = Default::default();
+    for r in &service.instances {
+        let better = by_slot.get(&r.slot).is_none_or(|old| {
+            (r.revision == service.revision, r.created_at_ms)
+                > (old.revision == service.revision, old.created_at_ms)
+        });
+        if better {
+            by_slot.insert(r.slot, r);
+        }
+    }
+    let cells: Vec<(u32, &'static str, String)> = by_slot
+        .values()
+        .map(|r| {
+            (
+                r.slot,
+                replica_tone(r),
+                format!("replica {}: {} ({})", r.slot, r.state, r.health.as_str()),
+            )
+        })
+        .collect();
+    let size = 12;
+    let gap = 3;
+    let per_row = 25usize;
+    let rows = cells.len().div_ceil(per_row).max(1);
+    let width = (cells.len().clamp(1, per_row) * (size + gap)) as i32;
+    let height = (rows * (size + gap)) as i32;
+    let label = format!("{} of {} replicas ready", service.healthy, service.replicas);
+    view! {
+        <svg class="strip" width=width height=height viewBox=format!("0 0 {width} {height}") role="img" aria-label=label>
+            {cells
+                .into_iter()
+                .enumerate()
+                .map(|(i, (slot, tone, title))| {
+                    let x = (i % per_row) * (size + gap);
+                    let y = (i / per_row) * (size + gap);
+                    view! {
+                        <rect class=format!("strip-{tone}") x=x y=y width=size height=size rx="2" data-slot=slot>
+                            <title>{title}</title>
+                        </rect>
+                    }
+                })
+                .collect_view()}
+        </svg>
+    }
+}
+
+/// Ready of wanted, as a bar.
+#[component]
+pub fn ReadyBar(healthy: u32, wanted: u32) -> impl IntoView {
+    let pct = if wanted == 0 {
+        100.0
+    } else {
+        (f64::from(healthy) / f64::from(wanted) * 100.0).clamp(0.0, 100.0)
+    };
+    let tone = if healthy >= wanted {
+        "ok"
+    } else if healthy == 0 {
+        "bad"
+    } else {
+        "warn"
+    };
+    let text = format!("{healthy} / {wanted}");
+    let shown = text.clone();
+    view! {
+        <div class="capacity">
+            <div class="bar" role="meter" aria-label="Replicas ready" aria-valuemin="0"
+                aria-valuemax=wanted.to_string() aria-valuenow=healthy.to_string() aria-valuetext=format!("{healthy} of {wanted} ready")>
+                <div class=format!("bar-fill bar-{tone}") style=format!("width:{pct:.1}%")></div>
+            </div>
+            <span class="capacity-text" data-ready=text>{shown}</span>
+        </div>
+    }
+}
+
+pub fn phase_badge(phase: ServicePhase) -> impl IntoView {
+    view! { <Badge tone=phase.tone() label=phase.as_str()/> }
+}
+
+/// One row per service.
+#[component]
+pub fn ServiceTable(services: Vec<ServiceView>) -> impl IntoView {
+    if services.is_empty() {
+        return view! { <p class="muted">"No service yet."</p> }.into_any();
+    }
+    view! {
+        <div class="table-wrap">
+            <table class="table services">
+                <caption class="visually-hidden">"Services"</caption>
+                <thead>
+                    <tr>
+                        <th scope="col">"Service"</th>
+                        <th scope="col">"State"</th>
+                        <th scope="col">"Ready"</th>
+                        <th scope="col">"Replicas"</th>
+                        <th scope="col">"Image"</th>
+                        <th scope="col">"Team"</th>
+                        <th scope="col" class="num">"Revision"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {services.into_iter().map(|s| {
+                        let href = format!("/services/{}", s.name);
+                        let problem = s.problems.first().cloned().or(s.last_error.clone());
+                        let name = s.name.clone();
+                        let title = s.name.clone();
+                        view! {
+                            <tr data-service=name data-phase=s.phase.as_str()>
+                                <th scope="row">
+                                    <A href=href attr:class="cell-title">{title}</A>
+                                    {problem.map(|p| view! { <div class="small bad-text">{p}</div> })}
+                                </th>
+                                <td>{phase_badge(s.phase)}</td>
+                                <td class="cell-bar"><ReadyBar healthy=s.healthy wanted=s.replicas/></td>
+                                <td><ReplicaStrip service=s.clone()/></td>
+                                <td class="mono small">{s.spec.image.clone()}</td>
+                                <td>{s.team.clone()}</td>
+                                <td class="num">{s.revision}</td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+    .into_any()
+}
+
+/// The spec as a form edits it: text as typed, turned into a spec on submit.
+#[derive(Clone, Copy)]
+pub struct SpecForm {
+    pub image: RwSignal<String>,
+    pub port: RwSignal<String>,
+    pub args: RwSignal<String>,
+    pub env: RwSignal<String>,
+    pub health_path: RwSignal<String>,
+    pub cpu: RwSignal<String>,
+    pub memory: RwSignal<String>,
+    pub memory_limit: RwSignal<String>,
+    pub constraints: RwSignal<String>,
+    pub strategy: RwSignal<String>,
+}
+
+impl SpecForm {
+    /// A form filled from `spec`.
+    pub fn from_spec(spec: &ServiceSpec) -> SpecForm {
+        let bytes = |b: u64| {
+            if b == 0 {
+                String::new()
+            } else {
+                format!("{}MiB", b >> 20)
+            }
+        };
+        SpecForm {
+            image: RwSignal::new(spec.image.clone()),
+            port: RwSignal::new(spec.port.map(|p| p.to_string()).unwrap_or_default()),
+            args: RwSignal::new(spec.args.join(" ")),
+            env: RwSignal::new(
+                spec.env
+                    .iter()
+                    .map(|(k, v)| format!("{k}={v}"))
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ),
+            health_path: RwSignal::new(match spec.health.as_ref().map(|h| &h.probe) {
+                Some(HealthProbe::Http { path }) => path.clone(),
+                _ => String::new(),
+            }),
+            cpu: RwSignal::new(if spec.resources.cpu_millis == 0 {
+                String::new()
+            } else {
+                crate::format::cpus(i64::from(spec.resources.cpu_millis))
+            }),
+            memory: RwSignal::new(bytes(spec.resources.memory_bytes)),
+            memory_limit: RwSignal::new(bytes(spec.resources.memory_limit_bytes)),
+            constraints: RwSignal::new(spec.placement.constraints.join(", ")),
+            strategy: RwSignal::new(match spec.placement.strategy {
+                Strategy::Spread => "spread".into(),
+                Strategy::Binpack => "binpack".into(),
+            }),
+        }
+    }
+
+    /// `base` with what the form holds, checked as the server checks it.
+    pub fn to_spec(self, base: &ServiceSpec) -> Result<ServiceSpec, String> {
+        let mut spec = base.clone();
+        spec.image = self.image.get_untracked().trim().to_string();
+        let port = self.port.get_untracked();
+        spec.port = match port.trim() {
+            "" => None,
+            p => Some(p.parse::<u16>().ok().filter(|p| *p > 0).ok_or_else(|| {
+                format!("invalid container port {p:?}: use a number from 1 to 65535")
+            })?),
+        };
+        spec.args = validate::parse_words(&self.args.get_untracked())?;
+        spec.env = validate::parse_env(&self.env.get_untracked())?;
+        let path = self.health_path.get_untracked().trim().to_string();
+        spec.health = if path.is_empty() {
+            match &base.health {
+                Some(h) if matches!(h.probe, HealthProbe::Command { .. }) => Some(h.clone()),
+                _ => None,
+            }
+        } else {
+            let mut check = match &base.health {
+                Some(h) => h.clone(),
+                None => serde_json::from_value::<HealthCheck>(
+                    serde_json::json!({"kind": "http", "path": "/"}),
+                )
+                .map_err(|e| e.to_string())?,
+            };
+            check.probe = HealthProbe::Http { path };
+            Some(check)
+        };
+        spec.resources.cpu_millis = validate::parse_cpus(&self.cpu.get_untracked())?;
+        spec.resources.memory_bytes = validate::parse_bytes(&self.memory.get_untracked())?;
+        spec.resources.memory_limit_bytes =
+            validate::parse_bytes(&self.memory_limit.get_untracked())?;
+        spec.placement.constraints = self
+            .constraints
+            .get_untracked()
+            .split(',')
+            .map(str::trim)
+            .filter(|c| !c.is_empty())
+            .map(str::to_string)
+            .collect();
+        spec.placement.strategy = if self.strategy.get_untracked() == "binpack" {
+            Strategy::Binpack
+        } else {
+            Strategy::Spread
+        };
+        validate::service_spec(&spec)?;
+        Ok(spec)
+    }
+}
+
+/// The spec's fields, labelled, for a form.
+#[component]
+pub fn SpecFields(form: SpecForm) -> impl IntoView {
+    view! {
+        <div class="form-row">
+            <label class="field field-wide">
+                <span class="field-label">"Image"</span>
+                <input type="text" name="image" placeholder="127.0.0.1:5000/berth-demo:v1" autocomplete="off" required bind:value=form.image/>
+            </label>
+            <label class="field">
+                <span class="field-label">"Container port"</span>
+                <input type="number" name="port" min="1" max="65535" placeholder="8080" bind:value=form.port/>
+            </label>
+            <label class="field">
+                <span class="field-label">"Health check path"</span>
+                <input type="text" name="health-path" placeholder="/healthz (empty: none)" autocomplete="off" bind:value=form.health_path/>
+            </label>
+        </div>
+        <div class="form-row">
+            <label class="field">
+                <span class="field-label">"CPU reserved"</span>
+                <input type="text" name="cpu" placeholder="0.25" autocomplete="off" bind:value=form.cpu/>
+            </label>
+            <label class="field">
+                <span class="field-label">"Memory reserved"</span>
+                <input type="text" name="memory" placeholder="64MiB" autocomplete="off" bind:value=form.memory/>
+            </label>
+            <label class="field">
+                <span class="field-label">"Memory limit"</span>
+                <input type="text" name="memory-limit" placeholder="none" autocomplete="off" bind:value=form.memory_limit/>
+            </label>
+            <label class="field">
+                <span class="field-label">"Placement"</span>
+                <select name="strategy" bind:value=form.strategy>
+                    <option value="spread">"spread across hosts"</option>
+                    <option value="binpack">"binpack (fill hosts)"</option>
+                </select>
+            </label>
+            <label class="field">
+                <span class="field-label">"Host constraints"</span>
+                <input type="text" name="constraints" placeholder="zone=a, !gpu" autocomplete="off" bind:value=form.constraints/>
+            </label>
+        </div>
+        <div class="form-row">
+            <label class="field field-wide">
+                <span class="field-label">"Arguments"</span>
+                <input type="text" name="args" placeholder="(the image's default command)" autocomplete="off" bind:value=form.args/>
+            </label>
+            <label class="field field-wide">
+                <span class="field-label">"Environment (KEY=value, one per line)"</span>
+                <textarea name="env" rows="2" bind:value=form.env></textarea>
+            </label>
+        </div>
+    }
+}

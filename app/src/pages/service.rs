@@ -1,0 +1,413 @@
+//! One service: how it stands (live), its replicas with their usage, a scale
+//! control, the spec form that deploys a new revision, the log of a replica, its
+//! events and revisions; operators scale, deploy and delete it here.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use leptos::prelude::*;
+use leptos_router::hooks::{use_navigate, use_params_map};
+
+use super::host::EventList;
+use crate::api::{
+    delete_service, deploy_service, get_service, get_service_logs, get_service_stats, scale_service,
+};
+use crate::components::layout::PageHeader;
+use crate::components::services::{
+    phase_badge, replica_tone, ReadyBar, ReplicaStrip, SpecFields, SpecForm,
+};
+use crate::components::widgets::{
+    every, on_service_change, ActionStatus, Badge, CapacityBar, ConfirmButton, ErrorBox,
+};
+use crate::format;
+use crate::validate;
+use crate::wire::{
+    AppError, DeployInput, ReplicaStats, ReplicaView, RevisionView, ServiceDetail, ServiceSpec,
+    ServiceView, TeamRole,
+};
+use crate::MeResource;
+
+#[derive(Clone, Debug)]
+enum Op {
+    Scale(u32),
+    Deploy(Box<ServiceSpec>),
+    Delete,
+}
+
+#[component]
+pub fn Service() -> impl IntoView {
+    let params = use_params_map();
+    let name = move || params.read().get("name").unwrap_or_default();
+    let me = expect_context::<MeResource>();
+    let detail = Resource::new(name, get_service);
+    let stats = Resource::new(name, get_service_stats);
+    on_service_change(Some(name()), move || detail.refetch());
+    every(Duration::from_secs(5), move || {
+        detail.refetch();
+        stats.refetch();
+    });
+    let navigate = use_navigate();
+    let act = Action::new(move |op: &Op| {
+        let op = op.clone();
+        let service = name();
+        let navigate = navigate.clone();
+        async move {
+            let result: Result<String, AppError> = match op {
+                Op::Scale(n) => scale_service(service.clone(), n)
+                    .await
+                    .map(|s| format!("Scaled {} to {}.", s.name, s.replicas)),
+                Op::Deploy(spec) => deploy_service(
+                    service.clone(),
+                    DeployInput {
+                        spec: *spec,
+                        message: None,
+                    },
+                )
+                .await
+                .map(|s| format!("{} is at revision {} now.", s.name, s.revision)),
+                Op::Delete => {
+                    let r = delete_service(service.clone())
+                        .await
+                        .map(|_| format!("Deleted {service}."));
+                    if r.is_ok() {
+                        navigate("/services", Default::default());
+                    }
+                    r
+                }
+            };
+            detail.refetch();
+            result
+        }
+    });
+    view! {
+        <PageHeader title=name() subtitle="A service, its replicas and what happened to it."/>
+        <ActionStatus action=act pending="Working…"/>
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                let me = me.await.ok().flatten();
+                match detail.await {
+                    Ok(d) => {
+                        let operator = me.is_some_and(|m| {
+                            m.is_admin() || m.teams.iter().any(|t| t.id == d.service.team_id && t.role == TeamRole::Operator)
+                        });
+                        view! { <ServiceBody d operator act stats/> }.into_any()
+                    }
+                    Err(e) => view! { <ErrorBox error=e/> }.into_any(),
+                }
+            })}
+        </Transition>
+    }
+}
+
+#[component]
+fn ServiceBody(
+    d: ServiceDetail,
+    operator: bool,
+    act: Action<Op, Result<String, AppError>>,
+    stats: Resource<Result<Vec<ReplicaStats>, AppError>>,
+) -> impl IntoView {
+    let s = d.service.clone();
+    let slots: Vec<u32> = {
+        let mut v: Vec<u32> = s
+            .instances
+            .iter()
+            .filter(|i| !i.container_id.is_empty())
+            .map(|i| i.slot)
+            .collect();
+        v.dedup();
+        v
+    };
+    view! {
+        <Summary s=s.clone()/>
+        {operator.then(|| view! { <ScaleControl replicas=s.replicas act/> })}
+        <section class="panel">
+            <div class="panel-head">
+                <h2>"Replicas"</h2>
+                <span class="muted small">{format!("{} running · {} ready of {} wanted", s.running, s.healthy, s.replicas)}</span>
+            </div>
+            <ReplicaTable list=s.instances.clone() revision=s.revision stats/>
+        </section>
+        <Logs service=s.name.clone() slots/>
+        {operator.then(|| view! { <DeployForm spec=s.spec.clone() act/> })}
+        <div class="columns">
+            <section class="panel">
+                <h2>"Events"</h2>
+                <EventList events=d.events/>
+            </section>
+            <section class="panel">
+                <h2>"Revisions"</h2>
+                <Revisions list=d.revisions current=s.revision/>
+            </section>
+        </div>
+        {operator.then(|| view! {
+            <section class="panel">
+                <h2>"Delete"</h2>
+                <p class="muted small">"Its replicas are stopped and removed on every host."</p>
+                <ConfirmButton label="Delete service" class="btn btn-danger" question=format!("Delete {} and stop its replicas?", s.name)
+                    on_confirm=move || { act.dispatch(Op::Delete); }/>
+            </section>
+        })}
+    }
+}
+
+#[component]
+fn Summary(s: ServiceView) -> impl IntoView {
+    let h = s.spec.health.as_ref().map(|h| match &h.probe {
+        crate::wire::HealthProbe::Http { path } => format!("GET {path} every {} ms", h.interval_ms),
+        crate::wire::HealthProbe::Command { command } => command.join(" "),
+    });
+    view! {
+        <section class="panel" data-phase=s.phase.as_str() data-ready=format!("{}/{}", s.healthy, s.replicas)>
+            <div class="panel-head">
+                <h2>"State"</h2>
+                {phase_badge(s.phase)}
+            </div>
+            {s.last_error.clone().map(|e| view! { <div class="alert alert-bad" role="status">{e}</div> })}
+            {(!s.problems.is_empty()).then(|| view! {
+                <div class="alert alert-warn" role="status">
+                    <ul class="plain">{s.problems.iter().map(|p| view! { <li>{p.clone()}</li> }).collect_view()}</ul>
+                </div>
+            })}
+            <div class="summary-row">
+                <div class="summary-ready">
+                    <div class="field-label">"Ready"</div>
+                    <ReadyBar healthy=s.healthy wanted=s.replicas/>
+                </div>
+                <div>
+                    <div class="field-label">"Replicas"</div>
+                    <ReplicaStrip service=s.clone()/>
+                </div>
+            </div>
+            <dl class="facts">
+                <dt>"Image"</dt><dd class="mono">{s.spec.image.clone()}</dd>
+                <dt>"Team"</dt><dd>{s.team.clone()}</dd>
+                <dt>"Revision"</dt><dd>{s.revision}</dd>
+                <dt>"Port"</dt><dd>{s.spec.port.map(|p| p.to_string()).unwrap_or_else(|| "none".into())}</dd>
+                <dt>"Health check"</dt><dd>{h.unwrap_or_else(|| "none".into())}</dd>
+                <dt>"Reserved per replica"</dt>
+                <dd>{format!("{} CPU · {}", format::cpus(i64::from(s.spec.resources.cpu_millis)), format::bytes(s.spec.resources.memory_bytes as i64))}</dd>
+                <dt>"Placement"</dt>
+                <dd>{format!("{}{}", match s.spec.placement.strategy { crate::wire::Strategy::Spread => "spread", crate::wire::Strategy::Binpack => "binpack" },
+                    if s.spec.placement.constraints.is_empty() { String::new() } else { format!(" · {}", s.spec.placement.constraints.join(", ")) })}</dd>
+            </dl>
+        </section>
+    }
+}
+
+#[component]
+fn ScaleControl(replicas: u32, act: Action<Op, Result<String, AppError>>) -> impl IntoView {
+    let wanted = RwSignal::new(replicas.to_string());
+    let problem = RwSignal::new(None::<String>);
+    let send = move || match wanted.get_untracked().trim().parse::<u32>() {
+        Err(_) => problem.set(Some("replicas must be a whole number".into())),
+        Ok(n) => match validate::replicas(n) {
+            Err(why) => problem.set(Some(why)),
+            Ok(()) => {
+                problem.set(None);
+                act.dispatch(Op::Scale(n));
+            }
+        },
+    };
+    let step = move |d: i64| {
+        let now = wanted
+            .get_untracked()
+            .trim()
+            .parse::<i64>()
+            .unwrap_or(replicas as i64);
+        wanted.set(
+            (now + d)
+                .clamp(0, i64::from(validate::MAX_REPLICAS))
+                .to_string(),
+        );
+    };
+    view! {
+        <section class="panel">
+            <h2>"Scale"</h2>
+            <form class="form form-row scale" aria-label="Scale" novalidate on:submit=move |ev| { ev.prevent_default(); send(); }>
+                <button type="button" class="btn" aria-label="One replica fewer" on:click=move |_| step(-1)>"−"</button>
+                <label class="field field-inline">
+                    <span class="visually-hidden">"Replicas"</span>
+                    <input type="number" name="replicas" min="0" max=validate::MAX_REPLICAS.to_string() class="scale-input" bind:value=wanted/>
+                </label>
+                <button type="button" class="btn" aria-label="One replica more" on:click=move |_| step(1)>"+"</button>
+                <button type="submit" class="btn btn-primary" disabled=move || act.pending().get()>
+                    {move || if act.pending().get() { "Scaling…" } else { "Scale" }}
+                </button>
+            </form>
+            {move || problem.get().map(|p| view! { <div class="alert alert-bad" role="alert">{p}</div> })}
+        </section>
+    }
+}
+
+#[component]
+fn ReplicaTable(
+    list: Vec<ReplicaView>,
+    revision: i64,
+    stats: Resource<Result<Vec<ReplicaStats>, AppError>>,
+) -> impl IntoView {
+    if list.is_empty() {
+        return view! { <p class="muted">"No replica: the service is scaled to zero."</p> }
+            .into_any();
+    }
+    view! {
+        <div class="table-wrap">
+            <table class="table replicas">
+                <caption class="visually-hidden">"Replicas"</caption>
+                <thead>
+                    <tr>
+                        <th scope="col" class="num">"Slot"</th>
+                        <th scope="col">"State"</th>
+                        <th scope="col">"Health"</th>
+                        <th scope="col">"Host"</th>
+                        <th scope="col">"Endpoint"</th>
+                        <th scope="col" class="num">"Rev."</th>
+                        <th scope="col" class="num">"Restarts"</th>
+                        <th scope="col">"CPU"</th>
+                        <th scope="col">"Memory"</th>
+                        <th scope="col">"Started"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {list.into_iter().map(|r| {
+                        let tone = replica_tone(&r);
+                        let id = r.container_id.clone();
+                        let usage = move || {
+                            stats.get().and_then(|s| s.ok()).and_then(|all| {
+                                let by_id: HashMap<String, ReplicaStats> = all.into_iter().map(|s| (s.container_id.clone(), s)).collect();
+                                by_id.get(&id).cloned()
+                            })
+                        };
+                        let usage2 = usage.clone();
+                        let old = r.revision != revision;
+                        view! {
+                            <tr data-slot=r.slot data-state=r.state.clone() data-health=r.health.as_str()>
+                                <th scope="row" class="num">{r.slot}</th>
+                                <td>
+                                    <Badge tone=tone label=r.state.clone()/>
+                                    {r.note.clone().map(|n| view! { <div class="small muted note">{n}</div> })}
+                                </td>
+                                <td><Badge tone=r.health.tone() label=r.health.as_str()/></td>
+                                <td>{r.host.clone()}<div class="mono small muted">{r.container_id.clone()}</div></td>
+                                <td class="mono small">{r.endpoint.clone().unwrap_or_default()}</td>
+                                <td class="num">{r.revision}{old.then_some(" (old)")}</td>
+                                <td class="num">
+                                    {r.restarts}
+                                    {r.last_exit.clone().map(|e| view! { <div class="small muted">{e}</div> })}
+                                </td>
+                                <td class="small nowrap">{move || usage().map(|u| format!("{:.1} %", u.cpu_percent)).unwrap_or_default()}</td>
+                                <td class="cell-bar">{move || usage2().map(|u| {
+                                    let text = format::bytes(u.memory_bytes as i64);
+                                    view! { <CapacityBar label="Memory used" used=u.memory_bytes as f64 total=u.memory_limit_bytes.max(1) as f64 text/> }
+                                })}</td>
+                                <td class="small nowrap">{if r.created_at_ms > 0 { format::utc_time(r.created_at_ms) } else { String::new() }}</td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </div>
+    }
+    .into_any()
+}
+
+#[component]
+fn Logs(service: String, slots: Vec<u32>) -> impl IntoView {
+    let first = slots.first().copied().unwrap_or(1);
+    let slot = RwSignal::new(first.to_string());
+    let follow = RwSignal::new(false);
+    let svc = service.clone();
+    let logs = Resource::new(
+        move || slot.get(),
+        move |slot| {
+            let svc = svc.clone();
+            async move { get_service_logs(svc, slot.parse().unwrap_or(1), Some(200)).await }
+        },
+    );
+    every(Duration::from_secs(1), move || {
+        if follow.get_untracked() {
+            logs.refetch();
+        }
+    });
+    view! {
+        <section class="panel">
+            <div class="panel-head">
+                <h2>"Logs"</h2>
+                <div class="row-actions">
+                    <label class="field field-inline">
+                        <span class="field-label">"Replica"</span>
+                        <select name="log-slot" bind:value=slot>
+                            {slots.iter().map(|s| view! { <option value=s.to_string()>{s.to_string()}</option> }).collect_view()}
+                        </select>
+                    </label>
+                    <label class="field field-check">
+                        <input type="checkbox" name="log-follow" bind:checked=follow/>
+                        <span>"Follow"</span>
+                    </label>
+                    <button type="button" class="btn btn-small" on:click=move |_| logs.refetch()>"Reload"</button>
+                </div>
+            </div>
+            <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+                {move || Suspend::new(async move {
+                    match logs.await {
+                        Ok(l) if l.lines.is_empty() => view! { <p class="muted">{format!("Replica {} on {} has written nothing yet.", l.slot, l.host)}</p> }.into_any(),
+                        Ok(l) => view! {
+                            <pre class="logs" tabindex="0" aria-label=format!("Log of replica {}", l.slot)>{l.lines.join("\n")}</pre>
+                        }.into_any(),
+                        Err(e) => view! { <p class="muted">{e.message}</p> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn DeployForm(spec: ServiceSpec, act: Action<Op, Result<String, AppError>>) -> impl IntoView {
+    let form = SpecForm::from_spec(&spec);
+    let problem = RwSignal::new(None::<String>);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        match form.to_spec(&spec) {
+            Err(why) => problem.set(Some(why)),
+            Ok(new) if new == spec => problem.set(Some(
+                "nothing changed: edit a field to deploy a new revision".into(),
+            )),
+            Ok(new) => {
+                problem.set(None);
+                act.dispatch(Op::Deploy(Box::new(new)));
+            }
+        }
+    };
+    view! {
+        <section class="panel">
+            <h2>"Deploy a new revision"</h2>
+            <p class="muted small">"Any change makes a new revision; replicas are replaced one by one, each new one started and healthy before an old one goes."</p>
+            <form class="form" on:submit=submit novalidate aria-label="Deploy">
+                <SpecFields form/>
+                <div>
+                    <button type="submit" class="btn btn-primary" disabled=move || act.pending().get()>"Deploy"</button>
+                </div>
+            </form>
+            {move || problem.get().map(|p| view! { <div class="alert alert-bad" role="alert">{p}</div> })}
+        </section>
+    }
+}
+
+#[component]
+fn Revisions(list: Vec<RevisionView>, current: i64) -> impl IntoView {
+    view! {
+        <ol class="timeline">
+            {list.into_iter().map(|r| view! {
+                <li class="timeline-item" data-revision=r.number>
+                    <span class="timeline-time small muted">{format::utc_datetime(r.created_at_ms)}</span>
+                    <span class="timeline-text">
+                        <strong>{format!("revision {}", r.number)}</strong>
+                        {(r.number == current).then_some(" (current)")}
+                        {format!(" · {} · {}", r.author, r.spec.image)}
+                        {(!r.message.is_empty()).then(|| view! { <div class="small muted">{r.message.clone()}</div> })}
+                    </span>
+                </li>
+            }).collect_view()}
+        </ol>
+    }
+}

@@ -1,0 +1,250 @@
+//! `/services`: create, deploy, scale and delete services; read them with their
+//! replicas, events, revisions, logs and usage; and `/watch/services`, a stream of
+//! server-sent events naming each service as it changes.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::{header, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
+use futures::Stream;
+use serde::Deserialize;
+
+use app::wire::{
+    CreateServiceInput, DeployInput, ErrorBody, ReplicaStats, RevisionView, ScaleInput,
+    ServiceDetail, ServiceView,
+};
+
+use super::{ApiError, ApiJson, ApiPath, ApiQuery, Caller};
+use crate::auth::policy::Action;
+use crate::ops::services;
+use crate::ops::Ctx;
+use crate::state::AppState;
+
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/services", get(list).post(create))
+        .route("/services/{name}", get(show).delete(remove))
+        .route("/services/{name}/spec", put(deploy))
+        .route("/services/{name}/deploy", post(deploy))
+        .route("/services/{name}/scale", post(scale))
+        .route("/services/{name}/revisions", get(revisions))
+        .route("/services/{name}/stats", get(stats))
+        .route("/services/{name}/replicas/{slot}/logs", get(logs))
+        .route("/watch/services", get(watch))
+}
+
+/// Every service the caller may see, with its replicas and how it stands.
+#[utoipa::path(get, path = "/api/v1/services", tag = "services",
+    responses((status = 200, body = Vec<ServiceView>), (status = 401, body = ErrorBody)))]
+pub async fn list(
+    State(state): State<AppState>,
+    Caller(ctx): Caller,
+) -> Result<Json<Vec<ServiceView>>, ApiError> {
+    Ok(Json(services::list(&state, &ctx).await?))
+}
+
+/// Creates a service in a team the caller operates (or as an admin); its replicas
+/// are placed and started at once. Bad names, specs or replica counts are 422, a
+/// taken name 409.
+#[utoipa::path(post, path = "/api/v1/services", tag = "services", request_body = CreateServiceInput,
+    responses((status = 201, body = ServiceView), (status = 403, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn create(
+    State(state): State<AppState>,
+    Caller(ctx): Caller,
+    ApiJson(input): ApiJson<CreateServiceInput>,
+) -> Result<(StatusCode, Json<ServiceView>), ApiError> {
+    Ok((
+        StatusCode::CREATED,
+        Json(services::create(&state, &ctx, input).await?),
+    ))
+}
+
+/// A service with its replicas, recent events and revision history.
+#[utoipa::path(get, path = "/api/v1/services/{name}", tag = "services", params(("name" = String, Path)),
+    responses((status = 200, body = ServiceDetail), (status = 404, body = ErrorBody)))]
+pub async fn show(
+    State(state): State<AppState>,
+    Caller(ctx): Caller,
+    ApiPath(name): ApiPath<String>,
+) -> Result<Json<ServiceDetail>, ApiError> {
+    Ok(Json(services::detail(&state, &ctx, &name).await?))
+}
+
+/// A new revision of the spec (`PUT …/spec` and `POST …/deploy` alike); the
+/// replicas are replaced start-first within the update policy. The same spec again
+/// changes nothing.
+#[utoipa::path(post, path = "/api/v1/services/{name}/deploy", tag = "services", params(("name" = String, Path)), request_body = DeployInput,
+    responses((status = 200, body = ServiceView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn deploy(
+    State(state): State<AppState>,
+    Caller(ctx): Caller,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(input): ApiJson<DeployInput>,
+) -> Result<Json<ServiceView>, ApiError> {
+    Ok(Json(services::deploy(&state, &ctx, &name, input).await?))
+}
+
+/// Sets how many replicas run: `{"replicas": n}`.
+#[utoipa::path(post, path = "/api/v1/services/{name}/scale", tag = "services", params(("name" = String, Path)), request_body = ScaleInput,
+    responses((status = 200, body = ServiceView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn scale(
+    State(state): State<AppState>,
+    Caller(ctx): Caller,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(input): ApiJson<ScaleInput>,
+) -> Result<Json<ServiceView>, ApiError> {
+    Ok(Json(services::scale(&state, &ctx, &name, input).await?))
+}
+
+/// Deletes a service; its replicas are removed.
+#[utoipa::path(delete, path = "/api/v1/services/{name}", tag = "services", params(("name" = String, Path)),
+    responses((status = 204), (status = 404, body = ErrorBody)))]
+pub async fn remove(
+    State(state): State<AppState>,
+    Caller(ctx): Caller,
+    ApiPath(name): ApiPath<String>,
+) -> Result<StatusCode, ApiError> {
+    services::delete(&state, &ctx, &name).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Every revision of the service, newest first.
+#[utoipa::path(get, path = "/api/v1/services/{name}/revisions", tag = "services", params(("name" = String, Path)),
+    responses((status = 200, body = Vec<RevisionView>), (status = 404, body = ErrorBody)))]
+pub async fn revisions(
+    State(state): State<AppState>,
+    Caller(ctx): Caller,
+    ApiPath(name): ApiPath<String>,
+) -> Result<Json<Vec<RevisionView>>, ApiError> {
+    Ok(Json(services::detail(&state, &ctx, &name).await?.revisions))
+}
+
+/// CPU (percent of one CPU) and memory of every running replica, sampled now.
+#[utoipa::path(get, path = "/api/v1/services/{name}/stats", tag = "services", params(("name" = String, Path)),
+    responses((status = 200, body = Vec<ReplicaStats>), (status = 404, body = ErrorBody)))]
+pub async fn stats(
+    State(state): State<AppState>,
+    Caller(ctx): Caller,
+    ApiPath(name): ApiPath<String>,
+) -> Result<Json<Vec<ReplicaStats>>, ApiError> {
+    Ok(Json(services::stats(&state, &ctx, &name).await?))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct LogsQuery {
+    /// Lines from the end (default 200, at most 5000).
+    tail: Option<u32>,
+    /// Keep the answer open and send new lines as they come.
+    #[serde(default)]
+    follow: bool,
+}
+
+/// A replica's log (stdout and stderr) as plain text: the last `tail` lines, and
+/// with `follow=true` what it writes next, until it stops or the client leaves.
+#[utoipa::path(get, path = "/api/v1/services/{name}/replicas/{slot}/logs", tag = "services",
+    params(("name" = String, Path), ("slot" = u32, Path), LogsQuery),
+    responses((status = 200, content_type = "text/plain", body = String), (status = 404, body = ErrorBody)))]
+pub async fn logs(
+    State(state): State<AppState>,
+    Caller(ctx): Caller,
+    ApiPath((name, slot)): ApiPath<(String, u32)>,
+    ApiQuery(q): ApiQuery<LogsQuery>,
+) -> Result<Response, ApiError> {
+    let text = [(header::CONTENT_TYPE, "text/plain; charset=utf-8")];
+    if q.follow {
+        let stream = services::follow_logs(&state, &ctx, &name, slot, q.tail).await?;
+        return Ok((text, Body::from_stream(stream)).into_response());
+    }
+    let logs = services::logs(&state, &ctx, &name, slot, q.tail).await?;
+    let mut body = logs.lines.join("\n");
+    if !body.is_empty() {
+        body.push('\n');
+    }
+    Ok((text, body).into_response())
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct WatchQuery {
+    /// Only this service.
+    name: Option<String>,
+}
+
+/// Server-sent events: `event: service` with the service's name as data, each time
+/// a service the caller may read changes (replicas started, stopped, healthy,
+/// scaled…). Pages listen to it to stay true without polling.
+#[utoipa::path(get, path = "/api/v1/watch/services", tag = "services", params(WatchQuery),
+    responses((status = 200, content_type = "text/event-stream", body = String), (status = 401, body = ErrorBody)))]
+pub async fn watch(
+    State(state): State<AppState>,
+    Caller(ctx): Caller,
+    ApiQuery(q): ApiQuery<WatchQuery>,
+) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
+    ctx.principal().map_err(ApiError::from)?;
+    let rx = state.reconciler.subscribe();
+    let names = readable_names(&state, &ctx).await;
+    struct Watch {
+        state: AppState,
+        ctx: Ctx,
+        rx: tokio::sync::broadcast::Receiver<i64>,
+        names: HashMap<i64, String>,
+        only: Option<String>,
+        hello: bool,
+    }
+    let start = Watch {
+        state,
+        ctx,
+        rx,
+        names,
+        only: q.name,
+        hello: true,
+    };
+    let stream = futures::stream::unfold(start, |mut w| async move {
+        if w.hello {
+            w.hello = false;
+            return Some((Ok(Event::default().event("ready").data("ok")), w));
+        }
+        loop {
+            let id = match w.rx.recv().await {
+                Ok(id) => id,
+                // Fell behind: say that everything may have changed.
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    return Some((Ok(Event::default().event("service").data("*")), w));
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+            };
+            if !w.names.contains_key(&id) {
+                w.names = readable_names(&w.state, &w.ctx).await;
+            }
+            let Some(name) = w.names.get(&id).cloned() else {
+                continue;
+            };
+            if w.only.as_ref().is_some_and(|only| *only != name) {
+                continue;
+            }
+            return Some((Ok(Event::default().event("service").data(name)), w));
+        }
+    });
+    Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
+}
+
+/// Names of the services the caller may read, by id.
+async fn readable_names(state: &AppState, ctx: &Ctx) -> HashMap<i64, String> {
+    state
+        .store
+        .list_services()
+        .await
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|s| ctx.allowed(Action::ReadServices(s.team_id)).is_ok())
+        .map(|s| (s.id, s.name))
+        .collect()
+}

@@ -1,0 +1,85 @@
+//! Plain data the pure core works on: what is wanted (services at a revision), what
+//! is seen (replicas on hosts) and the hosts themselves. No IO here.
+
+use std::collections::BTreeMap;
+
+use app::wire::{Health, HostState, ServiceSpec};
+
+/// A host as placement and planning see it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostInfo {
+    pub id: i64,
+    pub name: String,
+    pub state: HostState,
+    /// Since when the host does not answer (for the grace before its replicas move).
+    pub unreachable_since_ms: Option<i64>,
+    pub labels: BTreeMap<String, String>,
+    /// Capacity from the engine, in millicores and bytes; 0 when never heard from.
+    pub cpu_millis: u64,
+    pub memory_bytes: u64,
+}
+
+/// How a replica's container is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Status {
+    Created,
+    Running,
+    Restarting,
+    Paused,
+    Exited { code: i64 },
+    Dead,
+    Removing,
+}
+
+impl Status {
+    /// Whether the container is (or is about to be) running, so counts against its
+    /// host's capacity.
+    pub fn alive(self) -> bool {
+        matches!(
+            self,
+            Status::Created | Status::Running | Status::Restarting | Status::Paused
+        )
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Restarting => "restarting",
+            Status::Paused => "paused",
+            Status::Exited { .. } => "exited",
+            Status::Dead => "dead",
+            Status::Removing => "removing",
+        }
+    }
+}
+
+/// A container of Berth's, read back from its labels and state.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObservedReplica {
+    pub container_id: String,
+    pub host_id: i64,
+    pub service_id: i64,
+    pub slot: u32,
+    pub revision: i64,
+    pub spec_hash: String,
+    pub status: Status,
+    pub health: Health,
+    pub created_ms: i64,
+    pub cpu_millis: u64,
+    pub memory_bytes: u64,
+    pub host_port: Option<u16>,
+    /// The published port and its address, when the container publishes one.
+    pub endpoint: Option<(String, u16)>,
+}
+
+/// A service as it should be.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DesiredService {
+    pub id: i64,
+    pub name: String,
+    pub replicas: u32,
+    pub revision: i64,
+    pub spec: ServiceSpec,
+    pub spec_hash: String,
+}

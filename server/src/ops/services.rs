@@ -1,0 +1,734 @@
+//! Services, as teams run them: create, deploy a new revision, scale, delete; read
+//! them with their replicas, events, revisions, logs and usage. Every write
+//! records an event and an audit entry and pokes the reconciler, which does the
+//! rest.
+
+use std::collections::{BTreeMap, HashSet};
+
+use app::validate;
+use app::wire::{
+    CreateServiceInput, DeployInput, EventView, Health, HealthCheck, HealthProbe, HostState,
+    ReplicaLogs, ReplicaStats, ReplicaView, Resources, RevisionView, ScaleInput, ServiceDetail,
+    ServicePhase, ServiceSpec, ServiceView,
+};
+
+use super::{audit, Ctx, OpsError};
+use crate::auth::policy::Action;
+use crate::clock;
+use crate::cluster::health;
+use crate::domain::{ObservedReplica, Status};
+use crate::events::{self, Level};
+use crate::state::AppState;
+use crate::store::{EventFilter, NewService, ServiceRow};
+
+/// Lines of a replica's log shown unless asked otherwise, and at most.
+pub const LOG_TAIL: u32 = 200;
+pub const LOG_TAIL_MAX: u32 = 5000;
+
+async fn find(state: &AppState, name: &str) -> Result<ServiceRow, OpsError> {
+    state
+        .store
+        .service_by_name(name)
+        .await?
+        .ok_or_else(|| OpsError::NotFound(format!("there is no service {name:?}")))
+}
+
+/// A service the caller may read.
+async fn readable(state: &AppState, ctx: &Ctx, name: &str) -> Result<ServiceRow, OpsError> {
+    ctx.principal()?;
+    let row = find(state, name).await?;
+    ctx.allowed(Action::ReadServices(row.team_id))?;
+    Ok(row)
+}
+
+/// Every service the caller may see, with how it stands.
+pub async fn list(state: &AppState, ctx: &Ctx) -> Result<Vec<ServiceView>, OpsError> {
+    ctx.principal()?;
+    Ok(state
+        .store
+        .list_services()
+        .await?
+        .iter()
+        .filter(|row| ctx.allowed(Action::ReadServices(row.team_id)).is_ok())
+        .map(|row| view(state, row))
+        .collect())
+}
+
+/// A service with its replicas, recent events and revisions.
+pub async fn detail(state: &AppState, ctx: &Ctx, name: &str) -> Result<ServiceDetail, OpsError> {
+    let row = readable(state, ctx, name).await?;
+    let events = service_events(state, &row.name, 30).await?;
+    let revisions = state
+        .store
+        .list_revisions(row.id)
+        .await?
+        .into_iter()
+        .map(|r| RevisionView {
+            number: r.number,
+            spec: r.spec,
+            author: r.author,
+            message: r.message,
+            created_at_ms: r.created_at,
+        })
+        .collect();
+    Ok(ServiceDetail {
+        service: view(state, &row),
+        events,
+        revisions,
+    })
+}
+
+async fn service_events(
+    state: &AppState,
+    name: &str,
+    limit: u32,
+) -> Result<Vec<EventView>, OpsError> {
+    Ok(state
+        .store
+        .list_events(&EventFilter {
+            kind: Some("service".into()),
+            subject: Some(name.to_string()),
+            before: None,
+            limit,
+        })
+        .await?)
+}
+
+/// How a service stands, from its row and what the reconciler last saw.
+pub fn view(state: &AppState, row: &ServiceRow) -> ServiceView {
+    let seen = state.reconciler.service(row.id);
+    let host = |id: i64| state.hosts.get(id);
+    let host_name = |id: i64| {
+        host(id)
+            .map(|e| e.name())
+            .unwrap_or_else(|| format!("#{id}"))
+    };
+    let host_down = |id: i64| {
+        host(id).is_some_and(|e| health::state(&e.row(), &e.live()) == HostState::Unreachable)
+    };
+    let mut replicas: Vec<&ObservedReplica> = seen.replicas.iter().collect();
+    replicas.sort_by_key(|r| (r.slot, r.created_ms));
+
+    let ready = |r: &ObservedReplica| {
+        r.status == Status::Running && matches!(r.health, Health::Healthy | Health::None)
+    };
+    let running = replicas
+        .iter()
+        .filter(|r| r.status == Status::Running && !host_down(r.host_id))
+        .count() as u32;
+    let healthy = replicas
+        .iter()
+        .filter(|r| {
+            ready(r)
+                && r.revision == row.revision
+                && r.slot <= row.replicas
+                && !host_down(r.host_id)
+        })
+        .map(|r| r.slot)
+        .collect::<HashSet<_>>()
+        .len() as u32;
+
+    let mut instances: Vec<ReplicaView> = replicas
+        .iter()
+        .map(|r| {
+            let history = seen.slots.get(&r.slot).cloned().unwrap_or_default();
+            let down = host_down(r.host_id);
+            let note = if down {
+                Some("its host does not answer".to_string())
+            } else if matches!(r.health, Health::Starting | Health::Unhealthy) {
+                state.reconciler.prober.last_error(&r.container_id)
+            } else {
+                None
+            };
+            ReplicaView {
+                slot: r.slot,
+                revision: r.revision,
+                host: host_name(r.host_id),
+                container_id: r.container_id.chars().take(12).collect(),
+                state: if down {
+                    "unknown".into()
+                } else {
+                    r.status.as_str().into()
+                },
+                health: r.health,
+                endpoint: r.endpoint.as_ref().map(|(a, p)| format!("{a}:{p}")),
+                restarts: history.restarts,
+                last_exit: history.last_exit,
+                note,
+                created_at_ms: r.created_ms,
+            }
+        })
+        .collect();
+    for p in &seen.pending {
+        let history = seen.slots.get(&p.slot).cloned().unwrap_or_default();
+        instances.push(ReplicaView {
+            slot: p.slot,
+            revision: p.revision,
+            host: host_name(p.host_id),
+            container_id: String::new(),
+            state: if p.note.starts_with("pulling") {
+                "pulling".into()
+            } else {
+                "starting".into()
+            },
+            health: Health::Starting,
+            endpoint: None,
+            restarts: history.restarts,
+            last_exit: history.last_exit,
+            note: Some(p.note.clone()),
+            created_at_ms: p.since_ms,
+        });
+    }
+    // Wanted slots with nothing in them: why they wait, or why their start failed.
+    let occupied: HashSet<u32> = instances.iter().map(|i| i.slot).collect();
+    for slot in (1..=row.replicas).filter(|s| !occupied.contains(s)) {
+        let history = seen.slots.get(&slot).cloned().unwrap_or_default();
+        let prefix = format!("replica {slot} ");
+        let waiting = seen
+            .problems
+            .iter()
+            .find(|p| p.starts_with(&prefix))
+            .cloned();
+        let (state_word, host, note) = match (&history.start_failure, waiting) {
+            (Some(f), _) => ("failed", host_name(f.host_id), Some(f.error.clone())),
+            (None, Some(why)) => ("waiting", String::new(), Some(why)),
+            (None, None) => ("waiting", String::new(), None),
+        };
+        instances.push(ReplicaView {
+            slot,
+            revision: row.revision,
+            host,
+            container_id: String::new(),
+            state: state_word.into(),
+            health: Health::Starting,
+            endpoint: None,
+            restarts: history.restarts,
+            last_exit: history.last_exit,
+            note,
+            created_at_ms: 0,
+        });
+    }
+    instances.sort_by(|a, b| {
+        (a.slot, a.created_at_ms, &a.container_id).cmp(&(b.slot, b.created_at_ms, &b.container_id))
+    });
+
+    let settled = instances.len() as u32 == row.replicas
+        && instances
+            .iter()
+            .all(|i| i.revision == row.revision && i.state == "running");
+    let phase = if row.replicas == 0 && instances.is_empty() {
+        ServicePhase::Stopped
+    } else if healthy >= row.replicas && settled {
+        ServicePhase::Running
+    } else if !seen.problems.is_empty() || seen.last_error.is_some() {
+        ServicePhase::Degraded
+    } else {
+        ServicePhase::Progressing
+    };
+    ServiceView {
+        id: row.id,
+        name: row.name.clone(),
+        team: row.team.clone(),
+        team_id: row.team_id,
+        replicas: row.replicas,
+        revision: row.revision,
+        spec: row.spec.clone(),
+        created_at_ms: row.created_at,
+        updated_at_ms: row.updated_at,
+        phase,
+        running,
+        healthy,
+        instances,
+        problems: seen.problems,
+        last_error: seen.last_error,
+        observed_at_ms: seen.observed_at_ms,
+    }
+}
+
+fn check_spec(spec: &ServiceSpec) -> Result<(), OpsError> {
+    validate::service_spec(spec).map_err(OpsError::Invalid)
+}
+
+fn message_of(m: &Option<String>) -> Result<String, OpsError> {
+    let m = m.as_deref().unwrap_or("").trim().to_string();
+    if m.len() > 500 {
+        return Err(OpsError::Invalid(
+            "the message must have at most 500 characters".into(),
+        ));
+    }
+    Ok(m)
+}
+
+/// Creates a service in a team the caller operates; its replicas start at once.
+pub async fn create(
+    state: &AppState,
+    ctx: &Ctx,
+    input: CreateServiceInput,
+) -> Result<ServiceView, OpsError> {
+    let outcome = async {
+        let p = ctx.principal()?;
+        let author = p.username.clone();
+        let team = state
+            .store
+            .list_teams()
+            .await?
+            .into_iter()
+            .find(|t| t.name.eq_ignore_ascii_case(input.team.trim()))
+            .ok_or_else(|| OpsError::Invalid(format!("there is no team {:?}", input.team)))?;
+        ctx.allowed(Action::WriteServices(team.id))?;
+        validate::service_name(&input.name).map_err(OpsError::Invalid)?;
+        validate::replicas(input.replicas).map_err(OpsError::Invalid)?;
+        check_spec(&input.spec)?;
+        let message = message_of(&input.message)?;
+        if state.store.service_by_name(&input.name).await?.is_some() {
+            return Err(OpsError::Conflict(format!(
+                "a service named {:?} exists already",
+                input.name
+            )));
+        }
+        let now = clock::now_ms();
+        let id = state
+            .store
+            .create_service(NewService {
+                name: &input.name,
+                team_id: team.id,
+                replicas: input.replicas,
+                spec: &input.spec,
+                author: &author,
+                message: if message.is_empty() {
+                    "created"
+                } else {
+                    &message
+                },
+                now,
+            })
+            .await
+            .map_err(|e| {
+                if e.is_unique_violation() {
+                    OpsError::Conflict(format!("a service named {:?} exists already", input.name))
+                } else {
+                    e.into()
+                }
+            })?;
+        events::record(
+            state,
+            "service",
+            &input.name,
+            Level::Info,
+            &format!(
+                "service {} created by {author} in team {}: {} of {} (revision 1)",
+                input.name,
+                team.name,
+                replicas_words(input.replicas),
+                input.spec.image
+            ),
+        )
+        .await;
+        state.reconciler.written(id);
+        let row = find(state, &input.name).await?;
+        Ok(view(state, &row))
+    }
+    .await;
+    audit(
+        state,
+        ctx,
+        "service.create",
+        &format!("service:{}", input.name),
+        &outcome,
+    )
+    .await;
+    outcome
+}
+
+fn replicas_words(n: u32) -> String {
+    format!("{n} replica{}", if n == 1 { "" } else { "s" })
+}
+
+/// What changed between two specs, in a few words each.
+pub fn spec_changes(old: &ServiceSpec, new: &ServiceSpec) -> Vec<String> {
+    let mut out = Vec::new();
+    if old.image != new.image {
+        out.push(format!("image {} → {}", old.image, new.image));
+    }
+    if old.command != new.command || old.args != new.args {
+        out.push("command changed".into());
+    }
+    if old.env != new.env {
+        let keys: BTreeMap<&String, ()> = old
+            .env
+            .iter()
+            .chain(new.env.iter())
+            .filter(|(k, _)| old.env.get(*k) != new.env.get(*k))
+            .map(|(k, _)| (k, ()))
+            .collect();
+        out.push(format!(
+            "env {}",
+            keys.keys()
+                .map(|k| k.as_str())
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
+    }
+    if old.port != new.port || old.host_port != new.host_port {
+        out.push("ports changed".into());
+    }
+    if old.resources != new.resources {
+        out.push(format!(
+            "resources {} → {}",
+            resources_words(&old.resources),
+            resources_words(&new.resources)
+        ));
+    }
+    if old.health != new.health {
+        out.push(format!(
+            "health check {} → {}",
+            health_words(&old.health),
+            health_words(&new.health)
+        ));
+    }
+    if old.restart != new.restart {
+        out.push("restart policy changed".into());
+    }
+    if old.placement != new.placement {
+        out.push("placement changed".into());
+    }
+    if old.update != new.update {
+        out.push("update policy changed".into());
+    }
+    out
+}
+
+fn resources_words(r: &Resources) -> String {
+    format!(
+        "{} CPU / {}",
+        app::format::cpus(i64::from(r.cpu_millis)),
+        app::format::bytes(r.memory_bytes as i64)
+    )
+}
+
+fn health_words(h: &Option<HealthCheck>) -> String {
+    match h {
+        None => "none".into(),
+        Some(h) => match &h.probe {
+            HealthProbe::Http { path } => format!("GET {path}"),
+            HealthProbe::Command { command } => command.join(" "),
+        },
+    }
+}
+
+/// A new revision of the spec; the reconciler rolls it out. The same spec again
+/// changes nothing.
+pub async fn deploy(
+    state: &AppState,
+    ctx: &Ctx,
+    name: &str,
+    input: DeployInput,
+) -> Result<ServiceView, OpsError> {
+    let outcome = async {
+        let p = ctx.principal()?;
+        let author = p.username.clone();
+        let row = find(state, name).await?;
+        ctx.allowed(Action::WriteServices(row.team_id))?;
+        check_spec(&input.spec)?;
+        let message = message_of(&input.message)?;
+        let now = clock::now_ms();
+        if input.spec == row.spec {
+            return Ok(view(state, &row));
+        }
+        let changes = spec_changes(&row.spec, &input.spec).join("; ");
+        let number = state
+            .store
+            .add_revision(
+                row.id,
+                &input.spec,
+                &author,
+                if message.is_empty() {
+                    &changes
+                } else {
+                    &message
+                },
+                now,
+            )
+            .await?;
+        events::record(
+            state,
+            "service",
+            &row.name,
+            Level::Info,
+            &format!("revision {number} by {author}: {changes}"),
+        )
+        .await;
+        state.reconciler.written(row.id);
+        let row = find(state, name).await?;
+        Ok(view(state, &row))
+    }
+    .await;
+    audit(
+        state,
+        ctx,
+        "service.deploy",
+        &format!("service:{name}"),
+        &outcome,
+    )
+    .await;
+    outcome
+}
+
+/// Sets how many replicas run.
+pub async fn scale(
+    state: &AppState,
+    ctx: &Ctx,
+    name: &str,
+    input: ScaleInput,
+) -> Result<ServiceView, OpsError> {
+    let outcome = async {
+        let p = ctx.principal()?;
+        let author = p.username.clone();
+        let row = find(state, name).await?;
+        ctx.allowed(Action::WriteServices(row.team_id))?;
+        validate::replicas(input.replicas).map_err(OpsError::Invalid)?;
+        let now = clock::now_ms();
+        if input.replicas != row.replicas {
+            state
+                .store
+                .set_replicas(row.id, input.replicas, now)
+                .await?;
+            events::record(
+                state,
+                "service",
+                &row.name,
+                Level::Info,
+                &format!("scaled {} -> {} by {author}", row.replicas, input.replicas),
+            )
+            .await;
+            state.reconciler.written(row.id);
+        }
+        let row = find(state, name).await?;
+        Ok(view(state, &row))
+    }
+    .await;
+    audit(
+        state,
+        ctx,
+        "service.scale",
+        &format!("service:{name}"),
+        &outcome,
+    )
+    .await;
+    outcome
+}
+
+/// Deletes a service; the reconciler removes its replicas.
+pub async fn delete(state: &AppState, ctx: &Ctx, name: &str) -> Result<(), OpsError> {
+    let outcome = async {
+        let p = ctx.principal()?;
+        let author = p.username.clone();
+        let row = find(state, name).await?;
+        ctx.allowed(Action::WriteServices(row.team_id))?;
+        state.store.delete_service(row.id).await?;
+        events::record(
+            state,
+            "service",
+            &row.name,
+            Level::Warn,
+            &format!(
+                "service {} deleted by {author}; its replicas are being removed",
+                row.name
+            ),
+        )
+        .await;
+        state.reconciler.written(row.id);
+        Ok(())
+    }
+    .await;
+    audit(
+        state,
+        ctx,
+        "service.delete",
+        &format!("service:{name}"),
+        &outcome,
+    )
+    .await;
+    outcome
+}
+
+/// The replica of a slot to read from: the newest running one, else the newest.
+fn replica_in(slot: u32, seen: &[ObservedReplica]) -> Result<&ObservedReplica, OpsError> {
+    seen.iter()
+        .filter(|r| r.slot == slot)
+        .max_by_key(|r| (r.status == Status::Running, r.created_ms))
+        .ok_or_else(|| OpsError::NotFound(format!("replica {slot} has no container")))
+}
+
+/// The last lines of one replica's log.
+pub async fn logs(
+    state: &AppState,
+    ctx: &Ctx,
+    name: &str,
+    slot: u32,
+    tail: Option<u32>,
+) -> Result<ReplicaLogs, OpsError> {
+    let row = readable(state, ctx, name).await?;
+    let tail = tail.unwrap_or(LOG_TAIL);
+    if !(1..=LOG_TAIL_MAX).contains(&tail) {
+        return Err(OpsError::Invalid(format!(
+            "tail must be from 1 to {LOG_TAIL_MAX}"
+        )));
+    }
+    let seen = state.reconciler.service(row.id);
+    let r = replica_in(slot, &seen.replicas)?;
+    let entry = state
+        .hosts
+        .get(r.host_id)
+        .ok_or_else(|| OpsError::NotFound(format!("replica {slot}'s host is gone")))?;
+    let lines = entry
+        .engine
+        .logs_tail(&r.container_id, tail)
+        .await
+        .map_err(|e| OpsError::Refused {
+            code: "host_unreachable",
+            message: e.to_string(),
+        })?;
+    Ok(ReplicaLogs {
+        slot,
+        host: entry.name(),
+        container_id: r.container_id.chars().take(12).collect(),
+        lines,
+    })
+}
+
+/// One replica's log as it comes, for `follow=true`.
+pub async fn follow_logs(
+    state: &AppState,
+    ctx: &Ctx,
+    name: &str,
+    slot: u32,
+    tail: Option<u32>,
+) -> Result<
+    impl futures::Stream<Item = Result<bytes::Bytes, crate::runtime::docker::DockerError>> + use<>,
+    OpsError,
+> {
+    let row = readable(state, ctx, name).await?;
+    let tail = tail.unwrap_or(LOG_TAIL).clamp(0, LOG_TAIL_MAX);
+    let seen = state.reconciler.service(row.id);
+    let r = replica_in(slot, &seen.replicas)?;
+    let entry = state
+        .hosts
+        .get(r.host_id)
+        .ok_or_else(|| OpsError::NotFound(format!("replica {slot}'s host is gone")))?;
+    entry
+        .engine
+        .logs_follow(&r.container_id, tail)
+        .await
+        .map_err(|e| OpsError::Refused {
+            code: "host_unreachable",
+            message: e.to_string(),
+        })
+}
+
+/// CPU and memory of every running replica, sampled now.
+pub async fn stats(state: &AppState, ctx: &Ctx, name: &str) -> Result<Vec<ReplicaStats>, OpsError> {
+    let row = readable(state, ctx, name).await?;
+    let seen = state.reconciler.service(row.id);
+    let asks = seen
+        .replicas
+        .iter()
+        .filter(|r| r.status == Status::Running)
+        .filter_map(|r| state.hosts.get(r.host_id).map(|e| (r.clone(), e)))
+        .map(|(r, e)| async move {
+            let usage = e.engine.usage(&r.container_id).await.ok()?;
+            Some(ReplicaStats {
+                slot: r.slot,
+                host: e.name(),
+                container_id: r.container_id.chars().take(12).collect(),
+                cpu_percent: usage.cpu_percent,
+                memory_bytes: usage.memory_bytes,
+                memory_limit_bytes: usage.memory_limit_bytes,
+            })
+        });
+    let mut out: Vec<ReplicaStats> = futures::future::join_all(asks)
+        .await
+        .into_iter()
+        .flatten()
+        .collect();
+    out.sort_by(|a, b| (a.slot, &a.container_id).cmp(&(b.slot, &b.container_id)));
+    Ok(out)
+}
+
+/// The demo a newcomer sees on a fresh `make run`: team `demo`, service `demo`, 3
+/// replicas of the demo image checked on `/healthz`. Made once: a database that
+/// had it (or any service) is left alone. Returns what it did, if anything.
+pub async fn bootstrap_demo(state: &AppState) -> Result<Option<String>, OpsError> {
+    const DONE: &str = "demo_created";
+    if state.store.setting(DONE).await?.is_some() {
+        return Ok(None);
+    }
+    let now = clock::now_ms();
+    if !state.store.list_services().await?.is_empty() {
+        state.store.set_setting(DONE, "skipped", now).await?;
+        return Ok(None);
+    }
+    let team = match state
+        .store
+        .list_teams()
+        .await?
+        .into_iter()
+        .find(|t| t.name == "demo")
+    {
+        Some(t) => t.id,
+        None => state.store.create_team("demo", now).await?,
+    };
+    let spec: ServiceSpec = serde_json::from_value(serde_json::json!({
+        "image": "127.0.0.1:5000/berth-demo:v1",
+        "port": 8080,
+        "resources": {"cpu_millis": 100, "memory_bytes": 32 << 20},
+        "health": {"kind": "http", "path": "/healthz", "interval_ms": 2000, "start_period_ms": 10000}
+    }))
+    .map_err(|_| OpsError::Internal)?;
+    let id = state
+        .store
+        .create_service(NewService {
+            name: "demo",
+            team_id: team,
+            replicas: 3,
+            spec: &spec,
+            author: "system",
+            message: "the demo service",
+            now,
+        })
+        .await?;
+    state.store.set_setting(DONE, "yes", now).await?;
+    let message = "created the demo service `demo` (3 replicas of berth-demo:v1) in team `demo`";
+    events::record(state, "service", "demo", Level::Info, message).await;
+    state.reconciler.written(id);
+    Ok(Some(message.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(v: serde_json::Value) -> ServiceSpec {
+        serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn changes_between_specs_in_words() {
+        let a = spec(serde_json::json!({"image": "demo:v1", "env": {"A": "1", "B": "2"}}));
+        let b = spec(serde_json::json!({
+            "image": "demo:v2", "env": {"A": "1", "B": "3", "C": "4"},
+            "resources": {"cpu_millis": 500, "memory_bytes": 134217728},
+            "health": {"kind": "http", "path": "/healthz"}
+        }));
+        assert_eq!(
+            spec_changes(&a, &b),
+            [
+                "image demo:v1 → demo:v2",
+                "env B, C",
+                "resources 0 CPU / 0 B → 0.5 CPU / 128 MiB",
+                "health check none → GET /healthz"
+            ]
+        );
+        assert!(spec_changes(&a, &a).is_empty());
+    }
+}

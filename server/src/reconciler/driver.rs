@@ -1,0 +1,746 @@
+//! The reconcile loop. A pass reads the desired services from the store, lists
+//! Berth's containers on every host that answers (the last listing stands in for a
+//! host that does not), adds the replicas being made, lays the health checks'
+//! verdicts over them, calls [`plan`], and hands each service's actions to a task
+//! of its own. A service with a task running is left out of later passes until it
+//! is done (per-service work is serialized); a service whose actions failed waits,
+//! doubling the wait each time (the loop itself never dies). A slot whose replica
+//! keeps failing is restarted after a growing delay too, so a crashing image does
+//! not spin.
+//!
+//! Passes are triggered by writes ([`super::Reconciler::written`]), by container and
+//! host events on the bus, by health changes, when a planned wait ends, and at
+//! least every [`super::Settings::interval`].
+
+use std::collections::{BTreeSet, HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use futures::StreamExt;
+use tokio_util::sync::CancellationToken;
+
+use app::wire::{Health, HealthProbe};
+
+use super::plan::{self, Action, Plan};
+use super::prober::Target;
+use super::{Pending, StartFailure};
+use crate::clock;
+use crate::cluster::health;
+use crate::domain::{DesiredService, HostInfo, ObservedReplica, Status};
+use crate::events::{self, ClusterEvent, Level};
+use crate::runtime::ReplicaSpec;
+use crate::state::AppState;
+use crate::store::ServiceRow;
+
+/// Actions run at once per service task.
+const PARALLEL_ACTIONS: usize = 16;
+/// Events that come in a burst are taken in one pass.
+const SETTLE: Duration = Duration::from_millis(15);
+/// The longest wait after failures.
+const MAX_BACKOFF_MS: i64 = 60_000;
+/// A slot whose replica has been ready this long has stopped crashing: its restart
+/// delay starts over.
+const STEADY_MS: i64 = 10_000;
+
+/// How long to wait before retrying after `failures` failures in a row: nothing
+/// for the first, then 1 s, 2 s, 4 s … up to a minute.
+pub fn backoff_ms(failures: u32) -> i64 {
+    match failures {
+        0 | 1 => 0,
+        n => (1000i64 << (n - 2).min(16)).min(MAX_BACKOFF_MS),
+    }
+}
+
+/// A service that failed, and until when it waits.
+#[derive(Debug, Clone)]
+struct Backoff {
+    failures: u32,
+    until_ms: i64,
+    error: String,
+}
+
+#[derive(Default)]
+struct Shared {
+    busy: HashSet<i64>,
+    backoff: HashMap<i64, Backoff>,
+}
+
+/// What the loop keeps between passes.
+#[derive(Default)]
+pub struct Driver {
+    shared: Arc<Mutex<Shared>>,
+    /// The last listing of each host, for when it does not answer.
+    seen: HashMap<i64, Vec<ObservedReplica>>,
+    /// Problems already recorded as events, per service.
+    told: HashMap<i64, BTreeSet<String>>,
+    /// Names of services seen, for events about replicas of deleted ones.
+    names: HashMap<i64, String>,
+}
+
+/// The hosts as placement sees them, and the address each publishes ports on.
+pub fn host_infos(state: &AppState) -> (Vec<HostInfo>, HashMap<i64, String>) {
+    let mut infos = Vec::new();
+    let mut addresses = HashMap::new();
+    for e in state.hosts.entries() {
+        let row = e.row();
+        let live = e.live();
+        addresses.insert(row.id, row.address.clone());
+        infos.push(HostInfo {
+            id: row.id,
+            state: health::state(&row, &live),
+            unreachable_since_ms: live.unreachable_since_ms,
+            cpu_millis: live
+                .facts
+                .as_ref()
+                .map(|f| f.cpus.max(0) as u64 * 1000)
+                .unwrap_or(0),
+            memory_bytes: live
+                .facts
+                .as_ref()
+                .map(|f| f.memory_bytes.max(0) as u64)
+                .unwrap_or(0),
+            name: row.name,
+            labels: row.labels,
+        });
+    }
+    (infos, addresses)
+}
+
+fn desired_from(row: &ServiceRow) -> DesiredService {
+    DesiredService {
+        id: row.id,
+        name: row.name.clone(),
+        replicas: row.replicas,
+        revision: row.revision,
+        spec: row.spec.clone(),
+        spec_hash: row.spec_hash.clone(),
+    }
+}
+
+/// Whether a bus event may change what a pass would do.
+fn relevant(event: &ClusterEvent) -> bool {
+    match event {
+        ClusterEvent::Engine { event, .. } => {
+            event.kind == "container"
+                && matches!(
+                    event.action.split(':').next().unwrap_or(""),
+                    "die"
+                        | "start"
+                        | "destroy"
+                        | "stop"
+                        | "kill"
+                        | "oom"
+                        | "health_status"
+                        | "pause"
+                        | "unpause"
+                )
+        }
+        ClusterEvent::HostUp { .. }
+        | ClusterEvent::HostDown { .. }
+        | ClusterEvent::HostChanged { .. } => true,
+    }
+}
+
+/// Runs passes until the token is cancelled.
+pub async fn run(state: AppState, token: CancellationToken) {
+    let mut bus = state.bus.subscribe();
+    let mut driver = Driver::default();
+    // At start-up, give every host a heartbeat's chance to answer, so that the
+    // first pass adopts what runs there instead of placing it anew.
+    let started = tokio::time::Instant::now();
+    while started.elapsed() < Duration::from_secs(5)
+        && state
+            .hosts
+            .entries()
+            .iter()
+            .any(|e| e.live().reachable.is_none())
+    {
+        tokio::select! {
+            _ = token.cancelled() => return,
+            _ = tokio::time::sleep(Duration::from_millis(50)) => {}
+        }
+    }
+    loop {
+        let wake_ms = driver.pass(&state).await;
+        let wait = Duration::from_millis((wake_ms - clock::now_ms()).clamp(0, i64::MAX) as u64);
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            tokio::select! {
+                _ = token.cancelled() => return,
+                _ = state.reconciler.poked() => break,
+                _ = tokio::time::sleep_until(deadline) => break,
+                event = bus.recv() => match event {
+                    Ok(e) if relevant(&e) => break,
+                    Ok(_) => continue,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+                },
+            }
+        }
+        tokio::select! {
+            _ = token.cancelled() => return,
+            _ = tokio::time::sleep(SETTLE) => {}
+        }
+    }
+}
+
+impl Driver {
+    /// One pass; returns when the next one is due at the latest (ms since the epoch).
+    pub async fn pass(&mut self, state: &AppState) -> i64 {
+        let r = state.reconciler.clone();
+        let settings = r.settings();
+        let now = clock::now_ms();
+        let mut wake = now + settings.interval.as_millis() as i64;
+
+        let rows = match state.store.list_services().await {
+            Ok(rows) => rows,
+            Err(e) => {
+                tracing::error!(error = %e, "reconciler: cannot read the services");
+                return now + 1000;
+            }
+        };
+        let desired: Vec<DesiredService> = rows.iter().map(desired_from).collect();
+        for d in &desired {
+            self.names.insert(d.id, d.name.clone());
+        }
+        let (hosts, addresses) = host_infos(state);
+        let host_names: HashMap<i64, String> =
+            hosts.iter().map(|h| (h.id, h.name.clone())).collect();
+
+        // Replicas being made: read before listing, so that one finished in between
+        // is seen at least once (as pending, or as a container).
+        let mut observed: Vec<ObservedReplica> = Vec::new();
+        for d in &desired {
+            for p in r.service(d.id).pending {
+                observed.push(pending_replica(d.id, &p));
+            }
+        }
+
+        // What runs, from every host that can be asked.
+        let listings = futures::future::join_all(hosts.iter().map(|h| {
+            let r = r.clone();
+            let ask = h.state != app::wire::HostState::Unreachable;
+            let id = h.id;
+            async move {
+                (
+                    id,
+                    if ask {
+                        Some(r.runtime.list(id).await)
+                    } else {
+                        None
+                    },
+                )
+            }
+        }))
+        .await;
+        let registered: HashSet<i64> = hosts.iter().map(|h| h.id).collect();
+        self.seen.retain(|id, _| registered.contains(id));
+        for (host_id, listing) in listings {
+            match listing {
+                Some(Ok(list)) => {
+                    self.seen.insert(host_id, list);
+                }
+                Some(Err(e)) => {
+                    tracing::debug!(host_id, error = %e, "reconciler: listing failed; using the last one")
+                }
+                None => {}
+            }
+            if let Some(list) = self.seen.get(&host_id) {
+                observed.extend(list.iter().cloned());
+            }
+        }
+
+        // Health: Berth's own checks for HTTP probes, Docker's for command probes.
+        let by_id: HashMap<i64, &DesiredService> = desired.iter().map(|d| (d.id, d)).collect();
+        let mut targets = HashMap::new();
+        for o in observed.iter_mut() {
+            let Some(d) = by_id.get(&o.service_id) else {
+                continue;
+            };
+            if let Some(address) = addresses.get(&o.host_id) {
+                if let Some((_, port)) = &o.endpoint {
+                    o.endpoint = Some((address.clone(), *port));
+                }
+            }
+            match d.spec.health.as_ref().map(|h| (&h.probe, h)) {
+                None => o.health = Health::None,
+                Some((HealthProbe::Command { .. }, _)) => {}
+                Some((HealthProbe::Http { path }, check)) => {
+                    if o.status != Status::Running {
+                        continue;
+                    }
+                    if let Some((address, port)) = &o.endpoint {
+                        targets.insert(
+                            o.container_id.clone(),
+                            Target {
+                                service_id: d.id,
+                                address: address.clone(),
+                                port: *port,
+                                path: path.clone(),
+                                check: check.clone(),
+                            },
+                        );
+                    }
+                    o.health = r.prober.health(&o.container_id);
+                }
+            }
+        }
+        r.prober.set_targets(targets);
+
+        let mut p = plan::plan(
+            &desired,
+            &observed,
+            &hosts,
+            now,
+            plan::Settings {
+                host_grace_ms: settings.host_grace.as_millis() as i64,
+            },
+        );
+        if let Some(at) = p.wake_at_ms {
+            wake = wake.min(at);
+        }
+
+        // Slots whose replica keeps failing restart after a growing delay.
+        // A failure this pass removes counts already.
+        let failing_now: HashMap<(i64, u32), String> = p
+            .actions
+            .iter()
+            .filter_map(|a| match a {
+                Action::Remove {
+                    service_id,
+                    slot,
+                    failure: Some(why),
+                    ..
+                } => Some(((*service_id, *slot), why.clone())),
+                _ => None,
+            })
+            .collect();
+        let mut delayed: HashMap<i64, Vec<String>> = HashMap::new();
+        p.actions.retain(|a| {
+            let Action::Start {
+                service_id, slot, ..
+            } = a
+            else {
+                return true;
+            };
+            let history = r
+                .service(*service_id)
+                .slots
+                .get(slot)
+                .cloned()
+                .unwrap_or_default();
+            let (failures, last, why) = match failing_now.get(&(*service_id, *slot)) {
+                Some(why) => (history.failures_in_row + 1, now, Some(why.clone())),
+                None => (
+                    history.failures_in_row,
+                    history.last_failure_ms,
+                    history.last_exit,
+                ),
+            };
+            let until = last + backoff_ms(failures);
+            if failures >= 2 && until > now {
+                wake = wake.min(until);
+                delayed.entry(*service_id).or_default().push(format!(
+                    "replica {slot} restarts in {} s: it failed {failures} times in a row ({})",
+                    (until - now + 999) / 1000,
+                    why.as_deref().unwrap_or("failed")
+                ));
+                false
+            } else {
+                true
+            }
+        });
+
+        // Writes since the last pass clear their service's back-off.
+        let fresh: Vec<i64> = std::mem::take(&mut *r.fresh_writes.lock().expect("writes lock"));
+        let (busy, backoff) = {
+            let mut shared = self.shared.lock().expect("driver lock");
+            for id in &fresh {
+                shared.backoff.remove(id);
+            }
+            (shared.busy.clone(), shared.backoff.clone())
+        };
+
+        self.publish(state, &desired, &observed, &p, &delayed, &backoff, now)
+            .await;
+
+        // Hand each service's actions to a task of its own.
+        let mut by_service: HashMap<i64, Vec<Action>> = HashMap::new();
+        for a in p.actions {
+            by_service.entry(a.service_id()).or_default().push(a);
+        }
+        for (service_id, actions) in by_service {
+            if busy.contains(&service_id) {
+                continue;
+            }
+            if let Some(b) = backoff.get(&service_id) {
+                if b.until_ms > now {
+                    wake = wake.min(b.until_ms);
+                    continue;
+                }
+            }
+            let name = self
+                .names
+                .get(&service_id)
+                .cloned()
+                .unwrap_or_else(|| format!("#{service_id}"));
+            let desired = by_id.get(&service_id).map(|d| (*d).clone());
+            self.shared
+                .lock()
+                .expect("driver lock")
+                .busy
+                .insert(service_id);
+            let starts: Vec<Pending> = actions
+                .iter()
+                .filter_map(|a| match (a, &desired) {
+                    (Action::Start { slot, host_id, .. }, Some(d)) => Some(Pending {
+                        slot: *slot,
+                        host_id: *host_id,
+                        revision: d.revision,
+                        spec_hash: d.spec_hash.clone(),
+                        note: "starting".into(),
+                        since_ms: now,
+                        cpu_millis: u64::from(d.spec.resources.cpu_millis),
+                        memory_bytes: d.spec.resources.memory_bytes,
+                        host_port: d.spec.host_port,
+                    }),
+                    _ => None,
+                })
+                .collect();
+            if !starts.is_empty() {
+                r.update(service_id, |s| s.pending.extend(starts));
+            }
+            let task = ServiceTask {
+                state: state.clone(),
+                shared: self.shared.clone(),
+                service_id,
+                name,
+                desired,
+                addresses: addresses.clone(),
+                host_names: host_names.clone(),
+            };
+            tokio::spawn(task.run(actions));
+        }
+        wake
+    }
+
+    /// Puts what the pass saw where pages read it, and records new problems.
+    #[allow(clippy::too_many_arguments)]
+    async fn publish(
+        &mut self,
+        state: &AppState,
+        desired: &[DesiredService],
+        observed: &[ObservedReplica],
+        p: &Plan,
+        delayed: &HashMap<i64, Vec<String>>,
+        backoff: &HashMap<i64, Backoff>,
+        now: i64,
+    ) {
+        let r = &state.reconciler;
+        let ids: HashSet<i64> = desired.iter().map(|d| d.id).collect();
+        r.retain(|id| ids.contains(&id));
+        self.told.retain(|id, _| ids.contains(id));
+        for d in desired {
+            let replicas: Vec<ObservedReplica> = observed
+                .iter()
+                .filter(|o| o.service_id == d.id && !is_pending(&o.container_id))
+                .cloned()
+                .collect();
+            let mut problems = p.problems.get(&d.id).cloned().unwrap_or_default();
+            problems.extend(delayed.get(&d.id).cloned().unwrap_or_default());
+            let last_error = backoff.get(&d.id).map(|b| {
+                if b.until_ms > now {
+                    format!(
+                        "{} (retrying in {} s)",
+                        b.error,
+                        (b.until_ms - now + 999) / 1000
+                    )
+                } else {
+                    b.error.clone()
+                }
+            });
+            let ready_slots: HashSet<u32> = replicas
+                .iter()
+                .filter(|o| {
+                    o.revision == d.revision
+                        && o.status == Status::Running
+                        && matches!(o.health, Health::Healthy | Health::None)
+                        && now - o.created_ms >= STEADY_MS
+                })
+                .map(|o| o.slot)
+                .collect();
+            let occupied: HashSet<u32> = replicas.iter().map(|o| o.slot).collect();
+            r.update(d.id, |s| {
+                s.replicas = replicas;
+                s.problems = problems.clone();
+                s.last_error = last_error;
+                s.observed_at_ms = now;
+                for (slot, h) in s.slots.iter_mut() {
+                    if ready_slots.contains(slot) {
+                        h.failures_in_row = 0;
+                    }
+                    if occupied.contains(slot) {
+                        h.start_failure = None;
+                    }
+                }
+                s.slots
+                    .retain(|slot, _| *slot <= d.replicas.max(1) || occupied.contains(slot));
+            });
+            let told = self.told.entry(d.id).or_default();
+            let current: BTreeSet<String> = problems.into_iter().collect();
+            for problem in current.difference(told) {
+                // The countdown in a delayed restart changes each pass; say it once.
+                if problem.contains(" restarts in ") {
+                    continue;
+                }
+                events::record(state, "service", &d.name, Level::Warn, problem).await;
+            }
+            *told = current;
+        }
+    }
+}
+
+fn pending_id(service_id: i64, p: &Pending) -> String {
+    format!("pending:{service_id}:{}:{}", p.slot, p.host_id)
+}
+
+fn is_pending(container_id: &str) -> bool {
+    container_id.starts_with("pending:")
+}
+
+/// A replica being made, as the plan sees it: there, and not ready yet.
+fn pending_replica(service_id: i64, p: &Pending) -> ObservedReplica {
+    ObservedReplica {
+        container_id: pending_id(service_id, p),
+        host_id: p.host_id,
+        service_id,
+        slot: p.slot,
+        revision: p.revision,
+        spec_hash: p.spec_hash.clone(),
+        status: Status::Created,
+        health: Health::Starting,
+        created_ms: p.since_ms,
+        cpu_millis: p.cpu_millis,
+        memory_bytes: p.memory_bytes,
+        host_port: p.host_port,
+        endpoint: None,
+    }
+}
+
+/// One service's actions, run together.
+struct ServiceTask {
+    state: AppState,
+    shared: Arc<Mutex<Shared>>,
+    service_id: i64,
+    name: String,
+    desired: Option<DesiredService>,
+    addresses: HashMap<i64, String>,
+    host_names: HashMap<i64, String>,
+}
+
+impl ServiceTask {
+    fn host_name(&self, id: i64) -> String {
+        self.host_names
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| format!("#{id}"))
+    }
+
+    async fn run(self, actions: Vec<Action>) {
+        let outcomes: Vec<Result<(), String>> = futures::stream::iter(actions)
+            .map(|a| self.execute(a))
+            .buffer_unordered(PARALLEL_ACTIONS)
+            .collect()
+            .await;
+        let first_error = outcomes.into_iter().find_map(Result::err);
+        let r = &self.state.reconciler;
+        {
+            let mut shared = self.shared.lock().expect("driver lock");
+            shared.busy.remove(&self.service_id);
+            match first_error {
+                None => {
+                    shared.backoff.remove(&self.service_id);
+                }
+                Some(error) => {
+                    let failures = shared
+                        .backoff
+                        .get(&self.service_id)
+                        .map_or(1, |b| b.failures + 1);
+                    shared.backoff.insert(
+                        self.service_id,
+                        Backoff {
+                            failures,
+                            until_ms: clock::now_ms() + backoff_ms(failures + 1),
+                            error,
+                        },
+                    );
+                }
+            }
+        }
+        r.poke();
+    }
+
+    async fn execute(&self, action: Action) -> Result<(), String> {
+        match action {
+            Action::Start {
+                slot,
+                host_id,
+                reason,
+                ..
+            } => self.start(slot, host_id, &reason).await,
+            Action::Remove {
+                slot,
+                host_id,
+                container_id,
+                reason,
+                failure,
+                ..
+            } => {
+                self.remove(slot, host_id, &container_id, &reason, failure)
+                    .await
+            }
+        }
+    }
+
+    fn note(&self, slot: u32, host_id: i64, note: Option<String>) {
+        self.state
+            .reconciler
+            .update(self.service_id, |s| match note {
+                Some(n) => {
+                    for p in s
+                        .pending
+                        .iter_mut()
+                        .filter(|p| p.slot == slot && p.host_id == host_id)
+                    {
+                        p.note = n.clone();
+                    }
+                }
+                None => s
+                    .pending
+                    .retain(|p| !(p.slot == slot && p.host_id == host_id)),
+            });
+    }
+
+    async fn start(&self, slot: u32, host_id: i64, reason: &str) -> Result<(), String> {
+        let Some(d) = &self.desired else {
+            return Ok(());
+        };
+        let host = self.host_name(host_id);
+        let rt = self.state.reconciler.runtime.clone();
+        let outcome = async {
+            let image = &d.spec.image;
+            if !rt
+                .has_image(host_id, image)
+                .await
+                .map_err(|e| e.to_string())?
+            {
+                self.note(slot, host_id, Some(format!("pulling {image}")));
+                rt.pull(host_id, image).await.map_err(|e| e.to_string())?;
+                events::record(
+                    &self.state,
+                    "service",
+                    &self.name,
+                    Level::Info,
+                    &format!("replica {slot}: pulled {image} on {host}"),
+                )
+                .await;
+                self.note(slot, host_id, Some("starting".into()));
+            }
+            let address = self.addresses.get(&host_id).cloned().unwrap_or_default();
+            let replica = ReplicaSpec {
+                service_id: d.id,
+                service: d.name.clone(),
+                slot,
+                revision: d.revision,
+                spec_hash: d.spec_hash.clone(),
+                spec: d.spec.clone(),
+                // Docker binds published ports to an IP; a host reached by name
+                // publishes on all of its addresses.
+                publish_ip: if address.parse::<std::net::Ipv4Addr>().is_ok() {
+                    address
+                } else {
+                    String::new()
+                },
+            };
+            rt.start(host_id, &replica).await.map_err(|e| e.to_string())
+        }
+        .await;
+        self.note(slot, host_id, None);
+        match outcome {
+            Ok(_) => {
+                let level = if reason.ends_with(" started") {
+                    Level::Info
+                } else {
+                    Level::Warn
+                };
+                events::record(
+                    &self.state,
+                    "service",
+                    &self.name,
+                    level,
+                    &format!("{reason} (on {host}, revision {})", d.revision),
+                )
+                .await;
+                Ok(())
+            }
+            Err(e) => {
+                let message = format!("replica {slot} not started on {host}: {e}");
+                self.state.reconciler.update(self.service_id, |s| {
+                    s.slots.entry(slot).or_default().start_failure = Some(StartFailure {
+                        host_id,
+                        error: e.clone(),
+                        at_ms: clock::now_ms(),
+                    });
+                });
+                events::record(&self.state, "service", &self.name, Level::Error, &message).await;
+                Err(message)
+            }
+        }
+    }
+
+    async fn remove(
+        &self,
+        slot: u32,
+        host_id: i64,
+        container_id: &str,
+        reason: &str,
+        failure: Option<String>,
+    ) -> Result<(), String> {
+        if is_pending(container_id) {
+            return Ok(());
+        }
+        let host = self.host_name(host_id);
+        let rt = self.state.reconciler.runtime.clone();
+        match rt.remove(host_id, container_id).await {
+            Ok(()) => {
+                if let Some(why) = failure {
+                    let now = clock::now_ms();
+                    self.state.reconciler.update(self.service_id, |s| {
+                        let h = s.slots.entry(slot).or_default();
+                        h.restarts += 1;
+                        h.failures_in_row += 1;
+                        h.last_failure_ms = now;
+                        h.last_exit = Some(why);
+                    });
+                }
+                events::record(
+                    &self.state,
+                    "service",
+                    &self.name,
+                    Level::Info,
+                    &format!("{reason} (on {host})"),
+                )
+                .await;
+                Ok(())
+            }
+            Err(e) => {
+                let message = format!("replica {slot} not removed from {host}: {e}");
+                events::record(&self.state, "service", &self.name, Level::Error, &message).await;
+                Err(message)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

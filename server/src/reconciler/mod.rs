@@ -1,0 +1,189 @@
+//! The reconciler: `plan` (pure: desired + observed + hosts + now -> actions),
+//! `prober` (HTTP health checks from outside, through published ports), and
+//! `driver` (the loop: observes Docker, plans, executes the actions with their
+//! reasons, and is triggered by writes, engine events, health changes and a
+//! periodic pass; per-service work serialized; errors backed off).
+//!
+//! [`Reconciler`] is the handle the rest of Berth holds: it is poked after writes,
+//! and it keeps what the last pass saw for the pages and the API.
+
+pub mod driver;
+pub mod plan;
+pub mod prober;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::Duration;
+
+use tokio::sync::{broadcast, Notify};
+
+use crate::domain::ObservedReplica;
+use crate::runtime::ContainerRuntime;
+
+/// How the loop behaves; none of it is part of a service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// How long a host may be unreachable before its replicas are placed elsewhere.
+    pub host_grace: Duration,
+    /// A full pass runs at least this often, whatever else happens.
+    pub interval: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            host_grace: Duration::from_secs(10),
+            interval: Duration::from_secs(10),
+        }
+    }
+}
+
+/// What is being done to a slot that has no container yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    pub slot: u32,
+    pub host_id: i64,
+    pub revision: i64,
+    pub spec_hash: String,
+    /// `pulling 127.0.0.1:5000/berth-demo:v1`, `starting`.
+    pub note: String,
+    pub since_ms: i64,
+    pub cpu_millis: u64,
+    pub memory_bytes: u64,
+    pub host_port: Option<u16>,
+}
+
+/// Why the last start of a slot failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StartFailure {
+    pub host_id: i64,
+    pub error: String,
+    pub at_ms: i64,
+}
+
+/// A slot's history since Berth started.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SlotHistory {
+    /// Replicas of this slot replaced because they failed.
+    pub restarts: u32,
+    /// Failures since the slot was last ready; the crash back-off grows with it.
+    pub failures_in_row: u32,
+    pub last_failure_ms: i64,
+    /// `exited with code 137`, `unhealthy`.
+    pub last_exit: Option<String>,
+    pub start_failure: Option<StartFailure>,
+}
+
+/// What the last pass knows of one service.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ServiceState {
+    /// Its containers (health as Berth's checks or Docker's see it).
+    pub replicas: Vec<ObservedReplica>,
+    /// Replicas being made.
+    pub pending: Vec<Pending>,
+    pub slots: BTreeMap<u32, SlotHistory>,
+    /// Why some replicas wait.
+    pub problems: Vec<String>,
+    /// The last failure while it backs off.
+    pub last_error: Option<String>,
+    pub observed_at_ms: i64,
+}
+
+/// The reconciler's handle: cheap to share through `AppState`.
+pub struct Reconciler {
+    pub runtime: Arc<dyn ContainerRuntime>,
+    pub prober: prober::Prober,
+    settings: RwLock<Settings>,
+    poked: Notify,
+    /// Service ids whose state changed, for live pages.
+    changes: broadcast::Sender<i64>,
+    services: Mutex<HashMap<i64, ServiceState>>,
+    /// Set by the driver; services poked by a write skip their back-off.
+    pub(crate) fresh_writes: Mutex<Vec<i64>>,
+}
+
+impl Reconciler {
+    pub fn new(runtime: Arc<dyn ContainerRuntime>) -> Self {
+        Reconciler {
+            runtime,
+            prober: prober::Prober::default(),
+            settings: RwLock::new(Settings::default()),
+            poked: Notify::new(),
+            changes: broadcast::channel(1024).0,
+            services: Mutex::new(HashMap::new()),
+            fresh_writes: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn settings(&self) -> Settings {
+        *self.settings.read().expect("settings lock")
+    }
+
+    pub fn configure(&self, settings: Settings) {
+        *self.settings.write().expect("settings lock") = settings;
+    }
+
+    /// Asks for a pass soon.
+    pub fn poke(&self) {
+        self.poked.notify_one();
+    }
+
+    /// A service's desired state was written: it is reconciled at once, past any
+    /// back-off, and live pages hear of it.
+    pub fn written(&self, service_id: i64) {
+        self.fresh_writes
+            .lock()
+            .expect("writes lock")
+            .push(service_id);
+        self.changed(service_id);
+        self.poke();
+    }
+
+    pub(crate) async fn poked(&self) {
+        self.poked.notified().await;
+    }
+
+    /// Tells live pages that a service changed.
+    pub fn changed(&self, service_id: i64) {
+        let _ = self.changes.send(service_id);
+    }
+
+    /// Service ids as they change.
+    pub fn subscribe(&self) -> broadcast::Receiver<i64> {
+        self.changes.subscribe()
+    }
+
+    /// What the last pass knows of a service.
+    pub fn service(&self, service_id: i64) -> ServiceState {
+        self.services
+            .lock()
+            .expect("services lock")
+            .get(&service_id)
+            .cloned()
+            .unwrap_or_default()
+    }
+
+    /// Runs `f` on a service's state (made when missing); tells live pages when it
+    /// changed.
+    pub(crate) fn update<T>(&self, service_id: i64, f: impl FnOnce(&mut ServiceState) -> T) -> T {
+        let (out, changed) = {
+            let mut all = self.services.lock().expect("services lock");
+            let entry = all.entry(service_id).or_default();
+            let before = entry.clone();
+            let out = f(entry);
+            (out, *entry != before)
+        };
+        if changed {
+            self.changed(service_id);
+        }
+        out
+    }
+
+    /// Forgets services that are gone.
+    pub(crate) fn retain(&self, keep: impl Fn(i64) -> bool) {
+        self.services
+            .lock()
+            .expect("services lock")
+            .retain(|id, _| keep(*id));
+    }
+}

@@ -1,0 +1,469 @@
+//! `plan()`: what to do so that what runs matches what is wanted. Pure: desired
+//! services, observed replicas, hosts and `now` in; actions with their reasons, and
+//! the problems that block some replicas, out. It is never told why it runs, and on
+//! a converged cluster it returns nothing.
+//!
+//! Each service has slots 1..=replicas; each slot wants one replica of the current
+//! revision, healthy, on a usable host. Per slot:
+//! - a dead container is removed and replaced (per the restart policy), an
+//!   unhealthy one too;
+//! - a replica on a host unreachable for longer than the grace is replaced
+//!   elsewhere; when the host returns, the leftover is removed;
+//! - a replica of an old revision, or on a draining host, is replaced start-first:
+//!   the new one starts (within the update policy's surge), and the old one goes
+//!   once the new one is healthy;
+//! - slots above the replica count are emptied.
+
+use std::collections::{BTreeMap, HashMap};
+
+use app::validate::{self, Constraint};
+use app::wire::{Health, HostState, RestartPolicy};
+
+use crate::domain::{DesiredService, HostInfo, ObservedReplica, Status};
+use crate::scheduler::{self, Need, Slot};
+
+/// Settings that are not part of any service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// How long a host may be unreachable before its replicas are placed elsewhere.
+    pub host_grace_ms: i64,
+}
+
+/// One thing to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    /// Start a replica of the service's current revision in `slot` on `host_id`.
+    Start {
+        service_id: i64,
+        slot: u32,
+        host_id: i64,
+        reason: String,
+    },
+    /// Stop and remove a container of the service.
+    Remove {
+        service_id: i64,
+        slot: u32,
+        host_id: i64,
+        container_id: String,
+        reason: String,
+        /// Set when the container is removed because it failed ("exited with code
+        /// 137", "unhealthy"): the slot's replica is being replaced.
+        failure: Option<String>,
+    },
+}
+
+impl Action {
+    pub fn service_id(&self) -> i64 {
+        match self {
+            Action::Start { service_id, .. } | Action::Remove { service_id, .. } => *service_id,
+        }
+    }
+
+    pub fn reason(&self) -> &str {
+        match self {
+            Action::Start { reason, .. } | Action::Remove { reason, .. } => reason,
+        }
+    }
+}
+
+/// What to do, and what cannot be done yet and why (by service id).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    pub actions: Vec<Action>,
+    pub problems: BTreeMap<i64, Vec<String>>,
+    /// When the plan would change by the clock alone (a host's grace ends).
+    pub wake_at_ms: Option<i64>,
+}
+
+impl Plan {
+    pub fn is_empty(&self) -> bool {
+        self.actions.is_empty()
+    }
+}
+
+/// How a replica stands, for its slot's decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// Its host has been unreachable longer than the grace: replaced elsewhere.
+    Lost,
+    /// Its host is unreachable, within the grace: wait.
+    Hidden,
+    /// Stopped; replace it per the restart policy (`true`) or leave it (`false`).
+    Dead { replace: bool },
+    /// Running but failing its health check.
+    Unhealthy,
+    /// Alive.
+    Alive,
+}
+
+struct Ctx<'a> {
+    hosts: &'a [HostInfo],
+    host_index: HashMap<i64, usize>,
+    now: i64,
+    settings: Settings,
+}
+
+impl Ctx<'_> {
+    fn host(&self, id: i64) -> Option<&HostInfo> {
+        self.host_index.get(&id).map(|i| &self.hosts[*i])
+    }
+
+    fn host_name(&self, id: i64) -> String {
+        self.host(id)
+            .map(|h| h.name.clone())
+            .unwrap_or_else(|| format!("#{id}"))
+    }
+
+    fn kind(&self, r: &ObservedReplica, restart: RestartPolicy) -> Kind {
+        match self.host(r.host_id) {
+            None => return Kind::Lost,
+            Some(h) if h.state == HostState::Unreachable => {
+                let since = h.unreachable_since_ms.unwrap_or(self.now);
+                return if self.now - since >= self.settings.host_grace_ms {
+                    Kind::Lost
+                } else {
+                    Kind::Hidden
+                };
+            }
+            Some(_) => {}
+        }
+        match r.status {
+            Status::Exited { code } => Kind::Dead {
+                replace: match restart {
+                    RestartPolicy::Always => true,
+                    RestartPolicy::OnFailure => code != 0,
+                    RestartPolicy::Never => false,
+                },
+            },
+            Status::Dead => Kind::Dead {
+                replace: restart != RestartPolicy::Never,
+            },
+            Status::Removing => Kind::Dead { replace: true },
+            _ if r.health == Health::Unhealthy => Kind::Unhealthy,
+            _ => Kind::Alive,
+        }
+    }
+
+    fn draining(&self, host_id: i64) -> bool {
+        self.host(host_id)
+            .is_some_and(|h| h.state == HostState::Draining)
+    }
+}
+
+fn exit_words(status: Status) -> String {
+    match status {
+        Status::Exited { code } => format!("exited with code {code}"),
+        other => format!("is {}", other.as_str()),
+    }
+}
+
+/// Ready to serve: running, and healthy if the service has a check.
+fn ready(r: &ObservedReplica) -> bool {
+    r.status == Status::Running && matches!(r.health, Health::Healthy | Health::None)
+}
+
+/// The plan for `desired` given `observed` on `hosts` at `now`.
+pub fn plan(
+    desired: &[DesiredService],
+    observed: &[ObservedReplica],
+    hosts: &[HostInfo],
+    now: i64,
+    settings: Settings,
+) -> Plan {
+    let ctx = Ctx {
+        hosts,
+        host_index: hosts.iter().enumerate().map(|(i, h)| (h.id, i)).collect(),
+        now,
+        settings,
+    };
+    let mut out = Plan {
+        wake_at_ms: hosts
+            .iter()
+            .filter(|h| h.state == HostState::Unreachable)
+            .filter_map(|h| h.unreachable_since_ms)
+            .map(|since| since + settings.host_grace_ms)
+            .filter(|at| *at > now)
+            .min(),
+        ..Plan::default()
+    };
+
+    // What is left on each host once the replicas already there are counted.
+    let mut slots: Vec<Slot> = hosts.iter().map(Slot::new).collect();
+    for r in observed.iter().filter(|r| r.status.alive()) {
+        if let Some(&i) = ctx.host_index.get(&r.host_id) {
+            slots[i].take(r.cpu_millis, r.memory_bytes, r.host_port);
+        }
+    }
+
+    let mut by_service: HashMap<i64, Vec<&ObservedReplica>> = HashMap::new();
+    for r in observed {
+        by_service.entry(r.service_id).or_default().push(r);
+    }
+
+    for s in desired {
+        let replicas = by_service.remove(&s.id).unwrap_or_default();
+        plan_service(&ctx, s, &replicas, &mut slots, &mut out);
+    }
+
+    // Replicas of services that are no longer wanted.
+    let mut orphans: Vec<&ObservedReplica> = by_service.into_values().flatten().collect();
+    orphans.sort_by(|a, b| {
+        (a.service_id, a.slot, &a.container_id).cmp(&(b.service_id, b.slot, &b.container_id))
+    });
+    for r in orphans {
+        if matches!(ctx.kind(r, RestartPolicy::Never), Kind::Lost | Kind::Hidden) {
+            continue;
+        }
+        out.actions.push(Action::Remove {
+            service_id: r.service_id,
+            slot: r.slot,
+            host_id: r.host_id,
+            container_id: r.container_id.clone(),
+            reason: format!("replica {} removed: its service was deleted", r.slot),
+            failure: None,
+        });
+    }
+    out
+}
+
+fn plan_service(
+    ctx: &Ctx,
+    s: &DesiredService,
+    replicas: &[&ObservedReplica],
+    slots: &mut [Slot],
+    out: &mut Plan,
+) {
+    let restart = s.spec.restart;
+    let current = |r: &ObservedReplica| r.revision == s.revision && r.spec_hash == s.spec_hash;
+    let mut by_slot: BTreeMap<u32, Vec<&ObservedReplica>> = BTreeMap::new();
+    for r in replicas {
+        by_slot.entry(r.slot).or_default().push(r);
+    }
+    let highest = by_slot.keys().next_back().copied().unwrap_or(0);
+    let observed_slots = by_slot.keys().filter(|slot| **slot > 0).count() as u32;
+
+    // Replicas of this service per host, for spreading.
+    let mut counts = vec![0u32; slots.len()];
+    for r in replicas.iter().filter(|r| r.status.alive()) {
+        if let Some(&i) = ctx.host_index.get(&r.host_id) {
+            counts[i] += 1;
+        }
+    }
+    let constraints: Vec<Constraint> = s
+        .spec
+        .placement
+        .constraints
+        .iter()
+        .filter_map(|c| validate::constraint(c).ok())
+        .collect();
+    let need = Need {
+        cpu_millis: u64::from(s.spec.resources.cpu_millis),
+        memory_bytes: s.spec.resources.memory_bytes,
+        host_port: s.spec.host_port,
+        constraints: &constraints,
+        strategy: s.spec.placement.strategy,
+    };
+
+    // Slots already replacing an old replica with a new one that is not ready yet:
+    // they use up the surge allowance.
+    let mut surging = by_slot
+        .values()
+        .filter(|rs| {
+            let alive = |r: &&&ObservedReplica| ctx.kind(r, restart) == Kind::Alive;
+            let new_starting = rs
+                .iter()
+                .filter(alive)
+                .any(|r| current(r) && !ctx.draining(r.host_id) && !ready(r));
+            let old_alive = rs
+                .iter()
+                .filter(alive)
+                .any(|r| !current(r) || ctx.draining(r.host_id));
+            new_starting && old_alive
+        })
+        .count() as u32;
+    let surge = s.spec.update.max_surge.max(1);
+
+    let mut problems = Vec::new();
+    let start = |slot: u32,
+                 reason: String,
+                 slots: &mut [Slot],
+                 counts: &mut [u32],
+                 out: &mut Plan,
+                 problems: &mut Vec<String>| {
+        match scheduler::place(&need, slots, counts) {
+            Ok(i) => {
+                slots[i].take(need.cpu_millis, need.memory_bytes, need.host_port);
+                counts[i] += 1;
+                out.actions.push(Action::Start {
+                    service_id: s.id,
+                    slot,
+                    host_id: slots[i].host.id,
+                    reason,
+                });
+            }
+            Err(why) => problems.push(format!("replica {slot} not placed: {why}")),
+        }
+    };
+    // Spreading counts the replicas that stay: one planned to go (removed, or
+    // replaced in its slot) leaves its host's count, so a new revision lands where
+    // the old one was and the spread holds when the rollout is done.
+    let leaves = |r: &ObservedReplica, counts: &mut [u32]| {
+        if let Some(&i) = ctx.host_index.get(&r.host_id) {
+            if r.status.alive() {
+                counts[i] = counts[i].saturating_sub(1);
+            }
+        }
+    };
+    let remove = |r: &ObservedReplica, reason: String, failure: Option<String>, out: &mut Plan| {
+        out.actions.push(Action::Remove {
+            service_id: s.id,
+            slot: r.slot,
+            host_id: r.host_id,
+            container_id: r.container_id.clone(),
+            reason,
+            failure,
+        });
+    };
+
+    for slot in 1..=highest.max(s.replicas) {
+        let rs = by_slot.remove(&slot).unwrap_or_default();
+        if slot > s.replicas {
+            for r in rs
+                .iter()
+                .filter(|r| !matches!(ctx.kind(r, restart), Kind::Lost | Kind::Hidden))
+            {
+                remove(
+                    r,
+                    format!(
+                        "replica {slot} removed: scaled {observed_slots} -> {}",
+                        s.replicas
+                    ),
+                    None,
+                    out,
+                );
+            }
+            continue;
+        }
+
+        // Why the slot needs a new replica, if it turns out to.
+        let mut replaced_because: Option<String> = None;
+        let mut finished = false;
+        let mut hidden = false;
+        let mut alive: Vec<&ObservedReplica> = Vec::new();
+        for r in &rs {
+            match ctx.kind(r, restart) {
+                Kind::Dead { replace: true } => {
+                    let why = exit_words(r.status);
+                    remove(
+                        r,
+                        format!("replica {slot}: removing its container, which {why}"),
+                        Some(why.clone()),
+                        out,
+                    );
+                    replaced_because.get_or_insert(format!("replica {slot} replaced: {why}"));
+                }
+                Kind::Dead { replace: false } => finished = true,
+                Kind::Unhealthy => {
+                    remove(
+                        r,
+                        format!("replica {slot}: removing its unhealthy container"),
+                        Some("unhealthy".into()),
+                        out,
+                    );
+                    replaced_because.get_or_insert(format!("replica {slot} replaced: unhealthy"));
+                }
+                Kind::Lost => {
+                    let h = ctx.host(r.host_id);
+                    let secs = h
+                        .and_then(|h| h.unreachable_since_ms)
+                        .map(|t| (ctx.now - t) / 1000)
+                        .unwrap_or(0);
+                    replaced_because.get_or_insert(format!(
+                        "replica {slot} moved: host {} unreachable for {secs} s",
+                        ctx.host_name(r.host_id)
+                    ));
+                }
+                Kind::Hidden => hidden = true,
+                Kind::Alive => alive.push(r),
+            }
+        }
+
+        let good: Vec<&ObservedReplica> = alive
+            .iter()
+            .copied()
+            .filter(|r| current(r) && !ctx.draining(r.host_id))
+            .collect();
+        let mut ready_good: Vec<&ObservedReplica> =
+            good.iter().copied().filter(|r| ready(r)).collect();
+
+        if !ready_good.is_empty() {
+            // Keep the newest ready replica; everything else alive in the slot goes.
+            ready_good.sort_by_key(|r| (std::cmp::Reverse(r.created_ms), r.container_id.clone()));
+            let keep = ready_good[0];
+            for r in alive.iter().filter(|r| r.container_id != keep.container_id) {
+                let reason = if ctx.draining(r.host_id) {
+                    format!(
+                        "replica {slot} moved off draining host {}",
+                        ctx.host_name(r.host_id)
+                    )
+                } else if !current(r) {
+                    format!(
+                        "replica {slot}: revision {} replaced by revision {}",
+                        r.revision, s.revision
+                    )
+                } else {
+                    format!(
+                        "replica {slot}: extra copy on {} removed",
+                        ctx.host_name(r.host_id)
+                    )
+                };
+                leaves(r, &mut counts);
+                remove(r, reason, None, out);
+            }
+            continue;
+        }
+        if !good.is_empty() || finished {
+            // The new replica is coming up (or the slot finished for good): wait.
+            continue;
+        }
+        if !alive.is_empty() {
+            // Only old or moving replicas: replace start-first, within the surge.
+            if surging >= surge {
+                continue;
+            }
+            surging += 1;
+            let old = alive[0];
+            for r in &alive {
+                leaves(r, &mut counts);
+            }
+            let reason = if ctx.draining(old.host_id) {
+                format!(
+                    "replica {slot} moving off draining host {}",
+                    ctx.host_name(old.host_id)
+                )
+            } else {
+                format!(
+                    "replica {slot}: rolling out revision {} (was {})",
+                    s.revision, old.revision
+                )
+            };
+            start(slot, reason, slots, &mut counts, out, &mut problems);
+            continue;
+        }
+        if hidden && replaced_because.is_none() {
+            problems.push(format!(
+                "replica {slot} waits: its host does not answer (grace {} s)",
+                ctx.settings.host_grace_ms / 1000
+            ));
+            continue;
+        }
+        let reason = replaced_because.unwrap_or_else(|| format!("replica {slot} started"));
+        start(slot, reason, slots, &mut counts, out, &mut problems);
+    }
+    if !problems.is_empty() {
+        out.problems.insert(s.id, problems);
+    }
+}
+
+#[cfg(test)]
+mod tests;

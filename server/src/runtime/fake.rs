@@ -1,0 +1,192 @@
+//! An in-memory runtime for the reconciler's tests: hosts that can be made to fail,
+//! containers that can be killed, and a log of every call.
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::Mutex;
+
+use app::wire::Health;
+use async_trait::async_trait;
+
+use super::{ContainerRuntime, ReplicaSpec, RuntimeError};
+use crate::domain::{ObservedReplica, Status};
+
+#[derive(Default)]
+struct Inner {
+    containers: BTreeMap<String, ObservedReplica>,
+    failing_hosts: HashSet<i64>,
+    failing_starts: u32,
+    /// Images no host has, and whether pulling them fails.
+    missing_images: BTreeMap<String, bool>,
+    next: u64,
+    calls: Vec<String>,
+    clock: i64,
+}
+
+/// Containers in memory, by id.
+#[derive(Default)]
+pub struct FakeRuntime {
+    inner: Mutex<Inner>,
+}
+
+impl FakeRuntime {
+    pub fn new() -> Self {
+        FakeRuntime::default()
+    }
+
+    /// Every container, as the reconciler would observe it.
+    pub fn containers(&self) -> Vec<ObservedReplica> {
+        self.inner
+            .lock()
+            .unwrap()
+            .containers
+            .values()
+            .cloned()
+            .collect()
+    }
+
+    /// Makes every call to a host fail (or succeed again).
+    pub fn fail_host(&self, host_id: i64, failing: bool) {
+        let mut i = self.inner.lock().unwrap();
+        if failing {
+            i.failing_hosts.insert(host_id);
+        } else {
+            i.failing_hosts.remove(&host_id);
+        }
+    }
+
+    /// Makes the next `n` starts fail.
+    pub fn fail_starts(&self, n: u32) {
+        self.inner.lock().unwrap().failing_starts = n;
+    }
+
+    /// Hosts lack `image`; pulling it fails when `pull_fails`.
+    pub fn missing_image(&self, image: &str, pull_fails: bool) {
+        self.inner
+            .lock()
+            .unwrap()
+            .missing_images
+            .insert(image.to_string(), pull_fails);
+    }
+
+    /// Sets a container's health, as Docker's HEALTHCHECK would.
+    pub fn set_health(&self, container_id: &str, health: Health) {
+        if let Some(c) = self.inner.lock().unwrap().containers.get_mut(container_id) {
+            c.health = health;
+        }
+    }
+
+    /// A container exits with `code`, as after `docker kill`.
+    pub fn kill(&self, container_id: &str, code: i64) {
+        if let Some(c) = self.inner.lock().unwrap().containers.get_mut(container_id) {
+            c.status = Status::Exited { code };
+        }
+    }
+
+    /// Adds a container as if another Berth (or a person) had made it.
+    pub fn put(&self, replica: ObservedReplica) {
+        self.inner
+            .lock()
+            .unwrap()
+            .containers
+            .insert(replica.container_id.clone(), replica);
+    }
+
+    /// The calls made so far, e.g. `start s1/2@h1`.
+    pub fn calls(&self) -> Vec<String> {
+        self.inner.lock().unwrap().calls.clone()
+    }
+
+    fn check(i: &Inner, host_id: i64) -> Result<(), RuntimeError> {
+        if i.failing_hosts.contains(&host_id) {
+            Err(RuntimeError::Engine(format!(
+                "host {host_id} does not answer"
+            )))
+        } else {
+            Ok(())
+        }
+    }
+}
+
+#[async_trait]
+impl ContainerRuntime for FakeRuntime {
+    async fn list(&self, host_id: i64) -> Result<Vec<ObservedReplica>, RuntimeError> {
+        let i = self.inner.lock().unwrap();
+        Self::check(&i, host_id)?;
+        Ok(i.containers
+            .values()
+            .filter(|c| c.host_id == host_id)
+            .cloned()
+            .collect())
+    }
+
+    async fn has_image(&self, host_id: i64, image: &str) -> Result<bool, RuntimeError> {
+        let i = self.inner.lock().unwrap();
+        Self::check(&i, host_id)?;
+        Ok(!i.missing_images.contains_key(image))
+    }
+
+    async fn pull(&self, host_id: i64, image: &str) -> Result<(), RuntimeError> {
+        let mut i = self.inner.lock().unwrap();
+        Self::check(&i, host_id)?;
+        i.calls.push(format!("pull {image}@h{host_id}"));
+        match i.missing_images.get(image) {
+            Some(true) => Err(RuntimeError::Pull {
+                image: image.into(),
+                cause: "manifest unknown".into(),
+            }),
+            _ => {
+                i.missing_images.remove(image);
+                Ok(())
+            }
+        }
+    }
+
+    async fn start(&self, host_id: i64, r: &ReplicaSpec) -> Result<String, RuntimeError> {
+        let mut i = self.inner.lock().unwrap();
+        Self::check(&i, host_id)?;
+        i.calls
+            .push(format!("start s{}/{}@h{host_id}", r.service_id, r.slot));
+        if i.failing_starts > 0 {
+            i.failing_starts -= 1;
+            return Err(RuntimeError::Engine(
+                "the engine refused to start it".into(),
+            ));
+        }
+        i.next += 1;
+        let id = format!("fake-{}", i.next);
+        // Each new container is newer than the last, and as new as now.
+        i.clock = (i.clock + 1).max(crate::clock::now_ms());
+        let created_ms = i.clock;
+        i.containers.insert(
+            id.clone(),
+            ObservedReplica {
+                container_id: id.clone(),
+                host_id,
+                service_id: r.service_id,
+                slot: r.slot,
+                revision: r.revision,
+                spec_hash: r.spec_hash.clone(),
+                status: Status::Running,
+                health: if r.spec.health.is_some() {
+                    Health::Healthy
+                } else {
+                    Health::None
+                },
+                created_ms,
+                cpu_millis: u64::from(r.spec.resources.cpu_millis),
+                memory_bytes: r.spec.resources.memory_bytes,
+                host_port: r.spec.host_port,
+                endpoint: None,
+            },
+        );
+        Ok(id)
+    }
+
+    async fn remove(&self, host_id: i64, container_id: &str) -> Result<(), RuntimeError> {
+        let mut i = self.inner.lock().unwrap();
+        Self::check(&i, host_id)?;
+        i.calls.push(format!("remove {container_id}@h{host_id}"));
+        i.containers.remove(container_id);
+        Ok(())
+    }
+}

@@ -1,0 +1,285 @@
+//! Placement: which host gets a replica. Pure: hosts with what is left on them in,
+//! a host (or, when none fits, why not in words) out. Filters first, each naming
+//! what it refuses; then a ranking: spread (fewest replicas of the service, then
+//! most room) or binpack (least room left that still fits).
+
+use std::collections::{BTreeMap, HashSet};
+
+use app::format;
+use app::validate::Constraint;
+use app::wire::{HostState, Strategy};
+
+use crate::domain::HostInfo;
+
+/// A host with what placements so far have left on it.
+#[derive(Debug, Clone)]
+pub struct Slot<'a> {
+    pub host: &'a HostInfo,
+    pub free_cpu_millis: i64,
+    pub free_memory_bytes: i64,
+    /// Host ports taken on the host.
+    pub ports: HashSet<u16>,
+}
+
+impl<'a> Slot<'a> {
+    pub fn new(host: &'a HostInfo) -> Self {
+        Slot {
+            host,
+            free_cpu_millis: host.cpu_millis as i64,
+            free_memory_bytes: host.memory_bytes as i64,
+            ports: HashSet::new(),
+        }
+    }
+
+    /// Counts a replica against the host.
+    pub fn take(&mut self, cpu_millis: u64, memory_bytes: u64, port: Option<u16>) {
+        self.free_cpu_millis -= cpu_millis as i64;
+        self.free_memory_bytes -= memory_bytes as i64;
+        if let Some(p) = port {
+            self.ports.insert(p);
+        }
+    }
+}
+
+/// What one replica needs.
+#[derive(Debug, Clone)]
+pub struct Need<'a> {
+    pub cpu_millis: u64,
+    pub memory_bytes: u64,
+    pub host_port: Option<u16>,
+    pub constraints: &'a [Constraint],
+    pub strategy: Strategy,
+}
+
+/// Why one host does not fit, as a phrase that reads after "N hosts".
+fn refusal(slot: &Slot, need: &Need) -> Option<String> {
+    match slot.host.state {
+        HostState::Unreachable => return Some("unreachable".into()),
+        HostState::Pending => return Some("not heard from yet".into()),
+        HostState::Cordoned => return Some("cordoned".into()),
+        HostState::Draining => return Some("draining".into()),
+        HostState::Ready => {}
+    }
+    for c in need.constraints {
+        if !c.matches(&slot.host.labels) {
+            return Some(format!("do not match {c}"));
+        }
+    }
+    if need.cpu_millis > 0 && slot.free_cpu_millis < need.cpu_millis as i64 {
+        return Some(format!(
+            "lack {} CPU free",
+            format::cpus(need.cpu_millis as i64)
+        ));
+    }
+    if need.memory_bytes > 0 && slot.free_memory_bytes < need.memory_bytes as i64 {
+        return Some(format!(
+            "lack {} free memory",
+            format::bytes(need.memory_bytes as i64)
+        ));
+    }
+    if let Some(port) = need.host_port {
+        if slot.ports.contains(&port) {
+            return Some(format!("have port {port} taken"));
+        }
+    }
+    None
+}
+
+/// The host (an index into `slots`) for one replica, given how many replicas of the
+/// service each host has; or why no host fits.
+pub fn place(need: &Need, slots: &[Slot], service_counts: &[u32]) -> Result<usize, String> {
+    let mut best: Option<(usize, (i64, i64, i64))> = None;
+    let mut refused: BTreeMap<String, usize> = BTreeMap::new();
+    for (i, slot) in slots.iter().enumerate() {
+        if let Some(why) = refusal(slot, need) {
+            *refused.entry(why).or_default() += 1;
+            continue;
+        }
+        let after_mem = slot.free_memory_bytes - need.memory_bytes as i64;
+        let after_cpu = slot.free_cpu_millis - need.cpu_millis as i64;
+        // Smaller is better.
+        let key = match need.strategy {
+            Strategy::Spread => (service_counts[i] as i64, -after_mem, -after_cpu),
+            Strategy::Binpack => (after_mem, after_cpu, 0),
+        };
+        if best.as_ref().is_none_or(|(_, k)| key < *k) {
+            best = Some((i, key));
+        }
+    }
+    match best {
+        Some((i, _)) => Ok(i),
+        None if slots.is_empty() => Err("no host is registered".into()),
+        None => {
+            let mut parts: Vec<(usize, String)> =
+                refused.into_iter().map(|(why, n)| (n, why)).collect();
+            parts.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+            Err(parts
+                .into_iter()
+                .map(|(n, why)| format!("{n} host{} {why}", if n == 1 { "" } else { "s" }))
+                .collect::<Vec<_>>()
+                .join(", "))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use app::validate::constraint;
+
+    const GIB: u64 = 1 << 30;
+    const MIB: u64 = 1 << 20;
+
+    fn host(id: i64, state: HostState, labels: &[(&str, &str)]) -> HostInfo {
+        HostInfo {
+            id,
+            name: format!("h{id}"),
+            state,
+            unreachable_since_ms: None,
+            labels: labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+            cpu_millis: 2000,
+            memory_bytes: GIB,
+        }
+    }
+
+    fn need(cpu: u64, mem: u64) -> Need<'static> {
+        Need {
+            cpu_millis: cpu,
+            memory_bytes: mem,
+            host_port: None,
+            constraints: &[],
+            strategy: Strategy::Spread,
+        }
+    }
+
+    #[test]
+    fn spread_prefers_the_host_with_fewest_replicas_of_the_service() {
+        let hosts = [
+            host(1, HostState::Ready, &[]),
+            host(2, HostState::Ready, &[]),
+            host(3, HostState::Ready, &[]),
+        ];
+        let slots: Vec<Slot> = hosts.iter().map(Slot::new).collect();
+        assert_eq!(place(&need(0, 0), &slots, &[2, 1, 2]), Ok(1));
+        assert_eq!(
+            place(&need(0, 0), &slots, &[0, 0, 0]),
+            Ok(0),
+            "ties go to the first"
+        );
+    }
+
+    #[test]
+    fn spread_then_room() {
+        let hosts = [
+            host(1, HostState::Ready, &[]),
+            host(2, HostState::Ready, &[]),
+        ];
+        let mut slots: Vec<Slot> = hosts.iter().map(Slot::new).collect();
+        slots[0].take(0, 512 * MIB, None);
+        assert_eq!(place(&need(0, 0), &slots, &[1, 1]), Ok(1));
+    }
+
+    #[test]
+    fn binpack_fills_the_fullest_host_that_fits() {
+        let hosts = [
+            host(1, HostState::Ready, &[]),
+            host(2, HostState::Ready, &[]),
+            host(3, HostState::Ready, &[]),
+        ];
+        let mut slots: Vec<Slot> = hosts.iter().map(Slot::new).collect();
+        slots[0].take(0, 900 * MIB, None);
+        slots[1].take(0, 600 * MIB, None);
+        let n = Need {
+            strategy: Strategy::Binpack,
+            ..need(0, 200 * MIB)
+        };
+        // Host 1 has 124 MiB left: too little. Host 2 is the fullest that fits.
+        assert_eq!(place(&n, &slots, &[5, 1, 0]), Ok(1));
+    }
+
+    #[test]
+    fn constraints_filter_hosts() {
+        let hosts = [
+            host(1, HostState::Ready, &[("zone", "a"), ("gpu", "")]),
+            host(2, HostState::Ready, &[("zone", "a")]),
+            host(3, HostState::Ready, &[("zone", "b")]),
+        ];
+        let slots: Vec<Slot> = hosts.iter().map(Slot::new).collect();
+        let cs = [constraint("zone=a").unwrap(), constraint("!gpu").unwrap()];
+        let n = Need {
+            constraints: &cs,
+            ..need(0, 0)
+        };
+        assert_eq!(place(&n, &slots, &[0, 9, 0]), Ok(1));
+    }
+
+    #[test]
+    fn fixed_host_ports_allow_one_replica_per_host() {
+        let hosts = [
+            host(1, HostState::Ready, &[]),
+            host(2, HostState::Ready, &[]),
+        ];
+        let mut slots: Vec<Slot> = hosts.iter().map(Slot::new).collect();
+        slots[0].take(0, 0, Some(8080));
+        let n = Need {
+            host_port: Some(8080),
+            ..need(0, 0)
+        };
+        assert_eq!(place(&n, &slots, &[0, 5]), Ok(1));
+        slots[1].take(0, 0, Some(8080));
+        assert_eq!(
+            place(&n, &slots, &[0, 0]),
+            Err("2 hosts have port 8080 taken".into())
+        );
+    }
+
+    #[test]
+    fn when_nothing_fits_the_reason_counts_hosts_by_why() {
+        let hosts = [
+            host(1, HostState::Ready, &[]),
+            host(2, HostState::Ready, &[]),
+            host(3, HostState::Cordoned, &[]),
+            host(4, HostState::Unreachable, &[]),
+        ];
+        let mut slots: Vec<Slot> = hosts.iter().map(Slot::new).collect();
+        slots[0].take(0, 800 * MIB, None);
+        slots[1].take(0, 700 * MIB, None);
+        assert_eq!(
+            place(&need(0, 512 * MIB), &slots, &[0; 4]),
+            Err("2 hosts lack 512 MiB free memory, 1 host cordoned, 1 host unreachable".into())
+        );
+        assert_eq!(
+            place(&need(2500, 0), &slots, &[0; 4]),
+            Err("2 hosts lack 2.5 CPU free, 1 host cordoned, 1 host unreachable".into())
+        );
+        assert_eq!(
+            place(&need(0, 0), &[], &[]),
+            Err("no host is registered".into())
+        );
+        let cs = [constraint("zone=z").unwrap()];
+        let n = Need {
+            constraints: &cs,
+            ..need(0, 0)
+        };
+        assert_eq!(
+            place(&n, &slots[..2], &[0, 0]),
+            Err("2 hosts do not match zone=z".into())
+        );
+    }
+
+    #[test]
+    fn draining_and_pending_hosts_take_nothing() {
+        let hosts = [
+            host(1, HostState::Draining, &[]),
+            host(2, HostState::Pending, &[]),
+        ];
+        let slots: Vec<Slot> = hosts.iter().map(Slot::new).collect();
+        assert_eq!(
+            place(&need(0, 0), &slots, &[0, 0]),
+            Err("1 host draining, 1 host not heard from yet".into())
+        );
+    }
+}

@@ -1,0 +1,289 @@
+//! The `services` and `revisions` tables: what should run, and every revision of
+//! its spec.
+
+use app::wire::ServiceSpec;
+use sqlx::Row;
+
+use super::{Store, StoreError};
+
+/// A service with its current revision's spec.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ServiceRow {
+    pub id: i64,
+    pub name: String,
+    pub team_id: i64,
+    pub team: String,
+    pub replicas: u32,
+    pub revision: i64,
+    pub spec: ServiceSpec,
+    pub spec_hash: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+}
+
+/// One revision of a service's spec.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RevisionRow {
+    pub number: i64,
+    pub spec: ServiceSpec,
+    pub spec_hash: String,
+    pub author: String,
+    pub message: String,
+    pub created_at: i64,
+}
+
+/// A service to create, with its first revision.
+#[derive(Debug, Clone)]
+pub struct NewService<'a> {
+    pub name: &'a str,
+    pub team_id: i64,
+    pub replicas: u32,
+    pub spec: &'a ServiceSpec,
+    pub author: &'a str,
+    pub message: &'a str,
+    pub now: i64,
+}
+
+const SELECT: &str = "SELECT s.id, s.name, s.team_id, t.name AS team, s.replicas, s.revision, \
+     r.spec, r.spec_hash, s.created_at, s.updated_at \
+     FROM services s JOIN teams t ON t.id = s.team_id \
+     JOIN revisions r ON r.service_id = s.id AND r.number = s.revision";
+
+fn spec_from(json: &str) -> Result<ServiceSpec, sqlx::Error> {
+    serde_json::from_str(json).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+}
+
+fn service_from(r: &sqlx::sqlite::SqliteRow) -> Result<ServiceRow, sqlx::Error> {
+    Ok(ServiceRow {
+        id: r.try_get("id")?,
+        name: r.try_get("name")?,
+        team_id: r.try_get("team_id")?,
+        team: r.try_get("team")?,
+        replicas: r.try_get::<i64, _>("replicas")?.max(0) as u32,
+        revision: r.try_get("revision")?,
+        spec: spec_from(r.try_get("spec")?)?,
+        spec_hash: r.try_get("spec_hash")?,
+        created_at: r.try_get("created_at")?,
+        updated_at: r.try_get("updated_at")?,
+    })
+}
+
+fn spec_json(spec: &ServiceSpec) -> String {
+    serde_json::to_string(spec).unwrap_or_else(|_| "{}".into())
+}
+
+impl Store {
+    /// Creates a service and its revision 1; a duplicate name is a unique violation.
+    pub async fn create_service(&self, s: NewService<'_>) -> Result<i64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let id = sqlx::query(
+            "INSERT INTO services (name, team_id, replicas, revision, created_at, updated_at) \
+             VALUES (?, ?, ?, 1, ?, ?)",
+        )
+        .bind(s.name)
+        .bind(s.team_id)
+        .bind(i64::from(s.replicas))
+        .bind(s.now)
+        .bind(s.now)
+        .execute(&mut *tx)
+        .await?
+        .last_insert_rowid();
+        sqlx::query(
+            "INSERT INTO revisions (service_id, number, spec, spec_hash, author, message, created_at) \
+             VALUES (?, 1, ?, ?, ?, ?, ?)",
+        )
+        .bind(id)
+        .bind(spec_json(s.spec))
+        .bind(s.spec.hash())
+        .bind(s.author)
+        .bind(s.message)
+        .bind(s.now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Every service with its current spec, by name.
+    pub async fn list_services(&self) -> Result<Vec<ServiceRow>, StoreError> {
+        let rows = sqlx::query(&format!("{SELECT} ORDER BY s.name COLLATE NOCASE"))
+            .fetch_all(&self.pool)
+            .await?;
+        Ok(rows.iter().map(service_from).collect::<Result<_, _>>()?)
+    }
+
+    pub async fn service_by_name(&self, name: &str) -> Result<Option<ServiceRow>, StoreError> {
+        let row = sqlx::query(&format!("{SELECT} WHERE s.name = ?"))
+            .bind(name)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(row.as_ref().map(service_from).transpose()?)
+    }
+
+    /// How many services a team owns.
+    pub async fn count_team_services(&self, team_id: i64) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM services WHERE team_id = ?")
+                .bind(team_id)
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Adds a revision and makes it current; returns its number.
+    pub async fn add_revision(
+        &self,
+        service_id: i64,
+        spec: &ServiceSpec,
+        author: &str,
+        message: &str,
+        now: i64,
+    ) -> Result<i64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let number: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(MAX(number), 0) + 1 FROM revisions WHERE service_id = ?",
+        )
+        .bind(service_id)
+        .fetch_one(&mut *tx)
+        .await?;
+        sqlx::query(
+            "INSERT INTO revisions (service_id, number, spec, spec_hash, author, message, created_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(service_id)
+        .bind(number)
+        .bind(spec_json(spec))
+        .bind(spec.hash())
+        .bind(author)
+        .bind(message)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE services SET revision = ?, updated_at = ? WHERE id = ?")
+            .bind(number)
+            .bind(now)
+            .bind(service_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(number)
+    }
+
+    /// Every revision of a service, newest first.
+    pub async fn list_revisions(&self, service_id: i64) -> Result<Vec<RevisionRow>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT number, spec, spec_hash, author, message, created_at FROM revisions \
+             WHERE service_id = ? ORDER BY number DESC",
+        )
+        .bind(service_id)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(RevisionRow {
+                    number: r.try_get("number")?,
+                    spec: spec_from(r.try_get("spec")?)?,
+                    spec_hash: r.try_get("spec_hash")?,
+                    author: r.try_get("author")?,
+                    message: r.try_get("message")?,
+                    created_at: r.try_get("created_at")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
+    pub async fn set_replicas(
+        &self,
+        service_id: i64,
+        replicas: u32,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE services SET replicas = ?, updated_at = ? WHERE id = ?")
+            .bind(i64::from(replicas))
+            .bind(now)
+            .bind(service_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Deletes a service and its revisions; false when there was none.
+    pub async fn delete_service(&self, service_id: i64) -> Result<bool, StoreError> {
+        Ok(sqlx::query("DELETE FROM services WHERE id = ?")
+            .bind(service_id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected()
+            == 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing::TempDir;
+
+    fn spec(image: &str) -> ServiceSpec {
+        serde_json::from_value(serde_json::json!({"image": image, "port": 8080})).unwrap()
+    }
+
+    #[tokio::test]
+    async fn services_keep_every_revision_and_point_at_the_current_one() {
+        let dir = TempDir::new();
+        let store = Store::open(&dir.db_url()).await.unwrap();
+        store.migrate().await.unwrap();
+        let team = store.create_team("web", 1).await.unwrap();
+        let v1 = spec("demo:v1");
+        let id = store
+            .create_service(NewService {
+                name: "shop",
+                team_id: team,
+                replicas: 3,
+                spec: &v1,
+                author: "ann",
+                message: "first",
+                now: 10,
+            })
+            .await
+            .unwrap();
+        let dup = store
+            .create_service(NewService {
+                name: "SHOP",
+                team_id: team,
+                replicas: 1,
+                spec: &v1,
+                author: "ann",
+                message: "",
+                now: 11,
+            })
+            .await
+            .unwrap_err();
+        assert!(dup.is_unique_violation(), "{dup}");
+
+        let v2 = spec("demo:v2");
+        assert_eq!(
+            store.add_revision(id, &v2, "bob", "v2", 20).await.unwrap(),
+            2
+        );
+        store.set_replicas(id, 5, 30).await.unwrap();
+        let s = store.service_by_name("shop").await.unwrap().unwrap();
+        assert_eq!((s.revision, s.replicas, s.team.as_str()), (2, 5, "web"));
+        assert_eq!(s.spec, v2);
+        assert_eq!(s.spec_hash, v2.hash());
+        let revs = store.list_revisions(id).await.unwrap();
+        assert_eq!(
+            revs.iter()
+                .map(|r| (r.number, r.author.as_str()))
+                .collect::<Vec<_>>(),
+            [(2, "bob"), (1, "ann")]
+        );
+        assert_eq!(store.count_team_services(team).await.unwrap(), 1);
+
+        // A team that owns services cannot go.
+        assert!(store.delete_team(team).await.is_err());
+        assert!(store.delete_service(id).await.unwrap());
+        assert!(store.list_revisions(id).await.unwrap().is_empty());
+        assert!(store.delete_team(team).await.unwrap());
+    }
+}

@@ -1,0 +1,505 @@
+//! The services API through the router, without Docker: creating, reading,
+//! deploying, scaling and deleting; what bad input gets; who may do what; and the
+//! live stream of changes.
+
+mod common;
+
+use app::wire::{TeamRole, UserRole};
+use axum::body::Body;
+use axum::http::{Request, StatusCode};
+use common::{login, send, Auth};
+use http_body_util::BodyExt;
+use serde_json::{json, Value};
+use server::testing::TestState;
+use tower::ServiceExt;
+
+struct World {
+    t: TestState,
+    admin: Auth,
+    viewer: Auth,
+    outsider: Auth,
+}
+
+async fn world() -> World {
+    let t = TestState::new(&[]).await;
+    let web = t.add_team("web").await;
+    let db = t.add_team("db").await;
+    t.add_user("admin", "password-1", UserRole::Admin).await;
+    let v = t.add_user("vera", "password-1", UserRole::Member).await;
+    t.add_member(web, v, TeamRole::Viewer).await;
+    let o = t.add_user("otto", "password-1", UserRole::Member).await;
+    t.add_member(db, o, TeamRole::Operator).await;
+    let admin = Auth::Cookie(login(&t.router(), "admin", "password-1").await);
+    let viewer = Auth::Cookie(login(&t.router(), "vera", "password-1").await);
+    let outsider = Auth::Cookie(login(&t.router(), "otto", "password-1").await);
+    World {
+        t,
+        admin,
+        viewer,
+        outsider,
+    }
+}
+
+fn service(name: &str) -> Value {
+    json!({
+        "name": name, "team": "web", "replicas": 3,
+        "spec": {"image": "127.0.0.1:5000/berth-demo:v1", "port": 8080,
+                 "health": {"kind": "http", "path": "/healthz"}}
+    })
+}
+
+impl World {
+    async fn call(
+        &self,
+        auth: &Auth,
+        method: &str,
+        uri: &str,
+        body: Option<Value>,
+    ) -> common::Reply {
+        send(&self.t.router(), method, uri, auth, body, &[]).await
+    }
+}
+
+#[tokio::test]
+async fn a_service_is_created_read_deployed_scaled_and_deleted() {
+    let w = world().await;
+    let created = w
+        .call(&w.admin, "POST", "/api/v1/services", Some(service("shop")))
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let s = created.json();
+    assert_eq!(
+        (
+            s["name"].as_str(),
+            s["team"].as_str(),
+            s["replicas"].as_i64()
+        ),
+        (Some("shop"), Some("web"), Some(3))
+    );
+    assert_eq!(s["revision"], 1);
+    assert_eq!(s["spec"]["health"]["kind"], "http");
+    assert_eq!(
+        s["spec"]["health"]["interval_ms"], 2000,
+        "defaults are filled in"
+    );
+
+    let list = w
+        .call(&w.admin, "GET", "/api/v1/services", None)
+        .await
+        .json();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+
+    // A new spec is a new revision; the same spec again is not.
+    let mut spec = s["spec"].clone();
+    spec["image"] = json!("127.0.0.1:5000/berth-demo:v2");
+    let deployed = w
+        .call(
+            &w.admin,
+            "POST",
+            "/api/v1/services/shop/deploy",
+            Some(json!({"spec": spec.clone()})),
+        )
+        .await;
+    assert_eq!(deployed.status, StatusCode::OK, "{}", deployed.text);
+    assert_eq!(deployed.json()["revision"], 2);
+    let again = w
+        .call(
+            &w.admin,
+            "PUT",
+            "/api/v1/services/shop/spec",
+            Some(json!({"spec": spec})),
+        )
+        .await;
+    assert_eq!(again.json()["revision"], 2);
+
+    let scaled = w
+        .call(
+            &w.admin,
+            "POST",
+            "/api/v1/services/shop/scale",
+            Some(json!({"replicas": 5})),
+        )
+        .await;
+    assert_eq!(scaled.status, StatusCode::OK);
+    assert_eq!(scaled.json()["replicas"], 5);
+
+    let detail = w
+        .call(&w.admin, "GET", "/api/v1/services/shop", None)
+        .await
+        .json();
+    let revisions: Vec<i64> = detail["revisions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["number"].as_i64().unwrap())
+        .collect();
+    assert_eq!(revisions, [2, 1]);
+    assert_eq!(detail["revisions"][0]["author"], "admin");
+    assert_eq!(
+        detail["revisions"][0]["message"],
+        "image 127.0.0.1:5000/berth-demo:v1 → 127.0.0.1:5000/berth-demo:v2"
+    );
+    let events: Vec<&str> = detail["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["message"].as_str().unwrap())
+        .collect();
+    assert!(events.contains(&"scaled 3 -> 5 by admin"), "{events:?}");
+    assert!(
+        events
+            .iter()
+            .any(|e| e.starts_with("service shop created by admin in team web: 3 replicas")),
+        "{events:?}"
+    );
+    // Five slots wanted, none can be placed: no host. Each says so.
+    let instances = detail["service"]["instances"].as_array().unwrap();
+    assert_eq!(instances.len(), 5);
+    assert!(instances.iter().all(|i| i["state"] == "waiting"));
+    assert_eq!(detail["service"]["phase"], "progressing");
+    let revs = w
+        .call(&w.admin, "GET", "/api/v1/services/shop/revisions", None)
+        .await
+        .json();
+    assert_eq!(revs.as_array().unwrap().len(), 2);
+
+    // The audit log has every change.
+    let audit = w
+        .call(&w.admin, "GET", "/api/v1/audit?action=service.", None)
+        .await
+        .json();
+    let actions: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for a in ["service.create", "service.deploy", "service.scale"] {
+        assert!(actions.contains(&a), "{a} in {actions:?}");
+    }
+
+    // A team that owns a service cannot be deleted.
+    let team_id = detail["service"]["team_id"].as_i64().unwrap();
+    let refused = w
+        .call(
+            &w.admin,
+            "DELETE",
+            &format!("/api/v1/teams/{team_id}"),
+            None,
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.text);
+    assert!(refused.json()["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("still owns 1 service"));
+
+    let deleted = w
+        .call(&w.admin, "DELETE", "/api/v1/services/shop", None)
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    let gone = w.call(&w.admin, "GET", "/api/v1/services/shop", None).await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND);
+    assert_eq!(gone.error_code(), "not_found");
+}
+
+#[tokio::test]
+async fn bad_input_is_refused_in_words_and_changes_nothing() {
+    let w = world().await;
+    assert_eq!(
+        w.call(&w.admin, "POST", "/api/v1/services", Some(service("shop")))
+            .await
+            .status,
+        StatusCode::CREATED
+    );
+    let mut cases: Vec<(Value, StatusCode, &str)> = vec![
+        (
+            service("Shop"),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid service name \"Shop\"",
+        ),
+        (
+            service("shop"),
+            StatusCode::CONFLICT,
+            "a service named \"shop\" exists already",
+        ),
+        (
+            json!({"name": "x", "team": "nope", "replicas": 1, "spec": {"image": "a"}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "there is no team \"nope\"",
+        ),
+        (
+            json!({"name": "x", "team": "web", "replicas": 5000, "spec": {"image": "a"}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "at most 1000 replicas",
+        ),
+        (
+            json!({"name": "x", "team": "web", "replicas": -1, "spec": {"image": "a"}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "the JSON body does not fit",
+        ),
+        (
+            json!({"name": "x", "team": "web", "replicas": 1}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "missing field `spec`",
+        ),
+    ];
+    for (field, value, why) in [
+        ("image", json!("not an image"), "invalid image"),
+        (
+            "env",
+            json!({"9X": "1"}),
+            "invalid environment variable name",
+        ),
+        (
+            "health",
+            json!({"kind": "http", "path": "healthz"}),
+            "invalid health check path",
+        ),
+        (
+            "placement",
+            json!({"constraints": ["zone=="]}),
+            "invalid constraint",
+        ),
+        (
+            "resources",
+            json!({"memory_bytes": 100, "memory_limit_bytes": 10}),
+            "memory limit is below",
+        ),
+    ] {
+        let mut body = service("x");
+        body["spec"][field] = value;
+        cases.push((body, StatusCode::UNPROCESSABLE_ENTITY, why));
+    }
+    for (body, status, why) in cases {
+        let reply = w
+            .call(&w.admin, "POST", "/api/v1/services", Some(body.clone()))
+            .await;
+        assert_eq!(reply.status, status, "{body}: {}", reply.text);
+        let message = reply.json()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .to_string();
+        assert!(message.contains(why), "{body}: {message}");
+    }
+    let list = w
+        .call(&w.admin, "GET", "/api/v1/services", None)
+        .await
+        .json();
+    assert_eq!(
+        list.as_array().unwrap().len(),
+        1,
+        "nothing else was created"
+    );
+
+    let not_json = send(
+        &w.t.router(),
+        "POST",
+        "/api/v1/services/shop/scale",
+        &w.admin,
+        None,
+        &[("content-type", "application/json")],
+    )
+    .await;
+    assert_eq!(not_json.status, StatusCode::BAD_REQUEST);
+    for (uri, body, status) in [
+        (
+            "/api/v1/services/shop/scale",
+            json!({"replicas": "many"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "/api/v1/services/shop/scale",
+            json!({"replicas": 1001}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "/api/v1/services/nope/scale",
+            json!({"replicas": 1}),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            "/api/v1/services/shop/deploy",
+            json!({"spec": {"image": "UPPER CASE"}}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+    ] {
+        let reply = w.call(&w.admin, "POST", uri, Some(body.clone())).await;
+        assert_eq!(reply.status, status, "{uri} {body}: {}", reply.text);
+    }
+    let shop = w
+        .call(&w.admin, "GET", "/api/v1/services/shop", None)
+        .await
+        .json();
+    assert_eq!(
+        (
+            shop["service"]["replicas"].as_i64(),
+            shop["service"]["revision"].as_i64()
+        ),
+        (Some(3), Some(1))
+    );
+
+    // Logs of a slot without a container, and a bad tail.
+    let logs = w
+        .call(
+            &w.admin,
+            "GET",
+            "/api/v1/services/shop/replicas/1/logs",
+            None,
+        )
+        .await;
+    assert_eq!(logs.status, StatusCode::NOT_FOUND, "{}", logs.text);
+    let tail = w
+        .call(
+            &w.admin,
+            "GET",
+            "/api/v1/services/shop/replicas/1/logs?tail=0",
+            None,
+        )
+        .await;
+    assert_eq!(
+        tail.status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        tail.text
+    );
+    let slot = w
+        .call(
+            &w.admin,
+            "GET",
+            "/api/v1/services/shop/replicas/x/logs",
+            None,
+        )
+        .await;
+    assert_eq!(slot.status, StatusCode::BAD_REQUEST);
+}
+
+#[tokio::test]
+async fn members_see_and_change_only_what_their_role_allows() {
+    let w = world().await;
+    w.call(&w.admin, "POST", "/api/v1/services", Some(service("shop")))
+        .await;
+    // A viewer of the team reads, but does not change.
+    let list = w
+        .call(&w.viewer, "GET", "/api/v1/services", None)
+        .await
+        .json();
+    assert_eq!(list.as_array().unwrap().len(), 1);
+    assert_eq!(
+        w.call(&w.viewer, "GET", "/api/v1/services/shop", None)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    let scale = w
+        .call(
+            &w.viewer,
+            "POST",
+            "/api/v1/services/shop/scale",
+            Some(json!({"replicas": 1})),
+        )
+        .await;
+    assert_eq!(scale.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        scale.json()["error"]["message"],
+        "you are a viewer in team web; changing its services needs the operator role"
+    );
+    // An operator of another team does not even see it.
+    let list = w
+        .call(&w.outsider, "GET", "/api/v1/services", None)
+        .await
+        .json();
+    assert!(list.as_array().unwrap().is_empty());
+    assert_eq!(
+        w.call(&w.outsider, "GET", "/api/v1/services/shop", None)
+            .await
+            .status,
+        StatusCode::FORBIDDEN
+    );
+    let create = w
+        .call(
+            &w.outsider,
+            "POST",
+            "/api/v1/services",
+            Some(service("mine")),
+        )
+        .await;
+    assert_eq!(create.status, StatusCode::FORBIDDEN);
+    assert_eq!(
+        w.call(&Auth::None, "GET", "/api/v1/services", None)
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+    let shop = w
+        .call(&w.admin, "GET", "/api/v1/services/shop", None)
+        .await
+        .json();
+    assert_eq!(shop["service"]["replicas"], 3, "nothing changed");
+}
+
+/// The next server-sent event's `event:` and `data:` lines.
+async fn next_event(body: &mut Body) -> (String, String) {
+    let mut text = String::new();
+    loop {
+        let frame = tokio::time::timeout(std::time::Duration::from_secs(5), body.frame())
+            .await
+            .expect("an event within 5 s")
+            .expect("the stream goes on")
+            .expect("a frame");
+        if let Ok(data) = frame.into_data() {
+            text.push_str(&String::from_utf8_lossy(&data));
+        }
+        if let Some((event, _)) = text.split_once("\n\n") {
+            let field = |name: &str| {
+                event
+                    .lines()
+                    .find_map(|l| l.strip_prefix(&format!("{name}:")))
+                    .unwrap_or("")
+                    .trim()
+                    .to_string()
+            };
+            return (field("event"), field("data"));
+        }
+    }
+}
+
+#[tokio::test]
+async fn changes_stream_to_watchers_that_may_read_them() {
+    let w = world().await;
+    w.call(&w.admin, "POST", "/api/v1/services", Some(service("shop")))
+        .await;
+    let Auth::Cookie(cookie) = &w.viewer else {
+        unreachable!()
+    };
+    let response =
+        w.t.router()
+            .oneshot(
+                Request::get("/api/v1/watch/services")
+                    .header("cookie", format!("berth_session={cookie}"))
+                    .body(Body::empty())
+                    .unwrap(),
+            )
+            .await
+            .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "text/event-stream");
+    let mut body = response.into_body();
+    assert_eq!(next_event(&mut body).await, ("ready".into(), "ok".into()));
+    w.call(
+        &w.admin,
+        "POST",
+        "/api/v1/services/shop/scale",
+        Some(json!({"replicas": 4})),
+    )
+    .await;
+    assert_eq!(
+        next_event(&mut body).await,
+        ("service".into(), "shop".into())
+    );
+
+    let anonymous = w
+        .call(&Auth::None, "GET", "/api/v1/watch/services", None)
+        .await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+}
