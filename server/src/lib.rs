@@ -29,6 +29,9 @@
 //! [`run`] opens the store, checks the engines, then serves until the token is
 //! cancelled; [`router`] is the whole HTTP surface for a given state.
 #![forbid(unsafe_code)]
+// The pages' view types are deep; release builds (which do not erase component
+// types) lay them out in this crate.
+#![recursion_limit = "256"]
 
 pub mod api;
 pub mod auth;

@@ -174,12 +174,11 @@ pub struct SpecForm {
 impl SpecForm {
     /// A form filled from `spec`.
     pub fn from_spec(spec: &ServiceSpec) -> SpecForm {
-        let bytes = |b: u64| {
-            if b == 0 {
-                String::new()
-            } else {
-                format!("{}MiB", b >> 20)
-            }
+        let bytes = |b: u64| match b {
+            0 => String::new(),
+            b if b % (1 << 30) == 0 => format!("{}GiB", b >> 30),
+            b if b % (1 << 20) == 0 => format!("{}MiB", b >> 20),
+            b => b.to_string(),
         };
         SpecForm {
             image: RwSignal::new(spec.image.clone()),

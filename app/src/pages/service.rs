@@ -40,7 +40,8 @@ pub fn Service() -> impl IntoView {
     let name = move || params.read().get("name").unwrap_or_default();
     let me = expect_context::<MeResource>();
     let detail = Resource::new(name, get_service);
-    let stats = Resource::new(name, get_service_stats);
+    // Usage is sampled in the browser only: the server renders the table without it.
+    let stats = LocalResource::new(move || get_service_stats(name()));
     on_service_change(Some(name()), move || detail.refetch());
     every(Duration::from_secs(5), move || {
         detail.refetch();
@@ -104,7 +105,7 @@ fn ServiceBody(
     d: ServiceDetail,
     operator: bool,
     act: Action<Op, Result<String, AppError>>,
-    stats: Resource<Result<Vec<ReplicaStats>, AppError>>,
+    stats: LocalResource<Result<Vec<ReplicaStats>, AppError>>,
 ) -> impl IntoView {
     let s = d.service.clone();
     let slots: Vec<u32> = {
@@ -117,9 +118,10 @@ fn ServiceBody(
         v.dedup();
         v
     };
+    // Each part is its own view, so the page's type stays shallow.
     view! {
         <Summary s=s.clone()/>
-        {operator.then(|| view! { <ScaleControl replicas=s.replicas act/> })}
+        {operator.then(|| view! { <ScaleControl replicas=s.replicas act/> }.into_any())}
         <section class="panel">
             <div class="panel-head">
                 <h2>"Replicas"</h2>
@@ -128,7 +130,7 @@ fn ServiceBody(
             <ReplicaTable list=s.instances.clone() revision=s.revision stats/>
         </section>
         <Logs service=s.name.clone() slots/>
-        {operator.then(|| view! { <DeployForm spec=s.spec.clone() act/> })}
+        {operator.then(|| view! { <DeployForm spec=s.spec.clone() act/> }.into_any())}
         <div class="columns">
             <section class="panel">
                 <h2>"Events"</h2>
@@ -146,7 +148,7 @@ fn ServiceBody(
                 <ConfirmButton label="Delete service" class="btn btn-danger" question=format!("Delete {} and stop its replicas?", s.name)
                     on_confirm=move || { act.dispatch(Op::Delete); }/>
             </section>
-        })}
+        }.into_any())}
     }
 }
 
@@ -192,6 +194,7 @@ fn Summary(s: ServiceView) -> impl IntoView {
             </dl>
         </section>
     }
+    .into_any()
 }
 
 #[component]
@@ -243,7 +246,7 @@ fn ScaleControl(replicas: u32, act: Action<Op, Result<String, AppError>>) -> imp
 fn ReplicaTable(
     list: Vec<ReplicaView>,
     revision: i64,
-    stats: Resource<Result<Vec<ReplicaStats>, AppError>>,
+    stats: LocalResource<Result<Vec<ReplicaStats>, AppError>>,
 ) -> impl IntoView {
     if list.is_empty() {
         return view! { <p class="muted">"No replica: the service is scaled to zero."</p> }
@@ -359,6 +362,7 @@ fn Logs(service: String, slots: Vec<u32>) -> impl IntoView {
             </Transition>
         </section>
     }
+    .into_any()
 }
 
 #[component]

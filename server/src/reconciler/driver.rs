@@ -33,9 +33,12 @@ use crate::state::AppState;
 use crate::store::ServiceRow;
 
 /// Actions run at once per service task.
-const PARALLEL_ACTIONS: usize = 16;
+const PARALLEL_ACTIONS: usize = 32;
 /// Events that come in a burst are taken in one pass.
 const SETTLE: Duration = Duration::from_millis(15);
+/// How soon after an engine event a pass looks again (Docker's listing lags its
+/// events by a moment).
+const RECHECK: Duration = Duration::from_millis(100);
 /// The longest wait after failures.
 const MAX_BACKOFF_MS: i64 = 60_000;
 /// A slot whose replica has been ready this long has stopped crashing: its restart
@@ -160,17 +163,28 @@ pub async fn run(state: AppState, token: CancellationToken) {
             _ = tokio::time::sleep(Duration::from_millis(50)) => {}
         }
     }
+    // Docker announces a container's death a moment before its listing says so:
+    // after an engine event, look once more shortly after.
+    let mut recheck: Option<tokio::time::Instant> = None;
     loop {
         let wake_ms = driver.pass(&state).await;
         let wait = Duration::from_millis((wake_ms - clock::now_ms()).clamp(0, i64::MAX) as u64);
-        let deadline = tokio::time::Instant::now() + wait;
+        let mut deadline = tokio::time::Instant::now() + wait;
+        if let Some(at) = recheck.take() {
+            deadline = deadline.min(at);
+        }
         loop {
             tokio::select! {
                 _ = token.cancelled() => return,
                 _ = state.reconciler.poked() => break,
                 _ = tokio::time::sleep_until(deadline) => break,
                 event = bus.recv() => match event {
-                    Ok(e) if relevant(&e) => break,
+                    Ok(e) if relevant(&e) => {
+                        if matches!(e, ClusterEvent::Engine { .. }) {
+                            recheck = Some(tokio::time::Instant::now() + RECHECK);
+                        }
+                        break;
+                    }
                     Ok(_) => continue,
                     Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => break,
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
@@ -363,6 +377,15 @@ impl Driver {
 
         self.publish(state, &desired, &observed, &p, &delayed, &backoff, now)
             .await;
+
+        if !p.actions.is_empty() {
+            tracing::debug!(
+                actions = p.actions.len(),
+                observed = observed.len(),
+                took_ms = clock::now_ms() - now,
+                "reconciler: planned"
+            );
+        }
 
         // Hand each service's actions to a task of its own.
         let mut by_service: HashMap<i64, Vec<Action>> = HashMap::new();
@@ -581,6 +604,7 @@ impl ServiceTask {
     }
 
     async fn execute(&self, action: Action) -> Result<(), String> {
+        tracing::debug!(service = %self.name, reason = action.reason(), "reconciler: executing");
         match action {
             Action::Start {
                 slot,
@@ -668,10 +692,31 @@ impl ServiceTask {
         self.note(slot, host_id, None);
         match outcome {
             Ok(_) => {
-                let level = if reason.ends_with(" started") {
-                    Level::Info
-                } else {
-                    Level::Warn
+                // A slot emptied by a failure earlier (its restart was delayed) is a
+                // restart, not a first start.
+                let history = self
+                    .state
+                    .reconciler
+                    .service(self.service_id)
+                    .slots
+                    .get(&slot)
+                    .cloned()
+                    .unwrap_or_default();
+                let (level, reason) = match (reason.ends_with(" started"), &history.last_exit) {
+                    (true, Some(why)) if history.failures_in_row > 0 => (
+                        Level::Warn,
+                        format!(
+                            "replica {slot} restarted after {} failure{} in a row ({why})",
+                            history.failures_in_row,
+                            if history.failures_in_row == 1 {
+                                ""
+                            } else {
+                                "s"
+                            }
+                        ),
+                    ),
+                    (true, _) => (Level::Info, reason.to_string()),
+                    (false, _) => (Level::Warn, reason.to_string()),
                 };
                 events::record(
                     &self.state,
@@ -713,6 +758,11 @@ impl ServiceTask {
         let rt = self.state.reconciler.runtime.clone();
         match rt.remove(host_id, container_id).await {
             Ok(()) => {
+                let level = if failure.is_some() {
+                    Level::Warn
+                } else {
+                    Level::Info
+                };
                 if let Some(why) = failure {
                     let now = clock::now_ms();
                     self.state.reconciler.update(self.service_id, |s| {
@@ -727,7 +777,7 @@ impl ServiceTask {
                     &self.state,
                     "service",
                     &self.name,
-                    Level::Info,
+                    level,
                     &format!("{reason} (on {host})"),
                 )
                 .await;

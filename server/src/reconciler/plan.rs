@@ -264,6 +264,9 @@ fn plan_service(
         strategy: s.spec.placement.strategy,
     };
 
+    // What the hosts' states and labels refuse, worked out on the first start.
+    let fixed = std::cell::OnceCell::new();
+
     // Slots already replacing an old replica with a new one that is not ready yet:
     // they use up the surge allowance.
     let mut surging = by_slot
@@ -290,7 +293,8 @@ fn plan_service(
                  counts: &mut [u32],
                  out: &mut Plan,
                  problems: &mut Vec<String>| {
-        match scheduler::place(&need, slots, counts) {
+        let fixed = fixed.get_or_init(|| scheduler::fixed_refusals(&need, slots));
+        match scheduler::place_with(&need, slots, counts, fixed) {
             Ok(i) => {
                 slots[i].take(need.cpu_millis, need.memory_bytes, need.host_port);
                 counts[i] += 1;

@@ -1,9 +1,11 @@
 //! Placement: which host gets a replica. Pure: hosts with what is left on them in,
 //! a host (or, when none fits, why not in words) out. Filters first, each naming
 //! what it refuses; then a ranking: spread (fewest replicas of the service, then
-//! most room) or binpack (least room left that still fits).
+//! most room) or binpack (least room left that still fits). Refusals are counted
+//! by kind and put into words only when nothing fits; what depends on the host
+//! alone (state, labels) is worked out once per service.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::HashSet;
 
 use app::format;
 use app::validate::Constraint;
@@ -51,52 +53,150 @@ pub struct Need<'a> {
     pub strategy: Strategy,
 }
 
-/// Why one host does not fit, as a phrase that reads after "N hosts".
-fn refusal(slot: &Slot, need: &Need) -> Option<String> {
-    match slot.host.state {
-        HostState::Unreachable => return Some("unreachable".into()),
-        HostState::Pending => return Some("not heard from yet".into()),
-        HostState::Cordoned => return Some("cordoned".into()),
-        HostState::Draining => return Some("draining".into()),
-        HostState::Ready => {}
-    }
-    for c in need.constraints {
-        if !c.matches(&slot.host.labels) {
-            return Some(format!("do not match {c}"));
+/// Why a host does not fit. Counted by kind while placing, put into words only when
+/// nothing fits, so that placing is cheap however full the cluster is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    Unreachable,
+    Pending,
+    Cordoned,
+    Draining,
+    /// The need's constraint at this index does not match.
+    Constraint(usize),
+    Cpu,
+    Memory,
+    Port,
+}
+
+/// What fits a host for a service whatever is placed: its state and its labels.
+/// Worked out once per service, not once per replica.
+pub fn fixed_refusals(need: &Need, slots: &[Slot]) -> Vec<Option<Refusal>> {
+    slots
+        .iter()
+        .map(|slot| {
+            match slot.host.state {
+                HostState::Unreachable => return Some(Refusal::Unreachable),
+                HostState::Pending => return Some(Refusal::Pending),
+                HostState::Cordoned => return Some(Refusal::Cordoned),
+                HostState::Draining => return Some(Refusal::Draining),
+                HostState::Ready => {}
+            }
+            need.constraints
+                .iter()
+                .position(|c| !c.matches(&slot.host.labels))
+                .map(Refusal::Constraint)
+        })
+        .collect()
+}
+
+/// Refusals so far, by kind.
+#[derive(Default)]
+struct Tally {
+    unreachable: usize,
+    pending: usize,
+    cordoned: usize,
+    draining: usize,
+    cpu: usize,
+    memory: usize,
+    port: usize,
+    constraints: Vec<usize>,
+}
+
+impl Tally {
+    fn add(&mut self, r: Refusal) {
+        match r {
+            Refusal::Unreachable => self.unreachable += 1,
+            Refusal::Pending => self.pending += 1,
+            Refusal::Cordoned => self.cordoned += 1,
+            Refusal::Draining => self.draining += 1,
+            Refusal::Cpu => self.cpu += 1,
+            Refusal::Memory => self.memory += 1,
+            Refusal::Port => self.port += 1,
+            Refusal::Constraint(i) => {
+                if self.constraints.len() <= i {
+                    self.constraints.resize(i + 1, 0);
+                }
+                self.constraints[i] += 1;
+            }
         }
     }
-    if need.cpu_millis > 0 && slot.free_cpu_millis < need.cpu_millis as i64 {
-        return Some(format!(
-            "lack {} CPU free",
-            format::cpus(need.cpu_millis as i64)
-        ));
-    }
-    if need.memory_bytes > 0 && slot.free_memory_bytes < need.memory_bytes as i64 {
-        return Some(format!(
-            "lack {} free memory",
-            format::bytes(need.memory_bytes as i64)
-        ));
-    }
-    if let Some(port) = need.host_port {
-        if slot.ports.contains(&port) {
-            return Some(format!("have port {port} taken"));
+
+    /// "2 hosts lack 512 MiB free memory, 1 host cordoned": most common first.
+    fn words(&self, need: &Need) -> String {
+        let mut parts: Vec<(usize, String)> = vec![
+            (self.unreachable, "unreachable".into()),
+            (self.pending, "not heard from yet".into()),
+            (self.cordoned, "cordoned".into()),
+            (self.draining, "draining".into()),
+            (
+                self.cpu,
+                format!("lack {} CPU free", format::cpus(need.cpu_millis as i64)),
+            ),
+            (
+                self.memory,
+                format!(
+                    "lack {} free memory",
+                    format::bytes(need.memory_bytes as i64)
+                ),
+            ),
+            (
+                self.port,
+                format!("have port {} taken", need.host_port.unwrap_or_default()),
+            ),
+        ];
+        for (i, n) in self.constraints.iter().enumerate() {
+            parts.push((*n, format!("do not match {}", need.constraints[i])));
         }
+        parts.retain(|(n, _)| *n > 0);
+        parts.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+        parts
+            .into_iter()
+            .map(|(n, why)| format!("{n} host{} {why}", if n == 1 { "" } else { "s" }))
+            .collect::<Vec<_>>()
+            .join(", ")
     }
-    None
 }
 
 /// The host (an index into `slots`) for one replica, given how many replicas of the
 /// service each host has; or why no host fits.
 pub fn place(need: &Need, slots: &[Slot], service_counts: &[u32]) -> Result<usize, String> {
+    place_with(need, slots, service_counts, &fixed_refusals(need, slots))
+}
+
+/// [`place`] with the refusals that do not change while placing a service's
+/// replicas worked out already ([`fixed_refusals`]).
+pub fn place_with(
+    need: &Need,
+    slots: &[Slot],
+    service_counts: &[u32],
+    fixed: &[Option<Refusal>],
+) -> Result<usize, String> {
+    let cpu = need.cpu_millis as i64;
+    let memory = need.memory_bytes as i64;
     let mut best: Option<(usize, (i64, i64, i64))> = None;
-    let mut refused: BTreeMap<String, usize> = BTreeMap::new();
+    let mut tally: Option<Tally> = None;
+    let mut refuse = |r: Refusal| tally.get_or_insert_with(Tally::default).add(r);
     for (i, slot) in slots.iter().enumerate() {
-        if let Some(why) = refusal(slot, need) {
-            *refused.entry(why).or_default() += 1;
+        if let Some(r) = fixed[i] {
+            refuse(r);
             continue;
         }
-        let after_mem = slot.free_memory_bytes - need.memory_bytes as i64;
-        let after_cpu = slot.free_cpu_millis - need.cpu_millis as i64;
+        if cpu > 0 && slot.free_cpu_millis < cpu {
+            refuse(Refusal::Cpu);
+            continue;
+        }
+        if memory > 0 && slot.free_memory_bytes < memory {
+            refuse(Refusal::Memory);
+            continue;
+        }
+        if let Some(port) = need.host_port {
+            if slot.ports.contains(&port) {
+                refuse(Refusal::Port);
+                continue;
+            }
+        }
+        let after_mem = slot.free_memory_bytes - memory;
+        let after_cpu = slot.free_cpu_millis - cpu;
         // Smaller is better.
         let key = match need.strategy {
             Strategy::Spread => (service_counts[i] as i64, -after_mem, -after_cpu),
@@ -109,16 +209,7 @@ pub fn place(need: &Need, slots: &[Slot], service_counts: &[u32]) -> Result<usiz
     match best {
         Some((i, _)) => Ok(i),
         None if slots.is_empty() => Err("no host is registered".into()),
-        None => {
-            let mut parts: Vec<(usize, String)> =
-                refused.into_iter().map(|(why, n)| (n, why)).collect();
-            parts.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-            Err(parts
-                .into_iter()
-                .map(|(n, why)| format!("{n} host{} {why}", if n == 1 { "" } else { "s" }))
-                .collect::<Vec<_>>()
-                .join(", "))
-        }
+        None => Err(tally.unwrap_or_default().words(need)),
     }
 }
 

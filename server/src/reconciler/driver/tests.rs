@@ -190,6 +190,20 @@ async fn a_replica_that_keeps_crashing_restarts_after_a_growing_delay() {
     tokio::time::sleep(Duration::from_millis(1100)).await;
     settle(&mut d, &t, &fake).await;
     assert_eq!(fake.containers().len(), 1);
+    assert!(
+        messages(&t, "web").await.iter().any(|m| m.starts_with(
+            "replica 1 restarted after 2 failures in a row (exited with code 1) (on h1"
+        )),
+        "{:?}",
+        messages(&t, "web").await
+    );
+    assert!(
+        messages(&t, "web").await.iter().any(|m| m.starts_with(
+            "replica 1 restarted after 2 failures in a row (exited with code 1) (on h1"
+        )),
+        "{:?}",
+        messages(&t, "web").await
+    );
 }
 
 #[tokio::test]
