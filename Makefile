@@ -11,7 +11,7 @@ TEST_HOSTS ?= 3
 # reuse that build instead of compiling every dependency a second time.
 TEST_RUSTFLAGS := --cfg erase_components
 
-.PHONY: run test deps build release unit e2e lint fmt hosts-up hosts-down
+.PHONY: run test deps build release unit e2e lint fmt bench hosts-up hosts-down
 
 ## run: build the release and serve the dashboard on http://127.0.0.1:3000
 run: deps
@@ -44,6 +44,10 @@ lint:
 
 fmt:
 	cargo fmt --all
+
+## bench: placement throughput, and convergence and self-healing against Docker Swarm
+bench: deps
+	scripts/bench
 
 hosts-up:
 	scripts/hosts up $(TEST_HOSTS)

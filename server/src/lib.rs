@@ -132,12 +132,10 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         }
     }
     if config.demo {
-        if let Some(message) = ops::services::bootstrap_demo(&state)
+        // Says what it did as an event (and in the log).
+        ops::services::bootstrap_demo(&state)
             .await
-            .map_err(|e| StartError::Demo(e.to_string()))?
-        {
-            tracing::info!("{message}");
-        }
+            .map_err(|e| StartError::Demo(e.to_string()))?;
     }
     if !ops::accounts::setup_done(&state)
         .await

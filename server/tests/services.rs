@@ -190,6 +190,33 @@ async fn six_replicas_spread_heal_move_survive_a_restart_and_scale() {
         assert_eq!(body.trim(), "ok v1");
     }
 
+    // A replica's log: busybox httpd logs each request, Berth's health checks too.
+    let logs = send(
+        &t.router(),
+        "GET",
+        "/api/v1/services/web/replicas/1/logs?tail=5",
+        &auth,
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(logs.status, StatusCode::OK, "{}", logs.text);
+    assert_eq!(logs.headers["content-type"], "text/plain; charset=utf-8");
+    assert!(logs.text.contains("response:200"), "{}", logs.text);
+    assert!(logs.text.lines().count() <= 5, "{}", logs.text);
+    let stats = send(
+        &t.router(),
+        "GET",
+        "/api/v1/services/web/stats",
+        &auth,
+        None,
+        &[],
+    )
+    .await
+    .json();
+    assert_eq!(stats.as_array().unwrap().len(), 6, "{stats}");
+    assert!(stats[0]["memory_bytes"].as_u64().unwrap() > 0, "{stats}");
+
     // docker kill: replaced, with the reason on the service.
     let victim = running(&s).into_iter().find(|i| i["host"] == "h1").unwrap();
     let slot = victim["slot"].as_u64().unwrap();

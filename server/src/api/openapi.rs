@@ -50,6 +50,7 @@ use crate::state::AppState;
         super::services::create,
         super::services::show,
         super::services::deploy,
+        super::services::put_spec,
         super::services::scale,
         super::services::remove,
         super::services::revisions,

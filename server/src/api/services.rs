@@ -31,7 +31,7 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/services", get(list).post(create))
         .route("/services/{name}", get(show).delete(remove))
-        .route("/services/{name}/spec", put(deploy))
+        .route("/services/{name}/spec", put(put_spec))
         .route("/services/{name}/deploy", post(deploy))
         .route("/services/{name}/scale", post(scale))
         .route("/services/{name}/revisions", get(revisions))
@@ -89,6 +89,18 @@ pub async fn deploy(
     ApiJson(input): ApiJson<DeployInput>,
 ) -> Result<Json<ServiceView>, ApiError> {
     Ok(Json(services::deploy(&state, &ctx, &name, input).await?))
+}
+
+/// The same as `POST …/deploy`, for clients that prefer to put the spec.
+#[utoipa::path(put, path = "/api/v1/services/{name}/spec", tag = "services", params(("name" = String, Path)), request_body = DeployInput,
+    responses((status = 200, body = ServiceView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn put_spec(
+    state: State<AppState>,
+    caller: Caller,
+    name: ApiPath<String>,
+    input: ApiJson<DeployInput>,
+) -> Result<Json<ServiceView>, ApiError> {
+    deploy(state, caller, name, input).await
 }
 
 /// Sets how many replicas run: `{"replicas": n}`.

@@ -41,6 +41,18 @@ async fn readable(state: &AppState, ctx: &Ctx, name: &str) -> Result<ServiceRow,
     Ok(row)
 }
 
+/// A service the caller may change, and the caller's name for the records.
+async fn writable(
+    state: &AppState,
+    ctx: &Ctx,
+    name: &str,
+) -> Result<(String, ServiceRow), OpsError> {
+    let author = ctx.principal()?.username.clone();
+    let row = find(state, name).await?;
+    ctx.allowed(Action::WriteServices(row.team_id))?;
+    Ok((author, row))
+}
+
 /// Every service the caller may see, with how it stands.
 pub async fn list(state: &AppState, ctx: &Ctx) -> Result<Vec<ServiceView>, OpsError> {
     ctx.principal()?;
@@ -425,10 +437,7 @@ pub async fn deploy(
     input: DeployInput,
 ) -> Result<ServiceView, OpsError> {
     let outcome = async {
-        let p = ctx.principal()?;
-        let author = p.username.clone();
-        let row = find(state, name).await?;
-        ctx.allowed(Action::WriteServices(row.team_id))?;
+        let (author, row) = writable(state, ctx, name).await?;
         check_spec(&input.spec)?;
         let message = message_of(&input.message)?;
         let now = clock::now_ms();
@@ -482,10 +491,7 @@ pub async fn scale(
     input: ScaleInput,
 ) -> Result<ServiceView, OpsError> {
     let outcome = async {
-        let p = ctx.principal()?;
-        let author = p.username.clone();
-        let row = find(state, name).await?;
-        ctx.allowed(Action::WriteServices(row.team_id))?;
+        let (author, row) = writable(state, ctx, name).await?;
         validate::replicas(input.replicas).map_err(OpsError::Invalid)?;
         let now = clock::now_ms();
         if input.replicas != row.replicas {
@@ -521,10 +527,7 @@ pub async fn scale(
 /// Deletes a service; the reconciler removes its replicas.
 pub async fn delete(state: &AppState, ctx: &Ctx, name: &str) -> Result<(), OpsError> {
     let outcome = async {
-        let p = ctx.principal()?;
-        let author = p.username.clone();
-        let row = find(state, name).await?;
-        ctx.allowed(Action::WriteServices(row.team_id))?;
+        let (author, row) = writable(state, ctx, name).await?;
         state.store.delete_service(row.id).await?;
         events::record(
             state,
@@ -552,12 +555,25 @@ pub async fn delete(state: &AppState, ctx: &Ctx, name: &str) -> Result<(), OpsEr
     outcome
 }
 
-/// The replica of a slot to read from: the newest running one, else the newest.
-fn replica_in(slot: u32, seen: &[ObservedReplica]) -> Result<&ObservedReplica, OpsError> {
-    seen.iter()
+/// The replica of a slot to read from (the newest running one, else the newest)
+/// and its host.
+fn replica_in(
+    state: &AppState,
+    service_id: i64,
+    slot: u32,
+) -> Result<(ObservedReplica, std::sync::Arc<crate::cluster::HostEntry>), OpsError> {
+    let seen = state.reconciler.service(service_id);
+    let r = seen
+        .replicas
+        .into_iter()
         .filter(|r| r.slot == slot)
         .max_by_key(|r| (r.status == Status::Running, r.created_ms))
-        .ok_or_else(|| OpsError::NotFound(format!("replica {slot} has no container")))
+        .ok_or_else(|| OpsError::NotFound(format!("replica {slot} has no container")))?;
+    let entry = state
+        .hosts
+        .get(r.host_id)
+        .ok_or_else(|| OpsError::NotFound(format!("replica {slot}'s host is gone")))?;
+    Ok((r, entry))
 }
 
 /// The last lines of one replica's log.
@@ -575,12 +591,7 @@ pub async fn logs(
             "tail must be from 1 to {LOG_TAIL_MAX}"
         )));
     }
-    let seen = state.reconciler.service(row.id);
-    let r = replica_in(slot, &seen.replicas)?;
-    let entry = state
-        .hosts
-        .get(r.host_id)
-        .ok_or_else(|| OpsError::NotFound(format!("replica {slot}'s host is gone")))?;
+    let (r, entry) = replica_in(state, row.id, slot)?;
     let lines = entry
         .engine
         .logs_tail(&r.container_id, tail)
@@ -610,12 +621,7 @@ pub async fn follow_logs(
 > {
     let row = readable(state, ctx, name).await?;
     let tail = tail.unwrap_or(LOG_TAIL).clamp(0, LOG_TAIL_MAX);
-    let seen = state.reconciler.service(row.id);
-    let r = replica_in(slot, &seen.replicas)?;
-    let entry = state
-        .hosts
-        .get(r.host_id)
-        .ok_or_else(|| OpsError::NotFound(format!("replica {slot}'s host is gone")))?;
+    let (r, entry) = replica_in(state, row.id, slot)?;
     entry
         .engine
         .logs_follow(&r.container_id, tail)
