@@ -230,3 +230,18 @@ pub async fn get_service_logs(
 pub async fn get_service_stats(name: String) -> Result<Vec<ReplicaStats>, AppError> {
     hop!(b, req => b.service_stats(&req, name))
 }
+
+#[server]
+pub async fn set_service_proxy(name: String, input: ProxyConfig) -> Result<ServiceView, AppError> {
+    hop!(b, req => b.set_service_proxy(&req, name, input))
+}
+
+#[server]
+pub async fn get_proxy() -> Result<ProxyView, AppError> {
+    hop!(b, req => b.proxy(&req))
+}
+
+#[server]
+pub async fn get_nginx_conf(listen: Option<String>) -> Result<String, AppError> {
+    hop!(b, req => b.nginx_conf(&req, listen))
+}

@@ -137,6 +137,15 @@ pub trait Backend: Send + Sync + 'static {
         req: &Request,
         name: String,
     ) -> Result<Vec<ReplicaStats>, AppError>;
+    async fn set_service_proxy(
+        &self,
+        req: &Request,
+        name: String,
+        input: ProxyConfig,
+    ) -> Result<ServiceView, AppError>;
+
+    async fn proxy(&self, req: &Request) -> Result<ProxyView, AppError>;
+    async fn nginx_conf(&self, req: &Request, listen: Option<String>) -> Result<String, AppError>;
 }
 
 /// The backend as it sits in Leptos context (cheap to clone).

@@ -388,6 +388,109 @@ pub fn service_spec(spec: &crate::wire::ServiceSpec) -> Result<(), String> {
     Ok(())
 }
 
+/// A route's host: a DNS name, or `*.` and a DNS name.
+pub fn route_host(h: &str) -> Result<(), String> {
+    let name = h.strip_prefix("*.").unwrap_or(h);
+    let ok = !name.is_empty()
+        && name.len() <= 253
+        && name.split('.').all(|l| {
+            !l.is_empty()
+                && l.len() <= 63
+                && l.chars()
+                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+                && !l.starts_with('-')
+                && !l.ends_with('-')
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid route host {h:?}: use a lowercase host name such as shop.example.com, or *.example.com"
+        ))
+    }
+}
+
+/// A route's path prefix: absolute, without spaces, query or fragment.
+pub fn path_prefix(p: &str) -> Result<(), String> {
+    let ok = p.starts_with('/')
+        && p.len() <= 256
+        && !p.contains(['?', '#', ' ', '\t', '\n'])
+        && !p.contains("//");
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid path prefix {p:?}: use an absolute path such as /api"
+        ))
+    }
+}
+
+/// A service's proxy settings.
+pub fn proxy_config(c: &crate::wire::ProxyConfig) -> Result<(), String> {
+    if c.routes.len() > 32 {
+        return Err("at most 32 routes per service".into());
+    }
+    let mut seen = std::collections::HashSet::new();
+    for r in &c.routes {
+        if let Some(h) = &r.host {
+            route_host(h)?;
+        }
+        path_prefix(&r.path_prefix)?;
+        let key = (
+            r.host.clone(),
+            r.path_prefix.trim_end_matches('/').to_string(),
+        );
+        if !seen.insert(key) {
+            return Err(format!("the route {} is given twice", format_route(r)));
+        }
+    }
+    Ok(())
+}
+
+/// A route as a line: `shop.example.com/api strip`, `/static`, `*.example.com`.
+pub fn format_route(r: &crate::wire::RouteSpec) -> String {
+    let host = r.host.clone().unwrap_or_default();
+    let prefix = if r.path_prefix == "/" && !host.is_empty() {
+        String::new()
+    } else {
+        r.path_prefix.clone()
+    };
+    let strip = if r.strip_prefix { " strip" } else { "" };
+    format!("{host}{prefix}{strip}")
+}
+
+/// Routes from lines written as [`format_route`] writes them.
+pub fn parse_routes(text: &str) -> Result<Vec<crate::wire::RouteSpec>, String> {
+    let mut out = Vec::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let (target, strip) = match line.split_whitespace().collect::<Vec<_>>().as_slice() {
+            [t] => (*t, false),
+            [t, "strip"] => (*t, true),
+            _ => {
+                return Err(format!(
+                    "invalid route {line:?}: write HOST[/PREFIX] or /PREFIX, then strip to remove the prefix"
+                ))
+            }
+        };
+        let (host, prefix) = match target.find('/') {
+            Some(0) => (None, target.to_string()),
+            Some(i) => (Some(target[..i].to_string()), target[i..].to_string()),
+            None => (Some(target.to_string()), "/".to_string()),
+        };
+        let route = crate::wire::RouteSpec {
+            host,
+            path_prefix: prefix,
+            strip_prefix: strip,
+        };
+        if let Some(h) = &route.host {
+            route_host(h)?;
+        }
+        path_prefix(&route.path_prefix)?;
+        out.push(route);
+    }
+    Ok(out)
+}
+
 /// `KEY=value` lines into environment variables.
 pub fn parse_env(text: &str) -> Result<std::collections::BTreeMap<String, String>, String> {
     let mut out = std::collections::BTreeMap::new();
@@ -634,6 +737,46 @@ mod tests {
             let err = service_spec(&spec(bad.clone())).unwrap_err();
             assert!(err.contains(why), "{bad}: {err}");
         }
+    }
+
+    #[test]
+    fn routes() {
+        let text = "shop.example.com/api strip\n*.example.com\n/static\n";
+        let routes = parse_routes(text).unwrap();
+        assert_eq!(routes.len(), 3);
+        assert_eq!(routes[0].host.as_deref(), Some("shop.example.com"));
+        assert_eq!(
+            (routes[0].path_prefix.as_str(), routes[0].strip_prefix),
+            ("/api", true)
+        );
+        assert_eq!(
+            (routes[1].path_prefix.as_str(), routes[1].strip_prefix),
+            ("/", false)
+        );
+        assert_eq!(routes[2].host, None);
+        let back: Vec<String> = routes.iter().map(format_route).collect();
+        assert_eq!(back.join("\n") + "\n", text);
+        let config = crate::wire::ProxyConfig {
+            routes: routes.clone(),
+            balance: Default::default(),
+        };
+        assert_eq!(proxy_config(&config), Ok(()));
+        for bad in [
+            "Shop.com",
+            "a b c",
+            "shop..com/x",
+            "/a b",
+            "x.com/a?b",
+            "*.",
+            "-x.com",
+        ] {
+            assert!(parse_routes(bad).is_err(), "{bad:?}");
+        }
+        let twice = crate::wire::ProxyConfig {
+            routes: parse_routes("a.com/x\na.com/x/").unwrap(),
+            balance: Default::default(),
+        };
+        assert!(proxy_config(&twice).unwrap_err().contains("given twice"));
     }
 
     #[test]

@@ -66,6 +66,19 @@ pub struct Config {
     #[arg(long, env = "BERTH_RECONCILE_INTERVAL", default_value = "10s", value_parser = parse_duration)]
     pub reconcile_interval: Duration,
 
+    /// Where the proxy listens for the services' traffic (`off` for nowhere).
+    #[arg(long, env = "BERTH_PROXY_LISTEN", default_value = "0.0.0.0:8080")]
+    pub proxy_listen: ProxyListen,
+
+    /// How long the proxy waits for a replica's answer before it answers 504.
+    #[arg(long, env = "BERTH_PROXY_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
+    pub proxy_timeout: Duration,
+
+    /// How long a replica taken out of the proxy may finish its requests before it
+    /// is stopped anyway.
+    #[arg(long, env = "BERTH_DRAIN_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub drain_timeout: Duration,
+
     /// On the first start (no service yet), create the demo service `demo` in team
     /// `demo`: 3 replicas of `127.0.0.1:5000/berth-demo:v1` checked on `/healthz`.
     #[arg(long, env = "BERTH_DEMO", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
@@ -82,6 +95,26 @@ pub struct Config {
     /// Creates the first admin at start-up when no user exists (scripted installs).
     #[arg(long, env = "BERTH_ADMIN_PASSWORD", hide_env_values = true)]
     pub admin_password: Option<String>,
+}
+
+/// Where the proxy listens, or nowhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProxyListen {
+    Off,
+    At(SocketAddr),
+}
+
+impl FromStr for ProxyListen {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim() {
+            "off" | "none" => Ok(ProxyListen::Off),
+            a => a.parse().map(ProxyListen::At).map_err(|_| {
+                format!("'{a}' is not an address to listen on: use e.g. 0.0.0.0:8080, or off")
+            }),
+        }
+    }
 }
 
 /// Commands besides serving.
@@ -274,6 +307,9 @@ mod tests {
             "BERTH_HOST_GRACE",
             "BERTH_RECONCILE_INTERVAL",
             "BERTH_DEMO",
+            "BERTH_PROXY_LISTEN",
+            "BERTH_PROXY_TIMEOUT",
+            "BERTH_DRAIN_TIMEOUT",
         ] {
             if std::env::var_os(var).is_some() {
                 eprintln!("skipping defaults check: {var} is set");
@@ -286,6 +322,11 @@ mod tests {
         assert_eq!(c.log, "info");
         assert_eq!(c.site_root, "target/site");
         assert_eq!(c.host_grace, Duration::from_secs(10));
+        assert_eq!(
+            c.proxy_listen,
+            ProxyListen::At("0.0.0.0:8080".parse().unwrap())
+        );
+        assert_eq!(c.proxy_timeout, Duration::from_secs(30));
         assert_eq!(c.reconcile_interval, Duration::from_secs(10));
         assert!(!c.demo);
         assert_eq!(
@@ -316,8 +357,11 @@ mod tests {
             "--host-grace",
             "3s",
             "--demo",
+            "--proxy-listen",
+            "off",
         ])
         .unwrap();
+        assert_eq!(c.proxy_listen, ProxyListen::Off);
         assert_eq!(c.host_grace, Duration::from_secs(3));
         assert!(c.demo);
         assert_eq!(c.listen.to_string(), "0.0.0.0:8000");
@@ -434,6 +478,7 @@ mod tests {
             (&["--bogus"][..], "--bogus"),
             (&["--listen", "nowhere"][..], "nowhere"),
             (&["--engine", "ftp://x"][..], "ftp://x"),
+            (&["--proxy-listen", "port 80"][..], "port 80"),
         ] {
             let line = invalid(args);
             assert!(!line.contains('\n'), "{line}");

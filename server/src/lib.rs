@@ -16,6 +16,8 @@
 //! - [`scheduler`]: placement (pure): which host gets a replica, or why none.
 //! - [`reconciler`]: `plan` (pure), health checks, and the loop that makes what
 //!   runs match what the services want.
+//! - [`proxy`]: the reverse proxy to the services' healthy replicas, its route
+//!   table, counters, and exports (Prometheus, nginx).
 //! - [`events`]: recorded events and the in-process event bus.
 //! - [`ops`]: use cases shared by the REST API and the UI's server functions.
 //! - [`api`]: the JSON API under `/api/v1`, `/healthz`, `/readyz`, and `ApiError`.
@@ -42,6 +44,7 @@ pub mod config;
 pub mod domain;
 pub mod events;
 pub mod ops;
+pub mod proxy;
 pub mod reconciler;
 pub mod runtime;
 pub mod scheduler;
@@ -76,6 +79,8 @@ pub enum StartError {
         "cannot listen on {addr}: {cause}; choose another address with --listen or BERTH_LISTEN"
     )]
     Listen { addr: SocketAddr, cause: String },
+    #[error("the proxy cannot listen on {addr}: {cause}; choose another address with --proxy-listen or BERTH_PROXY_LISTEN (off for none)")]
+    ProxyListen { addr: SocketAddr, cause: String },
     #[error("the HTTP server failed: {0}")]
     Serve(std::io::Error),
     #[error("cannot create the first admin: {0} (BERTH_ADMIN_USER / BERTH_ADMIN_PASSWORD)")]
@@ -108,6 +113,23 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         host_grace: config.host_grace,
         interval: config.reconcile_interval,
     });
+    let mut state = state;
+    state.proxy = std::sync::Arc::new(proxy::Proxy::new(proxy::Settings {
+        upstream_timeout: config.proxy_timeout,
+        drain_timeout: config.drain_timeout,
+        ..Default::default()
+    }));
+    let proxy_listener = match config.proxy_listen {
+        config::ProxyListen::Off => None,
+        config::ProxyListen::At(addr) => {
+            Some(tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+                StartError::ProxyListen {
+                    addr,
+                    cause: e.to_string(),
+                }
+            })?)
+        }
+    };
     let shutdown = state.shutdown.clone();
     tokio::spawn(shutdown::on_signal(shutdown.clone()));
 
@@ -121,6 +143,14 @@ pub async fn run(config: Config) -> Result<(), StartError> {
             cause: e.to_string(),
         })?;
     spawn_background(&state, config.heartbeat_interval);
+    if let Some(listener) = proxy_listener {
+        let (proxy, token) = (state.proxy.clone(), state.shutdown.clone());
+        tokio::spawn(async move {
+            if let Err(e) = proxy::server::serve(proxy, listener, token).await {
+                tracing::error!(error = %e, "the proxy stopped");
+            }
+        });
+    }
     warn_if_site_missing(&config.site_root);
 
     if let Some(password) = &config.admin_password {
@@ -171,7 +201,11 @@ pub fn spawn_background(state: &AppState, heartbeat_interval: std::time::Duratio
     ));
     tokio::spawn(cluster::monitor::followers(state.clone(), token.clone()));
     tokio::spawn(reconciler::driver::run(state.clone(), token.clone()));
-    tokio::spawn(reconciler::prober::run(state.reconciler.clone(), token));
+    tokio::spawn(reconciler::prober::run(
+        state.reconciler.clone(),
+        token.clone(),
+    ));
+    tokio::spawn(proxy::sampler(state.proxy.clone(), token));
 }
 
 /// The whole HTTP surface: health, the JSON API, the pages and static files.
@@ -184,6 +218,7 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(axum::middleware::from_fn(auth::csrf::guard))
         .route("/healthz", get(api::health::healthz))
+        .route("/metrics", get(api::proxy::metrics))
         .route("/readyz", get(api::health::readyz))
         .with_state(state)
 }

@@ -11,6 +11,7 @@ use tokio_util::sync::CancellationToken;
 use crate::auth::limiter::LoginLimiter;
 use crate::cluster::Hosts;
 use crate::events::EventBus;
+use crate::proxy::Proxy;
 use crate::reconciler::Reconciler;
 use crate::runtime::docker_runtime::DockerRuntime;
 use crate::runtime::ContainerRuntime;
@@ -53,6 +54,8 @@ pub struct AppState {
     pub bus: EventBus,
     /// Keeps what runs as the services want it.
     pub reconciler: Arc<Reconciler>,
+    /// Sends requests to the services' healthy replicas.
+    pub proxy: Arc<Proxy>,
     pub leptos: LeptosOptions,
     pub info: Arc<ServerInfo>,
     pub auth: Arc<AuthState>,
@@ -89,6 +92,7 @@ impl AppState {
             hosts,
             bus: EventBus::new(),
             reconciler: Arc::new(Reconciler::new(runtime)),
+            proxy: Arc::new(Proxy::new(Default::default())),
             store,
             leptos,
             info: Arc::new(ServerInfo {

@@ -344,6 +344,26 @@ impl Backend for ServerBackend {
         Ok(ops::services::stats(&self.state, &ctx, &name).await?)
     }
 
+    async fn set_service_proxy(
+        &self,
+        req: &Request,
+        name: String,
+        input: ProxyConfig,
+    ) -> Result<ServiceView, AppError> {
+        let ctx = self.ctx(req).await?;
+        Ok(ops::services::set_proxy(&self.state, &ctx, &name, input).await?)
+    }
+
+    async fn proxy(&self, req: &Request) -> Result<ProxyView, AppError> {
+        let ctx = self.ctx(req).await?;
+        Ok(ops::proxy::view(&self.state, &ctx).await?)
+    }
+
+    async fn nginx_conf(&self, req: &Request, listen: Option<String>) -> Result<String, AppError> {
+        let ctx = self.ctx(req).await?;
+        Ok(ops::proxy::nginx_conf(&self.state, &ctx, listen.as_deref()).await?)
+    }
+
     async fn audit(&self, req: &Request, query: AuditQuery) -> Result<AuditPage, AppError> {
         {
             let ctx = self.ctx(req).await?;

@@ -1,16 +1,183 @@
-//! The proxy page.
+//! The proxy page: every route with its service and the replicas behind it, with
+//! what went through each lately (requests per second, errors, latency), live; the
+//! requests the proxy answered itself; and the table as nginx configuration.
+
+use std::time::Duration;
 
 use leptos::prelude::*;
+use leptos_router::components::A;
 
+use crate::api::{get_nginx_conf, get_proxy};
 use crate::components::layout::PageHeader;
-use crate::components::widgets::EmptyState;
+use crate::components::widgets::{every, Badge, ErrorBox, Stat};
+use crate::wire::{BackendView, ProxyRouteView, ProxyView};
 
 #[component]
 pub fn Proxy() -> impl IntoView {
+    let proxy = Resource::new(|| (), |_| get_proxy());
+    let nginx = Resource::new(|| (), |_| get_nginx_conf(None));
+    every(Duration::from_secs(1), move || proxy.refetch());
+    every(Duration::from_secs(5), move || nginx.refetch());
     view! {
-        <PageHeader title="Proxy" subtitle="Routes from host names and paths to healthy replicas."/>
-        <EmptyState title="No routes yet">
-            <p>"Each service gets a route as soon as one of its replicas is healthy; the routes and their backends are listed here."</p>
-        </EmptyState>
+        <PageHeader title="Proxy" subtitle="Routes from host names and paths to the services' healthy replicas, and what goes through them."/>
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
+            {move || Suspend::new(async move {
+                match proxy.await {
+                    Ok(p) => view! { <ProxyBody p/> }.into_any(),
+                    Err(e) => view! { <ErrorBox error=e/> }.into_any(),
+                }
+            })}
+        </Transition>
+        <section class="panel">
+            <div class="panel-head">
+                <h2>"As nginx configuration"</h2>
+                <a class="btn btn-small" href="/api/v1/proxy/nginx.conf" download="berth-nginx.conf">"Download"</a>
+            </div>
+            <p class="muted small">"The same routes as upstream and server blocks, for teams that keep nginx in front. Include it in nginx's http block; regenerate it when replicas change."</p>
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    match nginx.await {
+                        Ok(conf) => view! { <pre class="logs" tabindex="0" aria-label="nginx configuration">{conf}</pre> }.into_any(),
+                        Err(e) => view! { <ErrorBox error=e/> }.into_any(),
+                    }
+                })}
+            </Transition>
+        </section>
+    }
+}
+
+#[component]
+fn ProxyBody(p: ProxyView) -> impl IntoView {
+    // A replica serves every route of its service: count it once.
+    let total_rps: f64 = p
+        .routes
+        .iter()
+        .flat_map(|r| {
+            r.backends
+                .iter()
+                .map(|b| (b.container_id.clone(), b.requests_per_second))
+        })
+        .collect::<std::collections::HashMap<_, _>>()
+        .values()
+        .sum();
+    let listen = p.listen.clone().unwrap_or_else(|| "not listening".into());
+    let routes = p.routes.clone();
+    view! {
+        <div class="stats">
+            <Stat label="Listening on" value=listen detail=format!("{} routes", p.routes.len())/>
+            <Stat label="Unknown host (404)" value=p.unknown_host.to_string()/>
+            <Stat label="No healthy replica (503)" value=p.no_backend.to_string()/>
+            <Stat label="Timeouts (504) · unreachable (502)" value=format!("{} · {}", p.timeouts, p.bad_gateway)
+                detail=format!("{total_rps:.1} requests/s now")/>
+        </div>
+        {if routes.is_empty() {
+            view! {
+                <section class="empty">
+                    <h2>"No routes yet"</h2>
+                    <div class="empty-body"><p>"A service with a container port is reachable as "<code>"<service>.localhost"</code>" and by its own routes as soon as one of its replicas is healthy."</p></div>
+                </section>
+            }.into_any()
+        } else {
+            routes.into_iter().map(|r| view! { <RoutePanel r/> }).collect_view().into_any()
+        }}
+    }
+}
+
+#[component]
+fn RoutePanel(r: ProxyRouteView) -> impl IntoView {
+    let target = format!(
+        "{}{}",
+        r.host,
+        if r.path_prefix == "/" {
+            String::new()
+        } else {
+            r.path_prefix.clone()
+        }
+    );
+    let max_rps = r
+        .backends
+        .iter()
+        .map(|b| b.requests_per_second)
+        .fold(0.0f64, f64::max);
+    let href = format!("/services/{}", r.service);
+    let service = r.service.clone();
+    let key = format!("{}|{}", r.host, r.path_prefix);
+    let empty = r.backends.is_empty();
+    view! {
+        <section class="panel" data-route=key>
+            <div class="panel-head">
+                <h2 class="mono">{target}</h2>
+                <span class="small muted">
+                    "→ " <A href=href>{service}</A>
+                    {format!(" · {}{}", r.balance.as_str().replace('_', " "), if r.strip_prefix { " · prefix stripped" } else { "" })}
+                </span>
+            </div>
+            {if empty {
+                view! { <p class="muted">"No healthy replica: requests get 503 until one is."</p> }.into_any()
+            } else {
+                view! {
+                    <div class="table-wrap">
+                        <table class="table backends">
+                            <caption class="visually-hidden">"Replicas behind the route"</caption>
+                            <thead>
+                                <tr>
+                                    <th scope="col">"Replica"</th>
+                                    <th scope="col">"Address"</th>
+                                    <th scope="col">"State"</th>
+                                    <th scope="col" class="num">"In flight"</th>
+                                    <th scope="col">"Requests/s"</th>
+                                    <th scope="col" class="num">"Errors"</th>
+                                    <th scope="col" class="num">"p50"</th>
+                                    <th scope="col" class="num">"p99"</th>
+                                    <th scope="col" class="num">"Requests"</th>
+                                </tr>
+                            </thead>
+                            <tbody>
+                                {r.backends.into_iter().map(|b| view! { <BackendRow b max_rps/> }).collect_view()}
+                            </tbody>
+                        </table>
+                    </div>
+                }.into_any()
+            }}
+        </section>
+    }
+}
+
+fn ms(v: Option<f64>) -> String {
+    match v {
+        None => "–".into(),
+        Some(v) if v < 10.0 => format!("{v:.2} ms"),
+        Some(v) => format!("{v:.0} ms"),
+    }
+}
+
+#[component]
+fn BackendRow(b: BackendView, max_rps: f64) -> impl IntoView {
+    let share = if max_rps > 0.0 {
+        (b.requests_per_second / max_rps * 100.0).clamp(0.0, 100.0)
+    } else {
+        0.0
+    };
+    let tone = if b.state == "serving" { "ok" } else { "bad" };
+    let error_tone = if b.error_rate > 0.05 { "bad-text" } else { "" };
+    view! {
+        <tr data-backend=b.container_id.clone() data-requests=b.requests>
+            <th scope="row">{format!("replica {}", b.slot)}<div class="mono small muted">{b.container_id.clone()}</div></th>
+            <td class="mono small">{b.address.clone()}<div class="muted">{b.host.clone()}</div></td>
+            <td><Badge tone=tone label=b.state.clone()/></td>
+            <td class="num">{b.in_flight}</td>
+            <td class="cell-bar">
+                <div class="capacity">
+                    <div class="bar" role="meter" aria-label="Share of the route's requests" aria-valuemin="0" aria-valuemax="100" aria-valuenow=format!("{share:.0}")>
+                        <div class="bar-fill bar-ok" style=format!("width:{share:.1}%")></div>
+                    </div>
+                    <span class="capacity-text">{format!("{:.1}", b.requests_per_second)}</span>
+                </div>
+            </td>
+            <td class=format!("num {error_tone}")>{format!("{:.1} %", b.error_rate * 100.0)}</td>
+            <td class="num nowrap">{ms(b.p50_ms)}</td>
+            <td class="num nowrap">{ms(b.p99_ms)}</td>
+            <td class="num" data-counter="requests">{b.requests}</td>
+        </tr>
     }
 }

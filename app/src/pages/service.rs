@@ -10,7 +10,8 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 
 use super::host::EventList;
 use crate::api::{
-    delete_service, deploy_service, get_service, get_service_logs, get_service_stats, scale_service,
+    delete_service, deploy_service, get_service, get_service_logs, get_service_stats,
+    scale_service, set_service_proxy,
 };
 use crate::components::layout::PageHeader;
 use crate::components::services::{
@@ -22,8 +23,8 @@ use crate::components::widgets::{
 use crate::format;
 use crate::validate;
 use crate::wire::{
-    AppError, DeployInput, ReplicaStats, ReplicaView, RevisionView, ServiceDetail, ServiceSpec,
-    ServiceView, TeamRole,
+    AppError, Balance, DeployInput, ProxyConfig, ReplicaStats, ReplicaView, RevisionView,
+    ServiceDetail, ServiceSpec, ServiceView, TeamRole,
 };
 use crate::MeResource;
 
@@ -31,6 +32,7 @@ use crate::MeResource;
 enum Op {
     Scale(u32),
     Deploy(Box<ServiceSpec>),
+    Proxy(ProxyConfig),
     Delete,
 }
 
@@ -66,6 +68,9 @@ pub fn Service() -> impl IntoView {
                 )
                 .await
                 .map(|s| format!("{} is at revision {} now.", s.name, s.revision)),
+                Op::Proxy(config) => set_service_proxy(service.clone(), config)
+                    .await
+                    .map(|s| format!("Routes of {} saved.", s.name)),
                 Op::Delete => {
                     let r = delete_service(service.clone())
                         .await
@@ -131,6 +136,7 @@ fn ServiceBody(
         </section>
         <Logs service=s.name.clone() slots/>
         {operator.then(|| view! { <DeployForm spec=s.spec.clone() act/> }.into_any())}
+        {(operator && s.spec.port.is_some()).then(|| view! { <RoutesForm name=s.name.clone() proxy=s.proxy.clone() act/> }.into_any())}
         <div class="columns">
             <section class="panel">
                 <h2>"Events"</h2>
@@ -185,6 +191,15 @@ fn Summary(s: ServiceView) -> impl IntoView {
                 <dt>"Team"</dt><dd>{s.team.clone()}</dd>
                 <dt>"Revision"</dt><dd>{s.revision}</dd>
                 <dt>"Port"</dt><dd>{s.spec.port.map(|p| p.to_string()).unwrap_or_else(|| "none".into())}</dd>
+                <dt>"Routes"</dt>
+                <dd class="mono small">{if s.spec.port.is_some() {
+                    std::iter::once(format!("{}.localhost", s.name))
+                        .chain(s.proxy.routes.iter().map(validate::format_route))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                } else {
+                    "none (no container port)".into()
+                }}</dd>
                 <dt>"Health check"</dt><dd>{h.unwrap_or_else(|| "none".into())}</dd>
                 <dt>"Reserved per replica"</dt>
                 <dd>{format!("{} CPU · {}", format::cpus(i64::from(s.spec.resources.cpu_millis)), format::bytes(s.spec.resources.memory_bytes as i64))}</dd>
@@ -414,4 +429,69 @@ fn Revisions(list: Vec<RevisionView>, current: i64) -> impl IntoView {
             }).collect_view()}
         </ol>
     }
+}
+
+#[component]
+fn RoutesForm(
+    name: String,
+    proxy: ProxyConfig,
+    act: Action<Op, Result<String, AppError>>,
+) -> impl IntoView {
+    let text = RwSignal::new(
+        proxy
+            .routes
+            .iter()
+            .map(validate::format_route)
+            .collect::<Vec<_>>()
+            .join("\n"),
+    );
+    let balance = RwSignal::new(proxy.balance.as_str().to_string());
+    let problem = RwSignal::new(None::<String>);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let config = validate::parse_routes(&text.get_untracked()).and_then(|routes| {
+            let config = ProxyConfig {
+                routes,
+                balance: if balance.get_untracked() == "round_robin" {
+                    Balance::RoundRobin
+                } else {
+                    Balance::LeastInFlight
+                },
+            };
+            validate::proxy_config(&config).map(|_| config)
+        });
+        match config {
+            Err(why) => problem.set(Some(why)),
+            Ok(config) => {
+                problem.set(None);
+                act.dispatch(Op::Proxy(config));
+            }
+        }
+    };
+    view! {
+        <section class="panel">
+            <h2>"Routes"</h2>
+            <p class="muted small">
+                "The proxy sends " <code>{format!("{name}.localhost")}</code>
+                " here, and every route below: one per line, " <code>"HOST[/PREFIX]"</code> " or " <code>"/PREFIX"</code>
+                ", then " <code>"strip"</code> " to remove the prefix. Hosts may start with " <code>"*."</code> ". No replica moves."
+            </p>
+            <form class="form form-row" aria-label="Routes" novalidate on:submit=submit>
+                <label class="field field-wide">
+                    <span class="field-label">"Routes"</span>
+                    <textarea name="routes" rows="3" placeholder="shop.example.com\n*.shop.test/api strip" bind:value=text></textarea>
+                </label>
+                <label class="field">
+                    <span class="field-label">"Balancing"</span>
+                    <select name="balance" bind:value=balance>
+                        <option value="least_in_flight">"fewest requests in flight"</option>
+                        <option value="round_robin">"round robin"</option>
+                    </select>
+                </label>
+                <button type="submit" class="btn" disabled=move || act.pending().get()>"Save routes"</button>
+            </form>
+            {move || problem.get().map(|p| view! { <div class="alert alert-bad" role="alert">{p}</div> })}
+        </section>
+    }
+    .into_any()
 }

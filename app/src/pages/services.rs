@@ -106,6 +106,7 @@ fn NewServiceForm(create: Action<CreateServiceInput, Result<String, AppError>>) 
                     team: t,
                     replicas,
                     spec,
+                    proxy: Default::default(),
                     message: None,
                 });
             }

@@ -9,6 +9,7 @@ mod events;
 pub mod health;
 mod hosts;
 mod openapi;
+pub mod proxy;
 mod services;
 mod system;
 mod teams;
@@ -47,6 +48,7 @@ pub fn router() -> Router<AppState> {
         .merge(hosts::router())
         .merge(events::router())
         .merge(services::router())
+        .merge(proxy::router())
         .merge(openapi::router())
         .fallback(|| async {
             ApiError::not_found("no such API endpoint; /api/v1/openapi.json lists them")

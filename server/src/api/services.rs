@@ -17,8 +17,8 @@ use futures::Stream;
 use serde::Deserialize;
 
 use app::wire::{
-    CreateServiceInput, DeployInput, ErrorBody, ReplicaStats, RevisionView, ScaleInput,
-    ServiceDetail, ServiceView,
+    CreateServiceInput, DeployInput, ErrorBody, ProxyConfig, ReplicaStats, RevisionView,
+    ScaleInput, ServiceDetail, ServiceView,
 };
 
 use super::{ApiError, ApiJson, ApiPath, ApiQuery, Caller};
@@ -34,6 +34,7 @@ pub fn router() -> Router<AppState> {
         .route("/services/{name}/spec", put(put_spec))
         .route("/services/{name}/deploy", post(deploy))
         .route("/services/{name}/scale", post(scale))
+        .route("/services/{name}/proxy", put(set_proxy))
         .route("/services/{name}/revisions", get(revisions))
         .route("/services/{name}/stats", get(stats))
         .route("/services/{name}/replicas/{slot}/logs", get(logs))
@@ -113,6 +114,20 @@ pub async fn scale(
     ApiJson(input): ApiJson<ScaleInput>,
 ) -> Result<Json<ServiceView>, ApiError> {
     Ok(Json(services::scale(&state, &ctx, &name, input).await?))
+}
+
+/// Sets how the proxy reaches the service: `{"routes":[{"host","path_prefix",
+/// "strip_prefix"}],"balance":"least_in_flight"|"round_robin"}`. No replica moves.
+/// A route another service holds is 409.
+#[utoipa::path(put, path = "/api/v1/services/{name}/proxy", tag = "services", params(("name" = String, Path)), request_body = ProxyConfig,
+    responses((status = 200, body = ServiceView), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn set_proxy(
+    State(state): State<AppState>,
+    Caller(ctx): Caller,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(input): ApiJson<ProxyConfig>,
+) -> Result<Json<ServiceView>, ApiError> {
+    Ok(Json(services::set_proxy(&state, &ctx, &name, input).await?))
 }
 
 /// Deletes a service; its replicas are removed.

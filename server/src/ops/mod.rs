@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod audit;
 pub mod events;
 pub mod hosts;
+pub mod proxy;
 pub mod services;
 pub mod system;
 pub mod teams;

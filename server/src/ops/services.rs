@@ -8,8 +8,8 @@ use std::collections::{BTreeMap, HashSet};
 use app::validate;
 use app::wire::{
     CreateServiceInput, DeployInput, EventView, Health, HealthCheck, HealthProbe, HostState,
-    ReplicaLogs, ReplicaStats, ReplicaView, Resources, RevisionView, ScaleInput, ServiceDetail,
-    ServicePhase, ServiceSpec, ServiceView,
+    ProxyConfig, ReplicaLogs, ReplicaStats, ReplicaView, Resources, RevisionView, RouteSpec,
+    ScaleInput, ServiceDetail, ServicePhase, ServiceSpec, ServiceView,
 };
 
 use super::{audit, Ctx, OpsError};
@@ -245,6 +245,7 @@ pub fn view(state: &AppState, row: &ServiceRow) -> ServiceView {
         replicas: row.replicas,
         revision: row.revision,
         spec: row.spec.clone(),
+        proxy: row.proxy.clone(),
         created_at_ms: row.created_at,
         updated_at_ms: row.updated_at,
         phase,
@@ -291,6 +292,7 @@ pub async fn create(
         validate::service_name(&input.name).map_err(OpsError::Invalid)?;
         validate::replicas(input.replicas).map_err(OpsError::Invalid)?;
         check_spec(&input.spec)?;
+        validate::proxy_config(&input.proxy).map_err(OpsError::Invalid)?;
         let message = message_of(&input.message)?;
         if state.store.service_by_name(&input.name).await?.is_some() {
             return Err(OpsError::Conflict(format!(
@@ -298,6 +300,7 @@ pub async fn create(
                 input.name
             )));
         }
+        routes_free(state, &input.name, &input.proxy).await?;
         let now = clock::now_ms();
         let id = state
             .store
@@ -306,6 +309,7 @@ pub async fn create(
                 team_id: team.id,
                 replicas: input.replicas,
                 spec: &input.spec,
+                proxy: &input.proxy,
                 author: &author,
                 message: if message.is_empty() {
                     "created"
@@ -476,6 +480,90 @@ pub async fn deploy(
         state,
         ctx,
         "service.deploy",
+        &format!("service:{name}"),
+        &outcome,
+    )
+    .await;
+    outcome
+}
+
+/// A route another service holds already is refused: the proxy could send its
+/// requests to one service only.
+async fn routes_free(state: &AppState, name: &str, proxy: &ProxyConfig) -> Result<(), OpsError> {
+    let others = state.store.list_services().await?;
+    for r in &proxy.routes {
+        let key = route_key(r);
+        if let Some(other) = others
+            .iter()
+            .filter(|o| o.name != name)
+            .find(|o| o.proxy.routes.iter().any(|x| route_key(x) == key))
+        {
+            return Err(OpsError::Conflict(format!(
+                "service {} takes {}{} already",
+                other.name,
+                r.host.as_deref().unwrap_or("any host "),
+                r.path_prefix
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn route_key(r: &RouteSpec) -> (String, String) {
+    (
+        r.host.as_deref().unwrap_or("").to_ascii_lowercase(),
+        r.path_prefix.trim_end_matches('/').to_string(),
+    )
+}
+
+/// Sets how the proxy reaches a service (its routes and balancing); no replica
+/// moves.
+pub async fn set_proxy(
+    state: &AppState,
+    ctx: &Ctx,
+    name: &str,
+    input: ProxyConfig,
+) -> Result<ServiceView, OpsError> {
+    let outcome = async {
+        let (author, row) = writable(state, ctx, name).await?;
+        validate::proxy_config(&input).map_err(OpsError::Invalid)?;
+        routes_free(state, name, &input).await?;
+        if input != row.proxy {
+            state
+                .store
+                .set_proxy(row.id, &input, clock::now_ms())
+                .await?;
+            let routes = if input.routes.is_empty() {
+                format!("{}.localhost only", row.name)
+            } else {
+                input
+                    .routes
+                    .iter()
+                    .map(validate::format_route)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            events::record(
+                state,
+                "service",
+                &row.name,
+                Level::Info,
+                &format!(
+                    "proxy routes set by {author}: {routes} ({})",
+                    input.balance.as_str()
+                ),
+            )
+            .await;
+            state.reconciler.written(row.id);
+        }
+        let row = find(state, name).await?;
+        Ok(view(state, &row))
+    }
+    .await;
+    audit(
+        state,
+        ctx,
+        "service.proxy",
         &format!("service:{name}"),
         &outcome,
     )
@@ -698,6 +786,7 @@ pub async fn bootstrap_demo(state: &AppState) -> Result<Option<String>, OpsError
             team_id: team,
             replicas: 3,
             spec: &spec,
+            proxy: &Default::default(),
             author: "system",
             message: "the demo service",
             now,

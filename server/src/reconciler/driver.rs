@@ -19,7 +19,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use app::wire::{Health, HealthProbe};
+use app::wire::{Health, HealthProbe, RouteSpec};
 
 use super::plan::{self, Action, Plan};
 use super::prober::Target;
@@ -28,6 +28,7 @@ use crate::clock;
 use crate::cluster::health;
 use crate::domain::{DesiredService, HostInfo, ObservedReplica, Status};
 use crate::events::{self, ClusterEvent, Level};
+use crate::proxy::table::{Backend, HostMatch, RouteInput};
 use crate::runtime::ReplicaSpec;
 use crate::state::AppState;
 use crate::store::ServiceRow;
@@ -377,6 +378,8 @@ impl Driver {
 
         self.publish(state, &desired, &observed, &p, &delayed, &backoff, now)
             .await;
+        // The proxy's table follows before any replica is stopped below.
+        state.proxy.update(route_inputs(&rows, &observed, &hosts));
 
         if !p.actions.is_empty() {
             tracing::debug!(
@@ -521,6 +524,58 @@ impl Driver {
             *told = current;
         }
     }
+}
+
+/// The proxy's routes: each service with a port is reachable as
+/// `<service>.localhost` and by its own routes, through its replicas that are
+/// running and ready on a host that answers.
+pub fn route_inputs(
+    rows: &[ServiceRow],
+    observed: &[ObservedReplica],
+    hosts: &[HostInfo],
+) -> Vec<RouteInput> {
+    let host_of: HashMap<i64, &HostInfo> = hosts.iter().map(|h| (h.id, h)).collect();
+    let mut out = Vec::new();
+    for row in rows.iter().filter(|r| r.spec.port.is_some()) {
+        let mut backends: Vec<Backend> = observed
+            .iter()
+            .filter(|o| o.service_id == row.id && !is_pending(&o.container_id))
+            .filter(|o| {
+                o.status == Status::Running && matches!(o.health, Health::Healthy | Health::None)
+            })
+            .filter_map(|o| {
+                let host = host_of.get(&o.host_id)?;
+                if host.state == app::wire::HostState::Unreachable {
+                    return None;
+                }
+                let (address, port) = o.endpoint.as_ref()?;
+                Some(Backend {
+                    container_id: o.container_id.clone(),
+                    slot: o.slot,
+                    host: host.name.clone(),
+                    authority: format!("{address}:{port}"),
+                })
+            })
+            .collect();
+        backends.sort_by(|a, b| (a.slot, &a.container_id).cmp(&(b.slot, &b.container_id)));
+        let default = RouteSpec {
+            host: Some(format!("{}.localhost", row.name)),
+            path_prefix: "/".into(),
+            strip_prefix: false,
+        };
+        for r in std::iter::once(&default).chain(row.proxy.routes.iter()) {
+            out.push(RouteInput {
+                service_id: row.id,
+                service: row.name.clone(),
+                host: HostMatch::parse(r.host.as_deref()),
+                prefix: r.path_prefix.clone(),
+                strip: r.strip_prefix,
+                balance: row.proxy.balance,
+                backends: backends.clone(),
+            });
+        }
+    }
+    out
 }
 
 fn pending_id(service_id: i64, p: &Pending) -> String {
@@ -755,6 +810,13 @@ impl ServiceTask {
             return Ok(());
         }
         let host = self.host_name(host_id);
+        if failure.is_none() {
+            // Out of the proxy first; stopped once its requests are answered.
+            let left = self.state.proxy.drain(container_id).await;
+            if left > 0 {
+                tracing::warn!(service = %self.name, slot, left, "stopping a replica with requests still in flight");
+            }
+        }
         let rt = self.state.reconciler.runtime.clone();
         match rt.remove(host_id, container_id).await {
             Ok(()) => {

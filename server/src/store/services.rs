@@ -1,7 +1,7 @@
 //! The `services` and `revisions` tables: what should run, and every revision of
 //! its spec.
 
-use app::wire::ServiceSpec;
+use app::wire::{ProxyConfig, ServiceSpec};
 use sqlx::Row;
 
 use super::{Store, StoreError};
@@ -17,6 +17,7 @@ pub struct ServiceRow {
     pub revision: i64,
     pub spec: ServiceSpec,
     pub spec_hash: String,
+    pub proxy: ProxyConfig,
     pub created_at: i64,
     pub updated_at: i64,
 }
@@ -39,13 +40,14 @@ pub struct NewService<'a> {
     pub team_id: i64,
     pub replicas: u32,
     pub spec: &'a ServiceSpec,
+    pub proxy: &'a ProxyConfig,
     pub author: &'a str,
     pub message: &'a str,
     pub now: i64,
 }
 
 const SELECT: &str = "SELECT s.id, s.name, s.team_id, t.name AS team, s.replicas, s.revision, \
-     r.spec, r.spec_hash, s.created_at, s.updated_at \
+     r.spec, r.spec_hash, s.proxy, s.created_at, s.updated_at \
      FROM services s JOIN teams t ON t.id = s.team_id \
      JOIN revisions r ON r.service_id = s.id AND r.number = s.revision";
 
@@ -63,6 +65,7 @@ fn service_from(r: &sqlx::sqlite::SqliteRow) -> Result<ServiceRow, sqlx::Error> 
         revision: r.try_get("revision")?,
         spec: spec_from(r.try_get("spec")?)?,
         spec_hash: r.try_get("spec_hash")?,
+        proxy: serde_json::from_str(r.try_get("proxy")?).unwrap_or_default(),
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
     })
@@ -77,12 +80,13 @@ impl Store {
     pub async fn create_service(&self, s: NewService<'_>) -> Result<i64, StoreError> {
         let mut tx = self.pool.begin().await?;
         let id = sqlx::query(
-            "INSERT INTO services (name, team_id, replicas, revision, created_at, updated_at) \
-             VALUES (?, ?, ?, 1, ?, ?)",
+            "INSERT INTO services (name, team_id, replicas, revision, proxy, created_at, updated_at) \
+             VALUES (?, ?, ?, 1, ?, ?, ?)",
         )
         .bind(s.name)
         .bind(s.team_id)
         .bind(i64::from(s.replicas))
+        .bind(serde_json::to_string(s.proxy).unwrap_or_else(|_| "{}".into()))
         .bind(s.now)
         .bind(s.now)
         .execute(&mut *tx)
@@ -208,6 +212,22 @@ impl Store {
         Ok(())
     }
 
+    /// Sets how the proxy reaches a service.
+    pub async fn set_proxy(
+        &self,
+        service_id: i64,
+        proxy: &ProxyConfig,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query("UPDATE services SET proxy = ?, updated_at = ? WHERE id = ?")
+            .bind(serde_json::to_string(proxy).unwrap_or_else(|_| "{}".into()))
+            .bind(now)
+            .bind(service_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
     /// Deletes a service and its revisions; false when there was none.
     pub async fn delete_service(&self, service_id: i64) -> Result<bool, StoreError> {
         Ok(sqlx::query("DELETE FROM services WHERE id = ?")
@@ -241,6 +261,7 @@ mod tests {
                 team_id: team,
                 replicas: 3,
                 spec: &v1,
+                proxy: &ProxyConfig::default(),
                 author: "ann",
                 message: "first",
                 now: 10,
@@ -253,6 +274,7 @@ mod tests {
                 team_id: team,
                 replicas: 1,
                 spec: &v1,
+                proxy: &ProxyConfig::default(),
                 author: "ann",
                 message: "",
                 now: 11,
@@ -279,6 +301,13 @@ mod tests {
             [(2, "bob"), (1, "ann")]
         );
         assert_eq!(store.count_team_services(team).await.unwrap(), 1);
+        let proxy: ProxyConfig =
+            serde_json::from_value(serde_json::json!({"routes": [{"host": "shop.test"}]})).unwrap();
+        store.set_proxy(id, &proxy, 40).await.unwrap();
+        assert_eq!(
+            store.service_by_name("shop").await.unwrap().unwrap().proxy,
+            proxy
+        );
 
         // A team that owns services cannot go.
         assert!(store.delete_team(team).await.is_err());

@@ -33,6 +33,7 @@ async fn add_service(t: &TestState, name: &str, replicas: u32, spec: ServiceSpec
             team_id: team,
             replicas,
             spec: &spec,
+            proxy: &Default::default(),
             author: "test",
             message: "",
             now: clock::now_ms(),

@@ -1,0 +1,64 @@
+//! The proxy as people and programs read it: its table with counters, the same in
+//! Prometheus's text format, and as nginx configuration.
+
+use app::validate;
+use app::wire::ProxyView;
+
+use super::{Ctx, OpsError};
+use crate::auth::policy::Action;
+use crate::state::AppState;
+
+/// Every route with its replicas and what went through them lately.
+pub async fn view(state: &AppState, ctx: &Ctx) -> Result<ProxyView, OpsError> {
+    ctx.allowed(Action::ReadCluster)?;
+    Ok(state.proxy.view())
+}
+
+/// The routes as an nginx configuration whose servers listen on `listen`
+/// (`80` unless said: a port, or an address and a port).
+pub async fn nginx_conf(
+    state: &AppState,
+    ctx: &Ctx,
+    listen: Option<&str>,
+) -> Result<String, OpsError> {
+    ctx.allowed(Action::ReadCluster)?;
+    let listen = listen.unwrap_or("80").trim();
+    let ok = listen.parse::<u16>().is_ok()
+        || listen
+            .rsplit_once(':')
+            .is_some_and(|(a, p)| p.parse::<u16>().is_ok() && validate::address(a).is_ok());
+    if !ok {
+        return Err(OpsError::Invalid(format!(
+            "invalid listen {listen:?}: use a port (80) or an address and a port (127.0.0.1:8081)"
+        )));
+    }
+    Ok(crate::proxy::export::nginx_conf(
+        &state.proxy.table(),
+        listen,
+    ))
+}
+
+/// Berth's metrics in Prometheus's text format: the proxy's counters, and each
+/// service's wanted and ready replicas.
+pub async fn metrics(state: &AppState, ctx: &Ctx) -> Result<String, OpsError> {
+    ctx.allowed(Action::ReadCluster)?;
+    let mut out = String::new();
+    state.proxy.metrics(&mut out);
+    let services = state.store.list_services().await?;
+    out.push_str("# HELP berth_service_replicas_wanted Replicas a service wants.\n# TYPE berth_service_replicas_wanted gauge\n");
+    for s in &services {
+        out.push_str(&format!(
+            "berth_service_replicas_wanted{{service=\"{}\"}} {}\n",
+            s.name, s.replicas
+        ));
+    }
+    out.push_str("# HELP berth_service_replicas_ready Replicas of a service running its revision and healthy.\n# TYPE berth_service_replicas_ready gauge\n");
+    for s in &services {
+        let view = super::services::view(state, s);
+        out.push_str(&format!(
+            "berth_service_replicas_ready{{service=\"{}\"}} {}\n",
+            s.name, view.healthy
+        ));
+    }
+    Ok(out)
+}

@@ -1,0 +1,233 @@
+//! The built-in reverse proxy: a listener of its own that sends each request to a
+//! healthy replica of the service its Host header and path name.
+//!
+//! - `table`: the route table (pure), swapped in whole by the reconciler after every
+//!   pass that changes it; the hot path reads it without a lock.
+//! - `stats`: per-replica counters and latency histograms, atomics only.
+//! - `server`: the listener and the forwarding (keep-alive pools, streaming bodies,
+//!   upgrades, forwarded headers, timeouts, a retry elsewhere when a replica cannot
+//!   be reached, passive ejection).
+//! - `export`: the table as JSON for the proxy view, in Prometheus's text format,
+//!   and as an nginx configuration.
+//!
+//! A replica enters the table once healthy and leaves it before it is stopped:
+//! [`Proxy::drain`] takes it out and waits for its requests in flight.
+
+pub mod export;
+pub mod server;
+pub mod stats;
+pub mod table;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use arc_swap::ArcSwap;
+
+use stats::{BackendStats, Window};
+use table::{RouteInput, RouteTable};
+
+/// How the proxy behaves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Settings {
+    /// How long a replica may take to send its answer's head (then 504).
+    pub upstream_timeout: Duration,
+    /// How long a connection to a replica may take to open (then another replica).
+    pub connect_timeout: Duration,
+    /// How long a replica taken out of the table may finish its requests before it
+    /// is stopped anyway.
+    pub drain_timeout: Duration,
+    /// How long a replica that refused connections is passed over.
+    pub eject_for: Duration,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            upstream_timeout: Duration::from_secs(30),
+            connect_timeout: Duration::from_secs(2),
+            drain_timeout: Duration::from_secs(10),
+            eject_for: Duration::from_secs(5),
+        }
+    }
+}
+
+/// Requests the proxy answered itself, by why.
+#[derive(Debug, Default)]
+pub struct Counters {
+    pub unknown_host: AtomicU64,
+    pub no_backend: AtomicU64,
+    pub timeouts: AtomicU64,
+    pub bad_gateway: AtomicU64,
+}
+
+/// The proxy's shared state; cheap to share through `AppState`.
+pub struct Proxy {
+    table: ArcSwap<RouteTable>,
+    /// The reconciler's last routes, before draining replicas are taken out.
+    inputs: Mutex<Vec<RouteInput>>,
+    /// Counters by container id; they outlive the tables a replica is in.
+    registry: Mutex<HashMap<String, Arc<BackendStats>>>,
+    windows: Mutex<HashMap<String, Window>>,
+    /// Replicas on their way out: kept out of the table whatever the reconciler says.
+    draining: Mutex<HashSet<String>>,
+    pub counters: Counters,
+    pub settings: Settings,
+    /// Where the listener is, once it listens.
+    listen: Mutex<Option<String>>,
+    clock: tokio::time::Instant,
+}
+
+impl Proxy {
+    pub fn new(settings: Settings) -> Self {
+        Proxy {
+            table: ArcSwap::from_pointee(RouteTable::default()),
+            inputs: Mutex::new(Vec::new()),
+            registry: Mutex::new(HashMap::new()),
+            windows: Mutex::new(HashMap::new()),
+            draining: Mutex::new(HashSet::new()),
+            counters: Counters::default(),
+            settings,
+            listen: Mutex::new(None),
+            clock: tokio::time::Instant::now(),
+        }
+    }
+
+    /// Milliseconds on the proxy's own clock (for ejections).
+    pub fn now_ms(&self) -> i64 {
+        self.clock.elapsed().as_millis() as i64
+    }
+
+    /// The table requests are routed by now.
+    pub fn table(&self) -> Arc<RouteTable> {
+        self.table.load_full()
+    }
+
+    pub fn listen(&self) -> Option<String> {
+        self.listen.lock().expect("proxy lock").clone()
+    }
+
+    pub(crate) fn set_listen(&self, addr: String) {
+        *self.listen.lock().expect("proxy lock") = Some(addr);
+    }
+
+    /// Takes the reconciler's routes: a new table is swapped in when they differ
+    /// from the current one.
+    pub fn update(&self, inputs: Vec<RouteInput>) {
+        {
+            let present: HashSet<&str> = inputs
+                .iter()
+                .flat_map(|r| r.backends.iter().map(|b| b.container_id.as_str()))
+                .collect();
+            // A drained replica that left the reconciler's routes is gone for good.
+            self.draining
+                .lock()
+                .expect("proxy lock")
+                .retain(|id| present.contains(id.as_str()));
+        }
+        *self.inputs.lock().expect("proxy lock") = inputs;
+        self.rebuild();
+    }
+
+    fn rebuild(&self) {
+        let mut inputs = self.inputs.lock().expect("proxy lock").clone();
+        {
+            let draining = self.draining.lock().expect("proxy lock");
+            for r in inputs.iter_mut() {
+                r.backends.retain(|b| !draining.contains(&b.container_id));
+            }
+        }
+        let current = self.table.load();
+        let mut sorted = inputs.clone();
+        sorted.sort_by(|a, b| {
+            (&a.service, &a.prefix, a.host.to_string()).cmp(&(
+                &b.service,
+                &b.prefix,
+                b.host.to_string(),
+            ))
+        });
+        let mut before = current.inputs().to_vec();
+        before.sort_by(|a, b| {
+            (&a.service, &a.prefix, a.host.to_string()).cmp(&(
+                &b.service,
+                &b.prefix,
+                b.host.to_string(),
+            ))
+        });
+        if sorted == before {
+            return;
+        }
+        let mut registry = self.registry.lock().expect("proxy lock");
+        let table = RouteTable::new(inputs, |b| {
+            registry
+                .entry(b.container_id.clone())
+                .or_insert_with(|| Arc::new(BackendStats::default()))
+                .clone()
+        });
+        let live: HashSet<String> = table
+            .routes
+            .iter()
+            .flat_map(|r| r.backends.iter().map(|b| b.backend.container_id.clone()))
+            .chain(self.draining.lock().expect("proxy lock").iter().cloned())
+            .collect();
+        registry.retain(|id, _| live.contains(id));
+        self.windows
+            .lock()
+            .expect("proxy lock")
+            .retain(|id, _| live.contains(id));
+        self.table.store(Arc::new(table));
+    }
+
+    /// Takes a replica out of the table, then waits until its requests in flight
+    /// are done (at most the drain timeout). Returns how many were still in flight
+    /// when it gave up.
+    pub async fn drain(&self, container_id: &str) -> u64 {
+        let stats = self
+            .registry
+            .lock()
+            .expect("proxy lock")
+            .get(container_id)
+            .cloned();
+        let Some(stats) = stats else {
+            // Never in the table: nothing to wait for.
+            return 0;
+        };
+        self.draining
+            .lock()
+            .expect("proxy lock")
+            .insert(container_id.to_string());
+        self.rebuild();
+        // A request that picked the replica from the old table a moment ago counts
+        // itself in flight right after.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        let deadline = tokio::time::Instant::now() + self.settings.drain_timeout;
+        loop {
+            let n = stats.in_flight.load(Ordering::Acquire);
+            if n == 0 || tokio::time::Instant::now() >= deadline {
+                return n;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Samples every replica's counters for the rates of the last seconds.
+    pub fn tick(&self, now_ms: i64) {
+        let registry = self.registry.lock().expect("proxy lock").clone();
+        let mut windows = self.windows.lock().expect("proxy lock");
+        for (id, stats) in registry {
+            windows.entry(id).or_default().push(now_ms, stats.sample());
+        }
+    }
+}
+
+/// Samples the counters every second until the token is cancelled.
+pub async fn sampler(proxy: Arc<Proxy>, token: tokio_util::sync::CancellationToken) {
+    let mut tick = tokio::time::interval(Duration::from_secs(1));
+    loop {
+        tokio::select! {
+            _ = token.cancelled() => return,
+            _ = tick.tick() => proxy.tick(proxy.now_ms()),
+        }
+    }
+}

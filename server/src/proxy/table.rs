@@ -1,0 +1,368 @@
+//! The route table: which service a request goes to, by its Host header and path.
+//! Pure: built whole from the services and their healthy replicas, then only read.
+//! An exact host beats a wildcard (`*.example.com`), which beats a route for any
+//! host; among those, the longest path prefix wins.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use app::wire::Balance;
+
+use super::stats::BackendStats;
+
+/// Which hosts a route takes.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum HostMatch {
+    /// `shop.example.com` (lowercase).
+    Exact(String),
+    /// `*.example.com`: any name ending in `.example.com` (stored as the suffix with
+    /// its dot).
+    Suffix(String),
+    /// Every host.
+    Any,
+}
+
+impl HostMatch {
+    pub fn parse(host: Option<&str>) -> HostMatch {
+        match host.map(|h| h.trim().to_ascii_lowercase()) {
+            None => HostMatch::Any,
+            Some(h) if h.is_empty() || h == "*" => HostMatch::Any,
+            Some(h) => match h.strip_prefix('*') {
+                Some(suffix) => HostMatch::Suffix(suffix.to_string()),
+                None => HostMatch::Exact(h),
+            },
+        }
+    }
+
+    fn matches(&self, host: &str) -> bool {
+        match self {
+            HostMatch::Exact(h) => h == host,
+            HostMatch::Suffix(s) => host.len() > s.len() && host.ends_with(s.as_str()),
+            HostMatch::Any => true,
+        }
+    }
+
+    /// Exact first, then the longest wildcard, then any.
+    fn rank(&self) -> (u8, usize) {
+        match self {
+            HostMatch::Exact(_) => (0, 0),
+            HostMatch::Suffix(s) => (1, usize::MAX - s.len()),
+            HostMatch::Any => (2, 0),
+        }
+    }
+}
+
+impl std::fmt::Display for HostMatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            HostMatch::Exact(h) => write!(f, "{h}"),
+            HostMatch::Suffix(s) => write!(f, "*{s}"),
+            HostMatch::Any => write!(f, "*"),
+        }
+    }
+}
+
+/// A replica that takes traffic.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct Backend {
+    pub container_id: String,
+    pub slot: u32,
+    pub host: String,
+    /// `address:port`, as the proxy connects to it.
+    pub authority: String,
+}
+
+/// A backend with its counters, which outlive the tables it is in.
+#[derive(Debug, Clone)]
+pub struct Live {
+    pub backend: Backend,
+    pub stats: Arc<BackendStats>,
+}
+
+/// One route: hosts and a path prefix to a service's backends.
+#[derive(Debug)]
+pub struct Route {
+    pub service_id: i64,
+    pub service: String,
+    pub host: HostMatch,
+    /// Starts with `/`; `/` takes every path.
+    pub prefix: String,
+    pub strip: bool,
+    pub balance: Balance,
+    pub backends: Arc<[Live]>,
+    /// Where round robin goes next, and where least-in-flight starts looking.
+    pub next: AtomicUsize,
+}
+
+/// What a route is made from; equal inputs make an equal table.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RouteInput {
+    pub service_id: i64,
+    pub service: String,
+    pub host: HostMatch,
+    pub prefix: String,
+    pub strip: bool,
+    pub balance: Balance,
+    pub backends: Vec<Backend>,
+}
+
+/// Every route, in the order they are tried.
+#[derive(Debug, Default)]
+pub struct RouteTable {
+    pub routes: Vec<Route>,
+    inputs: Vec<RouteInput>,
+}
+
+/// A request matched to a route, and the path to send on.
+pub struct Matched<'a> {
+    pub route: &'a Route,
+    pub path: std::borrow::Cow<'a, str>,
+}
+
+fn prefix_matches(prefix: &str, path: &str) -> bool {
+    if prefix == "/" {
+        return true;
+    }
+    let p = prefix.trim_end_matches('/');
+    path == p || (path.starts_with(p) && path[p.len()..].starts_with('/'))
+}
+
+impl RouteTable {
+    /// The table for `inputs`; `stats` gives each backend its counters.
+    pub fn new(
+        mut inputs: Vec<RouteInput>,
+        mut stats: impl FnMut(&Backend) -> Arc<BackendStats>,
+    ) -> RouteTable {
+        inputs.sort_by(|a, b| {
+            (
+                a.host.rank(),
+                std::cmp::Reverse(a.prefix.len()),
+                &a.service,
+                &a.prefix,
+            )
+                .cmp(&(
+                    b.host.rank(),
+                    std::cmp::Reverse(b.prefix.len()),
+                    &b.service,
+                    &b.prefix,
+                ))
+        });
+        let routes = inputs
+            .iter()
+            .map(|i| Route {
+                service_id: i.service_id,
+                service: i.service.clone(),
+                host: i.host.clone(),
+                prefix: i.prefix.clone(),
+                strip: i.strip,
+                balance: i.balance,
+                backends: i
+                    .backends
+                    .iter()
+                    .map(|b| Live {
+                        backend: b.clone(),
+                        stats: stats(b),
+                    })
+                    .collect(),
+                next: AtomicUsize::new(0),
+            })
+            .collect();
+        RouteTable { routes, inputs }
+    }
+
+    /// What the table was made from.
+    pub fn inputs(&self) -> &[RouteInput] {
+        &self.inputs
+    }
+
+    /// The route for `host` (without its port, any case) and `path`.
+    pub fn lookup<'a>(&'a self, host: &str, path: &'a str) -> Option<Matched<'a>> {
+        let host = host.trim_end_matches('.');
+        let lower;
+        let host = if host.bytes().any(|b| b.is_ascii_uppercase()) {
+            lower = host.to_ascii_lowercase();
+            lower.as_str()
+        } else {
+            host
+        };
+        let route = self
+            .routes
+            .iter()
+            .find(|r| r.host.matches(host) && prefix_matches(&r.prefix, path))?;
+        let path = if route.strip && route.prefix != "/" {
+            let rest = &path[route.prefix.trim_end_matches('/').len()..];
+            if rest.is_empty() {
+                std::borrow::Cow::Borrowed("/")
+            } else {
+                std::borrow::Cow::Borrowed(rest)
+            }
+        } else {
+            std::borrow::Cow::Borrowed(path)
+        };
+        Some(Matched { route, path })
+    }
+}
+
+/// The host of a Host header, without its port.
+pub fn host_of(header: &str) -> &str {
+    let h = header.trim();
+    if h.starts_with('[') {
+        return h.split(']').next().map(|s| &s[1..]).unwrap_or(h);
+    }
+    h.rsplit_once(':')
+        .filter(|(_, port)| port.bytes().all(|b| b.is_ascii_digit()))
+        .map(|(host, _)| host)
+        .unwrap_or(h)
+}
+
+/// Picks a backend: the fewest requests in flight (ties go round the list), or
+/// plain round robin. Ejected backends are passed over unless all are.
+pub fn choose(
+    route: &Route,
+    in_flight: impl Fn(&Live) -> u64,
+    ejected: impl Fn(&Live) -> bool,
+    skip: &[usize],
+) -> Option<usize> {
+    let n = route.backends.len();
+    if n == 0 {
+        return None;
+    }
+    let start = route.next.fetch_add(1, Ordering::Relaxed);
+    let candidates = (0..n)
+        .map(|k| (start + k) % n)
+        .filter(|i| !skip.contains(i));
+    let pick = |healthy_only: bool| -> Option<usize> {
+        let mut it = candidates
+            .clone()
+            .filter(|&i| !healthy_only || !ejected(&route.backends[i]));
+        match route.balance {
+            Balance::RoundRobin => it.next(),
+            Balance::LeastInFlight => it.min_by_key(|&i| in_flight(&route.backends[i])),
+        }
+    };
+    pick(true).or_else(|| pick(false))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn backend(n: u32) -> Backend {
+        Backend {
+            container_id: format!("c{n}"),
+            slot: n,
+            host: "h1".into(),
+            authority: format!("127.0.0.11:{}", 30000 + n),
+        }
+    }
+
+    fn input(service: &str, host: Option<&str>, prefix: &str, strip: bool) -> RouteInput {
+        RouteInput {
+            service_id: service.len() as i64,
+            service: service.into(),
+            host: HostMatch::parse(host),
+            prefix: prefix.into(),
+            strip,
+            balance: Balance::LeastInFlight,
+            backends: vec![backend(1)],
+        }
+    }
+
+    fn stats(_: &Backend) -> Arc<BackendStats> {
+        Arc::new(BackendStats::default())
+    }
+
+    fn table() -> RouteTable {
+        RouteTable::new(
+            vec![
+                input("shop", Some("shop.localhost"), "/", false),
+                input("api", Some("shop.localhost"), "/api", true),
+                input("wild", Some("*.example.com"), "/", false),
+                input("deep", Some("*.eu.example.com"), "/", false),
+                input("static", None, "/static", true),
+                input("exact", Some("www.example.com"), "/", false),
+            ],
+            stats,
+        )
+    }
+
+    fn route(t: &RouteTable, host: &str, path: &str) -> Option<(String, String)> {
+        t.lookup(host_of(host), path)
+            .map(|m| (m.route.service.clone(), m.path.into_owned()))
+    }
+
+    #[test]
+    fn hosts_prefixes_and_stripping() {
+        let t = table();
+        // (host, path, the service and path it goes to)
+        type Case<'a> = (&'a str, &'a str, Option<(&'a str, &'a str)>);
+        let cases: &[Case] = &[
+            ("shop.localhost", "/", Some(("shop", "/"))),
+            (
+                "SHOP.localhost:8080",
+                "/cart?x=1",
+                Some(("shop", "/cart?x=1")),
+            ),
+            ("shop.localhost", "/api", Some(("api", "/"))),
+            (
+                "shop.localhost",
+                "/api/orders/7",
+                Some(("api", "/orders/7")),
+            ),
+            // A prefix matches whole path segments only.
+            ("shop.localhost", "/apiary", Some(("shop", "/apiary"))),
+            ("a.example.com", "/x", Some(("wild", "/x"))),
+            ("a.eu.example.com", "/x", Some(("deep", "/x"))),
+            ("www.example.com", "/", Some(("exact", "/"))),
+            ("example.com", "/", None),
+            ("other.test", "/static/app.js", Some(("static", "/app.js"))),
+            (
+                "shop.localhost",
+                "/static/app.js",
+                Some(("shop", "/static/app.js")),
+            ),
+            ("other.test", "/", None),
+            ("[::1]:8080", "/static", Some(("static", "/"))),
+        ];
+        for (host, path, want) in cases {
+            let got = route(&t, host, path);
+            let want = want.map(|(s, p)| (s.to_string(), p.to_string()));
+            assert_eq!(got, want, "{host} {path}");
+        }
+    }
+
+    #[test]
+    fn least_in_flight_and_round_robin() {
+        let mut i = input("shop", None, "/", false);
+        i.backends = vec![backend(1), backend(2), backend(3)];
+        let t = RouteTable::new(vec![i.clone()], stats);
+        let r = &t.routes[0];
+        let load = |b: &Live| [5u64, 1, 3][(b.backend.slot - 1) as usize];
+        assert_eq!(choose(r, load, |_| false, &[]), Some(1));
+        // Ties go round.
+        let even = |_: &Live| 0u64;
+        let picks: Vec<_> = (0..3)
+            .map(|_| choose(r, even, |_| false, &[]).unwrap())
+            .collect();
+        let mut sorted = picks.clone();
+        sorted.sort();
+        assert_eq!(sorted, [0, 1, 2], "{picks:?}");
+        // Ejected ones are passed over, unless every one is.
+        assert_eq!(choose(r, load, |b| b.backend.slot == 2, &[]), Some(2));
+        assert!(choose(r, load, |_| true, &[]).is_some());
+        // A retry skips the backend that failed.
+        assert_eq!(choose(r, load, |_| false, &[1]), Some(2));
+
+        i.balance = Balance::RoundRobin;
+        let t = RouteTable::new(vec![i], stats);
+        let r = &t.routes[0];
+        let picks: Vec<_> = (0..6)
+            .map(|_| choose(r, load, |_| false, &[]).unwrap())
+            .collect();
+        assert_eq!(picks, [0, 1, 2, 0, 1, 2]);
+        let mut e = input("none", None, "/", false);
+        e.backends.clear();
+        let empty = RouteTable::new(vec![e], stats);
+        assert_eq!(choose(&empty.routes[0], load, |_| false, &[]), None);
+    }
+}
