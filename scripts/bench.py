@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Convergence and self-healing on one real Docker engine, Berth against Docker
-Swarm on the same engine, with raw parallel `docker run` as the floor. Run by
-scripts/bench, which starts the engine and a release Berth; standard library only.
+Swarm on the same engine, with raw parallel `docker run` as the floor; and the
+proxy against nginx in front of the same replicas, with wrk. Run by scripts/bench,
+which starts the engine and a release Berth; standard library only.
 
 Measured, each the median of several runs:
   scale 1 -> 30   time from the scale request to 30 replicas running and healthy
@@ -10,6 +11,10 @@ Measured, each the median of several runs:
                   /healthz on its published port)
   self-healing    time from `docker kill` of one replica to its replacement running
                   and healthy
+
+  proxy           wrk (1 thread, 32 connections, 10 s) against 3 replicas: direct to
+                  one replica, through nginx loaded with Berth's exported
+                  configuration, through Berth's proxy: requests/s and p99
 
 Every request goes to 127.0.0.1 or the engine's unix socket.
 """
@@ -20,6 +25,7 @@ import json
 import socket
 import statistics
 import subprocess
+import tempfile
 import sys
 import threading
 import time
@@ -110,6 +116,16 @@ class Berth:
             text = r.read()
             return json.loads(text) if text else {}
 
+    def ensure_team(self, name):
+        if not any(t["name"] == name for t in self.req("GET", "/api/v1/teams")):
+            self.req("POST", "/api/v1/teams", {"name": name})
+
+    def req_text(self, method, path):
+        request = urllib.request.Request(self.url + path, method=method)
+        request.add_header("Cookie", self.cookie)
+        with urllib.request.urlopen(request, timeout=30) as r:
+            return r.read().decode()
+
     def service(self, name):
         return self.req("GET", f"/api/v1/services/{name}")["service"]
 
@@ -120,7 +136,7 @@ class Berth:
 
 def bench_berth(args, engine):
     b = Berth(args.berth, args.user, args.password)
-    b.req("POST", "/api/v1/teams", {"name": "bench"})
+    b.ensure_team("bench")
     b.req("POST", "/api/v1/services", {
         "name": "bench", "team": "bench", "replicas": 1,
         "spec": {"image": IMAGE, "port": 8080,
@@ -231,6 +247,74 @@ def bench_floor(args, engine):
     return runs
 
 
+def wrk(url, host, seconds):
+    """Requests per second and the p99 latency in ms of one wrk run."""
+    out = subprocess.run(["wrk", "-t1", "-c32", f"-d{seconds}s", "--latency", "-H", f"Host: {host}", url],
+                         check=True, capture_output=True, text=True).stdout
+    rps = float(next(l.split()[1] for l in out.splitlines() if l.startswith("Requests/sec:")))
+    p99 = next(l.split()[1] for l in out.splitlines() if l.strip().startswith("99%"))
+    unit = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+    value = next(float(p99[:-len(u)]) * f for u, f in sorted(unit.items(), key=lambda x: -len(x[0])) if p99.endswith(u))
+    errors = [l.strip() for l in out.splitlines() if "Non-2xx" in l or "Socket errors" in l]
+    return rps, value, errors
+
+
+def bench_proxy(args, engine):
+    b = Berth(args.berth, args.user, args.password)
+    b.ensure_team("bench")
+    b.req("POST", "/api/v1/services", {
+        "name": "web", "team": "bench", "replicas": 3,
+        "spec": {"image": IMAGE, "port": 8080, "health": {"kind": "http", "path": "/healthz"}},
+    })
+    wait("proxy: 3 replicas", lambda: b.ready("web", 3))
+    time.sleep(1)
+    endpoint = sorted(i["endpoint"] for i in b.service("web")["instances"])[0]
+    port = free_port()
+    conf = b.req_text("GET", f"/api/v1/proxy/nginx.conf?listen=127.0.0.1:{port}")
+    work = tempfile.mkdtemp(prefix="berth-nginx-")
+    with open(f"{work}/berth.conf", "w") as f:
+        f.write(conf)
+    with open(f"{work}/nginx.conf", "w") as f:
+        f.write(f"""daemon off; worker_processes 1; pid {work}/nginx.pid; error_log {work}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{ access_log off; client_body_temp_path {work}/b; proxy_temp_path {work}/p; fastcgi_temp_path {work}/f;
+  uwsgi_temp_path {work}/u; scgi_temp_path {work}/s; include {work}/berth.conf; }}
+""")
+    nginx = subprocess.Popen(["nginx", "-c", f"{work}/nginx.conf", "-p", f"{work}/"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait("nginx listening", lambda: listening("127.0.0.1", port), timeout=10)
+        results = {}
+        for name, url in [("direct to one replica", f"http://{endpoint}/healthz"),
+                          ("nginx (1 worker), 3 replicas", f"http://127.0.0.1:{port}/healthz"),
+                          ("Berth's proxy, 3 replicas", f"{args.proxy}/healthz")]:
+            wrk(url, "web.localhost", 2)  # warm up
+            results[name] = wrk(url, "web.localhost", args.seconds)
+            print(f"bench: wrk {name}: {results[name][0]:.0f} requests/s, p99 {results[name][1]:.2f} ms {results[name][2]}",
+                  file=sys.stderr, flush=True)
+        return results
+    finally:
+        subprocess.run(["kill", "-TERM", str(nginx.pid)])
+        nginx.wait()
+        b.req("DELETE", "/api/v1/services/web")
+
+
+def listening(address, port):
+    try:
+        socket.create_connection((address, port), timeout=1).close()
+        return True
+    except OSError:
+        return False
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
 def fmt(xs):
     return f"{statistics.median(xs):.2f} s (runs: {', '.join(f'{x:.2f}' for x in xs)})"
 
@@ -244,8 +328,22 @@ def main():
     p.add_argument("--address", required=True, help="where the engine publishes ports")
     p.add_argument("--runs", type=int, default=3)
     p.add_argument("--kills", type=int, default=5)
+    p.add_argument("--proxy", required=True, help="Berth's proxy, http://127.0.0.1:port")
+    p.add_argument("--seconds", type=int, default=10, help="how long each wrk run lasts")
+    p.add_argument("--only", choices=["engine", "proxy"], help="run one part only")
     args = p.parse_args()
     engine = Engine(args.engine)
+
+    if args.only != "engine":
+        results = bench_proxy(args, engine)
+        d, n, b = (results["direct to one replica"], results["nginx (1 worker), 3 replicas"],
+                   results["Berth's proxy, 3 replicas"])
+        print("results (wrk -t1 -c32, 3 replicas of busybox httpd on one engine, GET /healthz):")
+        for name, (rps, p99, errors) in results.items():
+            print(f"  {name + ':':32} {rps:8.0f} requests/s, p99 {p99:6.2f} ms {'; '.join(errors)}")
+        print(f"  Berth's proxy / nginx: {b[0] / n[0]:.2f}x the throughput, p99 {b[1] - n[1]:+.2f} ms")
+    if args.only == "proxy":
+        return
 
     floor = bench_floor(args, engine)
     berth_scale, berth_heal = bench_berth(args, engine)

@@ -19,7 +19,8 @@ test('the proxy view lists the routes and its counters rise with traffic', async
 
   await openHydrated(page, '/proxy');
   await page.evaluate(() => ((window as any).berthMarker = 1));
-  const route = page.locator('section[data-route="e2e-proxy.localhost|/"]');
+  const route = page.locator('section[data-service="e2e-proxy"]');
+  await expect(route.locator('[data-route="e2e-proxy.localhost|/"]')).toBeVisible({ timeout: 60_000 });
   const rows = route.locator('table.backends tbody tr');
   await expect(rows).toHaveCount(2, { timeout: 60_000 });
   const total = async () => {

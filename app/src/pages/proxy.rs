@@ -60,17 +60,29 @@ fn ProxyBody(p: ProxyView) -> impl IntoView {
         .collect::<std::collections::HashMap<_, _>>()
         .values()
         .sum();
-    let listen = p.listen.clone().unwrap_or_else(|| "not listening".into());
-    let routes = p.routes.clone();
+    let listen = p
+        .listen
+        .clone()
+        .map(|l| format!("listening on {l}"))
+        .unwrap_or_else(|| "not listening".into());
+    // A service's routes share its replicas: one panel per service.
+    let mut services: Vec<(String, Vec<ProxyRouteView>)> = Vec::new();
+    for r in p.routes.clone() {
+        match services.iter_mut().find(|(s, _)| *s == r.service) {
+            Some((_, list)) => list.push(r),
+            None => services.push((r.service.clone(), vec![r])),
+        }
+    }
+    services.sort_by(|a, b| a.0.cmp(&b.0));
     view! {
         <div class="stats">
-            <Stat label="Listening on" value=listen detail=format!("{} routes", p.routes.len())/>
+            <Stat label="Routes" value=p.routes.len().to_string() detail=listen/>
+            <Stat label="Requests/s now" value=format!("{total_rps:.1}") detail="over the last 10 s"/>
             <Stat label="Unknown host (404)" value=p.unknown_host.to_string()/>
-            <Stat label="No healthy replica (503)" value=p.no_backend.to_string()/>
-            <Stat label="Timeouts (504) · unreachable (502)" value=format!("{} · {}", p.timeouts, p.bad_gateway)
-                detail=format!("{total_rps:.1} requests/s now")/>
+            <Stat label="No healthy replica (503)" value=p.no_backend.to_string()
+                detail=format!("{} timeouts (504), {} unreachable (502)", p.timeouts, p.bad_gateway)/>
         </div>
-        {if routes.is_empty() {
+        {if services.is_empty() {
             view! {
                 <section class="empty">
                     <h2>"No routes yet"</h2>
@@ -78,47 +90,46 @@ fn ProxyBody(p: ProxyView) -> impl IntoView {
                 </section>
             }.into_any()
         } else {
-            routes.into_iter().map(|r| view! { <RoutePanel r/> }).collect_view().into_any()
+            services.into_iter().map(|(_, routes)| view! { <RoutePanel routes/> }).collect_view().into_any()
         }}
     }
 }
 
 #[component]
-fn RoutePanel(r: ProxyRouteView) -> impl IntoView {
-    let target = format!(
-        "{}{}",
-        r.host,
-        if r.path_prefix == "/" {
-            String::new()
-        } else {
-            r.path_prefix.clone()
-        }
-    );
-    let max_rps = r
+fn RoutePanel(routes: Vec<ProxyRouteView>) -> impl IntoView {
+    let first = routes[0].clone();
+    let max_rps = first
         .backends
         .iter()
         .map(|b| b.requests_per_second)
         .fold(0.0f64, f64::max);
-    let href = format!("/services/{}", r.service);
-    let service = r.service.clone();
-    let key = format!("{}|{}", r.host, r.path_prefix);
-    let empty = r.backends.is_empty();
+    let href = format!("/services/{}", first.service);
+    let empty = first.backends.is_empty();
+    let (key, title) = (first.service.clone(), first.service.clone());
     view! {
-        <section class="panel" data-route=key>
+        <section class="panel" data-service=key>
             <div class="panel-head">
-                <h2 class="mono">{target}</h2>
-                <span class="small muted">
-                    "→ " <A href=href>{service}</A>
-                    {format!(" · {}{}", r.balance.as_str().replace('_', " "), if r.strip_prefix { " · prefix stripped" } else { "" })}
-                </span>
+                <h2><A href=href>{title}</A></h2>
+                <span class="small muted">{first.balance.as_str().replace('_', " ")}</span>
             </div>
+            <ul class="chips" aria-label="Routes">
+                {routes.iter().map(|r| {
+                    let target = format!(
+                        "{}{}{}",
+                        r.host,
+                        if r.path_prefix == "/" { String::new() } else { r.path_prefix.clone() },
+                        if r.strip_prefix { " (prefix stripped)" } else { "" }
+                    );
+                    view! { <li class="chip mono" data-route=format!("{}|{}", r.host, r.path_prefix)>{target}</li> }
+                }).collect_view()}
+            </ul>
             {if empty {
                 view! { <p class="muted">"No healthy replica: requests get 503 until one is."</p> }.into_any()
             } else {
                 view! {
                     <div class="table-wrap">
                         <table class="table backends">
-                            <caption class="visually-hidden">"Replicas behind the route"</caption>
+                            <caption class="visually-hidden">"Replicas behind the routes"</caption>
                             <thead>
                                 <tr>
                                     <th scope="col">"Replica"</th>
@@ -133,7 +144,7 @@ fn RoutePanel(r: ProxyRouteView) -> impl IntoView {
                                 </tr>
                             </thead>
                             <tbody>
-                                {r.backends.into_iter().map(|b| view! { <BackendRow b max_rps/> }).collect_view()}
+                                {first.backends.into_iter().map(|b| view! { <BackendRow b max_rps/> }).collect_view()}
                             </tbody>
                         </table>
                     </div>

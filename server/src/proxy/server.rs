@@ -13,9 +13,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::Body;
-use axum::extract::{ConnectInfo, State};
 use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, Uri};
-use axum::Router;
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::{Frame, Incoming, SizeHint};
@@ -41,7 +39,13 @@ struct Forwarder {
     client: Client<HttpConnector, Body>,
 }
 
-/// Serves the proxy on `listener` until the token is cancelled.
+/// How long open connections may finish their requests at shutdown.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Serves the proxy on `listener` until the token is cancelled. Like nginx's
+/// workers, one thread per core accepts on the shared socket and serves its
+/// connections with a pool of connections to the replicas of its own, so that a
+/// request never hops between threads.
 pub async fn serve(
     proxy: Arc<Proxy>,
     listener: tokio::net::TcpListener,
@@ -49,6 +53,49 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let addr = listener.local_addr()?;
     proxy.set_listen(addr.to_string());
+    let listener = listener.into_std()?;
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .clamp(1, 16);
+    let mut workers = Vec::with_capacity(threads);
+    for n in 0..threads {
+        let listener = listener.try_clone()?;
+        let (proxy, token) = (proxy.clone(), token.clone());
+        workers.push(
+            std::thread::Builder::new()
+                .name(format!("berth-proxy-{n}"))
+                .spawn(move || -> std::io::Result<()> {
+                    tokio::runtime::Builder::new_current_thread()
+                        .enable_all()
+                        .build()?
+                        .block_on(worker(proxy, listener, token))
+                })?,
+        );
+    }
+    tracing::info!("the proxy listens on http://{addr} ({threads} threads)");
+    token.cancelled().await;
+    tokio::task::spawn_blocking(move || {
+        for w in workers {
+            match w.join() {
+                Ok(Err(e)) => tracing::error!(error = %e, "a proxy thread failed"),
+                Err(_) => tracing::error!("a proxy thread panicked"),
+                Ok(Ok(())) => {}
+            }
+        }
+    })
+    .await
+    .map_err(std::io::Error::other)
+}
+
+/// One proxy thread: accepts, serves, and at shutdown lets open connections finish.
+async fn worker(
+    proxy: Arc<Proxy>,
+    listener: std::net::TcpListener,
+    token: CancellationToken,
+) -> std::io::Result<()> {
+    listener.set_nonblocking(true)?;
+    let listener = tokio::net::TcpListener::from_std(listener)?;
     let mut http = HttpConnector::new();
     http.set_connect_timeout(Some(proxy.settings.connect_timeout));
     http.set_nodelay(true);
@@ -56,16 +103,52 @@ pub async fn serve(
         .pool_idle_timeout(std::time::Duration::from_secs(30))
         .pool_max_idle_per_host(256)
         .build(http);
-    let app = Router::new()
-        .fallback(handle)
-        .with_state(Arc::new(Forwarder { proxy, client }));
-    tracing::info!("the proxy listens on http://{addr}");
-    axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(token.cancelled_owned())
-    .await
+    let f = Arc::new(Forwarder { proxy, client });
+    let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    loop {
+        let (stream, peer) = tokio::select! {
+            _ = token.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok(a) => a,
+                // Out of file descriptors and the like: wait a moment, go on.
+                Err(_) => {
+                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+        };
+        let _ = stream.set_nodelay(true);
+        let f = f.clone();
+        let token = token.clone();
+        let open = open.clone();
+        open.fetch_add(1, Ordering::Relaxed);
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req: Request<Incoming>| {
+                let f = f.clone();
+                async move {
+                    Ok::<_, std::convert::Infallible>(handle(f, peer, req.map(Body::new)).await)
+                }
+            });
+            let conn = hyper::server::conn::http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), service)
+                .with_upgrades();
+            let mut conn = std::pin::pin!(conn);
+            tokio::select! {
+                _ = conn.as_mut() => {}
+                _ = token.cancelled() => {
+                    conn.as_mut().graceful_shutdown();
+                    let _ = tokio::time::timeout(SHUTDOWN_GRACE, conn).await;
+                }
+            }
+            open.fetch_sub(1, Ordering::Relaxed);
+        });
+    }
+    let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
+    while open.load(Ordering::Relaxed) > 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    Ok(())
 }
 
 fn answer(status: StatusCode, text: String) -> Response<Body> {
@@ -175,11 +258,7 @@ impl hyper::body::Body for Tracked {
     }
 }
 
-async fn handle(
-    State(f): State<Arc<Forwarder>>,
-    ConnectInfo(peer): ConnectInfo<SocketAddr>,
-    mut req: Request<Body>,
-) -> Response<Body> {
+async fn handle(f: Arc<Forwarder>, peer: SocketAddr, mut req: Request<Body>) -> Response<Body> {
     let p = &f.proxy;
     let table = p.table();
     let host_header = req
