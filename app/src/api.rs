@@ -245,3 +245,27 @@ pub async fn get_proxy() -> Result<ProxyView, AppError> {
 pub async fn get_nginx_conf(listen: Option<String>) -> Result<String, AppError> {
     hop!(b, req => b.nginx_conf(&req, listen))
 }
+
+#[server]
+pub async fn rollback_service(
+    name: String,
+    revision: Option<i64>,
+) -> Result<ServiceView, AppError> {
+    hop!(b, req => b.rollback_service(&req, name, RollbackInput { revision }))
+}
+
+/// `what`: `pause`, `resume` or `abort`.
+#[server]
+pub async fn control_rollout(name: String, what: String) -> Result<ServiceView, AppError> {
+    hop!(b, req => b.control_rollout(&req, name, what))
+}
+
+#[server]
+pub async fn get_revision_diff(name: String, from: i64, to: i64) -> Result<RevisionDiff, AppError> {
+    hop!(b, req => b.revision_diff(&req, name, from, to))
+}
+
+#[server]
+pub async fn list_rollouts() -> Result<Vec<RolloutView>, AppError> {
+    hop!(b, req => b.rollouts(&req))
+}

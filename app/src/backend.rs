@@ -144,6 +144,28 @@ pub trait Backend: Send + Sync + 'static {
         input: ProxyConfig,
     ) -> Result<ServiceView, AppError>;
 
+    async fn rollback_service(
+        &self,
+        req: &Request,
+        name: String,
+        input: RollbackInput,
+    ) -> Result<ServiceView, AppError>;
+    /// `pause`, `resume` or `abort`.
+    async fn control_rollout(
+        &self,
+        req: &Request,
+        name: String,
+        what: String,
+    ) -> Result<ServiceView, AppError>;
+    async fn revision_diff(
+        &self,
+        req: &Request,
+        name: String,
+        from: i64,
+        to: i64,
+    ) -> Result<RevisionDiff, AppError>;
+    async fn rollouts(&self, req: &Request) -> Result<Vec<RolloutView>, AppError>;
+
     async fn proxy(&self, req: &Request) -> Result<ProxyView, AppError>;
     async fn nginx_conf(&self, req: &Request, listen: Option<String>) -> Result<String, AppError>;
 }

@@ -792,16 +792,60 @@ pub struct Resources {
     pub memory_limit_bytes: u64,
 }
 
-/// How a new revision replaces the replicas of the old one.
+/// In which order a slot's old replica is replaced.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum UpdateOrder {
+    /// The new replica starts and turns healthy before the old one stops.
+    #[default]
+    StartFirst,
+    /// The old replica stops first (one writer at a time, for per-replica volumes).
+    StopFirst,
+}
+
+/// What a rollout does when new replicas fail.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum FailureAction {
+    /// Go back to the previous revision, health-gated.
+    #[default]
+    Rollback,
+    /// Stop where it is and wait for a person.
+    Pause,
+}
+
+/// How a new revision replaces the replicas of the old one. Not part of what makes
+/// replicas differ: changing only the policy replaces no replica.
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct UpdatePolicy {
-    /// Extra replicas allowed during a rollout.
+    /// Extra replicas allowed during a rollout (start-first).
     #[serde(default = "defaults::max_surge")]
     pub max_surge: u32,
-    /// Replicas that may be missing during a rollout.
+    /// Replicas that may be missing during a rollout (stop-first).
     #[serde(default)]
     pub max_unavailable: u32,
+    /// Replicas replaced together; the next batch starts when this one is healthy
+    /// (and after the monitor window and the delay). Without it, replicas are
+    /// replaced one after another within the surge or unavailable allowance.
+    #[serde(default)]
+    pub batch_size: Option<u32>,
+    /// Wait between batches, in milliseconds.
+    #[serde(default)]
+    pub delay_ms: u64,
+    #[serde(default)]
+    pub order: UpdateOrder,
+    /// How long new replicas are watched after each batch before the next, in
+    /// milliseconds; a failure in it fails the rollout.
+    #[serde(default)]
+    pub monitor_ms: u64,
+    #[serde(default)]
+    pub failure_action: FailureAction,
+    /// How long a new replica may take to turn healthy, in milliseconds.
+    #[serde(default = "defaults::deadline")]
+    pub deadline_ms: u64,
 }
 
 impl Default for UpdatePolicy {
@@ -809,6 +853,23 @@ impl Default for UpdatePolicy {
         UpdatePolicy {
             max_surge: defaults::max_surge(),
             max_unavailable: 0,
+            batch_size: None,
+            delay_ms: 0,
+            order: UpdateOrder::StartFirst,
+            monitor_ms: 0,
+            failure_action: FailureAction::Rollback,
+            deadline_ms: defaults::deadline(),
+        }
+    }
+}
+
+impl UpdatePolicy {
+    /// Slots replaced at once.
+    pub fn parallelism(&self) -> u32 {
+        match (self.batch_size, self.order) {
+            (Some(b), _) => b.max(1),
+            (None, UpdateOrder::StartFirst) => self.max_surge.max(1),
+            (None, UpdateOrder::StopFirst) => self.max_unavailable.max(1),
         }
     }
 }
@@ -851,8 +912,11 @@ impl ServiceSpec {
     /// A short, stable fingerprint of the spec, written on every replica so that a
     /// replica of an outdated spec is recognised.
     pub fn hash(&self) -> String {
-        // FNV-1a over the canonical JSON: stable across builds and platforms.
-        let json = serde_json_canonical(self);
+        // FNV-1a over the canonical JSON: stable across builds and platforms. The
+        // update policy says how replicas change, not what they are: left out.
+        let mut replica = self.clone();
+        replica.update = UpdatePolicy::default();
+        let json = serde_json_canonical(&replica);
         let mut h: u64 = 0xcbf2_9ce4_8422_2325;
         for b in json.bytes() {
             h ^= u64::from(b);
@@ -884,6 +948,9 @@ pub mod defaults {
     }
     pub fn max_surge() -> u32 {
         1
+    }
+    pub fn deadline() -> u64 {
+        60_000
     }
 }
 
@@ -973,6 +1040,8 @@ pub struct ReplicaView {
     pub restarts: u32,
     /// The last exit of a replica in this slot, e.g. `exited with code 137`.
     pub last_exit: Option<String>,
+    /// Whether it runs what the service's current revision says.
+    pub current: bool,
     /// What Berth is doing with it, or why making it failed.
     pub note: Option<String>,
     pub created_at_ms: i64,
@@ -1031,6 +1100,8 @@ pub struct ServiceView {
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
     pub phase: ServicePhase,
+    /// The rollout under way, or the last one.
+    pub rollout: Option<RolloutView>,
     /// Replicas running (any revision), and of those ready: running, and healthy
     /// when the service has a health check.
     pub running: u32,
@@ -1052,6 +1123,8 @@ pub struct ServiceDetail {
     pub service: ServiceView,
     pub events: Vec<EventView>,
     pub revisions: Vec<RevisionView>,
+    /// Rollouts, newest first.
+    pub rollouts: Vec<RolloutView>,
 }
 
 /// The log of one replica.
@@ -1197,3 +1270,135 @@ pub struct ProxyView {
 
 /// `PUT /api/v1/services/{name}/proxy`
 pub type ProxyInput = ProxyConfig;
+
+// ---------------------------------------------------------------------------
+// Rollouts
+
+/// Why a rollout runs.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RolloutKind {
+    /// A new revision was deployed.
+    Deploy,
+    /// Someone rolled back to an earlier revision (or aborted a rollout).
+    Rollback,
+    /// A rollout failed and Berth went back by itself.
+    AutoRollback,
+}
+
+impl RolloutKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RolloutKind::Deploy => "deploy",
+            RolloutKind::Rollback => "rollback",
+            RolloutKind::AutoRollback => "auto_rollback",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RolloutKind> {
+        [
+            RolloutKind::Deploy,
+            RolloutKind::Rollback,
+            RolloutKind::AutoRollback,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+}
+
+/// Where a rollout is.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RolloutState {
+    Running,
+    Paused,
+    Succeeded,
+    /// Its new replicas failed; Berth went back to the previous revision.
+    RolledBack,
+    /// Stopped by a person, or replaced by a newer deploy or rollback.
+    Aborted,
+}
+
+impl RolloutState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RolloutState::Running => "running",
+            RolloutState::Paused => "paused",
+            RolloutState::Succeeded => "succeeded",
+            RolloutState::RolledBack => "rolled_back",
+            RolloutState::Aborted => "aborted",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<RolloutState> {
+        [
+            RolloutState::Running,
+            RolloutState::Paused,
+            RolloutState::Succeeded,
+            RolloutState::RolledBack,
+            RolloutState::Aborted,
+        ]
+        .into_iter()
+        .find(|k| k.as_str() == s)
+    }
+
+    pub fn active(self) -> bool {
+        matches!(self, RolloutState::Running | RolloutState::Paused)
+    }
+
+    pub fn tone(self) -> &'static str {
+        match self {
+            RolloutState::Running => "warn",
+            RolloutState::Paused => "warn",
+            RolloutState::Succeeded => "ok",
+            RolloutState::RolledBack => "bad",
+            RolloutState::Aborted => "muted",
+        }
+    }
+}
+
+/// A rollout, and how far it got.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RolloutView {
+    pub id: i64,
+    pub service: String,
+    pub from_revision: i64,
+    pub to_revision: i64,
+    pub kind: RolloutKind,
+    pub state: RolloutState,
+    /// Why it ended or paused ("rolled back: 2 of 2 new replicas failed …").
+    pub reason: String,
+    pub author: String,
+    pub started_at_ms: i64,
+    pub updated_at_ms: i64,
+    pub finished_at_ms: Option<i64>,
+    /// Replicas wanted, of those on the new revision and healthy, and replicas of
+    /// other revisions still there.
+    pub wanted: u32,
+    pub new_ready: u32,
+    pub old_remaining: u32,
+    /// What it does now, in words.
+    pub phase: String,
+}
+
+/// `POST /api/v1/services/{name}/rollback`
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RollbackInput {
+    /// The revision to go back to; the one before the current without it.
+    #[serde(default)]
+    pub revision: Option<i64>,
+}
+
+/// What differs between two revisions, field by field.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RevisionDiff {
+    pub from: i64,
+    pub to: i64,
+    /// `image: demo:v1 → demo:v2`, one line per change; empty when the same.
+    pub changes: Vec<String>,
+}

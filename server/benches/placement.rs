@@ -52,6 +52,7 @@ fn services() -> Vec<DesiredService> {
             }))
             .expect("a spec");
             DesiredService {
+                rollout: None,
                 id: i,
                 name: format!("app-{i}"),
                 replicas: REPLICAS,

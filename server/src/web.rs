@@ -17,6 +17,7 @@ use leptos_axum::{generate_route_list, LeptosRoutes};
 
 use crate::api::client_addr;
 use crate::ops::hosts::Schedule;
+use crate::ops::services::RolloutControl;
 use crate::ops::{self, accounts::LoginOutcome, Ctx};
 use crate::state::AppState;
 
@@ -352,6 +353,53 @@ impl Backend for ServerBackend {
     ) -> Result<ServiceView, AppError> {
         let ctx = self.ctx(req).await?;
         Ok(ops::services::set_proxy(&self.state, &ctx, &name, input).await?)
+    }
+
+    async fn rollback_service(
+        &self,
+        req: &Request,
+        name: String,
+        input: RollbackInput,
+    ) -> Result<ServiceView, AppError> {
+        let ctx = self.ctx(req).await?;
+        Ok(ops::services::rollback(&self.state, &ctx, &name, input).await?)
+    }
+
+    async fn control_rollout(
+        &self,
+        req: &Request,
+        name: String,
+        what: String,
+    ) -> Result<ServiceView, AppError> {
+        let ctx = self.ctx(req).await?;
+        let what = match what.as_str() {
+            "pause" => RolloutControl::Pause,
+            "resume" => RolloutControl::Resume,
+            "abort" => RolloutControl::Abort,
+            other => {
+                return Err(AppError::new(
+                    "invalid",
+                    format!("unknown rollout action {other:?}"),
+                ))
+            }
+        };
+        Ok(ops::services::control_rollout(&self.state, &ctx, &name, what).await?)
+    }
+
+    async fn revision_diff(
+        &self,
+        req: &Request,
+        name: String,
+        from: i64,
+        to: i64,
+    ) -> Result<RevisionDiff, AppError> {
+        let ctx = self.ctx(req).await?;
+        Ok(ops::services::diff(&self.state, &ctx, &name, from, to).await?)
+    }
+
+    async fn rollouts(&self, req: &Request) -> Result<Vec<RolloutView>, AppError> {
+        let ctx = self.ctx(req).await?;
+        Ok(ops::services::active_rollouts(&self.state, &ctx).await?)
     }
 
     async fn proxy(&self, req: &Request) -> Result<ProxyView, AppError> {

@@ -264,7 +264,8 @@ async fn request(w: &World, case: &str, who: Who, n: usize) -> (String, String, 
                 json!({"name": format!("s-{n}"), "team": "web", "replicas": 1, "spec": {"image": "demo:v1"}}),
             ),
         ),
-        "service.deploy" | "service.scale" | "service.delete" => {
+        "service.deploy" | "service.scale" | "service.delete" | "service.rollback"
+        | "service.pause" | "service.abort" => {
             let name = format!("s-{n}");
             let spec: app::wire::ServiceSpec =
                 serde_json::from_value(json!({"image": "demo:v1"})).unwrap();
@@ -282,7 +283,51 @@ async fn request(w: &World, case: &str, who: Who, n: usize) -> (String, String, 
                 })
                 .await
                 .unwrap();
+            if matches!(case, "service.rollback" | "service.pause" | "service.abort") {
+                // A second revision, with a rollout to it under way.
+                let id =
+                    w.t.state
+                        .store
+                        .service_by_name(&name)
+                        .await
+                        .unwrap()
+                        .unwrap()
+                        .id;
+                let v2: app::wire::ServiceSpec =
+                    serde_json::from_value(json!({"image": "demo:v2"})).unwrap();
+                let two =
+                    w.t.state
+                        .store
+                        .add_revision(id, &v2, "test", "", 2)
+                        .await
+                        .unwrap();
+                w.t.state
+                    .store
+                    .start_rollout(server::store::NewRollout {
+                        service_id: id,
+                        from_revision: 1,
+                        to_revision: two,
+                        kind: app::wire::RolloutKind::Deploy,
+                        author: "test",
+                        now: 2,
+                    })
+                    .await
+                    .unwrap();
+            }
             match case {
+                "service.rollback" => (
+                    "POST".into(),
+                    format!("/api/v1/services/{name}/rollback"),
+                    Some(json!({"revision": 1})),
+                ),
+                "service.pause" | "service.abort" => (
+                    "POST".into(),
+                    format!(
+                        "/api/v1/services/{name}/rollout/{}",
+                        case.trim_start_matches("service.")
+                    ),
+                    None,
+                ),
                 "service.deploy" => (
                     "POST".into(),
                     format!("/api/v1/services/{name}/deploy"),
@@ -413,6 +458,18 @@ async fn every_state_changing_endpoint_against_every_caller() {
         },
         Case {
             name: "service.delete",
+            expect: web_operator,
+        },
+        Case {
+            name: "service.rollback",
+            expect: web_operator,
+        },
+        Case {
+            name: "service.pause",
+            expect: web_operator,
+        },
+        Case {
+            name: "service.abort",
             expect: web_operator,
         },
     ];

@@ -8,95 +8,18 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
-use bytes::Bytes;
-use common::{add_test_hosts, admin, demo_image, docker, send, test_hosts, Auth};
-use http_body_util::{BodyExt, Empty};
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::TokioExecutor;
+use common::{
+    add_test_hosts, admin, client, demo_image, docker, get, send, test_hosts, Auth, Cleanup,
+    HttpClient, Load,
+};
 use serde_json::{json, Value};
 use server::reconciler::Settings;
 use server::testing::TestState;
 
 const HEARTBEAT: Duration = Duration::from_secs(1);
-
-type HttpClient = Client<hyper_util::client::legacy::connect::HttpConnector, Empty<Bytes>>;
-
-fn client() -> HttpClient {
-    Client::builder(TokioExecutor::new()).build_http()
-}
-
-/// GET through the proxy with `host`; the status and body.
-async fn get(c: &HttpClient, port: u16, host: &str, path: &str) -> Result<(u16, String), String> {
-    let req = hyper::Request::get(format!("http://127.0.0.1:{port}{path}"))
-        .header("host", host)
-        .body(Empty::<Bytes>::new())
-        .unwrap();
-    let resp = tokio::time::timeout(Duration::from_secs(10), c.request(req))
-        .await
-        .map_err(|_| "no answer in 10 s".to_string())?
-        .map_err(|e| format!("{e:?}"))?;
-    let status = resp.status().as_u16();
-    let body = resp
-        .into_body()
-        .collect()
-        .await
-        .map_err(|e| format!("the body broke off: {e}"))?
-        .to_bytes();
-    Ok((status, String::from_utf8_lossy(&body).into_owned()))
-}
-
-/// Requests sent over and over by a few workers until stopped.
-struct Load {
-    stop: Arc<AtomicBool>,
-    ok: Arc<AtomicU64>,
-    failures: Arc<Mutex<Vec<String>>>,
-    workers: Vec<tokio::task::JoinHandle<()>>,
-}
-
-impl Load {
-    fn start(port: u16, host: &str, path: &str, workers: usize) -> Load {
-        let stop = Arc::new(AtomicBool::new(false));
-        let ok = Arc::new(AtomicU64::new(0));
-        let failures = Arc::new(Mutex::new(Vec::new()));
-        let workers = (0..workers)
-            .map(|_| {
-                let (stop, ok, failures) = (stop.clone(), ok.clone(), failures.clone());
-                let (host, path) = (host.to_string(), path.to_string());
-                tokio::spawn(async move {
-                    let c = client();
-                    while !stop.load(Ordering::Relaxed) {
-                        match get(&c, port, &host, &path).await {
-                            Ok((200, _)) => {
-                                ok.fetch_add(1, Ordering::Relaxed);
-                            }
-                            other => failures.lock().unwrap().push(format!("{other:?}")),
-                        }
-                    }
-                })
-            })
-            .collect();
-        Load {
-            stop,
-            ok,
-            failures,
-            workers,
-        }
-    }
-
-    async fn finish(self) -> (u64, Vec<String>) {
-        self.stop.store(true, Ordering::Relaxed);
-        for w in self.workers {
-            let _ = w.await;
-        }
-        let failures = self.failures.lock().unwrap().clone();
-        (self.ok.load(Ordering::Relaxed), failures)
-    }
-}
 
 async fn service(t: &TestState, auth: &Auth) -> Value {
     send(&t.router(), "GET", "/api/v1/services/web", auth, None, &[])
@@ -144,35 +67,6 @@ async fn hostnames(c: &HttpClient, port: u16, want: usize, within: Duration) -> 
         }
     }
     seen
-}
-
-/// Removes this Berth's containers whatever happened.
-struct Cleanup(String);
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        for h in test_hosts() {
-            let filter = format!("label=berth.owner={}", self.0);
-            if let Ok(out) = std::process::Command::new("docker")
-                .env("DOCKER_HOST", &h.endpoint)
-                .args(["ps", "-aq", "--filter", &filter])
-                .output()
-            {
-                let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
-                    .split_whitespace()
-                    .map(str::to_string)
-                    .collect();
-                if !ids.is_empty() {
-                    let _ = std::process::Command::new("docker")
-                        .env("DOCKER_HOST", &h.endpoint)
-                        .arg("rm")
-                        .arg("-f")
-                        .args(&ids)
-                        .output();
-                }
-            }
-        }
-    }
 }
 
 /// nginx on 127.0.0.1 with a configuration of its own; stopped when dropped.

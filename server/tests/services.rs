@@ -11,43 +11,14 @@ use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use common::{
-    add_test_hosts, admin, demo_image, docker, http_get_ok, script, send, test_hosts, Auth, Restart,
+    add_test_hosts, admin, demo_image, docker, http_get_ok, script, send, test_hosts, Auth,
+    Cleanup, Restart,
 };
 use serde_json::{json, Value};
 use server::reconciler::Settings;
 use server::testing::TestState;
 
 const HEARTBEAT: Duration = Duration::from_secs(1);
-
-/// Removes every container this Berth made, whatever happened in the test.
-struct Cleanup(String);
-
-impl Drop for Cleanup {
-    fn drop(&mut self) {
-        for h in test_hosts() {
-            let filter = format!("label=berth.owner={}", self.0);
-            let Ok(out) = std::process::Command::new("docker")
-                .env("DOCKER_HOST", &h.endpoint)
-                .args(["ps", "-aq", "--filter", &filter])
-                .output()
-            else {
-                continue;
-            };
-            let ids: Vec<String> = String::from_utf8_lossy(&out.stdout)
-                .split_whitespace()
-                .map(str::to_string)
-                .collect();
-            if !ids.is_empty() {
-                let _ = std::process::Command::new("docker")
-                    .env("DOCKER_HOST", &h.endpoint)
-                    .arg("rm")
-                    .arg("-f")
-                    .args(&ids)
-                    .output();
-            }
-        }
-    }
-}
 
 async fn service(t: &TestState, auth: &Auth) -> Value {
     let reply = send(&t.router(), "GET", "/api/v1/services/web", auth, None, &[]).await;

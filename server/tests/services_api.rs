@@ -503,3 +503,244 @@ async fn changes_stream_to_watchers_that_may_read_them() {
         .await;
     assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
 }
+
+#[tokio::test]
+async fn rollouts_are_started_paused_resumed_aborted_and_rolled_back() {
+    let w = world().await;
+    w.call(&w.admin, "POST", "/api/v1/services", Some(service("shop")))
+        .await;
+    let mut spec = w
+        .call(&w.admin, "GET", "/api/v1/services/shop", None)
+        .await
+        .json()["service"]["spec"]
+        .clone();
+    spec["image"] = json!("127.0.0.1:5000/berth-demo:v2");
+    w.call(
+        &w.admin,
+        "POST",
+        "/api/v1/services/shop/deploy",
+        Some(json!({"spec": spec.clone()})),
+    )
+    .await;
+    let detail = w
+        .call(&w.admin, "GET", "/api/v1/services/shop", None)
+        .await
+        .json();
+    assert_eq!(detail["rollouts"][0]["kind"], "deploy");
+    assert_eq!(detail["rollouts"][0]["state"], "running");
+    assert_eq!(
+        (
+            detail["rollouts"][0]["from_revision"].as_i64(),
+            detail["rollouts"][0]["to_revision"].as_i64()
+        ),
+        (Some(1), Some(2))
+    );
+    assert_eq!(detail["service"]["rollout"]["to_revision"], 2);
+    let active = w
+        .call(&w.viewer, "GET", "/api/v1/rollouts", None)
+        .await
+        .json();
+    assert_eq!(active[0]["service"], "shop");
+    assert!(w
+        .call(&w.outsider, "GET", "/api/v1/rollouts", None)
+        .await
+        .json()
+        .as_array()
+        .unwrap()
+        .is_empty());
+
+    // Pause, not twice; resume.
+    let paused = w
+        .call(
+            &w.admin,
+            "POST",
+            "/api/v1/services/shop/rollout/pause",
+            None,
+        )
+        .await;
+    assert_eq!(paused.status, StatusCode::OK, "{}", paused.text);
+    assert_eq!(paused.json()["rollout"]["state"], "paused");
+    assert_eq!(paused.json()["rollout"]["reason"], "paused by admin");
+    let again = w
+        .call(
+            &w.admin,
+            "POST",
+            "/api/v1/services/shop/rollout/pause",
+            None,
+        )
+        .await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    assert_eq!(
+        again.json()["error"]["message"],
+        "the rollout to revision 2 is paused already"
+    );
+    let resumed = w
+        .call(
+            &w.admin,
+            "POST",
+            "/api/v1/services/shop/rollout/resume",
+            None,
+        )
+        .await;
+    assert_eq!(resumed.json()["rollout"]["state"], "running");
+
+    // Abort: back to revision 1.
+    let aborted = w
+        .call(
+            &w.admin,
+            "POST",
+            "/api/v1/services/shop/rollout/abort",
+            None,
+        )
+        .await;
+    assert_eq!(aborted.status, StatusCode::OK, "{}", aborted.text);
+    assert_eq!(aborted.json()["revision"], 1);
+    let rollouts = w
+        .call(&w.admin, "GET", "/api/v1/services/shop", None)
+        .await
+        .json()["rollouts"]
+        .clone();
+    assert_eq!(
+        (
+            rollouts[0]["kind"].as_str(),
+            rollouts[0]["to_revision"].as_i64()
+        ),
+        (Some("rollback"), Some(1))
+    );
+    assert_eq!(
+        (
+            rollouts[1]["state"].as_str(),
+            rollouts[1]["reason"].as_str()
+        ),
+        (Some("aborted"), Some("aborted by admin"))
+    );
+
+    // Roll back to any revision: 2 again; {} means the one before.
+    let to2 = w
+        .call(
+            &w.admin,
+            "POST",
+            "/api/v1/services/shop/rollback",
+            Some(json!({"revision": 2})),
+        )
+        .await;
+    assert_eq!(to2.json()["revision"], 2);
+    let prev = w
+        .call(
+            &w.admin,
+            "POST",
+            "/api/v1/services/shop/rollback",
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(prev.status, StatusCode::OK, "{}", prev.text);
+    assert_eq!(prev.json()["revision"], 1);
+    for (body, status, why) in [
+        (
+            json!({"revision": 9}),
+            StatusCode::NOT_FOUND,
+            "shop has no revision 9",
+        ),
+        (
+            json!({"revision": 1}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "shop is at revision 1 already",
+        ),
+        (
+            json!({"revision": "two"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "does not fit",
+        ),
+    ] {
+        let reply = w
+            .call(
+                &w.admin,
+                "POST",
+                "/api/v1/services/shop/rollback",
+                Some(body.clone()),
+            )
+            .await;
+        assert_eq!(reply.status, status, "{body}: {}", reply.text);
+        assert!(
+            reply.json()["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(why),
+            "{}",
+            reply.text
+        );
+    }
+    let viewer = w
+        .call(
+            &w.viewer,
+            "POST",
+            "/api/v1/services/shop/rollback",
+            Some(json!({"revision": 2})),
+        )
+        .await;
+    assert_eq!(viewer.status, StatusCode::FORBIDDEN);
+
+    // A diff between any two revisions.
+    let diff = w
+        .call(
+            &w.viewer,
+            "GET",
+            "/api/v1/services/shop/revisions/diff?from=1&to=2",
+            None,
+        )
+        .await;
+    assert_eq!(diff.status, StatusCode::OK, "{}", diff.text);
+    assert_eq!(
+        diff.json()["changes"],
+        json!(["image: 127.0.0.1:5000/berth-demo:v1 → 127.0.0.1:5000/berth-demo:v2"])
+    );
+    assert_eq!(
+        w.call(
+            &w.admin,
+            "GET",
+            "/api/v1/services/shop/revisions/diff?from=1&to=7",
+            None
+        )
+        .await
+        .status,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        w.call(
+            &w.admin,
+            "GET",
+            "/api/v1/services/shop/revisions/diff?from=1",
+            None
+        )
+        .await
+        .status,
+        StatusCode::BAD_REQUEST
+    );
+
+    // Nothing under way: 409.
+    let rollouts = w
+        .call(&w.admin, "GET", "/api/v1/services/shop", None)
+        .await
+        .json()["rollouts"]
+        .clone();
+    let audit = w
+        .call(&w.admin, "GET", "/api/v1/audit?action=service.", None)
+        .await
+        .json();
+    let actions: Vec<&str> = audit["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for a in [
+        "service.deploy",
+        "service.pause",
+        "service.resume",
+        "service.abort",
+        "service.rollback",
+    ] {
+        assert!(actions.contains(&a), "{a} in {actions:?}");
+    }
+    assert_eq!(rollouts[0]["state"], "running");
+}

@@ -4,24 +4,36 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 
-use crate::api::{list_hosts, list_services};
+use crate::api::{list_hosts, list_rollouts, list_services};
 use crate::components::hosts::{HostSummary, HostTable};
 use crate::components::layout::PageHeader;
-use crate::components::services::ServiceTable;
-use crate::components::widgets::{every, on_service_change, ErrorBox};
+use crate::components::services::{ReadyBar, ServiceTable};
+use crate::components::widgets::{every, on_service_change, Badge, ErrorBox};
+use crate::wire::RolloutView;
 
 #[component]
 pub fn Dashboard() -> impl IntoView {
     let hosts = Resource::new(|| (), |_| list_hosts());
     let services = Resource::new(|| (), |_| list_services());
+    let rollouts = Resource::new(|| (), |_| list_rollouts());
     let (pending, set_pending) = signal(false);
     every(Duration::from_secs(2), move || hosts.refetch());
     every(Duration::from_secs(5), move || services.refetch());
-    on_service_change(None, move || services.refetch());
+    on_service_change(None, move || {
+        services.refetch();
+        rollouts.refetch();
+    });
+    every(Duration::from_secs(3), move || rollouts.refetch());
     view! {
         <PageHeader title="Dashboard" subtitle="Services and the hosts they run on, as Berth sees them now.">
             <RefreshButton pending on_refresh=move || { hosts.refetch(); services.refetch(); }/>
         </PageHeader>
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                let list = rollouts.await.unwrap_or_default();
+                (!list.is_empty()).then(|| view! { <RolloutsInProgress list/> })
+            })}
+        </Transition>
         <section class="panel">
             <div class="panel-head">
                 <h2>"Services"</h2>
@@ -74,5 +86,39 @@ pub fn RefreshButton(
             </svg>
             {move || if pending.get() { "Refreshing…" } else { "Refresh" }}
         </button>
+    }
+}
+
+/// Every rollout under way, with its progress.
+#[component]
+fn RolloutsInProgress(list: Vec<RolloutView>) -> impl IntoView {
+    view! {
+        <section class="panel" aria-label="Rollouts in progress">
+            <h2>"Rollouts in progress"</h2>
+            <div class="table-wrap">
+                <table class="table rollouts">
+                    <thead>
+                        <tr>
+                            <th scope="col">"Service"</th>
+                            <th scope="col">"Revisions"</th>
+                            <th scope="col">"State"</th>
+                            <th scope="col">"New, healthy"</th>
+                            <th scope="col">"Now"</th>
+                        </tr>
+                    </thead>
+                    <tbody>
+                        {list.into_iter().map(|r| view! {
+                            <tr data-rollout-service=r.service.clone()>
+                                <th scope="row"><a href=format!("/services/{}", r.service)>{r.service.clone()}</a></th>
+                                <td>{format!("{} → {}", r.from_revision, r.to_revision)}</td>
+                                <td><Badge tone=r.state.tone() label=r.state.as_str().replace('_', " ")/></td>
+                                <td class="cell-bar"><ReadyBar healthy=r.new_ready wanted=r.wanted/></td>
+                                <td class="small">{r.phase.clone()}</td>
+                            </tr>
+                        }).collect_view()}
+                    </tbody>
+                </table>
+            </div>
+        </section>
     }
 }

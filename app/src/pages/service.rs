@@ -10,8 +10,8 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 
 use super::host::EventList;
 use crate::api::{
-    delete_service, deploy_service, get_service, get_service_logs, get_service_stats,
-    scale_service, set_service_proxy,
+    control_rollout, delete_service, deploy_service, get_revision_diff, get_service,
+    get_service_logs, get_service_stats, rollback_service, scale_service, set_service_proxy,
 };
 use crate::components::layout::PageHeader;
 use crate::components::services::{
@@ -24,7 +24,7 @@ use crate::format;
 use crate::validate;
 use crate::wire::{
     AppError, Balance, DeployInput, ProxyConfig, ReplicaStats, ReplicaView, RevisionView,
-    ServiceDetail, ServiceSpec, ServiceView, TeamRole,
+    RolloutKind, RolloutState, RolloutView, ServiceDetail, ServiceSpec, ServiceView, TeamRole,
 };
 use crate::MeResource;
 
@@ -33,6 +33,8 @@ enum Op {
     Scale(u32),
     Deploy(Box<ServiceSpec>),
     Proxy(ProxyConfig),
+    Rollback(i64),
+    Control(&'static str),
     Delete,
 }
 
@@ -71,6 +73,16 @@ pub fn Service() -> impl IntoView {
                 Op::Proxy(config) => set_service_proxy(service.clone(), config)
                     .await
                     .map(|s| format!("Routes of {} saved.", s.name)),
+                Op::Rollback(revision) => rollback_service(service.clone(), Some(revision))
+                    .await
+                    .map(|s| format!("Rolling back {} to revision {}.", s.name, s.revision)),
+                Op::Control(what) => control_rollout(service.clone(), what.to_string())
+                    .await
+                    .map(|s| match what {
+                        "pause" => format!("The rollout of {} is paused.", s.name),
+                        "resume" => format!("The rollout of {} goes on.", s.name),
+                        _ => format!("Aborted: {} goes back to revision {}.", s.name, s.revision),
+                    }),
                 Op::Delete => {
                     let r = delete_service(service.clone())
                         .await
@@ -126,6 +138,7 @@ fn ServiceBody(
     // Each part is its own view, so the page's type stays shallow.
     view! {
         <Summary s=s.clone()/>
+        {s.rollout.clone().map(|r| view! { <RolloutPanel r operator act/> }.into_any())}
         {operator.then(|| view! { <ScaleControl replicas=s.replicas act/> }.into_any())}
         <section class="panel">
             <div class="panel-head">
@@ -144,7 +157,9 @@ fn ServiceBody(
             </section>
             <section class="panel">
                 <h2>"Revisions"</h2>
-                <Revisions list=d.revisions current=s.revision/>
+                <Revisions service=s.name.clone() list=d.revisions current=s.revision operator act/>
+                <h3 class="subhead">"Rollouts"</h3>
+                <RolloutHistory list=d.rollouts/>
             </section>
         </div>
         {operator.then(|| view! {
@@ -412,23 +427,151 @@ fn DeployForm(spec: ServiceSpec, act: Action<Op, Result<String, AppError>>) -> i
     }
 }
 
+/// The rollout under way (or the last one): how far, what it does now, and its
+/// controls.
 #[component]
-fn Revisions(list: Vec<RevisionView>, current: i64) -> impl IntoView {
+fn RolloutPanel(
+    r: RolloutView,
+    operator: bool,
+    act: Action<Op, Result<String, AppError>>,
+) -> impl IntoView {
+    let active = r.state.active();
+    let title = match r.kind {
+        RolloutKind::Deploy => format!("Rollout to revision {}", r.to_revision),
+        RolloutKind::Rollback => format!("Rollback to revision {}", r.to_revision),
+        RolloutKind::AutoRollback => format!("Automatic rollback to revision {}", r.to_revision),
+    };
+    let failed = matches!(r.state, RolloutState::RolledBack)
+        || (r.state == RolloutState::Paused && r.reason.starts_with("paused: "));
+    view! {
+        <section class="panel" data-rollout-state=r.state.as_str() data-progress=format!("{}/{}", r.new_ready, r.wanted)>
+            <div class="panel-head">
+                <h2>{title}</h2>
+                <Badge tone=r.state.tone() label=r.state.as_str().replace('_', " ")/>
+            </div>
+            {failed.then(|| view! { <div class="alert alert-bad" role="status">{r.reason.clone()}</div> })}
+            {active.then(|| view! {
+                <div class="summary-row">
+                    <div>
+                        <div class="field-label">"New revision, healthy"</div>
+                        <ReadyBar healthy=r.new_ready wanted=r.wanted/>
+                    </div>
+                    <div>
+                        <div class="field-label">"Old replicas left"</div>
+                        <div class="stat-value small-value">{r.old_remaining}</div>
+                    </div>
+                </div>
+            })}
+            <p class="muted small" data-phase-text="">{r.phase.clone()}
+                {format!(" · by {} · started {}", r.author, format::utc_time(r.started_at_ms))}
+                {r.finished_at_ms.map(|t| format!(" · ended {}", format::utc_time(t)))}</p>
+            {(operator && active).then(|| view! {
+                <div class="row-actions">
+                    {if r.state == RolloutState::Paused {
+                        view! { <button type="button" class="btn" on:click=move |_| { act.dispatch(Op::Control("resume")); }>"Resume"</button> }.into_any()
+                    } else {
+                        view! { <button type="button" class="btn" on:click=move |_| { act.dispatch(Op::Control("pause")); }>"Pause"</button> }.into_any()
+                    }}
+                    <ConfirmButton label="Abort" class="btn" question=format!("Stop and take every replica back to revision {}?", r.from_revision)
+                        on_confirm=move || { act.dispatch(Op::Control("abort")); }/>
+                </div>
+            })}
+        </section>
+    }
+    .into_any()
+}
+
+#[component]
+fn Revisions(
+    service: String,
+    list: Vec<RevisionView>,
+    current: i64,
+    operator: bool,
+    act: Action<Op, Result<String, AppError>>,
+) -> impl IntoView {
     view! {
         <ol class="timeline">
-            {list.into_iter().map(|r| view! {
-                <li class="timeline-item" data-revision=r.number>
-                    <span class="timeline-time small muted">{format::utc_datetime(r.created_at_ms)}</span>
-                    <span class="timeline-text">
-                        <strong>{format!("revision {}", r.number)}</strong>
-                        {(r.number == current).then_some(" (current)")}
-                        {format!(" · {} · {}", r.author, r.spec.image)}
-                        {(!r.message.is_empty()).then(|| view! { <div class="small muted">{r.message.clone()}</div> })}
-                    </span>
-                </li>
+            {list.into_iter().map(|r| {
+                let number = r.number;
+                let is_current = number == current;
+                let shown = RwSignal::new(false);
+                let svc = service.clone();
+                let diff = Resource::new(
+                    move || shown.get(),
+                    move |open| {
+                        let svc = svc.clone();
+                        async move {
+                            if open { Some(get_revision_diff(svc, current, number).await) } else { None }
+                        }
+                    },
+                );
+                view! {
+                    <li class="timeline-item" data-revision=number>
+                        <span class="timeline-time small muted">{format::utc_datetime(r.created_at_ms)}</span>
+                        <span class="timeline-text">
+                            <strong>{format!("revision {number}")}</strong>
+                            {is_current.then_some(" (current)")}
+                            {format!(" · {} · {}", r.author, r.spec.image)}
+                            {(!r.message.is_empty()).then(|| view! { <div class="small muted">{r.message.clone()}</div> })}
+                            {(!is_current).then(|| view! {
+                                <div class="row-actions">
+                                    <button type="button" class="btn btn-small" aria-expanded=move || shown.get().to_string()
+                                        on:click=move |_| shown.update(|s| *s = !*s)>
+                                        {move || if shown.get() { "Hide changes" } else { "Changes from current" }}
+                                    </button>
+                                    {operator.then(|| view! {
+                                        <ConfirmButton label=format!("Roll back to {number}") class="btn btn-small"
+                                            question=format!("Roll every replica back to revision {number}?")
+                                            on_confirm=move || { act.dispatch(Op::Rollback(number)); }/>
+                                    })}
+                                </div>
+                            })}
+                            <Transition fallback=|| ()>
+                                {move || Suspend::new(async move {
+                                    match diff.await {
+                                        Some(Ok(d)) if d.changes.is_empty() => view! { <p class="small muted">"Same as the current revision."</p> }.into_any(),
+                                        Some(Ok(d)) => view! {
+                                            <ul class="diff mono small" aria-label=format!("Changes from revision {} to {}", d.from, d.to)>
+                                                {d.changes.into_iter().map(|c| view! { <li>{c}</li> }).collect_view()}
+                                            </ul>
+                                        }.into_any(),
+                                        Some(Err(e)) => view! { <ErrorBox error=e/> }.into_any(),
+                                        None => ().into_any(),
+                                    }
+                                })}
+                            </Transition>
+                        </span>
+                    </li>
+                }
             }).collect_view()}
         </ol>
     }
+    .into_any()
+}
+
+#[component]
+fn RolloutHistory(list: Vec<RolloutView>) -> impl IntoView {
+    if list.is_empty() {
+        return view! { <p class="muted small">"None yet: a deploy or a rollback starts one."</p> }
+            .into_any();
+    }
+    view! {
+        <ol class="timeline">
+            {list.into_iter().map(|r| {
+                let tone = match r.state { RolloutState::Succeeded => "ok", RolloutState::RolledBack => "bad", _ => "warn" };
+                view! {
+                    <li class=format!("timeline-item timeline-{tone}") data-rollout=r.id>
+                        <span class="timeline-time small muted">{format::utc_datetime(r.started_at_ms)}</span>
+                        <span class="timeline-text">
+                            {format!("{} {} → {}: {}", r.kind.as_str().replace('_', " "), r.from_revision, r.to_revision, r.state.as_str().replace('_', " "))}
+                            {(!r.reason.is_empty()).then(|| view! { <div class="small muted">{r.reason.clone()}</div> })}
+                        </span>
+                    </li>
+                }
+            }).collect_view()}
+        </ol>
+    }
+    .into_any()
 }
 
 #[component]

@@ -17,13 +17,13 @@ use futures::Stream;
 use serde::Deserialize;
 
 use app::wire::{
-    CreateServiceInput, DeployInput, ErrorBody, ProxyConfig, ReplicaStats, RevisionView,
-    ScaleInput, ServiceDetail, ServiceView,
+    CreateServiceInput, DeployInput, ErrorBody, ProxyConfig, ReplicaStats, RevisionDiff,
+    RevisionView, RollbackInput, RolloutView, ScaleInput, ServiceDetail, ServiceView,
 };
 
 use super::{ApiError, ApiJson, ApiPath, ApiQuery, Caller};
 use crate::auth::policy::Action;
-use crate::ops::services;
+use crate::ops::services::{self, RolloutControl};
 use crate::ops::Ctx;
 use crate::state::AppState;
 
@@ -35,6 +35,12 @@ pub fn router() -> Router<AppState> {
         .route("/services/{name}/deploy", post(deploy))
         .route("/services/{name}/scale", post(scale))
         .route("/services/{name}/proxy", put(set_proxy))
+        .route("/services/{name}/rollback", post(rollback))
+        .route("/services/{name}/rollout/pause", post(pause))
+        .route("/services/{name}/rollout/resume", post(resume))
+        .route("/services/{name}/rollout/abort", post(abort))
+        .route("/services/{name}/revisions/diff", get(diff))
+        .route("/rollouts", get(rollouts))
         .route("/services/{name}/revisions", get(revisions))
         .route("/services/{name}/stats", get(stats))
         .route("/services/{name}/replicas/{slot}/logs", get(logs))
@@ -128,6 +134,89 @@ pub async fn set_proxy(
     ApiJson(input): ApiJson<ProxyConfig>,
 ) -> Result<Json<ServiceView>, ApiError> {
     Ok(Json(services::set_proxy(&state, &ctx, &name, input).await?))
+}
+
+/// Goes back to an earlier revision, `{"revision": n}` (`{}`: the one before the
+/// current): a health-gated rollout there.
+#[utoipa::path(post, path = "/api/v1/services/{name}/rollback", tag = "services", params(("name" = String, Path)), request_body = RollbackInput,
+    responses((status = 200, body = ServiceView), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn rollback(
+    State(state): State<AppState>,
+    Caller(ctx): Caller,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(input): ApiJson<RollbackInput>,
+) -> Result<Json<ServiceView>, ApiError> {
+    Ok(Json(services::rollback(&state, &ctx, &name, input).await?))
+}
+
+/// Pauses the rollout under way: no more replicas move (failed ones are replaced).
+#[utoipa::path(post, path = "/api/v1/services/{name}/rollout/pause", tag = "services", params(("name" = String, Path)),
+    responses((status = 200, body = ServiceView), (status = 409, body = ErrorBody)))]
+pub async fn pause(
+    State(state): State<AppState>,
+    Caller(ctx): Caller,
+    ApiPath(name): ApiPath<String>,
+) -> Result<Json<ServiceView>, ApiError> {
+    Ok(Json(
+        services::control_rollout(&state, &ctx, &name, RolloutControl::Pause).await?,
+    ))
+}
+
+/// Resumes a paused rollout.
+#[utoipa::path(post, path = "/api/v1/services/{name}/rollout/resume", tag = "services", params(("name" = String, Path)),
+    responses((status = 200, body = ServiceView), (status = 409, body = ErrorBody)))]
+pub async fn resume(
+    State(state): State<AppState>,
+    Caller(ctx): Caller,
+    ApiPath(name): ApiPath<String>,
+) -> Result<Json<ServiceView>, ApiError> {
+    Ok(Json(
+        services::control_rollout(&state, &ctx, &name, RolloutControl::Resume).await?,
+    ))
+}
+
+/// Aborts the rollout under way: every replica goes back to the revision before.
+#[utoipa::path(post, path = "/api/v1/services/{name}/rollout/abort", tag = "services", params(("name" = String, Path)),
+    responses((status = 200, body = ServiceView), (status = 409, body = ErrorBody)))]
+pub async fn abort(
+    State(state): State<AppState>,
+    Caller(ctx): Caller,
+    ApiPath(name): ApiPath<String>,
+) -> Result<Json<ServiceView>, ApiError> {
+    Ok(Json(
+        services::control_rollout(&state, &ctx, &name, RolloutControl::Abort).await?,
+    ))
+}
+
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct DiffQuery {
+    from: i64,
+    to: i64,
+}
+
+/// What differs between two revisions, field by field.
+#[utoipa::path(get, path = "/api/v1/services/{name}/revisions/diff", tag = "services", params(("name" = String, Path), DiffQuery),
+    responses((status = 200, body = RevisionDiff), (status = 404, body = ErrorBody)))]
+pub async fn diff(
+    State(state): State<AppState>,
+    Caller(ctx): Caller,
+    ApiPath(name): ApiPath<String>,
+    ApiQuery(q): ApiQuery<DiffQuery>,
+) -> Result<Json<RevisionDiff>, ApiError> {
+    Ok(Json(
+        services::diff(&state, &ctx, &name, q.from, q.to).await?,
+    ))
+}
+
+/// The rollouts under way, across the services the caller may see.
+#[utoipa::path(get, path = "/api/v1/rollouts", tag = "services",
+    responses((status = 200, body = Vec<RolloutView>), (status = 401, body = ErrorBody)))]
+pub async fn rollouts(
+    State(state): State<AppState>,
+    Caller(ctx): Caller,
+) -> Result<Json<Vec<RolloutView>>, ApiError> {
+    Ok(Json(services::active_rollouts(&state, &ctx).await?))
 }
 
 /// Deletes a service; its replicas are removed.

@@ -82,4 +82,21 @@ pub struct DesiredService {
     pub revision: i64,
     pub spec: ServiceSpec,
     pub spec_hash: String,
+    /// The rollout under way, if one is.
+    pub rollout: Option<RolloutCtx>,
+}
+
+/// What planning needs of a rollout under way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RolloutCtx {
+    /// No replica starts its move to the new revision (failed ones are still
+    /// replaced).
+    pub paused: bool,
+    /// Moves begin only from then on (the monitor window and the delay after a
+    /// batch).
+    pub gate_until_ms: Option<i64>,
+    pub started_ms: i64,
+    /// New replicas ready when the last batch was recorded done: more ready than
+    /// that means a batch finished that is not recorded yet.
+    pub batch_ready: u32,
 }

@@ -54,7 +54,7 @@ pub async fn metrics(state: &AppState, ctx: &Ctx) -> Result<String, OpsError> {
     }
     out.push_str("# HELP berth_service_replicas_ready Replicas of a service running its revision and healthy.\n# TYPE berth_service_replicas_ready gauge\n");
     for s in &services {
-        let view = super::services::view(state, s);
+        let view = super::services::view(state, s, None);
         out.push_str(&format!(
             "berth_service_replicas_ready{{service=\"{}\"}} {}\n",
             s.name, view.healthy

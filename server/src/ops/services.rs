@@ -8,8 +8,9 @@ use std::collections::{BTreeMap, HashSet};
 use app::validate;
 use app::wire::{
     CreateServiceInput, DeployInput, EventView, Health, HealthCheck, HealthProbe, HostState,
-    ProxyConfig, ReplicaLogs, ReplicaStats, ReplicaView, Resources, RevisionView, RouteSpec,
-    ScaleInput, ServiceDetail, ServicePhase, ServiceSpec, ServiceView,
+    ProxyConfig, ReplicaLogs, ReplicaStats, ReplicaView, Resources, RevisionDiff, RevisionView,
+    RollbackInput, RolloutKind, RolloutState, RolloutView, RouteSpec, ScaleInput, ServiceDetail,
+    ServicePhase, ServiceSpec, ServiceView,
 };
 
 use super::{audit, Ctx, OpsError};
@@ -18,8 +19,9 @@ use crate::clock;
 use crate::cluster::health;
 use crate::domain::{ObservedReplica, Status};
 use crate::events::{self, Level};
+use crate::reconciler::plan::RolloutReport;
 use crate::state::AppState;
-use crate::store::{EventFilter, NewService, ServiceRow};
+use crate::store::{EventFilter, NewRollout, NewService, RolloutRow, ServiceRow};
 
 /// Lines of a replica's log shown unless asked otherwise, and at most.
 pub const LOG_TAIL: u32 = 200;
@@ -53,16 +55,43 @@ async fn writable(
     Ok((author, row))
 }
 
+/// A service as it stands after a write, with its rollout.
+async fn fresh_view(state: &AppState, name: &str) -> Result<ServiceView, OpsError> {
+    let row = find(state, name).await?;
+    let rollout = state.store.rollouts_of(row.id, 1).await?;
+    Ok(view(state, &row, rollout.first()))
+}
+
 /// Every service the caller may see, with how it stands.
 pub async fn list(state: &AppState, ctx: &Ctx) -> Result<Vec<ServiceView>, OpsError> {
     ctx.principal()?;
+    let rollouts = state.store.latest_rollouts().await?;
     Ok(state
         .store
         .list_services()
         .await?
         .iter()
         .filter(|row| ctx.allowed(Action::ReadServices(row.team_id)).is_ok())
-        .map(|row| view(state, row))
+        .map(|row| view(state, row, rollouts.get(&row.id)))
+        .collect())
+}
+
+/// The rollouts under way, across the services the caller may see.
+pub async fn active_rollouts(state: &AppState, ctx: &Ctx) -> Result<Vec<RolloutView>, OpsError> {
+    ctx.principal()?;
+    let rows = state.store.list_services().await?;
+    let active = state.store.active_rollouts().await?;
+    Ok(active
+        .iter()
+        .filter_map(|r| {
+            let row = rows.iter().find(|s| s.id == r.service_id)?;
+            ctx.allowed(Action::ReadServices(row.team_id)).ok()?;
+            Some(rollout_view(
+                r,
+                row,
+                &state.reconciler.service(row.id).rollout,
+            ))
+        })
         .collect())
 }
 
@@ -83,10 +112,16 @@ pub async fn detail(state: &AppState, ctx: &Ctx, name: &str) -> Result<ServiceDe
             created_at_ms: r.created_at,
         })
         .collect();
+    let rollouts = state.store.rollouts_of(row.id, 20).await?;
+    let seen = state.reconciler.service(row.id);
     Ok(ServiceDetail {
-        service: view(state, &row),
+        service: view(state, &row, rollouts.first()),
         events,
         revisions,
+        rollouts: rollouts
+            .iter()
+            .map(|r| rollout_view(r, &row, &seen.rollout))
+            .collect(),
     })
 }
 
@@ -107,7 +142,7 @@ async fn service_events(
 }
 
 /// How a service stands, from its row and what the reconciler last saw.
-pub fn view(state: &AppState, row: &ServiceRow) -> ServiceView {
+pub fn view(state: &AppState, row: &ServiceRow, rollout: Option<&RolloutRow>) -> ServiceView {
     let seen = state.reconciler.service(row.id);
     let host = |id: i64| state.hosts.get(id);
     let host_name = |id: i64| {
@@ -166,6 +201,7 @@ pub fn view(state: &AppState, row: &ServiceRow) -> ServiceView {
                 endpoint: r.endpoint.as_ref().map(|(a, p)| format!("{a}:{p}")),
                 restarts: history.restarts,
                 last_exit: history.last_exit,
+                current: r.spec_hash == row.spec_hash,
                 note,
                 created_at_ms: r.created_ms,
             }
@@ -187,6 +223,7 @@ pub fn view(state: &AppState, row: &ServiceRow) -> ServiceView {
             endpoint: None,
             restarts: history.restarts,
             last_exit: history.last_exit,
+            current: p.spec_hash == row.spec_hash,
             note: Some(p.note.clone()),
             created_at_ms: p.since_ms,
         });
@@ -216,6 +253,7 @@ pub fn view(state: &AppState, row: &ServiceRow) -> ServiceView {
             endpoint: None,
             restarts: history.restarts,
             last_exit: history.last_exit,
+            current: true,
             note,
             created_at_ms: 0,
         });
@@ -225,9 +263,7 @@ pub fn view(state: &AppState, row: &ServiceRow) -> ServiceView {
     });
 
     let settled = instances.len() as u32 == row.replicas
-        && instances
-            .iter()
-            .all(|i| i.revision == row.revision && i.state == "running");
+        && instances.iter().all(|i| i.current && i.state == "running");
     let phase = if row.replicas == 0 && instances.is_empty() {
         ServicePhase::Stopped
     } else if healthy >= row.replicas && settled {
@@ -237,7 +273,9 @@ pub fn view(state: &AppState, row: &ServiceRow) -> ServiceView {
     } else {
         ServicePhase::Progressing
     };
+    let rollout = rollout.map(|r| rollout_view(r, row, &seen.rollout));
     ServiceView {
+        rollout,
         id: row.id,
         name: row.name.clone(),
         team: row.team.clone(),
@@ -255,6 +293,68 @@ pub fn view(state: &AppState, row: &ServiceRow) -> ServiceView {
         problems: seen.problems,
         last_error: seen.last_error,
         observed_at_ms: seen.observed_at_ms,
+    }
+}
+
+/// A rollout as people read it: how far it got, and what it does now.
+pub fn rollout_view(r: &RolloutRow, row: &ServiceRow, report: &RolloutReport) -> RolloutView {
+    let live = r.state.active() && r.to_revision == row.revision;
+    let (new_ready, old_remaining) = if live {
+        (report.new_ready, report.old_remaining)
+    } else if r.state == RolloutState::Succeeded {
+        (row.replicas, 0)
+    } else {
+        (0, 0)
+    };
+    let policy = &row.spec.update;
+    let phase = match r.state {
+        RolloutState::Paused => r.reason.clone(),
+        RolloutState::Running if !live => "waiting for its service".to_string(),
+        RolloutState::Running => {
+            let gate = r
+                .batch_done_at
+                .map(|t| t + (policy.monitor_ms + policy.delay_ms) as i64)
+                .filter(|g| *g > clock::now_ms() && report.in_transition == 0);
+            match gate {
+                Some(g) if report.old_remaining == 0 => format!(
+                    "watching the new replicas until {}",
+                    app::format::utc_time(g)
+                ),
+                Some(g) => format!(
+                    "next batch at {} ({} old replica{} left)",
+                    app::format::utc_time(g),
+                    report.old_remaining,
+                    if report.old_remaining == 1 { "" } else { "s" }
+                ),
+                None => format!(
+                    "{} of {} replicas on revision {}, {} starting, {} old left",
+                    report.new_ready,
+                    report.wanted,
+                    r.to_revision,
+                    report.in_transition,
+                    report.old_remaining
+                ),
+            }
+        }
+        RolloutState::Succeeded => "done".to_string(),
+        RolloutState::RolledBack | RolloutState::Aborted => r.reason.clone(),
+    };
+    RolloutView {
+        id: r.id,
+        service: row.name.clone(),
+        from_revision: r.from_revision,
+        to_revision: r.to_revision,
+        kind: r.kind,
+        state: r.state,
+        reason: r.reason.clone(),
+        author: r.author.clone(),
+        started_at_ms: r.started_at,
+        updated_at_ms: r.updated_at,
+        finished_at_ms: r.finished_at,
+        wanted: row.replicas,
+        new_ready,
+        old_remaining,
+        phase,
     }
 }
 
@@ -341,8 +441,7 @@ pub async fn create(
         )
         .await;
         state.reconciler.written(id);
-        let row = find(state, &input.name).await?;
-        Ok(view(state, &row))
+        fresh_view(state, &input.name).await
     }
     .await;
     audit(
@@ -446,7 +545,7 @@ pub async fn deploy(
         let message = message_of(&input.message)?;
         let now = clock::now_ms();
         if input.spec == row.spec {
-            return Ok(view(state, &row));
+            return fresh_view(state, name).await;
         }
         let changes = spec_changes(&row.spec, &input.spec).join("; ");
         let number = state
@@ -463,17 +562,27 @@ pub async fn deploy(
                 now,
             )
             .await?;
+        state
+            .store
+            .start_rollout(NewRollout {
+                service_id: row.id,
+                from_revision: row.revision,
+                to_revision: number,
+                kind: RolloutKind::Deploy,
+                author: &author,
+                now,
+            })
+            .await?;
         events::record(
             state,
             "service",
             &row.name,
             Level::Info,
-            &format!("revision {number} by {author}: {changes}"),
+            &format!("revision {number} by {author}: {changes}; rolling out"),
         )
         .await;
         state.reconciler.written(row.id);
-        let row = find(state, name).await?;
-        Ok(view(state, &row))
+        fresh_view(state, name).await
     }
     .await;
     audit(
@@ -556,8 +665,7 @@ pub async fn set_proxy(
             .await;
             state.reconciler.written(row.id);
         }
-        let row = find(state, name).await?;
-        Ok(view(state, &row))
+        fresh_view(state, name).await
     }
     .await;
     audit(
@@ -569,6 +677,249 @@ pub async fn set_proxy(
     )
     .await;
     outcome
+}
+
+/// Goes back to an earlier revision (the one before the current without one): a
+/// rollout there, health-gated like any other.
+pub async fn rollback(
+    state: &AppState,
+    ctx: &Ctx,
+    name: &str,
+    input: RollbackInput,
+) -> Result<ServiceView, OpsError> {
+    let outcome = async {
+        let (author, row) = writable(state, ctx, name).await?;
+        let target = match input.revision {
+            Some(n) => n,
+            None => previous_revision(state, &row).await?,
+        };
+        if !state.store.has_revision(row.id, target).await? {
+            return Err(OpsError::NotFound(format!(
+                "{} has no revision {target}",
+                row.name
+            )));
+        }
+        if target == row.revision {
+            return Err(OpsError::Invalid(format!(
+                "{} is at revision {target} already",
+                row.name
+            )));
+        }
+        let now = clock::now_ms();
+        state
+            .store
+            .start_rollout(NewRollout {
+                service_id: row.id,
+                from_revision: row.revision,
+                to_revision: target,
+                kind: RolloutKind::Rollback,
+                author: &author,
+                now,
+            })
+            .await?;
+        events::record(
+            state,
+            "service",
+            &row.name,
+            Level::Warn,
+            &format!(
+                "rollback from revision {} to revision {target} by {author}",
+                row.revision
+            ),
+        )
+        .await;
+        state.reconciler.written(row.id);
+        fresh_view(state, name).await
+    }
+    .await;
+    audit(
+        state,
+        ctx,
+        "service.rollback",
+        &format!("service:{name}"),
+        &outcome,
+    )
+    .await;
+    outcome
+}
+
+/// The revision the service was at before its current one.
+async fn previous_revision(state: &AppState, row: &ServiceRow) -> Result<i64, OpsError> {
+    let rollouts = state.store.rollouts_of(row.id, 20).await?;
+    if let Some(r) = rollouts.iter().find(|r| r.to_revision == row.revision) {
+        return Ok(r.from_revision);
+    }
+    state
+        .store
+        .list_revisions(row.id)
+        .await?
+        .iter()
+        .map(|r| r.number)
+        .find(|n| *n < row.revision)
+        .ok_or_else(|| OpsError::Invalid(format!("{} has no earlier revision", row.name)))
+}
+
+/// What a person may do to a rollout under way.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RolloutControl {
+    /// Start no more moves; failed replicas are still replaced.
+    Pause,
+    Resume,
+    /// Stop, and take every replica back to the revision before.
+    Abort,
+}
+
+/// Pauses, resumes or aborts the rollout under way.
+pub async fn control_rollout(
+    state: &AppState,
+    ctx: &Ctx,
+    name: &str,
+    what: RolloutControl,
+) -> Result<ServiceView, OpsError> {
+    let action = match what {
+        RolloutControl::Pause => "service.pause",
+        RolloutControl::Resume => "service.resume",
+        RolloutControl::Abort => "service.abort",
+    };
+    let outcome = async {
+        let (author, row) = writable(state, ctx, name).await?;
+        let active = state
+            .store
+            .rollouts_of(row.id, 1)
+            .await?
+            .into_iter()
+            .next()
+            .filter(|r| r.state.active());
+        let Some(r) = active else {
+            return Err(OpsError::Conflict(format!(
+                "{} has no rollout under way",
+                row.name
+            )));
+        };
+        let now = clock::now_ms();
+        let message = match (what, r.state) {
+            (RolloutControl::Pause, RolloutState::Running) => {
+                state
+                    .store
+                    .set_rollout_state(
+                        r.id,
+                        RolloutState::Paused,
+                        &format!("paused by {author}"),
+                        now,
+                    )
+                    .await?;
+                format!("rollout to revision {} paused by {author}", r.to_revision)
+            }
+            (RolloutControl::Resume, RolloutState::Paused) => {
+                state
+                    .store
+                    .set_rollout_state(r.id, RolloutState::Running, "", now)
+                    .await?;
+                format!("rollout to revision {} resumed by {author}", r.to_revision)
+            }
+            (RolloutControl::Abort, _) => {
+                state
+                    .store
+                    .set_rollout_state(
+                        r.id,
+                        RolloutState::Aborted,
+                        &format!("aborted by {author}"),
+                        now,
+                    )
+                    .await?;
+                state
+                    .store
+                    .start_rollout(NewRollout {
+                        service_id: row.id,
+                        from_revision: r.to_revision,
+                        to_revision: r.from_revision,
+                        kind: RolloutKind::Rollback,
+                        author: &author,
+                        now,
+                    })
+                    .await?;
+                format!(
+                    "rollout to revision {} aborted by {author}; back to revision {}",
+                    r.to_revision, r.from_revision
+                )
+            }
+            (_, s) => {
+                return Err(OpsError::Conflict(format!(
+                    "the rollout to revision {} is {} already",
+                    r.to_revision,
+                    s.as_str()
+                )))
+            }
+        };
+        events::record(state, "service", &row.name, Level::Warn, &message).await;
+        state.reconciler.written(row.id);
+        fresh_view(state, name).await
+    }
+    .await;
+    audit(state, ctx, action, &format!("service:{name}"), &outcome).await;
+    outcome
+}
+
+/// What differs between two revisions of a service.
+pub async fn diff(
+    state: &AppState,
+    ctx: &Ctx,
+    name: &str,
+    from: i64,
+    to: i64,
+) -> Result<RevisionDiff, OpsError> {
+    let row = readable(state, ctx, name).await?;
+    let revisions = state.store.list_revisions(row.id).await?;
+    let spec = |n: i64| {
+        revisions
+            .iter()
+            .find(|r| r.number == n)
+            .map(|r| r.spec.clone())
+            .ok_or_else(|| OpsError::NotFound(format!("{} has no revision {n}", row.name)))
+    };
+    Ok(RevisionDiff {
+        from,
+        to,
+        changes: spec_diff(&spec(from)?, &spec(to)?),
+    })
+}
+
+/// Every field that differs, as `path: old → new`.
+pub fn spec_diff(old: &ServiceSpec, new: &ServiceSpec) -> Vec<String> {
+    fn flatten(prefix: &str, v: &serde_json::Value, out: &mut BTreeMap<String, String>) {
+        match v {
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    let path = if prefix.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{prefix}.{k}")
+                    };
+                    flatten(&path, v, out);
+                }
+            }
+            serde_json::Value::Null => {}
+            serde_json::Value::String(s) => {
+                out.insert(prefix.to_string(), s.clone());
+            }
+            other => {
+                out.insert(prefix.to_string(), other.to_string());
+            }
+        }
+    }
+    let (mut a, mut b) = (BTreeMap::new(), BTreeMap::new());
+    flatten("", &serde_json::to_value(old).unwrap_or_default(), &mut a);
+    flatten("", &serde_json::to_value(new).unwrap_or_default(), &mut b);
+    let keys: std::collections::BTreeSet<&String> = a.keys().chain(b.keys()).collect();
+    keys.into_iter()
+        .filter_map(|k| match (a.get(k), b.get(k)) {
+            (Some(x), Some(y)) if x == y => None,
+            (Some(x), Some(y)) => Some(format!("{k}: {x} → {y}")),
+            (None, Some(y)) => Some(format!("{k}: (none) → {y}")),
+            (Some(x), None) => Some(format!("{k}: {x} → (none)")),
+            (None, None) => None,
+        })
+        .collect()
 }
 
 /// Sets how many replicas run.
@@ -597,8 +948,7 @@ pub async fn scale(
             .await;
             state.reconciler.written(row.id);
         }
-        let row = find(state, name).await?;
-        Ok(view(state, &row))
+        fresh_view(state, name).await
     }
     .await;
     audit(
@@ -805,6 +1155,32 @@ mod tests {
 
     fn spec(v: serde_json::Value) -> ServiceSpec {
         serde_json::from_value(v).unwrap()
+    }
+
+    #[test]
+    fn diffs_name_every_field_that_differs() {
+        let a = spec(
+            serde_json::json!({"image": "demo:v1", "env": {"A": "1", "B": "2"}, "port": 8080}),
+        );
+        let b = spec(serde_json::json!({
+            "image": "demo:v2", "env": {"A": "1", "C": "4"}, "port": 8080,
+            "health": {"kind": "http", "path": "/healthz"}
+        }));
+        assert_eq!(
+            spec_diff(&a, &b),
+            [
+                "env.B: 2 → (none)",
+                "env.C: (none) → 4",
+                "health.interval_ms: (none) → 2000",
+                "health.kind: (none) → http",
+                "health.path: (none) → /healthz",
+                "health.retries: (none) → 3",
+                "health.start_period_ms: (none) → 10000",
+                "health.timeout_ms: (none) → 1000",
+                "image: demo:v1 → demo:v2",
+            ]
+        );
+        assert!(spec_diff(&a, &a).is_empty());
     }
 
     #[test]

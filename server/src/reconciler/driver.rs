@@ -19,19 +19,19 @@ use std::time::Duration;
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use app::wire::{Health, HealthProbe, RouteSpec};
+use app::wire::{FailureAction, Health, HealthProbe, RolloutKind, RolloutState, RouteSpec};
 
-use super::plan::{self, Action, Plan};
+use super::plan::{self, Action, Plan, RolloutReport};
 use super::prober::Target;
 use super::{Pending, StartFailure};
 use crate::clock;
 use crate::cluster::health;
-use crate::domain::{DesiredService, HostInfo, ObservedReplica, Status};
+use crate::domain::{DesiredService, HostInfo, ObservedReplica, RolloutCtx, Status};
 use crate::events::{self, ClusterEvent, Level};
 use crate::proxy::table::{Backend, HostMatch, RouteInput};
 use crate::runtime::ReplicaSpec;
 use crate::state::AppState;
-use crate::store::ServiceRow;
+use crate::store::{NewRollout, RolloutRow, ServiceRow};
 
 /// Actions run at once per service task.
 const PARALLEL_ACTIONS: usize = 32;
@@ -79,6 +79,8 @@ pub struct Driver {
     told: HashMap<i64, BTreeSet<String>>,
     /// Names of services seen, for events about replicas of deleted ones.
     names: HashMap<i64, String>,
+    /// The earliest time a rollout asked to be looked at again.
+    wake: Option<i64>,
 }
 
 /// The hosts as placement sees them, and the address each publishes ports on.
@@ -110,7 +112,8 @@ pub fn host_infos(state: &AppState) -> (Vec<HostInfo>, HashMap<i64, String>) {
     (infos, addresses)
 }
 
-fn desired_from(row: &ServiceRow) -> DesiredService {
+fn desired_from(row: &ServiceRow, rollout: Option<&RolloutRow>) -> DesiredService {
+    let policy = &row.spec.update;
     DesiredService {
         id: row.id,
         name: row.name.clone(),
@@ -118,6 +121,14 @@ fn desired_from(row: &ServiceRow) -> DesiredService {
         revision: row.revision,
         spec: row.spec.clone(),
         spec_hash: row.spec_hash.clone(),
+        rollout: rollout.map(|r| RolloutCtx {
+            paused: r.state == RolloutState::Paused,
+            gate_until_ms: r
+                .batch_done_at
+                .map(|t| t + (policy.monitor_ms + policy.delay_ms) as i64),
+            started_ms: r.started_at,
+            batch_ready: r.batch_ready,
+        }),
     }
 }
 
@@ -214,7 +225,24 @@ impl Driver {
                 return now + 1000;
             }
         };
-        let desired: Vec<DesiredService> = rows.iter().map(desired_from).collect();
+        let active: HashMap<i64, RolloutRow> = match state.store.active_rollouts().await {
+            Ok(list) => list.into_iter().map(|r| (r.service_id, r)).collect(),
+            Err(e) => {
+                tracing::error!(error = %e, "reconciler: cannot read the rollouts");
+                return now + 1000;
+            }
+        };
+        let desired: Vec<DesiredService> = rows
+            .iter()
+            .map(|row| {
+                desired_from(
+                    row,
+                    active
+                        .get(&row.id)
+                        .filter(|r| r.to_revision == row.revision),
+                )
+            })
+            .collect();
         for d in &desired {
             self.names.insert(d.id, d.name.clone());
         }
@@ -366,6 +394,28 @@ impl Driver {
             }
         });
 
+        // Rollouts move on, succeed, or fail (then their service's actions wait for
+        // the next pass, which plans towards where the failure action went).
+        let mut held: HashSet<i64> = HashSet::new();
+        for d in &desired {
+            let (Some(rollout), Some(report)) = (active.get(&d.id), p.rollouts.get(&d.id)) else {
+                continue;
+            };
+            if rollout.to_revision != d.revision {
+                continue;
+            }
+            if self.follow_rollout(state, d, rollout, report, now).await {
+                held.insert(d.id);
+            }
+        }
+        if !held.is_empty() {
+            p.actions.retain(|a| !held.contains(&a.service_id()));
+            wake = now;
+        }
+        if let Some(at) = self.wake.take() {
+            wake = wake.min(at.max(now));
+        }
+
         // Writes since the last pass clear their service's back-off.
         let fresh: Vec<i64> = std::mem::take(&mut *r.fresh_writes.lock().expect("writes lock"));
         let (busy, backoff) = {
@@ -450,6 +500,169 @@ impl Driver {
         wake
     }
 
+    /// Moves a rollout on from what the pass saw: its batches, its success, or its
+    /// failure and the failure action. Returns whether the service's actions must
+    /// wait for the next pass (the revision changed under them).
+    async fn follow_rollout(
+        &mut self,
+        state: &AppState,
+        d: &DesiredService,
+        rollout: &RolloutRow,
+        report: &RolloutReport,
+        now: i64,
+    ) -> bool {
+        let store = &state.store;
+        let policy = &d.spec.update;
+        let batched = policy.batch_size.is_some() || policy.delay_ms > 0 || policy.monitor_ms > 0;
+        if rollout.state == RolloutState::Running && !report.failures.is_empty() {
+            let reason = self.failure_words(state, d, report);
+            // A rollback that fails too waits for a person instead of going round.
+            let action = if rollout.kind == RolloutKind::AutoRollback {
+                FailureAction::Pause
+            } else {
+                policy.failure_action
+            };
+            let outcome = match action {
+                FailureAction::Rollback => {
+                    let words = format!("rolled back: {reason}");
+                    let moved = async {
+                        store
+                            .set_rollout_state(rollout.id, RolloutState::RolledBack, &words, now)
+                            .await?;
+                        store
+                            .start_rollout(NewRollout {
+                                service_id: d.id,
+                                from_revision: rollout.to_revision,
+                                to_revision: rollout.from_revision,
+                                kind: RolloutKind::AutoRollback,
+                                author: "berth",
+                                now,
+                            })
+                            .await
+                    }
+                    .await;
+                    moved.map(|_| {
+                        format!(
+                            "rollout to revision {} rolled back to revision {}: {reason}",
+                            rollout.to_revision, rollout.from_revision
+                        )
+                    })
+                }
+                FailureAction::Pause => store
+                    .set_rollout_state(
+                        rollout.id,
+                        RolloutState::Paused,
+                        &format!("paused: {reason}"),
+                        now,
+                    )
+                    .await
+                    .map(|_| {
+                        format!(
+                            "rollout to revision {} paused: {reason}",
+                            rollout.to_revision
+                        )
+                    }),
+            };
+            match outcome {
+                Ok(message) => {
+                    events::record(state, "service", &d.name, Level::Error, &message).await;
+                    state.reconciler.written(d.id);
+                }
+                Err(e) => tracing::error!(error = %e, "reconciler: cannot record a failed rollout"),
+            }
+            return true;
+        }
+        // The next batch may begin after the monitor window and the delay.
+        if let Some(gate) = d.rollout.and_then(|r| r.gate_until_ms).filter(|g| *g > now) {
+            self.wake_at(gate);
+        }
+        // A batch is done when nothing is on its way any more and more new replicas
+        // are ready than at the last batch.
+        let mut batch_done_at = rollout.batch_done_at;
+        if batched && report.in_transition == 0 && report.new_ready > rollout.batch_ready {
+            if let Err(e) = store
+                .set_batch_done(rollout.id, now, report.new_ready)
+                .await
+            {
+                tracing::error!(error = %e, "reconciler: cannot record a batch");
+            }
+            batch_done_at = Some(now);
+            self.wake_at(now + (policy.monitor_ms + policy.delay_ms) as i64);
+        }
+        let converged = report.in_transition == 0
+            && report.old_remaining == 0
+            && report.new_ready == report.wanted;
+        let monitored =
+            !batched || batch_done_at.is_none_or(|t| now >= t + policy.monitor_ms as i64);
+        if rollout.state == RolloutState::Running && converged && monitored {
+            if let Err(e) = store
+                .set_rollout_state(rollout.id, RolloutState::Succeeded, "", now)
+                .await
+            {
+                tracing::error!(error = %e, "reconciler: cannot record a finished rollout");
+                return false;
+            }
+            let what = match rollout.kind {
+                RolloutKind::Deploy => "rollout",
+                RolloutKind::Rollback | RolloutKind::AutoRollback => "rollback",
+            };
+            events::record(
+                state,
+                "service",
+                &d.name,
+                Level::Info,
+                &format!(
+                    "{what} to revision {} done: {} of {} replicas healthy",
+                    rollout.to_revision, report.new_ready, report.wanted
+                ),
+            )
+            .await;
+            state.reconciler.changed(d.id);
+        } else if rollout.state == RolloutState::Running && converged && batched {
+            // The last batch's monitor window: look again when it ends.
+            if let Some(t) = batch_done_at {
+                self.wake_at(t + policy.monitor_ms as i64);
+            }
+        }
+        false
+    }
+
+    fn wake_at(&mut self, at: i64) {
+        self.wake = Some(self.wake.map_or(at, |w| w.min(at)));
+    }
+
+    /// "2 of 2 new replicas failed: GET /healthz answered 500".
+    fn failure_words(
+        &self,
+        state: &AppState,
+        d: &DesiredService,
+        report: &RolloutReport,
+    ) -> String {
+        let mut whys: Vec<String> = report
+            .failures
+            .iter()
+            .map(
+                |(_, container, why)| match state.reconciler.prober.last_error(container) {
+                    Some(check) if why == "unhealthy" || why.starts_with("not healthy") => {
+                        format!("{why} ({check})")
+                    }
+                    _ => why.clone(),
+                },
+            )
+            .collect();
+        whys.sort();
+        whys.dedup();
+        let started: u32 = report.new_ready + report.failures.len() as u32 + report.in_transition;
+        format!(
+            "{} of {} new replica{} of revision {} failed: {}",
+            report.failures.len(),
+            started.max(report.failures.len() as u32),
+            if started == 1 { "" } else { "s" },
+            d.revision,
+            whys.join("; ")
+        )
+    }
+
     /// Puts what the pass saw where pages read it, and records new problems.
     #[allow(clippy::too_many_arguments)]
     async fn publish(
@@ -496,8 +709,10 @@ impl Driver {
                 .map(|o| o.slot)
                 .collect();
             let occupied: HashSet<u32> = replicas.iter().map(|o| o.slot).collect();
+            let report = p.rollouts.get(&d.id).cloned().unwrap_or_default();
             r.update(d.id, |s| {
                 s.replicas = replicas;
+                s.rollout = report;
                 s.problems = problems.clone();
                 s.last_error = last_error;
                 s.observed_at_ms = now;

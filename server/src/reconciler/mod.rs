@@ -86,6 +86,8 @@ pub struct ServiceState {
     pub problems: Vec<String>,
     /// The last failure while it backs off.
     pub last_error: Option<String>,
+    /// How far it is on its way to its current revision.
+    pub rollout: plan::RolloutReport,
     pub observed_at_ms: i64,
 }
 

@@ -17,7 +17,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use app::validate::{self, Constraint};
-use app::wire::{Health, HostState, RestartPolicy};
+use app::wire::{Health, HostState, RestartPolicy, UpdateOrder};
 
 use crate::domain::{DesiredService, HostInfo, ObservedReplica, Status};
 use crate::scheduler::{self, Need, Slot};
@@ -66,11 +66,28 @@ impl Action {
     }
 }
 
+/// How far a service is on its way to its current revision.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RolloutReport {
+    pub wanted: u32,
+    /// Slots with a replica of the current revision, ready.
+    pub new_ready: u32,
+    /// Replicas of other revisions still alive.
+    pub old_remaining: u32,
+    /// Slots whose new replica is on its way (starting, or not there yet).
+    pub in_transition: u32,
+    /// Replicas of the current revision that failed since the rollout began:
+    /// (slot, container id, why).
+    pub failures: Vec<(u32, String, String)>,
+}
+
 /// What to do, and what cannot be done yet and why (by service id).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Plan {
     pub actions: Vec<Action>,
     pub problems: BTreeMap<i64, Vec<String>>,
+    /// Every service's progress towards its current revision.
+    pub rollouts: BTreeMap<i64, RolloutReport>,
     /// When the plan would change by the clock alone (a host's grace ends).
     pub wake_at_ms: Option<i64>,
 }
@@ -234,7 +251,10 @@ fn plan_service(
     out: &mut Plan,
 ) {
     let restart = s.spec.restart;
-    let current = |r: &ObservedReplica| r.revision == s.revision && r.spec_hash == s.spec_hash;
+    // What a replica runs is its spec's hash: the revision number it was started
+    // under may differ (a policy-only change, a rollback to a like revision).
+    let current = |r: &ObservedReplica| r.spec_hash == s.spec_hash;
+    let policy = &s.spec.update;
     let mut by_slot: BTreeMap<u32, Vec<&ObservedReplica>> = BTreeMap::new();
     for r in replicas {
         by_slot.entry(r.slot).or_default().push(r);
@@ -267,24 +287,76 @@ fn plan_service(
     // What the hosts' states and labels refuse, worked out on the first start.
     let fixed = std::cell::OnceCell::new();
 
-    // Slots already replacing an old replica with a new one that is not ready yet:
-    // they use up the surge allowance.
-    let mut surging = by_slot
-        .values()
-        .filter(|rs| {
-            let alive = |r: &&&ObservedReplica| ctx.kind(r, restart) == Kind::Alive;
-            let new_starting = rs
-                .iter()
-                .filter(alive)
-                .any(|r| current(r) && !ctx.draining(r.host_id) && !ready(r));
-            let old_alive = rs
-                .iter()
-                .filter(alive)
-                .any(|r| !current(r) || ctx.draining(r.host_id));
-            new_starting && old_alive
-        })
-        .count() as u32;
-    let surge = s.spec.update.max_surge.max(1);
+    // Slots on their way to the current revision: a new replica starting without a
+    // ready one beside it, or nothing there yet. They use up the allowance of moves
+    // at once (the surge, the unavailable count, or the batch).
+    let mut report = RolloutReport {
+        wanted: s.replicas,
+        ..RolloutReport::default()
+    };
+    for slot in 1..=s.replicas {
+        let rs = by_slot.get(&slot).map(Vec::as_slice).unwrap_or(&[]);
+        let alive: Vec<&&ObservedReplica> = rs
+            .iter()
+            .filter(|r| ctx.kind(r, restart) == Kind::Alive)
+            .collect();
+        let good = |r: &&&ObservedReplica| current(r) && !ctx.draining(r.host_id);
+        let ready_good = alive.iter().any(|r| good(r) && ready(r));
+        let starting_good = alive.iter().any(|r| good(r) && !ready(r));
+        let waiting = rs.iter().any(|r| {
+            matches!(
+                ctx.kind(r, restart),
+                Kind::Hidden | Kind::Dead { replace: false }
+            )
+        });
+        if ready_good {
+            report.new_ready += 1;
+        } else if starting_good || (alive.is_empty() && !waiting) {
+            report.in_transition += 1;
+        }
+    }
+    for r in replicas {
+        if ctx.kind(r, restart) == Kind::Alive && (!current(r) || ctx.draining(r.host_id)) {
+            report.old_remaining += 1;
+        }
+        // Failures of the new revision since the rollout began (Docker's creation
+        // time has whole seconds).
+        let Some(rollout) = &s.rollout else { continue };
+        if !current(r) || r.created_ms + 1000 < rollout.started_ms {
+            continue;
+        }
+        let why = match ctx.kind(r, restart) {
+            Kind::Dead { .. } => Some(exit_words(r.status)),
+            Kind::Unhealthy => Some("unhealthy".to_string()),
+            Kind::Alive if !ready(r) && ctx.now - r.created_ms > policy.deadline_ms as i64 => {
+                Some(format!("not healthy after {} s", policy.deadline_ms / 1000))
+            }
+            _ => None,
+        };
+        if let Some(why) = why {
+            report.failures.push((r.slot, r.container_id.clone(), why));
+        }
+    }
+    // Moves may begin unless the rollout is paused or waits out its monitor window
+    // and delay; batches begin whole, once the previous one is done.
+    let batched = policy.batch_size.is_some() || policy.delay_ms > 0 || policy.monitor_ms > 0;
+    let may_begin = match &s.rollout {
+        None => true,
+        Some(r) if r.paused => false,
+        // A batch begins once the previous one is healthy and recorded done, and
+        // its monitor window and the delay are over.
+        Some(r) if batched => {
+            report.in_transition == 0
+                && report.new_ready <= r.batch_ready
+                && r.gate_until_ms.is_none_or(|g| ctx.now >= g)
+        }
+        Some(_) => true,
+    };
+    let mut budget = if may_begin {
+        policy.parallelism().saturating_sub(report.in_transition)
+    } else {
+        0
+    };
 
     let mut problems = Vec::new();
     let start = |slot: u32,
@@ -431,16 +503,36 @@ fn plan_service(
             continue;
         }
         if !alive.is_empty() {
-            // Only old or moving replicas: replace start-first, within the surge.
-            if surging >= surge {
+            // Only old or moving replicas: replace them, within the allowance.
+            if budget == 0 {
                 continue;
             }
-            surging += 1;
+            budget -= 1;
             let old = alive[0];
             for r in &alive {
                 leaves(r, &mut counts);
             }
-            let reason = if ctx.draining(old.host_id) {
+            let moving = ctx.draining(old.host_id);
+            if policy.order == UpdateOrder::StopFirst {
+                // One writer at a time: the old one goes, the new one starts in the
+                // next pass.
+                for r in &alive {
+                    let reason = if moving {
+                        format!(
+                            "replica {slot} stopped to move off draining host {} (stop-first)",
+                            ctx.host_name(r.host_id)
+                        )
+                    } else {
+                        format!(
+                            "replica {slot}: revision {} stopped for revision {} (stop-first)",
+                            r.revision, s.revision
+                        )
+                    };
+                    remove(r, reason, None, out);
+                }
+                continue;
+            }
+            let reason = if moving {
                 format!(
                     "replica {slot} moving off draining host {}",
                     ctx.host_name(old.host_id)
@@ -467,6 +559,7 @@ fn plan_service(
     if !problems.is_empty() {
         out.problems.insert(s.id, problems);
     }
+    out.rollouts.insert(s.id, report);
 }
 
 #[cfg(test)]

@@ -17,6 +17,8 @@ struct Inner {
     failing_starts: u32,
     /// Images no host has, and whether pulling them fails.
     missing_images: BTreeMap<String, bool>,
+    /// Images whose containers fail their health check.
+    sick_images: HashSet<String>,
     next: u64,
     calls: Vec<String>,
     clock: i64,
@@ -66,6 +68,17 @@ impl FakeRuntime {
             .unwrap()
             .missing_images
             .insert(image.to_string(), pull_fails);
+    }
+
+    /// Containers of `image` started from now on fail their health check (or pass
+    /// it again).
+    pub fn sick_image(&self, image: &str, sick: bool) {
+        let mut i = self.inner.lock().unwrap();
+        if sick {
+            i.sick_images.insert(image.to_string());
+        } else {
+            i.sick_images.remove(image);
+        }
     }
 
     /// Sets a container's health, as Docker's HEALTHCHECK would.
@@ -157,6 +170,7 @@ impl ContainerRuntime for FakeRuntime {
         // Each new container is newer than the last, and as new as now.
         i.clock = (i.clock + 1).max(crate::clock::now_ms());
         let created_ms = i.clock;
+        let sick = i.sick_images.contains(&r.spec.image);
         i.containers.insert(
             id.clone(),
             ObservedReplica {
@@ -167,10 +181,10 @@ impl ContainerRuntime for FakeRuntime {
                 revision: r.revision,
                 spec_hash: r.spec_hash.clone(),
                 status: Status::Running,
-                health: if r.spec.health.is_some() {
-                    Health::Healthy
-                } else {
-                    Health::None
+                health: match (&r.spec.health, sick) {
+                    (None, _) => Health::None,
+                    (Some(_), true) => Health::Unhealthy,
+                    (Some(_), false) => Health::Healthy,
                 },
                 created_ms,
                 cpu_millis: u64::from(r.spec.resources.cpu_millis),

@@ -7,6 +7,7 @@
 mod audit;
 mod events;
 mod hosts;
+mod rollouts;
 mod services;
 mod sessions;
 mod settings;
@@ -17,6 +18,7 @@ mod users;
 pub use audit::{AuditFilter, NewAudit};
 pub use events::EventFilter;
 pub use hosts::{HostRow, NewHost, TlsPem};
+pub use rollouts::{NewRollout, RolloutRow};
 pub use services::{NewService, RevisionRow, ServiceRow};
 pub use sessions::{SessionRow, SessionUser};
 pub use tokens::{TokenRow, TokenUser};

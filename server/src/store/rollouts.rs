@@ -1,0 +1,276 @@
+//! The `rollouts` table: each move of a service from one revision to another, its
+//! state and why it ended.
+
+use app::wire::{RolloutKind, RolloutState};
+use sqlx::Row;
+
+use super::{Store, StoreError};
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RolloutRow {
+    pub id: i64,
+    pub service_id: i64,
+    pub from_revision: i64,
+    pub to_revision: i64,
+    pub kind: RolloutKind,
+    pub state: RolloutState,
+    pub reason: String,
+    pub author: String,
+    pub started_at: i64,
+    pub updated_at: i64,
+    pub finished_at: Option<i64>,
+    pub batch_done_at: Option<i64>,
+    pub batch_ready: u32,
+}
+
+const COLUMNS: &str = "id, service_id, from_revision, to_revision, kind, state, reason, author, \
+     started_at, updated_at, finished_at, batch_done_at, batch_ready";
+
+fn rollout_from(r: &sqlx::sqlite::SqliteRow) -> Result<RolloutRow, sqlx::Error> {
+    Ok(RolloutRow {
+        id: r.try_get("id")?,
+        service_id: r.try_get("service_id")?,
+        from_revision: r.try_get("from_revision")?,
+        to_revision: r.try_get("to_revision")?,
+        kind: RolloutKind::parse(r.try_get("kind")?).unwrap_or(RolloutKind::Deploy),
+        state: RolloutState::parse(r.try_get("state")?).unwrap_or(RolloutState::Aborted),
+        reason: r.try_get("reason")?,
+        author: r.try_get("author")?,
+        started_at: r.try_get("started_at")?,
+        updated_at: r.try_get("updated_at")?,
+        finished_at: r.try_get("finished_at")?,
+        batch_done_at: r.try_get("batch_done_at")?,
+        batch_ready: r.try_get::<i64, _>("batch_ready")?.max(0) as u32,
+    })
+}
+
+/// A rollout to start.
+#[derive(Debug, Clone)]
+pub struct NewRollout<'a> {
+    pub service_id: i64,
+    pub from_revision: i64,
+    pub to_revision: i64,
+    pub kind: RolloutKind,
+    pub author: &'a str,
+    pub now: i64,
+}
+
+impl Store {
+    /// Points a service at `to_revision` and starts a rollout there; a rollout still
+    /// under way for the service is aborted as superseded, in the same transaction.
+    pub async fn start_rollout(&self, r: NewRollout<'_>) -> Result<i64, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        sqlx::query(
+            "UPDATE rollouts SET state = 'aborted', reason = ?, updated_at = ?, finished_at = ? \
+             WHERE service_id = ? AND state IN ('running', 'paused')",
+        )
+        .bind(format!(
+            "superseded by the move to revision {}",
+            r.to_revision
+        ))
+        .bind(r.now)
+        .bind(r.now)
+        .bind(r.service_id)
+        .execute(&mut *tx)
+        .await?;
+        sqlx::query("UPDATE services SET revision = ?, updated_at = ? WHERE id = ?")
+            .bind(r.to_revision)
+            .bind(r.now)
+            .bind(r.service_id)
+            .execute(&mut *tx)
+            .await?;
+        let id = sqlx::query(
+            "INSERT INTO rollouts (service_id, from_revision, to_revision, kind, state, author, started_at, updated_at) \
+             VALUES (?, ?, ?, ?, 'running', ?, ?, ?)",
+        )
+        .bind(r.service_id)
+        .bind(r.from_revision)
+        .bind(r.to_revision)
+        .bind(r.kind.as_str())
+        .bind(r.author)
+        .bind(r.now)
+        .bind(r.now)
+        .execute(&mut *tx)
+        .await?
+        .last_insert_rowid();
+        tx.commit().await?;
+        Ok(id)
+    }
+
+    /// Every rollout under way (running or paused), oldest first.
+    pub async fn active_rollouts(&self) -> Result<Vec<RolloutRow>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM rollouts WHERE state IN ('running', 'paused') ORDER BY id"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(rollout_from).collect::<Result<_, _>>()?)
+    }
+
+    /// A service's rollouts, newest first.
+    pub async fn rollouts_of(
+        &self,
+        service_id: i64,
+        limit: u32,
+    ) -> Result<Vec<RolloutRow>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM rollouts WHERE service_id = ? ORDER BY id DESC LIMIT ?"
+        ))
+        .bind(service_id)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await?;
+        Ok(rows.iter().map(rollout_from).collect::<Result<_, _>>()?)
+    }
+
+    /// Each service's newest rollout, by service id.
+    pub async fn latest_rollouts(
+        &self,
+    ) -> Result<std::collections::HashMap<i64, RolloutRow>, StoreError> {
+        let rows = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM rollouts WHERE id IN (SELECT MAX(id) FROM rollouts GROUP BY service_id)"
+        ))
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| rollout_from(r).map(|r| (r.service_id, r)))
+            .collect::<Result<_, _>>()
+            .map_err(StoreError::from)
+    }
+
+    /// Moves a rollout to `state`; one that ends gets its finish time.
+    pub async fn set_rollout_state(
+        &self,
+        id: i64,
+        state: RolloutState,
+        reason: &str,
+        now: i64,
+    ) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE rollouts SET state = ?, reason = ?, updated_at = ?, \
+             finished_at = CASE WHEN ? THEN NULL ELSE ? END WHERE id = ?",
+        )
+        .bind(state.as_str())
+        .bind(reason)
+        .bind(now)
+        .bind(state.active())
+        .bind(now)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Records that a batch turned healthy at `at`, with `ready` replicas of the
+    /// new revision ready.
+    pub async fn set_batch_done(&self, id: i64, at: i64, ready: u32) -> Result<(), StoreError> {
+        sqlx::query(
+            "UPDATE rollouts SET batch_done_at = ?, batch_ready = ?, updated_at = ? WHERE id = ?",
+        )
+        .bind(at)
+        .bind(i64::from(ready))
+        .bind(at)
+        .bind(id)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Whether a service has revision `number`.
+    pub async fn has_revision(&self, service_id: i64, number: i64) -> Result<bool, StoreError> {
+        Ok(sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM revisions WHERE service_id = ? AND number = ?",
+        )
+        .bind(service_id)
+        .bind(number)
+        .fetch_one(&self.pool)
+        .await?
+            == 1)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::NewService;
+    use crate::testing::TempDir;
+
+    #[tokio::test]
+    async fn a_new_rollout_supersedes_the_one_under_way_and_moves_the_service() {
+        let dir = TempDir::new();
+        let store = Store::open(&dir.db_url()).await.unwrap();
+        store.migrate().await.unwrap();
+        let team = store.create_team("web", 1).await.unwrap();
+        let spec: app::wire::ServiceSpec =
+            serde_json::from_value(serde_json::json!({"image": "demo:v1"})).unwrap();
+        let id = store
+            .create_service(NewService {
+                name: "shop",
+                team_id: team,
+                replicas: 1,
+                spec: &spec,
+                proxy: &Default::default(),
+                author: "ann",
+                message: "",
+                now: 1,
+            })
+            .await
+            .unwrap();
+        let two = store.add_revision(id, &spec, "ann", "", 2).await.unwrap();
+        let first = store
+            .start_rollout(NewRollout {
+                service_id: id,
+                from_revision: 1,
+                to_revision: two,
+                kind: RolloutKind::Deploy,
+                author: "ann",
+                now: 3,
+            })
+            .await
+            .unwrap();
+        let back = store
+            .start_rollout(NewRollout {
+                service_id: id,
+                from_revision: two,
+                to_revision: 1,
+                kind: RolloutKind::Rollback,
+                author: "bob",
+                now: 4,
+            })
+            .await
+            .unwrap();
+        let all = store.rollouts_of(id, 10).await.unwrap();
+        assert_eq!(all.iter().map(|r| r.id).collect::<Vec<_>>(), [back, first]);
+        assert_eq!(all[1].state, RolloutState::Aborted);
+        assert_eq!(all[1].reason, "superseded by the move to revision 1");
+        assert_eq!(all[1].finished_at, Some(4));
+        assert_eq!(store.active_rollouts().await.unwrap().len(), 1);
+        assert_eq!(
+            store
+                .service_by_name("shop")
+                .await
+                .unwrap()
+                .unwrap()
+                .revision,
+            1
+        );
+
+        store.set_batch_done(back, 5, 2).await.unwrap();
+        store
+            .set_rollout_state(back, RolloutState::Paused, "new replicas failed", 6)
+            .await
+            .unwrap();
+        let r = &store.rollouts_of(id, 1).await.unwrap()[0];
+        assert_eq!(
+            (r.state, r.batch_done_at, r.finished_at),
+            (RolloutState::Paused, Some(5), None)
+        );
+        store
+            .set_rollout_state(back, RolloutState::Succeeded, "", 7)
+            .await
+            .unwrap();
+        assert!(store.active_rollouts().await.unwrap().is_empty());
+        assert!(store.has_revision(id, 2).await.unwrap());
+        assert!(!store.has_revision(id, 3).await.unwrap());
+    }
+}
