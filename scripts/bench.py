@@ -16,6 +16,14 @@ Measured, each the median of several runs:
                   one replica, through nginx loaded with Berth's exported
                   configuration, through Berth's proxy: requests/s and p99
 
+  rollout         10 replicas v1 -> v2 (and back), batches of 2, start-first, no
+                  delay: time from the deploy request to 10 new replicas running and
+                  healthy with no old one left, and the requests that failed while 8
+                  clients loaded the service through a proxy: Berth's own, or for
+                  Swarm nginx rewritten and reloaded from the healthy tasks every
+                  50 ms (the docker-gen pattern: Swarm's routing mesh needs IPVS,
+                  which this kernel lacks)
+
 Every request goes to 127.0.0.1 or the engine's unix socket.
 """
 
@@ -32,6 +40,7 @@ import time
 import urllib.request
 
 IMAGE = "127.0.0.1:5000/berth-demo:v1"
+IMAGE2 = "127.0.0.1:5000/berth-demo:v2"
 HEALTH = "wget -q -O /dev/null http://127.0.0.1:8080/healthz || exit 1"
 
 
@@ -174,8 +183,8 @@ def bench_berth(args, engine):
     return scale, heal
 
 
-def swarm_ready(engine, n, healthy):
-    up = [c for c in engine.containers("com.docker.swarm.service.name=swbench") if c["State"] == "running"]
+def swarm_ready(engine, n, healthy, service="swbench"):
+    up = [c for c in engine.containers(f"com.docker.swarm.service.name={service}") if c["State"] == "running"]
     if healthy:
         up = [c for c in up if "(healthy)" in c["Status"]]
     return len(up) == n
@@ -299,6 +308,186 @@ http {{ access_log off; client_body_temp_path {work}/b; proxy_temp_path {work}/p
         b.req("DELETE", "/api/v1/services/web")
 
 
+class Load:
+    """Clients that GET /healthz through a proxy in a loop until stopped; every
+    answer that is not 200, and every connection error, is a failed request."""
+
+    def __init__(self, address, port, host, clients=8):
+        self.address, self.port, self.host = address, port, host
+        self.ok = 0
+        self.failed = []
+        self.lock = threading.Lock()
+        self.stopping = threading.Event()
+        self.threads = [threading.Thread(target=self.run, daemon=True) for _ in range(clients)]
+        for t in self.threads:
+            t.start()
+
+    def run(self):
+        while not self.stopping.is_set():
+            try:
+                conn = http.client.HTTPConnection(self.address, self.port, timeout=5)
+                conn.request("GET", "/healthz", headers={"Host": self.host})
+                r = conn.getresponse()
+                r.read()
+                conn.close()
+                result = None if r.status == 200 else f"HTTP {r.status}"
+            except OSError as e:
+                result = type(e).__name__
+            with self.lock:
+                if result is None:
+                    self.ok += 1
+                else:
+                    self.failed.append(result)
+
+    def stop(self):
+        self.stopping.set()
+        for t in self.threads:
+            t.join()
+        return self.ok + len(self.failed), self.failed
+
+
+def running_images(engine, label):
+    # Swarm pins the image by digest: image@sha256:...
+    return [c["Image"].split("@")[0] for c in engine.containers(label) if c["State"] == "running"]
+
+
+def bench_rollout_berth(args, engine):
+    b = Berth(args.berth, args.user, args.password)
+    b.ensure_team("bench")
+    spec = {"image": IMAGE, "port": 8080,
+            "health": {"kind": "http", "path": "/healthz", "interval_ms": 1000, "start_period_ms": 10000},
+            "update": {"batch_size": 2, "order": "start-first", "delay_ms": 0, "monitor_ms": 0}}
+    b.req("POST", "/api/v1/services", {"name": "roll", "team": "bench", "replicas": 10, "spec": spec})
+    wait("berth: 10 replicas", lambda: b.ready("roll", 10))
+    time.sleep(1)
+    proxy = args.proxy.removeprefix("http://")
+    address, port = proxy.rsplit(":", 1)
+    runs = []
+    try:
+        for r in range(args.runs):
+            image = IMAGE2 if r % 2 == 0 else IMAGE
+            load = Load(address, int(port), "roll.localhost")
+            time.sleep(1)
+            started = time.monotonic()
+            b.req("POST", "/api/v1/services/roll/deploy", {"spec": {**spec, "image": image}})
+
+            def done():
+                s = b.service("roll")
+                return (s["healthy"] == 10 and (s.get("rollout") or {}).get("state") == "succeeded"
+                        and running_images(engine, "berth.service=roll") == [image] * 10)
+            wait(f"berth: rollout to {image}", done)
+            took = time.monotonic() - started
+            time.sleep(1)
+            total, failed = load.stop()
+            runs.append((took, total, failed))
+    finally:
+        b.req("DELETE", "/api/v1/services/roll")
+        wait("berth: roll removed", lambda: not engine.containers("berth.service=roll"))
+    return runs
+
+
+class NginxFollower:
+    """nginx in front of a Swarm service's healthy tasks, its upstream rewritten and
+    reloaded whenever that set changes (checked every 50 ms)."""
+
+    def __init__(self, engine, service, address):
+        self.engine, self.service, self.address = engine, service, address
+        self.port = free_port()
+        self.work = tempfile.mkdtemp(prefix="berth-nginx-swarm-")
+        self.backends = None
+        self.write(self.healthy())
+        with open(f"{self.work}/nginx.conf", "w") as f:
+            f.write(f"""daemon off; worker_processes 1; pid {self.work}/nginx.pid; error_log {self.work}/error.log warn;
+events {{ worker_connections 1024; }}
+http {{ access_log off; client_body_temp_path {self.work}/b; proxy_temp_path {self.work}/p;
+  fastcgi_temp_path {self.work}/f; uwsgi_temp_path {self.work}/u; scgi_temp_path {self.work}/s;
+  include {self.work}/upstream.conf;
+  server {{ listen 127.0.0.1:{self.port}; location / {{ proxy_pass http://swarm; }} }} }}
+""")
+        self.nginx = subprocess.Popen(["nginx", "-c", f"{self.work}/nginx.conf", "-p", f"{self.work}/"],
+                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait("nginx (swarm) listening", lambda: listening("127.0.0.1", self.port), timeout=10)
+        self.stopping = threading.Event()
+        self.thread = threading.Thread(target=self.follow, daemon=True)
+        self.thread.start()
+
+    def healthy(self):
+        out = []
+        for c in self.engine.containers(f"com.docker.swarm.service.name={self.service}"):
+            if c["State"] == "running" and "(healthy)" in c["Status"]:
+                out += [p["PublicPort"] for p in c.get("Ports", []) if p.get("PublicPort")]
+        return sorted(set(out))
+
+    def write(self, ports):
+        servers = "".join(f"server {self.address}:{p};" for p in ports) or "server 127.0.0.1:1 down;"
+        with open(f"{self.work}/upstream.conf", "w") as f:
+            f.write(f"upstream swarm {{ {servers} }}\n")
+        self.backends = ports
+
+    def follow(self):
+        while not self.stopping.wait(0.05):
+            ports = self.healthy()
+            if ports and ports != self.backends:
+                self.write(ports)
+                subprocess.run(["kill", "-HUP", str(self.nginx.pid)])
+
+    def stop(self):
+        self.stopping.set()
+        self.thread.join()
+        subprocess.run(["kill", "-TERM", str(self.nginx.pid)])
+        self.nginx.wait()
+
+
+def bench_rollout_swarm(args, engine):
+    sock = args.engine
+    try:
+        cli(sock, "swarm", "init", "--advertise-addr", "127.0.0.1")
+    except subprocess.CalledProcessError as e:
+        if "already part of a swarm" not in e.stderr:
+            raise
+    label = "com.docker.swarm.service.name=swroll"
+    wait("swarm: no swroll left", lambda: not engine.containers(label))
+    cli(sock, "service", "create", "-d", "--name", "swroll", "--replicas", "10",
+        "--publish", "mode=host,target=8080",
+        "--health-cmd", HEALTH, "--health-interval", "1s", "--health-retries", "3",
+        "--health-start-period", "10s", IMAGE)
+    runs = []
+    front = None
+    try:
+        wait("swarm: 10 replicas", lambda: swarm_ready(engine, 10, True, "swroll") and len(running_images(engine, label)) == 10)
+        front = NginxFollower(engine, "swroll", args.address)
+        time.sleep(1)
+        for r in range(args.runs):
+            image = IMAGE2 if r % 2 == 0 else IMAGE
+            load = Load("127.0.0.1", front.port, "swroll")
+            time.sleep(1)
+            started = time.monotonic()
+            cli(sock, "service", "update", "-d", "--image", image, "--update-parallelism", "2",
+                "--update-order", "start-first", "--update-delay", "0s", "swroll")
+
+            def done():
+                return running_images(engine, label) == [image] * 10 and swarm_ready(engine, 10, True, "swroll")
+            wait(f"swarm: rollout to {image}", done, timeout=300)
+            took = time.monotonic() - started
+            time.sleep(1)
+            total, failed = load.stop()
+            runs.append((took, total, failed))
+    finally:
+        if front:
+            front.stop()
+        cli(sock, "service", "rm", "swroll")
+        wait("swarm: swroll removed", lambda: not [c for c in engine.containers(label) if c["State"] == "running"])
+    return runs
+
+
+def rollout_line(runs):
+    times = [t for t, _, _ in runs]
+    total = sum(n for _, n, _ in runs)
+    failed = [f for _, _, fs in runs for f in fs]
+    kinds = {k: failed.count(k) for k in sorted(set(failed))}
+    return statistics.median(times), f"{fmt(times)}, {len(failed)} of {total} requests failed {kinds or ''}"
+
+
 def listening(address, port):
     try:
         socket.create_connection((address, port), timeout=1).close()
@@ -330,11 +519,23 @@ def main():
     p.add_argument("--kills", type=int, default=5)
     p.add_argument("--proxy", required=True, help="Berth's proxy, http://127.0.0.1:port")
     p.add_argument("--seconds", type=int, default=10, help="how long each wrk run lasts")
-    p.add_argument("--only", choices=["engine", "proxy"], help="run one part only")
+    p.add_argument("--only", choices=["engine", "proxy", "rollout"], help="run one part only")
     args = p.parse_args()
     engine = Engine(args.engine)
 
-    if args.only != "engine":
+    if args.only in (None, "rollout"):
+        berth = bench_rollout_berth(args, engine)
+        swarm = bench_rollout_swarm(args, engine)
+        bt, bline = rollout_line(berth)
+        st, sline = rollout_line(swarm)
+        print("results (one engine, 10 replicas, batches of 2, start-first, no delay, 8 clients through a proxy):")
+        print(f"  rollout, Berth (its proxy):          {bline}")
+        print(f"  rollout, Swarm (nginx following it): {sline}")
+        print(f"  Berth is {st / bt:.1f}x faster")
+    if args.only == "rollout":
+        return
+
+    if args.only in (None, "proxy"):
         results = bench_proxy(args, engine)
         d, n, b = (results["direct to one replica"], results["nginx (1 worker), 3 replicas"],
                    results["Berth's proxy, 3 replicas"])

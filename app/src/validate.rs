@@ -380,12 +380,70 @@ pub fn service_spec(spec: &crate::wire::ServiceSpec) -> Result<(), String> {
     for c in &spec.placement.constraints {
         constraint(c)?;
     }
-    if spec.update.max_surge == 0 && spec.update.max_unavailable == 0 {
+    update_policy(&spec.update)
+}
+
+/// A rollout policy that can move and finishes in bounded time.
+pub fn update_policy(u: &crate::wire::UpdatePolicy) -> Result<(), String> {
+    const HOUR: u64 = 3_600_000;
+    if u.max_surge == 0 && u.max_unavailable == 0 && u.batch_size.is_none() {
         return Err(
             "max surge and max unavailable cannot both be 0: a rollout could never move".into(),
         );
     }
+    if u.max_surge > 1000 || u.max_unavailable > 1000 {
+        return Err("max surge and max unavailable must be at most 1000".into());
+    }
+    if let Some(b) = u.batch_size {
+        if b == 0 || b > 1000 {
+            return Err("the batch size must be from 1 to 1000 (empty: no batches)".into());
+        }
+    }
+    if u.delay_ms > HOUR || u.monitor_ms > HOUR {
+        return Err("the delay between batches and the monitor window must be at most 1 h".into());
+    }
+    if !(1_000..=HOUR).contains(&u.deadline_ms) {
+        return Err(
+            "the deadline for a new replica to turn healthy must be from 1 s to 1 h".into(),
+        );
+    }
     Ok(())
+}
+
+/// `500ms`, `5s`, `2m`, `1h` or a number of seconds into milliseconds; empty is 0.
+pub fn parse_duration_ms(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    if t.is_empty() {
+        return Ok(0);
+    }
+    let bad = || format!("invalid duration {t:?}: write e.g. 500ms, 5s or 2m");
+    let split = t
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(t.len());
+    let (number, unit) = t.split_at(split);
+    let n: f64 = number.parse().map_err(|_| bad())?;
+    let scale = match unit.trim() {
+        "ms" => 1.0,
+        "" | "s" => 1_000.0,
+        "m" | "min" => 60_000.0,
+        "h" => 3_600_000.0,
+        _ => return Err(bad()),
+    };
+    let ms = n * scale;
+    if !(0.0..=1e12).contains(&ms) {
+        return Err(bad());
+    }
+    Ok(ms.round() as u64)
+}
+
+/// Milliseconds as the duration fields show them: `5s`, `1500ms`, empty for 0.
+pub fn format_duration_ms(ms: u64) -> String {
+    match ms {
+        0 => String::new(),
+        ms if ms % 60_000 == 0 => format!("{}m", ms / 60_000),
+        ms if ms % 1_000 == 0 => format!("{}s", ms / 1_000),
+        ms => format!("{ms}ms"),
+    }
 }
 
 /// A route's host: a DNS name, or `*.` and a DNS name.
@@ -579,6 +637,62 @@ pub fn dns_label(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn durations() {
+        for (text, ms) in [
+            ("", 0),
+            ("500ms", 500),
+            ("5s", 5_000),
+            ("5", 5_000),
+            ("1.5s", 1_500),
+            ("2m", 120_000),
+            ("1h", 3_600_000),
+        ] {
+            assert_eq!(parse_duration_ms(text), Ok(ms), "{text}");
+            assert_eq!(
+                parse_duration_ms(&format_duration_ms(ms)),
+                Ok(ms),
+                "{text} round trip"
+            );
+        }
+        for bad in ["soon", "5 days", "-1s", "1e99h"] {
+            assert!(parse_duration_ms(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn update_policies() {
+        use crate::wire::UpdatePolicy;
+        assert!(update_policy(&UpdatePolicy::default()).is_ok());
+        let bad = [
+            UpdatePolicy {
+                max_surge: 0,
+                ..Default::default()
+            },
+            UpdatePolicy {
+                batch_size: Some(0),
+                ..Default::default()
+            },
+            UpdatePolicy {
+                delay_ms: 7_200_000,
+                ..Default::default()
+            },
+            UpdatePolicy {
+                deadline_ms: 10,
+                ..Default::default()
+            },
+        ];
+        for p in bad {
+            assert!(update_policy(&p).is_err(), "{p:?}");
+        }
+        let batches = UpdatePolicy {
+            max_surge: 0,
+            batch_size: Some(2),
+            ..Default::default()
+        };
+        assert!(update_policy(&batches).is_ok());
+    }
 
     #[test]
     fn usernames() {

@@ -804,6 +804,15 @@ pub enum UpdateOrder {
     StopFirst,
 }
 
+impl UpdateOrder {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            UpdateOrder::StartFirst => "start-first",
+            UpdateOrder::StopFirst => "stop-first",
+        }
+    }
+}
+
 /// What a rollout does when new replicas fail.
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -814,6 +823,15 @@ pub enum FailureAction {
     Rollback,
     /// Stop where it is and wait for a person.
     Pause,
+}
+
+impl FailureAction {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            FailureAction::Rollback => "rollback",
+            FailureAction::Pause => "pause",
+        }
+    }
 }
 
 /// How a new revision replaces the replicas of the old one. Not part of what makes

@@ -8,7 +8,8 @@ use leptos_router::components::A;
 use super::widgets::Badge;
 use crate::validate;
 use crate::wire::{
-    HealthCheck, HealthProbe, ReplicaView, ServicePhase, ServiceSpec, ServiceView, Strategy,
+    FailureAction, HealthCheck, HealthProbe, ReplicaView, ServicePhase, ServiceSpec, ServiceView,
+    Strategy, UpdateOrder,
 };
 
 /// How a replica looks in the strip and its badge: ok, warn, bad or muted.
@@ -169,6 +170,14 @@ pub struct SpecForm {
     pub memory_limit: RwSignal<String>,
     pub constraints: RwSignal<String>,
     pub strategy: RwSignal<String>,
+    pub surge: RwSignal<String>,
+    pub unavailable: RwSignal<String>,
+    pub batch: RwSignal<String>,
+    pub delay: RwSignal<String>,
+    pub order: RwSignal<String>,
+    pub monitor: RwSignal<String>,
+    pub failure: RwSignal<String>,
+    pub deadline: RwSignal<String>,
 }
 
 impl SpecForm {
@@ -207,6 +216,19 @@ impl SpecForm {
                 Strategy::Spread => "spread".into(),
                 Strategy::Binpack => "binpack".into(),
             }),
+            surge: RwSignal::new(spec.update.max_surge.to_string()),
+            unavailable: RwSignal::new(spec.update.max_unavailable.to_string()),
+            batch: RwSignal::new(
+                spec.update
+                    .batch_size
+                    .map(|b| b.to_string())
+                    .unwrap_or_default(),
+            ),
+            delay: RwSignal::new(validate::format_duration_ms(spec.update.delay_ms)),
+            order: RwSignal::new(spec.update.order.as_str().into()),
+            monitor: RwSignal::new(validate::format_duration_ms(spec.update.monitor_ms)),
+            failure: RwSignal::new(spec.update.failure_action.as_str().into()),
+            deadline: RwSignal::new(validate::format_duration_ms(spec.update.deadline_ms)),
         }
     }
 
@@ -256,6 +278,34 @@ impl SpecForm {
             Strategy::Binpack
         } else {
             Strategy::Spread
+        };
+        let count = |text: String, what: &str| -> Result<u32, String> {
+            let t = text.trim();
+            t.parse::<u32>()
+                .map_err(|_| format!("invalid {what} {t:?}: use a whole number"))
+        };
+        spec.update.max_surge = count(self.surge.get_untracked(), "max surge")?;
+        spec.update.max_unavailable = count(self.unavailable.get_untracked(), "max unavailable")?;
+        let batch = self.batch.get_untracked();
+        spec.update.batch_size = match batch.trim() {
+            "" => None,
+            _ => Some(count(batch, "batch size")?),
+        };
+        spec.update.delay_ms = validate::parse_duration_ms(&self.delay.get_untracked())?;
+        spec.update.order = if self.order.get_untracked() == "stop-first" {
+            UpdateOrder::StopFirst
+        } else {
+            UpdateOrder::StartFirst
+        };
+        spec.update.monitor_ms = validate::parse_duration_ms(&self.monitor.get_untracked())?;
+        spec.update.failure_action = if self.failure.get_untracked() == "pause" {
+            FailureAction::Pause
+        } else {
+            FailureAction::Rollback
+        };
+        spec.update.deadline_ms = match self.deadline.get_untracked().trim() {
+            "" => base.update.deadline_ms,
+            d => validate::parse_duration_ms(d)?,
         };
         validate::service_spec(&spec)?;
         Ok(spec)
@@ -315,5 +365,60 @@ pub fn SpecFields(form: SpecForm) -> impl IntoView {
                 <textarea name="env" rows="2" bind:value=form.env></textarea>
             </label>
         </div>
+        <details class="policy">
+            <summary>"Rollout policy"
+                <span class="muted small">{move || format!(
+                    " · {}, {}, on failure {}",
+                    form.order.get(),
+                    match form.batch.get().trim() {
+                        "" => format!("surge {}, unavailable {}", form.surge.get().trim(), form.unavailable.get().trim()),
+                        b => format!("batches of {b}"),
+                    },
+                    form.failure.get(),
+                )}</span>
+            </summary>
+            <div class="form-row">
+                <label class="field">
+                    <span class="field-label">"Order"</span>
+                    <select name="order" bind:value=form.order>
+                        <option value="start-first">"start-first (new, then old goes)"</option>
+                        <option value="stop-first">"stop-first (old goes, then new)"</option>
+                    </select>
+                </label>
+                <label class="field">
+                    <span class="field-label">"Max surge"</span>
+                    <input type="number" name="max-surge" min="0" max="1000" bind:value=form.surge/>
+                </label>
+                <label class="field">
+                    <span class="field-label">"Max unavailable"</span>
+                    <input type="number" name="max-unavailable" min="0" max="1000" bind:value=form.unavailable/>
+                </label>
+                <label class="field">
+                    <span class="field-label">"Batch size"</span>
+                    <input type="number" name="batch-size" min="1" max="1000" placeholder="no batches" bind:value=form.batch/>
+                </label>
+            </div>
+            <div class="form-row">
+                <label class="field">
+                    <span class="field-label">"Delay between batches"</span>
+                    <input type="text" name="delay" placeholder="none" autocomplete="off" bind:value=form.delay/>
+                </label>
+                <label class="field">
+                    <span class="field-label">"Monitor window"</span>
+                    <input type="text" name="monitor" placeholder="none" autocomplete="off" bind:value=form.monitor/>
+                </label>
+                <label class="field">
+                    <span class="field-label">"Healthy within"</span>
+                    <input type="text" name="deadline" placeholder="60s" autocomplete="off" bind:value=form.deadline/>
+                </label>
+                <label class="field">
+                    <span class="field-label">"On failure"</span>
+                    <select name="failure-action" bind:value=form.failure>
+                        <option value="rollback">"roll back"</option>
+                        <option value="pause">"pause"</option>
+                    </select>
+                </label>
+            </div>
+        </details>
     }
 }

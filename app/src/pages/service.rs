@@ -43,12 +43,25 @@ pub fn Service() -> impl IntoView {
     let params = use_params_map();
     let name = move || params.read().get("name").unwrap_or_default();
     let me = expect_context::<MeResource>();
+    // The first look (rendered on the server, and again when the name changes).
     let detail = Resource::new(name, get_service);
+    // Every later look, fetched in the browser. The page's parts follow it one by
+    // one and re-render only where they changed, so a form being filled in, an
+    // open diff or a question being asked survive the live updates.
+    let live = RwSignal::new(None::<ServiceDetail>);
     // Usage is sampled in the browser only: the server renders the table without it.
     let stats = LocalResource::new(move || get_service_stats(name()));
-    on_service_change(Some(name()), move || detail.refetch());
+    let refresh = move || {
+        let wanted = params.read_untracked().get("name").unwrap_or_default();
+        leptos::task::spawn_local(async move {
+            if let Ok(d) = get_service(wanted).await {
+                live.set(Some(d));
+            }
+        });
+    };
+    on_service_change(Some(name()), refresh);
     every(Duration::from_secs(5), move || {
-        detail.refetch();
+        refresh();
         stats.refetch();
     });
     let navigate = use_navigate();
@@ -90,10 +103,12 @@ pub fn Service() -> impl IntoView {
                     if r.is_ok() {
                         navigate("/services", Default::default());
                     }
-                    r
+                    return r;
                 }
             };
-            detail.refetch();
+            if let Ok(d) = get_service(service).await {
+                live.set(Some(d));
+            }
             result
         }
     });
@@ -104,11 +119,11 @@ pub fn Service() -> impl IntoView {
             {move || Suspend::new(async move {
                 let me = me.await.ok().flatten();
                 match detail.await {
-                    Ok(d) => {
+                    Ok(first) => {
                         let operator = me.is_some_and(|m| {
-                            m.is_admin() || m.teams.iter().any(|t| t.id == d.service.team_id && t.role == TeamRole::Operator)
+                            m.is_admin() || m.teams.iter().any(|t| t.id == first.service.team_id && t.role == TeamRole::Operator)
                         });
-                        view! { <ServiceBody d operator act stats/> }.into_any()
+                        view! { <ServiceBody first live operator act stats/> }.into_any()
                     }
                     Err(e) => view! { <ErrorBox error=e/> }.into_any(),
                 }
@@ -119,54 +134,77 @@ pub fn Service() -> impl IntoView {
 
 #[component]
 fn ServiceBody(
-    d: ServiceDetail,
+    first: ServiceDetail,
+    live: RwSignal<Option<ServiceDetail>>,
     operator: bool,
     act: Action<Op, Result<String, AppError>>,
     stats: LocalResource<Result<Vec<ReplicaStats>, AppError>>,
 ) -> impl IntoView {
-    let s = d.service.clone();
-    let slots: Vec<u32> = {
-        let mut v: Vec<u32> = s
-            .instances
-            .iter()
-            .filter(|i| !i.container_id.is_empty())
-            .map(|i| i.slot)
-            .collect();
+    let name = first.service.name.clone();
+    let d = {
+        let name = name.clone();
+        Memo::new(move |_| {
+            live.get()
+                .filter(|d| d.service.name == name)
+                .unwrap_or_else(|| first.clone())
+        })
+    };
+    let service = Memo::new(move |_| d.with(|d| d.service.clone()));
+    let rollout = Memo::new(move |_| service.with(|s| s.rollout.clone()));
+    let rollout_key = Memo::new(move |_| rollout.with(|r| r.as_ref().map(|r| (r.id, r.state))));
+    let replicas = Memo::new(move |_| service.with(|s| s.replicas));
+    let slots = Memo::new(move |_| {
+        let mut v: Vec<u32> = service.with(|s| {
+            s.instances
+                .iter()
+                .filter(|i| !i.container_id.is_empty())
+                .map(|i| i.slot)
+                .collect()
+        });
         v.dedup();
         v
-    };
-    // Each part is its own view, so the page's type stays shallow.
+    });
+    let spec = Memo::new(move |_| service.with(|s| (s.revision, s.spec.clone())));
+    let routes =
+        Memo::new(move |_| service.with(|s| s.spec.port.is_some().then(|| s.proxy.clone())));
+    let revisions = Memo::new(move |_| d.with(|d| (d.revisions.clone(), d.service.revision)));
+    let events = Memo::new(move |_| d.with(|d| d.events.clone()));
+    let rollouts = Memo::new(move |_| d.with(|d| d.rollouts.clone()));
+    // Each part is its own view, following only what it shows, so the page's type
+    // stays shallow and a part re-renders only when its own data changed.
+    let svc = name.clone();
+    let svc2 = name.clone();
     view! {
-        <Summary s=s.clone()/>
-        {s.rollout.clone().map(|r| view! { <RolloutPanel r operator act/> }.into_any())}
-        {operator.then(|| view! { <ScaleControl replicas=s.replicas act/> }.into_any())}
+        {move || view! { <Summary s=service.get()/> }}
+        {move || rollout_key.get().map(|_| view! { <RolloutPanel r=rollout operator act/> }.into_any())}
+        {move || operator.then(|| view! { <ScaleControl replicas=replicas.get() act/> }.into_any())}
         <section class="panel">
             <div class="panel-head">
                 <h2>"Replicas"</h2>
-                <span class="muted small">{format!("{} running · {} ready of {} wanted", s.running, s.healthy, s.replicas)}</span>
+                <span class="muted small">{move || service.with(|s| format!("{} running · {} ready of {} wanted", s.running, s.healthy, s.replicas))}</span>
             </div>
-            <ReplicaTable list=s.instances.clone() revision=s.revision stats/>
+            {move || service.with(|s| view! { <ReplicaTable list=s.instances.clone() revision=s.revision stats/> })}
         </section>
-        <Logs service=s.name.clone() slots/>
-        {operator.then(|| view! { <DeployForm spec=s.spec.clone() act/> }.into_any())}
-        {(operator && s.spec.port.is_some()).then(|| view! { <RoutesForm name=s.name.clone() proxy=s.proxy.clone() act/> }.into_any())}
+        {move || view! { <Logs service=svc.clone() slots=slots.get()/> }}
+        {move || operator.then(|| view! { <DeployForm spec=spec.get().1 act/> }.into_any())}
+        {move || operator.then(|| routes.get().map(|proxy| view! { <RoutesForm name=svc2.clone() proxy act/> }.into_any())).flatten()}
         <div class="columns">
             <section class="panel">
                 <h2>"Events"</h2>
-                <EventList events=d.events/>
+                {move || view! { <EventList events=events.get()/> }}
             </section>
             <section class="panel">
                 <h2>"Revisions"</h2>
-                <Revisions service=s.name.clone() list=d.revisions current=s.revision operator act/>
+                {let svc = name.clone(); move || { let (list, current) = revisions.get(); view! { <Revisions service=svc.clone() list current operator act/> } }}
                 <h3 class="subhead">"Rollouts"</h3>
-                <RolloutHistory list=d.rollouts/>
+                {move || view! { <RolloutHistory list=rollouts.get()/> }}
             </section>
         </div>
         {operator.then(|| view! {
             <section class="panel">
                 <h2>"Delete"</h2>
                 <p class="muted small">"Its replicas are stopped and removed on every host."</p>
-                <ConfirmButton label="Delete service" class="btn btn-danger" question=format!("Delete {} and stop its replicas?", s.name)
+                <ConfirmButton label="Delete service" class="btn btn-danger" question=format!("Delete {} and stop its replicas?", name)
                     on_confirm=move || { act.dispatch(Op::Delete); }/>
             </section>
         }.into_any())}
@@ -313,7 +351,7 @@ fn ReplicaTable(
                         let usage2 = usage.clone();
                         let old = r.revision != revision;
                         view! {
-                            <tr data-slot=r.slot data-state=r.state.clone() data-health=r.health.as_str()>
+                            <tr data-slot=r.slot data-revision=r.revision data-state=r.state.clone() data-health=r.health.as_str()>
                                 <th scope="row" class="num">{r.slot}</th>
                                 <td>
                                     <Badge tone=tone label=r.state.clone()/>
@@ -428,51 +466,72 @@ fn DeployForm(spec: ServiceSpec, act: Action<Op, Result<String, AppError>>) -> i
 }
 
 /// The rollout under way (or the last one): how far, what it does now, and its
-/// controls.
+/// controls. Re-rendered when the rollout or its state changes; its progress
+/// follows in place, so a question being asked (abort?) stays.
 #[component]
 fn RolloutPanel(
-    r: RolloutView,
+    r: Memo<Option<RolloutView>>,
     operator: bool,
     act: Action<Op, Result<String, AppError>>,
 ) -> impl IntoView {
-    let active = r.state.active();
-    let title = match r.kind {
-        RolloutKind::Deploy => format!("Rollout to revision {}", r.to_revision),
-        RolloutKind::Rollback => format!("Rollback to revision {}", r.to_revision),
-        RolloutKind::AutoRollback => format!("Automatic rollback to revision {}", r.to_revision),
+    let Some(first) = r.get_untracked() else {
+        return ().into_any();
     };
-    let failed = matches!(r.state, RolloutState::RolledBack)
-        || (r.state == RolloutState::Paused && r.reason.starts_with("paused: "));
+    let active = first.state.active();
+    let title = match first.kind {
+        RolloutKind::Deploy => format!("Rollout to revision {}", first.to_revision),
+        RolloutKind::Rollback => format!("Rollback to revision {}", first.to_revision),
+        RolloutKind::AutoRollback => {
+            format!("Automatic rollback to revision {}", first.to_revision)
+        }
+    };
+    let failed = matches!(first.state, RolloutState::RolledBack)
+        || (first.state == RolloutState::Paused && first.reason.starts_with("paused: "));
+    let now = move |f: fn(&RolloutView) -> String| {
+        move || r.with(|r| r.as_ref().map(f).unwrap_or_default())
+    };
+    let progress = now(|r| format!("{}/{}", r.new_ready, r.wanted));
+    let old_remaining = now(|r| r.old_remaining.to_string());
+    let phase = now(|r| {
+        format!(
+            "{} · by {} · started {}{}",
+            r.phase,
+            r.author,
+            format::utc_time(r.started_at_ms),
+            r.finished_at_ms
+                .map(|t| format!(" · ended {}", format::utc_time(t)))
+                .unwrap_or_default()
+        )
+    });
+    let reason = now(|r| r.reason.clone());
     view! {
-        <section class="panel" data-rollout-state=r.state.as_str() data-progress=format!("{}/{}", r.new_ready, r.wanted)>
+        <section class="panel" data-rollout-state=first.state.as_str() data-progress=progress>
             <div class="panel-head">
                 <h2>{title}</h2>
-                <Badge tone=r.state.tone() label=r.state.as_str().replace('_', " ")/>
+                <Badge tone=first.state.tone() label=first.state.as_str().replace('_', " ")/>
             </div>
-            {failed.then(|| view! { <div class="alert alert-bad" role="status">{r.reason.clone()}</div> })}
+            {failed.then(|| view! { <div class="alert alert-bad" role="status">{reason}</div> })}
             {active.then(|| view! {
                 <div class="summary-row">
                     <div>
                         <div class="field-label">"New revision, healthy"</div>
-                        <ReadyBar healthy=r.new_ready wanted=r.wanted/>
+                        {move || r.with(|r| r.as_ref().map(|r| view! { <ReadyBar healthy=r.new_ready wanted=r.wanted/> }))}
                     </div>
                     <div>
                         <div class="field-label">"Old replicas left"</div>
-                        <div class="stat-value small-value">{r.old_remaining}</div>
+                        <div class="stat-value small-value">{old_remaining}</div>
                     </div>
                 </div>
             })}
-            <p class="muted small" data-phase-text="">{r.phase.clone()}
-                {format!(" · by {} · started {}", r.author, format::utc_time(r.started_at_ms))}
-                {r.finished_at_ms.map(|t| format!(" · ended {}", format::utc_time(t)))}</p>
+            <p class="muted small" data-phase-text="">{phase}</p>
             {(operator && active).then(|| view! {
                 <div class="row-actions">
-                    {if r.state == RolloutState::Paused {
+                    {if first.state == RolloutState::Paused {
                         view! { <button type="button" class="btn" on:click=move |_| { act.dispatch(Op::Control("resume")); }>"Resume"</button> }.into_any()
                     } else {
                         view! { <button type="button" class="btn" on:click=move |_| { act.dispatch(Op::Control("pause")); }>"Pause"</button> }.into_any()
                     }}
-                    <ConfirmButton label="Abort" class="btn" question=format!("Stop and take every replica back to revision {}?", r.from_revision)
+                    <ConfirmButton label="Abort" class="btn" question=format!("Stop and take every replica back to revision {}?", first.from_revision)
                         on_confirm=move || { act.dispatch(Op::Control("abort")); }/>
                 </div>
             })}
