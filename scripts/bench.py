@@ -331,7 +331,7 @@ class Load:
                 r.read()
                 conn.close()
                 result = None if r.status == 200 else f"HTTP {r.status}"
-            except OSError as e:
+            except Exception as e:  # connection errors, and answers cut short
                 result = type(e).__name__
             with self.lock:
                 if result is None:

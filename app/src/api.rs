@@ -213,8 +213,8 @@ pub async fn scale_service(name: String, replicas: u32) -> Result<ServiceView, A
 }
 
 #[server]
-pub async fn delete_service(name: String) -> Result<(), AppError> {
-    hop!(b, req => b.delete_service(&req, name))
+pub async fn delete_service(name: String, delete_volumes: bool) -> Result<(), AppError> {
+    hop!(b, req => b.delete_service(&req, name, delete_volumes))
 }
 
 #[server]
@@ -268,4 +268,22 @@ pub async fn get_revision_diff(name: String, from: i64, to: i64) -> Result<Revis
 #[server]
 pub async fn list_rollouts() -> Result<Vec<RolloutView>, AppError> {
     hop!(b, req => b.rollouts(&req))
+}
+
+#[server]
+pub async fn list_volumes(
+    service: Option<String>,
+    host: Option<String>,
+) -> Result<Vec<VolumeView>, AppError> {
+    hop!(b, req => b.volumes(&req, service, host))
+}
+
+#[server]
+pub async fn delete_volume(host: String, name: String) -> Result<(), AppError> {
+    hop!(b, req => b.delete_volume(&req, host, name))
+}
+
+#[server]
+pub async fn move_replica(service: String, slot: u32) -> Result<String, AppError> {
+    hop!(b, req => b.move_replica(&req, service, slot))
 }

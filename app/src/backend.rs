@@ -124,7 +124,12 @@ pub trait Backend: Send + Sync + 'static {
         name: String,
         input: ScaleInput,
     ) -> Result<ServiceView, AppError>;
-    async fn delete_service(&self, req: &Request, name: String) -> Result<(), AppError>;
+    async fn delete_service(
+        &self,
+        req: &Request,
+        name: String,
+        delete_volumes: bool,
+    ) -> Result<(), AppError>;
     async fn service_logs(
         &self,
         req: &Request,
@@ -165,6 +170,25 @@ pub trait Backend: Send + Sync + 'static {
         to: i64,
     ) -> Result<RevisionDiff, AppError>;
     async fn rollouts(&self, req: &Request) -> Result<Vec<RolloutView>, AppError>;
+
+    async fn volumes(
+        &self,
+        req: &Request,
+        service: Option<String>,
+        host: Option<String>,
+    ) -> Result<Vec<VolumeView>, AppError>;
+    async fn delete_volume(
+        &self,
+        req: &Request,
+        host: String,
+        name: String,
+    ) -> Result<(), AppError>;
+    async fn move_replica(
+        &self,
+        req: &Request,
+        service: String,
+        slot: u32,
+    ) -> Result<String, AppError>;
 
     async fn proxy(&self, req: &Request) -> Result<ProxyView, AppError>;
     async fn nginx_conf(&self, req: &Request, listen: Option<String>) -> Result<String, AppError>;

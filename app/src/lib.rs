@@ -36,7 +36,7 @@ use components::layout::Sidebar;
 use pages::{
     audit::Audit, dashboard::Dashboard, events::Events, host::Host, hosts::Hosts, login::Login,
     not_found::NotFound, proxy::Proxy, service::Service, services::Services, settings::Settings,
-    setup::Setup, teams::Teams, users::Users,
+    setup::Setup, teams::Teams, users::Users, volumes::Volumes,
 };
 
 /// The HTML document around the app; the server renders it once per page load.
@@ -106,6 +106,7 @@ fn Frame(hydrated: RwSignal<bool>) -> impl IntoView {
                     <Route path=path!("/hosts") view=Hosts/>
                     <Route path=path!("/hosts/:name") view=Host/>
                     <Route path=path!("/proxy") view=Proxy/>
+                    <Route path=path!("/volumes") view=Volumes/>
                     <Route path=path!("/events") view=Events/>
                     <Route path=path!("/teams") view=Teams/>
                     <Route path=path!("/users") view=Users/>

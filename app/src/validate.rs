@@ -380,7 +380,121 @@ pub fn service_spec(spec: &crate::wire::ServiceSpec) -> Result<(), String> {
     for c in &spec.placement.constraints {
         constraint(c)?;
     }
+    volumes(&spec.volumes)?;
     update_policy(&spec.update)
+}
+
+/// Volumes a service declares: named, mounted at distinct absolute paths.
+pub fn volumes(list: &[crate::wire::VolumeSpec]) -> Result<(), String> {
+    if list.len() > 16 {
+        return Err("at most 16 volumes".into());
+    }
+    let mut names = std::collections::HashSet::new();
+    let mut paths = std::collections::HashSet::new();
+    for v in list {
+        if !dns_label(&v.name) || v.name.len() > 40 {
+            return Err(format!(
+                "invalid volume name {:?}: use up to 40 lowercase letters, digits and '-'",
+                v.name
+            ));
+        }
+        if !names.insert(v.name.as_str()) {
+            return Err(format!("the volume name {:?} is used twice", v.name));
+        }
+        let p = v.path.trim_end_matches('/');
+        if !v.path.starts_with('/')
+            || p.is_empty()
+            || v.path.len() > 255
+            || v.path.split('/').any(|seg| seg == ".." || seg == ".")
+            || v.path.contains(['\0', ':', ','])
+        {
+            return Err(format!(
+                "invalid mount path {:?} for volume {}: use an absolute path such as /data (not /)",
+                v.path, v.name
+            ));
+        }
+        if !paths.insert(p) {
+            return Err(format!("the mount path {p} is used twice"));
+        }
+        if v.driver != "local" {
+            return Err(format!(
+                "volume {}: the driver must be \"local\" (its options declare NFS or bind-backed volumes)",
+                v.name
+            ));
+        }
+        if v.options.len() > 16
+            || v.options.iter().any(|(k, val)| {
+                k.is_empty()
+                    || k.len() > 64
+                    || !k
+                        .chars()
+                        .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
+                    || val.len() > 1024
+                    || val.contains('\0')
+            })
+        {
+            return Err(format!(
+                "volume {}: invalid driver options (at most 16, keys of letters, digits, '_', '.', '-')",
+                v.name
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The volumes field of the forms: one a line, `NAME:/PATH[:ro] [shared] [KEY=VALUE…]`.
+pub fn parse_volumes(text: &str) -> Result<Vec<crate::wire::VolumeSpec>, String> {
+    use crate::wire::{VolumeScope, VolumeSpec};
+    let mut out = Vec::new();
+    for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
+        let mut words = line.split_whitespace();
+        let head = words.next().unwrap_or_default();
+        let bad = || {
+            format!("invalid volume {line:?}: write NAME:/PATH, then :ro, shared or KEY=VALUE if needed")
+        };
+        let (name, rest) = head.split_once(':').ok_or_else(bad)?;
+        let (path, read_only) = match rest.strip_suffix(":ro") {
+            Some(p) => (p, true),
+            None => (rest.strip_suffix(":rw").unwrap_or(rest), false),
+        };
+        let mut v = VolumeSpec {
+            name: name.to_string(),
+            path: path.to_string(),
+            read_only,
+            scope: VolumeScope::PerReplica,
+            driver: "local".into(),
+            options: Default::default(),
+        };
+        for w in words {
+            match w {
+                "shared" => v.scope = VolumeScope::Shared,
+                "per-replica" => v.scope = VolumeScope::PerReplica,
+                "ro" => v.read_only = true,
+                _ => {
+                    let (k, val) = w.split_once('=').ok_or_else(bad)?;
+                    v.options.insert(k.to_string(), val.to_string());
+                }
+            }
+        }
+        out.push(v);
+    }
+    volumes(&out)?;
+    Ok(out)
+}
+
+/// A volume as the forms write it (the inverse of [`parse_volumes`]).
+pub fn format_volume(v: &crate::wire::VolumeSpec) -> String {
+    let mut s = format!("{}:{}", v.name, v.path);
+    if v.read_only {
+        s.push_str(":ro");
+    }
+    if v.scope == crate::wire::VolumeScope::Shared {
+        s.push_str(" shared");
+    }
+    for (k, val) in &v.options {
+        s.push_str(&format!(" {k}={val}"));
+    }
+    s
 }
 
 /// A rollout policy that can move and finishes in bounded time.
@@ -637,6 +751,32 @@ pub fn dns_label(s: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn volumes_in_the_form_and_their_checks() {
+        let list = parse_volumes("data:/var/lib/data\ncache:/cache:ro shared\nnfs:/mnt type=nfs o=addr=10.0.0.1 device=:/export").unwrap();
+        assert_eq!(list.len(), 3);
+        assert_eq!(list[0].scope, crate::wire::VolumeScope::PerReplica);
+        assert!(list[1].read_only);
+        assert_eq!(list[1].scope, crate::wire::VolumeScope::Shared);
+        assert_eq!(list[2].options["device"], ":/export");
+        for v in &list {
+            assert_eq!(parse_volumes(&format_volume(v)).unwrap(), vec![v.clone()]);
+        }
+        for (bad, why) in [
+            ("data:relative/path", "invalid mount path"),
+            ("data:/", "invalid mount path"),
+            ("data:/a/../b", "invalid mount path"),
+            ("a:/data\nb:/data/", "used twice"),
+            ("a:/x\na:/y", "used twice"),
+            ("Data:/x", "invalid volume name"),
+            ("data", "invalid volume"),
+            ("data:/x bogus", "invalid volume"),
+        ] {
+            let err = parse_volumes(bad).unwrap_err();
+            assert!(err.contains(why), "{bad}: {err}");
+        }
+    }
 
     #[test]
     fn durations() {

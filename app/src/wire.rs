@@ -792,6 +792,84 @@ pub struct Resources {
     pub memory_limit_bytes: u64,
 }
 
+/// Whose a volume is: each replica's own, or one per host shared by the service's
+/// replicas there.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum VolumeScope {
+    /// Each slot has its own volume, and the slot stays on the host that holds it.
+    #[default]
+    PerReplica,
+    /// One volume per host, mounted by every replica of the service there.
+    Shared,
+}
+
+impl VolumeScope {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VolumeScope::PerReplica => "per-replica",
+            VolumeScope::Shared => "shared",
+        }
+    }
+}
+
+/// A volume a service declares.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct VolumeSpec {
+    /// Lowercase letters, digits and `-`; part of the Docker volume's name.
+    pub name: String,
+    /// Where it is mounted in the container: an absolute path.
+    pub path: String,
+    #[serde(default)]
+    pub read_only: bool,
+    #[serde(default)]
+    pub scope: VolumeScope,
+    /// Docker's volume driver; `local` (with `options` such as `type`, `o` and
+    /// `device`, an NFS or bind-backed volume can be declared).
+    #[serde(default = "defaults::volume_driver")]
+    pub driver: String,
+    #[serde(default)]
+    pub options: std::collections::BTreeMap<String, String>,
+}
+
+/// A volume of Berth's on a host, as the volumes page and `GET /api/v1/volumes`
+/// show it.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VolumeView {
+    pub host: String,
+    pub host_id: i64,
+    /// Docker's name: `berth.<service>.<volume>` or `berth.<service>.<volume>.<slot>`.
+    pub name: String,
+    /// The service it belongs to; `None` once that service is deleted.
+    pub service: Option<String>,
+    pub service_id: i64,
+    /// The volume's name in the spec.
+    pub volume: String,
+    /// The slot it belongs to (per-replica volumes).
+    pub slot: Option<u32>,
+    pub scope: VolumeScope,
+    pub driver: String,
+    /// Where the current spec mounts it.
+    pub path: Option<String>,
+    /// Space used, from the engine (unknown for hosts reached over TLS).
+    pub size_bytes: Option<i64>,
+    /// When the engine made it (RFC 3339).
+    pub created_at: String,
+    /// The replica that uses it now, e.g. `replica 2 (3f2a9c1b2d4e)`.
+    pub used_by: Option<String>,
+    /// Why nothing uses it, when nothing does.
+    pub note: Option<String>,
+    /// Whether it may be deleted now: nothing uses it and no replica will.
+    pub deletable: bool,
+    /// Its host does not answer and the slot waits for it: an admin may move the
+    /// replica elsewhere (its data stays behind).
+    #[serde(default)]
+    pub stranded: bool,
+}
+
 /// In which order a slot's old replica is replaced.
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -853,8 +931,9 @@ pub struct UpdatePolicy {
     /// Wait between batches, in milliseconds.
     #[serde(default)]
     pub delay_ms: u64,
-    #[serde(default)]
-    pub order: UpdateOrder,
+    /// Unset: start-first, or stop-first for a service with per-replica volumes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order: Option<UpdateOrder>,
     /// How long new replicas are watched after each batch before the next, in
     /// milliseconds; a failure in it fails the rollout.
     #[serde(default)]
@@ -873,7 +952,7 @@ impl Default for UpdatePolicy {
             max_unavailable: 0,
             batch_size: None,
             delay_ms: 0,
-            order: UpdateOrder::StartFirst,
+            order: None,
             monitor_ms: 0,
             failure_action: FailureAction::Rollback,
             deadline_ms: defaults::deadline(),
@@ -882,9 +961,9 @@ impl Default for UpdatePolicy {
 }
 
 impl UpdatePolicy {
-    /// Slots replaced at once.
-    pub fn parallelism(&self) -> u32 {
-        match (self.batch_size, self.order) {
+    /// Slots replaced at once, in the given (effective) order.
+    pub fn parallelism(&self, order: UpdateOrder) -> u32 {
+        match (self.batch_size, order) {
             (Some(b), _) => b.max(1),
             (None, UpdateOrder::StartFirst) => self.max_surge.max(1),
             (None, UpdateOrder::StopFirst) => self.max_unavailable.max(1),
@@ -924,9 +1003,32 @@ pub struct ServiceSpec {
     pub placement: Placement,
     #[serde(default)]
     pub update: UpdatePolicy,
+    /// Storage mounted into every replica. Left out of the JSON when empty, so that
+    /// specs from before volumes keep their hash.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub volumes: Vec<VolumeSpec>,
 }
 
 impl ServiceSpec {
+    /// Whether a replica has storage of its own (and so a home host).
+    pub fn has_per_replica_volumes(&self) -> bool {
+        self.volumes
+            .iter()
+            .any(|v| v.scope == VolumeScope::PerReplica)
+    }
+
+    /// The order replicas are replaced in: as set, else stop-first when replicas
+    /// have volumes of their own (one writer at a time), else start-first.
+    pub fn update_order(&self) -> UpdateOrder {
+        self.update
+            .order
+            .unwrap_or(if self.has_per_replica_volumes() {
+                UpdateOrder::StopFirst
+            } else {
+                UpdateOrder::StartFirst
+            })
+    }
+
     /// A short, stable fingerprint of the spec, written on every replica so that a
     /// replica of an outdated spec is recognised.
     pub fn hash(&self) -> String {
@@ -952,6 +1054,9 @@ fn serde_json_canonical(spec: &ServiceSpec) -> String {
 
 /// Defaults of the spec's optional fields.
 pub mod defaults {
+    pub fn volume_driver() -> String {
+        "local".into()
+    }
     pub fn health_interval() -> u64 {
         2_000
     }

@@ -53,6 +53,7 @@ fn services() -> Vec<DesiredService> {
             .expect("a spec");
             DesiredService {
                 rollout: None,
+                homes: Default::default(),
                 id: i,
                 name: format!("app-{i}"),
                 replicas: REPLICAS,

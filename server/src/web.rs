@@ -320,9 +320,14 @@ impl Backend for ServerBackend {
         Ok(ops::services::scale(&self.state, &ctx, &name, input).await?)
     }
 
-    async fn delete_service(&self, req: &Request, name: String) -> Result<(), AppError> {
+    async fn delete_service(
+        &self,
+        req: &Request,
+        name: String,
+        delete_volumes: bool,
+    ) -> Result<(), AppError> {
         let ctx = self.ctx(req).await?;
-        Ok(ops::services::delete(&self.state, &ctx, &name).await?)
+        Ok(ops::services::delete(&self.state, &ctx, &name, delete_volumes).await?)
     }
 
     async fn service_logs(
@@ -400,6 +405,37 @@ impl Backend for ServerBackend {
     async fn rollouts(&self, req: &Request) -> Result<Vec<RolloutView>, AppError> {
         let ctx = self.ctx(req).await?;
         Ok(ops::services::active_rollouts(&self.state, &ctx).await?)
+    }
+
+    async fn volumes(
+        &self,
+        req: &Request,
+        service: Option<String>,
+        host: Option<String>,
+    ) -> Result<Vec<VolumeView>, AppError> {
+        let ctx = self.ctx(req).await?;
+        let filter = ops::volumes::VolumeFilter { service, host };
+        Ok(ops::volumes::list(&self.state, &ctx, &filter).await?)
+    }
+
+    async fn delete_volume(
+        &self,
+        req: &Request,
+        host: String,
+        name: String,
+    ) -> Result<(), AppError> {
+        let ctx = self.ctx(req).await?;
+        Ok(ops::volumes::delete(&self.state, &ctx, &host, &name).await?)
+    }
+
+    async fn move_replica(
+        &self,
+        req: &Request,
+        service: String,
+        slot: u32,
+    ) -> Result<String, AppError> {
+        let ctx = self.ctx(req).await?;
+        Ok(ops::volumes::move_replica(&self.state, &ctx, &service, slot).await?)
     }
 
     async fn proxy(&self, req: &Request) -> Result<ProxyView, AppError> {

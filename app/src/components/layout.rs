@@ -15,7 +15,7 @@ struct NavItem {
     icon: &'static str,
 }
 
-const NAV: [NavItem; 7] = [
+const NAV: [NavItem; 8] = [
     NavItem {
         href: "/",
         label: "Dashboard",
@@ -35,6 +35,11 @@ const NAV: [NavItem; 7] = [
         href: "/proxy",
         label: "Proxy",
         icon: "M4 12h6m4 0h6M10 12a2 2 0 1 0 4 0a2 2 0 1 0-4 0M17 9l3 3l-3 3M7 9l-3 3l3 3",
+    },
+    NavItem {
+        href: "/volumes",
+        label: "Volumes",
+        icon: "M4 6c0-1.7 3.6-3 8-3s8 1.3 8 3v12c0 1.7-3.6 3-8 3s-8-1.3-8-3zM4 6c0 1.7 3.6 3 8 3s8-1.3 8-3M4 12c0 1.7 3.6 3 8 3s8-1.3 8-3",
     },
     NavItem {
         href: "/events",

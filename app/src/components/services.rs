@@ -178,6 +178,7 @@ pub struct SpecForm {
     pub monitor: RwSignal<String>,
     pub failure: RwSignal<String>,
     pub deadline: RwSignal<String>,
+    pub volumes: RwSignal<String>,
 }
 
 impl SpecForm {
@@ -225,10 +226,22 @@ impl SpecForm {
                     .unwrap_or_default(),
             ),
             delay: RwSignal::new(validate::format_duration_ms(spec.update.delay_ms)),
-            order: RwSignal::new(spec.update.order.as_str().into()),
+            order: RwSignal::new(
+                spec.update
+                    .order
+                    .map(|o| o.as_str().to_string())
+                    .unwrap_or_default(),
+            ),
             monitor: RwSignal::new(validate::format_duration_ms(spec.update.monitor_ms)),
             failure: RwSignal::new(spec.update.failure_action.as_str().into()),
             deadline: RwSignal::new(validate::format_duration_ms(spec.update.deadline_ms)),
+            volumes: RwSignal::new(
+                spec.volumes
+                    .iter()
+                    .map(validate::format_volume)
+                    .collect::<Vec<_>>()
+                    .join("\n"),
+            ),
         }
     }
 
@@ -292,11 +305,12 @@ impl SpecForm {
             _ => Some(count(batch, "batch size")?),
         };
         spec.update.delay_ms = validate::parse_duration_ms(&self.delay.get_untracked())?;
-        spec.update.order = if self.order.get_untracked() == "stop-first" {
-            UpdateOrder::StopFirst
-        } else {
-            UpdateOrder::StartFirst
+        spec.update.order = match self.order.get_untracked().as_str() {
+            "stop-first" => Some(UpdateOrder::StopFirst),
+            "start-first" => Some(UpdateOrder::StartFirst),
+            _ => None,
         };
+        spec.volumes = validate::parse_volumes(&self.volumes.get_untracked())?;
         spec.update.monitor_ms = validate::parse_duration_ms(&self.monitor.get_untracked())?;
         spec.update.failure_action = if self.failure.get_untracked() == "pause" {
             FailureAction::Pause
@@ -365,11 +379,17 @@ pub fn SpecFields(form: SpecForm) -> impl IntoView {
                 <textarea name="env" rows="2" bind:value=form.env></textarea>
             </label>
         </div>
+        <div class="form-row">
+            <label class="field field-wide">
+                <span class="field-label">"Volumes (NAME:/PATH[:ro], then shared or driver options KEY=VALUE; one per line)"</span>
+                <textarea name="volumes" rows="2" placeholder="data:/var/lib/data" bind:value=form.volumes></textarea>
+            </label>
+        </div>
         <details class="policy">
             <summary>"Rollout policy"
                 <span class="muted small">{move || format!(
                     " · {}, {}, on failure {}",
-                    form.order.get(),
+                    match form.order.get().as_str() { "" => "default order".to_string(), o => o.to_string() },
                     match form.batch.get().trim() {
                         "" => format!("surge {}, unavailable {}", form.surge.get().trim(), form.unavailable.get().trim()),
                         b => format!("batches of {b}"),
@@ -381,6 +401,7 @@ pub fn SpecFields(form: SpecForm) -> impl IntoView {
                 <label class="field">
                     <span class="field-label">"Order"</span>
                     <select name="order" bind:value=form.order>
+                        <option value="">"default (stop-first with per-replica volumes)"</option>
                         <option value="start-first">"start-first (new, then old goes)"</option>
                         <option value="stop-first">"stop-first (old goes, then new)"</option>
                     </select>

@@ -14,3 +14,4 @@ pub mod settings;
 pub mod setup;
 pub mod teams;
 pub mod users;
+pub mod volumes;

@@ -8,10 +8,14 @@ use std::time::Duration;
 use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map};
 
+use leptos_router::components::A;
+
 use super::host::EventList;
+use super::volumes::{volume_action, VolumeTable};
 use crate::api::{
     control_rollout, delete_service, deploy_service, get_revision_diff, get_service,
-    get_service_logs, get_service_stats, rollback_service, scale_service, set_service_proxy,
+    get_service_logs, get_service_stats, list_volumes, rollback_service, scale_service,
+    set_service_proxy,
 };
 use crate::components::layout::PageHeader;
 use crate::components::services::{
@@ -35,7 +39,7 @@ enum Op {
     Proxy(ProxyConfig),
     Rollback(i64),
     Control(&'static str),
-    Delete,
+    Delete { volumes: bool },
 }
 
 #[component]
@@ -96,8 +100,8 @@ pub fn Service() -> impl IntoView {
                         "resume" => format!("The rollout of {} goes on.", s.name),
                         _ => format!("Aborted: {} goes back to revision {}.", s.name, s.revision),
                     }),
-                Op::Delete => {
-                    let r = delete_service(service.clone())
+                Op::Delete { volumes } => {
+                    let r = delete_service(service.clone(), volumes)
                         .await
                         .map(|_| format!("Deleted {service}."));
                     if r.is_ok() {
@@ -120,10 +124,11 @@ pub fn Service() -> impl IntoView {
                 let me = me.await.ok().flatten();
                 match detail.await {
                     Ok(first) => {
+                        let admin = me.as_ref().is_some_and(|m| m.is_admin());
                         let operator = me.is_some_and(|m| {
                             m.is_admin() || m.teams.iter().any(|t| t.id == first.service.team_id && t.role == TeamRole::Operator)
                         });
-                        view! { <ServiceBody first live operator act stats/> }.into_any()
+                        view! { <ServiceBody first live operator admin act stats/> }.into_any()
                     }
                     Err(e) => view! { <ErrorBox error=e/> }.into_any(),
                 }
@@ -137,6 +142,7 @@ fn ServiceBody(
     first: ServiceDetail,
     live: RwSignal<Option<ServiceDetail>>,
     operator: bool,
+    admin: bool,
     act: Action<Op, Result<String, AppError>>,
     stats: LocalResource<Result<Vec<ReplicaStats>, AppError>>,
 ) -> impl IntoView {
@@ -174,6 +180,8 @@ fn ServiceBody(
     // stays shallow and a part re-renders only when its own data changed.
     let svc = name.clone();
     let svc2 = name.clone();
+    let has_volumes = Memo::new(move |_| service.with(|s| !s.spec.volumes.is_empty()));
+    let delete_volumes = RwSignal::new(false);
     view! {
         {move || view! { <Summary s=service.get()/> }}
         {move || rollout_key.get().map(|_| view! { <RolloutPanel r=rollout operator act/> }.into_any())}
@@ -186,6 +194,7 @@ fn ServiceBody(
             {move || service.with(|s| view! { <ReplicaTable list=s.instances.clone() revision=s.revision stats/> })}
         </section>
         {move || view! { <Logs service=svc.clone() slots=slots.get()/> }}
+        {let svc = name.clone(); move || has_volumes.get().then(|| view! { <ServiceVolumes service=svc.clone() admin/> })}
         {move || operator.then(|| view! { <DeployForm spec=spec.get().1 act/> }.into_any())}
         {move || operator.then(|| routes.get().map(|proxy| view! { <RoutesForm name=svc2.clone() proxy act/> }.into_any())).flatten()}
         <div class="columns">
@@ -203,11 +212,43 @@ fn ServiceBody(
         {operator.then(|| view! {
             <section class="panel">
                 <h2>"Delete"</h2>
-                <p class="muted small">"Its replicas are stopped and removed on every host."</p>
+                <p class="muted small">"Its replicas are stopped and removed on every host. Its volumes are kept (listed on the Volumes page) unless you tick the box."</p>
+                {move || has_volumes.get().then(|| view! {
+                    <label class="field field-check">
+                        <input type="checkbox" name="delete-volumes" bind:checked=delete_volumes/>
+                        <span>"Also delete its volumes (their data is lost)"</span>
+                    </label>
+                })}
                 <ConfirmButton label="Delete service" class="btn btn-danger" question=format!("Delete {} and stop its replicas?", name)
-                    on_confirm=move || { act.dispatch(Op::Delete); }/>
+                    on_confirm=move || { act.dispatch(Op::Delete { volumes: delete_volumes.get_untracked() }); }/>
             </section>
         }.into_any())}
+    }
+}
+
+/// The service's volumes on the hosts, with their use and size.
+#[component]
+fn ServiceVolumes(service: String, admin: bool) -> impl IntoView {
+    let svc = service.clone();
+    let list = LocalResource::new(move || list_volumes(Some(svc.clone()), None));
+    // Shown again only when it changed, so a question being asked stays.
+    let data = Memo::new(move |_| list.get());
+    every(Duration::from_secs(5), move || list.refetch());
+    let act = volume_action(move || list.refetch());
+    view! {
+        <section class="panel" aria-label="Volumes">
+            <div class="panel-head">
+                <h2>"Volumes"</h2>
+                <A href="/volumes" attr:class="small">"All volumes"</A>
+            </div>
+            <ActionStatus action=act pending="Working…"/>
+            {move || match data.get() {
+                None => view! { <p class="muted">"Loading…"</p> }.into_any(),
+                Some(Ok(l)) if l.is_empty() => view! { <p class="muted">"None yet: they are made on a host when a replica first starts there."</p> }.into_any(),
+                Some(Ok(l)) => view! { <VolumeTable list=l admin act show_service=false/> }.into_any(),
+                Some(Err(e)) => view! { <ErrorBox error=e/> }.into_any(),
+            }}
+        </section>
     }
 }
 

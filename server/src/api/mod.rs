@@ -15,6 +15,7 @@ mod system;
 mod teams;
 mod tokens;
 mod users;
+mod volumes;
 
 use std::net::SocketAddr;
 
@@ -49,6 +50,7 @@ pub fn router() -> Router<AppState> {
         .merge(events::router())
         .merge(services::router())
         .merge(proxy::router())
+        .merge(volumes::router())
         .merge(openapi::router())
         .fallback(|| async {
             ApiError::not_found("no such API endpoint; /api/v1/openapi.json lists them")

@@ -44,6 +44,7 @@ pub fn router() -> Router<AppState> {
         .route("/services/{name}/revisions", get(revisions))
         .route("/services/{name}/stats", get(stats))
         .route("/services/{name}/replicas/{slot}/logs", get(logs))
+        .route("/services/{name}/replicas/{slot}/move", post(move_replica))
         .route("/watch/services", get(watch))
 }
 
@@ -219,16 +220,51 @@ pub async fn rollouts(
     Ok(Json(services::active_rollouts(&state, &ctx).await?))
 }
 
-/// Deletes a service; its replicas are removed.
-#[utoipa::path(delete, path = "/api/v1/services/{name}", tag = "services", params(("name" = String, Path)),
-    responses((status = 204), (status = 404, body = ErrorBody)))]
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct RemoveQuery {
+    /// `keep` (the default) leaves the service's volumes, listed under
+    /// /api/v1/volumes; `delete` deletes them once its replicas are gone.
+    #[serde(default)]
+    volumes: Option<String>,
+}
+
+/// Deletes a service; its replicas are removed, its volumes kept unless asked.
+#[utoipa::path(delete, path = "/api/v1/services/{name}", tag = "services", params(("name" = String, Path), RemoveQuery),
+    responses((status = 204), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn remove(
     State(state): State<AppState>,
     Caller(ctx): Caller,
     ApiPath(name): ApiPath<String>,
+    ApiQuery(q): ApiQuery<RemoveQuery>,
 ) -> Result<StatusCode, ApiError> {
-    services::delete(&state, &ctx, &name).await?;
+    let delete_volumes = match q.volumes.as_deref() {
+        None | Some("keep") => false,
+        Some("delete") => true,
+        Some(other) => {
+            return Err(ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "invalid",
+                format!("volumes={other:?}: use keep (the default) or delete"),
+            ))
+        }
+    };
+    services::delete(&state, &ctx, &name, delete_volumes).await?;
     Ok(StatusCode::NO_CONTENT)
+}
+
+/// Moves a replica whose host holds its volumes but is not ready to another host,
+/// with empty volumes; the data stays behind (admins).
+#[utoipa::path(post, path = "/api/v1/services/{name}/replicas/{slot}/move", tag = "volumes",
+    params(("name" = String, Path), ("slot" = u32, Path)),
+    responses((status = 200, body = String), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+pub async fn move_replica(
+    State(state): State<AppState>,
+    Caller(ctx): Caller,
+    ApiPath((name, slot)): ApiPath<(String, u32)>,
+) -> Result<Json<serde_json::Value>, ApiError> {
+    let message = crate::ops::volumes::move_replica(&state, &ctx, &name, slot).await?;
+    Ok(Json(serde_json::json!({ "message": message })))
 }
 
 /// Every revision of the service, newest first.

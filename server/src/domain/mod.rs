@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use app::wire::{Health, HostState, ServiceSpec};
+use app::wire::{Health, HostState, ServiceSpec, VolumeScope};
 
 /// A host as placement and planning see it.
 #[derive(Debug, Clone, PartialEq)]
@@ -73,6 +73,22 @@ pub struct ObservedReplica {
     pub endpoint: Option<(String, u16)>,
 }
 
+/// A volume of Berth's on a host, read back from its labels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ObservedVolume {
+    pub host_id: i64,
+    /// Docker's name for it.
+    pub name: String,
+    pub service_id: i64,
+    pub service: String,
+    /// Its name in the spec.
+    pub volume: String,
+    pub slot: Option<u32>,
+    pub scope: VolumeScope,
+    pub driver: String,
+    pub created_at: String,
+}
+
 /// A service as it should be.
 #[derive(Debug, Clone, PartialEq)]
 pub struct DesiredService {
@@ -84,6 +100,8 @@ pub struct DesiredService {
     pub spec_hash: String,
     /// The rollout under way, if one is.
     pub rollout: Option<RolloutCtx>,
+    /// The host that holds each slot's per-replica volumes (slot -> host id).
+    pub homes: BTreeMap<u32, i64>,
 }
 
 /// What planning needs of a rollout under way.

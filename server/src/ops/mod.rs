@@ -12,6 +12,7 @@ pub mod system;
 pub mod teams;
 pub mod tokens;
 pub mod users;
+pub mod volumes;
 
 use app::wire::{AppError, AuditResult};
 use axum::http::HeaderMap;

@@ -963,22 +963,36 @@ pub async fn scale(
 }
 
 /// Deletes a service; the reconciler removes its replicas.
-pub async fn delete(state: &AppState, ctx: &Ctx, name: &str) -> Result<(), OpsError> {
+/// Deletes a service; its volumes are kept (and listed) unless `delete_volumes`.
+pub async fn delete(
+    state: &AppState,
+    ctx: &Ctx,
+    name: &str,
+    delete_volumes: bool,
+) -> Result<(), OpsError> {
     let outcome = async {
         let (author, row) = writable(state, ctx, name).await?;
         state.store.delete_service(row.id).await?;
+        let volumes = match (row.spec.volumes.is_empty(), delete_volumes) {
+            (true, _) => "",
+            (false, true) => "; its volumes are deleted once they are free",
+            (false, false) => "; its volumes are kept",
+        };
         events::record(
             state,
             "service",
             &row.name,
             Level::Warn,
             &format!(
-                "service {} deleted by {author}; its replicas are being removed",
+                "service {} deleted by {author}; its replicas are being removed{volumes}",
                 row.name
             ),
         )
         .await;
         state.reconciler.written(row.id);
+        if delete_volumes {
+            super::volumes::remove_when_free(state, row.id, row.name.clone());
+        }
         Ok(())
     }
     .await;

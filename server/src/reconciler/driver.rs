@@ -12,7 +12,7 @@
 //! host events on the bus, by health changes, when a planned wait ends, and at
 //! least every [`super::Settings::interval`].
 
-use std::collections::{BTreeSet, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -112,9 +112,14 @@ pub fn host_infos(state: &AppState) -> (Vec<HostInfo>, HashMap<i64, String>) {
     (infos, addresses)
 }
 
-fn desired_from(row: &ServiceRow, rollout: Option<&RolloutRow>) -> DesiredService {
+fn desired_from(
+    row: &ServiceRow,
+    rollout: Option<&RolloutRow>,
+    homes: BTreeMap<u32, i64>,
+) -> DesiredService {
     let policy = &row.spec.update;
     DesiredService {
+        homes,
         id: row.id,
         name: row.name.clone(),
         replicas: row.replicas,
@@ -232,6 +237,13 @@ impl Driver {
                 return now + 1000;
             }
         };
+        let mut homes = match state.store.replica_homes().await {
+            Ok(h) => h,
+            Err(e) => {
+                tracing::error!(error = %e, "reconciler: cannot read where volumes live");
+                return now + 1000;
+            }
+        };
         let desired: Vec<DesiredService> = rows
             .iter()
             .map(|row| {
@@ -240,6 +252,7 @@ impl Driver {
                     active
                         .get(&row.id)
                         .filter(|r| r.to_revision == row.revision),
+                    homes.remove(&row.id).unwrap_or_default(),
                 )
             })
             .collect();
@@ -939,6 +952,15 @@ impl ServiceTask {
                 )
                 .await;
                 self.note(slot, host_id, Some("starting".into()));
+            }
+            // Where this slot's own volumes are from now on: remembered before they
+            // are made, so a Berth stopped in between still knows.
+            if d.spec.has_per_replica_volumes() {
+                self.state
+                    .store
+                    .set_replica_home(d.id, slot, host_id, clock::now_ms())
+                    .await
+                    .map_err(|e| format!("cannot record where its volumes are: {e}"))?;
             }
             let address = self.addresses.get(&host_id).cloned().unwrap_or_default();
             let replica = ReplicaSpec {

@@ -12,7 +12,10 @@
 //! - a replica of an old revision, or on a draining host, is replaced start-first:
 //!   the new one starts (within the update policy's surge), and the old one goes
 //!   once the new one is healthy;
-//! - slots above the replica count are emptied.
+//! - slots above the replica count are emptied;
+//! - a slot with per-replica volumes starts only on the host that holds them (its
+//!   home): when that host is lost the slot waits, and says so, until the host is
+//!   back or an admin moves the slot (forgets its home).
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -255,6 +258,7 @@ fn plan_service(
     // under may differ (a policy-only change, a rollback to a like revision).
     let current = |r: &ObservedReplica| r.spec_hash == s.spec_hash;
     let policy = &s.spec.update;
+    let order = s.spec.update_order();
     let mut by_slot: BTreeMap<u32, Vec<&ObservedReplica>> = BTreeMap::new();
     for r in replicas {
         by_slot.entry(r.slot).or_default().push(r);
@@ -282,6 +286,16 @@ fn plan_service(
         host_port: s.spec.host_port,
         constraints: &constraints,
         strategy: s.spec.placement.strategy,
+    };
+
+    // Where each slot's per-replica volumes are.
+    let pinned = s.spec.has_per_replica_volumes();
+    let home = |slot: u32| {
+        if pinned {
+            s.homes.get(&slot).copied()
+        } else {
+            None
+        }
     };
 
     // What the hosts' states and labels refuse, worked out on the first start.
@@ -353,7 +367,9 @@ fn plan_service(
         Some(_) => true,
     };
     let mut budget = if may_begin {
-        policy.parallelism().saturating_sub(report.in_transition)
+        policy
+            .parallelism(order)
+            .saturating_sub(report.in_transition)
     } else {
         0
     };
@@ -366,7 +382,30 @@ fn plan_service(
                  out: &mut Plan,
                  problems: &mut Vec<String>| {
         let fixed = fixed.get_or_init(|| scheduler::fixed_refusals(&need, slots));
-        match scheduler::place_with(&need, slots, counts, fixed) {
+        // A slot with a home starts there or nowhere: its data is there.
+        let placed = match home(slot) {
+            None => scheduler::place_with(&need, slots, counts, fixed),
+            Some(host_id) => match ctx.host_index.get(&host_id) {
+                None => Err(format!(
+                    "its volumes were on host #{host_id}, which is no longer registered; \
+                     an admin may move it (its data stays behind)"
+                )),
+                Some(&i) if ctx.hosts[i].state == HostState::Unreachable => {
+                    problems.push(format!(
+                        "replica {slot} waits for host {}: its volumes are there and it does not \
+                         answer; an admin may move it elsewhere (its data stays behind)",
+                        ctx.hosts[i].name
+                    ));
+                    return;
+                }
+                Some(&i) => {
+                    scheduler::place_with(&need, &slots[i..=i], &counts[i..=i], &fixed[i..=i])
+                        .map(|_| i)
+                        .map_err(|why| format!("its volumes are on {}: {why}", ctx.hosts[i].name))
+                }
+            },
+        };
+        match placed {
             Ok(i) => {
                 slots[i].take(need.cpu_millis, need.memory_bytes, need.host_port);
                 counts[i] += 1;
@@ -513,7 +552,7 @@ fn plan_service(
                 leaves(r, &mut counts);
             }
             let moving = ctx.draining(old.host_id);
-            if policy.order == UpdateOrder::StopFirst {
+            if order == UpdateOrder::StopFirst {
                 // One writer at a time: the old one goes, the new one starts in the
                 // next pass.
                 for r in &alive {

@@ -776,3 +776,151 @@ mod tests {
         assert!(err.contains("not found"), "{err}");
     }
 }
+
+/// A volume as the engine lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ListedVolume {
+    pub name: String,
+    pub driver: String,
+    pub labels: HashMap<String, String>,
+    /// RFC 3339, as the engine says it.
+    pub created_at: String,
+}
+
+impl DockerEngine {
+    /// Creates a volume unless one of that name exists (Docker answers with the
+    /// existing one then, whatever the options).
+    pub async fn ensure_volume(
+        &self,
+        name: &str,
+        driver: &str,
+        options: &std::collections::BTreeMap<String, String>,
+        labels: HashMap<String, String>,
+    ) -> Result<(), DockerError> {
+        let client = self.client().await?;
+        let body = bollard::models::VolumeCreateRequest {
+            name: Some(name.to_string()),
+            driver: Some(driver.to_string()),
+            driver_opts: (!options.is_empty()).then(|| {
+                options
+                    .iter()
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect()
+            }),
+            labels: Some(labels),
+            cluster_volume_spec: None,
+        };
+        self.call(client.create_volume(body)).await.map(|_| ())
+    }
+
+    /// Every volume with `label=value`.
+    pub async fn volumes_labelled(
+        &self,
+        label: &str,
+        value: &str,
+    ) -> Result<Vec<ListedVolume>, DockerError> {
+        let client = self.client().await?;
+        let filter = format!("{label}={value}");
+        let filters = HashMap::from([("label".to_string(), vec![filter])]);
+        let options = bollard::query_parameters::ListVolumesOptions {
+            filters: Some(filters),
+        };
+        let list = self.call(client.list_volumes(Some(options))).await?;
+        Ok(list
+            .volumes
+            .unwrap_or_default()
+            .into_iter()
+            .map(|v| ListedVolume {
+                created_at: v.created_at.map(|d| d.to_string()).unwrap_or_default(),
+                name: v.name,
+                driver: v.driver,
+                labels: v.labels,
+            })
+            .collect())
+    }
+
+    /// Removes a volume; one already gone counts as removed. Docker refuses one
+    /// that a container uses (its words are passed on).
+    pub async fn remove_volume(&self, name: &str) -> Result<(), DockerError> {
+        let client = self.client().await?;
+        match self
+            .call(
+                client.remove_volume(name, None::<bollard::query_parameters::RemoveVolumeOptions>),
+            )
+            .await
+        {
+            Err(DockerError::Api { cause, .. }) if cause.contains("no such volume") => Ok(()),
+            other => other,
+        }
+    }
+
+    /// The space each volume uses, by name, from the engine's disk usage report
+    /// (`GET /system/df`). Asked over a plain connection because the report's
+    /// shape changed after API 1.41 and the client library knows only the new one;
+    /// for TLS endpoints the sizes are not known (empty map).
+    pub async fn volume_sizes(&self) -> Result<HashMap<String, i64>, DockerError> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        if self.tls.is_some() {
+            return Ok(HashMap::new());
+        }
+        let request = b"GET /v1.41/system/df HTTP/1.0\r\nHost: docker\r\n\r\n";
+        let endpoint = self.endpoint.to_string();
+        let io_error = |e: std::io::Error| DockerError::Unreachable {
+            endpoint: endpoint.clone(),
+            cause: e.to_string(),
+        };
+        let exchange = async {
+            let mut raw = Vec::new();
+            match &self.endpoint {
+                Endpoint::Unix(path) => {
+                    let mut s = tokio::net::UnixStream::connect(path).await?;
+                    s.write_all(request).await?;
+                    s.read_to_end(&mut raw).await?;
+                }
+                Endpoint::Tcp { host, port } => {
+                    let mut s = tokio::net::TcpStream::connect((host.as_str(), *port)).await?;
+                    s.write_all(request).await?;
+                    s.read_to_end(&mut raw).await?;
+                }
+            }
+            Ok::<_, std::io::Error>(raw)
+        };
+        // Sizing walks every volume's files: give it more time than a call.
+        let raw = match tokio::time::timeout(self.timeout * 6, exchange).await {
+            Err(_) => {
+                return Err(DockerError::Timeout {
+                    endpoint,
+                    secs: self.timeout.as_secs() * 6,
+                })
+            }
+            Ok(r) => r.map_err(io_error)?,
+        };
+        let body = raw
+            .windows(4)
+            .position(|w| w == b"\r\n\r\n")
+            .map(|i| &raw[i + 4..])
+            .unwrap_or_default();
+        Ok(parse_volume_sizes(body))
+    }
+}
+
+/// Sizes from a `/system/df` body, old shape (`Volumes`) or new (`VolumeUsage.Items`).
+pub fn parse_volume_sizes(body: &[u8]) -> HashMap<String, i64> {
+    let v: serde_json::Value = serde_json::from_slice(body).unwrap_or_default();
+    let items = v
+        .get("Volumes")
+        .or_else(|| v.get("VolumeUsage").and_then(|u| u.get("Items")))
+        .and_then(|i| i.as_array())
+        .cloned()
+        .unwrap_or_default();
+    items
+        .iter()
+        .filter_map(|i| {
+            Some((
+                i.get("Name")?.as_str()?.to_string(),
+                i.get("UsageData")?.get("Size")?.as_i64()?,
+            ))
+        })
+        .filter(|(_, size)| *size >= 0)
+        .collect()
+}

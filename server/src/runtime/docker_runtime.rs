@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use bollard::models::{
-    ContainerCreateBody, HealthConfig, HostConfig, PortBinding, RestartPolicy,
+    ContainerCreateBody, HealthConfig, HostConfig, Mount, MountType, PortBinding, RestartPolicy,
     RestartPolicyNameEnum,
 };
 
@@ -18,7 +18,7 @@ use app::wire::HealthProbe;
 use super::docker::DockerError;
 use super::{labels, ContainerRuntime, ReplicaSpec, RuntimeError};
 use crate::cluster::Hosts;
-use crate::domain::ObservedReplica;
+use crate::domain::{ObservedReplica, ObservedVolume};
 
 /// How long a replica has to stop after SIGTERM before it is killed (Docker's
 /// default).
@@ -126,6 +126,18 @@ pub fn create_body(r: &ReplicaSpec, owner: &str) -> ContainerCreateBody {
         memory: (r_.memory_limit_bytes > 0).then_some(r_.memory_limit_bytes as i64),
         memory_reservation: (r_.memory_bytes > 0).then_some(r_.memory_bytes as i64),
         nano_cpus: (r_.cpu_limit_millis > 0).then_some(i64::from(r_.cpu_limit_millis) * 1_000_000),
+        mounts: (!spec.volumes.is_empty()).then(|| {
+            spec.volumes
+                .iter()
+                .map(|v| Mount {
+                    target: Some(v.path.clone()),
+                    source: Some(labels::volume_name(&r.service, v, r.slot)),
+                    typ: Some(MountType::VOLUME),
+                    read_only: Some(v.read_only),
+                    ..Default::default()
+                })
+                .collect()
+        }),
         ..Default::default()
     };
     ContainerCreateBody {
@@ -189,6 +201,25 @@ impl ContainerRuntime for DockerRuntime {
 
     async fn start(&self, host_id: i64, replica: &ReplicaSpec) -> Result<String, RuntimeError> {
         let entry = self.engine(host_id)?;
+        // Its volumes first: made once, then found again by name on every start.
+        for v in &replica.spec.volumes {
+            entry
+                .engine
+                .ensure_volume(
+                    &labels::volume_name(&replica.service, v, replica.slot),
+                    &v.driver,
+                    &v.options,
+                    labels::volume_labels(
+                        &self.owner,
+                        replica.service_id,
+                        &replica.service,
+                        v,
+                        replica.slot,
+                    ),
+                )
+                .await
+                .map_err(|e| RuntimeError::Engine(format!("volume {}: {e}", v.name)))?;
+        }
         entry
             .engine
             .create_and_start(&container_name(replica), create_body(replica, &self.owner))
@@ -203,6 +234,31 @@ impl ContainerRuntime for DockerRuntime {
             .stop_and_remove(container_id, STOP_GRACE)
             .await
             .map_err(engine_error)
+    }
+
+    async fn volumes(&self, host_id: i64) -> Result<Vec<ObservedVolume>, RuntimeError> {
+        let entry = self.engine(host_id)?;
+        let listed = entry
+            .engine
+            .volumes_labelled(labels::OWNER, &self.owner)
+            .await
+            .map_err(engine_error)?;
+        Ok(listed
+            .iter()
+            .filter_map(|v| {
+                labels::observe_volume(host_id, &v.name, &v.driver, &v.created_at, &v.labels)
+            })
+            .collect())
+    }
+
+    async fn volume_sizes(&self, host_id: i64) -> Result<HashMap<String, i64>, RuntimeError> {
+        let entry = self.engine(host_id)?;
+        entry.engine.volume_sizes().await.map_err(engine_error)
+    }
+
+    async fn remove_volume(&self, host_id: i64, name: &str) -> Result<(), RuntimeError> {
+        let entry = self.engine(host_id)?;
+        entry.engine.remove_volume(name).await.map_err(engine_error)
     }
 }
 

@@ -1,14 +1,14 @@
 //! An in-memory runtime for the reconciler's tests: hosts that can be made to fail,
 //! containers that can be killed, and a log of every call.
 
-use std::collections::{BTreeMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Mutex;
 
-use app::wire::Health;
+use app::wire::{Health, VolumeScope};
 use async_trait::async_trait;
 
 use super::{ContainerRuntime, ReplicaSpec, RuntimeError};
-use crate::domain::{ObservedReplica, Status};
+use crate::domain::{ObservedReplica, ObservedVolume, Status};
 
 #[derive(Default)]
 struct Inner {
@@ -19,6 +19,8 @@ struct Inner {
     missing_images: BTreeMap<String, bool>,
     /// Images whose containers fail their health check.
     sick_images: HashSet<String>,
+    /// Volumes by (host, name).
+    volumes: BTreeMap<(i64, String), ObservedVolume>,
     next: u64,
     calls: Vec<String>,
     clock: i64,
@@ -165,6 +167,22 @@ impl ContainerRuntime for FakeRuntime {
                 "the engine refused to start it".into(),
             ));
         }
+        for v in &r.spec.volumes {
+            let name = super::labels::volume_name(&r.service, v, r.slot);
+            i.volumes
+                .entry((host_id, name.clone()))
+                .or_insert_with(|| ObservedVolume {
+                    host_id,
+                    name,
+                    service_id: r.service_id,
+                    service: r.service.clone(),
+                    volume: v.name.clone(),
+                    slot: (v.scope == VolumeScope::PerReplica).then_some(r.slot),
+                    scope: v.scope,
+                    driver: v.driver.clone(),
+                    created_at: String::new(),
+                });
+        }
         i.next += 1;
         let id = format!("fake-{}", i.next);
         // Each new container is newer than the last, and as new as now.
@@ -201,6 +219,34 @@ impl ContainerRuntime for FakeRuntime {
         Self::check(&i, host_id)?;
         i.calls.push(format!("remove {container_id}@h{host_id}"));
         i.containers.remove(container_id);
+        Ok(())
+    }
+
+    async fn volumes(&self, host_id: i64) -> Result<Vec<ObservedVolume>, RuntimeError> {
+        let i = self.inner.lock().unwrap();
+        Self::check(&i, host_id)?;
+        Ok(i.volumes
+            .values()
+            .filter(|v| v.host_id == host_id)
+            .cloned()
+            .collect())
+    }
+
+    async fn volume_sizes(&self, host_id: i64) -> Result<HashMap<String, i64>, RuntimeError> {
+        let i = self.inner.lock().unwrap();
+        Self::check(&i, host_id)?;
+        Ok(i.volumes
+            .keys()
+            .filter(|(h, _)| *h == host_id)
+            .map(|(_, name)| (name.clone(), 0))
+            .collect())
+    }
+
+    async fn remove_volume(&self, host_id: i64, name: &str) -> Result<(), RuntimeError> {
+        let mut i = self.inner.lock().unwrap();
+        Self::check(&i, host_id)?;
+        i.calls.push(format!("remove volume {name}@h{host_id}"));
+        i.volumes.remove(&(host_id, name.to_string()));
         Ok(())
     }
 }

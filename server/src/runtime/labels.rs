@@ -21,11 +21,72 @@ pub const RESERVE_MEMORY: &str = "berth.reserve.memory";
 /// The fixed host port the replica holds, if any.
 pub const HOST_PORT: &str = "berth.host_port";
 
+/// On volumes: the volume's name in the spec, and its scope.
+pub const VOLUME: &str = "berth.volume";
+pub const SCOPE: &str = "berth.scope";
+
 use std::collections::HashMap;
 
-use app::wire::Health;
+use app::wire::{Health, VolumeScope, VolumeSpec};
 
-use crate::domain::{ObservedReplica, Status};
+use crate::domain::{ObservedReplica, ObservedVolume, Status};
+
+/// Docker's name for a service's volume: `berth.<service>.<volume>` shared by the
+/// replicas on a host, `berth.<service>.<volume>.<slot>` for one slot. Service and
+/// volume names hold no dots, so no two of these collide.
+pub fn volume_name(service: &str, v: &VolumeSpec, slot: u32) -> String {
+    match v.scope {
+        VolumeScope::Shared => format!("berth.{service}.{}", v.name),
+        VolumeScope::PerReplica => format!("berth.{service}.{}.{slot}", v.name),
+    }
+}
+
+/// The labels a volume is made with.
+pub fn volume_labels(
+    owner: &str,
+    service_id: i64,
+    service: &str,
+    v: &VolumeSpec,
+    slot: u32,
+) -> HashMap<String, String> {
+    let mut l = HashMap::from([
+        (MANAGED.to_string(), "true".to_string()),
+        (OWNER.to_string(), owner.to_string()),
+        (SERVICE.to_string(), service.to_string()),
+        (SERVICE_ID.to_string(), service_id.to_string()),
+        (VOLUME.to_string(), v.name.clone()),
+        (SCOPE.to_string(), v.scope.as_str().to_string()),
+    ]);
+    if v.scope == VolumeScope::PerReplica {
+        l.insert(SLOT.to_string(), slot.to_string());
+    }
+    l
+}
+
+/// A volume read back from its labels; `None` when they are not Berth's.
+pub fn observe_volume(
+    host_id: i64,
+    name: &str,
+    driver: &str,
+    created_at: &str,
+    labels: &HashMap<String, String>,
+) -> Option<ObservedVolume> {
+    Some(ObservedVolume {
+        host_id,
+        name: name.to_string(),
+        service_id: labels.get(SERVICE_ID)?.parse().ok()?,
+        service: labels.get(SERVICE)?.clone(),
+        volume: labels.get(VOLUME)?.clone(),
+        slot: labels.get(SLOT).and_then(|s| s.parse().ok()),
+        scope: if labels.get(SCOPE).map(String::as_str) == Some("shared") {
+            VolumeScope::Shared
+        } else {
+            VolumeScope::PerReplica
+        },
+        driver: driver.to_string(),
+        created_at: created_at.to_string(),
+    })
+}
 
 /// A replica read back from a listed container's labels and state; `None` for a
 /// container whose labels are not Berth's (or are damaged).

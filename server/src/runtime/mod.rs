@@ -12,7 +12,9 @@ use async_trait::async_trait;
 
 use app::wire::ServiceSpec;
 
-use crate::domain::ObservedReplica;
+use std::collections::HashMap;
+
+use crate::domain::{ObservedReplica, ObservedVolume};
 
 /// Everything needed to start one replica.
 #[derive(Debug, Clone, PartialEq)]
@@ -51,4 +53,10 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     async fn start(&self, host_id: i64, replica: &ReplicaSpec) -> Result<String, RuntimeError>;
     /// Stops and removes a container; one already gone counts as removed.
     async fn remove(&self, host_id: i64, container_id: &str) -> Result<(), RuntimeError>;
+    /// Berth's volumes on a host.
+    async fn volumes(&self, host_id: i64) -> Result<Vec<ObservedVolume>, RuntimeError>;
+    /// The space Berth's volumes use on a host, by name (those it can tell).
+    async fn volume_sizes(&self, host_id: i64) -> Result<HashMap<String, i64>, RuntimeError>;
+    /// Removes a volume; the engine refuses one in use.
+    async fn remove_volume(&self, host_id: i64, name: &str) -> Result<(), RuntimeError>;
 }

@@ -2,7 +2,8 @@
 //! busy timeout, migrated at start-up from `migrations/` (append-only).
 //!
 //! One file per table group: `settings`, `users`, `sessions`, `tokens`, `teams`,
-//! `audit`, `hosts`, `events`, `services` (with their revisions).
+//! `audit`, `hosts`, `events`, `services` (with their revisions), `rollouts`,
+//! `volumes` (where per-replica volumes live).
 
 mod audit;
 mod events;
@@ -14,6 +15,7 @@ mod settings;
 mod teams;
 mod tokens;
 mod users;
+mod volumes;
 
 pub use audit::{AuditFilter, NewAudit};
 pub use events::EventFilter;

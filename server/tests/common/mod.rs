@@ -278,8 +278,8 @@ pub async fn add_test_hosts(t: &server::testing::TestState, auth: &Auth) {
     }
 }
 
-/// Removes every container of the Berth with this instance id from the test hosts
-/// when dropped, whatever happened in the test.
+/// Removes every container and volume of the Berth with this instance id from the
+/// test hosts when dropped, whatever happened in the test.
 pub struct Cleanup(pub String);
 
 impl Drop for Cleanup {
@@ -303,6 +303,25 @@ impl Drop for Cleanup {
                     .arg("rm")
                     .arg("-f")
                     .args(&ids)
+                    .output();
+            }
+            // Then the volumes they held.
+            let Ok(out) = std::process::Command::new("docker")
+                .env("DOCKER_HOST", &h.endpoint)
+                .args(["volume", "ls", "-q", "--filter", &filter])
+                .output()
+            else {
+                continue;
+            };
+            let names: Vec<String> = String::from_utf8_lossy(&out.stdout)
+                .split_whitespace()
+                .map(str::to_string)
+                .collect();
+            if !names.is_empty() {
+                let _ = std::process::Command::new("docker")
+                    .env("DOCKER_HOST", &h.endpoint)
+                    .args(["volume", "rm", "-f"])
+                    .args(&names)
                     .output();
             }
         }

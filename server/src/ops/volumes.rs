@@ -1,0 +1,416 @@
+//! Volumes: what Berth made on the hosts for services' storage, listed with the
+//! replica that uses each and the space it takes; deleting those no replica needs
+//! any more; moving a replica away from a lost host that holds its data.
+
+use std::collections::{BTreeMap, HashMap};
+
+use app::wire::{HostState, VolumeScope, VolumeView};
+
+use super::{audit, Ctx, OpsError};
+use crate::auth::policy::Action;
+use crate::domain::{ObservedReplica, ObservedVolume};
+use crate::events::{self, Level};
+use crate::reconciler::driver::host_infos;
+use crate::state::AppState;
+use crate::store::ServiceRow;
+
+/// Which volumes to list.
+#[derive(Debug, Clone, Default)]
+pub struct VolumeFilter {
+    pub service: Option<String>,
+    pub host: Option<String>,
+}
+
+/// Every volume the caller may see on the hosts that answer: their services'
+/// volumes, and for admins those of deleted services too.
+pub async fn list(
+    state: &AppState,
+    ctx: &Ctx,
+    filter: &VolumeFilter,
+) -> Result<Vec<VolumeView>, OpsError> {
+    let me = ctx.principal()?;
+    let admin = me.is_admin();
+    let rows: HashMap<i64, ServiceRow> = state
+        .store
+        .list_services()
+        .await?
+        .into_iter()
+        .map(|r| (r.id, r))
+        .collect();
+    if let Some(name) = &filter.service {
+        let row = rows
+            .values()
+            .find(|r| &r.name == name)
+            .ok_or_else(|| OpsError::NotFound(format!("there is no service {name:?}")))?;
+        ctx.allowed(Action::ReadServices(row.team_id))?;
+    }
+    let homes = state.store.replica_homes().await?;
+    let (hosts, _) = host_infos(state);
+    let names: HashMap<i64, String> = hosts.iter().map(|h| (h.id, h.name.clone())).collect();
+    let asked = hosts.iter().filter(|h| {
+        h.state != HostState::Unreachable && filter.host.as_ref().is_none_or(|n| n == &h.name)
+    });
+    let rt = state.reconciler.runtime.clone();
+    let found = futures::future::join_all(asked.map(|h| {
+        let rt = rt.clone();
+        let id = h.id;
+        async move {
+            let volumes = rt.volumes(id).await;
+            let sizes = rt.volume_sizes(id).await.unwrap_or_default();
+            // Every container of Berth's there, stopped ones too: they hold
+            // their volumes until removed.
+            let containers = rt.list(id).await.unwrap_or_default();
+            (id, volumes, sizes, containers)
+        }
+    }))
+    .await;
+    let mut out = Vec::new();
+    for (host_id, volumes, sizes, containers) in found {
+        let Ok(volumes) = volumes else { continue };
+        for v in volumes {
+            // A service id can be taken again after a deletion: the name must match.
+            let row = rows.get(&v.service_id).filter(|r| r.name == v.service);
+            if filter.service.as_ref().is_some_and(|n| n != &v.service) {
+                continue;
+            }
+            let visible = match row {
+                Some(r) => ctx.allowed(Action::ReadServices(r.team_id)).is_ok(),
+                None => admin,
+            };
+            if !visible {
+                continue;
+            }
+            let home = v
+                .slot
+                .and_then(|slot| homes.get(&v.service_id).and_then(|h| h.get(&slot)))
+                .copied();
+            let users = users_of(&v, &containers);
+            out.push(view(
+                &v,
+                row,
+                home,
+                &names,
+                sizes.get(&v.name).copied(),
+                host_id,
+                users,
+            ));
+        }
+    }
+    // Slots waiting for a host that does not answer: their volumes cannot be
+    // listed from it, but Berth knows they are there.
+    for (service_id, slots) in &homes {
+        let Some(row) = rows.get(service_id) else {
+            continue;
+        };
+        if filter.service.as_ref().is_some_and(|n| n != &row.name)
+            || ctx.allowed(Action::ReadServices(row.team_id)).is_err()
+        {
+            continue;
+        }
+        for (slot, host_id) in slots {
+            let Some(h) = hosts.iter().find(|h| h.id == *host_id) else {
+                continue;
+            };
+            if h.state != HostState::Unreachable
+                || *slot > row.replicas
+                || filter.host.as_ref().is_some_and(|n| n != &h.name)
+            {
+                continue;
+            }
+            for d in row
+                .spec
+                .volumes
+                .iter()
+                .filter(|d| d.scope == VolumeScope::PerReplica)
+            {
+                out.push(VolumeView {
+                    host: h.name.clone(),
+                    host_id: h.id,
+                    name: crate::runtime::labels::volume_name(&row.name, d, *slot),
+                    service: Some(row.name.clone()),
+                    service_id: row.id,
+                    volume: d.name.clone(),
+                    slot: Some(*slot),
+                    scope: d.scope,
+                    driver: d.driver.clone(),
+                    path: Some(d.path.clone()),
+                    size_bytes: None,
+                    created_at: String::new(),
+                    used_by: None,
+                    note: Some(format!(
+                        "host {} does not answer: replica {slot} waits for it",
+                        h.name
+                    )),
+                    deletable: false,
+                    stranded: true,
+                });
+            }
+        }
+    }
+    out.sort_by(|a, b| {
+        (&a.service, a.slot, &a.volume, &a.host).cmp(&(&b.service, b.slot, &b.volume, &b.host))
+    });
+    Ok(out)
+}
+
+/// The containers on the volume's host that mount it, in words.
+fn users_of(v: &ObservedVolume, containers: &[ObservedReplica]) -> Vec<String> {
+    containers
+        .iter()
+        .filter(|r| r.service_id == v.service_id && v.slot.is_none_or(|slot| slot == r.slot))
+        .map(|r| {
+            format!(
+                "replica {} ({}{})",
+                r.slot,
+                r.container_id.chars().take(12).collect::<String>(),
+                if r.status.alive() { "" } else { ", stopped" }
+            )
+        })
+        .collect()
+}
+
+fn view(
+    v: &ObservedVolume,
+    row: Option<&ServiceRow>,
+    home: Option<i64>,
+    names: &HashMap<i64, String>,
+    size: Option<i64>,
+    host_id: i64,
+    users: Vec<String>,
+) -> VolumeView {
+    let host = names.get(&host_id).cloned().unwrap_or_default();
+    let declared = row.and_then(|r| {
+        r.spec
+            .volumes
+            .iter()
+            .find(|d| d.name == v.volume && d.scope == v.scope)
+    });
+    let (note, needed) = match (row, declared) {
+        (None, _) => (Some("its service was deleted".to_string()), false),
+        (Some(_), None) => (Some("no longer in the service's spec".to_string()), false),
+        (Some(r), Some(_)) => match v.slot {
+            Some(slot) if slot > r.replicas => (
+                Some(format!(
+                    "replica {slot} is scaled away; kept for when it comes back"
+                )),
+                false,
+            ),
+            Some(slot) if home.is_some_and(|h| h != host_id) => (
+                Some(format!(
+                    "left behind: replica {slot} lives on {} now",
+                    home.and_then(|h| names.get(&h).cloned())
+                        .unwrap_or_default()
+                )),
+                false,
+            ),
+            Some(slot) if users.is_empty() => {
+                (Some(format!("replica {slot} starts here again")), true)
+            }
+            None if users.is_empty() => (
+                Some("mounted again by the next replica on this host".to_string()),
+                false,
+            ),
+            _ => (None, true),
+        },
+    };
+    VolumeView {
+        host,
+        host_id,
+        name: v.name.clone(),
+        service: row.map(|r| r.name.clone()),
+        service_id: v.service_id,
+        volume: v.volume.clone(),
+        slot: v.slot,
+        scope: v.scope,
+        driver: v.driver.clone(),
+        path: declared.map(|d| d.path.clone()),
+        size_bytes: size,
+        created_at: v.created_at.clone(),
+        deletable: users.is_empty() && !needed,
+        stranded: false,
+        used_by: (!users.is_empty()).then(|| users.join(", ")),
+        note: if users.is_empty() { note } else { None },
+    }
+}
+
+/// Deletes a volume no replica uses or needs (admins): one of a deleted service,
+/// one left behind, one of a slot scaled away.
+pub async fn delete(state: &AppState, ctx: &Ctx, host: &str, name: &str) -> Result<(), OpsError> {
+    let outcome = async {
+        let who = ctx.allowed(Action::ManageHosts)?.username.clone();
+        let filter = VolumeFilter {
+            service: None,
+            host: Some(host.to_string()),
+        };
+        let (hosts, _) = host_infos(state);
+        let h = hosts
+            .iter()
+            .find(|h| h.name == host)
+            .ok_or_else(|| OpsError::NotFound(format!("there is no host {host:?}")))?;
+        if h.state == HostState::Unreachable {
+            return Err(OpsError::Conflict(format!(
+                "host {host} does not answer: its volumes cannot be deleted now"
+            )));
+        }
+        let v = list(state, ctx, &filter)
+            .await?
+            .into_iter()
+            .find(|v| v.name == name)
+            .ok_or_else(|| {
+                OpsError::NotFound(format!("there is no volume {name:?} of Berth's on {host}"))
+            })?;
+        if !v.deletable {
+            let why = v
+                .used_by
+                .map(|u| format!("{u} uses it"))
+                .or(v.note)
+                .unwrap_or_else(|| "a replica needs it".into());
+            return Err(OpsError::Conflict(format!("volume {name} is kept: {why}")));
+        }
+        state
+            .reconciler
+            .runtime
+            .remove_volume(h.id, name)
+            .await
+            .map_err(|e| OpsError::Conflict(format!("{host} refused: {e}")))?;
+        let subject = v.service.clone().unwrap_or_else(|| v.volume.clone());
+        events::record(
+            state,
+            "service",
+            &subject,
+            Level::Warn,
+            &format!("volume {name} deleted from {host} by {who}; its data is gone"),
+        )
+        .await;
+        Ok(())
+    }
+    .await;
+    audit(
+        state,
+        ctx,
+        "volume.delete",
+        &format!("volume:{host}/{name}"),
+        &outcome,
+    )
+    .await;
+    outcome
+}
+
+/// Forgets where a replica's own volumes are, so it starts on another host with
+/// empty ones (admins). Only for a slot whose host is not ready: the data stays
+/// behind on it.
+pub async fn move_replica(
+    state: &AppState,
+    ctx: &Ctx,
+    service: &str,
+    slot: u32,
+) -> Result<String, OpsError> {
+    let outcome = async {
+        let who = ctx.allowed(Action::ManageHosts)?.username.clone();
+        let row = state
+            .store
+            .service_by_name(service)
+            .await?
+            .ok_or_else(|| OpsError::NotFound(format!("there is no service {service:?}")))?;
+        let homes = state.store.replica_homes().await?;
+        let home = homes
+            .get(&row.id)
+            .and_then(|h| h.get(&slot))
+            .copied()
+            .ok_or_else(|| {
+                OpsError::NotFound(format!(
+                    "replica {slot} of {service} has no volumes of its own to leave"
+                ))
+            })?;
+        let (hosts, _) = host_infos(state);
+        let host = hosts.iter().find(|h| h.id == home);
+        let host_name = host
+            .map(|h| h.name.clone())
+            .unwrap_or_else(|| format!("#{home}"));
+        if host.is_some_and(|h| h.state == HostState::Ready) {
+            return Err(OpsError::Conflict(format!(
+                "host {host_name} is ready: replica {slot} runs there with its data; nothing to move"
+            )));
+        }
+        state.store.forget_replica_home(row.id, slot).await?;
+        let message = format!(
+            "replica {slot} moved off {host_name} by {who}: its volumes stay behind there, and it starts elsewhere with empty ones"
+        );
+        events::record(state, "service", &row.name, Level::Warn, &message).await;
+        state.reconciler.written(row.id);
+        Ok(message)
+    }
+    .await;
+    audit(
+        state,
+        ctx,
+        "service.move_replica",
+        &format!("service:{service}/{slot}"),
+        &outcome,
+    )
+    .await;
+    outcome
+}
+
+/// Removes a deleted service's volumes once its containers are gone (they hold
+/// them), within a minute; what is left then stays listed for an admin.
+pub fn remove_when_free(state: &AppState, service_id: i64, service: String) {
+    let state = state.clone();
+    let token = state.shutdown.clone();
+    tokio::spawn(async move {
+        let rt = state.reconciler.runtime.clone();
+        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
+        let mut left: BTreeMap<(i64, String), ()> = BTreeMap::new();
+        loop {
+            let (hosts, _) = host_infos(&state);
+            left.clear();
+            for h in hosts.iter().filter(|h| h.state != HostState::Unreachable) {
+                let busy = rt
+                    .list(h.id)
+                    .await
+                    .map(|l| l.iter().any(|r| r.service_id == service_id))
+                    .unwrap_or(true);
+                let Ok(volumes) = rt.volumes(h.id).await else {
+                    continue;
+                };
+                for v in volumes
+                    .into_iter()
+                    .filter(|v| v.service_id == service_id && v.service == service)
+                {
+                    if busy || rt.remove_volume(h.id, &v.name).await.is_err() {
+                        left.insert((h.id, v.name), ());
+                    } else {
+                        events::record(
+                            &state,
+                            "service",
+                            &service,
+                            Level::Info,
+                            &format!("volume {} deleted with its service", v.name),
+                        )
+                        .await;
+                    }
+                }
+            }
+            if left.is_empty() || tokio::time::Instant::now() > deadline {
+                break;
+            }
+            tokio::select! {
+                _ = token.cancelled() => break,
+                _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+            }
+        }
+        if !left.is_empty() {
+            events::record(
+                &state,
+                "service",
+                &service,
+                Level::Warn,
+                &format!(
+                    "{} volume(s) of the deleted service are still in use and were kept",
+                    left.len()
+                ),
+            )
+            .await;
+        }
+    });
+}
