@@ -9,10 +9,10 @@
 //!   CSRF protection.
 //! - [`runtime`]: the `ContainerRuntime` seam the reconciler uses; Docker engines
 //!   through bollard (`docker`, `docker_runtime`), an in-memory one for tests
-//!   (`fake`), and the labels Berth puts on its containers (`labels`).
+//!   (`fake`), and the labels Berth puts on its containers and volumes (`labels`).
 //! - [`cluster`]: the host registry, heartbeats and engine event followers.
-//! - [`domain`]: plain data of the pure core: hosts, desired services, observed
-//!   replicas.
+//! - [`domain`]: plain data of the pure core: hosts, desired services (with where
+//!   their per-replica volumes live), observed replicas and volumes.
 //! - [`scheduler`]: placement (pure): which host gets a replica, or why none.
 //! - [`reconciler`]: `plan` (pure), health checks, and the loop that makes what
 //!   runs match what the services want.
