@@ -104,6 +104,34 @@ impl World {
         send(&self.t.router(), method, uri, auth, body, &[]).await
     }
 
+    /// A service of team `web` with one replica of `spec`; its id.
+    async fn service(&self, name: &str, spec: Value) -> i64 {
+        let spec: app::wire::ServiceSpec = serde_json::from_value(spec).unwrap();
+        self.t
+            .state
+            .store
+            .create_service(server::store::NewService {
+                name,
+                team_id: self.web,
+                replicas: 1,
+                spec: &spec,
+                proxy: &Default::default(),
+                author: "test",
+                message: "",
+                now: 1,
+            })
+            .await
+            .unwrap();
+        self.t
+            .state
+            .store
+            .service_by_name(name)
+            .await
+            .unwrap()
+            .unwrap()
+            .id
+    }
+
     async fn fresh_user(&self, tag: &str) -> i64 {
         self.t
             .add_user(&format!("target-{tag}"), "password-1", UserRole::Member)
@@ -267,32 +295,9 @@ async fn request(w: &World, case: &str, who: Who, n: usize) -> (String, String, 
         "service.deploy" | "service.scale" | "service.delete" | "service.rollback"
         | "service.pause" | "service.abort" => {
             let name = format!("s-{n}");
-            let spec: app::wire::ServiceSpec =
-                serde_json::from_value(json!({"image": "demo:v1"})).unwrap();
-            w.t.state
-                .store
-                .create_service(server::store::NewService {
-                    name: &name,
-                    team_id: w.web,
-                    replicas: 1,
-                    spec: &spec,
-                    proxy: &Default::default(),
-                    author: "test",
-                    message: "",
-                    now: 1,
-                })
-                .await
-                .unwrap();
+            let id = w.service(&name, json!({"image": "demo:v1"})).await;
             if matches!(case, "service.rollback" | "service.pause" | "service.abort") {
                 // A second revision, with a rollout to it under way.
-                let id =
-                    w.t.state
-                        .store
-                        .service_by_name(&name)
-                        .await
-                        .unwrap()
-                        .unwrap()
-                        .id;
                 let v2: app::wire::ServiceSpec =
                     serde_json::from_value(json!({"image": "demo:v2"})).unwrap();
                 let two =
@@ -340,6 +345,32 @@ async fn request(w: &World, case: &str, who: Who, n: usize) -> (String, String, 
                 ),
                 _ => ("DELETE".into(), format!("/api/v1/services/{name}"), None),
             }
+        }
+        "service.move_replica" => {
+            // A slot whose volumes are on a host that never answered.
+            let name = format!("s-{n}");
+            let id = w
+                .service(
+                    &name,
+                    json!({"image": "demo:v1", "volumes": [{"name": "data", "path": "/data"}]}),
+                )
+                .await;
+            let host =
+                w.t.add_host(
+                    &format!("lost-{n}"),
+                    "unix:///nonexistent/berth/docker.sock",
+                )
+                .await;
+            w.t.state
+                .store
+                .set_replica_home(id, 1, host, 1)
+                .await
+                .unwrap();
+            (
+                "POST".into(),
+                format!("/api/v1/services/{name}/replicas/1/move"),
+                None,
+            )
         }
         "session.revoke" => {
             // A second session of the caller's user, to end.
@@ -471,6 +502,10 @@ async fn every_state_changing_endpoint_against_every_caller() {
         Case {
             name: "service.abort",
             expect: web_operator,
+        },
+        Case {
+            name: "service.move_replica",
+            expect: admin_only,
         },
     ];
     let mut failures = Vec::new();

@@ -510,6 +510,23 @@ pub fn spec_changes(old: &ServiceSpec, new: &ServiceSpec) -> Vec<String> {
     if old.update != new.update {
         out.push("update policy changed".into());
     }
+    if old.volumes != new.volumes {
+        let words = |v: &[app::wire::VolumeSpec]| {
+            if v.is_empty() {
+                "none".to_string()
+            } else {
+                v.iter()
+                    .map(validate::format_volume)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            }
+        };
+        out.push(format!(
+            "volumes {} → {}",
+            words(&old.volumes),
+            words(&new.volumes)
+        ));
+    }
     out
 }
 
