@@ -2,7 +2,9 @@
 //! keeps each slot's data, on the slot's host, through a rollout (stop-first by
 //! default), a restart of Berth and scaling 2 -> 1 -> 2; bad volumes are refused;
 //! a deleted service's volumes are kept and listed until deleted, or deleted with
-//! it when asked. Needs `scripts/hosts up 3` (make test runs it).
+//! it when asked; a replica whose host is lost waits for its data until an admin
+//! moves it, and the volume left behind can be deleted once the host is back.
+//! Needs `scripts/hosts up 3` (make test runs it).
 
 mod common;
 
@@ -341,4 +343,126 @@ async fn per_replica_volumes_keep_their_data_and_outlive_their_service() {
         );
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
+}
+
+#[tokio::test]
+async fn a_replica_whose_host_is_lost_waits_for_its_data_until_an_admin_moves_it() {
+    let (t, auth) = admin().await;
+    let owner = t.state.store.instance_id().await.unwrap();
+    let _cleanup = Cleanup(owner.clone());
+    add_test_hosts(&t, &auth).await;
+    t.state.reconciler.configure(Settings {
+        host_grace: Duration::from_secs(2),
+        interval: Duration::from_secs(5),
+    });
+    t.spawn_background(HEARTBEAT);
+    t.add_team("data").await;
+    let (status, body) = call(
+        &t,
+        &auth,
+        "POST",
+        "/api/v1/services",
+        Some(json!({"name": "kept", "team": "data", "replicas": 3,
+            "spec": spec("v1", json!([{"name": "data", "path": "/data"}]))})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let d = settled(&t, &auth, "kept", 3, 1).await;
+    // The slot on h3 (the spread puts one on each host).
+    let (slot, _, _) = placement(&d)
+        .into_iter()
+        .find(|(_, host, _)| host == "h3")
+        .expect("a replica on h3");
+
+    // h3 stops: past the grace the slot does not move; it waits and says why.
+    let _restart = common::Restart("3");
+    common::script(&["stop", "3"]);
+    let started = Instant::now();
+    loop {
+        let s = get(&t, &auth, "/api/v1/services/kept").await["service"].clone();
+        let problems = s["problems"].to_string();
+        if problems.contains(&format!("replica {slot} waits for host h3")) {
+            assert!(problems.contains("an admin may move it"), "{problems}");
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(30), "no wait: {s}");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let s = get(&t, &auth, "/api/v1/services/kept").await["service"].clone();
+    let on_h3_or_nowhere = s["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["slot"] == slot)
+        .all(|i| i["host"] == "h3");
+    assert!(on_h3_or_nowhere, "the slot moved to an empty volume: {s}");
+    let list = get(&t, &auth, "/api/v1/volumes?service=kept").await;
+    let stranded: Vec<&Value> = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|v| v["stranded"] == true)
+        .collect();
+    assert_eq!(stranded.len(), 1, "{list}");
+    assert_eq!(stranded[0]["slot"], slot);
+
+    // An admin moves it: it starts elsewhere.
+    let (status, body) = call(
+        &t,
+        &auth,
+        "POST",
+        &format!("/api/v1/services/kept/replicas/{slot}/move"),
+        None,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        body["message"].as_str().unwrap().contains("stay behind"),
+        "{body}"
+    );
+    let started = Instant::now();
+    loop {
+        let s = get(&t, &auth, "/api/v1/services/kept").await["service"].clone();
+        let moved = s["instances"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["slot"] == slot && i["host"] != "h3" && i["health"] == "healthy");
+        if moved && s["healthy"] == 3 {
+            break;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "not moved: {s}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // h3 is back: the old volume is left behind there, and may be deleted.
+    common::script(&["start", "3"]);
+    let started = Instant::now();
+    let behind = loop {
+        let list = get(&t, &auth, "/api/v1/volumes?service=kept&host=h3").await;
+        if let Some(v) = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["slot"] == slot && v["deletable"] == true)
+        {
+            break v.clone();
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(40),
+            "nothing left behind on h3: {list}"
+        );
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    };
+    assert!(
+        behind["note"].as_str().unwrap().starts_with("left behind"),
+        "{behind}"
+    );
+    let uri = format!("/api/v1/volumes/h3/{}", behind["name"].as_str().unwrap());
+    let (status, body) = call(&t, &auth, "DELETE", &uri, None).await;
+    assert_eq!(status, StatusCode::NO_CONTENT, "{body}");
 }

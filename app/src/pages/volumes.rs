@@ -46,13 +46,26 @@ pub fn Volumes() -> impl IntoView {
     let me = expect_context::<MeResource>();
     let service = RwSignal::new(String::new());
     let host = RwSignal::new(String::new());
-    let list = LocalResource::new(move || {
+    let list = LocalResource::new(|| list_volumes(None, None));
+    // Fetched again every few seconds, but shown again only when it (or the
+    // filter) changed: a question being asked (delete?) stays. The filters match
+    // parts of names, as typed.
+    let data = Memo::new(move |_| {
         let (s, h) = (service.get(), host.get());
-        list_volumes((!s.is_empty()).then_some(s), (!h.is_empty()).then_some(h))
+        list.get().map(|r| {
+            r.map(|l| {
+                l.into_iter()
+                    .filter(|v| {
+                        v.service
+                            .as_deref()
+                            .unwrap_or("(deleted)")
+                            .contains(s.trim())
+                            && v.host.contains(h.trim())
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
     });
-    // Fetched again every few seconds, but shown again only when it changed: a
-    // question being asked (delete?) stays.
-    let data = Memo::new(move |_| list.get());
     every(Duration::from_secs(5), move || list.refetch());
     let act = volume_action(move || list.refetch());
     view! {
