@@ -300,6 +300,23 @@ fn Summary(s: ServiceView) -> impl IntoView {
                 <dt>"Placement"</dt>
                 <dd>{format!("{}{}", match s.spec.placement.strategy { crate::wire::Strategy::Spread => "spread", crate::wire::Strategy::Binpack => "binpack" },
                     if s.spec.placement.constraints.is_empty() { String::new() } else { format!(" · {}", s.spec.placement.constraints.join(", ")) })}</dd>
+                <dt>"Volumes"</dt>
+                <dd class="mono small">{if s.spec.volumes.is_empty() {
+                    "none".to_string()
+                } else {
+                    s.spec.volumes.iter().map(|v| match v.scope {
+                        crate::wire::VolumeScope::PerReplica => format!("{} per-replica", validate::format_volume(v)),
+                        crate::wire::VolumeScope::Shared => validate::format_volume(v),
+                    }).collect::<Vec<_>>().join(", ")
+                }}</dd>
+                <dt>"Rollouts"</dt>
+                <dd>{format!("{}, {}, on failure {}",
+                    s.spec.update_order().as_str(),
+                    match s.spec.update.batch_size {
+                        Some(b) => format!("batches of {b}"),
+                        None => format!("surge {}, unavailable {}", s.spec.update.max_surge, s.spec.update.max_unavailable),
+                    },
+                    s.spec.update.failure_action.as_str())}</dd>
             </dl>
         </section>
     }
