@@ -57,7 +57,14 @@ test('a new image is rolled out from the form, live, and rolled back to revision
   await expect(page.locator('table.replicas tbody tr[data-revision="1"]')).toHaveCount(3, { timeout: 30_000 });
   expect(await page.evaluate(() => (window as any).berthMarker)).toBe(1);
 
-  // The dashboard lists no rollout in progress now; the audit log has both.
+  // Any two revisions compared.
+  const compare = page.getByRole('form', { name: 'Compare revisions' });
+  await compare.getByLabel('Compare').selectOption('1');
+  await compare.getByLabel('with').selectOption('2');
+  await compare.getByRole('button', { name: 'Show changes' }).click();
+  await expect(page.getByRole('list', { name: 'Changes from revision 1 to 2' })).toContainText('berth-demo:v2');
+
+  // The audit log has the rollback.
   const audit = await page.request.get('/api/v1/audit?action=service.rollback');
   expect(audit.status()).toBe(200);
   expect(JSON.stringify(await audit.json())).toContain('e2e-roll');

@@ -606,7 +606,9 @@ fn Revisions(
     operator: bool,
     act: Action<Op, Result<String, AppError>>,
 ) -> impl IntoView {
+    let numbers: Vec<i64> = list.iter().map(|r| r.number).collect();
     view! {
+        {(numbers.len() >= 2).then(|| view! { <CompareRevisions service=service.clone() numbers current/> })}
         <ol class="timeline">
             {list.into_iter().map(|r| {
                 let number = r.number;
@@ -662,6 +664,57 @@ fn Revisions(
                 }
             }).collect_view()}
         </ol>
+    }
+    .into_any()
+}
+
+/// Any two revisions side by side: what differs from one to the other.
+#[component]
+fn CompareRevisions(service: String, numbers: Vec<i64>, current: i64) -> impl IntoView {
+    let oldest = numbers.iter().copied().min().unwrap_or(1);
+    let from = RwSignal::new(oldest.to_string());
+    let to = RwSignal::new(current.to_string());
+    let compare =
+        Action::new(move |(a, b): &(i64, i64)| get_revision_diff(service.clone(), *a, *b));
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let a = from.get_untracked().parse().unwrap_or(oldest);
+        let b = to.get_untracked().parse().unwrap_or(current);
+        compare.dispatch((a, b));
+    };
+    // Each option says whether it is the chosen one, so the choice shows at once.
+    let options = move |chosen: RwSignal<String>| {
+        numbers
+            .iter()
+            .map(|n| {
+                let value = n.to_string();
+                let v = value.clone();
+                view! { <option value=value selected=move || chosen.get() == v>{format!("revision {n}")}</option> }
+            })
+            .collect_view()
+    };
+    let options2 = options.clone();
+    view! {
+        <form class="form-row compare" aria-label="Compare revisions" on:submit=submit>
+            <label class="field field-inline">
+                <span class="field-label">"Compare"</span>
+                <select name="from" bind:value=from>{options(from)}</select>
+            </label>
+            <label class="field field-inline">
+                <span class="field-label">"with"</span>
+                <select name="to" bind:value=to>{options2(to)}</select>
+            </label>
+            <button type="submit" class="btn btn-small" disabled=move || compare.pending().get()>"Show changes"</button>
+        </form>
+        {move || compare.value().get().map(|r| match r {
+            Ok(d) if d.changes.is_empty() => view! { <p class="small muted">{format!("Revisions {} and {} have the same spec.", d.from, d.to)}</p> }.into_any(),
+            Ok(d) => view! {
+                <ul class="diff mono small" aria-label=format!("Changes from revision {} to {}", d.from, d.to)>
+                    {d.changes.into_iter().map(|c| view! { <li>{c}</li> }).collect_view()}
+                </ul>
+            }.into_any(),
+            Err(e) => view! { <ErrorBox error=e/> }.into_any(),
+        })}
     }
     .into_any()
 }
