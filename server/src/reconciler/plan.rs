@@ -546,6 +546,23 @@ fn plan_service(
             if budget == 0 {
                 continue;
             }
+            // Stopping first where no new replica may start would leave the slot
+            // empty: a slot whose volumes are on a host that takes nothing new
+            // keeps its old replica.
+            if order == UpdateOrder::StopFirst {
+                if let Some(h) = home(slot).and_then(|id| ctx.host(id)) {
+                    if h.state != HostState::Ready {
+                        problems.push(format!(
+                            "replica {slot} keeps revision {}: its volumes are on {}, which is {} \
+                             and takes no new replica",
+                            alive[0].revision,
+                            h.name,
+                            h.state.as_str()
+                        ));
+                        continue;
+                    }
+                }
+            }
             budget -= 1;
             let old = alive[0];
             for r in &alive {

@@ -805,3 +805,22 @@ fn rollouts_of_services_with_per_replica_volumes_are_stop_first_unless_told() {
         ["start 1@h1: replica 1: rolling out revision 2 (was 1)"]
     );
 }
+
+#[test]
+fn a_slot_whose_home_takes_nothing_new_keeps_its_old_replica_instead_of_stopping_it() {
+    let v1 = with_volume(service(1, 2), "per-replica", &[(1, 1), (2, 2)]);
+    let observed = vec![rep(&v1, 1, 1), rep(&v1, 2, 2)];
+    let v2 = revised(v1, "demo:v2", 2);
+    let mut hs = hosts(2);
+    hs[0].state = HostState::Cordoned;
+    let p = run(std::slice::from_ref(&v2), &observed, &hs);
+    // Slot 1 stays on revision 1 (said why); slot 2 moves on.
+    assert_eq!(
+        show(&p),
+        ["remove 2@h2: replica 2: revision 1 stopped for revision 2 (stop-first)"]
+    );
+    assert_eq!(
+        p.problems[&1],
+        ["replica 1 keeps revision 1: its volumes are on h1, which is cordoned and takes no new replica"]
+    );
+}
