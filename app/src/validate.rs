@@ -524,7 +524,8 @@ pub fn update_policy(u: &crate::wire::UpdatePolicy) -> Result<(), String> {
     Ok(())
 }
 
-/// `500ms`, `5s`, `2m`, `1h` or a number of seconds into milliseconds; empty is 0.
+/// `500ms`, `5s`, `2m`, `1h`, `7d` or a number of seconds into milliseconds; empty
+/// is 0.
 pub fn parse_duration_ms(text: &str) -> Result<u64, String> {
     let t = text.trim();
     if t.is_empty() {
@@ -541,6 +542,7 @@ pub fn parse_duration_ms(text: &str) -> Result<u64, String> {
         "" | "s" => 1_000.0,
         "m" | "min" => 60_000.0,
         "h" => 3_600_000.0,
+        "d" => 86_400_000.0,
         _ => return Err(bad()),
     };
     let ms = n * scale;

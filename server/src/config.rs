@@ -141,26 +141,15 @@ fn parse_role(s: &str) -> Result<UserRole, String> {
     UserRole::parse(s).ok_or_else(|| format!("'{s}' is not a role: use admin or member"))
 }
 
-/// `500ms`, `30s`, `15m`, `8h`, `7d`.
+/// `500ms`, `30s`, `15m`, `8h`, `7d`: the forms' durations, but always a whole
+/// number with its unit.
 pub fn parse_duration(s: &str) -> Result<Duration, String> {
     let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
-    let (number, unit) = s.split_at(split);
-    let n: u64 = number
-        .parse()
-        .map_err(|_| format!("'{s}' is not a duration: use e.g. 500ms, 30s, 15m, 8h or 7d"))?;
-    let ms = match unit {
-        "ms" => n,
-        "s" => n * 1000,
-        "m" => n * 60_000,
-        "h" => n * 3_600_000,
-        "d" => n * 86_400_000,
-        _ => {
-            return Err(format!(
-                "'{s}' is not a duration: use e.g. 500ms, 30s, 15m, 8h or 7d"
-            ))
-        }
-    };
+    let bad = || format!("'{s}' is not a duration: use e.g. 500ms, 30s, 15m, 8h or 7d");
+    if s.contains('.') || !s.ends_with(|c: char| c.is_ascii_alphabetic()) {
+        return Err(bad());
+    }
+    let ms = app::validate::parse_duration_ms(s).map_err(|_| bad())?;
     if ms == 0 {
         return Err(format!("'{s}' is not a duration longer than zero"));
     }

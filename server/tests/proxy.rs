@@ -12,14 +12,11 @@ use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use common::{
-    add_test_hosts, admin, client, demo_image, docker, get, send, test_hosts, Auth, Cleanup,
+    client, cluster, demo_image, docker, get, ok_json, send, serve_proxy, test_hosts, Auth,
     HttpClient, Load,
 };
 use serde_json::{json, Value};
-use server::reconciler::Settings;
 use server::testing::TestState;
-
-const HEARTBEAT: Duration = Duration::from_secs(1);
 
 async fn service(t: &TestState, auth: &Auth) -> Value {
     send(&t.router(), "GET", "/api/v1/services/web", auth, None, &[])
@@ -51,8 +48,7 @@ async fn wait_settled(t: &TestState, auth: &Auth, n: u64, revision: i64) -> Inst
 }
 
 async fn post(t: &TestState, auth: &Auth, uri: &str, body: Value) {
-    let reply = send(&t.router(), "POST", uri, auth, Some(body), &[]).await;
-    assert!(reply.status.is_success(), "{uri}: {}", reply.text);
+    ok_json(t, auth, "POST", uri, Some(body)).await;
 }
 
 /// The replicas (their hostnames) that answer within `within`, until `want` did.
@@ -133,22 +129,8 @@ impl Drop for Nginx {
 
 #[tokio::test]
 async fn the_proxy_follows_the_replicas_under_load() {
-    let (t, auth) = admin().await;
-    let owner = t.state.store.instance_id().await.unwrap();
-    let _cleanup = Cleanup(owner);
-    add_test_hosts(&t, &auth).await;
-    t.state.reconciler.configure(Settings {
-        host_grace: Duration::from_secs(3),
-        interval: Duration::from_secs(5),
-    });
-    t.spawn_background(HEARTBEAT);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(server::proxy::server::serve(
-        t.state.proxy.clone(),
-        listener,
-        t.state.shutdown.clone(),
-    ));
+    let (t, auth, _cleanup) = cluster(Some(Duration::from_secs(3))).await;
+    let port = serve_proxy(&t).await;
     t.add_team("web").await;
     let spec = |tag: &str| {
         json!({
@@ -331,18 +313,8 @@ async fn the_proxy_follows_the_replicas_under_load() {
 
 #[tokio::test]
 async fn routes_of_a_service_are_set_checked_and_followed() {
-    let (t, auth) = admin().await;
-    let owner = t.state.store.instance_id().await.unwrap();
-    let _cleanup = Cleanup(owner);
-    add_test_hosts(&t, &auth).await;
-    t.spawn_background(HEARTBEAT);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(server::proxy::server::serve(
-        t.state.proxy.clone(),
-        listener,
-        t.state.shutdown.clone(),
-    ));
+    let (t, auth, _cleanup) = cluster(None).await;
+    let port = serve_proxy(&t).await;
     t.add_team("web").await;
     post(&t, &auth, "/api/v1/services", json!({
         "name": "web", "team": "web", "replicas": 2,

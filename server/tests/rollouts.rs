@@ -11,12 +11,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
-use common::{add_test_hosts, admin, demo_image, docker, send, test_hosts, Auth, Cleanup, Load};
+use common::{
+    cluster, demo_spec, docker, ok_json, send, serve_proxy, test_hosts, Auth, Load, HEARTBEAT,
+};
 use serde_json::{json, Value};
-use server::reconciler::Settings;
 use server::testing::TestState;
 
-const HEARTBEAT: Duration = Duration::from_secs(1);
 const REPLICAS: u64 = 10;
 
 async fn service(t: &TestState, auth: &Auth) -> Value {
@@ -69,9 +69,7 @@ async fn wait_rollout(
 }
 
 async fn post(t: &TestState, auth: &Auth, uri: &str, body: Value) -> Value {
-    let reply = send(&t.router(), "POST", uri, auth, Some(body), &[]).await;
-    assert!(reply.status.is_success(), "{uri}: {}", reply.text);
-    reply.json()
+    ok_json(t, auth, "POST", uri, Some(body)).await
 }
 
 /// Keeps counting the fewest serving replicas in the background.
@@ -92,31 +90,14 @@ fn watch(t: &TestState, auth: &Auth) -> (Arc<AtomicU64>, Arc<AtomicBool>) {
 }
 
 fn spec(tag: &str, update: Value) -> Value {
-    json!({
-        "image": demo_image(tag), "port": 8080,
-        "health": {"kind": "http", "path": "/healthz", "interval_ms": 500, "retries": 2, "start_period_ms": 1000},
-        "update": update
-    })
+    demo_spec(tag, json!({ "update": update }))
 }
 
 #[tokio::test]
 async fn rollouts_and_rollbacks_fail_no_request() {
-    let (mut t, auth) = admin().await;
-    let owner = t.state.store.instance_id().await.unwrap();
-    let _cleanup = Cleanup(owner.clone());
-    add_test_hosts(&t, &auth).await;
-    t.state.reconciler.configure(Settings {
-        host_grace: Duration::from_secs(5),
-        interval: Duration::from_secs(5),
-    });
-    t.spawn_background(HEARTBEAT);
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let port = listener.local_addr().unwrap().port();
-    tokio::spawn(server::proxy::server::serve(
-        t.state.proxy.clone(),
-        listener,
-        t.state.shutdown.clone(),
-    ));
+    let (mut t, auth, cleanup) = cluster(Some(Duration::from_secs(5))).await;
+    let owner = cleanup.0.clone();
+    let port = serve_proxy(&t).await;
     t.add_team("web").await;
     post(
         &t,

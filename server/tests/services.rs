@@ -11,14 +11,10 @@ use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
 use common::{
-    add_test_hosts, admin, demo_image, docker, http_get_ok, script, send, test_hosts, Auth,
-    Cleanup, Restart,
+    cluster, demo_image, docker, http_get_ok, script, send, test_hosts, Auth, Restart, HEARTBEAT,
 };
 use serde_json::{json, Value};
-use server::reconciler::Settings;
 use server::testing::TestState;
-
-const HEARTBEAT: Duration = Duration::from_secs(1);
 
 async fn service(t: &TestState, auth: &Auth) -> Value {
     let reply = send(&t.router(), "GET", "/api/v1/services/web", auth, None, &[]).await;
@@ -99,15 +95,8 @@ fn containers_on(host: usize, owner: &str) -> usize {
 
 #[tokio::test]
 async fn six_replicas_spread_heal_move_survive_a_restart_and_scale() {
-    let (mut t, auth) = admin().await;
-    let owner = t.state.store.instance_id().await.unwrap();
-    let _cleanup = Cleanup(owner.clone());
-    add_test_hosts(&t, &auth).await;
-    t.state.reconciler.configure(Settings {
-        host_grace: Duration::from_secs(3),
-        interval: Duration::from_secs(5),
-    });
-    t.spawn_background(HEARTBEAT);
+    let (mut t, auth, cleanup) = cluster(Some(Duration::from_secs(3))).await;
+    let owner = cleanup.0.clone();
     t.add_team("web").await;
 
     let created = send(
@@ -333,11 +322,7 @@ async fn six_replicas_spread_heal_move_survive_a_restart_and_scale() {
 
 #[tokio::test]
 async fn an_image_that_cannot_be_pulled_says_why_on_the_replica() {
-    let (t, auth) = admin().await;
-    let owner = t.state.store.instance_id().await.unwrap();
-    let _cleanup = Cleanup(owner);
-    add_test_hosts(&t, &auth).await;
-    t.spawn_background(HEARTBEAT);
+    let (t, auth, _cleanup) = cluster(None).await;
     t.add_team("web").await;
     let created = send(
         &t.router(),

@@ -11,17 +11,12 @@ mod common;
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
-use common::{add_test_hosts, admin, demo_image, docker, send, test_hosts, Auth, Cleanup};
+use common::{cluster, demo_spec, docker, ok_json, send, test_hosts, Auth, HEARTBEAT};
 use serde_json::{json, Value};
-use server::reconciler::Settings;
 use server::testing::TestState;
 
-const HEARTBEAT: Duration = Duration::from_secs(1);
-
 async fn get(t: &TestState, auth: &Auth, uri: &str) -> Value {
-    let reply = send(&t.router(), "GET", uri, auth, None, &[]).await;
-    assert_eq!(reply.status, StatusCode::OK, "{uri}: {}", reply.text);
-    reply.json()
+    ok_json(t, auth, "GET", uri, None).await
 }
 
 async fn call(
@@ -86,24 +81,12 @@ fn exec(host: &str, container: &str, script: &str) -> String {
 }
 
 fn spec(tag: &str, volumes: Value) -> Value {
-    json!({
-        "image": demo_image(tag), "port": 8080,
-        "health": {"kind": "http", "path": "/healthz", "interval_ms": 500, "retries": 2, "start_period_ms": 1000},
-        "volumes": volumes
-    })
+    demo_spec(tag, json!({ "volumes": volumes }))
 }
 
 #[tokio::test]
 async fn per_replica_volumes_keep_their_data_and_outlive_their_service() {
-    let (mut t, auth) = admin().await;
-    let owner = t.state.store.instance_id().await.unwrap();
-    let _cleanup = Cleanup(owner.clone());
-    add_test_hosts(&t, &auth).await;
-    t.state.reconciler.configure(Settings {
-        host_grace: Duration::from_secs(5),
-        interval: Duration::from_secs(5),
-    });
-    t.spawn_background(HEARTBEAT);
+    let (mut t, auth, _cleanup) = cluster(Some(Duration::from_secs(5))).await;
     t.add_team("data").await;
     let volumes = json!([{"name": "data", "path": "/data"}]);
     let (status, body) = call(
@@ -347,15 +330,7 @@ async fn per_replica_volumes_keep_their_data_and_outlive_their_service() {
 
 #[tokio::test]
 async fn a_replica_whose_host_is_lost_waits_for_its_data_until_an_admin_moves_it() {
-    let (t, auth) = admin().await;
-    let owner = t.state.store.instance_id().await.unwrap();
-    let _cleanup = Cleanup(owner.clone());
-    add_test_hosts(&t, &auth).await;
-    t.state.reconciler.configure(Settings {
-        host_grace: Duration::from_secs(2),
-        interval: Duration::from_secs(5),
-    });
-    t.spawn_background(HEARTBEAT);
+    let (t, auth, _cleanup) = cluster(Some(Duration::from_secs(2))).await;
     t.add_team("data").await;
     let (status, body) = call(
         &t,

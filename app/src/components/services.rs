@@ -326,37 +326,55 @@ impl SpecForm {
     }
 }
 
+/// A labelled one-line text field bound to `value`.
+#[component]
+fn TextField(
+    label: &'static str,
+    name: &'static str,
+    placeholder: &'static str,
+    value: RwSignal<String>,
+    #[prop(optional)] wide: bool,
+    #[prop(optional)] required: bool,
+) -> impl IntoView {
+    view! {
+        <label class=if wide { "field field-wide" } else { "field" }>
+            <span class="field-label">{label}</span>
+            <input type="text" name=name placeholder=placeholder autocomplete="off" required=required bind:value=value/>
+        </label>
+    }
+}
+
+/// A labelled whole-number field bound to `value`.
+#[component]
+fn NumberField(
+    label: &'static str,
+    name: &'static str,
+    min: u32,
+    max: u32,
+    placeholder: &'static str,
+    value: RwSignal<String>,
+) -> impl IntoView {
+    view! {
+        <label class="field">
+            <span class="field-label">{label}</span>
+            <input type="number" name=name min=min max=max placeholder=placeholder bind:value=value/>
+        </label>
+    }
+}
+
 /// The spec's fields, labelled, for a form.
 #[component]
 pub fn SpecFields(form: SpecForm) -> impl IntoView {
     view! {
         <div class="form-row">
-            <label class="field field-wide">
-                <span class="field-label">"Image"</span>
-                <input type="text" name="image" placeholder="127.0.0.1:5000/berth-demo:v1" autocomplete="off" required bind:value=form.image/>
-            </label>
-            <label class="field">
-                <span class="field-label">"Container port"</span>
-                <input type="number" name="port" min="1" max="65535" placeholder="8080" bind:value=form.port/>
-            </label>
-            <label class="field">
-                <span class="field-label">"Health check path"</span>
-                <input type="text" name="health-path" placeholder="/healthz (empty: none)" autocomplete="off" bind:value=form.health_path/>
-            </label>
+            <TextField label="Image" name="image" placeholder="127.0.0.1:5000/berth-demo:v1" value=form.image wide=true required=true/>
+            <NumberField label="Container port" name="port" min=1 max=65535 placeholder="8080" value=form.port/>
+            <TextField label="Health check path" name="health-path" placeholder="/healthz (empty: none)" value=form.health_path/>
         </div>
         <div class="form-row">
-            <label class="field">
-                <span class="field-label">"CPU reserved"</span>
-                <input type="text" name="cpu" placeholder="0.25" autocomplete="off" bind:value=form.cpu/>
-            </label>
-            <label class="field">
-                <span class="field-label">"Memory reserved"</span>
-                <input type="text" name="memory" placeholder="64MiB" autocomplete="off" bind:value=form.memory/>
-            </label>
-            <label class="field">
-                <span class="field-label">"Memory limit"</span>
-                <input type="text" name="memory-limit" placeholder="none" autocomplete="off" bind:value=form.memory_limit/>
-            </label>
+            <TextField label="CPU reserved" name="cpu" placeholder="0.25" value=form.cpu/>
+            <TextField label="Memory reserved" name="memory" placeholder="64MiB" value=form.memory/>
+            <TextField label="Memory limit" name="memory-limit" placeholder="none" value=form.memory_limit/>
             <label class="field">
                 <span class="field-label">"Placement"</span>
                 <select name="strategy" bind:value=form.strategy>
@@ -364,16 +382,10 @@ pub fn SpecFields(form: SpecForm) -> impl IntoView {
                     <option value="binpack">"binpack (fill hosts)"</option>
                 </select>
             </label>
-            <label class="field">
-                <span class="field-label">"Host constraints"</span>
-                <input type="text" name="constraints" placeholder="zone=a, !gpu" autocomplete="off" bind:value=form.constraints/>
-            </label>
+            <TextField label="Host constraints" name="constraints" placeholder="zone=a, !gpu" value=form.constraints/>
         </div>
         <div class="form-row">
-            <label class="field field-wide">
-                <span class="field-label">"Arguments"</span>
-                <input type="text" name="args" placeholder="(the image's default command)" autocomplete="off" bind:value=form.args/>
-            </label>
+            <TextField label="Arguments" name="args" placeholder="(the image's default command)" value=form.args wide=true/>
             <label class="field field-wide">
                 <span class="field-label">"Environment (KEY=value, one per line)"</span>
                 <textarea name="env" rows="2" bind:value=form.env></textarea>
@@ -406,32 +418,14 @@ pub fn SpecFields(form: SpecForm) -> impl IntoView {
                         <option value="stop-first">"stop-first (old goes, then new)"</option>
                     </select>
                 </label>
-                <label class="field">
-                    <span class="field-label">"Max surge"</span>
-                    <input type="number" name="max-surge" min="0" max="1000" bind:value=form.surge/>
-                </label>
-                <label class="field">
-                    <span class="field-label">"Max unavailable"</span>
-                    <input type="number" name="max-unavailable" min="0" max="1000" bind:value=form.unavailable/>
-                </label>
-                <label class="field">
-                    <span class="field-label">"Batch size"</span>
-                    <input type="number" name="batch-size" min="1" max="1000" placeholder="no batches" bind:value=form.batch/>
-                </label>
+                <NumberField label="Max surge" name="max-surge" min=0 max=1000 placeholder="" value=form.surge/>
+                <NumberField label="Max unavailable" name="max-unavailable" min=0 max=1000 placeholder="" value=form.unavailable/>
+                <NumberField label="Batch size" name="batch-size" min=1 max=1000 placeholder="no batches" value=form.batch/>
             </div>
             <div class="form-row">
-                <label class="field">
-                    <span class="field-label">"Delay between batches"</span>
-                    <input type="text" name="delay" placeholder="none" autocomplete="off" bind:value=form.delay/>
-                </label>
-                <label class="field">
-                    <span class="field-label">"Monitor window"</span>
-                    <input type="text" name="monitor" placeholder="none" autocomplete="off" bind:value=form.monitor/>
-                </label>
-                <label class="field">
-                    <span class="field-label">"Healthy within"</span>
-                    <input type="text" name="deadline" placeholder="60s" autocomplete="off" bind:value=form.deadline/>
-                </label>
+                <TextField label="Delay between batches" name="delay" placeholder="none" value=form.delay/>
+                <TextField label="Monitor window" name="monitor" placeholder="none" value=form.monitor/>
+                <TextField label="Healthy within" name="deadline" placeholder="60s" value=form.deadline/>
                 <label class="field">
                     <span class="field-label">"On failure"</span>
                     <select name="failure-action" bind:value=form.failure>

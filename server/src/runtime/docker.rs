@@ -165,7 +165,13 @@ pub struct DockerEngine {
     tls: Option<TlsFiles>,
     timeout: Duration,
     client: Mutex<Option<Connected>>,
+    /// The last disk usage report's volume sizes and when it was made: making one
+    /// walks every volume's files, so pages that refresh share it for a while.
+    sizes: Mutex<Option<(tokio::time::Instant, HashMap<String, i64>)>>,
 }
+
+/// How long volume sizes are reused before the engine is asked again.
+const SIZES_FRESH: Duration = Duration::from_secs(30);
 
 impl DockerEngine {
     pub fn new(endpoint: Endpoint, timeout: Duration) -> Self {
@@ -179,6 +185,7 @@ impl DockerEngine {
             tls,
             timeout,
             client: Mutex::new(None),
+            sizes: Mutex::new(None),
         }
     }
 
@@ -310,6 +317,7 @@ impl DockerEngine {
     /// Whether the engine holds `image`.
     pub async fn has_image(&self, image: &str) -> Result<bool, DockerError> {
         let client = self.client().await?;
+        *self.sizes.lock().await = None;
         match self.timed(client.inspect_image(image)).await {
             Ok(_) => Ok(true),
             Err(DockerError::Api { .. }) => Ok(false),
@@ -798,6 +806,8 @@ impl DockerEngine {
         labels: HashMap<String, String>,
     ) -> Result<(), DockerError> {
         let client = self.client().await?;
+        // A volume made now is missing from the sizes known so far.
+        *self.sizes.lock().await = None;
         let body = bollard::models::VolumeCreateRequest {
             name: Some(name.to_string()),
             driver: Some(driver.to_string()),
@@ -857,12 +867,26 @@ impl DockerEngine {
     /// The space each volume uses, by name, from the engine's disk usage report
     /// (`GET /system/df`). Asked over a plain connection because the report's
     /// shape changed after API 1.41 and the client library knows only the new one;
-    /// for TLS endpoints the sizes are not known (empty map).
+    /// for TLS endpoints the sizes are not known (empty map). A report is reused for
+    /// [`SIZES_FRESH`], or until a volume is made or removed here.
     pub async fn volume_sizes(&self) -> Result<HashMap<String, i64>, DockerError> {
-        use tokio::io::{AsyncReadExt, AsyncWriteExt};
         if self.tls.is_some() {
             return Ok(HashMap::new());
         }
+        // Held while asking, so that callers at the same moment share one report.
+        let mut cached = self.sizes.lock().await;
+        if let Some((at, sizes)) = cached.as_ref() {
+            if at.elapsed() < SIZES_FRESH {
+                return Ok(sizes.clone());
+            }
+        }
+        let sizes = self.disk_usage_sizes().await?;
+        *cached = Some((tokio::time::Instant::now(), sizes.clone()));
+        Ok(sizes)
+    }
+
+    async fn disk_usage_sizes(&self) -> Result<HashMap<String, i64>, DockerError> {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let request = b"GET /v1.41/system/df HTTP/1.0\r\nHost: docker\r\n\r\n";
         let endpoint = self.endpoint.to_string();
         let io_error = |e: std::io::Error| DockerError::Unreachable {

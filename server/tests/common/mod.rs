@@ -241,6 +241,76 @@ impl Drop for Restart {
     }
 }
 
+/// How often the tests' Berth heartbeats the test hosts.
+pub const HEARTBEAT: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// A fresh Berth as admin `root` with the test hosts registered and its loop
+/// running (replicas of a lost host move after `host_grace`, when given), and the
+/// guard that removes what it made on the hosts (its `.0` is the instance id).
+pub async fn cluster(
+    host_grace: Option<std::time::Duration>,
+) -> (server::testing::TestState, Auth, Cleanup) {
+    let (t, auth) = admin().await;
+    let cleanup = Cleanup(t.state.store.instance_id().await.unwrap());
+    add_test_hosts(&t, &auth).await;
+    if let Some(host_grace) = host_grace {
+        t.state.reconciler.configure(server::reconciler::Settings {
+            host_grace,
+            interval: std::time::Duration::from_secs(5),
+        });
+    }
+    t.spawn_background(HEARTBEAT);
+    (t, auth, cleanup)
+}
+
+/// Berth's proxy on a free loopback port, until the state shuts down; its port.
+pub async fn serve_proxy(t: &server::testing::TestState) -> u16 {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    tokio::spawn(server::proxy::server::serve(
+        t.state.proxy.clone(),
+        listener,
+        t.state.shutdown.clone(),
+    ));
+    port
+}
+
+/// A successful call's JSON answer (empty answers are `null`); fails the test with
+/// the answer otherwise.
+pub async fn ok_json(
+    t: &server::testing::TestState,
+    auth: &Auth,
+    method: &str,
+    uri: &str,
+    body: Option<serde_json::Value>,
+) -> serde_json::Value {
+    let reply = send(&t.router(), method, uri, auth, body, &[]).await;
+    assert!(
+        reply.status.is_success(),
+        "{method} {uri}: {} {}",
+        reply.status,
+        reply.text
+    );
+    if reply.text.is_empty() {
+        serde_json::Value::Null
+    } else {
+        reply.json()
+    }
+}
+
+/// The demo image's spec at `tag`, health-checked on /healthz every 500 ms, with
+/// `extra`'s keys (`update`, `volumes`…) added.
+pub fn demo_spec(tag: &str, extra: serde_json::Value) -> serde_json::Value {
+    let mut spec = serde_json::json!({
+        "image": demo_image(tag), "port": 8080,
+        "health": {"kind": "http", "path": "/healthz", "interval_ms": 500, "retries": 2, "start_period_ms": 1000}
+    });
+    if let serde_json::Value::Object(extra) = extra {
+        spec.as_object_mut().unwrap().extend(extra);
+    }
+    spec
+}
+
 /// A fresh state with an admin `root`, logged in.
 pub async fn admin() -> (server::testing::TestState, Auth) {
     let t = server::testing::TestState::new(&[]).await;
