@@ -131,6 +131,34 @@ pub async fn remove_member(team: i64, user: i64) -> Result<TeamView, AppError> {
     hop!(b, req => b.remove_member(&req, team, user))
 }
 
+/// Gives a team a domain for its routes (admins).
+#[server]
+pub async fn add_domain(team: i64, domain: String) -> Result<TeamView, AppError> {
+    hop!(b, req => b.add_domain(&req, team, domain))
+}
+
+#[server]
+pub async fn remove_domain(team: i64, domain: String) -> Result<TeamView, AppError> {
+    hop!(b, req => b.remove_domain(&req, team, domain))
+}
+
+/// A team's secrets, without their values.
+#[server]
+pub async fn list_secrets(team: i64) -> Result<Vec<SecretView>, AppError> {
+    hop!(b, req => b.secrets(&req, team))
+}
+
+/// Sets a secret (a new version); the services using it roll out.
+#[server]
+pub async fn set_secret(team: i64, name: String, value: String) -> Result<SecretSet, AppError> {
+    hop!(b, req => b.set_secret(&req, team, name, SetSecretInput { value }))
+}
+
+#[server]
+pub async fn delete_secret(team: i64, name: String) -> Result<(), AppError> {
+    hop!(b, req => b.delete_secret(&req, team, name))
+}
+
 #[server]
 pub async fn list_tokens() -> Result<Vec<TokenView>, AppError> {
     hop!(b, req => b.tokens(&req))

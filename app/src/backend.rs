@@ -75,6 +75,27 @@ pub trait Backend: Send + Sync + 'static {
         team: i64,
         user: i64,
     ) -> Result<TeamView, AppError>;
+    async fn add_domain(
+        &self,
+        req: &Request,
+        team: i64,
+        domain: String,
+    ) -> Result<TeamView, AppError>;
+    async fn remove_domain(
+        &self,
+        req: &Request,
+        team: i64,
+        domain: String,
+    ) -> Result<TeamView, AppError>;
+    async fn secrets(&self, req: &Request, team: i64) -> Result<Vec<SecretView>, AppError>;
+    async fn set_secret(
+        &self,
+        req: &Request,
+        team: i64,
+        name: String,
+        input: SetSecretInput,
+    ) -> Result<SecretSet, AppError>;
+    async fn delete_secret(&self, req: &Request, team: i64, name: String) -> Result<(), AppError>;
 
     async fn tokens(&self, req: &Request) -> Result<Vec<TokenView>, AppError>;
     async fn create_token(

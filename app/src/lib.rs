@@ -35,8 +35,8 @@ use leptos_router::{
 use components::layout::Sidebar;
 use pages::{
     audit::Audit, dashboard::Dashboard, events::Events, host::Host, hosts::Hosts, login::Login,
-    not_found::NotFound, proxy::Proxy, service::Service, services::Services, settings::Settings,
-    setup::Setup, teams::Teams, users::Users, volumes::Volumes,
+    not_found::NotFound, proxy::Proxy, secrets::Secrets, service::Service, services::Services,
+    settings::Settings, setup::Setup, teams::Teams, users::Users, volumes::Volumes,
 };
 
 /// The HTML document around the app; the server renders it once per page load.
@@ -109,6 +109,7 @@ fn Frame(hydrated: RwSignal<bool>) -> impl IntoView {
                     <Route path=path!("/volumes") view=Volumes/>
                     <Route path=path!("/events") view=Events/>
                     <Route path=path!("/teams") view=Teams/>
+                    <Route path=path!("/secrets") view=Secrets/>
                     <Route path=path!("/users") view=Users/>
                     <Route path=path!("/audit") view=Audit/>
                     <Route path=path!("/settings") view=Settings/>

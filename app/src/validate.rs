@@ -289,6 +289,64 @@ pub fn env_key(k: &str) -> Result<(), String> {
     }
 }
 
+/// An environment variable's value: a string without NUL, or a secret reference.
+pub fn env_value(k: &str, v: &crate::wire::EnvValue) -> Result<(), String> {
+    use crate::wire::EnvValue;
+    match v {
+        EnvValue::Plain(v) if v.len() > 32 * 1024 || v.contains('\0') => Err(format!(
+            "the value of {k} is too long or holds a NUL character"
+        )),
+        EnvValue::Plain(_) => Ok(()),
+        EnvValue::Secret(r) => {
+            secret_name(&r.secret)?;
+            match r.version {
+                Some(n) if n < 1 => Err(format!("{k}: a secret's versions start at 1")),
+                _ => Ok(()),
+            }
+        }
+        EnvValue::Hidden(_) => Err(format!(
+            "the value of {k} was hidden from you (you may read this service, not change it); give the value itself"
+        )),
+    }
+}
+
+/// Secret names: 1-63 lowercase letters, digits, '-' or '_', starting with a
+/// letter or digit.
+pub fn secret_name(s: &str) -> Result<(), String> {
+    let ok = !s.is_empty()
+        && s.len() <= 63
+        && s.chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || matches!(c, '-' | '_'));
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid secret name {s:?}: use 1 to 63 lowercase letters, digits, '-' or '_', starting with a letter or digit"
+        ))
+    }
+}
+
+/// Largest secret value accepted.
+pub const SECRET_MAX: usize = 64 * 1024;
+
+/// A secret's value: not empty, at most 64 KiB, no NUL (it goes into an
+/// environment variable).
+pub fn secret_value(v: &str) -> Result<(), String> {
+    if v.is_empty() {
+        return Err("a secret needs a value".into());
+    }
+    if v.len() > SECRET_MAX || v.contains('\0') {
+        return Err(format!(
+            "a secret's value holds at most {} KiB and no NUL character",
+            SECRET_MAX / 1024
+        ));
+    }
+    Ok(())
+}
+
 /// A replica count.
 pub fn replicas(n: u32) -> Result<(), String> {
     if n > MAX_REPLICAS {
@@ -314,11 +372,7 @@ pub fn service_spec(spec: &crate::wire::ServiceSpec) -> Result<(), String> {
     }
     for (k, v) in &spec.env {
         env_key(k)?;
-        if v.len() > 32 * 1024 || v.contains('\0') {
-            return Err(format!(
-                "the value of {k} is too long or holds a NUL character"
-            ));
-        }
+        env_value(k, v)?;
     }
     if spec.port == Some(0) {
         return Err("the container port must be from 1 to 65535".into());
@@ -418,26 +472,73 @@ pub fn volumes(list: &[crate::wire::VolumeSpec]) -> Result<(), String> {
         }
         if v.driver != "local" {
             return Err(format!(
-                "volume {}: the driver must be \"local\" (its options declare NFS or bind-backed volumes)",
+                "volume {}: the driver must be \"local\" (its options declare NFS or tmpfs volumes)",
                 v.name
             ));
         }
-        if v.options.len() > 16
-            || v.options.iter().any(|(k, val)| {
-                k.is_empty()
-                    || k.len() > 64
-                    || !k
-                        .chars()
-                        .all(|c| c.is_ascii_alphanumeric() || "_.-".contains(c))
-                    || val.len() > 1024
-                    || val.contains('\0')
-            })
-        {
-            return Err(format!(
-                "volume {}: invalid driver options (at most 16, keys of letters, digits, '_', '.', '-')",
-                v.name
+        volume_options(v)?;
+    }
+    Ok(())
+}
+
+/// Filesystems a spec's local volume may ask for: network shares and memory. A
+/// bind mount (`type=none`, `o=bind`) or a device of the host would reach the
+/// host's own files, so none is accepted in a spec, from anyone; host paths come
+/// only from what an admin defines.
+const VOLUME_TYPES: [&str; 4] = ["nfs", "nfs4", "cifs", "tmpfs"];
+
+/// The options of a local volume: `type` (one of [`VOLUME_TYPES`]), `o` (mount
+/// options, never `bind`) and `device` (a share, never a path of the host).
+pub fn volume_options(v: &crate::wire::VolumeSpec) -> Result<(), String> {
+    if v.options.is_empty() {
+        return Ok(());
+    }
+    let bad = |why: &str| Err(format!("volume {}: {why}", v.name));
+    for (k, val) in &v.options {
+        if !matches!(k.as_str(), "type" | "o" | "device") {
+            return bad(&format!(
+                "unknown driver option {k:?}: a local volume takes type, o and device"
             ));
         }
+        if val.is_empty() || val.len() > 1024 || val.chars().any(|c| c.is_control()) {
+            return bad(&format!(
+                "the option {k} is empty, too long or holds control characters"
+            ));
+        }
+    }
+    let kind = v.options.get("type").map(String::as_str).unwrap_or("");
+    if kind == "none" || kind.is_empty() && v.options.contains_key("device") {
+        return bad("bind mounts (type=none) reach the host's files and are not allowed in a spec");
+    }
+    if !VOLUME_TYPES.contains(&kind) {
+        return bad(&format!(
+            "type {kind:?} is not allowed: use one of {}",
+            VOLUME_TYPES.join(", ")
+        ));
+    }
+    let opts = v.options.get("o").map(String::as_str).unwrap_or("");
+    if opts
+        .split(',')
+        .map(|o| o.trim().split('=').next().unwrap_or(""))
+        .any(|o| {
+            matches!(
+                o,
+                "bind" | "rbind" | "remount" | "move" | "make-shared" | "shared" | "rshared"
+            )
+        })
+    {
+        return bad("bind mounts (o=bind) reach the host's files and are not allowed in a spec");
+    }
+    let device = v.options.get("device").map(String::as_str).unwrap_or("");
+    let remote = match kind {
+        "tmpfs" => device.is_empty() || device == "tmpfs",
+        "cifs" => device.starts_with("//"),
+        _ => device.contains(":/") && !device.starts_with('/'),
+    };
+    if !remote {
+        return bad(&format!(
+            "device {device:?} is not a share: use host:/export for nfs, //server/share for cifs, tmpfs (or nothing) for tmpfs"
+        ));
     }
     Ok(())
 }
@@ -562,20 +663,24 @@ pub fn format_duration_ms(ms: u64) -> String {
     }
 }
 
-/// A route's host: a DNS name, or `*.` and a DNS name.
-pub fn route_host(h: &str) -> Result<(), String> {
-    let name = h.strip_prefix("*.").unwrap_or(h);
-    let ok = !name.is_empty()
-        && name.len() <= 253
-        && name.split('.').all(|l| {
+/// A host name as RFC 1123 allows it, lowercase: labels of letters, digits and
+/// `-` (not at either end), 1-63 characters each, 253 in all.
+pub fn hostname(h: &str) -> bool {
+    !h.is_empty()
+        && h.len() <= 253
+        && h.split('.').all(|l| {
             !l.is_empty()
                 && l.len() <= 63
                 && l.chars()
                     .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
                 && !l.starts_with('-')
                 && !l.ends_with('-')
-        });
-    if ok {
+        })
+}
+
+/// A route's host: a host name, or `*.` and a host name.
+pub fn route_host(h: &str) -> Result<(), String> {
+    if hostname(h.strip_prefix("*.").unwrap_or(h)) {
         Ok(())
     } else {
         Err(format!(
@@ -584,25 +689,114 @@ pub fn route_host(h: &str) -> Result<(), String> {
     }
 }
 
-/// A route's path prefix: absolute, without spaces, query or fragment.
-pub fn path_prefix(p: &str) -> Result<(), String> {
-    let ok = p.starts_with('/')
-        && p.len() <= 256
-        && !p.contains(['?', '#', ' ', '\t', '\n'])
-        && !p.contains("//");
+/// A domain an admin gives a team: a host name, or `*.` and a host name of at
+/// least two labels (`*.com` would be every shop on the internet).
+pub fn domain(d: &str) -> Result<(), String> {
+    let ok = match d.strip_prefix("*.") {
+        Some(rest) => hostname(rest) && rest.contains('.'),
+        None => hostname(d),
+    };
     if ok {
         Ok(())
     } else {
         Err(format!(
-            "invalid path prefix {p:?}: use an absolute path such as /api"
+            "invalid domain {d:?}: use a lowercase host name such as shop.example.com, or *.shop.example.com"
         ))
     }
+}
+
+/// Whether `host` (a route host: a name or `*.` and a name) lies in `domain` (a
+/// name, or `*.` and a name): `shop.example.com` holds only itself;
+/// `*.example.com` holds itself and every name under `example.com`, wildcards
+/// included.
+pub fn domain_holds(domain: &str, host: &str) -> bool {
+    if host == domain {
+        return true;
+    }
+    match domain.strip_prefix("*.") {
+        None => false,
+        Some(base) => {
+            let name = host.strip_prefix("*.").unwrap_or(host);
+            name.len() > base.len()
+                && name.ends_with(base)
+                && name.as_bytes()[name.len() - base.len() - 1] == b'.'
+        }
+    }
+}
+
+/// Whether two domains (or route hosts) share any name.
+pub fn domains_overlap(a: &str, b: &str) -> bool {
+    a == b || domain_holds(a, b) || domain_holds(b, a)
+}
+
+/// Whether a character may stand in a path segment (RFC 3986 `pchar`, without
+/// `%`, which [`path_prefix`] checks with what follows it).
+fn pchar(c: char) -> bool {
+    c.is_ascii_alphanumeric() || "-._~!$&'()*+,;=:@".contains(c)
+}
+
+/// A route's path prefix: an absolute path as RFC 3986 writes it (segments of
+/// unreserved characters, sub-delimiters, `:`, `@` and `%XX`), no empty, `.` or
+/// `..` segment, no query or fragment.
+pub fn path_prefix(p: &str) -> Result<(), String> {
+    let bad = || {
+        Err(format!(
+            "invalid path prefix {p:?}: use an absolute path such as /api (letters, digits and -._~!$&'()*+,;=:@ or %XX)"
+        ))
+    };
+    let Some(rest) = p.strip_prefix('/') else {
+        return bad();
+    };
+    if p.len() > 256 {
+        return bad();
+    }
+    let rest = rest.strip_suffix('/').unwrap_or(rest);
+    if rest.is_empty() {
+        return if p == "/" { Ok(()) } else { bad() };
+    }
+    for seg in rest.split('/') {
+        if seg.is_empty() || seg == "." || seg == ".." {
+            return bad();
+        }
+        let b = seg.as_bytes();
+        let mut i = 0;
+        while i < b.len() {
+            if b[i] == b'%' {
+                let hex = |j: usize| b.get(j).is_some_and(u8::is_ascii_hexdigit);
+                if !(hex(i + 1) && hex(i + 2)) {
+                    return bad();
+                }
+                i += 3;
+            } else if pchar(b[i] as char) {
+                i += 1;
+            } else {
+                return bad();
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Where a login may send the browser next: a path of this site, never another
+/// site (`//evil.example`, `/\evil.example`, or one a browser turns into those by
+/// dropping tabs and new lines).
+pub fn local_path(next: &str) -> bool {
+    next.starts_with('/')
+        && !next.starts_with("//")
+        && next.len() <= 2048
+        && next.chars().all(|c| c.is_ascii_graphic() && c != '\\')
 }
 
 /// A service's proxy settings.
 pub fn proxy_config(c: &crate::wire::ProxyConfig) -> Result<(), String> {
     if c.routes.len() > 32 {
         return Err("at most 32 routes per service".into());
+    }
+    if !c.expose && !c.routes.is_empty() {
+        return Err(
+            "a service kept off the proxy (expose: false) has no routes; remove them or expose it"
+                .into(),
+        );
     }
     let mut seen = std::collections::HashSet::new();
     for r in &c.routes {
@@ -665,20 +859,48 @@ pub fn parse_routes(text: &str) -> Result<Vec<crate::wire::RouteSpec>, String> {
     Ok(out)
 }
 
-/// `KEY=value` lines into environment variables.
-pub fn parse_env(text: &str) -> Result<std::collections::BTreeMap<String, String>, String> {
+/// `KEY=value` lines into environment variables; `KEY=${secret:NAME}` takes the
+/// value from the team's secret `NAME` when the container is made.
+pub fn parse_env(
+    text: &str,
+) -> Result<std::collections::BTreeMap<String, crate::wire::EnvValue>, String> {
+    use crate::wire::{EnvValue, SecretRef};
     let mut out = std::collections::BTreeMap::new();
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
         let (k, v) = line
             .split_once('=')
             .ok_or_else(|| format!("invalid environment line {line:?}: write KEY=value"))?;
-        let k = k.trim();
+        let (k, v) = (k.trim(), v.trim());
         env_key(k)?;
-        if out.insert(k.to_string(), v.trim().to_string()).is_some() {
+        let value = match v
+            .strip_prefix("${secret:")
+            .and_then(|r| r.strip_suffix('}'))
+        {
+            Some(name) => {
+                secret_name(name)?;
+                EnvValue::Secret(SecretRef {
+                    secret: name.to_string(),
+                    version: None,
+                })
+            }
+            None => EnvValue::Plain(v.to_string()),
+        };
+        env_value(k, &value)?;
+        if out.insert(k.to_string(), value).is_some() {
             return Err(format!("environment variable {k} is given twice"));
         }
     }
     Ok(out)
+}
+
+/// An environment variable as the forms write it (the inverse of [`parse_env`]).
+pub fn format_env(k: &str, v: &crate::wire::EnvValue) -> String {
+    use crate::wire::EnvValue;
+    match v {
+        EnvValue::Plain(v) => format!("{k}={v}"),
+        EnvValue::Secret(r) => format!("{k}=${{secret:{}}}", r.secret),
+        EnvValue::Hidden(_) => format!("{k}=(hidden)"),
+    }
 }
 
 /// A command line into words: a JSON array (`["sh","-c","echo hi"]`) or words
@@ -1014,7 +1236,7 @@ mod tests {
         assert_eq!(back.join("\n") + "\n", text);
         let config = crate::wire::ProxyConfig {
             routes: routes.clone(),
-            balance: Default::default(),
+            ..Default::default()
         };
         assert_eq!(proxy_config(&config), Ok(()));
         for bad in [
@@ -1030,9 +1252,218 @@ mod tests {
         }
         let twice = crate::wire::ProxyConfig {
             routes: parse_routes("a.com/x\na.com/x/").unwrap(),
-            balance: Default::default(),
+            ..Default::default()
         };
         assert!(proxy_config(&twice).unwrap_err().contains("given twice"));
+    }
+
+    #[test]
+    fn domains_and_what_they_hold() {
+        for ok in [
+            "shop.example.com",
+            "*.shop.example.com",
+            "localhost",
+            "a-1.b",
+        ] {
+            assert!(domain(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "", "*", "*.com", "Shop.com", "a..b", "*.*.a.b", "a.b.", "-a.b", "a b.c",
+        ] {
+            assert!(domain(bad).is_err(), "{bad:?}");
+        }
+        // (domain, host, held)
+        for (d, h, held) in [
+            ("shop.example.com", "shop.example.com", true),
+            ("shop.example.com", "a.shop.example.com", false),
+            ("shop.example.com", "*.shop.example.com", false),
+            ("*.shop.example.com", "a.shop.example.com", true),
+            ("*.shop.example.com", "a.b.shop.example.com", true),
+            ("*.shop.example.com", "*.shop.example.com", true),
+            ("*.shop.example.com", "*.a.shop.example.com", true),
+            ("*.shop.example.com", "shop.example.com", false),
+            ("*.shop.example.com", "evilshop.example.com", false),
+            ("*.example.com", "*.com", false),
+        ] {
+            assert_eq!(domain_holds(d, h), held, "{d} holds {h}");
+        }
+        assert!(domains_overlap("*.example.com", "shop.example.com"));
+        assert!(domains_overlap("shop.example.com", "*.example.com"));
+        assert!(!domains_overlap("shop.example.com", "shop.example.org"));
+        assert!(!domains_overlap("*.a.com", "*.b.com"));
+    }
+
+    #[test]
+    fn path_prefixes_follow_rfc_3986() {
+        for ok in [
+            "/",
+            "/api",
+            "/api/",
+            "/a/b-c_d.e~f",
+            "/a;b=c",
+            "/@me",
+            "/a:b",
+            "/%20x",
+            "/$&'()*+,",
+        ] {
+            assert!(path_prefix(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "", "api", "//", "/a//b", "/a b", "/a{b}", "/a\"b", "/a\rb", "/a\n", "/a?b", "/a#b",
+            "/%zz", "/%2", "/./a", "/a/..", "/a\\b", "/a<b>", "/é",
+        ] {
+            assert!(path_prefix(bad).is_err(), "{bad:?}");
+        }
+        assert!(path_prefix(&format!("/{}", "a".repeat(300))).is_err());
+    }
+
+    #[test]
+    fn volume_options_never_reach_the_host() {
+        use crate::wire::VolumeSpec;
+        let vol = |pairs: &[(&str, &str)]| VolumeSpec {
+            name: "v".into(),
+            path: "/v".into(),
+            read_only: false,
+            scope: Default::default(),
+            driver: "local".into(),
+            options: pairs
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        };
+        for ok in [
+            &[][..],
+            &[
+                ("type", "nfs"),
+                ("o", "addr=10.0.0.1,rw"),
+                ("device", ":/export"),
+            ][..],
+            &[("type", "tmpfs"), ("o", "size=64m")][..],
+            &[("type", "cifs"), ("device", "//server/share")][..],
+        ] {
+            assert!(volume_options(&vol(ok)).is_ok(), "{ok:?}");
+        }
+        for (bad, why) in [
+            (
+                &[("type", "none"), ("o", "bind"), ("device", "/")][..],
+                "bind",
+            ),
+            (&[("o", "bind"), ("device", "/var/run")][..], "bind"),
+            (
+                &[("type", "nfs"), ("o", "bind"), ("device", ":/x")][..],
+                "bind",
+            ),
+            (&[("type", "tmpfs"), ("o", "size=1m,rbind")][..], "bind"),
+            (
+                &[("type", "ext4"), ("device", "/dev/sda1")][..],
+                "not allowed",
+            ),
+            (&[("type", "nfs"), ("device", "/etc")][..], "not a share"),
+            (
+                &[("type", "tmpfs"), ("device", "/var/run")][..],
+                "not a share",
+            ),
+            (
+                &[("type", "nfs"), ("uid", "0")][..],
+                "unknown driver option",
+            ),
+        ] {
+            let err = volume_options(&vol(bad)).unwrap_err();
+            assert!(err.contains(why), "{bad:?}: {err}");
+        }
+    }
+
+    #[test]
+    fn next_paths() {
+        for ok in ["/", "/hosts", "/services/shop?tab=logs"] {
+            assert!(local_path(ok), "{ok}");
+        }
+        for bad in [
+            "",
+            "//evil.example",
+            "/\\evil",
+            "/\t/evil.example",
+            "https://x",
+            "/ /x",
+        ] {
+            assert!(!local_path(bad), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn env_values_and_secret_names() {
+        use crate::wire::{EnvValue, ServiceSpec};
+        let spec: ServiceSpec = serde_json::from_value(serde_json::json!({
+            "image": "x", "env": {"A": "1", "PW": {"secret": "db-password"}}
+        }))
+        .unwrap();
+        assert_eq!(service_spec(&spec), Ok(()));
+        assert_eq!(spec.secret_refs().count(), 1);
+        let hidden = spec.with_values_hidden();
+        assert!(matches!(hidden.env["A"], EnvValue::Hidden(_)));
+        assert_eq!(hidden.env["PW"], spec.env["PW"]);
+        assert!(service_spec(&hidden).unwrap_err().contains("hidden"));
+        for bad in [
+            serde_json::json!({"image": "x", "env": {"A": {"secret": "Bad Name"}}}),
+            serde_json::json!({"image": "x", "env": {"A": {"secret": "pw", "version": 0}}}),
+        ] {
+            let spec: ServiceSpec = serde_json::from_value(bad.clone()).unwrap();
+            assert!(service_spec(&spec).is_err(), "{bad}");
+        }
+        for bad in [
+            serde_json::json!({"image": "x", "env": {"A": {"secret": "pw", "extra": 1}}}),
+            serde_json::json!({"image": "x", "env": {"A": 5}}),
+            serde_json::json!({"image": "x", "env": {"A": {"value": "x"}}}),
+        ] {
+            assert!(
+                serde_json::from_value::<ServiceSpec>(bad.clone()).is_err(),
+                "{bad}"
+            );
+        }
+        assert!(secret_value("").is_err());
+        assert!(secret_value(&"x".repeat(SECRET_MAX + 1)).is_err());
+        assert!(secret_value("s3cret\n").is_ok());
+    }
+
+    #[test]
+    fn unknown_fields_are_refused() {
+        use crate::wire::ServiceSpec;
+        for bad in [
+            serde_json::json!({"image": "x", "privileged": true}),
+            serde_json::json!({"image": "x", "network_mode": "host"}),
+            serde_json::json!({"image": "x", "resources": {"cpu_millis": 1, "devices": ["/dev/kmsg"]}}),
+            serde_json::json!({"image": "x", "health": {"kind": "http", "path": "/", "cap_add": ["ALL"]}}),
+            serde_json::json!({"image": "x", "health": {"kind": "http", "command": ["x"]}}),
+            serde_json::json!({"image": "x", "volumes": [{"name": "v", "path": "/v", "source": "/"}]}),
+            serde_json::json!({"image": "x", "placement": {"strategy": "spread", "pid": "host"}}),
+            serde_json::json!({"image": "x", "update": {"max_surge": 1, "ipc": "host"}}),
+        ] {
+            let err = serde_json::from_value::<ServiceSpec>(bad.clone()).unwrap_err();
+            assert!(!err.to_string().is_empty(), "{bad}");
+        }
+        // The same spec, as Berth writes it, reads back the same.
+        let spec: ServiceSpec = serde_json::from_value(serde_json::json!({
+            "image": "x", "port": 80, "health": {"kind": "http", "path": "/h"},
+            "env": {"A": "1", "PW": {"secret": "pw", "version": 2}}
+        }))
+        .unwrap();
+        let again: ServiceSpec =
+            serde_json::from_value(serde_json::to_value(&spec).unwrap()).unwrap();
+        assert_eq!(again, spec);
+    }
+
+    #[test]
+    fn spec_hashes_are_pinned() {
+        // Replicas are replaced when their spec's hash changes: a change in how a
+        // spec serialises would restart every replica of every cluster.
+        let spec: crate::wire::ServiceSpec = serde_json::from_value(serde_json::json!({
+            "image": "127.0.0.1:5000/berth-demo:v1", "port": 8080, "env": {"A": "1"},
+            "health": {"kind": "http", "path": "/healthz"}
+        }))
+        .unwrap();
+        // Computed from the spec's JSON as Berth wrote it before environment
+        // values could name secrets: a written value hashes as it always did.
+        assert_eq!(spec.hash(), "41e383eef0efd972");
     }
 
     #[test]
@@ -1054,9 +1485,17 @@ mod tests {
             parse_words(" httpd  -f "),
             Ok(vec!["httpd".to_string(), "-f".into()])
         );
-        let env = parse_env("A=1\n B = x=y \n\n").unwrap();
-        assert_eq!(env["A"], "1");
-        assert_eq!(env["B"], "x=y");
+        let env = parse_env("A=1\n B = x=y \n\nPW=${secret:db-password}").unwrap();
+        assert_eq!(env["A"], "1".into());
+        assert_eq!(env["B"], "x=y".into());
+        assert_eq!(
+            env["PW"].secret().map(|r| r.secret.as_str()),
+            Some("db-password")
+        );
+        for (k, v) in &env {
+            assert_eq!(parse_env(&format_env(k, v)).unwrap()[k], *v);
+        }
+        assert!(parse_env("PW=${secret:Bad Name}").is_err());
         assert!(parse_env("A=1\nA=2").is_err());
         assert!(parse_env("novalue").is_err());
     }

@@ -351,7 +351,7 @@ pub struct UpdateUserInput {
     pub password: Option<String>,
 }
 
-/// A team with its members.
+/// A team with its members and domains.
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TeamView {
@@ -359,6 +359,55 @@ pub struct TeamView {
     pub name: String,
     pub created_at_ms: i64,
     pub members: Vec<MemberView>,
+    /// Host names its routes may use: `shop.example.com`, `*.shop.example.com`.
+    #[serde(default)]
+    pub domains: Vec<String>,
+}
+
+/// `POST /api/v1/teams/{id}/domains`: a domain for the team's routes (admins).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AddDomainInput {
+    /// `shop.example.com` (that name) or `*.shop.example.com` (every name under it).
+    pub domain: String,
+}
+
+/// A team secret, without its value (values are never shown back).
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretView {
+    pub name: String,
+    /// Goes up by one each time the value is replaced.
+    pub version: i64,
+    pub created_at_ms: i64,
+    pub updated_at_ms: i64,
+    pub updated_by: String,
+    /// Services whose current revision takes a variable from it.
+    pub used_by: Vec<String>,
+}
+
+/// `PUT /api/v1/teams/{id}/secrets/{name}`: a new secret, or a new version of one.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SetSecretInput {
+    pub value: String,
+}
+
+impl std::fmt::Debug for SetSecretInput {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SetSecretInput { value: (hidden) }")
+    }
+}
+
+/// The answer to a secret being set: the secret, and the rollouts it started.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretSet {
+    pub secret: SecretView,
+    /// Services rolled out to the new version, by name.
+    pub rolled_out: Vec<String>,
 }
 
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
@@ -636,6 +685,9 @@ pub struct ContainerView {
     pub berth: bool,
     pub service: Option<String>,
     pub created_ms: i64,
+    /// Not of the caller's teams: its name, image and service are not shown.
+    #[serde(default)]
+    pub hidden: bool,
 }
 
 /// Something a Docker engine reported on its event stream.
@@ -720,9 +772,11 @@ pub enum HealthProbe {
     Command { command: Vec<String> },
 }
 
-/// A health check and its timing, in milliseconds.
+/// A health check and its timing, in milliseconds. Read through
+/// [`HealthCheckInput`], so that a field Berth does not know is refused.
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "HealthCheckInput")]
 pub struct HealthCheck {
     #[serde(flatten)]
     pub probe: HealthProbe,
@@ -736,6 +790,56 @@ pub struct HealthCheck {
     /// Failures in this first stretch after a start do not count.
     #[serde(default = "defaults::health_start_period")]
     pub start_period_ms: u64,
+}
+
+/// A health check as written: every field named, none unknown.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct HealthCheckInput {
+    kind: ProbeKind,
+    #[serde(default)]
+    path: Option<String>,
+    #[serde(default)]
+    command: Option<Vec<String>>,
+    #[serde(default = "defaults::health_interval")]
+    interval_ms: u64,
+    #[serde(default = "defaults::health_timeout")]
+    timeout_ms: u64,
+    #[serde(default = "defaults::health_retries")]
+    retries: u32,
+    #[serde(default = "defaults::health_start_period")]
+    start_period_ms: u64,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "snake_case")]
+enum ProbeKind {
+    Http,
+    Command,
+}
+
+impl TryFrom<HealthCheckInput> for HealthCheck {
+    type Error = String;
+
+    fn try_from(h: HealthCheckInput) -> Result<Self, Self::Error> {
+        let probe = match (h.kind, h.path, h.command) {
+            (ProbeKind::Http, Some(path), None) => HealthProbe::Http { path },
+            (ProbeKind::Command, None, Some(command)) => HealthProbe::Command { command },
+            (ProbeKind::Http, _, _) => {
+                return Err("an http health check has a path and no command".into())
+            }
+            (ProbeKind::Command, _, _) => {
+                return Err("a command health check has a command and no path".into())
+            }
+        };
+        Ok(HealthCheck {
+            probe,
+            interval_ms: h.interval_ms,
+            timeout_ms: h.timeout_ms,
+            retries: h.retries,
+            start_period_ms: h.start_period_ms,
+        })
+    }
 }
 
 /// What Berth does when a replica's container stops.
@@ -767,6 +871,7 @@ pub enum Strategy {
 /// Where replicas may go.
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Placement {
     /// Host label constraints: `zone=a`, `zone!=b`, `ssd` (has the label), `!gpu`
     /// (has not).
@@ -779,6 +884,7 @@ pub struct Placement {
 /// CPU in millicores and memory in bytes; 0 means none.
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct Resources {
     /// Set aside on the host for each replica (what placement counts).
     #[serde(default)]
@@ -817,6 +923,7 @@ impl VolumeScope {
 /// A volume a service declares.
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct VolumeSpec {
     /// Lowercase letters, digits and `-`; part of the Docker volume's name.
     pub name: String,
@@ -916,6 +1023,7 @@ impl FailureAction {
 /// replicas differ: changing only the policy replaces no replica.
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct UpdatePolicy {
     /// Extra replicas allowed during a rollout (start-first).
     #[serde(default = "defaults::max_surge")]
@@ -971,11 +1079,131 @@ impl UpdatePolicy {
     }
 }
 
+/// A secret of the service's team that an environment variable takes its value
+/// from. Berth writes down the version a revision runs with (the current one when
+/// it is deployed), so that changing the secret is a new revision and a rollback
+/// brings back the value it had.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SecretRef {
+    pub secret: String,
+    /// Filled in by Berth when left out: the secret's version now.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<i64>,
+}
+
+/// In place of a value the caller may not read (viewers and read-only tokens do not
+/// see environment values): `{"hidden": true}`.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct HiddenValue {
+    pub hidden: bool,
+}
+
+/// An environment variable's value.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
+#[serde(untagged)]
+pub enum EnvValue {
+    /// Written in the spec (shown to those who may change the service).
+    Plain(String),
+    /// Taken from a team secret when the container is made; never shown.
+    Secret(SecretRef),
+    /// Hidden from this caller; never accepted in a spec.
+    Hidden(HiddenValue),
+}
+
+impl EnvValue {
+    pub fn plain(s: impl Into<String>) -> EnvValue {
+        EnvValue::Plain(s.into())
+    }
+
+    /// The secret it names, if it names one.
+    pub fn secret(&self) -> Option<&SecretRef> {
+        match self {
+            EnvValue::Secret(r) => Some(r),
+            _ => None,
+        }
+    }
+
+    /// How it reads where values are not shown: `secret db-password v3`, or
+    /// `(a value)`.
+    pub fn describe(&self) -> String {
+        match self {
+            EnvValue::Plain(_) | EnvValue::Hidden(_) => "(a value)".into(),
+            EnvValue::Secret(r) => match r.version {
+                Some(v) => format!("secret {} v{v}", r.secret),
+                None => format!("secret {}", r.secret),
+            },
+        }
+    }
+}
+
+impl From<&str> for EnvValue {
+    fn from(s: &str) -> Self {
+        EnvValue::Plain(s.to_string())
+    }
+}
+
+impl<'de> Deserialize<'de> for EnvValue {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        /// The object forms, every field named.
+        #[derive(Deserialize)]
+        #[serde(deny_unknown_fields)]
+        struct Object {
+            #[serde(default)]
+            secret: Option<String>,
+            #[serde(default)]
+            version: Option<i64>,
+            #[serde(default)]
+            hidden: Option<bool>,
+        }
+        struct Visitor;
+        impl<'de> serde::de::Visitor<'de> for Visitor {
+            type Value = EnvValue;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("a string, or {\"secret\": \"name\"}")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<EnvValue, E> {
+                Ok(EnvValue::Plain(v.to_string()))
+            }
+
+            fn visit_string<E: serde::de::Error>(self, v: String) -> Result<EnvValue, E> {
+                Ok(EnvValue::Plain(v))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, map: A) -> Result<EnvValue, A::Error> {
+                let o = Object::deserialize(serde::de::value::MapAccessDeserializer::new(map))?;
+                match o {
+                    Object {
+                        secret: Some(secret),
+                        version,
+                        hidden: None,
+                    } => Ok(EnvValue::Secret(SecretRef { secret, version })),
+                    Object {
+                        secret: None,
+                        version: None,
+                        hidden: Some(hidden),
+                    } => Ok(EnvValue::Hidden(HiddenValue { hidden })),
+                    _ => Err(serde::de::Error::custom(
+                        "an environment value is a string or {\"secret\": \"name\"}",
+                    )),
+                }
+            }
+        }
+        d.deserialize_any(Visitor)
+    }
+}
+
 /// Everything about a service's replicas that makes a revision: a change to any of
 /// it is a new revision. The replica count is not part of it (scaling is not a
 /// rollout).
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ServiceSpec {
     pub image: String,
     /// Replaces the image's entrypoint when given.
@@ -984,8 +1212,10 @@ pub struct ServiceSpec {
     /// Replaces the image's default arguments when given.
     #[serde(default)]
     pub args: Vec<String>,
+    /// Environment variables: a value, or `{"secret": "name"}` for a secret of the
+    /// service's team (resolved only when a container is made).
     #[serde(default)]
-    pub env: std::collections::BTreeMap<String, String>,
+    pub env: std::collections::BTreeMap<String, EnvValue>,
     /// The container port to publish (and to route and health-check).
     #[serde(default)]
     pub port: Option<u16>,
@@ -1010,6 +1240,25 @@ pub struct ServiceSpec {
 }
 
 impl ServiceSpec {
+    /// The secrets its environment names, by variable.
+    pub fn secret_refs(&self) -> impl Iterator<Item = (&String, &SecretRef)> {
+        self.env
+            .iter()
+            .filter_map(|(k, v)| v.secret().map(|r| (k, r)))
+    }
+
+    /// The spec with every written environment value hidden (for callers who may
+    /// read the service but not change it).
+    pub fn with_values_hidden(&self) -> ServiceSpec {
+        let mut spec = self.clone();
+        for v in spec.env.values_mut() {
+            if let EnvValue::Plain(_) = v {
+                *v = EnvValue::Hidden(HiddenValue { hidden: true });
+            }
+        }
+        spec
+    }
+
     /// Whether a replica has storage of its own (and so a home host).
     pub fn has_per_replica_volumes(&self) -> bool {
         self.volumes
@@ -1080,6 +1329,7 @@ pub mod defaults {
 /// `POST /api/v1/services`
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct CreateServiceInput {
     pub name: String,
     /// The owning team's name.
@@ -1097,6 +1347,7 @@ pub struct CreateServiceInput {
 /// `PUT /api/v1/services/{name}/spec` (and `POST …/deploy`): a new revision.
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DeployInput {
     pub spec: ServiceSpec,
     #[serde(default)]
@@ -1106,6 +1357,7 @@ pub struct DeployInput {
 /// `POST /api/v1/services/{name}/scale`
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ScaleInput {
     pub replicas: u32,
 }
@@ -1220,6 +1472,10 @@ pub struct ServiceView {
     pub spec: ServiceSpec,
     /// How the proxy reaches it.
     pub proxy: ProxyConfig,
+    /// The name the proxy gives it, `<service>.<domain>`, when it is on the proxy
+    /// (it has a port and is exposed).
+    #[serde(default)]
+    pub default_host: Option<String>,
     pub created_at_ms: i64,
     pub updated_at_ms: i64,
     pub phase: ServicePhase,
@@ -1317,6 +1573,7 @@ fn root() -> String {
 /// reachable as `<service>.localhost` without one.
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RouteSpec {
     /// `shop.example.com`, `*.example.com`, or none for any host.
     #[serde(default)]
@@ -1332,12 +1589,31 @@ pub struct RouteSpec {
 /// How the proxy reaches a service: its routes and balancing. Not part of a
 /// revision: changing it moves no replica.
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
-#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct ProxyConfig {
     #[serde(default)]
     pub routes: Vec<RouteSpec>,
     #[serde(default)]
     pub balance: Balance,
+    /// Reachable through the proxy at all: `false` keeps the service off it (no
+    /// default route `<service>.<domain>`, no routes).
+    #[serde(default = "yes")]
+    pub expose: bool,
+}
+
+impl Default for ProxyConfig {
+    fn default() -> Self {
+        ProxyConfig {
+            routes: Vec::new(),
+            balance: Balance::default(),
+            expose: true,
+        }
+    }
+}
+
+fn yes() -> bool {
+    true
 }
 
 /// A replica as the proxy sees it, with what went through it lately.
@@ -1380,6 +1656,9 @@ pub struct ProxyRouteView {
 pub struct ProxyView {
     /// Where the proxy listens, when it does.
     pub listen: Option<String>,
+    /// Every exposed service is `<service>.<domain>`.
+    #[serde(default)]
+    pub domain: String,
     pub routes: Vec<ProxyRouteView>,
     /// Requests for a host no route takes (404).
     pub unknown_host: u64,
@@ -1505,11 +1784,16 @@ pub struct RolloutView {
     pub old_remaining: u32,
     /// What it does now, in words.
     pub phase: String,
+    /// Why it runs: the message of the revision it goes to ("secret db-password
+    /// changed: version 3 → 4").
+    #[serde(default)]
+    pub message: String,
 }
 
 /// `POST /api/v1/services/{name}/rollback`
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct RollbackInput {
     /// The revision to go back to; the one before the current without it.
     #[serde(default)]

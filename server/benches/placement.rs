@@ -56,6 +56,7 @@ fn services() -> Vec<DesiredService> {
                 homes: Default::default(),
                 id: i,
                 name: format!("app-{i}"),
+                team_id: 1,
                 replicas: REPLICAS,
                 revision: 1,
                 spec_hash: spec.hash(),

@@ -134,6 +134,7 @@ fn main() {
 
     // The same table for Berth's proxy and, exported, for nginx.
     let routes = vec![RouteInput {
+        team_id: 1,
         service_id: 1,
         service: "web".into(),
         host: HostMatch::parse(Some("web.localhost")),
@@ -168,8 +169,11 @@ fn main() {
         });
     }
     let nginx_port = free_port();
-    let conf =
-        server::proxy::export::nginx_conf(&proxy.table(), &format!("127.0.0.1:{nginx_port}"));
+    let conf = server::proxy::export::nginx_conf(
+        &proxy.table(),
+        &format!("127.0.0.1:{nginx_port}"),
+        |_| true,
+    );
     let _nginx = Nginx::start("proxy", "auto", &conf, nginx_port);
     std::thread::sleep(Duration::from_millis(300));
 

@@ -28,6 +28,8 @@ pub async fn user_create(
         config.listen.to_string(),
         config.session_ttl,
         store.instance_id().await.map_err(|e| e.to_string())?,
+        crate::secrets::Keyring::load(config.secret_key.as_deref(), &store.data_dir())
+            .map_err(|e| e.to_string())?,
     );
     let input = CreateUserInput {
         username: username.to_string(),

@@ -79,6 +79,45 @@ pub struct Config {
     #[arg(long, env = "BERTH_DRAIN_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub drain_timeout: Duration,
 
+    /// Every exposed service is reachable through the proxy as
+    /// `<service>.<domain>`; names under it belong to services, not to teams.
+    #[arg(long, env = "BERTH_PROXY_DOMAIN", default_value = "localhost", value_parser = parse_domain)]
+    pub proxy_domain: String,
+
+    /// Other proxies in front of Berth's (addresses or CIDR ranges, comma
+    /// separated) whose `X-Forwarded-For` is extended; from anyone else it is
+    /// replaced with the client's address.
+    #[arg(long, env = "BERTH_PROXY_TRUSTED", value_delimiter = ',')]
+    pub proxy_trusted: Vec<crate::http::Cidr>,
+
+    /// How long a client of the dashboard and the API may take to send a request's
+    /// headers; a kept-alive connection waiting for its next request (idle) is
+    /// closed after the same time.
+    #[arg(long, env = "BERTH_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub header_timeout: Duration,
+    /// Connections the dashboard and the API serve at once; more wait until one
+    /// closes.
+    #[arg(long, env = "BERTH_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub max_connections: u32,
+
+    /// The same for the proxy's clients: header (and idle) timeout.
+    #[arg(long, env = "BERTH_PROXY_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
+    pub proxy_header_timeout: Duration,
+    /// Connections the proxy serves at once.
+    #[arg(long, env = "BERTH_PROXY_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    pub proxy_max_connections: u32,
+
+    /// Live streams (event streams, followed logs) one user may keep open at once;
+    /// more are refused with 429.
+    #[arg(long, env = "BERTH_STREAMS_PER_USER", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    pub streams_per_user: u32,
+
+    /// The key that encrypts team secrets at rest: 32 bytes as 64 hex digits.
+    /// Without it, Berth makes one once and keeps it in `secret.key` (mode 0600)
+    /// beside the database.
+    #[arg(long, env = "BERTH_SECRET_KEY", hide_env_values = true)]
+    pub secret_key: Option<String>,
+
     /// On the first start (no service yet), create the demo service `demo` in team
     /// `demo`: 3 replicas of `127.0.0.1:5000/berth-demo:v1` checked on `/healthz`.
     #[arg(long, env = "BERTH_DEMO", default_value_t = false, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
@@ -154,6 +193,36 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         return Err(format!("'{s}' is not a duration longer than zero"));
     }
     Ok(Duration::from_millis(ms))
+}
+
+/// A domain for `--proxy-domain`: a host name.
+fn parse_domain(s: &str) -> Result<String, String> {
+    let s = s.trim().trim_end_matches('.').to_ascii_lowercase();
+    if app::validate::hostname(&s) {
+        Ok(s)
+    } else {
+        Err(format!(
+            "'{s}' is not a host name: use e.g. localhost or apps.example.com"
+        ))
+    }
+}
+
+impl Config {
+    /// The limits of the dashboard's (and the API's) connections.
+    pub fn limits(&self) -> crate::http::Limits {
+        crate::http::Limits {
+            header_timeout: self.header_timeout,
+            max_connections: self.max_connections as usize,
+        }
+    }
+
+    /// The limits of the proxy's connections.
+    pub fn proxy_limits(&self) -> crate::http::Limits {
+        crate::http::Limits {
+            header_timeout: self.proxy_header_timeout,
+            max_connections: self.proxy_max_connections as usize,
+        }
+    }
 }
 
 /// One `--engine` value: a name, a Docker endpoint and the address its published
@@ -299,6 +368,13 @@ mod tests {
             "BERTH_PROXY_LISTEN",
             "BERTH_PROXY_TIMEOUT",
             "BERTH_DRAIN_TIMEOUT",
+            "BERTH_PROXY_DOMAIN",
+            "BERTH_PROXY_TRUSTED",
+            "BERTH_HEADER_TIMEOUT",
+            "BERTH_MAX_CONNECTIONS",
+            "BERTH_PROXY_MAX_CONNECTIONS",
+            "BERTH_STREAMS_PER_USER",
+            "BERTH_SECRET_KEY",
         ] {
             if std::env::var_os(var).is_some() {
                 eprintln!("skipping defaults check: {var} is set");
@@ -318,6 +394,13 @@ mod tests {
         assert_eq!(c.proxy_timeout, Duration::from_secs(30));
         assert_eq!(c.reconcile_interval, Duration::from_secs(10));
         assert!(!c.demo);
+        assert_eq!(c.proxy_domain, "localhost");
+        assert!(c.proxy_trusted.is_empty());
+        assert_eq!(c.limits().header_timeout, Duration::from_secs(10));
+        assert_eq!(c.limits().max_connections, 1024);
+        assert_eq!(c.proxy_limits().max_connections, 10_000);
+        assert_eq!(c.streams_per_user, 16);
+        assert_eq!(c.secret_key, None);
         assert_eq!(
             c.engines,
             vec![EngineArg {
@@ -348,9 +431,18 @@ mod tests {
             "--demo",
             "--proxy-listen",
             "off",
+            "--proxy-domain",
+            "Apps.Example.com",
+            "--proxy-trusted",
+            "10.0.0.0/8,127.0.0.1",
+            "--header-timeout",
+            "5s",
         ])
         .unwrap();
         assert_eq!(c.proxy_listen, ProxyListen::Off);
+        assert_eq!(c.proxy_domain, "apps.example.com");
+        assert_eq!(c.proxy_trusted.len(), 2);
+        assert_eq!(c.limits().header_timeout, Duration::from_secs(5));
         assert_eq!(c.host_grace, Duration::from_secs(3));
         assert!(c.demo);
         assert_eq!(c.listen.to_string(), "0.0.0.0:8000");
@@ -468,6 +560,9 @@ mod tests {
             (&["--listen", "nowhere"][..], "nowhere"),
             (&["--engine", "ftp://x"][..], "ftp://x"),
             (&["--proxy-listen", "port 80"][..], "port 80"),
+            (&["--proxy-domain", "a b"][..], "a b"),
+            (&["--proxy-trusted", "10.0.0.0/99"][..], "10.0.0.0/99"),
+            (&["--max-connections", "0"][..], "0"),
         ] {
             let line = invalid(args);
             assert!(!line.contains('\n'), "{line}");

@@ -70,17 +70,60 @@ impl Default for EventBus {
     }
 }
 
-/// Records an event for people (and the log). A failure to record is logged only.
-pub async fn record(state: &AppState, kind: &str, subject: &str, level: Level, message: &str) {
-    match level {
-        Level::Error => tracing::warn!(kind, subject, "{message}"),
-        _ => tracing::info!(kind, subject, "{message}"),
+/// A service an event is about: its id (names can come again), team and name.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceRef {
+    pub id: i64,
+    pub team_id: i64,
+    pub name: String,
+}
+
+impl From<&crate::store::ServiceRow> for ServiceRef {
+    fn from(r: &crate::store::ServiceRow) -> Self {
+        ServiceRef {
+            id: r.id,
+            team_id: r.team_id,
+            name: r.name.clone(),
+        }
     }
-    if let Err(e) = state
-        .store
-        .record_event(clock::now_ms(), kind, subject, level.as_str(), message)
-        .await
-    {
+}
+
+/// What an event is about.
+#[derive(Debug, Clone, Copy)]
+pub enum Subject<'a> {
+    Host(&'a str),
+    Service(&'a ServiceRef),
+}
+
+/// Records an event about a host.
+pub async fn host(state: &AppState, name: &str, level: Level, message: &str) {
+    record(state, Subject::Host(name), level, message).await
+}
+
+/// Records an event about a service.
+pub async fn service(state: &AppState, s: &ServiceRef, level: Level, message: &str) {
+    record(state, Subject::Service(s), level, message).await
+}
+
+/// Records an event for people (and the log). A failure to record is logged only.
+pub async fn record(state: &AppState, subject: Subject<'_>, level: Level, message: &str) {
+    let (kind, name, service) = match subject {
+        Subject::Host(name) => ("host", name, None),
+        Subject::Service(s) => ("service", s.name.as_str(), Some((s.id, s.team_id))),
+    };
+    match level {
+        Level::Error => tracing::warn!(kind, subject = name, "{message}"),
+        _ => tracing::info!(kind, subject = name, "{message}"),
+    }
+    let event = crate::store::NewEvent {
+        at: clock::now_ms(),
+        kind,
+        subject: name,
+        level: level.as_str(),
+        message,
+        service,
+    };
+    if let Err(e) = state.store.record_event(event).await {
         tracing::error!(error = %e, "cannot record an event");
     }
 }

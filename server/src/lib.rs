@@ -22,6 +22,9 @@
 //! - [`ops`]: use cases shared by the REST API and the UI's server functions.
 //! - [`api`]: the JSON API under `/api/v1`, `/healthz`, `/readyz`, and `ApiError`.
 //! - [`web`]: the Leptos pages, server functions and static files.
+//! - [`secrets`]: the key that seals team secrets at rest (AES-256-GCM).
+//! - [`http`]: serving untrusted clients: connection cap, header and idle
+//!   timeouts; address ranges of trusted proxies.
 //! - [`state`]: `AppState`, cloned into every handler and task.
 //! - [`shutdown`]: SIGINT/SIGTERM into the one `CancellationToken`.
 //! - [`telemetry`]: tracing set-up.
@@ -43,11 +46,13 @@ pub mod cluster;
 pub mod config;
 pub mod domain;
 pub mod events;
+pub mod http;
 pub mod ops;
 pub mod proxy;
 pub mod reconciler;
 pub mod runtime;
 pub mod scheduler;
+pub mod secrets;
 pub mod shutdown;
 pub mod state;
 pub mod store;
@@ -58,7 +63,6 @@ pub mod web;
 use std::net::SocketAddr;
 use std::path::Path;
 
-use axum::routing::get;
 use axum::Router;
 use leptos::config::LeptosOptions;
 
@@ -87,6 +91,20 @@ pub enum StartError {
     Admin(String),
     #[error("cannot create the demo service: {0} (BERTH_DEMO)")]
     Demo(String),
+    #[error(transparent)]
+    SecretKey(#[from] secrets::KeyError),
+}
+
+/// The first start notes a value sealed with the key; every later start must open
+/// it, so a changed or lost key is found before a secret is needed.
+async fn check_secret_key(store: &Store, keyring: &secrets::Keyring) -> Result<(), StartError> {
+    const CHECK: &str = "secret_key_check";
+    match store.setting(CHECK).await? {
+        Some(stored) => Ok(keyring.verify(&stored)?),
+        None => Ok(store
+            .set_setting(CHECK, &keyring.check_value(), clock::now_ms())
+            .await?),
+    }
 }
 
 /// Runs Berth until SIGINT/SIGTERM: store, engines, then the HTTP server.
@@ -102,19 +120,28 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         })?;
     let addr = listener.local_addr().map_err(StartError::Serve)?;
 
-    let state = AppState::new(
+    let keyring = secrets::Keyring::load(config.secret_key.as_deref(), &store.data_dir())?;
+    check_secret_key(&store, &keyring).await?;
+    let mut state = AppState::new(
         store.clone(),
         leptos_options(&config.site_root, addr),
         addr.to_string(),
         config.session_ttl,
         store.instance_id().await?,
+        keyring,
     );
     state.reconciler.configure(reconciler::Settings {
         host_grace: config.host_grace,
         interval: config.reconcile_interval,
     });
-    let mut state = state;
+    state.auth = std::sync::Arc::new(state::AuthState::new(
+        config.session_ttl,
+        config.streams_per_user as usize,
+    ));
     state.proxy = std::sync::Arc::new(proxy::Proxy::new(proxy::Settings {
+        domain: config.proxy_domain.clone(),
+        trusted: config.proxy_trusted.clone(),
+        limits: config.proxy_limits(),
         upstream_timeout: config.proxy_timeout,
         drain_timeout: config.drain_timeout,
         ..Default::default()
@@ -179,11 +206,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         database = %store.path().display(),
         "Berth is serving the dashboard on http://{addr}"
     );
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.cancelled_owned())
-        .await
-        .map_err(StartError::Serve)?;
+    http::serve_router(listener, router(state), config.limits(), shutdown).await;
     store.close().await;
     tracing::info!("Berth stopped");
     Ok(())
@@ -210,16 +233,14 @@ pub fn spawn_background(state: &AppState, heartbeat_interval: std::time::Duratio
 
 /// The whole HTTP surface: health, the JSON API, the pages and static files.
 pub fn router(state: AppState) -> Router {
-    let router = Router::new().nest("/api/v1", api::router());
+    let router = Router::new().merge(api::router());
     web::routes(router, &state)
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             web::page_guard,
         ))
         .layer(axum::middleware::from_fn(auth::csrf::guard))
-        .route("/healthz", get(api::health::healthz))
-        .route("/metrics", get(api::proxy::metrics))
-        .route("/readyz", get(api::health::readyz))
+        .layer(axum::middleware::from_fn(web::security_headers))
         .with_state(state)
 }
 

@@ -9,12 +9,14 @@ use leptos::config::LeptosOptions;
 use tokio_util::sync::CancellationToken;
 
 use crate::auth::limiter::LoginLimiter;
+use crate::auth::streams::Streams;
 use crate::cluster::Hosts;
 use crate::events::EventBus;
 use crate::proxy::Proxy;
 use crate::reconciler::Reconciler;
 use crate::runtime::docker_runtime::DockerRuntime;
 use crate::runtime::ContainerRuntime;
+use crate::secrets::Keyring;
 use crate::store::Store;
 
 /// Facts fixed at start-up.
@@ -25,22 +27,28 @@ pub struct ServerInfo {
     pub started_at_ms: i64,
 }
 
-/// Accounts' moving parts: failed-login limiting and session lifetime.
+/// Accounts' moving parts: failed-login limiting, session lifetime, open streams.
 #[derive(Debug)]
 pub struct AuthState {
     pub limiter: Mutex<LoginLimiter>,
     pub session_ttl: Duration,
     /// Set once a user exists; spares a query per page load after the first run.
     pub setup_done: AtomicBool,
+    /// Live streams per user, ended when their credentials are revoked.
+    pub streams: Arc<Streams>,
 }
+
+/// Streams one user may keep open unless configured otherwise.
+pub const STREAMS_PER_USER: usize = 16;
 
 impl AuthState {
     /// 5 failed logins a minute per account and per client address.
-    pub fn new(session_ttl: Duration) -> Self {
+    pub fn new(session_ttl: Duration, streams_per_user: usize) -> Self {
         AuthState {
             limiter: Mutex::new(LoginLimiter::new(5, Duration::from_secs(60))),
             session_ttl,
             setup_done: AtomicBool::new(false),
+            streams: Streams::new(streams_per_user),
         }
     }
 }
@@ -59,6 +67,8 @@ pub struct AppState {
     pub leptos: LeptosOptions,
     pub info: Arc<ServerInfo>,
     pub auth: Arc<AuthState>,
+    /// Seals and opens team secrets.
+    pub keyring: Arc<Keyring>,
     /// Cancelled once, when Berth shuts down; every background task watches it.
     pub shutdown: CancellationToken,
 }
@@ -73,10 +83,11 @@ impl AppState {
         listen: String,
         session_ttl: Duration,
         owner: String,
+        keyring: Keyring,
     ) -> AppState {
         let hosts = Hosts::new(&store.data_dir());
         let runtime = Arc::new(DockerRuntime::new(hosts.clone(), owner));
-        AppState::with_runtime(store, leptos, listen, session_ttl, hosts, runtime)
+        AppState::with_runtime(store, leptos, listen, session_ttl, hosts, runtime, keyring)
     }
 
     /// A state whose replicas run on `runtime` (tests use an in-memory one).
@@ -87,6 +98,7 @@ impl AppState {
         session_ttl: Duration,
         hosts: Hosts,
         runtime: Arc<dyn ContainerRuntime>,
+        keyring: Keyring,
     ) -> AppState {
         AppState {
             hosts,
@@ -100,7 +112,8 @@ impl AppState {
                 listen,
                 started_at_ms: crate::clock::now_ms(),
             }),
-            auth: Arc::new(AuthState::new(session_ttl)),
+            auth: Arc::new(AuthState::new(session_ttl, STREAMS_PER_USER)),
+            keyring: Arc::new(keyring),
             shutdown: CancellationToken::new(),
         }
     }

@@ -14,6 +14,7 @@ use crate::cluster::Hosts;
 use crate::ops::{self, Ctx};
 use crate::runtime::docker::Endpoint;
 use crate::runtime::fake::FakeRuntime;
+use crate::secrets::Keyring;
 use crate::state::AppState;
 use crate::store::NewHost;
 use crate::store::Store;
@@ -80,12 +81,14 @@ impl TestState {
         store.migrate().await.expect("migrating the test store");
         let addr = "127.0.0.1:0".parse().expect("an address");
         let owner = store.instance_id().await.expect("the instance id");
+        let keyring = Keyring::load(None, &dir.0).expect("the secret key");
         let state = AppState::new(
             store,
             crate::leptos_options("target/site", addr),
             addr.to_string(),
             ttl,
             owner,
+            keyring,
         );
         let t = TestState { state, _dir: dir };
         for (name, endpoint) in hosts {
@@ -111,6 +114,7 @@ impl TestState {
             Duration::from_secs(3600),
             Hosts::new(&store.data_dir()),
             fake.clone(),
+            Keyring::load(None, &dir.0).expect("the secret key"),
         );
         let t = TestState { state, _dir: dir };
         for n in 1..=hosts {
@@ -200,6 +204,7 @@ impl TestState {
             self.state.info.listen.clone(),
             self.state.auth.session_ttl,
             owner,
+            Keyring::load(None, &self._dir.0).expect("the secret key"),
         );
         state.reconciler.configure(self.state.reconciler.settings());
         ops::hosts::load(&state).await.expect("loading the hosts");

@@ -200,6 +200,47 @@ impl Backend for ServerBackend {
         }
     }
 
+    async fn add_domain(
+        &self,
+        req: &Request,
+        team: i64,
+        domain: String,
+    ) -> Result<TeamView, AppError> {
+        let ctx = self.ctx(req).await?;
+        Ok(ops::teams::add_domain(&self.state, &ctx, team, AddDomainInput { domain }).await?)
+    }
+
+    async fn remove_domain(
+        &self,
+        req: &Request,
+        team: i64,
+        domain: String,
+    ) -> Result<TeamView, AppError> {
+        let ctx = self.ctx(req).await?;
+        Ok(ops::teams::remove_domain(&self.state, &ctx, team, &domain).await?)
+    }
+
+    async fn secrets(&self, req: &Request, team: i64) -> Result<Vec<SecretView>, AppError> {
+        let ctx = self.ctx(req).await?;
+        Ok(ops::secrets::list(&self.state, &ctx, team).await?)
+    }
+
+    async fn set_secret(
+        &self,
+        req: &Request,
+        team: i64,
+        name: String,
+        input: SetSecretInput,
+    ) -> Result<SecretSet, AppError> {
+        let ctx = self.ctx(req).await?;
+        Ok(ops::secrets::set(&self.state, &ctx, team, &name, input).await?)
+    }
+
+    async fn delete_secret(&self, req: &Request, team: i64, name: String) -> Result<(), AppError> {
+        let ctx = self.ctx(req).await?;
+        Ok(ops::secrets::delete(&self.state, &ctx, team, &name).await?)
+    }
+
     async fn tokens(&self, req: &Request) -> Result<Vec<TokenView>, AppError> {
         {
             let ctx = self.ctx(req).await?;
@@ -456,12 +497,51 @@ impl Backend for ServerBackend {
     }
 }
 
-/// Paths that are not pages: the API, server functions, assets, probes.
+/// Paths that are not pages: the API, server functions, assets, probes, metrics.
 fn is_page(path: &str) -> bool {
     !(path.starts_with("/api/")
         || path.starts_with("/pkg/")
         || path == "/healthz"
-        || path == "/readyz")
+        || path == "/readyz"
+        || path == "/metrics")
+}
+
+/// What a page may load and run: its own files, the inline scripts Leptos writes
+/// with this response's nonce, and the WASM it compiles; inline `style`
+/// attributes (bars' widths); nothing framed, nothing from elsewhere.
+fn page_csp(nonce: &str) -> String {
+    format!(
+        "default-src 'self'; script-src 'self' 'nonce-{nonce}' 'wasm-unsafe-eval'; style-src 'self'; \
+         style-src-attr 'unsafe-inline'; connect-src 'self'; img-src 'self' data:; object-src 'none'; \
+         base-uri 'self'; form-action 'self'; frame-ancestors 'none'"
+    )
+}
+
+/// Everything else (JSON, text, files) runs nothing and is framed nowhere.
+const DEFAULT_CSP: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'";
+
+/// Headers on every response: a CSP (the page's own, with its nonce, or one that
+/// allows nothing), no MIME sniffing, no framing, and no full URL in `Referer`.
+pub async fn security_headers(request: axum::extract::Request, next: Next) -> Response {
+    use axum::http::{header, HeaderValue};
+    let mut response = next.run(request).await;
+    let h = response.headers_mut();
+    if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(DEFAULT_CSP),
+        );
+    }
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    response
 }
 
 /// Sends page loads without a session to the login page (or, before the first
@@ -529,7 +609,18 @@ pub fn routes(router: Router<AppState>, state: &AppState) -> Router<AppState> {
     let backend = BackendHandle(Arc::new(ServerBackend {
         state: state.clone(),
     }));
-    let context = move || provide_context(backend.clone());
+    let context = move || {
+        provide_context(backend.clone());
+        // A page render has a nonce for its inline scripts; its CSP names it.
+        if let (Some(response), Some(nonce)) = (
+            leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
+            leptos::nonce::use_nonce(),
+        ) {
+            if let Ok(v) = axum::http::HeaderValue::from_str(&page_csp(&nonce.to_string())) {
+                response.insert_header(axum::http::header::CONTENT_SECURITY_POLICY, v);
+            }
+        }
+    };
     let leptos = state.leptos.clone();
     router
         .leptos_routes_with_context(
@@ -559,6 +650,7 @@ mod tests {
             "/pkg/berth.js",
             "/healthz",
             "/readyz",
+            "/metrics",
         ] {
             assert!(!is_page(p), "{p}");
         }

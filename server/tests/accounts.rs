@@ -492,6 +492,15 @@ async fn cross_site_changes_are_refused() {
     )
     .await;
     assert_eq!(evil_referer.status, StatusCode::FORBIDDEN);
+    // Neither Origin nor Referer: a browser always says where a POST comes from,
+    // so a cookie-carrying change without either is refused too.
+    let unplaced = send(&r, "POST", "/api/v1/teams", &auth, body.clone(), &[host]).await;
+    assert_eq!(unplaced.status, StatusCode::FORBIDDEN, "{}", unplaced.text);
+    assert!(
+        unplaced.text.contains("Origin or Referer"),
+        "{}",
+        unplaced.text
+    );
     // Nothing was created.
     let teams = send(&r, "GET", "/api/v1/teams", &auth, None, &[])
         .await
@@ -915,6 +924,8 @@ async fn raw_send(
         .method(method)
         .uri(uri)
         .header("cookie", format!("berth_session={c}"))
+        .header("host", "berth.test")
+        .header("origin", "http://berth.test")
         .header("content-type", "application/json")
         .body(Body::from(body))
         .unwrap();

@@ -1,5 +1,7 @@
-//! The authorization matrix: every state-changing endpoint (accounts, hosts and
-//! services) against every kind of caller, each expected allow or deny asserted. Denials must also change nothing.
+//! The authorization matrix: every operation the router serves (its list comes
+//! from the routes themselves, `server::api::operations()`, so a new route without
+//! an entry here fails the test) against every kind of caller, each expected
+//! answer asserted; and what a member of another team finds in every GET answer.
 
 mod common;
 
@@ -31,17 +33,24 @@ const EVERYONE: [Who; 6] = [
 /// What a caller should get.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Expect {
+    /// A 2xx answer.
     Allow,
+    /// Exactly this refusal.
     Deny(StatusCode),
+    /// Past authorization (not 401 or 403), whatever happened next: the call
+    /// needs something the matrix's world does not have (a container to read
+    /// logs from, a rollout to resume).
+    Reach,
 }
 
-use Expect::{Allow, Deny};
+use Expect::{Allow, Deny, Reach};
 const UNAUTH: Expect = Deny(StatusCode::UNAUTHORIZED);
 const FORBID: Expect = Deny(StatusCode::FORBIDDEN);
 
 struct World {
     t: TestState,
     web: i64,
+    db: i64,
     callers: Vec<(Who, Auth)>,
 }
 
@@ -82,7 +91,12 @@ impl World {
             .to_string();
         callers.push((Who::ReadOnlyToken, Auth::Bearer(token)));
         callers.push((Who::Admin, admin));
-        World { t, web, callers }
+        World {
+            t,
+            web,
+            db,
+            callers,
+        }
     }
 
     fn auth(&self, who: Who) -> Auth {
@@ -102,6 +116,20 @@ impl World {
         body: Option<Value>,
     ) -> common::Reply {
         send(&self.t.router(), method, uri, auth, body, &[]).await
+    }
+
+    /// The status of a request whose answer is a stream that does not end: the
+    /// body is left unread.
+    async fn status_of_stream(&self, auth: &Auth, uri: &str) -> StatusCode {
+        use tower::ServiceExt;
+        let mut b = axum::http::Request::builder().uri(uri);
+        match auth {
+            Auth::None => {}
+            Auth::Cookie(c) => b = b.header("cookie", format!("berth_session={c}")),
+            Auth::Bearer(t) => b = b.header("authorization", format!("Bearer {t}")),
+        }
+        let req = b.body(axum::body::Body::empty()).unwrap();
+        self.t.router().oneshot(req).await.unwrap().status()
     }
 
     /// A service of team `web` with one replica of `spec`; its id.
@@ -139,13 +167,6 @@ impl World {
     }
 }
 
-/// One state-changing request, prepared anew for each caller (targets are fresh, so
-/// an allowed call in one row does not spoil the next).
-struct Case {
-    name: &'static str,
-    expect: fn(Who) -> Expect,
-}
-
 fn admin_only(who: Who) -> Expect {
     match who {
         Who::Anonymous => UNAUTH,
@@ -171,67 +192,253 @@ fn own_account(who: Who) -> Expect {
     }
 }
 
-async fn request(w: &World, case: &str, who: Who, n: usize) -> (String, String, Option<Value>) {
+/// Anyone, logged in or not.
+fn public(_: Who) -> Expect {
+    Allow
+}
+
+/// Anyone logged in (or with a token).
+fn logged_in(who: Who) -> Expect {
+    match who {
+        Who::Anonymous => UNAUTH,
+        _ => Allow,
+    }
+}
+
+/// Reading team `web` and its services: its members, admins (and an admin's
+/// read-only token).
+fn web_reader(who: Who) -> Expect {
+    match who {
+        Who::Anonymous => UNAUTH,
+        Who::OtherOperator => FORBID,
+        _ => Allow,
+    }
+}
+
+/// Reading what only admins read (the audit log): read-only admin tokens too.
+fn admin_reader(who: Who) -> Expect {
+    match who {
+        Who::Anonymous => UNAUTH,
+        Who::Admin | Who::ReadOnlyToken => Allow,
+        _ => FORBID,
+    }
+}
+
+/// Like [`web_reader`], but the call finds nothing to read past authorization.
+fn web_reader_reach(who: Who) -> Expect {
+    match web_reader(who) {
+        Allow => Reach,
+        other => other,
+    }
+}
+
+fn web_operator_reach(who: Who) -> Expect {
+    match web_operator(who) {
+        Allow => Reach,
+        other => other,
+    }
+}
+
+fn admin_reach(who: Who) -> Expect {
+    match admin_only(who) {
+        Allow => Reach,
+        other => other,
+    }
+}
+
+/// A login: who calls does not matter.
+fn conflict_for_all(_: Who) -> Expect {
+    Deny(StatusCode::CONFLICT)
+}
+
+fn logout(who: Who) -> Expect {
+    match who {
+        Who::Anonymous => UNAUTH,
+        Who::ReadOnlyToken => Deny(StatusCode::UNPROCESSABLE_ENTITY),
+        _ => Allow,
+    }
+}
+
+/// A request for one case, prepared anew for each caller (targets are fresh, so an
+/// allowed call in one row does not spoil the next).
+struct Prepared {
+    uri: String,
+    body: Option<Value>,
+    /// Credentials of the caller's own to use instead of theirs (a fresh session
+    /// to log out with).
+    auth: Option<Auth>,
+}
+
+fn at(uri: impl Into<String>) -> Prepared {
+    Prepared {
+        uri: uri.into(),
+        body: None,
+        auth: None,
+    }
+}
+
+fn with(uri: impl Into<String>, body: Value) -> Prepared {
+    Prepared {
+        uri: uri.into(),
+        body: Some(body),
+        auth: None,
+    }
+}
+
+/// The user name behind a kind of caller.
+fn user_of(who: Who) -> &'static str {
+    match who {
+        Who::Viewer => "viewer",
+        Who::OtherOperator => "other-op",
+        Who::Operator => "operator",
+        _ => "admin",
+    }
+}
+
+async fn request(w: &World, case: &str, who: Who, n: usize) -> Prepared {
     let tag = format!("{}-{n}", case.replace('.', "-"));
+    let web = w.web;
     match case {
-        "user.create" => (
-            "POST".into(),
-            "/api/v1/users".into(),
-            Some(
-                json!({"username": format!("new-{tag}"), "password": "password-1", "role": "member"}),
-            ),
+        "setup.state" => at("/api/v1/setup"),
+        "setup.create" => with(
+            "/api/v1/setup",
+            json!({"username": format!("root{n}"), "password": "password-1"}),
+        ),
+        // A login ends the session it is sent with: sent with none, so that the
+        // callers keep theirs (who calls does not matter to a login).
+        "auth.login" => Prepared {
+            auth: Some(Auth::None),
+            ..with(
+                "/api/v1/auth/login",
+                json!({"username": "viewer", "password": "password-1"}),
+            )
+        },
+        "auth.logout" => Prepared {
+            auth: match who {
+                Who::Anonymous | Who::ReadOnlyToken => None,
+                other => Some(Auth::Cookie(
+                    login(&w.t.router(), user_of(other), "password-1").await,
+                )),
+            },
+            ..at("/api/v1/auth/logout")
+        },
+        "me" => at("/api/v1/me"),
+        "me.sessions" => at("/api/v1/me/sessions"),
+        "users" => at("/api/v1/users"),
+        "user.show" => at(format!("/api/v1/users/{}", w.fresh_user(&tag).await)),
+        "teams" => at("/api/v1/teams"),
+        "team.show" => at(format!("/api/v1/teams/{web}")),
+        "tokens" => at("/api/v1/tokens"),
+        "audit" => at("/api/v1/audit"),
+        "hosts" => at("/api/v1/hosts"),
+        "host.show" => {
+            let name = format!("seen-{n}");
+            w.t.add_host(&name, "unix:///nonexistent/berth/docker.sock")
+                .await;
+            at(format!("/api/v1/hosts/{name}"))
+        }
+        "events" => at("/api/v1/events"),
+        "engines" => at("/api/v1/engines"),
+        "about" => at("/api/v1/about"),
+        "services" => at("/api/v1/services"),
+        "rollouts" => at("/api/v1/rollouts"),
+        "volumes" => at("/api/v1/volumes"),
+        "proxy" => at("/api/v1/proxy"),
+        "proxy.nginx" => at("/api/v1/proxy/nginx.conf"),
+        "watch" => at("/api/v1/watch/services"),
+        "healthz" => at("/healthz"),
+        "readyz" => at("/readyz"),
+        "metrics" => at("/metrics"),
+        "service.show" | "service.revisions" | "service.diff" | "service.stats"
+        | "service.logs" | "service.resume" | "service.spec" | "service.proxy" => {
+            let name = format!("r-{n}");
+            w.service(&name, json!({"image": "demo:v1", "port": 8080}))
+                .await;
+            match case {
+                "service.show" => at(format!("/api/v1/services/{name}")),
+                "service.revisions" => at(format!("/api/v1/services/{name}/revisions")),
+                "service.diff" => at(format!(
+                    "/api/v1/services/{name}/revisions/diff?from=1&to=1"
+                )),
+                "service.stats" => at(format!("/api/v1/services/{name}/stats")),
+                "service.logs" => at(format!("/api/v1/services/{name}/replicas/1/logs")),
+                // No rollout is paused: past authorization, a 409.
+                "service.resume" => at(format!("/api/v1/services/{name}/rollout/resume")),
+                "service.spec" => with(
+                    format!("/api/v1/services/{name}/spec"),
+                    json!({"spec": {"image": "demo:v2", "port": 8080}}),
+                ),
+                _ => with(
+                    format!("/api/v1/services/{name}/proxy"),
+                    json!({"routes": [], "balance": "round_robin"}),
+                ),
+            }
+        }
+        "domain.add" => {
+            let team = w.t.add_team(&format!("d-{n}")).await;
+            with(
+                format!("/api/v1/teams/{team}/domains"),
+                json!({"domain": format!("t{n}.example.com")}),
+            )
+        }
+        "domain.remove" => {
+            let team = w.t.add_team(&format!("d-{n}")).await;
+            w.t.state
+                .store
+                .add_domain(team, &format!("t{n}.example.com"), 1)
+                .await
+                .unwrap();
+            at(format!("/api/v1/teams/{team}/domains/t{n}.example.com"))
+        }
+        "secrets" => at(format!("/api/v1/teams/{web}/secrets")),
+        "secret.set" => with(
+            format!("/api/v1/teams/{web}/secrets/s-{n}"),
+            json!({"value": "hunter2"}),
+        ),
+        "secret.delete" => {
+            let name = format!("s-{n}");
+            let keyring = w.t.state.keyring.clone();
+            w.t.state
+                .store
+                .put_secret(web, &name, "test", 1, |v| {
+                    keyring.seal(&server::secrets::context(web, &name, v), b"x")
+                })
+                .await
+                .unwrap();
+            at(format!("/api/v1/teams/{web}/secrets/{name}"))
+        }
+        "volume.delete" => at("/api/v1/volumes/nowhere/berth_1.x.data"),
+        "user.create" => with(
+            "/api/v1/users",
+            json!({"username": format!("new-{tag}"), "password": "password-1", "role": "member"}),
         ),
         "user.update" => {
             let id = w.fresh_user(&tag).await;
-            (
-                "PATCH".into(),
-                format!("/api/v1/users/{id}"),
-                Some(json!({"role": "admin"})),
-            )
+            with(format!("/api/v1/users/{id}"), json!({"role": "admin"}))
         }
-        "user.delete" => {
-            let id = w.fresh_user(&tag).await;
-            ("DELETE".into(), format!("/api/v1/users/{id}"), None)
-        }
-        "user.sessions" => {
-            let id = w.fresh_user(&tag).await;
-            (
-                "DELETE".into(),
-                format!("/api/v1/users/{id}/sessions"),
-                None,
-            )
-        }
-        "team.create" => (
-            "POST".into(),
-            "/api/v1/teams".into(),
-            Some(json!({"name": format!("t-{tag}")})),
-        ),
-        "team.delete" => {
-            let id = w.t.add_team(&format!("t-{tag}")).await;
-            ("DELETE".into(), format!("/api/v1/teams/{id}"), None)
-        }
+        "user.delete" => at(format!("/api/v1/users/{}", w.fresh_user(&tag).await)),
+        "user.sessions" => at(format!(
+            "/api/v1/users/{}/sessions",
+            w.fresh_user(&tag).await
+        )),
+        "team.create" => with("/api/v1/teams", json!({"name": format!("t-{tag}")})),
+        "team.delete" => at(format!(
+            "/api/v1/teams/{}",
+            w.t.add_team(&format!("t-{tag}")).await
+        )),
         "member.set" => {
             let id = w.fresh_user(&tag).await;
-            (
-                "PUT".into(),
-                format!("/api/v1/teams/{}/members/{id}", w.web),
-                Some(json!({"role": "operator"})),
+            with(
+                format!("/api/v1/teams/{web}/members/{id}"),
+                json!({"role": "operator"}),
             )
         }
         "member.remove" => {
             let id = w.fresh_user(&tag).await;
-            w.t.add_member(w.web, id, TeamRole::Viewer).await;
-            (
-                "DELETE".into(),
-                format!("/api/v1/teams/{}/members/{id}", w.web),
-                None,
-            )
+            w.t.add_member(web, id, TeamRole::Viewer).await;
+            at(format!("/api/v1/teams/{web}/members/{id}"))
         }
-        "token.create" => (
-            "POST".into(),
-            "/api/v1/tokens".into(),
-            Some(json!({"name": tag})),
-        ),
+        "token.create" => with("/api/v1/tokens", json!({"name": tag})),
         "token.revoke" => {
             // A token of the caller's own, made with their full-access credentials.
             let maker = match who {
@@ -240,28 +447,26 @@ async fn request(w: &World, case: &str, who: Who, n: usize) -> (String, String, 
             };
             let id = match maker {
                 Auth::None => 1,
-                ref auth => w
-                    .call(auth, "POST", "/api/v1/tokens", Some(json!({"name": tag})))
-                    .await
-                    .json()["id"]
-                    .as_i64()
-                    .unwrap(),
+                ref auth => {
+                    let r = w
+                        .call(auth, "POST", "/api/v1/tokens", Some(json!({"name": tag})))
+                        .await;
+                    r.json()["id"]
+                        .as_i64()
+                        .unwrap_or_else(|| panic!("a token for {who:?}: {}", r.text))
+                }
             };
-            ("DELETE".into(), format!("/api/v1/tokens/{id}"), None)
+            at(format!("/api/v1/tokens/{id}"))
         }
-        "password.change" => (
-            "PUT".into(),
-            "/api/v1/me/password".into(),
-            Some(json!({"current_password": "password-1", "new_password": "password-1"})),
+        "password.change" => with(
+            "/api/v1/me/password",
+            json!({"current_password": "password-1", "new_password": "password-1"}),
         ),
         "host.add" => {
             let h1 = &common::test_hosts()[0];
-            (
-                "POST".into(),
-                "/api/v1/hosts".into(),
-                Some(
-                    json!({"name": format!("h-{n}"), "endpoint": h1.endpoint, "address": h1.address}),
-                ),
+            with(
+                "/api/v1/hosts",
+                json!({"name": format!("h-{n}"), "endpoint": h1.endpoint, "address": h1.address}),
             )
         }
         "host.update" | "host.cordon" | "host.uncordon" | "host.drain" | "host.remove" => {
@@ -269,28 +474,20 @@ async fn request(w: &World, case: &str, who: Who, n: usize) -> (String, String, 
             w.t.add_host(&name, "unix:///nonexistent/berth/docker.sock")
                 .await;
             match case {
-                "host.update" => (
-                    "PATCH".into(),
+                "host.update" => with(
                     format!("/api/v1/hosts/{name}"),
-                    Some(json!({"labels": {"zone": "a"}})),
+                    json!({"labels": {"zone": "a"}}),
                 ),
-                "host.remove" => ("DELETE".into(), format!("/api/v1/hosts/{name}"), None),
-                action => (
-                    "POST".into(),
-                    format!(
-                        "/api/v1/hosts/{name}/{}",
-                        action.trim_start_matches("host.")
-                    ),
-                    None,
-                ),
+                "host.remove" => at(format!("/api/v1/hosts/{name}")),
+                action => at(format!(
+                    "/api/v1/hosts/{name}/{}",
+                    action.trim_start_matches("host.")
+                )),
             }
         }
-        "service.create" => (
-            "POST".into(),
-            "/api/v1/services".into(),
-            Some(
-                json!({"name": format!("s-{n}"), "team": "web", "replicas": 1, "spec": {"image": "demo:v1"}}),
-            ),
+        "service.create" => with(
+            "/api/v1/services",
+            json!({"name": format!("s-{n}"), "team": "web", "replicas": 1, "spec": {"image": "demo:v1"}}),
         ),
         "service.deploy" | "service.scale" | "service.delete" | "service.rollback"
         | "service.pause" | "service.abort" => {
@@ -320,30 +517,23 @@ async fn request(w: &World, case: &str, who: Who, n: usize) -> (String, String, 
                     .unwrap();
             }
             match case {
-                "service.rollback" => (
-                    "POST".into(),
+                "service.rollback" => with(
                     format!("/api/v1/services/{name}/rollback"),
-                    Some(json!({"revision": 1})),
+                    json!({"revision": 1}),
                 ),
-                "service.pause" | "service.abort" => (
-                    "POST".into(),
-                    format!(
-                        "/api/v1/services/{name}/rollout/{}",
-                        case.trim_start_matches("service.")
-                    ),
-                    None,
-                ),
-                "service.deploy" => (
-                    "POST".into(),
+                "service.pause" | "service.abort" => at(format!(
+                    "/api/v1/services/{name}/rollout/{}",
+                    case.trim_start_matches("service.")
+                )),
+                "service.deploy" => with(
                     format!("/api/v1/services/{name}/deploy"),
-                    Some(json!({"spec": {"image": "demo:v2"}})),
+                    json!({"spec": {"image": "demo:v2"}}),
                 ),
-                "service.scale" => (
-                    "POST".into(),
+                "service.scale" => with(
                     format!("/api/v1/services/{name}/scale"),
-                    Some(json!({"replicas": 2})),
+                    json!({"replicas": 2}),
                 ),
-                _ => ("DELETE".into(), format!("/api/v1/services/{name}"), None),
+                _ => at(format!("/api/v1/services/{name}")),
             }
         }
         "service.move_replica" => {
@@ -366,21 +556,11 @@ async fn request(w: &World, case: &str, who: Who, n: usize) -> (String, String, 
                 .set_replica_home(id, 1, host, 1)
                 .await
                 .unwrap();
-            (
-                "POST".into(),
-                format!("/api/v1/services/{name}/replicas/1/move"),
-                None,
-            )
+            at(format!("/api/v1/services/{name}/replicas/1/move"))
         }
         "session.revoke" => {
             // A second session of the caller's user, to end.
-            let name = match who {
-                Who::Viewer => "viewer",
-                Who::OtherOperator => "other-op",
-                Who::Operator => "operator",
-                _ => "admin",
-            };
-            let extra = login(&w.t.router(), name, "password-1").await;
+            let extra = login(&w.t.router(), user_of(who), "password-1").await;
             let sessions = w
                 .call(&Auth::Cookie(extra), "GET", "/api/v1/me/sessions", None)
                 .await
@@ -393,149 +573,358 @@ async fn request(w: &World, case: &str, who: Who, n: usize) -> (String, String, 
                 .unwrap()["id"]
                 .as_i64()
                 .unwrap();
-            ("DELETE".into(), format!("/api/v1/me/sessions/{id}"), None)
+            at(format!("/api/v1/me/sessions/{id}"))
         }
         other => panic!("unknown case {other}"),
     }
 }
 
+/// Every operation of the API: the case that exercises it, and what each kind of
+/// caller gets.
+type Entry = (&'static str, &'static str, &'static str, fn(Who) -> Expect);
+
+const MATRIX: &[Entry] = &[
+    ("GET", "/api/v1/setup", "setup.state", public),
+    // Users exist: nobody may make a first admin again.
+    ("POST", "/api/v1/setup", "setup.create", conflict_for_all),
+    ("POST", "/api/v1/auth/login", "auth.login", public),
+    ("POST", "/api/v1/auth/logout", "auth.logout", logout),
+    ("GET", "/api/v1/me", "me", logged_in),
+    ("PUT", "/api/v1/me/password", "password.change", own_account),
+    ("GET", "/api/v1/me/sessions", "me.sessions", logged_in),
+    (
+        "DELETE",
+        "/api/v1/me/sessions/{id}",
+        "session.revoke",
+        own_account,
+    ),
+    ("GET", "/api/v1/users", "users", admin_only),
+    ("POST", "/api/v1/users", "user.create", admin_only),
+    ("GET", "/api/v1/users/{id}", "user.show", admin_only),
+    ("PATCH", "/api/v1/users/{id}", "user.update", admin_only),
+    ("DELETE", "/api/v1/users/{id}", "user.delete", admin_only),
+    (
+        "DELETE",
+        "/api/v1/users/{id}/sessions",
+        "user.sessions",
+        admin_only,
+    ),
+    ("GET", "/api/v1/teams", "teams", logged_in),
+    ("POST", "/api/v1/teams", "team.create", admin_only),
+    ("GET", "/api/v1/teams/{id}", "team.show", web_reader),
+    ("DELETE", "/api/v1/teams/{id}", "team.delete", admin_only),
+    (
+        "PUT",
+        "/api/v1/teams/{id}/members/{user_id}",
+        "member.set",
+        admin_only,
+    ),
+    (
+        "DELETE",
+        "/api/v1/teams/{id}/members/{user_id}",
+        "member.remove",
+        admin_only,
+    ),
+    (
+        "POST",
+        "/api/v1/teams/{id}/domains",
+        "domain.add",
+        admin_only,
+    ),
+    (
+        "DELETE",
+        "/api/v1/teams/{id}/domains/{domain}",
+        "domain.remove",
+        admin_only,
+    ),
+    ("GET", "/api/v1/teams/{id}/secrets", "secrets", web_reader),
+    (
+        "PUT",
+        "/api/v1/teams/{id}/secrets/{name}",
+        "secret.set",
+        web_operator,
+    ),
+    (
+        "DELETE",
+        "/api/v1/teams/{id}/secrets/{name}",
+        "secret.delete",
+        web_operator,
+    ),
+    ("GET", "/api/v1/tokens", "tokens", logged_in),
+    ("POST", "/api/v1/tokens", "token.create", own_account),
+    ("DELETE", "/api/v1/tokens/{id}", "token.revoke", own_account),
+    ("GET", "/api/v1/audit", "audit", admin_reader),
+    ("GET", "/api/v1/hosts", "hosts", logged_in),
+    ("POST", "/api/v1/hosts", "host.add", admin_only),
+    ("GET", "/api/v1/hosts/{name}", "host.show", logged_in),
+    ("PATCH", "/api/v1/hosts/{name}", "host.update", admin_only),
+    ("DELETE", "/api/v1/hosts/{name}", "host.remove", admin_only),
+    (
+        "POST",
+        "/api/v1/hosts/{name}/cordon",
+        "host.cordon",
+        admin_only,
+    ),
+    (
+        "POST",
+        "/api/v1/hosts/{name}/uncordon",
+        "host.uncordon",
+        admin_only,
+    ),
+    (
+        "POST",
+        "/api/v1/hosts/{name}/drain",
+        "host.drain",
+        admin_only,
+    ),
+    ("GET", "/api/v1/events", "events", logged_in),
+    ("GET", "/api/v1/engines", "engines", logged_in),
+    ("GET", "/api/v1/about", "about", logged_in),
+    ("GET", "/api/v1/services", "services", logged_in),
+    ("POST", "/api/v1/services", "service.create", web_operator),
+    ("GET", "/api/v1/services/{name}", "service.show", web_reader),
+    (
+        "DELETE",
+        "/api/v1/services/{name}",
+        "service.delete",
+        web_operator,
+    ),
+    (
+        "PUT",
+        "/api/v1/services/{name}/spec",
+        "service.spec",
+        web_operator,
+    ),
+    (
+        "POST",
+        "/api/v1/services/{name}/deploy",
+        "service.deploy",
+        web_operator,
+    ),
+    (
+        "POST",
+        "/api/v1/services/{name}/scale",
+        "service.scale",
+        web_operator,
+    ),
+    (
+        "PUT",
+        "/api/v1/services/{name}/proxy",
+        "service.proxy",
+        web_operator,
+    ),
+    (
+        "POST",
+        "/api/v1/services/{name}/rollback",
+        "service.rollback",
+        web_operator,
+    ),
+    (
+        "POST",
+        "/api/v1/services/{name}/rollout/pause",
+        "service.pause",
+        web_operator,
+    ),
+    (
+        "POST",
+        "/api/v1/services/{name}/rollout/resume",
+        "service.resume",
+        web_operator_reach,
+    ),
+    (
+        "POST",
+        "/api/v1/services/{name}/rollout/abort",
+        "service.abort",
+        web_operator,
+    ),
+    (
+        "GET",
+        "/api/v1/services/{name}/revisions",
+        "service.revisions",
+        web_reader,
+    ),
+    (
+        "GET",
+        "/api/v1/services/{name}/revisions/diff",
+        "service.diff",
+        web_reader,
+    ),
+    (
+        "GET",
+        "/api/v1/services/{name}/stats",
+        "service.stats",
+        web_reader,
+    ),
+    // No replica runs in this world: past authorization, a 404.
+    (
+        "GET",
+        "/api/v1/services/{name}/replicas/{slot}/logs",
+        "service.logs",
+        web_reader_reach,
+    ),
+    (
+        "POST",
+        "/api/v1/services/{name}/replicas/{slot}/move",
+        "service.move_replica",
+        admin_only,
+    ),
+    ("GET", "/api/v1/rollouts", "rollouts", logged_in),
+    ("GET", "/api/v1/watch/services", "watch", logged_in),
+    ("GET", "/api/v1/volumes", "volumes", logged_in),
+    // No such host: past authorization, a 404.
+    (
+        "DELETE",
+        "/api/v1/volumes/{host}/{name}",
+        "volume.delete",
+        admin_reach,
+    ),
+    ("GET", "/api/v1/proxy", "proxy", logged_in),
+    ("GET", "/api/v1/proxy/nginx.conf", "proxy.nginx", logged_in),
+    ("GET", "/healthz", "healthz", public),
+    ("GET", "/readyz", "readyz", public),
+    ("GET", "/metrics", "metrics", logged_in),
+];
+
 #[tokio::test]
-async fn every_state_changing_endpoint_against_every_caller() {
+async fn every_operation_against_every_caller() {
     let w = World::new().await;
-    let cases = [
-        Case {
-            name: "user.create",
-            expect: admin_only,
-        },
-        Case {
-            name: "user.update",
-            expect: admin_only,
-        },
-        Case {
-            name: "user.delete",
-            expect: admin_only,
-        },
-        Case {
-            name: "user.sessions",
-            expect: admin_only,
-        },
-        Case {
-            name: "team.create",
-            expect: admin_only,
-        },
-        Case {
-            name: "team.delete",
-            expect: admin_only,
-        },
-        Case {
-            name: "member.set",
-            expect: admin_only,
-        },
-        Case {
-            name: "member.remove",
-            expect: admin_only,
-        },
-        Case {
-            name: "token.create",
-            expect: own_account,
-        },
-        Case {
-            name: "token.revoke",
-            expect: own_account,
-        },
-        Case {
-            name: "password.change",
-            expect: own_account,
-        },
-        Case {
-            name: "session.revoke",
-            expect: own_account,
-        },
-        Case {
-            name: "host.add",
-            expect: admin_only,
-        },
-        Case {
-            name: "host.update",
-            expect: admin_only,
-        },
-        Case {
-            name: "host.cordon",
-            expect: admin_only,
-        },
-        Case {
-            name: "host.uncordon",
-            expect: admin_only,
-        },
-        Case {
-            name: "host.drain",
-            expect: admin_only,
-        },
-        Case {
-            name: "host.remove",
-            expect: admin_only,
-        },
-        Case {
-            name: "service.create",
-            expect: web_operator,
-        },
-        Case {
-            name: "service.deploy",
-            expect: web_operator,
-        },
-        Case {
-            name: "service.scale",
-            expect: web_operator,
-        },
-        Case {
-            name: "service.delete",
-            expect: web_operator,
-        },
-        Case {
-            name: "service.rollback",
-            expect: web_operator,
-        },
-        Case {
-            name: "service.pause",
-            expect: web_operator,
-        },
-        Case {
-            name: "service.abort",
-            expect: web_operator,
-        },
-        Case {
-            name: "service.move_replica",
-            expect: admin_only,
-        },
-    ];
+    let served = server::api::operations();
     let mut failures = Vec::new();
+    for (method, path) in &served {
+        if !MATRIX.iter().any(|(m, p, _, _)| m == method && p == path) {
+            failures.push(format!(
+                "{method} {path} has no entry in the authorization matrix: say who may call it"
+            ));
+        }
+    }
+    for (method, path, _, _) in MATRIX {
+        if !served.iter().any(|(m, p)| m == method && p == path) {
+            failures.push(format!("{method} {path} is in the matrix but not served"));
+        }
+    }
     let mut n = 0;
-    for case in &cases {
+    for (method, _, case, expect) in MATRIX {
         for who in EVERYONE {
             n += 1;
-            let (method, uri, body) = request(&w, case.name, who, n).await;
-            let reply = w.call(&w.auth(who), &method, &uri, body).await;
-            let expected = (case.expect)(who);
+            let prepared = request(&w, case, who, n).await;
+            let auth = prepared.auth.clone().unwrap_or_else(|| w.auth(who));
+            let (status, text) = if *case == "watch" {
+                (
+                    w.status_of_stream(&auth, &prepared.uri).await,
+                    String::new(),
+                )
+            } else {
+                let reply = w.call(&auth, method, &prepared.uri, prepared.body).await;
+                (reply.status, reply.text)
+            };
+            let expected = expect(who);
             let ok = match expected {
-                Allow => reply.status.is_success(),
-                Deny(status) => reply.status == status,
+                Allow => status.is_success(),
+                Deny(s) => status == s,
+                Reach => status != StatusCode::UNAUTHORIZED && status != StatusCode::FORBIDDEN,
             };
             if !ok {
                 failures.push(format!(
-                    "{} as {who:?}: expected {expected:?}, got {} {}",
-                    case.name, reply.status, reply.text
+                    "{method} {} ({case}) as {who:?}: expected {expected:?}, got {status} {text}",
+                    prepared.uri
                 ));
             }
-            if let Deny(_) = expected {
-                assert!(
-                    !reply.text.is_empty(),
-                    "{} as {who:?}: a refusal says why",
-                    case.name
-                );
+            if matches!(expected, Deny(_)) && *case != "watch" {
+                assert!(!text.is_empty(), "{case} as {who:?}: a refusal says why");
             }
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
+}
+
+/// A member of team `db` reads every GET of the API (with its own team's names
+/// in the path) and finds no name of team `web`'s service, its route's host, its
+/// secret or its replica's events.
+#[tokio::test]
+async fn a_member_of_another_team_finds_nothing_of_team_a_in_any_answer() {
+    let w = World::new().await;
+    let admin = w.auth(Who::Admin);
+    // Team web: a service with a route in its domain, a secret, events.
+    w.t.state
+        .store
+        .add_domain(w.web, "*.websecret.example", 1)
+        .await
+        .unwrap();
+    let r = w
+        .call(
+            &admin,
+            "PUT",
+            &format!("/api/v1/teams/{}/secrets/websecret-pw", w.web),
+            Some(json!({"value": "websecret-value"})),
+        )
+        .await;
+    assert!(r.status.is_success(), "{}", r.text);
+    let r = w
+        .call(
+            &admin,
+            "POST",
+            "/api/v1/services",
+            Some(json!({
+                "name": "websecret-svc", "team": "web", "replicas": 1,
+                "spec": {"image": "demo:v1", "port": 8080, "env": {"PW": {"secret": "websecret-pw"}}},
+                "proxy": {"routes": [{"host": "shop.websecret.example"}]}
+            })),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    // Team db: a service of its own, for the paths that name one.
+    let r = w
+        .call(
+            &admin,
+            "POST",
+            "/api/v1/services",
+            Some(json!({"name": "dbsvc", "team": "db", "replicas": 1, "spec": {"image": "demo:v1", "port": 8080}})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    // The proxy's table as the reconciler would publish it.
+    let rows = w.t.state.store.list_services().await.unwrap();
+    w.t.state
+        .proxy
+        .update(server::reconciler::driver::route_inputs(
+            &rows,
+            &[],
+            &[],
+            "localhost",
+        ));
+    let other = w.auth(Who::OtherOperator);
+    let db = w.db;
+    let mut checked = 0;
+    for (method, path) in server::api::operations() {
+        if method != "GET" || path.contains("/watch/") || path.ends_with("/logs") {
+            continue;
+        }
+        let uri = path
+            .replace("{name}", "dbsvc")
+            .replace("{id}", &db.to_string())
+            .replace("{slot}", "1")
+            .replace("{host}", "nowhere");
+        let uri = if uri.ends_with("/diff") {
+            format!("{uri}?from=1&to=1")
+        } else {
+            uri
+        };
+        let reply = w.call(&other, "GET", &uri, None).await;
+        for secret in ["websecret", "shop.websecret.example"] {
+            assert!(
+                !reply.text.contains(secret),
+                "GET {uri} as a member of db shows {secret}: {}",
+                reply.text
+            );
+        }
+        checked += 1;
+    }
+    assert!(checked > 25, "{checked} GET operations read");
+    // The admin does see it (the test would pass on an empty world otherwise).
+    let all = w.call(&admin, "GET", "/metrics", None).await.text;
+    assert!(all.contains("websecret-svc"), "{all}");
+    let events = w.call(&admin, "GET", "/api/v1/events", None).await.text;
+    assert!(events.contains("websecret-svc"), "{events}");
 }
 
 #[tokio::test]

@@ -15,7 +15,7 @@ struct NavItem {
     icon: &'static str,
 }
 
-const NAV: [NavItem; 8] = [
+const NAV: [NavItem; 9] = [
     NavItem {
         href: "/",
         label: "Dashboard",
@@ -50,6 +50,11 @@ const NAV: [NavItem; 8] = [
         href: "/teams",
         label: "Teams",
         icon: "M8 11a3 3 0 1 0 0-6a3 3 0 0 0 0 6zM16 11a3 3 0 1 0 0-6M2 20c0-3 3-5 6-5s6 2 6 5M16 15c3 0 6 2 6 5",
+    },
+    NavItem {
+        href: "/secrets",
+        label: "Secrets",
+        icon: "M6 11h12v10H6zM8 11V7a4 4 0 0 1 8 0v4M12 15v2",
     },
     NavItem {
         href: "/settings",

@@ -8,8 +8,8 @@ use leptos_router::components::A;
 use super::widgets::Badge;
 use crate::validate;
 use crate::wire::{
-    FailureAction, HealthCheck, HealthProbe, ReplicaView, ServicePhase, ServiceSpec, ServiceView,
-    Strategy, UpdateOrder,
+    EnvValue, FailureAction, HealthCheck, HealthProbe, ReplicaView, ServicePhase, ServiceSpec,
+    ServiceView, Strategy, UpdateOrder,
 };
 
 /// How a replica looks in the strip and its badge: ok, warn, bad or muted.
@@ -197,7 +197,7 @@ impl SpecForm {
             env: RwSignal::new(
                 spec.env
                     .iter()
-                    .map(|(k, v)| format!("{k}={v}"))
+                    .map(|(k, v)| validate::format_env(k, v))
                     .collect::<Vec<_>>()
                     .join("\n"),
             ),
@@ -258,6 +258,14 @@ impl SpecForm {
         };
         spec.args = validate::parse_words(&self.args.get_untracked())?;
         spec.env = validate::parse_env(&self.env.get_untracked())?;
+        // A secret kept as it was keeps the version the service runs with.
+        for (k, v) in spec.env.iter_mut() {
+            if let (EnvValue::Secret(new), Some(EnvValue::Secret(old))) = (v, base.env.get(k)) {
+                if new.secret == old.secret {
+                    new.version = old.version;
+                }
+            }
+        }
         let path = self.health_path.get_untracked().trim().to_string();
         spec.health = if path.is_empty() {
             match &base.health {

@@ -10,7 +10,7 @@ use crate::wire::LoginInput;
 
 /// Where to go after login: a path on this site, never another site.
 fn safe_next(next: Option<String>) -> String {
-    next.filter(|n| n.starts_with('/') && !n.starts_with("//") && !n.starts_with("/\\"))
+    next.filter(|n| crate::validate::local_path(n))
         .unwrap_or_else(|| "/".into())
 }
 
@@ -92,6 +92,11 @@ mod tests {
             (Some("//evil.example"), "/"),
             (Some("/\\evil.example"), "/"),
             (Some("https://evil.example"), "/"),
+            // Browsers drop tabs and new lines from URLs: /<TAB>/evil is //evil.
+            (Some("/\t/evil.example"), "/"),
+            (Some("/\n/evil.example"), "/"),
+            (Some("/ /evil.example"), "/"),
+            (Some("/%09/x"), "/%09/x"),
         ] {
             assert_eq!(safe_next(next.map(String::from)), want, "{next:?}");
         }

@@ -8,6 +8,7 @@ pub mod hosts;
 pub mod login;
 pub mod not_found;
 pub mod proxy;
+pub mod secrets;
 pub mod service;
 pub mod services;
 pub mod settings;

@@ -86,7 +86,7 @@ fn ProxyBody(p: ProxyView) -> impl IntoView {
             view! {
                 <section class="empty">
                     <h2>"No routes yet"</h2>
-                    <div class="empty-body"><p>"A service with a container port is reachable as "<code>"<service>.localhost"</code>" and by its own routes as soon as one of its replicas is healthy."</p></div>
+                    <div class="empty-body"><p>"A service with a container port is reachable as "<code>{format!("<service>.{}", p.domain)}</code>" and by its own routes as soon as one of its replicas is healthy."</p></div>
                 </section>
             }.into_any()
         } else {

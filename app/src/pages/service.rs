@@ -171,8 +171,14 @@ fn ServiceBody(
         v
     });
     let spec = Memo::new(move |_| service.with(|s| (s.revision, s.spec.clone())));
-    let routes =
-        Memo::new(move |_| service.with(|s| s.spec.port.is_some().then(|| s.proxy.clone())));
+    let routes = Memo::new(move |_| {
+        service.with(|s| {
+            s.spec
+                .port
+                .is_some()
+                .then(|| (s.proxy.clone(), s.default_host.clone()))
+        })
+    });
     let revisions = Memo::new(move |_| d.with(|d| (d.revisions.clone(), d.service.revision)));
     let events = Memo::new(move |_| d.with(|d| d.events.clone()));
     let rollouts = Memo::new(move |_| d.with(|d| d.rollouts.clone()));
@@ -196,7 +202,7 @@ fn ServiceBody(
         {move || view! { <Logs service=svc.clone() slots=slots.get()/> }}
         {let svc = name.clone(); move || has_volumes.get().then(|| view! { <ServiceVolumes service=svc.clone() admin/> })}
         {move || operator.then(|| view! { <DeployForm spec=spec.get().1 act/> }.into_any())}
-        {move || operator.then(|| routes.get().map(|proxy| view! { <RoutesForm name=svc2.clone() proxy act/> }.into_any())).flatten()}
+        {move || operator.then(|| routes.get().map(|(proxy, default_host)| view! { <RoutesForm name=svc2.clone() proxy default_host act/> }.into_any())).flatten()}
         <div class="columns">
             <section class="panel">
                 <h2>"Events"</h2>
@@ -286,13 +292,15 @@ fn Summary(s: ServiceView) -> impl IntoView {
                 <dt>"Revision"</dt><dd>{s.revision}</dd>
                 <dt>"Port"</dt><dd>{s.spec.port.map(|p| p.to_string()).unwrap_or_else(|| "none".into())}</dd>
                 <dt>"Routes"</dt>
-                <dd class="mono small">{if s.spec.port.is_some() {
-                    std::iter::once(format!("{}.localhost", s.name))
+                <dd class="mono small">{if s.spec.port.is_none() {
+                    "none (no container port)".into()
+                } else if !s.proxy.expose {
+                    "none (kept off the proxy)".into()
+                } else {
+                    s.default_host.clone().into_iter()
                         .chain(s.proxy.routes.iter().map(validate::format_route))
                         .collect::<Vec<_>>()
                         .join(", ")
-                } else {
-                    "none (no container port)".into()
                 }}</dd>
                 <dt>"Health check"</dt><dd>{h.unwrap_or_else(|| "none".into())}</dd>
                 <dt>"Reserved per replica"</dt>
@@ -734,6 +742,7 @@ fn RolloutHistory(list: Vec<RolloutView>) -> impl IntoView {
                         <span class="timeline-time small muted">{format::utc_datetime(r.started_at_ms)}</span>
                         <span class="timeline-text">
                             {format!("{} {} → {}: {}", r.kind.as_str().replace('_', " "), r.from_revision, r.to_revision, r.state.as_str().replace('_', " "))}
+                            {(!r.message.is_empty()).then(|| view! { <div class="small">{r.message.clone()}</div> })}
                             {(!r.reason.is_empty()).then(|| view! { <div class="small muted">{r.reason.clone()}</div> })}
                         </span>
                     </li>
@@ -748,8 +757,10 @@ fn RolloutHistory(list: Vec<RolloutView>) -> impl IntoView {
 fn RoutesForm(
     name: String,
     proxy: ProxyConfig,
+    default_host: Option<String>,
     act: Action<Op, Result<String, AppError>>,
 ) -> impl IntoView {
+    let expose = RwSignal::new(proxy.expose);
     let text = RwSignal::new(
         proxy
             .routes
@@ -770,6 +781,7 @@ fn RoutesForm(
                 } else {
                     Balance::LeastInFlight
                 },
+                expose: expose.get_untracked(),
             };
             validate::proxy_config(&config).map(|_| config)
         });
@@ -785,14 +797,21 @@ fn RoutesForm(
         <section class="panel">
             <h2>"Routes"</h2>
             <p class="muted small">
-                "The proxy sends " <code>{format!("{name}.localhost")}</code>
-                " here, and every route below: one per line, " <code>"HOST[/PREFIX]"</code> " or " <code>"/PREFIX"</code>
-                ", then " <code>"strip"</code> " to remove the prefix. Hosts may start with " <code>"*."</code> ". No replica moves."
+                {match default_host.clone() {
+                    Some(h) => view! { "The proxy sends " <code>{h}</code> " here, and every route below: " }.into_any(),
+                    None => view! { {format!("{name} is kept off the proxy; when exposed, it gets its own name and the routes below: ")} }.into_any(),
+                }}
+                "one per line, " <code>"HOST[/PREFIX]"</code> " or " <code>"/PREFIX"</code>
+                ", then " <code>"strip"</code> " to remove the prefix. Hosts lie in the team's domains (Teams page) and may start with " <code>"*."</code> ". No replica moves."
             </p>
             <form class="form form-row" aria-label="Routes" novalidate on:submit=submit>
                 <label class="field field-wide">
                     <span class="field-label">"Routes"</span>
                     <textarea name="routes" rows="3" placeholder="shop.example.com\n*.shop.test/api strip" bind:value=text></textarea>
+                </label>
+                <label class="field field-check">
+                    <input type="checkbox" name="expose" bind:checked=expose/>
+                    <span>"On the proxy"</span>
                 </label>
                 <label class="field">
                     <span class="field-label">"Balancing"</span>

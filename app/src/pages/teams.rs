@@ -1,9 +1,15 @@
-//! Teams: who works on which services, and in which role. Admins create teams and
-//! set members; members see their own teams.
+//! Teams: who works on which services, and in which role, and which host names
+//! their routes may use. Admins create teams, set members and give domains;
+//! members see their own teams.
 
 use leptos::prelude::*;
 
-use crate::api::{create_team, delete_team, list_teams, list_users, remove_member, set_member};
+use leptos_router::components::A;
+
+use crate::api::{
+    add_domain, create_team, delete_team, list_teams, list_users, remove_domain, remove_member,
+    set_member,
+};
 use crate::components::layout::PageHeader;
 use crate::components::widgets::{ActionStatus, Badge, ConfirmButton, EmptyState, ErrorBox};
 use crate::validate;
@@ -24,6 +30,14 @@ enum Op {
         team: i64,
         user: i64,
         who: String,
+    },
+    AddDomain {
+        team: i64,
+        domain: String,
+    },
+    RemoveDomain {
+        team: i64,
+        domain: String,
     },
 }
 
@@ -46,6 +60,12 @@ async fn run(op: Op) -> Result<String, AppError> {
         Op::RemoveMember { team, user, who } => remove_member(team, user)
             .await
             .map(|t| format!("Removed {who} from {}.", t.name)),
+        Op::AddDomain { team, domain } => add_domain(team, domain.clone())
+            .await
+            .map(|t| format!("Team {}'s routes may use {domain}.", t.name)),
+        Op::RemoveDomain { team, domain } => remove_domain(team, domain.clone())
+            .await
+            .map(|t| format!("Took {domain} from team {}.", t.name)),
     }
 }
 
@@ -173,6 +193,7 @@ fn TeamPanel(team: TeamView, users: Vec<UserView>, admin: bool, act: TeamAction)
         <section class="panel" data-team=team.name.clone() aria-label=format!("Team {}", team.name)>
             <div class="panel-head">
                 <h2>{team.name.clone()}</h2>
+                <A href=format!("/secrets?team={team_id}") attr:class="btn btn-small">"Secrets"</A>
                 {admin.then(|| view! {
                     <ConfirmButton
                         label="Delete team"
@@ -230,6 +251,7 @@ fn TeamPanel(team: TeamView, users: Vec<UserView>, admin: bool, act: TeamAction)
                 }
                 .into_any()
             }}
+            <Domains team=team.clone() admin act/>
             {(admin && !candidates.is_empty()).then(|| view! {
                 <form class="form form-row" on:submit=add aria-label=format!("Add a member to {}", team.name)>
                     <label class="field">
@@ -251,5 +273,72 @@ fn TeamPanel(team: TeamView, users: Vec<UserView>, admin: bool, act: TeamAction)
                 {move || problem.get().map(|p| view! { <div class="alert alert-bad" role="alert">{p}</div> })}
             })}
         </section>
+    }
+}
+
+/// The host names a team's routes may use; admins add and take them.
+#[component]
+fn Domains(team: TeamView, admin: bool, act: TeamAction) -> impl IntoView {
+    let team_id = team.id;
+    let domain = RwSignal::new(String::new());
+    let problem = RwSignal::new(None::<String>);
+    let add = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let d = domain.get_untracked().trim().to_ascii_lowercase();
+        match validate::domain(&d) {
+            Err(why) => problem.set(Some(why)),
+            Ok(()) => {
+                problem.set(None);
+                act.dispatch(Op::AddDomain {
+                    team: team_id,
+                    domain: d,
+                });
+                domain.set(String::new());
+            }
+        }
+    };
+    view! {
+        <div class="domains" aria-label=format!("Domains of {}", team.name)>
+            <h3 class="small-heading">"Domains"</h3>
+            {if team.domains.is_empty() {
+                view! {
+                    <p class="muted small">{if admin {
+                        "None yet: its routes can use no host name. Give it one below (shop.example.com, or *.shop.example.com for every name under it)."
+                    } else {
+                        "None yet: its services are reachable by their own names only; an admin gives teams their domains."
+                    }}</p>
+                }.into_any()
+            } else {
+                view! {
+                    <ul class="chips">
+                        {team.domains.iter().map(|d| {
+                            let d2 = d.clone();
+                            view! {
+                                <li class="chip" data-domain=d.clone()>
+                                    <code>{d.clone()}</code>
+                                    {admin.then(|| view! {
+                                        <button type="button" class="chip-x" aria-label=format!("Take {d2} from the team")
+                                            on:click={
+                                                let d = d2.clone();
+                                                move |_| { act.dispatch(Op::RemoveDomain { team: team_id, domain: d.clone() }); }
+                                            }>"×"</button>
+                                    })}
+                                </li>
+                            }
+                        }).collect_view()}
+                    </ul>
+                }.into_any()
+            }}
+            {admin.then(|| view! {
+                <form class="form form-row" on:submit=add novalidate aria-label=format!("Add a domain to {}", team.name)>
+                    <label class="field">
+                        <span class="field-label">"Domain"</span>
+                        <input type="text" name="domain" placeholder="shop.example.com" autocomplete="off" bind:value=domain/>
+                    </label>
+                    <button type="submit" class="btn">"Add domain"</button>
+                </form>
+                {move || problem.get().map(|p| view! { <div class="alert alert-bad" role="alert">{p}</div> })}
+            })}
+        </div>
     }
 }

@@ -4,8 +4,7 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{delete, get, post, put};
-use axum::{Json, Router};
+use axum::Json;
 
 use app::wire::{
     ChangePasswordInput, ErrorBody, LoginInput, Me, SessionView, SetupInput, SetupState,
@@ -14,16 +13,17 @@ use app::wire::{
 use super::{with_cookie, ApiError, ApiJson, ApiPath, Caller};
 use crate::ops::accounts;
 use crate::state::AppState;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/setup", get(setup_state).post(setup))
-        .route("/auth/login", post(login))
-        .route("/auth/logout", post(logout))
-        .route("/me", get(me))
-        .route("/me/password", put(change_password))
-        .route("/me/sessions", get(sessions))
-        .route("/me/sessions/{id}", delete(revoke_session))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(setup_state, setup))
+        .routes(routes!(login))
+        .routes(routes!(logout))
+        .routes(routes!(me))
+        .routes(routes!(change_password))
+        .routes(routes!(sessions))
+        .routes(routes!(revoke_session))
 }
 
 /// Whether the first admin has yet to be created.

@@ -1,17 +1,17 @@
 //! `GET /audit`: the audit log, newest first, filtered and paged.
 
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 
 use app::wire::{AuditPage, AuditQuery, ErrorBody};
 
 use super::{ApiError, ApiQuery, Caller};
 use crate::ops::audit;
 use crate::state::AppState;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/audit", get(list))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list))
 }
 
 /// Audit entries, newest first. Filters: `actor`, `action` (exact, or a prefix

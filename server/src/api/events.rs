@@ -1,17 +1,17 @@
 //! `GET /events`: what Berth did or saw, newest first.
 
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 
 use app::wire::{ErrorBody, EventPage, EventQuery};
 
 use super::{ApiError, ApiQuery, Caller};
 use crate::ops::events;
 use crate::state::AppState;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<AppState> {
-    Router::new().route("/events", get(list))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(list))
 }
 
 /// Events, newest first. Filters: `kind` (`host`, `service`), `subject` (a host's

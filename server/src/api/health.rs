@@ -10,27 +10,40 @@ use serde_json::{json, Value};
 
 use super::ApiError;
 use crate::state::AppState;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
 const READY_TIMEOUT: Duration = Duration::from_secs(2);
 
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(healthz))
+        .routes(routes!(readyz))
+        .routes(routes!(super::proxy::metrics))
+}
+
+/// The process serves: `{"status":"ok"}`.
+#[utoipa::path(get, path = "/healthz", tag = "health", responses((status = 200, body = Object)))]
 pub async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
+/// The process serves and its database answers: `{"status":"ready"}`, else 503.
+#[utoipa::path(get, path = "/readyz", tag = "health",
+    responses((status = 200, body = Object), (status = 503, body = app::wire::ErrorBody)))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let not_ready = |why: String| {
+    let not_ready = |why: &str| {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "not_ready",
-            format!("the database does not answer: {why}"),
+            format!("the database does not answer {why}"),
         )
     };
     match tokio::time::timeout(READY_TIMEOUT, state.store.ping()).await {
         Ok(Ok(())) => Ok(Json(json!({ "status": "ready" }))),
-        Ok(Err(e)) => Err(not_ready(e.to_string())),
-        Err(_) => Err(not_ready(format!(
-            "no answer within {} s",
-            READY_TIMEOUT.as_secs()
-        ))),
+        Ok(Err(e)) => {
+            tracing::error!(error = %e, "readiness: the database does not answer");
+            Err(not_ready("(the server log has the details)"))
+        }
+        Err(_) => Err(not_ready(&format!("within {} s", READY_TIMEOUT.as_secs()))),
     }
 }

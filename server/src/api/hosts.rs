@@ -2,8 +2,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{get, post};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 
 use app::wire::{AddHostInput, ErrorBody, HostDetail, HostView, UpdateHostInput};
@@ -11,14 +10,15 @@ use app::wire::{AddHostInput, ErrorBody, HostDetail, HostView, UpdateHostInput};
 use super::{ApiError, ApiJson, ApiPath, ApiQuery, Caller};
 use crate::ops::hosts::{self, Schedule};
 use crate::state::AppState;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/hosts", get(list).post(add))
-        .route("/hosts/{name}", get(show).patch(update).delete(remove))
-        .route("/hosts/{name}/cordon", post(cordon))
-        .route("/hosts/{name}/uncordon", post(uncordon))
-        .route("/hosts/{name}/drain", post(drain))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, add))
+        .routes(routes!(show, update, remove))
+        .routes(routes!(cordon))
+        .routes(routes!(uncordon))
+        .routes(routes!(drain))
 }
 
 /// Every host with its state, capacity and last heartbeat.

@@ -24,8 +24,11 @@ use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request};
 use axum::http::request::Parts;
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use axum::routing::{any, get};
 use axum::{Json, Router};
 use serde::de::DeserializeOwned;
+use utoipa::OpenApi;
+use utoipa_axum::router::OpenApiRouter;
 
 use app::wire::{AppError, ErrorBody, ErrorDetail};
 
@@ -37,9 +40,11 @@ pub use openapi::ApiDoc;
 /// Largest request body the API reads.
 pub const BODY_LIMIT: usize = 1024 * 1024;
 
-/// The `/api/v1` routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
+/// Every route of the API, and `/healthz`, `/readyz` and `/metrics`, each with its
+/// OpenAPI description: both come from the same handlers, so the document lists
+/// exactly what is served (the authorization matrix is built from it).
+pub fn routes() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
         .merge(system::router())
         .merge(accounts::router())
         .merge(users::router())
@@ -51,10 +56,38 @@ pub fn router() -> Router<AppState> {
         .merge(services::router())
         .merge(proxy::router())
         .merge(volumes::router())
-        .merge(openapi::router())
-        .fallback(|| async {
-            ApiError::not_found("no such API endpoint; /api/v1/openapi.json lists them")
-        })
+        .merge(health::router())
+}
+
+/// The OpenAPI document, as `GET /api/v1/openapi.json` serves it.
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    openapi::complete(routes().split_for_parts().1)
+}
+
+/// Every operation of the API as `(METHOD, path)`, from its routes.
+pub fn operations() -> Vec<(&'static str, String)> {
+    openapi::operations(&openapi())
+}
+
+/// The routes of [`routes`], the OpenAPI document, and JSON answers for paths and
+/// methods the API does not have.
+pub fn router() -> Router<AppState> {
+    let (router, doc) = routes().split_for_parts();
+    let doc = std::sync::Arc::new(openapi::complete(doc));
+    router
+        .route(
+            "/api/v1/openapi.json",
+            get(move || {
+                let doc = doc.clone();
+                async move { Json(doc.as_ref().clone()) }
+            }),
+        )
+        .route(
+            "/api/v1/{*rest}",
+            any(|| async {
+                ApiError::not_found("no such API endpoint; /api/v1/openapi.json lists them")
+            }),
+        )
         .method_not_allowed_fallback(|| async {
             ApiError::new(
                 StatusCode::METHOD_NOT_ALLOWED,

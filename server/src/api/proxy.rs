@@ -5,8 +5,7 @@
 use axum::extract::State;
 use axum::http::header;
 use axum::response::IntoResponse;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 
 use app::wire::{ErrorBody, ProxyView};
@@ -14,11 +13,12 @@ use app::wire::{ErrorBody, ProxyView};
 use super::{ApiError, ApiQuery, Caller};
 use crate::ops;
 use crate::state::AppState;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/proxy", get(view))
-        .route("/proxy/nginx.conf", get(nginx_conf))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(view))
+        .routes(routes!(nginx_conf))
 }
 
 /// Every route with its service and replicas: state, requests in flight, requests
@@ -52,7 +52,10 @@ pub async fn nginx_conf(
     Ok(([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], conf))
 }
 
-/// `GET /metrics`: Prometheus's text format (scrape it with a read-only token).
+/// Prometheus's text format (scrape it with a read-only token): the proxy's
+/// counters and each service's replicas, of the caller's teams (all for admins).
+#[utoipa::path(get, path = "/metrics", tag = "health",
+    responses((status = 200, content_type = "text/plain", body = String)))]
 pub async fn metrics(
     State(state): State<AppState>,
     Caller(ctx): Caller,

@@ -11,8 +11,7 @@ use axum::extract::State;
 use axum::http::{header, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post, put};
-use axum::{Json, Router};
+use axum::Json;
 use futures::Stream;
 use serde::Deserialize;
 
@@ -23,29 +22,31 @@ use app::wire::{
 
 use super::{ApiError, ApiJson, ApiPath, ApiQuery, Caller};
 use crate::auth::policy::Action;
+use crate::auth::streams::{guarded, StreamGuard};
 use crate::ops::services::{self, RolloutControl};
 use crate::ops::Ctx;
 use crate::state::AppState;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/services", get(list).post(create))
-        .route("/services/{name}", get(show).delete(remove))
-        .route("/services/{name}/spec", put(put_spec))
-        .route("/services/{name}/deploy", post(deploy))
-        .route("/services/{name}/scale", post(scale))
-        .route("/services/{name}/proxy", put(set_proxy))
-        .route("/services/{name}/rollback", post(rollback))
-        .route("/services/{name}/rollout/pause", post(pause))
-        .route("/services/{name}/rollout/resume", post(resume))
-        .route("/services/{name}/rollout/abort", post(abort))
-        .route("/services/{name}/revisions/diff", get(diff))
-        .route("/rollouts", get(rollouts))
-        .route("/services/{name}/revisions", get(revisions))
-        .route("/services/{name}/stats", get(stats))
-        .route("/services/{name}/replicas/{slot}/logs", get(logs))
-        .route("/services/{name}/replicas/{slot}/move", post(move_replica))
-        .route("/watch/services", get(watch))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show, remove))
+        .routes(routes!(put_spec))
+        .routes(routes!(deploy))
+        .routes(routes!(scale))
+        .routes(routes!(set_proxy))
+        .routes(routes!(rollback))
+        .routes(routes!(pause))
+        .routes(routes!(resume))
+        .routes(routes!(abort))
+        .routes(routes!(diff))
+        .routes(routes!(rollouts))
+        .routes(routes!(revisions))
+        .routes(routes!(stats))
+        .routes(routes!(logs))
+        .routes(routes!(move_replica))
+        .routes(routes!(watch))
 }
 
 /// Every service the caller may see, with its replicas and how it stands.
@@ -312,7 +313,16 @@ pub async fn logs(
 ) -> Result<Response, ApiError> {
     let text = [(header::CONTENT_TYPE, "text/plain; charset=utf-8")];
     if q.follow {
+        let (p, guard) = open_stream(&state, &ctx)?;
         let stream = services::follow_logs(&state, &ctx, &name, slot, q.tail).await?;
+        let stream = guarded(
+            state.store.clone(),
+            &state.auth.streams,
+            p,
+            guard,
+            state.shutdown.clone(),
+            Box::pin(stream),
+        );
         return Ok((text, Body::from_stream(stream)).into_response());
     }
     let logs = services::logs(&state, &ctx, &name, slot, q.tail).await?;
@@ -330,17 +340,46 @@ pub struct WatchQuery {
     name: Option<String>,
 }
 
+/// A live stream's place for the caller (429 when they have as many open as
+/// allowed), and who they are.
+fn open_stream(
+    state: &AppState,
+    ctx: &Ctx,
+) -> Result<(crate::auth::principal::Principal, StreamGuard), ApiError> {
+    let p = ctx.principal().map_err(ApiError::from)?.clone();
+    let guard = state.auth.streams.open(p.user_id).map_err(|max| {
+        ApiError::from(crate::ops::OpsError::RateLimited {
+            message: format!(
+                "you have {max} live streams open (event streams, followed logs); close one first"
+            ),
+            retry_after_secs: 5,
+        })
+    })?;
+    Ok((p, guard))
+}
+
+/// One server-sent event of `/watch/services`: `event` is `ready` (first) or
+/// `service`; `data` is the service's name (`*`: any may have changed).
+#[derive(Debug, serde::Serialize, utoipa::ToSchema)]
+pub struct ServiceEvent {
+    pub event: String,
+    pub data: String,
+}
+
 /// Server-sent events: `event: service` with the service's name as data, each time
 /// a service the caller may read changes (replicas started, stopped, healthy,
-/// scaled…). Pages listen to it to stay true without polling.
+/// scaled…). Pages listen to it to stay true without polling. A user keeps a
+/// limited number of streams open (429 beyond); a stream ends at logout or when
+/// its session or token is revoked.
 #[utoipa::path(get, path = "/api/v1/watch/services", tag = "services", params(WatchQuery),
-    responses((status = 200, content_type = "text/event-stream", body = String), (status = 401, body = ErrorBody)))]
+    responses((status = 200, content_type = "text/event-stream", body = ServiceEvent), (status = 401, body = ErrorBody),
+        (status = 429, body = ErrorBody)))]
 pub async fn watch(
     State(state): State<AppState>,
     Caller(ctx): Caller,
     ApiQuery(q): ApiQuery<WatchQuery>,
 ) -> Result<Sse<impl Stream<Item = Result<Event, Infallible>>>, ApiError> {
-    ctx.principal().map_err(ApiError::from)?;
+    let (p, guard) = open_stream(&state, &ctx)?;
     let rx = state.reconciler.subscribe();
     let names = readable_names(&state, &ctx).await;
     struct Watch {
@@ -351,6 +390,11 @@ pub async fn watch(
         only: Option<String>,
         hello: bool,
     }
+    let (store, streams, stop) = (
+        state.store.clone(),
+        state.auth.streams.clone(),
+        state.shutdown.clone(),
+    );
     let start = Watch {
         state,
         ctx,
@@ -385,6 +429,7 @@ pub async fn watch(
             return Some((Ok(Event::default().event("service").data(name)), w));
         }
     });
+    let stream = guarded(store, &streams, p, guard, stop, Box::pin(stream));
     Ok(Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15))))
 }
 

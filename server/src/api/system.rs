@@ -1,19 +1,19 @@
 //! `GET /api/v1/engines` and `GET /api/v1/about`.
 
 use axum::extract::State;
-use axum::routing::get;
-use axum::{Json, Router};
+use axum::Json;
 
 use app::wire::{About, EnginesReport};
 
 use super::{ApiError, Caller};
 use crate::ops;
 use crate::state::AppState;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/engines", get(engines))
-        .route("/about", get(about))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(engines))
+        .routes(routes!(about))
 }
 
 /// Every configured Docker engine, checked now.

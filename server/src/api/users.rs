@@ -2,8 +2,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
-use axum::{Json, Router};
+use axum::Json;
 use serde_json::{json, Value};
 
 use app::wire::{CreateUserInput, ErrorBody, UpdateUserInput, UserView};
@@ -11,12 +10,13 @@ use app::wire::{CreateUserInput, ErrorBody, UpdateUserInput, UserView};
 use super::{ApiError, ApiJson, ApiPath, Caller};
 use crate::ops::users;
 use crate::state::AppState;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/users", get(list).post(create))
-        .route("/users/{id}", get(show).patch(update).delete(remove))
-        .route("/users/{id}/sessions", delete(revoke_sessions))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list, create))
+        .routes(routes!(show, update, remove))
+        .routes(routes!(revoke_sessions))
 }
 
 /// Every user, with their teams.

@@ -3,8 +3,7 @@
 
 use axum::extract::State;
 use axum::http::StatusCode;
-use axum::routing::{delete, get};
-use axum::{Json, Router};
+use axum::Json;
 use serde::Deserialize;
 
 use app::wire::{ErrorBody, VolumeView};
@@ -12,11 +11,12 @@ use app::wire::{ErrorBody, VolumeView};
 use super::{ApiError, ApiPath, ApiQuery, Caller};
 use crate::ops::volumes::{self, VolumeFilter};
 use crate::state::AppState;
+use utoipa_axum::{router::OpenApiRouter, routes};
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/volumes", get(list))
-        .route("/volumes/{host}/{name}", delete(remove))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(list))
+        .routes(routes!(remove))
 }
 
 #[derive(Debug, Deserialize, utoipa::IntoParams)]

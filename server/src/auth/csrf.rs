@@ -1,7 +1,8 @@
 //! Cross-site request forgery protection. Cookies are SameSite, and a request that
 //! changes state with the session cookie must come from a page of this server: its
-//! `Origin` (or, without one, `Referer`) must name the host it was sent to.
-//! Requests with a bearer token carry no ambient credentials and pass.
+//! `Origin` (or, without one, `Referer`) must name the host it was sent to; a
+//! cookie-carrying change with neither is refused. Requests with a bearer token
+//! carry no ambient credentials and pass, as do requests without the cookie.
 
 use axum::extract::Request;
 use axum::http::{header, HeaderMap, Method, StatusCode};
@@ -30,18 +31,29 @@ pub fn check(method: &Method, headers: &HeaderMap) -> Result<(), String> {
     if bearer {
         return Ok(());
     }
-    let Some(host) = headers.get(header::HOST).and_then(|v| v.to_str().ok()) else {
+    // Without the session cookie there is nothing ambient to forge with.
+    if super::cookie::session_from(headers).is_none() {
         return Ok(());
-    };
+    }
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
     let source = headers
         .get(header::ORIGIN)
         .or_else(|| headers.get(header::REFERER))
         .and_then(|v| v.to_str().ok());
     match source {
-        // Browsers always send Origin on cross-site POSTs; a request without either
-        // header did not come from another site's page.
-        None => Ok(()),
-        Some(source) if authority(source).is_some_and(|a| a.eq_ignore_ascii_case(host)) => Ok(()),
+        None => Err(
+            "a change sent with the session cookie must say where it comes from (Origin or Referer); send it from Berth's pages, or use an API token"
+                .into(),
+        ),
+        Some(source)
+            if !host.is_empty()
+                && authority(source).is_some_and(|a| a.eq_ignore_ascii_case(host)) =>
+        {
+            Ok(())
+        }
         Some(source) => Err(format!(
             "cross-site request refused: it came from {source}, not from this server ({host})"
         )),
@@ -73,44 +85,59 @@ mod tests {
     #[test]
     fn cases() {
         let host = ("host", "127.0.0.1:3000");
+        let cookie = ("cookie", "berth_session=abc");
         type Case<'a> = (Method, Vec<(&'a str, &'a str)>, bool);
         let table: &[Case] = &[
             (
                 Method::GET,
-                vec![host, ("origin", "http://evil.example")],
+                vec![host, cookie, ("origin", "http://evil.example")],
                 true,
             ),
+            // A change with the cookie and neither Origin nor Referer.
+            (Method::POST, vec![host, cookie], false),
+            (Method::POST, vec![cookie], false),
+            // Without the cookie (a login, a token, nobody) there is nothing to forge.
             (Method::POST, vec![host], true),
             (
                 Method::POST,
-                vec![host, ("origin", "http://127.0.0.1:3000")],
+                vec![cookie, ("origin", "http://127.0.0.1:3000")],
+                false,
+            ),
+            (
+                Method::POST,
+                vec![host, cookie, ("origin", "http://127.0.0.1:3000")],
                 true,
             ),
             (
                 Method::POST,
-                vec![host, ("referer", "http://127.0.0.1:3000/users?x=1")],
+                vec![host, cookie, ("referer", "http://127.0.0.1:3000/users?x=1")],
                 true,
             ),
             (
                 Method::POST,
-                vec![host, ("origin", "http://evil.example")],
+                vec![host, cookie, ("origin", "http://evil.example")],
                 false,
             ),
             (
                 Method::DELETE,
-                vec![host, ("origin", "http://127.0.0.1:3001")],
+                vec![host, cookie, ("origin", "http://127.0.0.1:3001")],
                 false,
             ),
-            (Method::POST, vec![host, ("origin", "null")], false),
+            (Method::POST, vec![host, cookie, ("origin", "null")], false),
             (
                 Method::PUT,
-                vec![host, ("referer", "https://evil.example/127.0.0.1:3000")],
+                vec![
+                    host,
+                    cookie,
+                    ("referer", "https://evil.example/127.0.0.1:3000"),
+                ],
                 false,
             ),
             (
                 Method::POST,
                 vec![
                     host,
+                    cookie,
                     ("origin", "http://evil.example"),
                     ("authorization", "Bearer berth_x"),
                 ],

@@ -1,5 +1,8 @@
 //! Failed-login limiting: at most `max` failures per key (an account, a client
-//! address) in a sliding window. Pure: the caller passes `now`.
+//! address) in a sliding window. Pure: the caller passes `now`. An attempt is
+//! counted before its password is checked ([`LoginLimiter::attempt`]) and forgiven
+//! once it turns out right, so that parallel guesses cannot all pass the check
+//! while the first ones are still being verified.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
@@ -47,6 +50,28 @@ impl LoginLimiter {
             Ok(())
         } else {
             Err(wait)
+        }
+    }
+
+    /// Checks the keys and, when none is over the limit, counts this attempt
+    /// against each at once (as a failure, until [`LoginLimiter::forgive`]).
+    pub fn attempt(&mut self, keys: &[String], now: Instant) -> Result<(), Duration> {
+        self.check(keys, now)?;
+        self.record_failure(keys, now);
+        Ok(())
+    }
+
+    /// Takes back an attempt counted at `now` (it succeeded).
+    pub fn forgive(&mut self, keys: &[String], now: Instant) {
+        for key in keys {
+            if let Some(times) = self.failures.get_mut(key) {
+                if let Some(i) = times.iter().rposition(|t| *t == now) {
+                    times.remove(i);
+                }
+                if times.is_empty() {
+                    self.failures.remove(key);
+                }
+            }
         }
     }
 
@@ -120,6 +145,26 @@ mod tests {
         assert!(l.check(&keys(&["user:c", "addr:1"]), t).is_err());
         // user:a from another address may try.
         assert!(l.check(&keys(&["user:a", "addr:2"]), t).is_ok());
+    }
+
+    #[test]
+    fn attempts_count_before_they_are_checked_and_successes_are_forgiven() {
+        let mut l = LoginLimiter::new(3, Duration::from_secs(60));
+        let t = Instant::now();
+        let k = keys(&["user:a", "addr:1"]);
+        // Three guesses in flight at once: the fourth is refused before any of
+        // them is answered.
+        for _ in 0..3 {
+            assert!(l.attempt(&k, t).is_ok());
+        }
+        assert!(l.attempt(&k, t).is_err());
+        // Successful logins do not use up the allowance.
+        let mut l = LoginLimiter::new(3, Duration::from_secs(60));
+        for i in 0..10 {
+            let at = t + Duration::from_millis(i);
+            assert!(l.attempt(&k, at).is_ok(), "login {i}");
+            l.forgive(&k, at);
+        }
     }
 
     #[test]

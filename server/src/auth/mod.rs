@@ -10,6 +10,7 @@ pub mod password;
 pub mod policy;
 pub mod principal;
 pub mod secret;
+pub mod streams;
 
 /// A failure to establish who is calling.
 #[derive(Debug, thiserror::Error)]

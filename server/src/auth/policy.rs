@@ -24,6 +24,10 @@ pub enum Action {
     ReadServices(i64),
     /// Create, deploy, scale, roll back and delete a team's services.
     WriteServices(i64),
+    /// See a team's secrets: names, versions, where used (never values).
+    ReadSecrets(i64),
+    /// Set, replace and delete a team's secrets.
+    WriteSecrets(i64),
     /// Change one's own password, tokens and sessions.
     ManageOwnAccount,
 }
@@ -33,7 +37,11 @@ impl Action {
     pub fn changes(self) -> bool {
         !matches!(
             self,
-            Action::ReadCluster | Action::ReadAudit | Action::ReadTeam(_) | Action::ReadServices(_)
+            Action::ReadCluster
+                | Action::ReadAudit
+                | Action::ReadTeam(_)
+                | Action::ReadServices(_)
+                | Action::ReadSecrets(_)
         )
     }
 }
@@ -65,18 +73,25 @@ pub fn authorize(p: &Principal, action: Action) -> Result<(), Denied> {
         Action::ManageTeams => Err(Denied("only cluster admins manage teams".into())),
         Action::ManageHosts => Err(Denied("only cluster admins manage hosts".into())),
         Action::ReadAudit => Err(Denied("only cluster admins read the audit log".into())),
-        Action::ReadTeam(id) | Action::ReadServices(id) => match p.team_role(id) {
-            Some(_) => Ok(()),
-            None => Err(Denied(format!(
-                "you are not a member of team {}",
-                team_name(id)
-            ))),
-        },
-        Action::WriteServices(id) => match p.team_role(id) {
+        Action::ReadTeam(id) | Action::ReadServices(id) | Action::ReadSecrets(id) => {
+            match p.team_role(id) {
+                Some(_) => Ok(()),
+                None => Err(Denied(format!(
+                    "you are not a member of team {}",
+                    team_name(id)
+                ))),
+            }
+        }
+        Action::WriteServices(id) | Action::WriteSecrets(id) => match p.team_role(id) {
             Some(TeamRole::Operator) => Ok(()),
             Some(TeamRole::Viewer) => Err(Denied(format!(
-                "you are a viewer in team {}; changing its services needs the operator role",
-                team_name(id)
+                "you are a viewer in team {}; changing its {} needs the operator role",
+                team_name(id),
+                if matches!(action, Action::WriteSecrets(_)) {
+                    "secrets"
+                } else {
+                    "services"
+                }
             ))),
             None => Err(Denied(format!(
                 "you are not a member of team {}",
@@ -136,6 +151,8 @@ mod tests {
             (ReadTeam(1), [true, true, true, true, false, true]),
             (ReadServices(1), [true, true, true, true, false, true]),
             (WriteServices(1), [true, false, true, false, false, false]),
+            (ReadSecrets(1), [true, true, true, true, false, true]),
+            (WriteSecrets(1), [true, false, true, false, false, false]),
             (ManageOwnAccount, [true, false, true, true, true, false]),
         ];
         let who = [

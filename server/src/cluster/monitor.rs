@@ -87,9 +87,8 @@ async fn announce(state: &AppState, entry: &HostEntry, t: Transition) {
                     )
                 })
                 .unwrap_or_default();
-            events::record(
+            events::host(
                 state,
-                "host",
                 &name,
                 Level::Info,
                 &format!("host {name} is ready{what}"),
@@ -98,9 +97,8 @@ async fn announce(state: &AppState, entry: &HostEntry, t: Transition) {
             state.bus.publish(ClusterEvent::HostUp { host_id: id });
         }
         Transition::Recovered { down_for_ms } => {
-            events::record(
+            events::host(
                 state,
-                "host",
                 &name,
                 Level::Info,
                 &format!("host {name} answers again after {} s", down_for_ms / 1000),
@@ -109,9 +107,8 @@ async fn announce(state: &AppState, entry: &HostEntry, t: Transition) {
             state.bus.publish(ClusterEvent::HostUp { host_id: id });
         }
         Transition::Lost { error } => {
-            events::record(
+            events::host(
                 state,
-                "host",
                 &name,
                 Level::Error,
                 &format!("host {name} is unreachable: {error}"),

@@ -94,6 +94,8 @@ pub struct ObservedVolume {
 pub struct DesiredService {
     pub id: i64,
     pub name: String,
+    /// The team that owns it (whose secrets its environment may name).
+    pub team_id: i64,
     pub replicas: u32,
     pub revision: i64,
     pub spec: ServiceSpec,
@@ -102,6 +104,17 @@ pub struct DesiredService {
     pub rollout: Option<RolloutCtx>,
     /// The host that holds each slot's per-replica volumes (slot -> host id).
     pub homes: BTreeMap<u32, i64>,
+}
+
+impl DesiredService {
+    /// The service as events name it.
+    pub fn service_ref(&self) -> crate::events::ServiceRef {
+        crate::events::ServiceRef {
+            id: self.id,
+            team_id: self.team_id,
+            name: self.name.clone(),
+        }
+    }
 }
 
 /// What planning needs of a rollout under way.

@@ -41,13 +41,20 @@ pub async fn setup_done(state: &AppState) -> Result<bool, OpsError> {
     Ok(done)
 }
 
-/// Creates the first admin, only while no user exists, and logs them in.
+/// Creates the first admin, only while no user exists, and logs them in. Once a
+/// user exists the answer is 409 at once: no password is hashed for nothing.
 pub async fn setup(
     state: &AppState,
     ctx: &Ctx,
     input: SetupInput,
 ) -> Result<LoginOutcome, OpsError> {
+    let name_ok = validate::username(&input.username).is_ok();
     let outcome = async {
+        if setup_done(state).await? {
+            return Err(OpsError::Conflict(
+                "the first admin exists already; log in instead".into(),
+            ));
+        }
         validate::username(&input.username).map_err(OpsError::Invalid)?;
         password::check_rules(&input.password).map_err(OpsError::Invalid)?;
         let hash = password::hash(input.password.clone()).await?;
@@ -68,17 +75,29 @@ pub async fn setup(
     }
     .await;
     let actor_id = outcome.as_ref().ok().map(|o| o.me.id);
+    let name = audited_name(&input.username, name_ok);
     audit_as(
         state,
         ctx,
         actor_id,
-        &input.username,
+        &name,
         "auth.setup",
-        &format!("user:{}", input.username),
+        &format!("user:{name}"),
         &outcome,
     )
     .await;
     outcome
+}
+
+/// A user name as the audit log may hold it: a valid one as it is; anything else
+/// (too long, strange characters) only as `(invalid user name)`, so that a
+/// stranger cannot write what they like into the log.
+fn audited_name(name: &str, valid: bool) -> String {
+    if valid {
+        name.to_string()
+    } else {
+        "(invalid user name)".into()
+    }
 }
 
 /// Creates the first admin at start-up (from `BERTH_ADMIN_PASSWORD`) when no user
@@ -118,6 +137,9 @@ pub async fn login(
     ctx: &Ctx,
     input: LoginInput,
 ) -> Result<LoginOutcome, OpsError> {
+    // A name that cannot be a user's is refused before anything is counted,
+    // verified or written under it.
+    let name_ok = validate::username(&input.username).is_ok();
     let keys = [
         format!("user:{}", input.username.to_lowercase()),
         format!("addr:{}", ctx.client_addr),
@@ -126,13 +148,20 @@ pub async fn login(
         if input.username.is_empty() || input.password.is_empty() {
             return Err(OpsError::Invalid("enter a user name and a password".into()));
         }
+        if !name_ok || input.password.len() > validate::PASSWORD_MAX * 4 {
+            return Err(OpsError::BadCredentials(
+                "wrong user name or password".into(),
+            ));
+        }
+        // Counted before the password is checked: guesses sent in parallel
+        // cannot all pass while the first ones are being verified.
         let now = Instant::now();
         let limited = state
             .auth
             .limiter
             .lock()
             .map_err(|_| OpsError::Internal)?
-            .check(&keys, now);
+            .attempt(&keys, now);
         if let Err(wait) = limited {
             let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
             return Err(OpsError::RateLimited {
@@ -147,22 +176,15 @@ pub async fn login(
             .unwrap_or_else(|| password::DUMMY_HASH.to_string());
         let matches = password::verify(input.password.clone(), hash).await?;
         let Some(user) = user.filter(|_| matches) else {
-            state
-                .auth
-                .limiter
-                .lock()
-                .map_err(|_| OpsError::Internal)?
-                .record_failure(&keys, now);
             return Err(OpsError::BadCredentials(
                 "wrong user name or password".into(),
             ));
         };
-        state
-            .auth
-            .limiter
-            .lock()
-            .map_err(|_| OpsError::Internal)?
-            .clear(&keys[0]);
+        {
+            let mut limiter = state.auth.limiter.lock().map_err(|_| OpsError::Internal)?;
+            limiter.forgive(&keys, now);
+            limiter.clear(&keys[0]);
+        }
         if let Some(old) = ctx.principal.as_ref().and_then(Principal::session_id) {
             let owner = ctx
                 .principal
@@ -175,13 +197,14 @@ pub async fn login(
     }
     .await;
     let actor_id = outcome.as_ref().ok().map(|o| o.me.id);
+    let name = audited_name(&input.username, name_ok);
     audit_as(
         state,
         ctx,
         actor_id,
-        &input.username,
+        &name,
         "auth.login",
-        &format!("user:{}", input.username),
+        &format!("user:{name}"),
         &outcome,
     )
     .await;
@@ -230,6 +253,7 @@ pub async fn logout(state: &AppState, ctx: &Ctx) -> Result<String, OpsError> {
             )
         })?;
         state.store.delete_session(p.user_id, session).await?;
+        state.auth.streams.revoked();
         Ok(cookie::clear_session(ctx.https))
     }
     .await;
@@ -266,6 +290,7 @@ pub async fn change_password(
             .store
             .set_user_password(p.user_id, &hash, p.session_id(), clock::now_ms())
             .await?;
+        state.auth.streams.revoked();
         Ok(())
     }
     .await;
@@ -301,6 +326,7 @@ pub async fn revoke_session(state: &AppState, ctx: &Ctx, id: i64) -> Result<(), 
         if !state.store.delete_session(p.user_id, id).await? {
             return Err(OpsError::NotFound(format!("you have no session {id}")));
         }
+        state.auth.streams.revoked();
         Ok(())
     }
     .await;

@@ -1,4 +1,4 @@
-//! Reading the events Berth recorded.
+//! Reading the events Berth recorded, filtered by what the caller may see.
 
 use app::wire::{EventPage, EventQuery};
 
@@ -7,8 +7,11 @@ use crate::auth::policy::Action;
 use crate::state::AppState;
 use crate::store::EventFilter;
 
+/// Events, newest first: every one for admins; for members, those about hosts and
+/// about their teams' services.
 pub async fn list(state: &AppState, ctx: &Ctx, q: EventQuery) -> Result<EventPage, OpsError> {
-    ctx.allowed(Action::ReadCluster)?;
+    let p = ctx.allowed(Action::ReadCluster)?;
+    let teams = (!p.is_admin()).then(|| p.teams.iter().map(|t| t.id).collect());
     let limit = q.limit.unwrap_or(50);
     if !(1..=200).contains(&limit) {
         return Err(OpsError::Invalid("limit must be from 1 to 200".into()));
@@ -18,6 +21,8 @@ pub async fn list(state: &AppState, ctx: &Ctx, q: EventQuery) -> Result<EventPag
         .list_events(&EventFilter {
             kind: q.kind.filter(|s| !s.is_empty()),
             subject: q.subject.filter(|s| !s.is_empty()),
+            service_id: None,
+            teams,
             before: q.before,
             limit,
         })

@@ -32,30 +32,81 @@ pub async fn list(state: &AppState, ctx: &Ctx) -> Result<Vec<HostView>, OpsError
     Ok(state.hosts.views(clock::now_ms()))
 }
 
-/// A host with its containers (asked of the engine now) and recent events.
+/// A host with its containers (asked of the engine now) and recent events. A
+/// member sees the names of their teams' replicas only: every other container is
+/// listed without its name, image or service, and the engine's own events about
+/// containers are left out.
 pub async fn detail(state: &AppState, ctx: &Ctx, name: &str) -> Result<HostDetail, OpsError> {
-    ctx.allowed(Action::ReadCluster)?;
+    let p = ctx.allowed(Action::ReadCluster)?;
     let entry = find(state, name)?;
-    let (containers, containers_error) = match entry.engine.containers(true).await {
+    let (listed, containers_error) = match entry.engine.containers(true).await {
         Ok(list) => (list, None),
         Err(e) => (Vec::new(), Some(e.to_string())),
     };
+    let owner = state.store.instance_id().await?;
+    let mine: std::collections::HashSet<i64> = if p.is_admin() {
+        Default::default()
+    } else {
+        state
+            .store
+            .list_services()
+            .await?
+            .iter()
+            .filter(|s| ctx.allowed(Action::ReadServices(s.team_id)).is_ok())
+            .map(|s| s.id)
+            .collect()
+    };
+    let containers = listed
+        .into_iter()
+        .map(|c| {
+            let visible = p.is_admin()
+                || (c.owner.as_deref() == Some(owner.as_str())
+                    && c.service_id.is_some_and(|id| mine.contains(&id)));
+            if visible {
+                c.view
+            } else {
+                hidden_container(c.view)
+            }
+        })
+        .collect();
+    let engine_events = entry
+        .live()
+        .engine_events
+        .into_iter()
+        .filter(|e| p.is_admin() || e.kind != "container")
+        .take(30)
+        .collect();
     let events = state
         .store
         .list_events(&EventFilter {
             kind: Some("host".into()),
             subject: Some(entry.name()),
-            before: None,
             limit: 20,
+            ..Default::default()
         })
         .await?;
     Ok(HostDetail {
         host: entry.view(clock::now_ms()),
         containers,
         containers_error,
-        engine_events: entry.live().engine_events.into_iter().take(30).collect(),
+        engine_events,
         events,
     })
+}
+
+/// A container of someone else's: its state and age, nothing that names it.
+fn hidden_container(c: app::wire::ContainerView) -> app::wire::ContainerView {
+    app::wire::ContainerView {
+        id: c.id,
+        name: String::new(),
+        image: String::new(),
+        state: c.state,
+        status: c.status,
+        berth: c.berth,
+        service: None,
+        created_ms: c.created_ms,
+        hidden: true,
+    }
 }
 
 /// What registering a host would connect to, checked for form.
@@ -223,9 +274,8 @@ async fn register(state: &AppState, input: &AddHostInput) -> Result<HostView, Op
             )
         })
         .unwrap_or_default();
-    events::record(
+    events::host(
         state,
-        "host",
         &input.name,
         Level::Info,
         &format!("host {} added at {endpoint}{what}", input.name),
@@ -262,9 +312,8 @@ pub async fn update(
         let now = clock::now_ms();
         if let Some(labels) = &input.labels {
             state.store.set_host_labels(id, labels, now).await?;
-            events::record(
+            events::host(
                 state,
-                "host",
                 name,
                 Level::Info,
                 &format!("labels of {name} set to {}", describe_labels(labels)),
@@ -273,9 +322,8 @@ pub async fn update(
         }
         if let Some(address) = &input.address {
             state.store.set_host_address(id, address, now).await?;
-            events::record(
+            events::host(
                 state,
-                "host",
                 name,
                 Level::Info,
                 &format!("published ports of {name} are now reached at {address}"),
@@ -359,7 +407,7 @@ pub async fn schedule(
             .store
             .set_host_schedule(entry.id(), cordoned, draining, clock::now_ms())
             .await?;
-        events::record(state, "host", name, Level::Info, &message).await;
+        events::host(state, name, Level::Info, &message).await;
         refresh(state, entry.id()).await
     }
     .await;
@@ -388,7 +436,7 @@ pub async fn remove(state: &AppState, ctx: &Ctx, name: &str, force: bool) -> Res
         } else {
             format!("host {name} removed")
         };
-        events::record(state, "host", name, Level::Warn, &message).await;
+        events::host(state, name, Level::Warn, &message).await;
         state.bus.publish(ClusterEvent::HostChanged { host_id: id });
         Ok(())
     }
@@ -422,7 +470,7 @@ pub async fn load(state: &AppState) -> Result<usize, OpsError> {
                     "host {} left out: cannot write its TLS files: {e}",
                     row.name
                 );
-                events::record(state, "host", &row.name, Level::Error, &message).await;
+                events::host(state, &row.name, Level::Error, &message).await;
             }
         }
     }

@@ -7,6 +7,7 @@ pub mod audit;
 pub mod events;
 pub mod hosts;
 pub mod proxy;
+pub mod secrets;
 pub mod services;
 pub mod system;
 pub mod teams;

@@ -1,5 +1,6 @@
 //! The proxy as people and programs read it: its table with counters, the same in
-//! Prometheus's text format, and as nginx configuration.
+//! Prometheus's text format, and as nginx configuration. Members see their teams'
+//! routes and series only; admins see all.
 
 use app::validate;
 use app::wire::ProxyView;
@@ -11,7 +12,12 @@ use crate::state::AppState;
 /// Every route with its replicas and what went through them lately.
 pub async fn view(state: &AppState, ctx: &Ctx) -> Result<ProxyView, OpsError> {
     ctx.allowed(Action::ReadCluster)?;
-    Ok(state.proxy.view())
+    Ok(state.proxy.view(|team| readable(ctx, team)))
+}
+
+/// Whether the caller may read the services of `team`.
+fn readable(ctx: &Ctx, team: i64) -> bool {
+    ctx.allowed(Action::ReadServices(team)).is_ok()
 }
 
 /// The routes as an nginx configuration whose servers listen on `listen`
@@ -35,6 +41,7 @@ pub async fn nginx_conf(
     Ok(crate::proxy::export::nginx_conf(
         &state.proxy.table(),
         listen,
+        |team| readable(ctx, team),
     ))
 }
 
@@ -43,8 +50,14 @@ pub async fn nginx_conf(
 pub async fn metrics(state: &AppState, ctx: &Ctx) -> Result<String, OpsError> {
     ctx.allowed(Action::ReadCluster)?;
     let mut out = String::new();
-    state.proxy.metrics(&mut out);
-    let services = state.store.list_services().await?;
+    state.proxy.metrics(&mut out, |team| readable(ctx, team));
+    let services: Vec<_> = state
+        .store
+        .list_services()
+        .await?
+        .into_iter()
+        .filter(|s| readable(ctx, s.team_id))
+        .collect();
     out.push_str("# HELP berth_service_replicas_wanted Replicas a service wants.\n# TYPE berth_service_replicas_wanted gauge\n");
     for s in &services {
         out.push_str(&format!(

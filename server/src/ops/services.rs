@@ -7,18 +7,19 @@ use std::collections::{BTreeMap, HashSet};
 
 use app::validate;
 use app::wire::{
-    CreateServiceInput, DeployInput, EventView, Health, HealthCheck, HealthProbe, HostState,
-    ProxyConfig, ReplicaLogs, ReplicaStats, ReplicaView, Resources, RevisionDiff, RevisionView,
-    RollbackInput, RolloutKind, RolloutState, RolloutView, RouteSpec, ScaleInput, ServiceDetail,
-    ServicePhase, ServiceSpec, ServiceView,
+    CreateServiceInput, DeployInput, EnvValue, EventView, Health, HealthCheck, HealthProbe,
+    HostState, ProxyConfig, ReplicaLogs, ReplicaStats, ReplicaView, Resources, RevisionDiff,
+    RevisionView, RollbackInput, RolloutKind, RolloutState, RolloutView, RouteSpec, ScaleInput,
+    ServiceDetail, ServicePhase, ServiceSpec, ServiceView,
 };
 
 use super::{audit, Ctx, OpsError};
 use crate::auth::policy::Action;
+use crate::auth::principal::Principal;
 use crate::clock;
 use crate::cluster::health;
 use crate::domain::{ObservedReplica, Status};
-use crate::events::{self, Level};
+use crate::events::{self, Level, ServiceRef};
 use crate::reconciler::plan::RolloutReport;
 use crate::state::AppState;
 use crate::store::{EventFilter, NewRollout, NewService, RolloutRow, ServiceRow};
@@ -72,8 +73,24 @@ pub async fn list(state: &AppState, ctx: &Ctx) -> Result<Vec<ServiceView>, OpsEr
         .await?
         .iter()
         .filter(|row| ctx.allowed(Action::ReadServices(row.team_id)).is_ok())
-        .map(|row| view(state, row, rollouts.get(&row.id)))
+        .map(|row| for_reader(ctx, view(state, row, rollouts.get(&row.id))))
         .collect())
+}
+
+/// Whether the caller may change the team's services (and so read the values
+/// written in their environment).
+fn may_write(ctx: &Ctx, team_id: i64) -> bool {
+    ctx.allowed(Action::WriteServices(team_id)).is_ok()
+}
+
+/// A service as the caller may read it: environment values hidden from those
+/// who may not change it (viewers, read-only tokens); secrets are only ever
+/// named.
+fn for_reader(ctx: &Ctx, mut v: ServiceView) -> ServiceView {
+    if !may_write(ctx, v.team_id) {
+        v.spec = v.spec.with_values_hidden();
+    }
+    v
 }
 
 /// The rollouts under way, across the services the caller may see.
@@ -98,15 +115,20 @@ pub async fn active_rollouts(state: &AppState, ctx: &Ctx) -> Result<Vec<RolloutV
 /// A service with its replicas, recent events and revisions.
 pub async fn detail(state: &AppState, ctx: &Ctx, name: &str) -> Result<ServiceDetail, OpsError> {
     let row = readable(state, ctx, name).await?;
-    let events = service_events(state, &row.name, 30).await?;
-    let revisions = state
+    let events = service_events(state, row.id, 30).await?;
+    let hide = !may_write(ctx, row.team_id);
+    let revisions: Vec<RevisionView> = state
         .store
         .list_revisions(row.id)
         .await?
         .into_iter()
         .map(|r| RevisionView {
             number: r.number,
-            spec: r.spec,
+            spec: if hide {
+                r.spec.with_values_hidden()
+            } else {
+                r.spec
+            },
             author: r.author,
             message: r.message,
             created_at_ms: r.created_at,
@@ -114,29 +136,41 @@ pub async fn detail(state: &AppState, ctx: &Ctx, name: &str) -> Result<ServiceDe
         .collect();
     let rollouts = state.store.rollouts_of(row.id, 20).await?;
     let seen = state.reconciler.service(row.id);
+    let message_of = |n: i64| {
+        revisions
+            .iter()
+            .find(|r| r.number == n)
+            .map(|r| r.message.clone())
+            .unwrap_or_default()
+    };
     Ok(ServiceDetail {
-        service: view(state, &row, rollouts.first()),
+        service: for_reader(ctx, view(state, &row, rollouts.first())),
         events,
-        revisions,
         rollouts: rollouts
             .iter()
-            .map(|r| rollout_view(r, &row, &seen.rollout))
+            .map(|r| RolloutView {
+                message: message_of(r.to_revision),
+                ..rollout_view(r, &row, &seen.rollout)
+            })
             .collect(),
+        revisions,
     })
 }
 
+/// A service's events: those of this service (by id: a new service of an old name
+/// starts with no history).
 async fn service_events(
     state: &AppState,
-    name: &str,
+    service_id: i64,
     limit: u32,
 ) -> Result<Vec<EventView>, OpsError> {
     Ok(state
         .store
         .list_events(&EventFilter {
             kind: Some("service".into()),
-            subject: Some(name.to_string()),
-            before: None,
+            service_id: Some(service_id),
             limit,
+            ..Default::default()
         })
         .await?)
 }
@@ -284,6 +318,8 @@ pub fn view(state: &AppState, row: &ServiceRow, rollout: Option<&RolloutRow>) ->
         revision: row.revision,
         spec: row.spec.clone(),
         proxy: row.proxy.clone(),
+        default_host: (row.spec.port.is_some() && row.proxy.expose)
+            .then(|| format!("{}.{}", row.name, state.proxy.settings.domain)),
         created_at_ms: row.created_at,
         updated_at_ms: row.updated_at,
         phase,
@@ -355,11 +391,34 @@ pub fn rollout_view(r: &RolloutRow, row: &ServiceRow, report: &RolloutReport) ->
         new_ready,
         old_remaining,
         phase,
+        message: String::new(),
     }
 }
 
-fn check_spec(spec: &ServiceSpec) -> Result<(), OpsError> {
-    validate::service_spec(spec).map_err(OpsError::Invalid)
+/// A spec as its writer may give it: to the grammar (no bind mounts, no host
+/// paths, no unknown field: for everyone), and with volume driver options (NFS,
+/// tmpfs) only from an admin; a member may keep those the current revision has.
+fn check_spec(
+    p: &Principal,
+    spec: &ServiceSpec,
+    current: Option<&ServiceSpec>,
+) -> Result<(), OpsError> {
+    validate::service_spec(spec).map_err(OpsError::Invalid)?;
+    if p.is_admin() {
+        return Ok(());
+    }
+    for v in spec.volumes.iter().filter(|v| !v.options.is_empty()) {
+        let kept = current
+            .and_then(|c| c.volumes.iter().find(|o| o.name == v.name))
+            .is_some_and(|o| o.options == v.options && o.driver == v.driver);
+        if !kept {
+            return Err(OpsError::Invalid(format!(
+                "volume {}: driver options are an admin's to set (they decide what a volume reaches); leave options out for a volume on the host",
+                v.name
+            )));
+        }
+    }
+    Ok(())
 }
 
 fn message_of(m: &Option<String>) -> Result<String, OpsError> {
@@ -378,6 +437,7 @@ pub async fn create(
     ctx: &Ctx,
     input: CreateServiceInput,
 ) -> Result<ServiceView, OpsError> {
+    let mut input = input;
     let outcome = async {
         let p = ctx.principal()?;
         let author = p.username.clone();
@@ -391,7 +451,7 @@ pub async fn create(
         ctx.allowed(Action::WriteServices(team.id))?;
         validate::service_name(&input.name).map_err(OpsError::Invalid)?;
         validate::replicas(input.replicas).map_err(OpsError::Invalid)?;
-        check_spec(&input.spec)?;
+        check_spec(p, &input.spec, None)?;
         validate::proxy_config(&input.proxy).map_err(OpsError::Invalid)?;
         let message = message_of(&input.message)?;
         if state.store.service_by_name(&input.name).await?.is_some() {
@@ -400,7 +460,10 @@ pub async fn create(
                 input.name
             )));
         }
+        no_leftovers_of_others(state, &input.name, team.id).await?;
+        check_routes(state, p, team.id, &team.name, &input.name, &input.proxy).await?;
         routes_free(state, &input.name, &input.proxy).await?;
+        super::secrets::pin(state, team.id, &mut input.spec).await?;
         let now = clock::now_ms();
         let id = state
             .store
@@ -426,10 +489,13 @@ pub async fn create(
                     e.into()
                 }
             })?;
-        events::record(
+        events::service(
             state,
-            "service",
-            &input.name,
+            &ServiceRef {
+                id,
+                team_id: team.id,
+                name: input.name.clone(),
+            },
             Level::Info,
             &format!(
                 "service {} created by {author} in team {}: {} of {} (revision 1)",
@@ -469,6 +535,7 @@ pub fn spec_changes(old: &ServiceSpec, new: &ServiceSpec) -> Vec<String> {
         out.push("command changed".into());
     }
     if old.env != new.env {
+        // Variables by name; a secret by name and version, never a value.
         let keys: BTreeMap<&String, ()> = old
             .env
             .iter()
@@ -476,12 +543,16 @@ pub fn spec_changes(old: &ServiceSpec, new: &ServiceSpec) -> Vec<String> {
             .filter(|(k, _)| old.env.get(*k) != new.env.get(*k))
             .map(|(k, _)| (k, ()))
             .collect();
+        let word = |k: &String| match (old.env.get(k), new.env.get(k)) {
+            (Some(a @ EnvValue::Secret(_)), Some(b @ EnvValue::Secret(_))) => {
+                format!("{k} ({} → {})", a.describe(), b.describe())
+            }
+            (_, Some(b @ EnvValue::Secret(_))) => format!("{k} ({})", b.describe()),
+            _ => k.to_string(),
+        };
         out.push(format!(
             "env {}",
-            keys.keys()
-                .map(|k| k.as_str())
-                .collect::<Vec<_>>()
-                .join(", ")
+            keys.keys().map(|k| word(k)).collect::<Vec<_>>().join(", ")
         ));
     }
     if old.port != new.port || old.host_port != new.host_port {
@@ -556,10 +627,12 @@ pub async fn deploy(
     name: &str,
     input: DeployInput,
 ) -> Result<ServiceView, OpsError> {
+    let mut input = input;
     let outcome = async {
         let (author, row) = writable(state, ctx, name).await?;
-        check_spec(&input.spec)?;
+        check_spec(ctx.principal()?, &input.spec, Some(&row.spec))?;
         let message = message_of(&input.message)?;
+        super::secrets::pin(state, row.team_id, &mut input.spec).await?;
         let now = clock::now_ms();
         if input.spec == row.spec {
             return fresh_view(state, name).await;
@@ -590,10 +663,9 @@ pub async fn deploy(
                 now,
             })
             .await?;
-        events::record(
+        events::service(
             state,
-            "service",
-            &row.name,
+            &ServiceRef::from(&row),
             Level::Info,
             &format!("revision {number} by {author}: {changes}; rolling out"),
         )
@@ -635,6 +707,105 @@ async fn routes_free(state: &AppState, name: &str, proxy: &ProxyConfig) -> Resul
     Ok(())
 }
 
+/// A route's host must be the service's team's: in one of its domains, or (for
+/// an admin) in no team's. A route for every host is an admin's to make; names
+/// under the proxy's domain belong to the services (`<service>.<domain>`).
+async fn check_routes(
+    state: &AppState,
+    p: &Principal,
+    team_id: i64,
+    team: &str,
+    service: &str,
+    proxy: &ProxyConfig,
+) -> Result<(), OpsError> {
+    if proxy.routes.is_empty() {
+        return Ok(());
+    }
+    let domains = state.store.list_domains().await?;
+    let default = &state.proxy.settings.domain;
+    for r in &proxy.routes {
+        let Some(host) = r.host.as_deref() else {
+            if p.is_admin() {
+                continue;
+            }
+            return Err(OpsError::Forbidden(
+                "a route for every host (one without a host) is an admin's to make; give a host in your team's domains"
+                    .into(),
+            ));
+        };
+        if validate::domains_overlap(&format!("*.{default}"), host) || host == default {
+            return Err(OpsError::Invalid(format!(
+                "names under {default} are the services' own ({service}.{default} is this one's); route a host of your team's domains"
+            )));
+        }
+        if let Some(d) = domains
+            .iter()
+            .find(|d| d.team_id != team_id && validate::domains_overlap(&d.domain, host))
+        {
+            return Err(OpsError::Conflict(format!(
+                "{host} belongs to team {} (its domain {}); route a host of team {team}'s domains",
+                d.team, d.domain
+            )));
+        }
+        let ours = domains
+            .iter()
+            .any(|d| d.team_id == team_id && validate::domain_holds(&d.domain, host));
+        if !ours && !p.is_admin() {
+            return Err(OpsError::Invalid(format!(
+                "team {team} has no domain for {host}; an admin gives teams their domains on the Teams page"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A name whose deleted service of another team still has volumes on the hosts
+/// is not given to this team until an admin deletes them: a name's leftovers never
+/// pass to another team, not even by their names.
+async fn no_leftovers_of_others(
+    state: &AppState,
+    name: &str,
+    team_id: i64,
+) -> Result<(), OpsError> {
+    let olds: Vec<(i64, i64)> = state
+        .store
+        .deleted_services_named(name)
+        .await?
+        .into_iter()
+        .filter(|(_, team)| *team != team_id)
+        .collect();
+    if olds.is_empty() {
+        return Ok(());
+    }
+    let (hosts, _) = crate::reconciler::driver::host_infos(state);
+    let rt = state.reconciler.runtime.clone();
+    let mut left = Vec::new();
+    for h in hosts.iter().filter(|h| h.state != HostState::Unreachable) {
+        let Ok(volumes) = rt.volumes(h.id).await else {
+            continue;
+        };
+        left.extend(
+            volumes
+                .into_iter()
+                .filter(|v| olds.iter().any(|(id, _)| *id == v.service_id))
+                .map(|v| format!("{} on {}", v.name, h.name)),
+        );
+    }
+    if left.is_empty() {
+        return Ok(());
+    }
+    let teams = state.store.list_teams().await?;
+    let owner = olds
+        .iter()
+        .rev()
+        .find_map(|(_, t)| teams.iter().find(|x| x.id == *t).map(|x| x.name.clone()))
+        .unwrap_or_else(|| "a deleted team".into());
+    Err(OpsError::Conflict(format!(
+        "the name {name} still has volumes of a deleted service of team {owner}: {}; an admin deletes them on the Volumes page before another team may use the name",
+        left.join(", ")
+    )))
+}
+
 fn route_key(r: &RouteSpec) -> (String, String) {
     (
         r.host.as_deref().unwrap_or("").to_ascii_lowercase(),
@@ -653,14 +824,25 @@ pub async fn set_proxy(
     let outcome = async {
         let (author, row) = writable(state, ctx, name).await?;
         validate::proxy_config(&input).map_err(OpsError::Invalid)?;
+        check_routes(
+            state,
+            ctx.principal()?,
+            row.team_id,
+            &row.team,
+            &row.name,
+            &input,
+        )
+        .await?;
         routes_free(state, name, &input).await?;
         if input != row.proxy {
             state
                 .store
                 .set_proxy(row.id, &input, clock::now_ms())
                 .await?;
-            let routes = if input.routes.is_empty() {
-                format!("{}.localhost only", row.name)
+            let routes = if !input.expose {
+                "off the proxy".to_string()
+            } else if input.routes.is_empty() {
+                format!("{}.{} only", row.name, state.proxy.settings.domain)
             } else {
                 input
                     .routes
@@ -669,10 +851,9 @@ pub async fn set_proxy(
                     .collect::<Vec<_>>()
                     .join(", ")
             };
-            events::record(
+            events::service(
                 state,
-                "service",
-                &row.name,
+                &ServiceRef::from(&row),
                 Level::Info,
                 &format!(
                     "proxy routes set by {author}: {routes} ({})",
@@ -734,10 +915,9 @@ pub async fn rollback(
                 now,
             })
             .await?;
-        events::record(
+        events::service(
             state,
-            "service",
-            &row.name,
+            &ServiceRef::from(&row),
             Level::Warn,
             &format!(
                 "rollback from revision {} to revision {target} by {author}",
@@ -868,7 +1048,7 @@ pub async fn control_rollout(
                 )))
             }
         };
-        events::record(state, "service", &row.name, Level::Warn, &message).await;
+        events::service(state, &ServiceRef::from(&row), Level::Warn, &message).await;
         state.reconciler.written(row.id);
         fresh_view(state, name).await
     }
@@ -887,11 +1067,18 @@ pub async fn diff(
 ) -> Result<RevisionDiff, OpsError> {
     let row = readable(state, ctx, name).await?;
     let revisions = state.store.list_revisions(row.id).await?;
+    let hide = !may_write(ctx, row.team_id);
     let spec = |n: i64| {
         revisions
             .iter()
             .find(|r| r.number == n)
-            .map(|r| r.spec.clone())
+            .map(|r| {
+                if hide {
+                    r.spec.with_values_hidden()
+                } else {
+                    r.spec.clone()
+                }
+            })
             .ok_or_else(|| OpsError::NotFound(format!("{} has no revision {n}", row.name)))
     };
     Ok(RevisionDiff {
@@ -955,10 +1142,9 @@ pub async fn scale(
                 .store
                 .set_replicas(row.id, input.replicas, now)
                 .await?;
-            events::record(
+            events::service(
                 state,
-                "service",
-                &row.name,
+                &ServiceRef::from(&row),
                 Level::Info,
                 &format!("scaled {} -> {} by {author}", row.replicas, input.replicas),
             )
@@ -989,16 +1175,15 @@ pub async fn delete(
 ) -> Result<(), OpsError> {
     let outcome = async {
         let (author, row) = writable(state, ctx, name).await?;
-        state.store.delete_service(row.id).await?;
+        state.store.delete_service(row.id, clock::now_ms()).await?;
         let volumes = match (row.spec.volumes.is_empty(), delete_volumes) {
             (true, _) => "",
             (false, true) => "; its volumes are deleted once they are free",
             (false, false) => "; its volumes are kept",
         };
-        events::record(
+        events::service(
             state,
-            "service",
-            &row.name,
+            &ServiceRef::from(&row),
             Level::Warn,
             &format!(
                 "service {} deleted by {author}; its replicas are being removed{volumes}",
@@ -1008,7 +1193,7 @@ pub async fn delete(
         .await;
         state.reconciler.written(row.id);
         if delete_volumes {
-            super::volumes::remove_when_free(state, row.id, row.name.clone());
+            super::volumes::remove_when_free(state, ServiceRef::from(&row));
         }
         Ok(())
     }
@@ -1175,7 +1360,17 @@ pub async fn bootstrap_demo(state: &AppState) -> Result<Option<String>, OpsError
         .await?;
     state.store.set_setting(DONE, "yes", now).await?;
     let message = "created the demo service `demo` (3 replicas of berth-demo:v1) in team `demo`";
-    events::record(state, "service", "demo", Level::Info, message).await;
+    events::service(
+        state,
+        &ServiceRef {
+            id,
+            team_id: team,
+            name: "demo".into(),
+        },
+        Level::Info,
+        message,
+    )
+    .await;
     state.reconciler.written(id);
     Ok(Some(message.to_string()))
 }

@@ -1,6 +1,6 @@
 //! Teams and their members. Admins manage them; members see their own teams.
 
-use app::wire::{CreateTeamInput, SetMemberInput, TeamView};
+use app::wire::{AddDomainInput, CreateTeamInput, SetMemberInput, TeamView};
 
 use super::{audit, Ctx, OpsError};
 use crate::auth::policy::Action;
@@ -137,5 +137,133 @@ pub async fn remove_member(
     }
     .await;
     audit(state, ctx, "team.member.remove", &target, &outcome).await;
+    outcome
+}
+
+/// Gives a team a domain for its routes (admins). Refused when it overlaps
+/// another team's domain, lies under the proxy's own domain (those names are the
+/// services'), or holds a route of another team's service.
+pub async fn add_domain(
+    state: &AppState,
+    ctx: &Ctx,
+    team_id: i64,
+    input: AddDomainInput,
+) -> Result<TeamView, OpsError> {
+    let domain = input.domain.trim().to_ascii_lowercase();
+    let mut target = format!("team:{team_id}/domain");
+    let outcome = async {
+        ctx.allowed(Action::ManageTeams)?;
+        let team = find(state, team_id).await?;
+        validate::domain(&domain).map_err(OpsError::Invalid)?;
+        target = format!("team:{}/domain:{domain}", team.name);
+        let default = &state.proxy.settings.domain;
+        if validate::domains_overlap(&domain, default)
+            || validate::domains_overlap(&domain, &format!("*.{default}"))
+        {
+            return Err(OpsError::Invalid(format!(
+                "{domain} overlaps {default}, whose names are the services' own (<service>.{default}); choose a domain of your own"
+            )));
+        }
+        let domains = state.store.list_domains().await?;
+        if let Some(d) = domains
+            .iter()
+            .find(|d| validate::domains_overlap(&d.domain, &domain))
+        {
+            return Err(if d.team_id == team_id && d.domain == domain {
+                OpsError::Conflict(format!("team {} has {domain} already", team.name))
+            } else {
+                OpsError::Conflict(format!(
+                    "{domain} overlaps {} of team {}; a host belongs to one team",
+                    d.domain, d.team
+                ))
+            });
+        }
+        for s in state.store.list_services().await? {
+            if s.team_id == team_id {
+                continue;
+            }
+            if let Some(h) = s
+                .proxy
+                .routes
+                .iter()
+                .filter_map(|r| r.host.as_deref())
+                .find(|h| validate::domains_overlap(&domain, h))
+            {
+                return Err(OpsError::Conflict(format!(
+                    "service {} of team {} routes {h}, which lies in {domain}; change its routes first",
+                    s.name, s.team
+                )));
+            }
+        }
+        state
+            .store
+            .add_domain(team_id, &domain, clock::now_ms())
+            .await
+            .map_err(|e| {
+                if e.is_unique_violation() {
+                    OpsError::Conflict(format!("{domain} belongs to a team already"))
+                } else {
+                    e.into()
+                }
+            })?;
+        find(state, team_id).await
+    }
+    .await;
+    audit(state, ctx, "team.domain.add", &target, &outcome).await;
+    outcome
+}
+
+/// Takes a domain from a team (admins); refused while the team's routes use it.
+pub async fn remove_domain(
+    state: &AppState,
+    ctx: &Ctx,
+    team_id: i64,
+    domain: &str,
+) -> Result<TeamView, OpsError> {
+    let mut target = format!("team:{team_id}/domain");
+    let outcome = async {
+        ctx.allowed(Action::ManageTeams)?;
+        let team = find(state, team_id).await?;
+        if !team.domains.iter().any(|d| d == domain) {
+            return Err(OpsError::NotFound(format!(
+                "team {} has no domain {:?}",
+                team.name,
+                validate::domain(domain)
+                    .map(|_| domain)
+                    .unwrap_or("(invalid)")
+            )));
+        }
+        target = format!("team:{}/domain:{domain}", team.name);
+        let others: Vec<String> = team
+            .domains
+            .iter()
+            .filter(|d| d.as_str() != domain)
+            .cloned()
+            .collect();
+        for s in state.store.list_services().await? {
+            if s.team_id != team_id {
+                continue;
+            }
+            if let Some(h) = s
+                .proxy
+                .routes
+                .iter()
+                .filter_map(|r| r.host.as_deref())
+                .find(|h| {
+                    validate::domain_holds(domain, h)
+                        && !others.iter().any(|o| validate::domain_holds(o, h))
+                })
+            {
+                return Err(OpsError::Conflict(format!(
+                    "service {} routes {h} in {domain}; change its routes first",
+                    s.name
+                )));
+            }
+        }
+        state.store.remove_domain(team_id, domain).await?;
+        find(state, team_id).await
+    }
+    .await;
+    audit(state, ctx, "team.domain.remove", &target, &outcome).await;
     outcome
 }

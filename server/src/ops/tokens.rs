@@ -4,10 +4,11 @@ use app::wire::{CreateTokenInput, NewToken, TokenView};
 
 use super::{audit, Ctx, OpsError};
 use crate::auth::policy::Action;
+use crate::auth::principal::Via;
 use crate::auth::secret;
 use crate::clock;
 use crate::state::AppState;
-use crate::store::TokenRow;
+use crate::store::{NewTokenRow, TokenRow};
 use app::validate;
 
 /// The longest a token may be set to live, in days.
@@ -53,20 +54,42 @@ pub async fn create(
         }
         let token = secret::generate(secret::TOKEN_PREFIX);
         let now = clock::now_ms();
-        let expires = input
+        let mut expires = input
             .expires_in_days
             .map(|d| now + i64::from(d) * 86_400_000);
+        // A token made with a token cannot outlive it (and is revoked with it):
+        // without an expiry of its own it expires with its maker; one later than
+        // the maker's is refused.
+        let parent = match p.via {
+            Via::Token { token_id, .. } => Some(token_id),
+            Via::Session { .. } => None,
+        };
+        if let Some(parent_id) = parent {
+            let limit = state.store.token_expiry(parent_id).await?.flatten();
+            match (limit, expires) {
+                (Some(limit), None) => expires = Some(limit),
+                (Some(limit), Some(e)) if e > limit => {
+                    let days = (limit - now) / 86_400_000;
+                    return Err(OpsError::Invalid(format!(
+                        "the token you call with expires on {}; a token it makes cannot outlive it: give expires_in_days of at most {days}, or none to expire with it",
+                        app::format::utc_datetime(limit)
+                    )));
+                }
+                _ => {}
+            }
+        }
         let id = state
             .store
-            .create_token(
-                p.user_id,
-                &input.name,
-                &secret::digest(&token),
-                &secret::display_prefix(&token),
-                input.read_only,
+            .create_token(NewTokenRow {
+                user_id: p.user_id,
+                name: &input.name,
+                token_hash: &secret::digest(&token),
+                prefix: &secret::display_prefix(&token),
+                read_only: input.read_only,
                 now,
-                expires,
-            )
+                expires_at: expires,
+                parent_id: parent,
+            })
             .await
             .map_err(|e| {
                 if e.is_unique_violation() {
@@ -104,6 +127,7 @@ pub async fn revoke(state: &AppState, ctx: &Ctx, id: i64) -> Result<(), OpsError
             .ok_or_else(|| OpsError::NotFound(format!("you have no token {id}")))?;
         target = format!("token:{}", token.name);
         state.store.delete_token(p.user_id, id).await?;
+        state.auth.streams.revoked();
         Ok(())
     }
     .await;

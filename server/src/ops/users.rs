@@ -103,7 +103,9 @@ pub async fn insert(
     outcome
 }
 
-/// Changes a user's role and/or password (a new password ends their sessions).
+/// Changes a user's role and/or password. A password set by an admin ends the
+/// user's sessions and revokes their tokens; so does a role lowered (admin to
+/// member): what they set up with the old standing does not outlast it.
 pub async fn update(
     state: &AppState,
     ctx: &Ctx,
@@ -133,12 +135,18 @@ pub async fn update(
             )));
         }
         let now = clock::now_ms();
+        let lowered = input.role == Some(UserRole::Member) && u.role == UserRole::Admin;
         if let Some(role) = input.role {
             state.store.set_user_role(id, role, now).await?;
         }
         if let Some(pw) = &input.password {
             let hash = password::hash(pw.clone()).await?;
             state.store.set_user_password(id, &hash, None, now).await?;
+        }
+        if lowered || input.password.is_some() {
+            state.store.delete_user_tokens(id).await?;
+            state.store.delete_user_sessions(id).await?;
+            state.auth.streams.revoked();
         }
         let u = find(state, id).await?;
         view(state, u).await
@@ -166,6 +174,7 @@ pub async fn delete(state: &AppState, ctx: &Ctx, id: i64) -> Result<(), OpsError
             )));
         }
         state.store.delete_user(id).await?;
+        state.auth.streams.revoked();
         Ok(())
     }
     .await;
@@ -180,7 +189,9 @@ pub async fn revoke_sessions(state: &AppState, ctx: &Ctx, id: i64) -> Result<u64
         ctx.allowed(Action::ManageUsers)?;
         let u = find(state, id).await?;
         target = format!("user:{}", u.username);
-        Ok(state.store.delete_user_sessions(id).await?)
+        let n = state.store.delete_user_sessions(id).await?;
+        state.auth.streams.revoked();
+        Ok(n)
     }
     .await;
     audit(state, ctx, "user.sessions.revoke", &target, &outcome).await;

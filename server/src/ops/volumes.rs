@@ -9,7 +9,7 @@ use app::wire::{HostState, VolumeScope, VolumeView};
 use super::{audit, Ctx, OpsError};
 use crate::auth::policy::Action;
 use crate::domain::{ObservedReplica, ObservedVolume};
-use crate::events::{self, Level};
+use crate::events::{self, Level, ServiceRef};
 use crate::reconciler::driver::host_infos;
 use crate::state::AppState;
 use crate::store::ServiceRow;
@@ -48,6 +48,7 @@ pub async fn list(
         }
     }
     let homes = state.store.replica_homes().await?;
+    let owner = state.store.instance_id().await?;
     let (hosts, _) = host_infos(state);
     let names: HashMap<i64, String> = hosts.iter().map(|h| (h.id, h.name.clone())).collect();
     let asked = hosts.iter().filter(|h| {
@@ -129,7 +130,7 @@ pub async fn list(
                 out.push(VolumeView {
                     host: h.name.clone(),
                     host_id: h.id,
-                    name: crate::runtime::labels::volume_name(&row.name, d, *slot),
+                    name: crate::runtime::labels::volume_name(&owner, row.id, &row.name, d, *slot),
                     service: Some(row.name.clone()),
                     service_id: row.id,
                     volume: d.name.clone(),
@@ -276,15 +277,19 @@ pub async fn delete(state: &AppState, ctx: &Ctx, host: &str, name: &str) -> Resu
             .remove_volume(h.id, name)
             .await
             .map_err(|e| OpsError::Conflict(format!("{host} refused: {e}")))?;
-        let subject = v.service.clone().unwrap_or_else(|| v.volume.clone());
-        events::record(
-            state,
-            "service",
-            &subject,
-            Level::Warn,
-            &format!("volume {name} deleted from {host} by {who}; its data is gone"),
-        )
-        .await;
+        let message = format!("volume {name} deleted from {host} by {who}; its data is gone");
+        match state.store.team_of_service(v.service_id).await? {
+            Some(team_id) => {
+                let service = ServiceRef {
+                    id: v.service_id,
+                    team_id,
+                    name: v.service.clone().unwrap_or_else(|| v.volume.clone()),
+                };
+                events::service(state, &service, Level::Warn, &message).await
+            }
+            // A service deleted before Berth knew teams of deleted services.
+            None => events::host(state, host, Level::Warn, &message).await,
+        }
         Ok(())
     }
     .await;
@@ -339,7 +344,7 @@ pub async fn move_replica(
         let message = format!(
             "replica {slot} moved off {host_name} by {who}: its volumes stay behind there, and it starts elsewhere with empty ones"
         );
-        events::record(state, "service", &row.name, Level::Warn, &message).await;
+        events::service(state, &ServiceRef::from(&row), Level::Warn, &message).await;
         state.reconciler.written(row.id);
         Ok(message)
     }
@@ -357,7 +362,8 @@ pub async fn move_replica(
 
 /// Removes a deleted service's volumes once its containers are gone (they hold
 /// them), within a minute; what is left then stays listed for an admin.
-pub fn remove_when_free(state: &AppState, service_id: i64, service: String) {
+pub fn remove_when_free(state: &AppState, service: ServiceRef) {
+    let service_id = service.id;
     let state = state.clone();
     let token = state.shutdown.clone();
     tokio::spawn(async move {
@@ -376,16 +382,12 @@ pub fn remove_when_free(state: &AppState, service_id: i64, service: String) {
                 let Ok(volumes) = rt.volumes(h.id).await else {
                     continue;
                 };
-                for v in volumes
-                    .into_iter()
-                    .filter(|v| v.service_id == service_id && v.service == service)
-                {
+                for v in volumes.into_iter().filter(|v| v.service_id == service_id) {
                     if busy || rt.remove_volume(h.id, &v.name).await.is_err() {
                         left.insert((h.id, v.name), ());
                     } else {
-                        events::record(
+                        events::service(
                             &state,
-                            "service",
                             &service,
                             Level::Info,
                             &format!("volume {} deleted with its service", v.name),
@@ -403,9 +405,8 @@ pub fn remove_when_free(state: &AppState, service_id: i64, service: String) {
             }
         }
         if !left.is_empty() {
-            events::record(
+            events::service(
                 &state,
-                "service",
                 &service,
                 Level::Warn,
                 &format!(

@@ -12,14 +12,16 @@ use super::table::{HostMatch, Route, RouteTable};
 use super::Proxy;
 
 impl Proxy {
-    /// Every route with its replicas and what went through them lately.
-    pub fn view(&self) -> ProxyView {
+    /// Every route of the teams `visible` lets through, with its replicas and what
+    /// went through them lately.
+    pub fn view(&self, visible: impl Fn(i64) -> bool) -> ProxyView {
         let table = self.table();
         let now = self.now_ms();
         let windows = self.windows.lock().expect("proxy lock");
         let routes = table
             .routes
             .iter()
+            .filter(|r| visible(r.team_id))
             .map(|r| ProxyRouteView {
                 service: r.service.clone(),
                 host: r.host.to_string(),
@@ -57,6 +59,7 @@ impl Proxy {
             .collect();
         ProxyView {
             listen: self.listen(),
+            domain: self.settings.domain.clone(),
             routes,
             unknown_host: self.counters.unknown_host.load(Ordering::Relaxed),
             no_backend: self.counters.no_backend.load(Ordering::Relaxed),
@@ -65,12 +68,13 @@ impl Proxy {
         }
     }
 
-    /// The proxy's counters in Prometheus's text format.
-    pub fn metrics(&self, out: &mut String) {
+    /// The proxy's counters in Prometheus's text format: the replicas of the teams
+    /// `visible` lets through, and the requests the proxy answered itself.
+    pub fn metrics(&self, out: &mut String, visible: impl Fn(i64) -> bool) {
         let table = self.table();
         // A replica serves every route of its service; count it once.
         let mut backends = BTreeMap::new();
-        for r in &table.routes {
+        for r in table.routes.iter().filter(|r| visible(r.team_id)) {
             for l in r.backends.iter() {
                 backends.insert(
                     l.backend.container_id.clone(),
@@ -185,8 +189,11 @@ fn esc(s: &str) -> String {
 
 /// The table as nginx configuration: one `upstream` per service and one `server`
 /// per host, to include in nginx's `http` block. `listen` is what the servers
-/// listen on (`80`, `127.0.0.1:8081`).
-pub fn nginx_conf(table: &RouteTable, listen: &str) -> String {
+/// listen on (`80`, `127.0.0.1:8081`); only the routes of the teams `visible` lets
+/// through are written. Host names and service names are checked to their grammars
+/// when routes are saved; path prefixes are written as quoted strings.
+pub fn nginx_conf(table: &RouteTable, listen: &str, visible: impl Fn(i64) -> bool) -> String {
+    let routes: Vec<&Route> = table.routes.iter().filter(|r| visible(r.team_id)).collect();
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -197,7 +204,7 @@ pub fn nginx_conf(table: &RouteTable, listen: &str) -> String {
         "# Regenerate it when replicas change (GET /api/v1/proxy/nginx.conf).\n"
     );
     let mut upstreams: BTreeMap<&str, &Route> = BTreeMap::new();
-    for r in &table.routes {
+    for r in &routes {
         upstreams.entry(r.service.as_str()).or_insert(r);
     }
     for (service, r) in &upstreams {
@@ -221,7 +228,7 @@ pub fn nginx_conf(table: &RouteTable, listen: &str) -> String {
     // and to the default server.
     let mut by_host: BTreeMap<String, Vec<&Route>> = BTreeMap::new();
     let mut any: Vec<&Route> = Vec::new();
-    for r in &table.routes {
+    for r in routes {
         match &r.host {
             HostMatch::Any => any.push(r),
             h => by_host.entry(h.to_string()).or_default().push(r),
@@ -232,8 +239,12 @@ pub fn nginx_conf(table: &RouteTable, listen: &str) -> String {
             out,
             "server {{\n    listen {listen};\n    server_name {host};"
         );
+        // As in Berth's proxy: a host's team's routes only, its routes for any host
+        // included where it has no route for `/`.
         let has_root = routes.iter().any(|r| r.prefix == "/");
-        for r in routes.iter().chain(any.iter().filter(|_| !has_root)) {
+        let team = routes.first().map(|r| r.team_id);
+        let others = any.iter().filter(|r| !has_root && Some(r.team_id) == team);
+        for r in routes.iter().chain(others) {
             location(&mut out, r);
         }
         let _ = writeln!(out, "}}\n");
@@ -273,9 +284,48 @@ fn location(out: &mut String, r: &Route) {
     if prefix.is_empty() {
         pass(out, "/", false);
     } else {
-        pass(out, &format!("= {prefix}"), r.strip);
-        pass(out, &format!("{prefix}/"), r.strip);
+        let quoted = |p: String| nginx_quote(&p);
+        pass(out, &format!("= {}", quoted(prefix.to_string())), r.strip);
+        pass(out, &quoted(format!("{prefix}/")), r.strip);
     }
+}
+
+/// A path prefix as an nginx string: in double quotes (so `;`, `{`, `}`, `#`, `$`
+/// and spaces are only characters), with `"` and `\` escaped. nginx compares
+/// locations with the decoded path, so `%XX` of a printable character is decoded;
+/// others (and `"` and `\`) stay encoded.
+fn nginx_quote(path: &str) -> String {
+    let b = path.as_bytes();
+    let mut decoded = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |j: usize| (b[j] as char).to_digit(16);
+        if b[i] == b'%' && i + 2 < b.len() {
+            if let (Some(h), Some(l)) = (hex(i + 1), hex(i + 2)) {
+                let c = (h * 16 + l) as u8;
+                if c.is_ascii_graphic() && c != b'"' && c != b'\\' {
+                    decoded.push(c);
+                    i += 3;
+                    continue;
+                }
+            }
+        }
+        decoded.push(b[i]);
+        i += 1;
+    }
+    let mut out = String::with_capacity(decoded.len() + 2);
+    out.push('"');
+    for c in String::from_utf8_lossy(&decoded).chars() {
+        if matches!(c, '"' | '\\') {
+            out.push('\\');
+        }
+        if c.is_control() {
+            continue;
+        }
+        out.push(c);
+    }
+    out.push('"');
+    out
 }
 
 #[cfg(test)]
@@ -287,6 +337,7 @@ mod tests {
     fn input(service: &str, host: Option<&str>, prefix: &str, strip: bool, n: u32) -> RouteInput {
         RouteInput {
             service_id: 1,
+            team_id: 1,
             service: service.into(),
             host: HostMatch::parse(host),
             prefix: prefix.into(),
@@ -314,7 +365,7 @@ mod tests {
             ],
             |_| Arc::new(Default::default()),
         );
-        let conf = nginx_conf(&table, "127.0.0.1:18080");
+        let conf = nginx_conf(&table, "127.0.0.1:18080", |_| true);
         assert!(
             conf.contains("upstream berth_shop {\n    least_conn;\n    server 127.0.0.11:30001;"),
             "{conf}"
@@ -322,18 +373,18 @@ mod tests {
         assert!(!conf.contains("upstream berth_empty"), "{conf}");
         assert!(conf.contains("server_name shop.localhost;"), "{conf}");
         assert!(
-            conf.contains("    location /api/ {\n        proxy_pass http://berth_api/;"),
+            conf.contains("    location \"/api/\" {\n        proxy_pass http://berth_api/;"),
             "{conf}"
         );
         assert!(
-            conf.contains("    location = /api {\n        proxy_pass http://berth_api/;"),
+            conf.contains("    location = \"/api\" {\n        proxy_pass http://berth_api/;"),
             "{conf}"
         );
         assert!(
             conf.contains("server_name empty.localhost;\n    location / {\n        return 503;"),
             "{conf}"
         );
-        assert!(conf.contains("listen 127.0.0.1:18080 default_server;\n    server_name _;\n    location = /static {\n        proxy_pass http://berth_files;"), "{conf}");
+        assert!(conf.contains("listen 127.0.0.1:18080 default_server;\n    server_name _;\n    location = \"/static\" {\n        proxy_pass http://berth_files;"), "{conf}");
         // Braces balance.
         assert_eq!(conf.matches('{').count(), conf.matches('}').count());
     }
@@ -347,7 +398,7 @@ mod tests {
             .stats
             .record(std::time::Duration::from_millis(3), false);
         let mut out = String::new();
-        proxy.metrics(&mut out);
+        proxy.metrics(&mut out, |_| true);
         assert!(out.contains("# TYPE berth_proxy_requests_total counter\nberth_proxy_requests_total{service=\"shop\",replica=\"shop1\",slot=\"1\",host=\"h1\"} 1\n"), "{out}");
         assert!(out.contains("berth_proxy_request_duration_seconds_bucket{service=\"shop\",replica=\"shop1\",slot=\"1\",host=\"h1\",le=\"+Inf\"} 1\n"), "{out}");
         assert!(out.contains("berth_proxy_request_duration_seconds_sum{service=\"shop\",replica=\"shop1\",slot=\"1\",host=\"h1\"} 0.003\n"), "{out}");

@@ -29,8 +29,15 @@ use stats::{BackendStats, Window};
 use table::{RouteInput, RouteTable};
 
 /// How the proxy behaves.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
+    /// Every exposed service is reachable as `<service>.<domain>`.
+    pub domain: String,
+    /// Peers whose `X-Forwarded-For` and `Forwarded` headers are believed (other
+    /// proxies in front of Berth's); everyone else's are replaced.
+    pub trusted: Vec<crate::http::Cidr>,
+    /// Slow and idle clients, and how many may be connected at once.
+    pub limits: crate::http::Limits,
     /// How long a replica may take to send its answer's head (then 504).
     pub upstream_timeout: Duration,
     /// How long a connection to a replica may take to open (then another replica).
@@ -45,6 +52,9 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
+            domain: "localhost".into(),
+            trusted: Vec::new(),
+            limits: crate::http::Limits::default(),
             upstream_timeout: Duration::from_secs(30),
             connect_timeout: Duration::from_secs(2),
             drain_timeout: Duration::from_secs(10),

@@ -39,13 +39,12 @@ struct Forwarder {
     client: Client<HttpConnector, Body>,
 }
 
-/// How long open connections may finish their requests at shutdown.
-const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+use crate::http::SHUTDOWN_GRACE;
 
 /// Serves the proxy on `listener` until the token is cancelled. Like nginx's
 /// workers, one thread per core accepts on the shared socket and serves its
 /// connections with a pool of connections to the replicas of its own, so that a
-/// request never hops between threads.
+/// request never hops between threads. The connection cap is shared by them all.
 pub async fn serve(
     proxy: Arc<Proxy>,
     listener: tokio::net::TcpListener,
@@ -58,10 +57,11 @@ pub async fn serve(
         .map(|n| n.get())
         .unwrap_or(1)
         .clamp(1, 16);
+    let slots = crate::http::slots(&proxy.settings.limits);
     let mut workers = Vec::with_capacity(threads);
     for n in 0..threads {
         let listener = listener.try_clone()?;
-        let (proxy, token) = (proxy.clone(), token.clone());
+        let (proxy, token, slots) = (proxy.clone(), token.clone(), slots.clone());
         workers.push(
             std::thread::Builder::new()
                 .name(format!("berth-proxy-{n}"))
@@ -69,7 +69,7 @@ pub async fn serve(
                     tokio::runtime::Builder::new_current_thread()
                         .enable_all()
                         .build()?
-                        .block_on(worker(proxy, listener, token))
+                        .block_on(worker(proxy, listener, slots, token))
                 })?,
         );
     }
@@ -92,6 +92,7 @@ pub async fn serve(
 async fn worker(
     proxy: Arc<Proxy>,
     listener: std::net::TcpListener,
+    slots: Arc<tokio::sync::Semaphore>,
     token: CancellationToken,
 ) -> std::io::Result<()> {
     listener.set_nonblocking(true)?;
@@ -103,47 +104,37 @@ async fn worker(
         .pool_idle_timeout(std::time::Duration::from_secs(30))
         .pool_max_idle_per_host(256)
         .build(http);
+    let builder = Arc::new(proxy.settings.limits.http1());
     let f = Arc::new(Forwarder { proxy, client });
     let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
-    loop {
-        let (stream, peer) = tokio::select! {
-            _ = token.cancelled() => break,
-            accepted = listener.accept() => match accepted {
-                Ok(a) => a,
-                // Out of file descriptors and the like: wait a moment, go on.
-                Err(_) => {
-                    tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-                    continue;
-                }
-            },
-        };
-        let _ = stream.set_nodelay(true);
-        let f = f.clone();
-        let token = token.clone();
-        let open = open.clone();
+    let stop = token.clone();
+    let counter = open.clone();
+    crate::http::accept_loop(listener, slots, token, move |stream, peer, permit| {
+        let (f, stop, open, builder) = (f.clone(), stop.clone(), counter.clone(), builder.clone());
         open.fetch_add(1, Ordering::Relaxed);
-        tokio::spawn(async move {
+        async move {
+            let _permit = permit;
             let service = hyper::service::service_fn(move |req: Request<Incoming>| {
                 let f = f.clone();
                 async move {
                     Ok::<_, std::convert::Infallible>(handle(f, peer, req.map(Body::new)).await)
                 }
             });
-            let conn = hyper::server::conn::http1::Builder::new()
-                .keep_alive(true)
+            let conn = builder
                 .serve_connection(TokioIo::new(stream), service)
                 .with_upgrades();
             let mut conn = std::pin::pin!(conn);
             tokio::select! {
                 _ = conn.as_mut() => {}
-                _ = token.cancelled() => {
+                _ = stop.cancelled() => {
                     conn.as_mut().graceful_shutdown();
                     let _ = tokio::time::timeout(SHUTDOWN_GRACE, conn).await;
                 }
             }
             open.fetch_sub(1, Ordering::Relaxed);
-        });
-    }
+        }
+    })
+    .await;
     let deadline = tokio::time::Instant::now() + SHUTDOWN_GRACE;
     while open.load(Ordering::Relaxed) > 0 && tokio::time::Instant::now() < deadline {
         tokio::time::sleep(std::time::Duration::from_millis(20)).await;
@@ -214,6 +205,42 @@ fn wants_upgrade(headers: &HeaderMap) -> bool {
                 v.split(',')
                     .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
             })
+}
+
+/// Says who asked, for the replica: the client's address in `X-Forwarded-For`,
+/// `http` in `X-Forwarded-Proto`, the Host it asked for in `X-Forwarded-Host`. What a
+/// client wrote in these (or in `Forwarded`, `X-Real-IP`) is believed only from a
+/// trusted proxy, whose `X-Forwarded-For` is extended; anyone else's is replaced,
+/// so a client cannot pass itself off as another address.
+fn forwarded_headers(headers: &mut HeaderMap, peer: SocketAddr, host: &str, trusted: bool) {
+    let before = headers
+        .get_all("x-forwarded-for")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let forwarded_for = if trusted && !before.is_empty() {
+        format!("{before}, {}", peer.ip())
+    } else {
+        peer.ip().to_string()
+    };
+    if !trusted {
+        headers.remove("forwarded");
+        headers.remove("x-real-ip");
+        headers.remove("x-forwarded-proto");
+        headers.remove("x-forwarded-host");
+    }
+    if let Ok(v) = HeaderValue::from_str(&forwarded_for) {
+        headers.insert("x-forwarded-for", v);
+    }
+    if !headers.contains_key("x-forwarded-proto") {
+        headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
+    }
+    if !headers.contains_key("x-forwarded-host") {
+        if let Ok(v) = HeaderValue::from_str(host) {
+            headers.insert("x-forwarded-host", v);
+        }
+    }
 }
 
 /// Counts a request in flight to a replica until dropped.
@@ -300,23 +327,8 @@ async fn handle(f: Arc<Forwarder>, peer: SocketAddr, mut req: Request<Body>) -> 
     let client_upgrade = upgrade.then(|| hyper::upgrade::on(&mut req));
     let (mut parts, body) = req.into_parts();
     strip_hop_by_hop(&mut parts.headers, upgrade);
-    let forwarded_for = match parts
-        .headers
-        .get("x-forwarded-for")
-        .and_then(|v| v.to_str().ok())
-    {
-        Some(before) => format!("{before}, {}", peer.ip()),
-        None => peer.ip().to_string(),
-    };
-    if let Ok(v) = HeaderValue::from_str(&forwarded_for) {
-        parts.headers.insert("x-forwarded-for", v);
-    }
-    parts
-        .headers
-        .insert("x-forwarded-proto", HeaderValue::from_static("http"));
-    if let Ok(v) = HeaderValue::from_str(&host_header) {
-        parts.headers.insert("x-forwarded-host", v);
-    }
+    let trusted = p.settings.trusted.iter().any(|c| c.contains(peer.ip()));
+    forwarded_headers(&mut parts.headers, peer, &host_header, trusted);
 
     // A body that can be sent again goes to another replica when one cannot be
     // reached; a large one is streamed once.
@@ -456,6 +468,31 @@ async fn handle(f: Arc<Forwarder>, peer: SocketAddr, mut req: Request<Body>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn forwarded_headers_are_replaced_unless_the_peer_is_trusted() {
+        let spoofed = || {
+            let mut h = HeaderMap::new();
+            h.insert("x-forwarded-for", HeaderValue::from_static("10.9.9.9"));
+            h.insert("forwarded", HeaderValue::from_static("for=10.9.9.9"));
+            h.insert("x-real-ip", HeaderValue::from_static("10.9.9.9"));
+            h.insert("x-forwarded-proto", HeaderValue::from_static("https"));
+            h
+        };
+        let peer: SocketAddr = "127.0.0.5:40000".parse().unwrap();
+        let mut h = spoofed();
+        forwarded_headers(&mut h, peer, "shop.test", false);
+        assert_eq!(h["x-forwarded-for"], "127.0.0.5");
+        assert_eq!(h["x-forwarded-proto"], "http");
+        assert_eq!(h["x-forwarded-host"], "shop.test");
+        assert!(!h.contains_key("forwarded") && !h.contains_key("x-real-ip"));
+
+        let mut h = spoofed();
+        forwarded_headers(&mut h, peer, "shop.test", true);
+        assert_eq!(h["x-forwarded-for"], "10.9.9.9, 127.0.0.5");
+        assert_eq!(h["x-forwarded-proto"], "https");
+        assert!(h.contains_key("forwarded"));
+    }
 
     #[test]
     fn hop_by_hop_headers_stay_behind() {

@@ -1,7 +1,9 @@
 //! The route table: which service a request goes to, by its Host header and path.
 //! Pure: built whole from the services and their healthy replicas, then only read.
 //! An exact host beats a wildcard (`*.example.com`), which beats a route for any
-//! host; among those, the longest path prefix wins.
+//! host; among those, the longest path prefix wins. A host belongs to the team of
+//! the most exact route that names it: only that team's routes may take its
+//! requests, whatever their path prefixes.
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
@@ -83,6 +85,8 @@ pub struct Live {
 #[derive(Debug)]
 pub struct Route {
     pub service_id: i64,
+    /// The team that owns the service.
+    pub team_id: i64,
     pub service: String,
     pub host: HostMatch,
     /// Starts with `/`; `/` takes every path.
@@ -98,6 +102,7 @@ pub struct Route {
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct RouteInput {
     pub service_id: i64,
+    pub team_id: i64,
     pub service: String,
     pub host: HostMatch,
     pub prefix: String,
@@ -151,6 +156,7 @@ impl RouteTable {
             .iter()
             .map(|i| Route {
                 service_id: i.service_id,
+                team_id: i.team_id,
                 service: i.service.clone(),
                 host: i.host.clone(),
                 prefix: i.prefix.clone(),
@@ -185,10 +191,18 @@ impl RouteTable {
         } else {
             host
         };
-        let route = self
-            .routes
-            .iter()
-            .find(|r| r.host.matches(host) && prefix_matches(&r.prefix, path))?;
+        // The first route that names the host (routes are in order, most exact
+        // host first) says whose host it is; other teams' routes are passed over.
+        let mut owner = None;
+        let route = self.routes.iter().find(|r| {
+            if !r.host.matches(host) {
+                return false;
+            }
+            if owner.is_none() && r.host != HostMatch::Any {
+                owner = Some(r.team_id);
+            }
+            owner.is_none_or(|t| t == r.team_id) && prefix_matches(&r.prefix, path)
+        })?;
         let path = if route.strip && route.prefix != "/" {
             let rest = &path[route.prefix.trim_end_matches('/').len()..];
             if rest.is_empty() {
@@ -259,6 +273,7 @@ mod tests {
     fn input(service: &str, host: Option<&str>, prefix: &str, strip: bool) -> RouteInput {
         RouteInput {
             service_id: service.len() as i64,
+            team_id: 1,
             service: service.into(),
             host: HostMatch::parse(host),
             prefix: prefix.into(),
@@ -328,6 +343,45 @@ mod tests {
             let got = route(&t, host, path);
             let want = want.map(|(s, p)| (s.to_string(), p.to_string()));
             assert_eq!(got, want, "{host} {path}");
+        }
+    }
+
+    #[test]
+    fn a_host_belongs_to_the_team_of_its_most_exact_route() {
+        let team = |mut i: RouteInput, t: i64| {
+            i.team_id = t;
+            i
+        };
+        let t = RouteTable::new(
+            vec![
+                team(input("shop", Some("shop.example.com"), "/", false), 1),
+                team(
+                    input("shop-api", Some("shop.example.com"), "/api", false),
+                    1,
+                ),
+                // Another team's longer prefixes, on the same host by wildcard and
+                // for any host: they never win shop.example.com.
+                team(input("grab", Some("*.example.com"), "/api/admin", false), 2),
+                team(input("any", None, "/api/orders", false), 2),
+                team(input("other", Some("other.example.com"), "/x", false), 2),
+            ],
+            stats,
+        );
+        type Case<'a> = (&'a str, &'a str, Option<&'a str>);
+        let cases: &[Case] = &[
+            ("shop.example.com", "/api/admin/users", Some("shop-api")),
+            ("shop.example.com", "/api/orders/1", Some("shop-api")),
+            ("shop.example.com", "/cart", Some("shop")),
+            ("new.example.com", "/api/admin", Some("grab")),
+            ("new.example.com", "/api/orders", Some("any")),
+            // A host claimed by team 2's exact route: team 2's routes only.
+            ("other.example.com", "/api/orders", Some("any")),
+            ("other.example.com", "/y", None),
+            ("elsewhere.test", "/api/orders/7", Some("any")),
+        ];
+        for (host, path, want) in cases {
+            let got = route(&t, host, path).map(|(s, _)| s);
+            assert_eq!(got.as_deref(), *want, "{host}{path}");
         }
     }
 

@@ -27,7 +27,7 @@ use super::{Pending, StartFailure};
 use crate::clock;
 use crate::cluster::health;
 use crate::domain::{DesiredService, HostInfo, ObservedReplica, RolloutCtx, Status};
-use crate::events::{self, ClusterEvent, Level};
+use crate::events::{self, ClusterEvent, Level, ServiceRef};
 use crate::proxy::table::{Backend, HostMatch, RouteInput};
 use crate::runtime::ReplicaSpec;
 use crate::state::AppState;
@@ -77,8 +77,8 @@ pub struct Driver {
     seen: HashMap<i64, Vec<ObservedReplica>>,
     /// Problems already recorded as events, per service.
     told: HashMap<i64, BTreeSet<String>>,
-    /// Names of services seen, for events about replicas of deleted ones.
-    names: HashMap<i64, String>,
+    /// Services seen (name and team), for events about replicas of deleted ones.
+    names: HashMap<i64, ServiceRef>,
     /// The earliest time a rollout asked to be looked at again.
     wake: Option<i64>,
 }
@@ -122,6 +122,7 @@ fn desired_from(
         homes,
         id: row.id,
         name: row.name.clone(),
+        team_id: row.team_id,
         replicas: row.replicas,
         revision: row.revision,
         spec: row.spec.clone(),
@@ -257,7 +258,14 @@ impl Driver {
             })
             .collect();
         for d in &desired {
-            self.names.insert(d.id, d.name.clone());
+            self.names.insert(
+                d.id,
+                ServiceRef {
+                    id: d.id,
+                    team_id: d.team_id,
+                    name: d.name.clone(),
+                },
+            );
         }
         let (hosts, addresses) = host_infos(state);
         let host_names: HashMap<i64, String> =
@@ -442,7 +450,12 @@ impl Driver {
         self.publish(state, &desired, &observed, &p, &delayed, &backoff, now)
             .await;
         // The proxy's table follows before any replica is stopped below.
-        state.proxy.update(route_inputs(&rows, &observed, &hosts));
+        state.proxy.update(route_inputs(
+            &rows,
+            &observed,
+            &hosts,
+            &state.proxy.settings.domain,
+        ));
 
         if !p.actions.is_empty() {
             tracing::debug!(
@@ -468,11 +481,17 @@ impl Driver {
                     continue;
                 }
             }
-            let name = self
+            // A service deleted before this Berth started: no team is known, and
+            // its events are an admin's to read.
+            let service = self
                 .names
                 .get(&service_id)
                 .cloned()
-                .unwrap_or_else(|| format!("#{service_id}"));
+                .unwrap_or_else(|| ServiceRef {
+                    id: service_id,
+                    team_id: 0,
+                    name: format!("#{service_id}"),
+                });
             let desired = by_id.get(&service_id).map(|d| (*d).clone());
             self.shared
                 .lock()
@@ -503,7 +522,7 @@ impl Driver {
                 state: state.clone(),
                 shared: self.shared.clone(),
                 service_id,
-                name,
+                service,
                 desired,
                 addresses: addresses.clone(),
                 host_names: host_names.clone(),
@@ -578,7 +597,7 @@ impl Driver {
             };
             match outcome {
                 Ok(message) => {
-                    events::record(state, "service", &d.name, Level::Error, &message).await;
+                    events::service(state, &d.service_ref(), Level::Error, &message).await;
                     state.reconciler.written(d.id);
                 }
                 Err(e) => tracing::error!(error = %e, "reconciler: cannot record a failed rollout"),
@@ -619,10 +638,9 @@ impl Driver {
                 RolloutKind::Deploy => "rollout",
                 RolloutKind::Rollback | RolloutKind::AutoRollback => "rollback",
             };
-            events::record(
+            events::service(
                 state,
-                "service",
-                &d.name,
+                &d.service_ref(),
                 Level::Info,
                 &format!(
                     "{what} to revision {} done: {} of {} replicas healthy",
@@ -747,24 +765,28 @@ impl Driver {
                 if problem.contains(" restarts in ") {
                     continue;
                 }
-                events::record(state, "service", &d.name, Level::Warn, problem).await;
+                events::service(state, &d.service_ref(), Level::Warn, problem).await;
             }
             *told = current;
         }
     }
 }
 
-/// The proxy's routes: each service with a port is reachable as
-/// `<service>.localhost` and by its own routes, through its replicas that are
+/// The proxy's routes: each exposed service with a port is reachable as
+/// `<service>.<domain>` and by its own routes, through its replicas that are
 /// running and ready on a host that answers.
 pub fn route_inputs(
     rows: &[ServiceRow],
     observed: &[ObservedReplica],
     hosts: &[HostInfo],
+    domain: &str,
 ) -> Vec<RouteInput> {
     let host_of: HashMap<i64, &HostInfo> = hosts.iter().map(|h| (h.id, h)).collect();
     let mut out = Vec::new();
-    for row in rows.iter().filter(|r| r.spec.port.is_some()) {
+    for row in rows
+        .iter()
+        .filter(|r| r.spec.port.is_some() && r.proxy.expose)
+    {
         let mut backends: Vec<Backend> = observed
             .iter()
             .filter(|o| o.service_id == row.id && !is_pending(&o.container_id))
@@ -787,13 +809,14 @@ pub fn route_inputs(
             .collect();
         backends.sort_by(|a, b| (a.slot, &a.container_id).cmp(&(b.slot, &b.container_id)));
         let default = RouteSpec {
-            host: Some(format!("{}.localhost", row.name)),
+            host: Some(format!("{}.{domain}", row.name)),
             path_prefix: "/".into(),
             strip_prefix: false,
         };
         for r in std::iter::once(&default).chain(row.proxy.routes.iter()) {
             out.push(RouteInput {
                 service_id: row.id,
+                team_id: row.team_id,
                 service: row.name.clone(),
                 host: HostMatch::parse(r.host.as_deref()),
                 prefix: r.path_prefix.clone(),
@@ -838,7 +861,7 @@ struct ServiceTask {
     state: AppState,
     shared: Arc<Mutex<Shared>>,
     service_id: i64,
-    name: String,
+    service: ServiceRef,
     desired: Option<DesiredService>,
     addresses: HashMap<i64, String>,
     host_names: HashMap<i64, String>,
@@ -887,7 +910,7 @@ impl ServiceTask {
     }
 
     async fn execute(&self, action: Action) -> Result<(), String> {
-        tracing::debug!(service = %self.name, reason = action.reason(), "reconciler: executing");
+        tracing::debug!(service = %self.service.name, reason = action.reason(), "reconciler: executing");
         match action {
             Action::Start {
                 slot,
@@ -943,10 +966,9 @@ impl ServiceTask {
             {
                 self.note(slot, host_id, Some(format!("pulling {image}")));
                 rt.pull(host_id, image).await.map_err(|e| e.to_string())?;
-                events::record(
+                events::service(
                     &self.state,
-                    "service",
-                    &self.name,
+                    &self.service,
                     Level::Info,
                     &format!("replica {slot}: pulled {image} on {host}"),
                 )
@@ -963,6 +985,8 @@ impl ServiceTask {
                     .map_err(|e| format!("cannot record where its volumes are: {e}"))?;
             }
             let address = self.addresses.get(&host_id).cloned().unwrap_or_default();
+            // Secrets are opened now, for this container only.
+            let env = crate::ops::secrets::resolve_env(&self.state, d.team_id, &d.spec).await?;
             let replica = ReplicaSpec {
                 service_id: d.id,
                 service: d.name.clone(),
@@ -970,6 +994,7 @@ impl ServiceTask {
                 revision: d.revision,
                 spec_hash: d.spec_hash.clone(),
                 spec: d.spec.clone(),
+                env,
                 // Docker binds published ports to an IP; a host reached by name
                 // publishes on all of its addresses.
                 publish_ip: if address.parse::<std::net::Ipv4Addr>().is_ok() {
@@ -1010,10 +1035,9 @@ impl ServiceTask {
                     (true, _) => (Level::Info, reason.to_string()),
                     (false, _) => (Level::Warn, reason.to_string()),
                 };
-                events::record(
+                events::service(
                     &self.state,
-                    "service",
-                    &self.name,
+                    &self.service,
                     level,
                     &format!("{reason} (on {host}, revision {})", d.revision),
                 )
@@ -1029,7 +1053,7 @@ impl ServiceTask {
                         at_ms: clock::now_ms(),
                     });
                 });
-                events::record(&self.state, "service", &self.name, Level::Error, &message).await;
+                events::service(&self.state, &self.service, Level::Error, &message).await;
                 Err(message)
             }
         }
@@ -1051,7 +1075,7 @@ impl ServiceTask {
             // Out of the proxy first; stopped once its requests are answered.
             let left = self.state.proxy.drain(container_id).await;
             if left > 0 {
-                tracing::warn!(service = %self.name, slot, left, "stopping a replica with requests still in flight");
+                tracing::warn!(service = %self.service.name, slot, left, "stopping a replica with requests still in flight");
             }
         }
         let rt = self.state.reconciler.runtime.clone();
@@ -1072,10 +1096,9 @@ impl ServiceTask {
                         h.last_exit = Some(why);
                     });
                 }
-                events::record(
+                events::service(
                     &self.state,
-                    "service",
-                    &self.name,
+                    &self.service,
                     level,
                     &format!("{reason} (on {host})"),
                 )
@@ -1084,7 +1107,7 @@ impl ServiceTask {
             }
             Err(e) => {
                 let message = format!("replica {slot} not removed from {host}: {e}");
-                events::record(&self.state, "service", &self.name, Level::Error, &message).await;
+                events::service(&self.state, &self.service, Level::Error, &message).await;
                 Err(message)
             }
         }

@@ -617,8 +617,9 @@ impl DockerEngine {
 }
 
 impl DockerEngine {
-    /// The containers on the engine (all of them with `all`, else the running ones).
-    pub async fn containers(&self, all: bool) -> Result<Vec<ContainerView>, DockerError> {
+    /// The containers on the engine (all of them with `all`, else the running ones),
+    /// each with the Berth instance and service that made it, if one did.
+    pub async fn containers(&self, all: bool) -> Result<Vec<HostContainer>, DockerError> {
         let client = self.client().await?;
         let options = ListContainersOptionsBuilder::default().all(all).build();
         let list = self.call(client.list_containers(Some(options))).await?;
@@ -626,7 +627,9 @@ impl DockerEngine {
             .into_iter()
             .map(|c| {
                 let labels = c.labels.unwrap_or_default();
-                ContainerView {
+                let owner = labels.get(labels::OWNER).cloned();
+                let service_id = labels.get(labels::SERVICE_ID).and_then(|v| v.parse().ok());
+                let view = ContainerView {
                     id: c.id.unwrap_or_default().chars().take(12).collect(),
                     name: c
                         .names
@@ -639,6 +642,12 @@ impl DockerEngine {
                     berth: labels.contains_key(labels::MANAGED),
                     service: labels.get(labels::SERVICE).cloned(),
                     created_ms: c.created.unwrap_or_default() * 1000,
+                    hidden: false,
+                };
+                HostContainer {
+                    view,
+                    owner,
+                    service_id,
                 }
             })
             .collect())
@@ -785,6 +794,16 @@ mod tests {
     }
 }
 
+/// A container on a host as the host page shows it, with whose it is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HostContainer {
+    pub view: ContainerView,
+    /// The Berth instance that made it (`berth.owner`), if one did.
+    pub owner: Option<String>,
+    /// The service it is a replica of (`berth.service_id`).
+    pub service_id: Option<i64>,
+}
+
 /// A volume as the engine lists it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ListedVolume {
@@ -821,6 +840,24 @@ impl DockerEngine {
             cluster_volume_spec: None,
         };
         self.call(client.create_volume(body)).await.map(|_| ())
+    }
+
+    /// The labels of the volume of that name, or `None` when there is none.
+    pub async fn volume_labels(
+        &self,
+        name: &str,
+    ) -> Result<Option<HashMap<String, String>>, DockerError> {
+        let client = self.client().await?;
+        // Not `call`: "no such volume" is an answer, not a reason to reconnect.
+        match self.timed(client.inspect_volume(name)).await {
+            Ok(v) => Ok(Some(v.labels)),
+            Err(DockerError::Api { cause, .. })
+                if cause.to_ascii_lowercase().contains("no such volume") =>
+            {
+                Ok(None)
+            }
+            Err(e) => Err(e),
+        }
     }
 
     /// Every volume with `label=value`.

@@ -62,8 +62,22 @@ fn container_name(r: &ReplicaSpec) -> String {
     format!("{}.{}.{suffix:010x}", r.service, r.slot)
 }
 
-/// What Docker is asked to make for a replica.
-pub fn create_body(r: &ReplicaSpec, owner: &str) -> ContainerCreateBody {
+/// What every container Berth makes may not do, whatever its spec says: gain
+/// privileges through setuid binaries and the like.
+pub const SECURITY_OPT: &str = "no-new-privileges";
+
+/// What Docker is asked to make for a replica. `volumes` are the Docker volumes to
+/// mount, by the name the spec gives them.
+///
+/// What a spec may ask of Docker is this list and nothing more: image, command,
+/// arguments, environment, one published port, CPU and memory, a health command,
+/// named volumes. Never privileges, capabilities, devices, the host's network,
+/// PID or IPC namespaces, or a path of the host (a test holds it to that).
+pub fn create_body(
+    r: &ReplicaSpec,
+    owner: &str,
+    volumes: &HashMap<String, String>,
+) -> ContainerCreateBody {
     let spec = &r.spec;
     let mut labels = HashMap::from([
         (labels::MANAGED.to_string(), "true".to_string()),
@@ -129,23 +143,25 @@ pub fn create_body(r: &ReplicaSpec, owner: &str) -> ContainerCreateBody {
         mounts: (!spec.volumes.is_empty()).then(|| {
             spec.volumes
                 .iter()
-                .map(|v| Mount {
-                    target: Some(v.path.clone()),
-                    source: Some(labels::volume_name(&r.service, v, r.slot)),
-                    typ: Some(MountType::VOLUME),
-                    read_only: Some(v.read_only),
-                    ..Default::default()
+                .filter_map(|v| {
+                    Some(Mount {
+                        target: Some(v.path.clone()),
+                        source: Some(volumes.get(&v.name)?.clone()),
+                        typ: Some(MountType::VOLUME),
+                        read_only: Some(v.read_only),
+                        ..Default::default()
+                    })
                 })
                 .collect()
         }),
+        security_opt: Some(vec![SECURITY_OPT.to_string()]),
         ..Default::default()
     };
     ContainerCreateBody {
         image: Some(spec.image.clone()),
         entrypoint: (!spec.command.is_empty()).then(|| spec.command.clone()),
         cmd: (!spec.args.is_empty()).then(|| spec.args.clone()),
-        env: (!spec.env.is_empty())
-            .then(|| spec.env.iter().map(|(k, v)| format!("{k}={v}")).collect()),
+        env: (!r.env.0.is_empty()).then(|| r.env.docker()),
         labels: Some(labels),
         exposed_ports: port_key.map(|key| vec![key]),
         healthcheck,
@@ -201,28 +217,60 @@ impl ContainerRuntime for DockerRuntime {
 
     async fn start(&self, host_id: i64, replica: &ReplicaSpec) -> Result<String, RuntimeError> {
         let entry = self.engine(host_id)?;
-        // Its volumes first: made once, then found again by name on every start.
+        // Its volumes first: made once, then found again by name on every start,
+        // and mounted only when their labels name this Berth and this service.
+        let mut volumes = HashMap::new();
         for v in &replica.spec.volumes {
-            entry
-                .engine
-                .ensure_volume(
-                    &labels::volume_name(&replica.service, v, replica.slot),
-                    &v.driver,
-                    &v.options,
-                    labels::volume_labels(
-                        &self.owner,
-                        replica.service_id,
-                        &replica.service,
-                        v,
-                        replica.slot,
-                    ),
-                )
-                .await
-                .map_err(|e| RuntimeError::Engine(format!("volume {}: {e}", v.name)))?;
+            let failed = |e: DockerError| RuntimeError::Engine(format!("volume {}: {e}", v.name));
+            let name = labels::volume_name(
+                &self.owner,
+                replica.service_id,
+                &replica.service,
+                v,
+                replica.slot,
+            );
+            let legacy = labels::legacy_volume_name(&replica.service, v, replica.slot);
+            let existing = entry.engine.volume_labels(&name).await.map_err(failed)?;
+            let old = entry.engine.volume_labels(&legacy).await.map_err(failed)?;
+            let chosen = match labels::choose_volume(
+                &self.owner,
+                replica.service_id,
+                name,
+                existing.as_ref(),
+                (legacy, old.as_ref()),
+            ) {
+                labels::VolumeChoice::Mount(n) => n,
+                labels::VolumeChoice::Make(n) => {
+                    entry
+                        .engine
+                        .ensure_volume(
+                            &n,
+                            &v.driver,
+                            &v.options,
+                            labels::volume_labels(
+                                &self.owner,
+                                replica.service_id,
+                                &replica.service,
+                                v,
+                                replica.slot,
+                            ),
+                        )
+                        .await
+                        .map_err(failed)?;
+                    n
+                }
+                labels::VolumeChoice::Refuse(why) => {
+                    return Err(RuntimeError::Engine(format!("volume {}: {why}", v.name)))
+                }
+            };
+            volumes.insert(v.name.clone(), chosen);
         }
         entry
             .engine
-            .create_and_start(&container_name(replica), create_body(replica, &self.owner))
+            .create_and_start(
+                &container_name(replica),
+                create_body(replica, &self.owner, &volumes),
+            )
             .await
             .map_err(engine_error)
     }
@@ -274,9 +322,104 @@ mod tests {
             slot: 2,
             revision: 3,
             spec_hash: spec.hash(),
+            env: super::super::ResolvedEnv::plain(&spec),
             spec,
             publish_ip: "127.0.0.12".into(),
         }
+    }
+
+    /// The spec with every field Berth knows set: what reaches Docker of it is
+    /// the explicit list below, and nothing that reaches the host.
+    #[test]
+    fn what_a_spec_may_ask_of_docker_is_an_explicit_list() {
+        let mut r = replica(serde_json::json!({
+            "image": "x", "command": ["sh"], "args": ["-c", "true"], "env": {"A": "1"},
+            "port": 8080, "host_port": 9000,
+            "resources": {"cpu_millis": 1, "memory_bytes": 8388608, "cpu_limit_millis": 2, "memory_limit_bytes": 8388608},
+            "health": {"kind": "command", "command": ["true"]},
+            "restart": "on-failure",
+            "placement": {"constraints": ["zone=a"], "strategy": "binpack"},
+            "update": {"max_surge": 2},
+            "volumes": [{"name": "data", "path": "/data", "read_only": true, "scope": "shared",
+                         "options": {"type": "nfs", "o": "addr=10.0.0.1", "device": ":/export"}}]
+        }));
+        // Every field of the spec is set above: a new one must be looked at here.
+        let mut fields: Vec<String> = serde_json::to_value(&r.spec)
+            .unwrap()
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        fields.sort();
+        assert_eq!(
+            fields,
+            [
+                "args",
+                "command",
+                "env",
+                "health",
+                "host_port",
+                "image",
+                "placement",
+                "port",
+                "resources",
+                "restart",
+                "update",
+                "volumes"
+            ]
+        );
+        r.slot = 1;
+        let volumes = HashMap::from([("data".to_string(), "berth_4.web.data".to_string())]);
+        let body = create_body(&r, "o", &volumes);
+        let keys = |v: serde_json::Value| -> Vec<String> {
+            let mut k: Vec<String> = v
+                .as_object()
+                .unwrap()
+                .iter()
+                .filter(|(_, v)| !v.is_null())
+                .map(|(k, _)| k.clone())
+                .collect();
+            k.sort();
+            k
+        };
+        let host = serde_json::to_value(body.host_config.clone().unwrap()).unwrap();
+        assert_eq!(
+            keys(host.clone()),
+            [
+                "Init",
+                "Memory",
+                "MemoryReservation",
+                "Mounts",
+                "NanoCpus",
+                "PortBindings",
+                "RestartPolicy",
+                "SecurityOpt"
+            ]
+        );
+        assert_eq!(
+            host["SecurityOpt"],
+            serde_json::json!(["no-new-privileges"])
+        );
+        // Named volumes only, never a path of the host.
+        assert_eq!(
+            host["Mounts"],
+            serde_json::json!([{"Target": "/data", "Source": "berth_4.web.data", "Type": "volume", "ReadOnly": true}])
+        );
+        let top = serde_json::to_value(&body).unwrap();
+        assert_eq!(
+            keys(top),
+            [
+                "Cmd",
+                "Entrypoint",
+                "Env",
+                "ExposedPorts",
+                "Healthcheck",
+                "HostConfig",
+                "Image",
+                "Labels"
+            ]
+        );
     }
 
     #[test]
@@ -287,7 +430,7 @@ mod tests {
             "resources": {"cpu_millis": 250, "memory_bytes": 67108864, "cpu_limit_millis": 500, "memory_limit_bytes": 134217728},
             "health": {"kind": "command", "command": ["true"], "interval_ms": 1000}
         }));
-        let body = create_body(&r, "owner-1");
+        let body = create_body(&r, "owner-1", &HashMap::new());
         let labels = body.labels.unwrap();
         assert_eq!(labels[labels::OWNER], "owner-1");
         assert_eq!(labels[labels::SLOT], "2");
@@ -313,7 +456,7 @@ mod tests {
             "image": "x", "port": 8080, "host_port": 9000,
             "health": {"kind": "http", "path": "/healthz"}
         }));
-        let body = create_body(&r, "o");
+        let body = create_body(&r, "o", &HashMap::new());
         assert_eq!(body.healthcheck, None);
         let hc = body.host_config.unwrap();
         assert_eq!(

@@ -21,10 +21,15 @@ struct Inner {
     sick_images: HashSet<String>,
     /// Volumes by (host, name).
     volumes: BTreeMap<(i64, String), ObservedVolume>,
+    /// The environment each container was made with.
+    envs: HashMap<String, super::ResolvedEnv>,
     next: u64,
     calls: Vec<String>,
     clock: i64,
 }
+
+/// The instance id the fake's volumes are named with.
+pub const FAKE_OWNER: &str = "fa4e0000";
 
 /// Containers in memory, by id.
 #[derive(Default)]
@@ -46,6 +51,17 @@ impl FakeRuntime {
             .values()
             .cloned()
             .collect()
+    }
+
+    /// The environment a container was made with, as Docker would get it.
+    pub fn env_of(&self, container_id: &str) -> Vec<String> {
+        self.inner
+            .lock()
+            .unwrap()
+            .envs
+            .get(container_id)
+            .map(|e| e.docker())
+            .unwrap_or_default()
     }
 
     /// Makes every call to a host fail (or succeed again).
@@ -168,7 +184,17 @@ impl ContainerRuntime for FakeRuntime {
             ));
         }
         for v in &r.spec.volumes {
-            let name = super::labels::volume_name(&r.service, v, r.slot);
+            let name = super::labels::volume_name(FAKE_OWNER, r.service_id, &r.service, v, r.slot);
+            // The fake's volumes are all this Berth's; one of that name must be
+            // this service's, as the Docker runtime checks by its labels.
+            if let Some(other) = i.volumes.get(&(host_id, name.clone())) {
+                if other.service_id != r.service_id {
+                    return Err(RuntimeError::Engine(format!(
+                        "volume {}: a volume named {name} exists on the host and is not this service's; Berth will not mount it",
+                        v.name
+                    )));
+                }
+            }
             i.volumes
                 .entry((host_id, name.clone()))
                 .or_insert_with(|| ObservedVolume {
@@ -185,6 +211,7 @@ impl ContainerRuntime for FakeRuntime {
         }
         i.next += 1;
         let id = format!("fake-{}", i.next);
+        i.envs.insert(id.clone(), r.env.clone());
         // Each new container is newer than the last, and as new as now.
         i.clock = (i.clock + 1).max(crate::clock::now_ms());
         let created_ms = i.clock;

@@ -31,13 +31,73 @@ use app::wire::{Health, VolumeScope, VolumeSpec};
 
 use crate::domain::{ObservedReplica, ObservedVolume, Status};
 
-/// Docker's name for a service's volume: `berth.<service>.<volume>` shared by the
-/// replicas on a host, `berth.<service>.<volume>.<slot>` for one slot. Service and
-/// volume names hold no dots, so no two of these collide.
-pub fn volume_name(service: &str, v: &VolumeSpec, slot: u32) -> String {
+/// Docker's name for a service's volume:
+/// `berth_<berth>_<id>.<service>.<volume>` shared by the replicas on a host,
+/// `berth_<berth>_<id>.<service>.<volume>.<slot>` for one slot, where `<berth>` is
+/// the first 8 hex digits of this Berth's instance id and `<id>` the service's.
+/// Service ids are never given twice by a Berth, and two Berths on one host differ
+/// by their instance ids, so a new service of an old name never meets the old
+/// one's volumes; service and volume names hold no dots or `_`, so no two of
+/// these collide.
+pub fn volume_name(
+    owner: &str,
+    service_id: i64,
+    service: &str,
+    v: &VolumeSpec,
+    slot: u32,
+) -> String {
+    let berth: String = owner.chars().take(8).collect();
+    match v.scope {
+        VolumeScope::Shared => format!("berth_{berth}_{service_id}.{service}.{}", v.name),
+        VolumeScope::PerReplica => {
+            format!("berth_{berth}_{service_id}.{service}.{}.{slot}", v.name)
+        }
+    }
+}
+
+/// The name volumes had before they carried the service's id:
+/// `berth.<service>.<volume>[.<slot>]`. Mounted still, when its labels name this
+/// Berth and this service.
+pub fn legacy_volume_name(service: &str, v: &VolumeSpec, slot: u32) -> String {
     match v.scope {
         VolumeScope::Shared => format!("berth.{service}.{}", v.name),
         VolumeScope::PerReplica => format!("berth.{service}.{}.{slot}", v.name),
+    }
+}
+
+/// What to do for one of a replica's volumes, given the volumes of its names that
+/// exist on the host (their labels).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum VolumeChoice {
+    /// None exists: make this one.
+    Make(String),
+    /// This one is the service's own: mount it.
+    Mount(String),
+    /// A volume of that name is not this service's: mount nothing.
+    Refuse(String),
+}
+
+/// Berth mounts an existing volume only when its labels name this Berth and this
+/// service (by id): a volume of the same name made by anyone else is never
+/// handed to a replica.
+pub fn choose_volume(
+    owner: &str,
+    service_id: i64,
+    name: String,
+    existing: Option<&HashMap<String, String>>,
+    legacy: (String, Option<&HashMap<String, String>>),
+) -> VolumeChoice {
+    let ours = |l: &HashMap<String, String>| {
+        l.get(OWNER).map(String::as_str) == Some(owner)
+            && l.get(SERVICE_ID).and_then(|v| v.parse::<i64>().ok()) == Some(service_id)
+    };
+    match (existing, legacy) {
+        (Some(l), _) if ours(l) => VolumeChoice::Mount(name),
+        (Some(_), _) => VolumeChoice::Refuse(format!(
+            "a volume named {name} exists on the host and is not this service's; Berth will not mount it"
+        )),
+        (None, (old, Some(l))) if ours(l) => VolumeChoice::Mount(old),
+        (None, _) => VolumeChoice::Make(name),
     }
 }
 
@@ -161,6 +221,52 @@ fn docker_health(status: &str) -> Health {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn volumes_are_mounted_only_when_their_labels_name_this_service() {
+        let v = VolumeSpec {
+            name: "data".into(),
+            path: "/data".into(),
+            read_only: false,
+            scope: VolumeScope::PerReplica,
+            driver: "local".into(),
+            options: Default::default(),
+        };
+        assert_eq!(
+            volume_name("0123abcd4567", 12, "db", &v, 2),
+            "berth_0123abcd_12.db.data.2"
+        );
+        assert_eq!(legacy_volume_name("db", &v, 2), "berth.db.data.2");
+        let ours = labels(&[(OWNER, "me"), (SERVICE_ID, "12")]);
+        let stranger = labels(&[(OWNER, "me"), (SERVICE_ID, "4")]);
+        let other_berth = labels(&[(OWNER, "them"), (SERVICE_ID, "12")]);
+        let name = || "berth_0123abcd_12.db.data.2".to_string();
+        let old = || "berth.db.data.2".to_string();
+        use VolumeChoice::*;
+        assert_eq!(
+            choose_volume("me", 12, name(), None, (old(), None)),
+            Make(name())
+        );
+        assert_eq!(
+            choose_volume("me", 12, name(), Some(&ours), (old(), None)),
+            Mount(name())
+        );
+        assert_eq!(
+            choose_volume("me", 12, name(), None, (old(), Some(&ours))),
+            Mount(old())
+        );
+        // The old name of a deleted service of that name: made anew, never mounted.
+        assert_eq!(
+            choose_volume("me", 12, name(), None, (old(), Some(&stranger))),
+            Make(name())
+        );
+        for l in [&stranger, &other_berth, &labels(&[])] {
+            assert!(matches!(
+                choose_volume("me", 12, name(), Some(l), (old(), None)),
+                Refuse(_)
+            ));
+        }
+    }
 
     fn labels(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         pairs

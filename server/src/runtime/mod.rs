@@ -25,8 +25,46 @@ pub struct ReplicaSpec {
     pub revision: i64,
     pub spec_hash: String,
     pub spec: ServiceSpec,
+    /// The environment with every value in it (the spec's own, and its secrets'
+    /// values, resolved just now).
+    pub env: ResolvedEnv,
     /// The address the host's published ports are reached at.
     pub publish_ip: String,
+}
+
+/// A replica's environment, secrets resolved: only ever handed to the engine, and
+/// never printed (its `Debug` names the variables, not their values).
+#[derive(Clone, PartialEq, Default)]
+pub struct ResolvedEnv(pub Vec<(String, crate::secrets::Plain)>);
+
+impl ResolvedEnv {
+    /// The spec's environment when it names no secret (tests, and specs without).
+    pub fn plain(spec: &ServiceSpec) -> ResolvedEnv {
+        ResolvedEnv(
+            spec.env
+                .iter()
+                .filter_map(|(k, v)| match v {
+                    app::wire::EnvValue::Plain(v) => {
+                        Some((k.clone(), crate::secrets::Plain(v.clone())))
+                    }
+                    _ => None,
+                })
+                .collect(),
+        )
+    }
+
+    /// As Docker takes it: `KEY=value`.
+    pub fn docker(&self) -> Vec<String> {
+        self.0.iter().map(|(k, v)| format!("{k}={}", v.0)).collect()
+    }
+}
+
+impl std::fmt::Debug for ResolvedEnv {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list()
+            .entries(self.0.iter().map(|(k, _)| k))
+            .finish()
+    }
 }
 
 /// A failure of the runtime, in words.

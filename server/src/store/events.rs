@@ -1,4 +1,6 @@
 //! The `events` table: what Berth did or saw, with the reason, for people to read.
+//! A service's events carry its id and team, so that a new service of an old name
+//! starts with no history and members read only their teams' events.
 
 use app::wire::EventView;
 use sqlx::{QueryBuilder, Row, Sqlite};
@@ -10,27 +12,40 @@ use super::{Store, StoreError};
 pub struct EventFilter {
     pub kind: Option<String>,
     pub subject: Option<String>,
+    /// Only this service's (by id, whatever its name).
+    pub service_id: Option<i64>,
+    /// Only events about no service, or about a service of these teams (a
+    /// member's view); `None` for every event (an admin's).
+    pub teams: Option<Vec<i64>>,
     pub before: Option<i64>,
     pub limit: u32,
 }
 
+/// An event to record.
+#[derive(Debug, Clone)]
+pub struct NewEvent<'a> {
+    pub at: i64,
+    pub kind: &'a str,
+    pub subject: &'a str,
+    pub level: &'a str,
+    pub message: &'a str,
+    /// The service it is about, with its team.
+    pub service: Option<(i64, i64)>,
+}
+
 impl Store {
-    pub async fn record_event(
-        &self,
-        at: i64,
-        kind: &str,
-        subject: &str,
-        level: &str,
-        message: &str,
-    ) -> Result<i64, StoreError> {
+    pub async fn record_event(&self, e: NewEvent<'_>) -> Result<i64, StoreError> {
         Ok(sqlx::query(
-            "INSERT INTO events (at, kind, subject, level, message) VALUES (?, ?, ?, ?, ?)",
+            "INSERT INTO events (at, kind, subject, level, message, service_id, team_id) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
-        .bind(at)
-        .bind(kind)
-        .bind(subject)
-        .bind(level)
-        .bind(message)
+        .bind(e.at)
+        .bind(e.kind)
+        .bind(e.subject)
+        .bind(e.level)
+        .bind(e.message)
+        .bind(e.service.map(|(id, _)| id))
+        .bind(e.service.map(|(_, team)| team))
         .execute(&self.pool)
         .await?
         .last_insert_rowid())
@@ -45,6 +60,20 @@ impl Store {
         }
         if let Some(subject) = &f.subject {
             q.push(" AND subject = ").push_bind(subject.clone());
+        }
+        if let Some(id) = f.service_id {
+            q.push(" AND service_id = ").push_bind(id);
+        }
+        if let Some(teams) = &f.teams {
+            // Service events without a team (from before events carried one) are
+            // an admin's to read.
+            q.push(" AND (kind != 'service' OR team_id IN (");
+            let mut ids = q.separated(", ");
+            ids.push_bind(-1i64);
+            for t in teams {
+                ids.push_bind(*t);
+            }
+            q.push("))");
         }
         if let Some(before) = f.before {
             q.push(" AND id < ").push_bind(before);

@@ -3,12 +3,15 @@
 //!
 //! One file per table group: `settings`, `users`, `sessions`, `tokens`, `teams`,
 //! `audit`, `hosts`, `events`, `services` (with their revisions), `rollouts`,
-//! `volumes` (where per-replica volumes live).
+//! `volumes` (where per-replica volumes live), `domains` (teams' host names),
+//! `secrets` (teams' encrypted values).
 
 mod audit;
+mod domains;
 mod events;
 mod hosts;
 mod rollouts;
+mod secrets;
 mod services;
 mod sessions;
 mod settings;
@@ -18,12 +21,14 @@ mod users;
 mod volumes;
 
 pub use audit::{AuditFilter, NewAudit};
-pub use events::EventFilter;
+pub use domains::DomainRow;
+pub use events::{EventFilter, NewEvent};
 pub use hosts::{HostRow, NewHost, TlsPem};
 pub use rollouts::{NewRollout, RolloutRow};
+pub use secrets::{Sealed, SecretRow};
 pub use services::{NewService, RevisionRow, ServiceRow};
 pub use sessions::{SessionRow, SessionUser};
-pub use tokens::{TokenRow, TokenUser};
+pub use tokens::{NewTokenRow, TokenRow, TokenUser};
 pub use users::UserRow;
 
 use std::path::{Path, PathBuf};

@@ -77,12 +77,22 @@ fn spec_json(spec: &ServiceSpec) -> String {
 
 impl Store {
     /// Creates a service and its revision 1; a duplicate name is a unique violation.
+    /// Its id is new: ids are never given twice, even after a deletion.
     pub async fn create_service(&self, s: NewService<'_>) -> Result<i64, StoreError> {
         let mut tx = self.pool.begin().await?;
-        let id = sqlx::query(
-            "INSERT INTO services (name, team_id, replicas, revision, proxy, created_at, updated_at) \
-             VALUES (?, ?, ?, 1, ?, ?, ?)",
+        let id =
+            sqlx::query("INSERT INTO service_ids (name, team_id, created_at) VALUES (?, ?, ?)")
+                .bind(s.name)
+                .bind(s.team_id)
+                .bind(s.now)
+                .execute(&mut *tx)
+                .await?
+                .last_insert_rowid();
+        sqlx::query(
+            "INSERT INTO services (id, name, team_id, replicas, revision, proxy, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, 1, ?, ?, ?)",
         )
+        .bind(id)
         .bind(s.name)
         .bind(s.team_id)
         .bind(i64::from(s.replicas))
@@ -90,8 +100,7 @@ impl Store {
         .bind(s.now)
         .bind(s.now)
         .execute(&mut *tx)
-        .await?
-        .last_insert_rowid();
+        .await?;
         sqlx::query(
             "INSERT INTO revisions (service_id, number, spec, spec_hash, author, message, created_at) \
              VALUES (?, 1, ?, ?, ?, ?, ?)",
@@ -228,14 +237,47 @@ impl Store {
         Ok(())
     }
 
-    /// Deletes a service and its revisions; false when there was none.
-    pub async fn delete_service(&self, service_id: i64) -> Result<bool, StoreError> {
-        Ok(sqlx::query("DELETE FROM services WHERE id = ?")
+    /// Deletes a service and its revisions; false when there was none. Its id
+    /// stays taken.
+    pub async fn delete_service(&self, service_id: i64, now: i64) -> Result<bool, StoreError> {
+        let mut tx = self.pool.begin().await?;
+        let gone = sqlx::query("DELETE FROM services WHERE id = ?")
             .bind(service_id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?
             .rows_affected()
-            == 1)
+            == 1;
+        sqlx::query("UPDATE service_ids SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL")
+            .bind(now)
+            .bind(service_id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(gone)
+    }
+
+    /// Deleted services that had this name, with their teams: (id, team id).
+    pub async fn deleted_services_named(&self, name: &str) -> Result<Vec<(i64, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, team_id FROM service_ids WHERE name = ? AND deleted_at IS NOT NULL ORDER BY id",
+        )
+        .bind(name)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get("id")?, r.try_get("team_id")?)))
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
+    /// The team a service (deleted or not) belonged to.
+    pub async fn team_of_service(&self, service_id: i64) -> Result<Option<i64>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT team_id FROM service_ids WHERE id = ?")
+                .bind(service_id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 }
 
@@ -311,8 +353,30 @@ mod tests {
 
         // A team that owns services cannot go.
         assert!(store.delete_team(team).await.is_err());
-        assert!(store.delete_service(id).await.unwrap());
+        assert!(store.delete_service(id, 50).await.unwrap());
         assert!(store.list_revisions(id).await.unwrap().is_empty());
         assert!(store.delete_team(team).await.unwrap());
+        assert_eq!(
+            store.deleted_services_named("SHOP").await.unwrap(),
+            [(id, team)]
+        );
+        assert_eq!(store.team_of_service(id).await.unwrap(), Some(team));
+
+        // Ids are never given twice, even once the newest service is gone.
+        let team = store.create_team("web2", 60).await.unwrap();
+        let again = store
+            .create_service(NewService {
+                name: "shop",
+                team_id: team,
+                replicas: 1,
+                spec: &v1,
+                proxy: &ProxyConfig::default(),
+                author: "ann",
+                message: "",
+                now: 61,
+            })
+            .await
+            .unwrap();
+        assert!(again > id, "{again} after {id}");
     }
 }

@@ -148,6 +148,18 @@ impl Store {
         )
     }
 
+    /// Whether a session exists and has not expired.
+    pub async fn session_alive(&self, id: i64, now: i64) -> Result<bool, StoreError> {
+        Ok(sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM sessions WHERE id = ? AND expires_at > ?",
+        )
+        .bind(id)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?
+            == 1)
+    }
+
     /// Ends every session of a user; how many ended.
     pub async fn delete_user_sessions(&self, user_id: i64) -> Result<u64, StoreError> {
         Ok(sqlx::query("DELETE FROM sessions WHERE user_id = ?")

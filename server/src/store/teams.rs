@@ -34,6 +34,7 @@ impl Store {
         )
         .fetch_all(&self.pool)
         .await?;
+        let domains = self.list_domains().await?;
         let mut out = Vec::with_capacity(teams.len());
         for t in &teams {
             let id: i64 = t.try_get("id")?;
@@ -50,6 +51,11 @@ impl Store {
                 name: t.try_get("name")?,
                 created_at_ms: t.try_get("created_at")?,
                 members: team_members,
+                domains: domains
+                    .iter()
+                    .filter(|d| d.team_id == id)
+                    .map(|d| d.domain.clone())
+                    .collect(),
             });
         }
         Ok(out)

@@ -40,33 +40,69 @@ fn token_from(row: &sqlx::sqlite::SqliteRow) -> Result<TokenRow, sqlx::Error> {
     })
 }
 
+/// A token to store.
+#[derive(Debug, Clone)]
+pub struct NewTokenRow<'a> {
+    pub user_id: i64,
+    pub name: &'a str,
+    pub token_hash: &'a str,
+    pub prefix: &'a str,
+    pub read_only: bool,
+    pub now: i64,
+    pub expires_at: Option<i64>,
+    /// The token it was made with: revoking that one revokes this one.
+    pub parent_id: Option<i64>,
+}
+
 impl Store {
     /// Stores a token's hash; a duplicate name for the same user is a unique violation.
-    #[allow(clippy::too_many_arguments)]
-    pub async fn create_token(
-        &self,
-        user_id: i64,
-        name: &str,
-        token_hash: &str,
-        prefix: &str,
-        read_only: bool,
-        now: i64,
-        expires_at: Option<i64>,
-    ) -> Result<i64, StoreError> {
+    pub async fn create_token(&self, t: NewTokenRow<'_>) -> Result<i64, StoreError> {
         Ok(sqlx::query(
-            "INSERT INTO api_tokens (user_id, name, token_hash, prefix, read_only, created_at, expires_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO api_tokens (user_id, name, token_hash, prefix, read_only, created_at, expires_at, parent_id) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
-        .bind(user_id)
-        .bind(name)
-        .bind(token_hash)
-        .bind(prefix)
-        .bind(read_only as i64)
-        .bind(now)
-        .bind(expires_at)
+        .bind(t.user_id)
+        .bind(t.name)
+        .bind(t.token_hash)
+        .bind(t.prefix)
+        .bind(t.read_only as i64)
+        .bind(t.now)
+        .bind(t.expires_at)
+        .bind(t.parent_id)
         .execute(&self.pool)
         .await?
         .last_insert_rowid())
+    }
+
+    /// Whether a token exists and has not expired.
+    pub async fn token_alive(&self, id: i64, now: i64) -> Result<bool, StoreError> {
+        Ok(sqlx::query_scalar::<_, i64>(
+            "SELECT COUNT(*) FROM api_tokens WHERE id = ? AND (expires_at IS NULL OR expires_at > ?)",
+        )
+        .bind(id)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?
+            == 1)
+    }
+
+    /// When a token expires (`Some(None)`: never), or `None` when there is none.
+    pub async fn token_expiry(&self, id: i64) -> Result<Option<Option<i64>>, StoreError> {
+        Ok(
+            sqlx::query_scalar::<_, Option<i64>>("SELECT expires_at FROM api_tokens WHERE id = ?")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
+    /// Revokes every token of a user; how many.
+    pub async fn delete_user_tokens(&self, user_id: i64) -> Result<u64, StoreError> {
+        Ok(sqlx::query("DELETE FROM api_tokens WHERE user_id = ?")
+            .bind(user_id)
+            .execute(&self.pool)
+            .await?
+            .rows_affected())
     }
 
     /// The token with this hash (expired or not: the caller says which) and its user.

@@ -64,7 +64,22 @@ pub async fn send(
     let mut builder = Request::builder().method(method).uri(uri);
     match auth {
         Auth::None => {}
-        Auth::Cookie(c) => builder = builder.header("cookie", format!("berth_session={c}")),
+        Auth::Cookie(c) => {
+            builder = builder.header("cookie", format!("berth_session={c}"));
+            // As a browser on Berth's own page would send it, unless the test
+            // says where the request comes from itself.
+            let placed = headers.iter().any(|(k, _)| {
+                matches!(
+                    k.to_ascii_lowercase().as_str(),
+                    "host" | "origin" | "referer"
+                )
+            });
+            if !placed {
+                builder = builder
+                    .header("host", "berth.test")
+                    .header("origin", "http://berth.test");
+            }
+        }
         Auth::Bearer(t) => builder = builder.header("authorization", format!("Bearer {t}")),
     }
     for (k, v) in headers {

@@ -90,8 +90,8 @@ async fn messages(t: &TestState, name: &str) -> Vec<String> {
         .list_events(&crate::store::EventFilter {
             kind: Some("service".into()),
             subject: Some(name.into()),
-            before: None,
             limit: 100,
+            ..Default::default()
         })
         .await
         .unwrap()
@@ -382,7 +382,7 @@ async fn replicas_of_a_deleted_service_are_removed() {
     let (t, fake, mut d) = world(2).await;
     let id = add_service(&t, "web", 2, demo()).await;
     settle(&mut d, &t, &fake).await;
-    t.state.store.delete_service(id).await.unwrap();
+    t.state.store.delete_service(id, 1).await.unwrap();
     settle(&mut d, &t, &fake).await;
     assert!(fake.containers().is_empty());
     assert!(messages(&t, "web")
@@ -636,4 +636,64 @@ async fn batches_wait_for_the_delay_and_a_restart_resumes_without_duplicates() {
     assert_eq!(fake.containers().len(), 4, "{:?}", fake.containers());
     assert_eq!(images(&fake), [v2.hash()]);
     assert_eq!(rollouts(&t, id).await[0].1, RolloutState::Succeeded);
+}
+
+#[tokio::test]
+async fn secrets_are_opened_only_when_a_container_is_made() {
+    let (t, fake, mut d) = world(1).await;
+    let team = t.add_team("web").await;
+    let put = |value: &'static str| {
+        let keyring = t.state.keyring.clone();
+        let store = t.state.store.clone();
+        async move {
+            store
+                .put_secret(team, "pw", "test", 1, |v| {
+                    keyring.seal(&crate::secrets::context(team, "pw", v), value.as_bytes())
+                })
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(put("first-value").await, 1);
+    let id = add_service(
+        &t,
+        "db",
+        1,
+        spec(serde_json::json!({
+            "image": "demo:v1",
+            "env": {"MODE": "x", "PW": {"secret": "pw", "version": 1}}
+        })),
+    )
+    .await;
+    settle(&mut d, &t, &fake).await;
+    let c = fake.containers();
+    assert_eq!(c.len(), 1);
+    let mut env = fake.env_of(&c[0].container_id);
+    env.sort();
+    assert_eq!(env, ["MODE=x", "PW=first-value"]);
+
+    // A revision pinned to a version that is gone: the start fails, says which
+    // secret and version, and shows no value.
+    put("second-value").await;
+    let gone = spec(serde_json::json!({
+        "image": "demo:v1", "env": {"PW": {"secret": "pw", "version": 7}}
+    }));
+    t.state
+        .store
+        .add_revision(id, &gone, "test", "", clock::now_ms())
+        .await
+        .unwrap();
+    let _ = d.pass(&t.state).await;
+    for _ in 0..400 {
+        if !d.busy() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let events = messages(&t, "db").await.join("\n");
+    assert!(
+        events.contains("PW: secret pw version 7 no longer exists"),
+        "{events}"
+    );
+    assert!(!events.contains("-value"), "{events}");
 }

@@ -37,6 +37,7 @@ fn service(id: i64, replicas: u32) -> DesiredService {
         homes: Default::default(),
         id,
         name: format!("s{id}"),
+        team_id: 1,
         replicas,
         revision: 1,
         spec_hash: spec.hash(),
