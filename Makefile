@@ -11,7 +11,7 @@ TEST_HOSTS ?= 3
 # reuse that build instead of compiling every dependency a second time.
 TEST_RUSTFLAGS := --cfg erase_components
 
-.PHONY: run test deps build release unit e2e lint fmt bench hosts-up hosts-down
+.PHONY: run test deps build release unit e2e api-schema lint fmt bench hosts-up hosts-down
 
 ## run: build the release and serve the dashboard on http://127.0.0.1:3000
 run: deps
@@ -19,8 +19,9 @@ run: deps
 	cargo leptos build --release
 	scripts/run
 
-## test: every test: unit and API tests, real Docker hosts, the browser
-test: deps hosts-up build unit e2e
+## test: every test: unit and API tests, real Docker hosts, the browser, the API
+## against its own OpenAPI document
+test: deps hosts-up build unit e2e api-schema
 
 deps:
 	@scripts/deps
@@ -37,6 +38,9 @@ unit:
 
 e2e:
 	scripts/e2e $(TEST_HOSTS)
+
+api-schema:
+	scripts/schemathesis
 
 lint:
 	cargo fmt --all -- --check

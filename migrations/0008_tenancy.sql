@@ -15,6 +15,13 @@ CREATE TABLE service_ids (
 CREATE INDEX service_ids_name ON service_ids (name);
 INSERT INTO service_ids (id, name, team_id, created_at)
 SELECT id, name, team_id, created_at FROM services;
+-- Services deleted before this migration are not in the table, and their ids may
+-- be above today's highest (SQLite gave the highest id again after a deletion):
+-- new ids start a million above it, past any id their leftovers (containers,
+-- volumes) can carry.
+DELETE FROM sqlite_sequence WHERE name = 'service_ids';
+INSERT INTO sqlite_sequence (name, seq)
+SELECT 'service_ids', COALESCE(MAX(id), 0) + 1000000 FROM services;
 
 -- Events name the service by id and its team, so that a new service of an old name
 -- starts with no history and members read only their teams' events.

@@ -24,7 +24,14 @@ Measured, each the median of several runs:
                   50 ms (the docker-gen pattern: Swarm's routing mesh needs IPVS,
                   which this kernel lacks)
 
-Every request goes to 127.0.0.1 or the engine's unix socket.
+  tenancy         /healthz latency (p50, p99, max) alone, and while 200 clients
+                  send logins with wrong passwords in parallel for 10 s from 200
+                  loopback addresses (so that the per-address limit lets each
+                  address's first guesses reach argon2); and a secret's new value
+                  rolled out to the 3 replicas that use it: time from the write to 3
+                  healthy replicas of the new revision with no old one left
+
+Every request goes to 127.0.0.0/8 or the engine's unix socket.
 """
 
 import argparse
@@ -504,6 +511,90 @@ def free_port():
     return port
 
 
+def login_guess(berth, source):
+    """One login with a wrong password from `source`; its status."""
+    host, port = berth.split("//", 1)[1].split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=30, source_address=(source, 0))
+    body = json.dumps({"username": "admin", "password": "not-the-password"})
+    conn.request("POST", "/api/v1/auth/login", body=body, headers={"Content-Type": "application/json"})
+    status = conn.getresponse().status
+    conn.close()
+    return status
+
+
+def healthz_latencies(berth, seconds, stop=None):
+    """/healthz asked every 10 ms for `seconds` (or until `stop` is set): the
+    latencies in ms."""
+    host, port = berth.split("//", 1)[1].split(":")
+    out = []
+    end = time.monotonic() + seconds
+    while time.monotonic() < end and not (stop and stop.is_set()):
+        started = time.monotonic()
+        conn = http.client.HTTPConnection(host, int(port), timeout=30)
+        conn.request("GET", "/healthz")
+        conn.getresponse().read()
+        conn.close()
+        out.append((time.monotonic() - started) * 1000)
+        time.sleep(0.01)
+    return out
+
+
+def quantiles(ms):
+    ms = sorted(ms)
+    return ms[len(ms) // 2], ms[min(len(ms) - 1, int(len(ms) * 0.99))], ms[-1]
+
+
+def bench_tenancy(args):
+    quiet = healthz_latencies(args.berth, 5)
+    stop = threading.Event()
+    statuses = {}
+    lock = threading.Lock()
+
+    def guesser(i):
+        source = f"127.0.{1 + i // 250}.{2 + i % 250}"
+        while not stop.is_set():
+            try:
+                s = login_guess(args.berth, source)
+            except OSError as e:
+                s = type(e).__name__
+            with lock:
+                statuses[s] = statuses.get(s, 0) + 1
+
+    threads = [threading.Thread(target=guesser, args=(i,), daemon=True) for i in range(200)]
+    for t in threads:
+        t.start()
+    time.sleep(0.5)
+    loaded = healthz_latencies(args.berth, 10)
+    stop.set()
+    for t in threads:
+        t.join()
+
+    b = Berth(args.berth, args.user, args.password)
+    b.ensure_team("bench")
+    team = next(t["id"] for t in b.req("GET", "/api/v1/teams") if t["name"] == "bench")
+    b.req("PUT", f"/api/v1/teams/{team}/secrets/bench-key", {"value": "first"})
+    b.req("POST", "/api/v1/services", {
+        "name": "secretbench", "team": "bench", "replicas": 3,
+        "spec": {"image": IMAGE, "port": 8080, "env": {"KEY": {"secret": "bench-key"}},
+                 "health": {"kind": "http", "path": "/healthz", "interval_ms": 1000, "start_period_ms": 10000}},
+    })
+    wait("berth: 3 replicas", lambda: b.ready("secretbench", 3))
+    rollouts = []
+    for n in range(args.runs):
+        before = b.service("secretbench")["revision"]
+        started = time.monotonic()
+        b.req("PUT", f"/api/v1/teams/{team}/secrets/bench-key", {"value": f"value-{n}"})
+
+        def done():
+            s = b.service("secretbench")
+            return (s["revision"] == before + 1 and s["healthy"] == 3
+                    and len(s["instances"]) == 3 and all(i["current"] for i in s["instances"]))
+        wait("berth: secret rolled out", done)
+        rollouts.append(time.monotonic() - started)
+    b.req("DELETE", "/api/v1/services/secretbench")
+    return quiet, loaded, statuses, rollouts
+
+
 def fmt(xs):
     return f"{statistics.median(xs):.2f} s (runs: {', '.join(f'{x:.2f}' for x in xs)})"
 
@@ -519,9 +610,20 @@ def main():
     p.add_argument("--kills", type=int, default=5)
     p.add_argument("--proxy", required=True, help="Berth's proxy, http://127.0.0.1:port")
     p.add_argument("--seconds", type=int, default=10, help="how long each wrk run lasts")
-    p.add_argument("--only", choices=["engine", "proxy", "rollout"], help="run one part only")
+    p.add_argument("--only", choices=["engine", "proxy", "rollout", "tenancy"], help="run one part only")
     args = p.parse_args()
     engine = Engine(args.engine)
+
+    if args.only in (None, "tenancy"):
+        quiet, loaded, statuses, rollouts = bench_tenancy(args)
+        q, l = quantiles(quiet), quantiles(loaded)
+        print("results (/healthz every 10 ms; 200 clients guessing passwords from 200 loopback addresses):")
+        print(f"  /healthz alone:              p50 {q[0]:.2f} ms, p99 {q[1]:.2f} ms, max {q[2]:.2f} ms ({len(quiet)} requests)")
+        print(f"  /healthz beside the guesses: p50 {l[0]:.2f} ms, p99 {l[1]:.2f} ms, max {l[2]:.2f} ms ({len(loaded)} requests)")
+        print(f"  the guesses' answers: {dict(sorted(statuses.items(), key=str))}")
+        print(f"  a secret's new value rolled out to 3 replicas: {fmt(rollouts)}")
+    if args.only == "tenancy":
+        return
 
     if args.only in (None, "rollout"):
         berth = bench_rollout_berth(args, engine)

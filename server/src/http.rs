@@ -36,6 +36,97 @@ impl Default for Limits {
     }
 }
 
+/// How long an answer on its way may wait for its client to read; and how long a
+/// client may take over a request's body (the dashboard; the proxy's bodies are
+/// bounded by its upstream timeout). A client that stops half-way is dropped,
+/// instead of holding its place for ever.
+pub const STALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A connection whose writes may not wait on the client longer than `limit`:
+/// time passes only while a write is pending (the client is not reading), so
+/// long, quiet answers (an event stream) are not cut.
+pub struct WriteStall<T> {
+    inner: T,
+    limit: Duration,
+    waiting: Option<std::pin::Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<T> WriteStall<T> {
+    pub fn new(inner: T, limit: Duration) -> Self {
+        WriteStall {
+            inner,
+            limit,
+            waiting: None,
+        }
+    }
+
+    /// `r` from a write: a pending one starts (or checks) the clock, anything
+    /// else stops it.
+    fn timed<R>(
+        &mut self,
+        cx: &mut std::task::Context<'_>,
+        r: std::task::Poll<std::io::Result<R>>,
+    ) -> std::task::Poll<std::io::Result<R>> {
+        use std::future::Future;
+        use std::task::Poll;
+        match r {
+            Poll::Pending => {
+                let limit = self.limit;
+                let waiting = self
+                    .waiting
+                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(limit)));
+                match waiting.as_mut().poll(cx) {
+                    Poll::Ready(()) => Poll::Ready(Err(std::io::Error::new(
+                        std::io::ErrorKind::TimedOut,
+                        "the client stopped reading",
+                    ))),
+                    Poll::Pending => Poll::Pending,
+                }
+            }
+            done => {
+                self.waiting = None;
+                done
+            }
+        }
+    }
+}
+
+impl<T: tokio::io::AsyncRead + Unpin> tokio::io::AsyncRead for WriteStall<T> {
+    fn poll_read(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &mut tokio::io::ReadBuf<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_read(cx, buf)
+    }
+}
+
+impl<T: tokio::io::AsyncWrite + Unpin> tokio::io::AsyncWrite for WriteStall<T> {
+    fn poll_write(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+        buf: &[u8],
+    ) -> std::task::Poll<std::io::Result<usize>> {
+        let r = std::pin::Pin::new(&mut self.inner).poll_write(cx, buf);
+        self.timed(cx, r)
+    }
+
+    fn poll_flush(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        let r = std::pin::Pin::new(&mut self.inner).poll_flush(cx);
+        self.timed(cx, r)
+    }
+
+    fn poll_shutdown(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<std::io::Result<()>> {
+        std::pin::Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
 impl Limits {
     /// hyper's HTTP/1 server with these limits: keep-alive, and the header (and
     /// idle) timer.
@@ -95,6 +186,35 @@ pub async fn accept_loop<F, Fut>(
 /// How long open connections may finish their requests at shutdown.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
+/// Serves one connection until it ends, or until the token is cancelled: then its
+/// requests in flight have [`SHUTDOWN_GRACE`] to finish.
+pub async fn serve_until<S>(
+    builder: &http1::Builder,
+    stream: tokio::net::TcpStream,
+    service: S,
+    stop: CancellationToken,
+) where
+    S: hyper::service::HttpService<hyper::body::Incoming>,
+    S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+    S::ResBody: 'static,
+    <S::ResBody as hyper::body::Body>::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let conn = builder
+        .serve_connection(
+            TokioIo::new(WriteStall::new(stream, STALL_TIMEOUT)),
+            service,
+        )
+        .with_upgrades();
+    let mut conn = std::pin::pin!(conn);
+    tokio::select! {
+        _ = conn.as_mut() => {}
+        _ = stop.cancelled() => {
+            conn.as_mut().graceful_shutdown();
+            let _ = tokio::time::timeout(SHUTDOWN_GRACE, conn).await;
+        }
+    }
+}
+
 /// Serves `router` (the dashboard and the API) on `listener` within `limits`
 /// until the token is cancelled; then lets open requests finish for
 /// [`SHUTDOWN_GRACE`].
@@ -120,25 +240,12 @@ pub async fn serve_router(
             // Making the per-connection service cannot fail (its error is Infallible).
             let svc = futures::FutureExt::now_or_never(make.call(peer))
                 .map(|r| r.unwrap_or_else(|e| match e {}));
-            let task = t.track_future(async move {
+            t.track_future(async move {
                 let _permit = permit;
                 let Some(svc) = svc else { return };
-                let conn = builder
-                    .serve_connection(
-                        TokioIo::new(stream),
-                        hyper_util::service::TowerToHyperService::new(svc),
-                    )
-                    .with_upgrades();
-                let mut conn = std::pin::pin!(conn);
-                tokio::select! {
-                    _ = conn.as_mut() => {}
-                    _ = stop.cancelled() => {
-                        conn.as_mut().graceful_shutdown();
-                        let _ = tokio::time::timeout(SHUTDOWN_GRACE, conn).await;
-                    }
-                }
-            });
-            task
+                let svc = hyper_util::service::TowerToHyperService::new(svc);
+                serve_until(&builder, stream, svc, stop).await;
+            })
         },
     )
     .await;
@@ -208,6 +315,37 @@ impl std::fmt::Display for Cidr {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn a_client_that_stops_reading_is_dropped_and_a_slow_one_is_not() {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let limit = Duration::from_millis(300);
+        // A client that never reads: the write waits, then fails after the limit.
+        let (server, _client) = tokio::io::duplex(64);
+        let mut w = WriteStall::new(server, limit);
+        let started = tokio::time::Instant::now();
+        let err = w.write_all(&[0u8; 4096]).await.unwrap_err();
+        assert_eq!(err.kind(), std::io::ErrorKind::TimedOut);
+        assert!(started.elapsed() >= limit, "{:?}", started.elapsed());
+        // A client that reads, however slowly (but within the limit each time),
+        // gets everything.
+        let (server, mut client) = tokio::io::duplex(64);
+        let mut w = WriteStall::new(server, limit);
+        let reader = tokio::spawn(async move {
+            let mut got = Vec::new();
+            let mut buf = [0u8; 64];
+            loop {
+                tokio::time::sleep(limit / 3).await;
+                match client.read(&mut buf).await.unwrap() {
+                    0 => return got.len(),
+                    n => got.extend_from_slice(&buf[..n]),
+                }
+            }
+        });
+        w.write_all(&[1u8; 640]).await.unwrap();
+        drop(w);
+        assert_eq!(reader.await.unwrap(), 640);
+    }
 
     #[test]
     fn ranges() {

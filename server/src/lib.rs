@@ -241,6 +241,9 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(axum::middleware::from_fn(auth::csrf::guard))
         .layer(axum::middleware::from_fn(web::security_headers))
+        .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
+            http::STALL_TIMEOUT,
+        ))
         .with_state(state)
 }
 

@@ -253,12 +253,21 @@ async fn a_host_running_berth_replicas_is_removed_only_with_force() {
     let r = t.router();
     let h = host_state(&t, &auth, "h2").await;
     let result = async {
-        assert_eq!(h["berth_containers"], 1, "{h}");
-        assert_eq!(h["reserved_cpu_millis"], 250);
-        assert_eq!(h["reserved_memory_bytes"], 67108864);
+        // Other tests run replicas on the same host at the same time: at least
+        // this one, with what it reserves.
+        assert!(h["berth_containers"].as_i64().unwrap() >= 1, "{h}");
+        assert!(h["reserved_cpu_millis"].as_i64().unwrap() >= 250, "{h}");
+        assert!(
+            h["reserved_memory_bytes"].as_i64().unwrap() >= 67108864,
+            "{h}"
+        );
         let refused = send(&r, "DELETE", "/api/v1/hosts/h2", &auth, None, &[]).await;
         assert_eq!(refused.status, StatusCode::CONFLICT, "{}", refused.text);
-        assert!(refused.text.contains("still runs 1 of Berth's replicas"));
+        assert!(
+            refused.text.contains("of Berth's replicas"),
+            "{}",
+            refused.text
+        );
         let detail = send(&r, "GET", "/api/v1/hosts/h2", &auth, None, &[])
             .await
             .json();
@@ -266,7 +275,7 @@ async fn a_host_running_berth_replicas_is_removed_only_with_force() {
             .as_array()
             .unwrap()
             .iter()
-            .find(|c| c["berth"] == true)
+            .find(|c| c["name"] == format!("berth-it-replica-{}", std::process::id()).as_str())
             .cloned();
         assert_eq!(ours.unwrap()["service"], "it");
         let forced = send(

@@ -257,6 +257,52 @@ async fn a_spec_cannot_reach_the_host() {
 }
 
 #[tokio::test]
+async fn a_revision_from_before_the_rules_does_not_come_back() {
+    let w = World::new().await;
+    let r = w
+        .create(&w.alice, "old", "a", json!({"image": "demo:v1"}))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let id = r.json()["id"].as_i64().unwrap();
+    // Revision 2 as one could be written before bind mounts were refused.
+    let bind: app::wire::ServiceSpec = serde_json::from_value(json!({
+        "image": "demo:v1",
+        "volumes": [{"name": "root", "path": "/host", "options": {"type": "none", "o": "bind", "device": "/"}}]
+    }))
+    .unwrap();
+    w.t.state
+        .store
+        .add_revision(id, &bind, "old-berth", "", 1)
+        .await
+        .unwrap();
+    let r = w
+        .call(
+            &w.alice,
+            "POST",
+            "/api/v1/services/old/deploy",
+            Some(json!({"spec": {"image": "demo:v2"}})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    for who in [&w.alice, &w.admin] {
+        let r = w
+            .call(
+                who,
+                "POST",
+                "/api/v1/services/old/rollback",
+                Some(json!({"revision": 2})),
+            )
+            .await;
+        refused(
+            &r,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "bind",
+            "rollback to a bind mount",
+        );
+    }
+}
+
+#[tokio::test]
 async fn identities_never_repeat() {
     let w = World::new().await;
     let spec = json!({"image": "demo:v1", "port": 8080});
@@ -880,8 +926,10 @@ async fn abuse_limits() {
 async fn stream(w: &World, who: &Auth, uri: &str) -> (StatusCode, axum::body::Body) {
     use tower::ServiceExt;
     let mut b = axum::http::Request::builder().uri(uri);
-    if let Auth::Cookie(c) = who {
-        b = b.header("cookie", format!("berth_session={c}"));
+    match who {
+        Auth::Cookie(c) => b = b.header("cookie", format!("berth_session={c}")),
+        Auth::Bearer(t) => b = b.header("authorization", format!("Bearer {t}")),
+        Auth::None => {}
     }
     let res =
         w.t.router()
@@ -933,22 +981,30 @@ async fn live_streams_are_capped_per_user_and_end_at_logout() {
         ends_within(body, Duration::from_secs(5)).await,
         "the stream outlived its session"
     );
+    // Leaving the team (or joining another) ends a member's streams too: they
+    // open again with what the member may read now.
+    let (status, body) = stream(&w, &w.avery, "/api/v1/watch/services").await;
+    assert_eq!(status, StatusCode::OK);
+    let avery = w.call(&w.avery, "GET", "/api/v1/me", None).await.json()["id"]
+        .as_i64()
+        .unwrap();
+    let r = w
+        .call(
+            &w.admin,
+            "DELETE",
+            &format!("/api/v1/teams/{}/members/{avery}", w.a),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(
+        ends_within(body, Duration::from_secs(5)).await,
+        "the stream outlived the membership"
+    );
     // Revoking a token ends its streams too.
     let t = w.token(&w.bob, json!({"name": "watcher"})).await.json();
     let bearer = Auth::Bearer(t["token"].as_str().unwrap().into());
-    let (status, body) = {
-        use tower::ServiceExt;
-        let Auth::Bearer(tok) = &bearer else {
-            unreachable!()
-        };
-        let req = axum::http::Request::builder()
-            .uri("/api/v1/watch/services")
-            .header("authorization", format!("Bearer {tok}"))
-            .body(axum::body::Body::empty())
-            .unwrap();
-        let res = w.t.router().oneshot(req).await.unwrap();
-        (res.status(), res.into_body())
-    };
+    let (status, body) = stream(&w, &bearer, "/api/v1/watch/services").await;
     assert_eq!(status, StatusCode::OK);
     let r = w
         .call(
@@ -1296,4 +1352,28 @@ mod on_hosts {
             "revisions name the secret and its version"
         );
     }
+}
+
+#[tokio::test]
+async fn guessing_the_current_password_counts_as_guessing() {
+    let w = World::new().await;
+    let statuses: Vec<StatusCode> = {
+        let mut out = Vec::new();
+        for _ in 0..6 {
+            let body =
+                json!({"current_password": "a-wrong-guess", "new_password": "whatever-new-1"});
+            out.push(
+                w.call(&w.avery, "PUT", "/api/v1/me/password", Some(body))
+                    .await
+                    .status,
+            );
+        }
+        out
+    };
+    assert_eq!(
+        statuses[..5],
+        [StatusCode::UNPROCESSABLE_ENTITY; 5],
+        "{statuses:?}"
+    );
+    assert_eq!(statuses[5], StatusCode::TOO_MANY_REQUESTS, "{statuses:?}");
 }

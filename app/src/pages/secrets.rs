@@ -177,7 +177,7 @@ fn SecretForm(team_id: i64, act: SecretAction) -> impl IntoView {
         }
     };
     view! {
-        <form class="form form-row" on:submit=submit novalidate aria-label="Add or replace a secret">
+        <form class="form form-row secret-form" on:submit=submit novalidate aria-label="Add or replace a secret">
             <label class="field">
                 <span class="field-label">"Name"</span>
                 <input type="text" name="secret-name" placeholder="db-password" autocomplete="off" bind:value=name/>
@@ -225,17 +225,19 @@ fn SecretTable(
                                 <span title=format::utc_datetime(s.updated_at_ms)>{format::utc_datetime(s.updated_at_ms)}</span>
                                 <span class="muted">{format!(" by {}", s.updated_by)}</span>
                             </td>
-                            <td class="used-by">
-                                {if used {
-                                    s.used_by.clone().into_iter().map(|svc| view! {
-                                        <A href=format!("/services/{svc}") attr:class="chip">{svc.clone()}</A>
-                                    }).collect_view().into_any()
-                                } else {
-                                    view! { <span class="muted">"nothing"</span> }.into_any()
-                                }}
+                            <td>
+                                <div class="used-by">
+                                    {if used {
+                                        s.used_by.clone().into_iter().map(|svc| view! {
+                                            <A href=format!("/services/{svc}") attr:class="chip">{svc.clone()}</A>
+                                        }).collect_view().into_any()
+                                    } else {
+                                        view! { <span class="muted">"nothing"</span> }.into_any()
+                                    }}
+                                </div>
                             </td>
                             {can_write.then(|| view! {
-                                <td class="row-actions">
+                                <td><div class="row-actions">
                                     {if used {
                                         view! { <span class="muted small">"in use: deploy without it to delete"</span> }.into_any()
                                     } else {
@@ -249,7 +251,7 @@ fn SecretTable(
                                             />
                                         }.into_any()
                                     }}
-                                </td>
+                                </div></td>
                             })}
                         </tr>
                     }

@@ -570,12 +570,14 @@ fn RolloutPanel(
         )
     });
     let reason = now(|r| r.reason.clone());
+    let why = first.message.clone();
     view! {
         <section class="panel" data-rollout-state=first.state.as_str() data-progress=progress>
             <div class="panel-head">
                 <h2>{title}</h2>
                 <Badge tone=first.state.tone() label=first.state.as_str().replace('_', " ")/>
             </div>
+            {(!why.is_empty()).then(|| view! { <p class="small" data-rollout-why="">{why}</p> })}
             {failed.then(|| view! { <div class="alert alert-bad" role="status">{reason}</div> })}
             {active.then(|| view! {
                 <div class="summary-row">

@@ -193,6 +193,7 @@ fn TeamPanel(team: TeamView, users: Vec<UserView>, admin: bool, act: TeamAction)
         <section class="panel" data-team=team.name.clone() aria-label=format!("Team {}", team.name)>
             <div class="panel-head">
                 <h2>{team.name.clone()}</h2>
+                <div class="row-actions">
                 <A href=format!("/secrets?team={team_id}") attr:class="btn btn-small">"Secrets"</A>
                 {admin.then(|| view! {
                     <ConfirmButton
@@ -203,6 +204,7 @@ fn TeamPanel(team: TeamView, users: Vec<UserView>, admin: bool, act: TeamAction)
                         }
                     />
                 })}
+                </div>
             </div>
             {if team.members.is_empty() {
                 view! { <p class="muted">"No members yet."</p> }.into_any()
@@ -251,7 +253,6 @@ fn TeamPanel(team: TeamView, users: Vec<UserView>, admin: bool, act: TeamAction)
                 }
                 .into_any()
             }}
-            <Domains team=team.clone() admin act/>
             {(admin && !candidates.is_empty()).then(|| view! {
                 <form class="form form-row" on:submit=add aria-label=format!("Add a member to {}", team.name)>
                     <label class="field">
@@ -272,6 +273,7 @@ fn TeamPanel(team: TeamView, users: Vec<UserView>, admin: bool, act: TeamAction)
                 </form>
                 {move || problem.get().map(|p| view! { <div class="alert alert-bad" role="alert">{p}</div> })}
             })}
+            <Domains team=team.clone() admin act/>
         </section>
     }
 }

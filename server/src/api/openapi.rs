@@ -51,7 +51,8 @@ pub fn operations(doc: &utoipa::openapi::OpenApi) -> Vec<(&'static str, String)>
 /// Adds to every operation the errors it may answer besides its own: a bad path
 /// or query (400), no or bad credentials (401), not allowed (403), nothing there
 /// (404), a body that does not fit (422; 413 too large, 415 not JSON, for
-/// operations with a body), too many (429, for logins and live streams), and a
+/// operations with a body), too many (429, for password guesses and live
+/// streams), and a
 /// failure inside Berth (500). Each in the API's one error shape.
 pub fn complete(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
     let error = |what: &str| {
@@ -93,6 +94,7 @@ pub fn complete(mut doc: utoipa::openapi::OpenApi) -> utoipa::openapi::OpenApi {
                     ]);
                 }
                 if path.ends_with("/auth/login")
+                    || path.ends_with("/me/password")
                     || path.ends_with("/setup")
                     || path.contains("/watch/")
                     || path.ends_with("/logs")

@@ -1,6 +1,7 @@
 //! Live streams (the event stream, followed logs): at most so many open per user
 //! (429 beyond), and each ends as soon as the session or token it was opened with
-//! ends: logout, revocation, a password reset, a role lowered, expiry.
+//! ends (logout, revocation, a password reset, expiry) or the user's standing
+//! changes (a role, a team joined or left).
 //!
 //! Whatever revokes credentials calls [`Streams::revoked`]; every open stream then
 //! asks the store whether its own credentials still stand.
@@ -85,15 +86,25 @@ impl Streams {
     }
 }
 
-/// Whether the session or token of `p` still stands.
+/// Whether the session or token of `p` still stands, with the standing it was
+/// opened with: a changed role or team membership ends the stream too (its
+/// client opens it again with what the user may read now). A store that cannot
+/// answer ends it as well.
 pub async fn still_valid(store: &Store, p: &Principal, now_ms: i64) -> bool {
-    match p.via {
+    let alive = match p.via {
         Via::Session { session_id } => store.session_alive(session_id, now_ms).await,
         Via::Token { token_id, .. } => store.token_alive(token_id, now_ms).await,
+    };
+    if !alive.unwrap_or(false) {
+        return false;
     }
-    // A store that cannot answer ends the stream: it is opened again by a client
-    // that still may.
-    .unwrap_or(false)
+    let (Ok(Some(user)), Ok(teams)) = (
+        store.user_by_id(p.user_id).await,
+        store.teams_of(p.user_id).await,
+    ) else {
+        return false;
+    };
+    user.role == p.role && teams == p.teams
 }
 
 /// `inner`, until the credentials of `p` no longer stand (or the server stops).

@@ -279,11 +279,36 @@ pub async fn change_password(
             .user_by_id(p.user_id)
             .await?
             .ok_or_else(|| OpsError::NotFound("your account no longer exists".into()))?;
+        // Guessing the current password here counts as guessing it at login.
+        let keys = [
+            format!("user:{}", user.username.to_lowercase()),
+            format!("addr:{}", ctx.client_addr),
+        ];
+        let now = Instant::now();
+        let limited = state
+            .auth
+            .limiter
+            .lock()
+            .map_err(|_| OpsError::Internal)?
+            .attempt(&keys, now);
+        if let Err(wait) = limited {
+            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+            return Err(OpsError::RateLimited {
+                message: format!("too many wrong passwords; try again in {secs} s"),
+                retry_after_secs: secs,
+            });
+        }
         if !password::verify(input.current_password.clone(), user.password_hash).await? {
             return Err(OpsError::Invalid(
                 "the current password is not right".into(),
             ));
         }
+        state
+            .auth
+            .limiter
+            .lock()
+            .map_err(|_| OpsError::Internal)?
+            .forgive(&keys, now);
         password::check_rules(&input.new_password).map_err(OpsError::Invalid)?;
         let hash = password::hash(input.new_password.clone()).await?;
         state

@@ -34,8 +34,8 @@ pub async fn list(state: &AppState, ctx: &Ctx) -> Result<Vec<HostView>, OpsError
 
 /// A host with its containers (asked of the engine now) and recent events. A
 /// member sees the names of their teams' replicas only: every other container is
-/// listed without its name, image or service, and the engine's own events about
-/// containers are left out.
+/// listed without its name, image or service, and of the engine's own events only
+/// the daemon's (those about containers, images, volumes and networks name them).
 pub async fn detail(state: &AppState, ctx: &Ctx, name: &str) -> Result<HostDetail, OpsError> {
     let p = ctx.allowed(Action::ReadCluster)?;
     let entry = find(state, name)?;
@@ -73,7 +73,7 @@ pub async fn detail(state: &AppState, ctx: &Ctx, name: &str) -> Result<HostDetai
         .live()
         .engine_events
         .into_iter()
-        .filter(|e| p.is_admin() || e.kind != "container")
+        .filter(|e| p.is_admin() || e.kind == "daemon")
         .take(30)
         .collect();
     let events = state

@@ -223,17 +223,42 @@ pub(crate) async fn audit_as<T>(
         Ok(_) => (AuditResult::Ok, String::new()),
         Err(e) => (e.audit_result(), e.to_string()),
     };
+    // What a caller typed (a name in the target, an echo in a refusal) is cut
+    // short: nobody writes megabytes into the log by being refused.
+    let (target, detail, actor) = (clip(target, 200), clip(&detail, 1000), clip(actor, 64));
     let entry = NewAudit {
         at: clock::now_ms(),
         actor_id,
-        actor,
+        actor: &actor,
         action,
-        target,
+        target: &target,
         client_addr: &ctx.client_addr,
         result,
         detail: &detail,
     };
     if let Err(e) = state.store.record_audit(entry).await {
         tracing::error!(error = %e, action, target, "cannot record an audit entry");
+    }
+}
+
+/// At most `max` bytes of `s` (on a character boundary), with `…` when cut.
+fn clip(s: &str, max: usize) -> String {
+    if s.len() <= max {
+        return s.to_string();
+    }
+    let mut end = max;
+    while !s.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &s[..end])
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn clipping() {
+        assert_eq!(super::clip("short", 10), "short");
+        assert_eq!(super::clip("abcdef", 3), "abc…");
+        assert_eq!(super::clip("ééé", 3), "é…");
     }
 }

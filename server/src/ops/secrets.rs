@@ -4,18 +4,15 @@
 //! services whose current revision takes a variable from it; the revision says why.
 
 use app::validate;
-use app::wire::{
-    EnvValue, RolloutKind, SecretSet, SecretView, ServiceSpec, SetSecretInput, TeamView,
-};
+use app::wire::{EnvValue, SecretSet, SecretView, ServiceSpec, SetSecretInput, TeamView};
 
 use super::{audit, Ctx, OpsError};
 use crate::auth::policy::Action;
 use crate::clock;
-use crate::events::{self, Level, ServiceRef};
 use crate::runtime::ResolvedEnv;
 use crate::secrets::{context, Plain};
 use crate::state::AppState;
-use crate::store::{NewRollout, SecretRow, ServiceRow};
+use crate::store::{SecretRow, ServiceRow};
 
 async fn team(state: &AppState, id: i64) -> Result<TeamView, OpsError> {
     state
@@ -140,33 +137,22 @@ async fn roll_out(
         if spec == row.spec {
             continue;
         }
+        // A spec from before today's rules is not rolled out again; it says why.
+        if let Err(why) = app::validate::service_spec(&spec) {
+            crate::events::service(
+                state,
+                &crate::events::ServiceRef::from(&row),
+                crate::events::Level::Warn,
+                &format!("not rolled out to secret {name} version {version}: its spec is no longer allowed ({why}); deploy one that is"),
+            )
+            .await;
+            continue;
+        }
         let message = match before {
             Some(b) => format!("secret {name} changed: version {b} → {version}"),
             None => format!("secret {name} changed: version {version}"),
         };
-        let number = state
-            .store
-            .add_revision(row.id, &spec, author, &message, now)
-            .await?;
-        state
-            .store
-            .start_rollout(NewRollout {
-                service_id: row.id,
-                from_revision: row.revision,
-                to_revision: number,
-                kind: RolloutKind::Deploy,
-                author,
-                now,
-            })
-            .await?;
-        events::service(
-            state,
-            &ServiceRef::from(&row),
-            Level::Info,
-            &format!("revision {number} by {author}: {message}; rolling out"),
-        )
-        .await;
-        state.reconciler.written(row.id);
+        super::services::roll_out(state, &row, &spec, author, &message, &message, now).await?;
         out.push(row.name.clone());
     }
     Ok(out)

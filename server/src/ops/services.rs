@@ -143,8 +143,12 @@ pub async fn detail(state: &AppState, ctx: &Ctx, name: &str) -> Result<ServiceDe
             .map(|r| r.message.clone())
             .unwrap_or_default()
     };
+    let mut service = for_reader(ctx, view(state, &row, rollouts.first()));
+    if let Some(r) = service.rollout.as_mut() {
+        r.message = message_of(r.to_revision);
+    }
     Ok(ServiceDetail {
-        service: for_reader(ctx, view(state, &row, rollouts.first())),
+        service,
         events,
         rollouts: rollouts
             .iter()
@@ -638,39 +642,12 @@ pub async fn deploy(
             return fresh_view(state, name).await;
         }
         let changes = spec_changes(&row.spec, &input.spec).join("; ");
-        let number = state
-            .store
-            .add_revision(
-                row.id,
-                &input.spec,
-                &author,
-                if message.is_empty() {
-                    &changes
-                } else {
-                    &message
-                },
-                now,
-            )
-            .await?;
-        state
-            .store
-            .start_rollout(NewRollout {
-                service_id: row.id,
-                from_revision: row.revision,
-                to_revision: number,
-                kind: RolloutKind::Deploy,
-                author: &author,
-                now,
-            })
-            .await?;
-        events::service(
-            state,
-            &ServiceRef::from(&row),
-            Level::Info,
-            &format!("revision {number} by {author}: {changes}; rolling out"),
-        )
-        .await;
-        state.reconciler.written(row.id);
+        let message = if message.is_empty() {
+            changes.clone()
+        } else {
+            message
+        };
+        roll_out(state, &row, &input.spec, &author, &message, &changes, now).await?;
         fresh_view(state, name).await
     }
     .await;
@@ -683,6 +660,44 @@ pub async fn deploy(
     )
     .await;
     outcome
+}
+
+/// Makes `spec` the service's new revision (with `message` for its history) and
+/// starts a rollout to it; records the event (with `what` changed) and wakes the
+/// reconciler. Returns the revision's number.
+pub(crate) async fn roll_out(
+    state: &AppState,
+    row: &ServiceRow,
+    spec: &ServiceSpec,
+    author: &str,
+    message: &str,
+    what: &str,
+    now: i64,
+) -> Result<i64, OpsError> {
+    let number = state
+        .store
+        .add_revision(row.id, spec, author, message, now)
+        .await?;
+    state
+        .store
+        .start_rollout(NewRollout {
+            service_id: row.id,
+            from_revision: row.revision,
+            to_revision: number,
+            kind: RolloutKind::Deploy,
+            author,
+            now,
+        })
+        .await?;
+    events::service(
+        state,
+        &ServiceRef::from(row),
+        Level::Info,
+        &format!("revision {number} by {author}: {what}; rolling out"),
+    )
+    .await;
+    state.reconciler.written(row.id);
+    Ok(number)
 }
 
 /// A route another service holds already is refused: the proxy could send its
@@ -761,47 +776,64 @@ async fn check_routes(
 
 /// A name whose deleted service of another team still has volumes on the hosts
 /// is not given to this team until an admin deletes them: a name's leftovers never
-/// pass to another team, not even by their names.
+/// pass to another team, not even by their names. Volumes of a deleted service
+/// whose team is not known (deleted before Berth kept the history, or of a deleted
+/// team) wait for an admin whoever asks.
 async fn no_leftovers_of_others(
     state: &AppState,
     name: &str,
     team_id: i64,
 ) -> Result<(), OpsError> {
-    let olds: Vec<(i64, i64)> = state
+    let live: HashSet<i64> = state
+        .store
+        .list_services()
+        .await?
+        .iter()
+        .map(|s| s.id)
+        .collect();
+    let history: BTreeMap<i64, i64> = state
         .store
         .deleted_services_named(name)
         .await?
         .into_iter()
-        .filter(|(_, team)| *team != team_id)
         .collect();
-    if olds.is_empty() {
-        return Ok(());
-    }
     let (hosts, _) = crate::reconciler::driver::host_infos(state);
     let rt = state.reconciler.runtime.clone();
     let mut left = Vec::new();
+    let mut owners = Vec::new();
     for h in hosts.iter().filter(|h| h.state != HostState::Unreachable) {
         let Ok(volumes) = rt.volumes(h.id).await else {
             continue;
         };
-        left.extend(
-            volumes
-                .into_iter()
-                .filter(|v| olds.iter().any(|(id, _)| *id == v.service_id))
-                .map(|v| format!("{} on {}", v.name, h.name)),
-        );
+        for v in volumes {
+            let named = v.service.eq_ignore_ascii_case(name) || history.contains_key(&v.service_id);
+            if !named || live.contains(&v.service_id) {
+                continue;
+            }
+            let owner = history.get(&v.service_id).copied();
+            if owner == Some(team_id) {
+                continue;
+            }
+            owners.push(owner);
+            left.push(format!("{} on {}", v.name, h.name));
+        }
     }
     if left.is_empty() {
         return Ok(());
     }
     let teams = state.store.list_teams().await?;
-    let owner = olds
+    let owner = owners
         .iter()
-        .rev()
-        .find_map(|(_, t)| teams.iter().find(|x| x.id == *t).map(|x| x.name.clone()))
-        .unwrap_or_else(|| "a deleted team".into());
+        .flatten()
+        .find_map(|t| {
+            teams
+                .iter()
+                .find(|x| x.id == *t)
+                .map(|x| format!("team {}", x.name))
+        })
+        .unwrap_or_else(|| "a team Berth no longer knows".into());
     Err(OpsError::Conflict(format!(
-        "the name {name} still has volumes of a deleted service of team {owner}: {}; an admin deletes them on the Volumes page before another team may use the name",
+        "the name {name} still has volumes of a deleted service of {owner}: {}; an admin deletes them on the Volumes page before the name is given again",
         left.join(", ")
     )))
 }
@@ -891,18 +923,28 @@ pub async fn rollback(
             Some(n) => n,
             None => previous_revision(state, &row).await?,
         };
-        if !state.store.has_revision(row.id, target).await? {
+        let Some(old) = state
+            .store
+            .list_revisions(row.id)
+            .await?
+            .into_iter()
+            .find(|r| r.number == target)
+        else {
             return Err(OpsError::NotFound(format!(
                 "{} has no revision {target}",
                 row.name
             )));
-        }
+        };
         if target == row.revision {
             return Err(OpsError::Invalid(format!(
                 "{} is at revision {target} already",
                 row.name
             )));
         }
+        // An old revision meets today's rules, as a new one would (it may be from
+        // before them: a bind mount, options only an admin sets).
+        check_spec(ctx.principal()?, &old.spec, Some(&row.spec))
+            .map_err(|e| OpsError::Invalid(format!("revision {target} cannot come back: {e}")))?;
         let now = clock::now_ms();
         state
             .store

@@ -80,6 +80,7 @@ pub async fn delete(state: &AppState, ctx: &Ctx, id: i64) -> Result<(), OpsError
             )));
         }
         state.store.delete_team(id).await?;
+        state.auth.streams.revoked();
         Ok(())
     }
     .await;
@@ -109,6 +110,7 @@ pub async fn set_member(
             .store
             .set_member(team_id, user_id, input.role, clock::now_ms())
             .await?;
+        state.auth.streams.revoked();
         find(state, team_id).await
     }
     .await;
@@ -133,6 +135,7 @@ pub async fn remove_member(
                 team.name
             )));
         }
+        state.auth.streams.revoked();
         find(state, team_id).await
     }
     .await;

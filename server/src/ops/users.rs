@@ -146,8 +146,9 @@ pub async fn update(
         if lowered || input.password.is_some() {
             state.store.delete_user_tokens(id).await?;
             state.store.delete_user_sessions(id).await?;
-            state.auth.streams.revoked();
         }
+        // Streams check the standing they were opened with.
+        state.auth.streams.revoked();
         let u = find(state, id).await?;
         view(state, u).await
     }

@@ -287,8 +287,13 @@ pub async fn delete(state: &AppState, ctx: &Ctx, host: &str, name: &str) -> Resu
                 };
                 events::service(state, &service, Level::Warn, &message).await
             }
-            // A service deleted before Berth knew teams of deleted services.
-            None => events::host(state, host, Level::Warn, &message).await,
+            // A service deleted before Berth knew teams of deleted services: on
+            // the host's record, without the volume's (and service's) name.
+            None => {
+                let message =
+                    format!("a volume of a deleted service was deleted from {host} by {who}");
+                events::host(state, host, Level::Warn, &message).await
+            }
         }
         Ok(())
     }

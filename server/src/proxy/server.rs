@@ -120,17 +120,7 @@ async fn worker(
                     Ok::<_, std::convert::Infallible>(handle(f, peer, req.map(Body::new)).await)
                 }
             });
-            let conn = builder
-                .serve_connection(TokioIo::new(stream), service)
-                .with_upgrades();
-            let mut conn = std::pin::pin!(conn);
-            tokio::select! {
-                _ = conn.as_mut() => {}
-                _ = stop.cancelled() => {
-                    conn.as_mut().graceful_shutdown();
-                    let _ = tokio::time::timeout(SHUTDOWN_GRACE, conn).await;
-                }
-            }
+            crate::http::serve_until(&builder, stream, service, stop).await;
             open.fetch_sub(1, Ordering::Relaxed);
         }
     })
@@ -334,15 +324,17 @@ async fn handle(f: Arc<Forwarder>, peer: SocketAddr, mut req: Request<Body>) -> 
     // reached; a large one is streamed once.
     let size = http_body::Body::size_hint(&body).exact();
     let (mut once, replay): (Option<Body>, Option<Bytes>) = match size {
-        Some(n) if n <= REPLAY_LIMIT => match body.collect().await {
-            Ok(c) => (None, Some(c.to_bytes())),
-            Err(_) => {
-                return answer(
-                    StatusCode::BAD_REQUEST,
-                    "the request's body broke off".into(),
-                )
+        Some(n) if n <= REPLAY_LIMIT => {
+            match tokio::time::timeout(p.settings.upstream_timeout, body.collect()).await {
+                Ok(Ok(c)) => (None, Some(c.to_bytes())),
+                Ok(Err(_)) | Err(_) => {
+                    return answer(
+                        StatusCode::BAD_REQUEST,
+                        "the request's body broke off or did not come".into(),
+                    )
+                }
             }
-        },
+        }
         _ => (Some(body), None),
     };
 

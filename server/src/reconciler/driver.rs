@@ -813,7 +813,14 @@ pub fn route_inputs(
             path_prefix: "/".into(),
             strip_prefix: false,
         };
-        for r in std::iter::once(&default).chain(row.proxy.routes.iter()) {
+        // Names under the proxy's domain are the services' own: a route that
+        // claims one (written before routes were checked) is left out.
+        let own = |r: &&RouteSpec| {
+            r.host.as_deref().is_none_or(|h| {
+                !app::validate::domains_overlap(&format!("*.{domain}"), h) && h != domain
+            })
+        };
+        for r in std::iter::once(&default).chain(row.proxy.routes.iter().filter(own)) {
             out.push(RouteInput {
                 service_id: row.id,
                 team_id: row.team_id,
@@ -958,6 +965,14 @@ impl ServiceTask {
         let host = self.host_name(host_id);
         let rt = self.state.reconciler.runtime.clone();
         let outcome = async {
+            // What is made meets today's rules, whatever revision asks for it (one
+            // from before them may hold a bind mount).
+            app::validate::service_spec(&d.spec).map_err(|why| {
+                format!(
+                    "revision {} is no longer allowed: {why}; deploy one that is",
+                    d.revision
+                )
+            })?;
             let image = &d.spec.image;
             if !rt
                 .has_image(host_id, image)

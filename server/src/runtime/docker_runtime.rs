@@ -96,9 +96,12 @@ pub fn create_body(
             spec.resources.memory_bytes.to_string(),
         ),
     ]);
-    if let Some(p) = spec.host_port {
-        labels.insert(labels::HOST_PORT.to_string(), p.to_string());
-    }
+    // Always written (empty without a fixed port): an image's own `berth.*`
+    // labels never stand in for Berth's.
+    labels.insert(
+        labels::HOST_PORT.to_string(),
+        spec.host_port.map(|p| p.to_string()).unwrap_or_default(),
+    );
     let port_key = spec.port.map(|p| format!("{p}/tcp"));
     let ms_to_ns = |ms: u64| (ms as i64).saturating_mul(1_000_000);
     let healthcheck = spec.health.as_ref().and_then(|h| match &h.probe {
@@ -221,6 +224,14 @@ impl ContainerRuntime for DockerRuntime {
         // and mounted only when their labels name this Berth and this service.
         let mut volumes = HashMap::new();
         for v in &replica.spec.volumes {
+            // Never a volume that reaches the host, whoever asks.
+            if v.driver != "local" {
+                return Err(RuntimeError::Engine(format!(
+                    "volume {}: only the local driver is allowed",
+                    v.name
+                )));
+            }
+            app::validate::volume_options(v).map_err(RuntimeError::Engine)?;
             let failed = |e: DockerError| RuntimeError::Engine(format!("volume {}: {e}", v.name));
             let name = labels::volume_name(
                 &self.owner,

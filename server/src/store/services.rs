@@ -355,12 +355,14 @@ mod tests {
         assert!(store.delete_team(team).await.is_err());
         assert!(store.delete_service(id, 50).await.unwrap());
         assert!(store.list_revisions(id).await.unwrap().is_empty());
-        assert!(store.delete_team(team).await.unwrap());
         assert_eq!(
             store.deleted_services_named("SHOP").await.unwrap(),
             [(id, team)]
         );
         assert_eq!(store.team_of_service(id).await.unwrap(), Some(team));
+        // Once its team is gone too, nobody's (team ids can come again).
+        assert!(store.delete_team(team).await.unwrap());
+        assert_eq!(store.team_of_service(id).await.unwrap(), Some(0));
 
         // Ids are never given twice, even once the newest service is gone.
         let team = store.create_team("web2", 60).await.unwrap();

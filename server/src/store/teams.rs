@@ -66,14 +66,28 @@ impl Store {
         Ok(self.list_teams().await?.into_iter().find(|t| t.id == id))
     }
 
-    /// Deletes a team (its memberships go with it); false when there was none.
+    /// Deletes a team (its memberships, domains and secrets go with it); false
+    /// when there was none. Team ids can be given again, so what remembers the
+    /// team (its deleted services, its services' events) forgets it: those become
+    /// an admin's to read, never a new team's of the same id.
     pub async fn delete_team(&self, id: i64) -> Result<bool, StoreError> {
-        Ok(sqlx::query("DELETE FROM teams WHERE id = ?")
+        let mut tx = self.pool.begin().await?;
+        let gone = sqlx::query("DELETE FROM teams WHERE id = ?")
             .bind(id)
-            .execute(&self.pool)
+            .execute(&mut *tx)
             .await?
             .rows_affected()
-            == 1)
+            == 1;
+        sqlx::query("UPDATE events SET team_id = NULL WHERE team_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        sqlx::query("UPDATE service_ids SET team_id = 0 WHERE team_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        Ok(gone)
     }
 
     /// Adds a user to a team, or changes their role there.

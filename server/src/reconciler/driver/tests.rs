@@ -697,3 +697,29 @@ async fn secrets_are_opened_only_when_a_container_is_made() {
     );
     assert!(!events.contains("-value"), "{events}");
 }
+
+#[tokio::test]
+async fn a_revision_from_before_the_rules_is_not_started() {
+    let (t, fake, mut d) = world(1).await;
+    // A spec as one could be written before bind mounts were refused.
+    let bind: ServiceSpec = spec(serde_json::json!({
+        "image": "demo:v1",
+        "volumes": [{"name": "root", "path": "/host",
+                     "options": {"type": "none", "o": "bind", "device": "/"}}]
+    }));
+    add_service(&t, "old", 1, bind).await;
+    let _ = d.pass(&t.state).await;
+    for _ in 0..400 {
+        if !d.busy() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    assert!(fake.containers().is_empty(), "{:?}", fake.containers());
+    let events = messages(&t, "old").await.join("\n");
+    assert!(
+        events.contains("revision 1 is no longer allowed"),
+        "{events}"
+    );
+    assert!(events.contains("bind"), "{events}");
+}
