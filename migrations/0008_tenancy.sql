@@ -8,7 +8,8 @@
 CREATE TABLE service_ids (
     id         INTEGER PRIMARY KEY AUTOINCREMENT,
     name       TEXT NOT NULL COLLATE NOCASE,
-    team_id    INTEGER NOT NULL,
+    -- NULL once the team is gone (team ids can be given again).
+    team_id    INTEGER,
     created_at INTEGER NOT NULL,
     deleted_at INTEGER
 );
@@ -27,9 +28,11 @@ SELECT 'service_ids', COALESCE(MAX(id), 0) + 1000000 FROM services;
 -- starts with no history and members read only their teams' events.
 ALTER TABLE events ADD COLUMN service_id INTEGER;
 ALTER TABLE events ADD COLUMN team_id INTEGER;
+-- Only events since the service of that name was made: older ones were about a
+-- deleted service of the same name, and stay an admin's to read.
 UPDATE events
-SET service_id = (SELECT s.id FROM services s WHERE s.name = events.subject),
-    team_id = (SELECT s.team_id FROM services s WHERE s.name = events.subject)
+SET service_id = (SELECT s.id FROM services s WHERE s.name = events.subject AND events.at >= s.created_at),
+    team_id = (SELECT s.team_id FROM services s WHERE s.name = events.subject AND events.at >= s.created_at)
 WHERE kind = 'service';
 CREATE INDEX events_service ON events (service_id, id);
 

@@ -729,6 +729,18 @@ pub fn domains_overlap(a: &str, b: &str) -> bool {
     a == b || domain_holds(a, b) || domain_holds(b, a)
 }
 
+/// Whether a route host or a domain takes a name of the proxy's own domain:
+/// `<service>.<proxy domain>` names belong to the services.
+pub fn touches_proxy_domain(name: &str, proxy_domain: &str) -> bool {
+    domains_overlap(name, proxy_domain) || domains_overlap(name, &format!("*.{proxy_domain}"))
+}
+
+/// A domain or host as typed, the way Berth keeps it: trimmed, lowercase, without
+/// a final dot.
+pub fn normalise_domain(s: &str) -> String {
+    s.trim().trim_end_matches('.').to_ascii_lowercase()
+}
+
 /// Whether a character may stand in a path segment (RFC 3986 `pchar`, without
 /// `%`, which [`path_prefix`] checks with what follows it).
 fn pchar(c: char) -> bool {

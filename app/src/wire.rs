@@ -408,6 +408,9 @@ pub struct SecretSet {
     pub secret: SecretView,
     /// Services rolled out to the new version, by name.
     pub rolled_out: Vec<String>,
+    /// Services that use it and were not rolled out, each with why.
+    #[serde(default)]
+    pub not_rolled_out: Vec<String>,
 }
 
 #[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]

@@ -97,19 +97,19 @@ pub struct Config {
     pub header_timeout: Duration,
     /// Connections the dashboard and the API serve at once; more wait until one
     /// closes.
-    #[arg(long, env = "BERTH_MAX_CONNECTIONS", default_value_t = 1024, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    #[arg(long, env = "BERTH_MAX_CONNECTIONS", default_value_t = crate::http::MAX_CONNECTIONS as u32, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub max_connections: u32,
 
     /// The same for the proxy's clients: header (and idle) timeout.
     #[arg(long, env = "BERTH_PROXY_HEADER_TIMEOUT", default_value = "10s", value_parser = parse_duration)]
     pub proxy_header_timeout: Duration,
     /// Connections the proxy serves at once.
-    #[arg(long, env = "BERTH_PROXY_MAX_CONNECTIONS", default_value_t = 10_000, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
+    #[arg(long, env = "BERTH_PROXY_MAX_CONNECTIONS", default_value_t = crate::http::PROXY_MAX_CONNECTIONS as u32, value_parser = clap::value_parser!(u32).range(1..=1_000_000))]
     pub proxy_max_connections: u32,
 
     /// Live streams (event streams, followed logs) one user may keep open at once;
     /// more are refused with 429.
-    #[arg(long, env = "BERTH_STREAMS_PER_USER", default_value_t = 16, value_parser = clap::value_parser!(u32).range(1..=10_000))]
+    #[arg(long, env = "BERTH_STREAMS_PER_USER", default_value_t = crate::state::STREAMS_PER_USER as u32, value_parser = clap::value_parser!(u32).range(1..=10_000))]
     pub streams_per_user: u32,
 
     /// The key that encrypts team secrets at rest: 32 bytes as 64 hex digits.
@@ -396,9 +396,15 @@ mod tests {
         assert!(!c.demo);
         assert_eq!(c.proxy_domain, "localhost");
         assert!(c.proxy_trusted.is_empty());
-        assert_eq!(c.limits().header_timeout, Duration::from_secs(10));
+        // The flags' defaults are the ones the code falls back on.
+        assert_eq!(c.limits(), crate::http::Limits::default());
         assert_eq!(c.limits().max_connections, 1024);
         assert_eq!(c.proxy_limits().max_connections, 10_000);
+        assert_eq!(
+            c.proxy_limits().header_timeout,
+            crate::http::Limits::default().header_timeout
+        );
+        assert_eq!(c.streams_per_user as usize, crate::state::STREAMS_PER_USER);
         assert_eq!(c.streams_per_user, 16);
         assert_eq!(c.secret_key, None);
         assert_eq!(

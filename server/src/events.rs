@@ -74,7 +74,9 @@ impl Default for EventBus {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceRef {
     pub id: i64,
-    pub team_id: i64,
+    /// `None` when it is not known (a service deleted before this Berth started,
+    /// or of a deleted team): its events are then an admin's to read.
+    pub team_id: Option<i64>,
     pub name: String,
 }
 
@@ -82,7 +84,7 @@ impl From<&crate::store::ServiceRow> for ServiceRef {
     fn from(r: &crate::store::ServiceRow) -> Self {
         ServiceRef {
             id: r.id,
-            team_id: r.team_id,
+            team_id: Some(r.team_id),
             name: r.name.clone(),
         }
     }

@@ -540,11 +540,12 @@ async fn traffic_belongs_to_teams() {
         "grab",
         "taken by a route",
     );
+    // (A domain is named as typed: any case, a final dot.)
     let r = w
         .call(
             &w.admin,
             "DELETE",
-            &format!("/api/v1/teams/{}/domains/shop.example.com", w.a),
+            &format!("/api/v1/teams/{}/domains/Shop.Example.com.", w.a),
             None,
         )
         .await;
@@ -740,6 +741,38 @@ async fn secrets_are_write_only_team_scoped_and_roll_out() {
         .await
         .json();
     assert_eq!(diff["changes"], json!(["env.DB_PASSWORD.version: 1 → 2"]));
+    // A service still on a spec from before the rules is not rolled out again,
+    // and the answer says so.
+    let legacy = w
+        .create(&w.alice, "legacy", "a", json!({"image": "demo:v1"}))
+        .await
+        .json();
+    let bind: app::wire::ServiceSpec = serde_json::from_value(json!({
+        "image": "demo:v1", "env": {"PW": {"secret": "db-password", "version": 2}},
+        "volumes": [{"name": "root", "path": "/host", "options": {"type": "none", "o": "bind", "device": "/"}}]
+    }))
+    .unwrap();
+    let id = legacy["id"].as_i64().unwrap();
+    w.t.state
+        .store
+        .add_revision(id, &bind, "old-berth", "", 1)
+        .await
+        .unwrap();
+    let r = w.secret(&w.alice, a, "db-password", "Value-Three-3k").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let set = r.json();
+    assert_eq!(set["rolled_out"], json!(["db"]));
+    assert!(
+        set["not_rolled_out"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("legacy: its spec is no longer allowed"),
+        "{set}"
+    );
+    let r = w
+        .call(&w.alice, "DELETE", "/api/v1/services/legacy", None)
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT);
     // In use: not deleted.
     let r = w
         .call(
@@ -768,6 +801,39 @@ async fn secrets_are_write_only_team_scoped_and_roll_out() {
         assert!(!seen.contains(value), "{value} shown");
     }
     assert!(seen.contains("secret.set"), "the change is audited");
+    // Deleted once nothing uses it; a revision that used it cannot come back.
+    let r = w
+        .call(
+            &w.alice,
+            "POST",
+            "/api/v1/services/db/deploy",
+            Some(json!({"spec": {"image": "demo:v2"}})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = w
+        .call(
+            &w.alice,
+            "DELETE",
+            &format!("/api/v1/teams/{a}/secrets/db-password"),
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    let r = w
+        .call(
+            &w.alice,
+            "POST",
+            "/api/v1/services/db/rollback",
+            Some(json!({"revision": 2})),
+        )
+        .await;
+    refused(
+        &r,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "no secret",
+        "rollback to a deleted secret",
+    );
 }
 
 #[tokio::test]

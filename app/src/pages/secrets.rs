@@ -38,7 +38,15 @@ async fn run(op: Op) -> Result<String, AppError> {
             } else {
                 format!("; rolling out {}", s.rolled_out.join(", "))
             };
-            format!("Secret {name} is at version {}{rolled}.", s.secret.version)
+            let not = if s.not_rolled_out.is_empty() {
+                String::new()
+            } else {
+                format!(" Not rolled out: {}.", s.not_rolled_out.join("; "))
+            };
+            format!(
+                "Secret {name} is at version {}{rolled}.{not}",
+                s.secret.version
+            )
         }),
         Op::Delete { team, name } => delete_secret(team, name.clone())
             .await

@@ -3,15 +3,16 @@
 //! ends (logout, revocation, a password reset, expiry) or the user's standing
 //! changes (a role, a team joined or left).
 //!
-//! Whatever revokes credentials calls [`Streams::revoked`]; every open stream then
-//! asks the store whether its own credentials still stand.
+//! Whatever revokes credentials or changes a user's standing calls
+//! [`Streams::revoked`] with the user (or none: everyone); that user's open
+//! streams then ask the store whether their credentials still stand.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::{Stream, StreamExt};
-use tokio::sync::watch;
+use tokio::sync::broadcast;
 
 use super::principal::{Principal, Via};
 use crate::store::Store;
@@ -24,7 +25,8 @@ const RECHECK: Duration = Duration::from_secs(30);
 pub struct Streams {
     max: usize,
     open: Mutex<HashMap<i64, usize>>,
-    epoch: watch::Sender<u64>,
+    /// Whose credentials or standing changed (`None`: anyone's).
+    revoked: broadcast::Sender<Option<i64>>,
 }
 
 /// A stream's place, given back when it ends.
@@ -51,7 +53,7 @@ impl Streams {
         Arc::new(Streams {
             max,
             open: Mutex::new(HashMap::new()),
-            epoch: watch::channel(0).0,
+            revoked: broadcast::channel(1024).0,
         })
     }
 
@@ -80,9 +82,11 @@ impl Streams {
             .unwrap_or(0)
     }
 
-    /// Credentials were revoked somewhere: every stream checks its own.
-    pub fn revoked(&self) {
-        self.epoch.send_modify(|e| *e += 1);
+    /// The credentials or the standing of `user` changed (of anyone, for `None`):
+    /// their streams check theirs.
+    pub fn revoked(&self, user: Option<i64>) {
+        // No stream open is fine: nobody needs to hear it.
+        let _ = self.revoked.send(user);
     }
 }
 
@@ -95,16 +99,25 @@ pub async fn still_valid(store: &Store, p: &Principal, now_ms: i64) -> bool {
         Via::Session { session_id } => store.session_alive(session_id, now_ms).await,
         Via::Token { token_id, .. } => store.token_alive(token_id, now_ms).await,
     };
-    if !alive.unwrap_or(false) {
-        return false;
+    match alive {
+        Ok(true) => {}
+        Ok(false) => return false,
+        Err(e) => {
+            tracing::warn!(error = %e, user = p.user_id, "a live stream ends: its credentials cannot be read");
+            return false;
+        }
     }
-    let (Ok(Some(user)), Ok(teams)) = (
+    match (
         store.user_by_id(p.user_id).await,
         store.teams_of(p.user_id).await,
-    ) else {
-        return false;
-    };
-    user.role == p.role && teams == p.teams
+    ) {
+        (Ok(Some(user)), Ok(teams)) => user.role == p.role && teams == p.teams,
+        (Ok(None), _) => false,
+        (Err(e), _) | (_, Err(e)) => {
+            tracing::warn!(error = %e, user = p.user_id, "a live stream ends: its standing cannot be read");
+            false
+        }
+    }
 }
 
 /// `inner`, until the credentials of `p` no longer stand (or the server stops).
@@ -121,10 +134,10 @@ where
     S: Stream + Send + Unpin + 'static,
     S::Item: Send,
 {
-    let epoch = streams.epoch.subscribe();
+    let revoked = streams.revoked.subscribe();
     struct St<S> {
         inner: S,
-        epoch: watch::Receiver<u64>,
+        revoked: broadcast::Receiver<Option<i64>>,
         store: Store,
         p: Principal,
         stop: tokio_util::sync::CancellationToken,
@@ -133,7 +146,7 @@ where
     }
     let start = St {
         inner,
-        epoch,
+        revoked,
         store,
         p,
         stop,
@@ -145,8 +158,14 @@ where
             tokio::select! {
                 item = st.inner.next() => return item.map(|i| (i, st)),
                 _ = st.stop.cancelled() => return None,
-                changed = st.epoch.changed() => {
-                    if changed.is_err() || !still_valid(&st.store, &st.p, crate::clock::now_ms()).await {
+                who = st.revoked.recv() => {
+                    let mine = match who {
+                        Ok(Some(user)) => user == st.p.user_id,
+                        // Anyone's, or too many to tell whose.
+                        Ok(None) | Err(broadcast::error::RecvError::Lagged(_)) => true,
+                        Err(broadcast::error::RecvError::Closed) => return None,
+                    };
+                    if mine && !still_valid(&st.store, &st.p, crate::clock::now_ms()).await {
                         return None;
                     }
                 }

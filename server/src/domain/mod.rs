@@ -111,7 +111,7 @@ impl DesiredService {
     pub fn service_ref(&self) -> crate::events::ServiceRef {
         crate::events::ServiceRef {
             id: self.id,
-            team_id: self.team_id,
+            team_id: Some(self.team_id),
             name: self.name.clone(),
         }
     }

@@ -253,7 +253,7 @@ pub async fn logout(state: &AppState, ctx: &Ctx) -> Result<String, OpsError> {
             )
         })?;
         state.store.delete_session(p.user_id, session).await?;
-        state.auth.streams.revoked();
+        state.auth.streams.revoked(Some(p.user_id));
         Ok(cookie::clear_session(ctx.https))
     }
     .await;
@@ -315,7 +315,7 @@ pub async fn change_password(
             .store
             .set_user_password(p.user_id, &hash, p.session_id(), clock::now_ms())
             .await?;
-        state.auth.streams.revoked();
+        state.auth.streams.revoked(Some(p.user_id));
         Ok(())
     }
     .await;
@@ -351,7 +351,7 @@ pub async fn revoke_session(state: &AppState, ctx: &Ctx, id: i64) -> Result<(), 
         if !state.store.delete_session(p.user_id, id).await? {
             return Err(OpsError::NotFound(format!("you have no session {id}")));
         }
-        state.auth.streams.revoked();
+        state.auth.streams.revoked(Some(p.user_id));
         Ok(())
     }
     .await;

@@ -43,10 +43,10 @@ fn view(s: &SecretRow, services: &[ServiceRow]) -> SecretView {
 }
 
 /// A team's secrets: names, versions, who changed them last, where they are used.
+/// Who may not read them learns nothing of the team, not even that it exists.
 pub async fn list(state: &AppState, ctx: &Ctx, team_id: i64) -> Result<Vec<SecretView>, OpsError> {
-    ctx.principal()?;
-    team(state, team_id).await?;
     ctx.allowed(Action::ReadSecrets(team_id))?;
+    team(state, team_id).await?;
     let services = state.store.list_services().await?;
     Ok(state
         .store
@@ -68,9 +68,8 @@ pub async fn set(
 ) -> Result<SecretSet, OpsError> {
     let target = format!("secret:{team_id}/{}", shown(name));
     let outcome = async {
-        let author = ctx.principal()?.username.clone();
+        let author = ctx.allowed(Action::WriteSecrets(team_id))?.username.clone();
         let t = team(state, team_id).await?;
-        ctx.allowed(Action::WriteSecrets(team_id))?;
         validate::secret_name(name).map_err(OpsError::Invalid)?;
         validate::secret_value(&input.value).map_err(OpsError::Invalid)?;
         let now = clock::now_ms();
@@ -82,7 +81,7 @@ pub async fn set(
                 keyring.seal(&context(team_id, name, v), value.as_bytes())
             })
             .await?;
-        let rolled_out = roll_out(state, &t, name, version, &author, now).await?;
+        let (rolled_out, not_rolled_out) = roll_out(state, &t, name, version, &author, now).await?;
         let row = state
             .store
             .secret(team_id, name)
@@ -92,6 +91,7 @@ pub async fn set(
         Ok(SecretSet {
             secret: view(&row, &services),
             rolled_out,
+            not_rolled_out,
         })
     }
     .await;
@@ -110,7 +110,9 @@ fn shown(name: &str) -> &str {
 }
 
 /// New revisions, with the secret's new version, for the team's services whose
-/// current revision takes a variable from it; each rolled out like a deploy.
+/// current revision takes a variable from it; each rolled out like a deploy. The
+/// services rolled out, and those that were not with why (the secret itself is
+/// set whatever happens to them).
 async fn roll_out(
     state: &AppState,
     team: &TeamView,
@@ -118,8 +120,9 @@ async fn roll_out(
     version: i64,
     author: &str,
     now: i64,
-) -> Result<Vec<String>, OpsError> {
+) -> Result<(Vec<String>, Vec<String>), OpsError> {
     let mut out = Vec::new();
+    let mut skipped = Vec::new();
     for row in state.store.list_services().await? {
         if row.team_id != team.id || !uses(&row.spec, name) {
             continue;
@@ -139,23 +142,27 @@ async fn roll_out(
         }
         // A spec from before today's rules is not rolled out again; it says why.
         if let Err(why) = app::validate::service_spec(&spec) {
+            let why = format!("its spec is no longer allowed ({why}); deploy one that is");
             crate::events::service(
                 state,
                 &crate::events::ServiceRef::from(&row),
                 crate::events::Level::Warn,
-                &format!("not rolled out to secret {name} version {version}: its spec is no longer allowed ({why}); deploy one that is"),
+                &format!("not rolled out to secret {name} version {version}: {why}"),
             )
             .await;
+            skipped.push(format!("{}: {why}", row.name));
             continue;
         }
         let message = match before {
             Some(b) => format!("secret {name} changed: version {b} → {version}"),
             None => format!("secret {name} changed: version {version}"),
         };
-        super::services::roll_out(state, &row, &spec, author, &message, &message, now).await?;
-        out.push(row.name.clone());
+        match super::services::roll_out(state, &row, &spec, author, &message, &message, now).await {
+            Ok(_) => out.push(row.name.clone()),
+            Err(e) => skipped.push(format!("{}: {e}", row.name)),
+        }
     }
-    Ok(out)
+    Ok((out, skipped))
 }
 
 /// Deletes a secret (every version); refused while a service's current revision
@@ -163,9 +170,8 @@ async fn roll_out(
 pub async fn delete(state: &AppState, ctx: &Ctx, team_id: i64, name: &str) -> Result<(), OpsError> {
     let target = format!("secret:{team_id}/{}", shown(name));
     let outcome = async {
-        ctx.principal()?;
-        team(state, team_id).await?;
         ctx.allowed(Action::WriteSecrets(team_id))?;
+        team(state, team_id).await?;
         if state.store.secret(team_id, name).await?.is_none() {
             return Err(OpsError::NotFound(format!(
                 "team {team_id} has no secret {:?}",
@@ -229,42 +235,81 @@ pub async fn pin(state: &AppState, team_id: i64, spec: &mut ServiceSpec) -> Resu
     Ok(())
 }
 
+/// Why a replica's environment could not be made: in words for the service's
+/// page, naming the variable, the secret and its version, never a value, and
+/// never the database's own words (those go to the log).
+#[derive(Debug, thiserror::Error)]
+pub enum ResolveError {
+    #[error("{var}: secret {secret} has no version written down")]
+    NoVersion { var: String, secret: String },
+    #[error("{var}: secret {secret} version {version} no longer exists (deleted); deploy with a secret that does")]
+    Gone {
+        var: String,
+        secret: String,
+        version: i64,
+    },
+    #[error("{var}: secret {secret} version {version} cannot be read now (the server log has the details)")]
+    Unreadable {
+        var: String,
+        secret: String,
+        version: i64,
+    },
+    #[error("{var}: a hidden value is not a value")]
+    Hidden { var: String },
+}
+
 /// A replica's environment with every value in it: written values as they are,
-/// secrets opened now. The error names the secret and version, never a value.
+/// secrets opened now.
 pub async fn resolve_env(
     state: &AppState,
     team_id: i64,
     spec: &ServiceSpec,
-) -> Result<ResolvedEnv, String> {
+) -> Result<ResolvedEnv, ResolveError> {
     let mut out = Vec::with_capacity(spec.env.len());
     for (k, v) in &spec.env {
         let value = match v {
             EnvValue::Plain(v) => Plain(v.clone()),
-            EnvValue::Secret(r) => {
-                let version = r.version.ok_or_else(|| {
-                    format!("{k}: secret {} has no version written down", r.secret)
-                })?;
-                let sealed = state
-                    .store
-                    .secret_version(team_id, &r.secret, version)
-                    .await
-                    .map_err(|e| format!("{k}: secret {} version {version}: {e}", r.secret))?
-                    .ok_or_else(|| {
-                        format!(
-                            "{k}: secret {} version {version} no longer exists (deleted); deploy with a secret that does",
-                            r.secret
-                        )
-                    })?;
-                state
-                    .keyring
-                    .open(&context(team_id, &r.secret, version), &sealed)
-                    .map_err(|e| format!("{k}: secret {} version {version}: {e}", r.secret))?
-            }
-            EnvValue::Hidden(_) => {
-                return Err(format!("{k}: a hidden value is not a value"));
-            }
+            EnvValue::Secret(r) => open(state, team_id, k, r).await?,
+            EnvValue::Hidden(_) => return Err(ResolveError::Hidden { var: k.clone() }),
         };
         out.push((k.clone(), value));
     }
     Ok(ResolvedEnv(out))
+}
+
+/// The value of the secret version `r` names, for the variable `var`.
+async fn open(
+    state: &AppState,
+    team_id: i64,
+    var: &str,
+    r: &app::wire::SecretRef,
+) -> Result<Plain, ResolveError> {
+    let (var, secret) = (var.to_string(), r.secret.clone());
+    let Some(version) = r.version else {
+        return Err(ResolveError::NoVersion { var, secret });
+    };
+    let unreadable = |cause: &dyn std::fmt::Display| {
+        tracing::error!(%cause, secret = %r.secret, version, "cannot read a secret");
+        ResolveError::Unreadable {
+            var: var.clone(),
+            secret: secret.clone(),
+            version,
+        }
+    };
+    let sealed = state
+        .store
+        .secret_version(team_id, &r.secret, version)
+        .await
+        .map_err(|e| unreadable(&e))?;
+    let Some(sealed) = sealed else {
+        return Err(ResolveError::Gone {
+            var: var.clone(),
+            secret: secret.clone(),
+            version,
+        });
+    };
+    state
+        .keyring
+        .open(&context(team_id, &r.secret, version), &sealed)
+        .map_err(|e| unreadable(&e))
 }

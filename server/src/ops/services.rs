@@ -497,7 +497,7 @@ pub async fn create(
             state,
             &ServiceRef {
                 id,
-                team_id: team.id,
+                team_id: Some(team.id),
                 name: input.name.clone(),
             },
             Level::Info,
@@ -748,7 +748,7 @@ async fn check_routes(
                     .into(),
             ));
         };
-        if validate::domains_overlap(&format!("*.{default}"), host) || host == default {
+        if validate::touches_proxy_domain(host, default) {
             return Err(OpsError::Invalid(format!(
                 "names under {default} are the services' own ({service}.{default} is this one's); route a host of your team's domains"
             )));
@@ -791,7 +791,7 @@ async fn no_leftovers_of_others(
         .iter()
         .map(|s| s.id)
         .collect();
-    let history: BTreeMap<i64, i64> = state
+    let history: BTreeMap<i64, Option<i64>> = state
         .store
         .deleted_services_named(name)
         .await?
@@ -801,8 +801,14 @@ async fn no_leftovers_of_others(
     let rt = state.reconciler.runtime.clone();
     let mut left = Vec::new();
     let mut owners = Vec::new();
-    for h in hosts.iter().filter(|h| h.state != HostState::Unreachable) {
-        let Ok(volumes) = rt.volumes(h.id).await else {
+    let mut silent = Vec::new();
+    for h in &hosts {
+        let volumes = match h.state {
+            HostState::Unreachable => Err(()),
+            _ => rt.volumes(h.id).await.map_err(|_| ()),
+        };
+        let Ok(volumes) = volumes else {
+            silent.push(h.name.clone());
             continue;
         };
         for v in volumes {
@@ -810,13 +816,23 @@ async fn no_leftovers_of_others(
             if !named || live.contains(&v.service_id) {
                 continue;
             }
-            let owner = history.get(&v.service_id).copied();
+            let owner = history.get(&v.service_id).copied().flatten();
             if owner == Some(team_id) {
                 continue;
             }
             owners.push(owner);
             left.push(format!("{} on {}", v.name, h.name));
         }
+    }
+    // A host that does not answer may hold another team's leftovers of this name:
+    // the name waits for it (whatever it holds, a new service never mounts it:
+    // volumes are mounted by their service's id).
+    let others = history.values().any(|t| *t != Some(team_id));
+    if left.is_empty() && others && !silent.is_empty() {
+        return Err(OpsError::Conflict(format!(
+            "a deleted service of another team had the name {name}, and {} does not answer: it may hold its volumes; try again when it does, or an admin removes the host",
+            silent.join(", ")
+        )));
     }
     if left.is_empty() {
         return Ok(());
@@ -945,6 +961,15 @@ pub async fn rollback(
         // before them: a bind mount, options only an admin sets).
         check_spec(ctx.principal()?, &old.spec, Some(&row.spec))
             .map_err(|e| OpsError::Invalid(format!("revision {target} cannot come back: {e}")))?;
+        // ... and the secret versions it names still exist.
+        super::secrets::pin(state, row.team_id, &mut old.spec.clone())
+            .await
+            .map_err(|e| match e {
+                OpsError::Invalid(why) => {
+                    OpsError::Invalid(format!("revision {target} cannot come back: {why}"))
+                }
+                other => other,
+            })?;
         let now = clock::now_ms();
         state
             .store
@@ -1406,7 +1431,7 @@ pub async fn bootstrap_demo(state: &AppState) -> Result<Option<String>, OpsError
         state,
         &ServiceRef {
             id,
-            team_id: team,
+            team_id: Some(team),
             name: "demo".into(),
         },
         Level::Info,

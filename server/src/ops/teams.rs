@@ -80,7 +80,7 @@ pub async fn delete(state: &AppState, ctx: &Ctx, id: i64) -> Result<(), OpsError
             )));
         }
         state.store.delete_team(id).await?;
-        state.auth.streams.revoked();
+        state.auth.streams.revoked(None);
         Ok(())
     }
     .await;
@@ -110,7 +110,7 @@ pub async fn set_member(
             .store
             .set_member(team_id, user_id, input.role, clock::now_ms())
             .await?;
-        state.auth.streams.revoked();
+        state.auth.streams.revoked(Some(user_id));
         find(state, team_id).await
     }
     .await;
@@ -135,7 +135,7 @@ pub async fn remove_member(
                 team.name
             )));
         }
-        state.auth.streams.revoked();
+        state.auth.streams.revoked(Some(user_id));
         find(state, team_id).await
     }
     .await;
@@ -152,7 +152,7 @@ pub async fn add_domain(
     team_id: i64,
     input: AddDomainInput,
 ) -> Result<TeamView, OpsError> {
-    let domain = input.domain.trim().to_ascii_lowercase();
+    let domain = validate::normalise_domain(&input.domain);
     let mut target = format!("team:{team_id}/domain");
     let outcome = async {
         ctx.allowed(Action::ManageTeams)?;
@@ -160,9 +160,7 @@ pub async fn add_domain(
         validate::domain(&domain).map_err(OpsError::Invalid)?;
         target = format!("team:{}/domain:{domain}", team.name);
         let default = &state.proxy.settings.domain;
-        if validate::domains_overlap(&domain, default)
-            || validate::domains_overlap(&domain, &format!("*.{default}"))
-        {
+        if validate::touches_proxy_domain(&domain, default) {
             return Err(OpsError::Invalid(format!(
                 "{domain} overlaps {default}, whose names are the services' own (<service>.{default}); choose a domain of your own"
             )));
@@ -223,6 +221,8 @@ pub async fn remove_domain(
     team_id: i64,
     domain: &str,
 ) -> Result<TeamView, OpsError> {
+    let domain = validate::normalise_domain(domain);
+    let domain = domain.as_str();
     let mut target = format!("team:{team_id}/domain");
     let outcome = async {
         ctx.allowed(Action::ManageTeams)?;

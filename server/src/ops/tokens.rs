@@ -65,7 +65,11 @@ pub async fn create(
             Via::Session { .. } => None,
         };
         if let Some(parent_id) = parent {
-            let limit = state.store.token_expiry(parent_id).await?.flatten();
+            let Some(limit) = state.store.token_expiry(parent_id).await? else {
+                return Err(OpsError::Unauthenticated(
+                    "the token you call with was revoked just now".into(),
+                ));
+            };
             match (limit, expires) {
                 (Some(limit), None) => expires = Some(limit),
                 (Some(limit), Some(e)) if e > limit => {
@@ -127,7 +131,7 @@ pub async fn revoke(state: &AppState, ctx: &Ctx, id: i64) -> Result<(), OpsError
             .ok_or_else(|| OpsError::NotFound(format!("you have no token {id}")))?;
         target = format!("token:{}", token.name);
         state.store.delete_token(p.user_id, id).await?;
-        state.auth.streams.revoked();
+        state.auth.streams.revoked(Some(p.user_id));
         Ok(())
     }
     .await;

@@ -148,7 +148,7 @@ pub async fn update(
             state.store.delete_user_sessions(id).await?;
         }
         // Streams check the standing they were opened with.
-        state.auth.streams.revoked();
+        state.auth.streams.revoked(Some(id));
         let u = find(state, id).await?;
         view(state, u).await
     }
@@ -175,7 +175,7 @@ pub async fn delete(state: &AppState, ctx: &Ctx, id: i64) -> Result<(), OpsError
             )));
         }
         state.store.delete_user(id).await?;
-        state.auth.streams.revoked();
+        state.auth.streams.revoked(Some(id));
         Ok(())
     }
     .await;
@@ -191,7 +191,7 @@ pub async fn revoke_sessions(state: &AppState, ctx: &Ctx, id: i64) -> Result<u64
         let u = find(state, id).await?;
         target = format!("user:{}", u.username);
         let n = state.store.delete_user_sessions(id).await?;
-        state.auth.streams.revoked();
+        state.auth.streams.revoked(Some(id));
         Ok(n)
     }
     .await;

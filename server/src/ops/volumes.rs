@@ -282,7 +282,7 @@ pub async fn delete(state: &AppState, ctx: &Ctx, host: &str, name: &str) -> Resu
             Some(team_id) => {
                 let service = ServiceRef {
                     id: v.service_id,
-                    team_id,
+                    team_id: Some(team_id),
                     name: v.service.clone().unwrap_or_else(|| v.volume.clone()),
                 };
                 events::service(state, &service, Level::Warn, &message).await

@@ -262,7 +262,7 @@ impl Driver {
                 d.id,
                 ServiceRef {
                     id: d.id,
-                    team_id: d.team_id,
+                    team_id: Some(d.team_id),
                     name: d.name.clone(),
                 },
             );
@@ -489,7 +489,7 @@ impl Driver {
                 .cloned()
                 .unwrap_or_else(|| ServiceRef {
                     id: service_id,
-                    team_id: 0,
+                    team_id: None,
                     name: format!("#{service_id}"),
                 });
             let desired = by_id.get(&service_id).map(|d| (*d).clone());
@@ -816,9 +816,9 @@ pub fn route_inputs(
         // Names under the proxy's domain are the services' own: a route that
         // claims one (written before routes were checked) is left out.
         let own = |r: &&RouteSpec| {
-            r.host.as_deref().is_none_or(|h| {
-                !app::validate::domains_overlap(&format!("*.{domain}"), h) && h != domain
-            })
+            r.host
+                .as_deref()
+                .is_none_or(|h| !app::validate::touches_proxy_domain(h, domain))
         };
         for r in std::iter::once(&default).chain(row.proxy.routes.iter().filter(own)) {
             out.push(RouteInput {
@@ -1001,7 +1001,9 @@ impl ServiceTask {
             }
             let address = self.addresses.get(&host_id).cloned().unwrap_or_default();
             // Secrets are opened now, for this container only.
-            let env = crate::ops::secrets::resolve_env(&self.state, d.team_id, &d.spec).await?;
+            let env = crate::ops::secrets::resolve_env(&self.state, d.team_id, &d.spec)
+                .await
+                .map_err(|e| e.to_string())?;
             let replica = ReplicaSpec {
                 service_id: d.id,
                 service: d.name.clone(),

@@ -117,6 +117,10 @@ impl Endpoint {
     }
 }
 
+/// The engine's answer for what is not there (a container, a volume): "already
+/// gone" is success for a removal.
+const NOT_FOUND: u16 = 404;
+
 /// A failure talking to an engine, in words a person can act on.
 #[derive(Debug, thiserror::Error)]
 pub enum DockerError {
@@ -125,7 +129,12 @@ pub enum DockerError {
     #[error("Docker at {endpoint} did not answer within {secs} s")]
     Timeout { endpoint: String, secs: u64 },
     #[error("Docker at {endpoint} refused: {cause}")]
-    Api { endpoint: String, cause: String },
+    Api {
+        endpoint: String,
+        cause: String,
+        /// The engine's HTTP status (0 when the refusal came in a stream).
+        status: u16,
+    },
     #[error("TLS with Docker at {endpoint} failed: {cause}")]
     Tls { endpoint: String, cause: String },
     #[error("Docker at {endpoint} speaks API {version}; Berth needs {}.{} or newer (Docker 20.10+)", MIN_API.0, MIN_API.1)]
@@ -273,9 +282,13 @@ impl DockerEngine {
         use bollard::errors::Error as B;
         let endpoint = self.endpoint.to_string();
         match e {
-            B::DockerResponseServerError { message, .. } => DockerError::Api {
+            B::DockerResponseServerError {
+                message,
+                status_code,
+            } => DockerError::Api {
                 endpoint,
                 cause: message.clone(),
+                status: *status_code,
             },
             _ => {
                 let cause = root_cause(e);
@@ -348,6 +361,7 @@ impl DockerEngine {
                         return Err(DockerError::Api {
                             endpoint: self.endpoint.to_string(),
                             cause: detail,
+                            status: 0,
                         });
                     }
                 }
@@ -408,7 +422,9 @@ impl DockerEngine {
         // Force-removal stops the container first; "already gone" is success.
         match self.timed(client.remove_container(id, Some(options))).await {
             Ok(()) => Ok(()),
-            Err(DockerError::Api { cause, .. }) if cause.contains("No such container") => Ok(()),
+            Err(DockerError::Api {
+                status: NOT_FOUND, ..
+            }) => Ok(()),
             Err(e) => Err(e),
         }
     }
@@ -577,6 +593,7 @@ impl DockerEngine {
         .ok_or_else(|| DockerError::Api {
             endpoint: self.endpoint.to_string(),
             cause: "no stats for the container".into(),
+            status: 0,
         })?;
         let cpu = sample.cpu_stats.unwrap_or_default();
         let pre = sample.precpu_stats.unwrap_or_default();
@@ -851,11 +868,9 @@ impl DockerEngine {
         // Not `call`: "no such volume" is an answer, not a reason to reconnect.
         match self.timed(client.inspect_volume(name)).await {
             Ok(v) => Ok(Some(v.labels)),
-            Err(DockerError::Api { cause, .. })
-                if cause.to_ascii_lowercase().contains("no such volume") =>
-            {
-                Ok(None)
-            }
+            Err(DockerError::Api {
+                status: NOT_FOUND, ..
+            }) => Ok(None),
             Err(e) => Err(e),
         }
     }
@@ -896,7 +911,9 @@ impl DockerEngine {
             )
             .await
         {
-            Err(DockerError::Api { cause, .. }) if cause.contains("no such volume") => Ok(()),
+            Err(DockerError::Api {
+                status: NOT_FOUND, ..
+            }) => Ok(()),
             other => other,
         }
     }

@@ -29,8 +29,8 @@ pub struct NewEvent<'a> {
     pub subject: &'a str,
     pub level: &'a str,
     pub message: &'a str,
-    /// The service it is about, with its team.
-    pub service: Option<(i64, i64)>,
+    /// The service it is about, with its team (when known).
+    pub service: Option<(i64, Option<i64>)>,
 }
 
 impl Store {
@@ -45,7 +45,7 @@ impl Store {
         .bind(e.level)
         .bind(e.message)
         .bind(e.service.map(|(id, _)| id))
-        .bind(e.service.map(|(_, team)| team))
+        .bind(e.service.and_then(|(_, team)| team))
         .execute(&self.pool)
         .await?
         .last_insert_rowid())
@@ -65,15 +65,18 @@ impl Store {
             q.push(" AND service_id = ").push_bind(id);
         }
         if let Some(teams) = &f.teams {
-            // Service events without a team (from before events carried one) are
-            // an admin's to read.
-            q.push(" AND (kind != 'service' OR team_id IN (");
-            let mut ids = q.separated(", ");
-            ids.push_bind(-1i64);
-            for t in teams {
-                ids.push_bind(*t);
+            // Service events without a team (from before events carried one, or
+            // of a team that is gone) are an admin's to read.
+            if teams.is_empty() {
+                q.push(" AND kind != 'service'");
+            } else {
+                q.push(" AND (kind != 'service' OR team_id IN (");
+                let mut ids = q.separated(", ");
+                for t in teams {
+                    ids.push_bind(*t);
+                }
+                q.push("))");
             }
-            q.push("))");
         }
         if let Some(before) = f.before {
             q.push(" AND id < ").push_bind(before);

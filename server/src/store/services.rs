@@ -256,8 +256,12 @@ impl Store {
         Ok(gone)
     }
 
-    /// Deleted services that had this name, with their teams: (id, team id).
-    pub async fn deleted_services_named(&self, name: &str) -> Result<Vec<(i64, i64)>, StoreError> {
+    /// Deleted services that had this name, with their teams (`None` when the team
+    /// is gone too): (id, team id).
+    pub async fn deleted_services_named(
+        &self,
+        name: &str,
+    ) -> Result<Vec<(i64, Option<i64>)>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, team_id FROM service_ids WHERE name = ? AND deleted_at IS NOT NULL ORDER BY id",
         )
@@ -270,13 +274,14 @@ impl Store {
             .map_err(StoreError::from)
     }
 
-    /// The team a service (deleted or not) belonged to.
+    /// The team a service (deleted or not) belonged to, when it is known.
     pub async fn team_of_service(&self, service_id: i64) -> Result<Option<i64>, StoreError> {
         Ok(
-            sqlx::query_scalar("SELECT team_id FROM service_ids WHERE id = ?")
+            sqlx::query_scalar::<_, Option<i64>>("SELECT team_id FROM service_ids WHERE id = ?")
                 .bind(service_id)
                 .fetch_optional(&self.pool)
-                .await?,
+                .await?
+                .flatten(),
         )
     }
 }
@@ -357,12 +362,12 @@ mod tests {
         assert!(store.list_revisions(id).await.unwrap().is_empty());
         assert_eq!(
             store.deleted_services_named("SHOP").await.unwrap(),
-            [(id, team)]
+            [(id, Some(team))]
         );
         assert_eq!(store.team_of_service(id).await.unwrap(), Some(team));
         // Once its team is gone too, nobody's (team ids can come again).
         assert!(store.delete_team(team).await.unwrap());
-        assert_eq!(store.team_of_service(id).await.unwrap(), Some(0));
+        assert_eq!(store.team_of_service(id).await.unwrap(), None);
 
         // Ids are never given twice, even once the newest service is gone.
         let team = store.create_team("web2", 60).await.unwrap();

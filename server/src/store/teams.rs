@@ -82,7 +82,7 @@ impl Store {
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("UPDATE service_ids SET team_id = 0 WHERE team_id = ?")
+        sqlx::query("UPDATE service_ids SET team_id = NULL WHERE team_id = ?")
             .bind(id)
             .execute(&mut *tx)
             .await?;
