@@ -155,20 +155,7 @@ pub async fn login(
         }
         // Counted before the password is checked: guesses sent in parallel
         // cannot all pass while the first ones are being verified.
-        let now = Instant::now();
-        let limited = state
-            .auth
-            .limiter
-            .lock()
-            .map_err(|_| OpsError::Internal)?
-            .attempt(&keys, now);
-        if let Err(wait) = limited {
-            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            return Err(OpsError::RateLimited {
-                message: format!("too many failed logins; try again in {secs} s"),
-                retry_after_secs: secs,
-            });
-        }
+        let now = count_attempt(state, &keys, "too many failed logins")?;
         let user = state.store.user_by_name(&input.username).await?;
         let hash = user
             .as_ref()
@@ -284,20 +271,7 @@ pub async fn change_password(
             format!("user:{}", user.username.to_lowercase()),
             format!("addr:{}", ctx.client_addr),
         ];
-        let now = Instant::now();
-        let limited = state
-            .auth
-            .limiter
-            .lock()
-            .map_err(|_| OpsError::Internal)?
-            .attempt(&keys, now);
-        if let Err(wait) = limited {
-            let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-            return Err(OpsError::RateLimited {
-                message: format!("too many wrong passwords; try again in {secs} s"),
-                retry_after_secs: secs,
-            });
-        }
+        let now = count_attempt(state, &keys, "too many wrong passwords")?;
         if !password::verify(input.current_password.clone(), user.password_hash).await? {
             return Err(OpsError::Invalid(
                 "the current password is not right".into(),
@@ -371,4 +345,25 @@ fn target_self(ctx: &Ctx) -> String {
         Some(p) => format!("user:{}", p.username),
         None => "user:?".into(),
     }
+}
+
+/// Counts one password attempt against `keys` before it is checked, so that
+/// guesses sent in parallel cannot all pass while the first are verified;
+/// refuses with `too_many` (and when to come back) once a key is over its limit.
+/// Returns the instant it was counted at: `forgive` takes back that very one.
+fn count_attempt(state: &AppState, keys: &[String], too_many: &str) -> Result<Instant, OpsError> {
+    let now = Instant::now();
+    let limited = state
+        .auth
+        .limiter
+        .lock()
+        .map_err(|_| OpsError::Internal)?
+        .attempt(keys, now);
+    limited.map(|()| now).map_err(|wait| {
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        OpsError::RateLimited {
+            message: format!("{too_many}; try again in {secs} s"),
+            retry_after_secs: secs,
+        }
+    })
 }
