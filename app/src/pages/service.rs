@@ -408,8 +408,11 @@ fn ReplicaTable(
                     {list.into_iter().map(|r| {
                         let tone = replica_tone(&r);
                         let id = r.container_id.clone();
+                        // `try_get`: a server render can outlive the page's owner
+                        // (the browser went away mid-stream); reading a disposed
+                        // resource with `get` would panic the render.
                         let usage = move || {
-                            stats.get().and_then(|s| s.ok()).and_then(|all| {
+                            stats.try_get().flatten().and_then(|s| s.ok()).and_then(|all| {
                                 let by_id: HashMap<String, ReplicaStats> = all.into_iter().map(|s| (s.container_id.clone(), s)).collect();
                                 by_id.get(&id).cloned()
                             })
