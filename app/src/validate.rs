@@ -1467,15 +1467,73 @@ mod tests {
     #[test]
     fn spec_hashes_are_pinned() {
         // Replicas are replaced when their spec's hash changes: a change in how a
-        // spec serialises would restart every replica of every cluster.
+        // spec is hashed would restart every replica of every new revision.
+        let spec = |v: serde_json::Value| -> crate::wire::ServiceSpec {
+            serde_json::from_value(v).unwrap()
+        };
+        let pinned = [
+            (serde_json::json!({"image": "demo:v1"}), "0a8dec8414222ed1"),
+            (
+                serde_json::json!({
+                    "image": "127.0.0.1:5000/berth-demo:v1", "port": 8080, "env": {"A": "1"},
+                    "health": {"kind": "http", "path": "/healthz"}
+                }),
+                "2ff1669dec55f612",
+            ),
+            (
+                serde_json::json!({
+                    "image": "db:16", "command": ["postgres"], "args": ["-c", "fsync=on"],
+                    "env": {"PW": {"secret": "pw", "version": 3}},
+                    "resources": {"cpu_millis": 500, "memory_bytes": 268435456},
+                    "placement": {"constraints": ["zone=a"], "strategy": "binpack"},
+                    "volumes": [{"name": "data", "path": "/var/lib/db"}]
+                }),
+                "1f09a3174c17670e",
+            ),
+        ];
+        let got: Vec<String> = pinned.iter().map(|(j, _)| spec(j.clone()).hash()).collect();
+        let want: Vec<&str> = pinned.iter().map(|(_, h)| *h).collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn a_new_optional_field_at_its_default_or_another_field_order_keeps_every_hash() {
         let spec: crate::wire::ServiceSpec = serde_json::from_value(serde_json::json!({
-            "image": "127.0.0.1:5000/berth-demo:v1", "port": 8080, "env": {"A": "1"},
-            "health": {"kind": "http", "path": "/healthz"}
+            "image": "demo:v1", "port": 8080, "env": {"A": "", "B": "2"},
+            "health": {"kind": "http", "path": "/healthz"},
+            "volumes": [{"name": "data", "path": "/data"}]
         }))
         .unwrap();
-        // Computed from the spec's JSON as Berth wrote it before environment
-        // values could name secrets: a written value hashes as it always did.
-        assert_eq!(spec.hash(), "41e383eef0efd972");
+        let value = serde_json::to_value(&spec).unwrap();
+        assert_eq!(crate::wire::canonical_hash(&value), spec.hash());
+        // What a spec of a later Berth with a new optional field (None, an empty
+        // list or map) serialises to, at the top and inside its parts.
+        let mut later = value.clone();
+        later["sidecars"] = serde_json::json!([]);
+        later["dns"] = serde_json::Value::Null;
+        later["health"]["headers"] = serde_json::json!({});
+        later["volumes"][0]["options_from"] = serde_json::Value::Null;
+        assert_eq!(crate::wire::canonical_hash(&later), spec.hash());
+        // The same fields written in another order.
+        let mut reordered = serde_json::Map::new();
+        let object = value.as_object().unwrap();
+        for k in object.keys().rev() {
+            reordered.insert(k.clone(), object[k].clone());
+        }
+        assert_eq!(
+            crate::wire::canonical_hash(&serde_json::Value::Object(reordered)),
+            spec.hash()
+        );
+        // An empty value is still a value: `A=""` is not `A` unset.
+        let mut unset = spec.clone();
+        unset.env.remove("A");
+        assert_ne!(unset.hash(), spec.hash());
+        // How replicas change is not what they are.
+        let mut policy = spec.clone();
+        policy.update.batch_size = Some(2);
+        assert_eq!(policy.hash(), spec.hash());
+        assert!(policy.same_replicas(&spec));
+        assert!(!unset.same_replicas(&spec));
     }
 
     #[test]

@@ -1080,6 +1080,18 @@ impl UpdatePolicy {
             (None, UpdateOrder::StopFirst) => self.max_unavailable.max(1),
         }
     }
+
+    /// Whether replicas change in batches that each wait for the one before (a batch
+    /// size, a delay or a monitor window), rather than as fast as the surge allows.
+    pub fn batched(&self) -> bool {
+        self.batch_size.is_some() || self.delay_ms > 0 || self.monitor_ms > 0
+    }
+
+    /// When the next batch may begin, for a batch that turned healthy at `done_at`:
+    /// after its monitor window and the delay.
+    pub fn gate_after(&self, done_at: i64) -> i64 {
+        done_at.saturating_add(self.monitor_ms.saturating_add(self.delay_ms) as i64)
+    }
 }
 
 /// A secret of the service's team that an environment variable takes its value
@@ -1283,25 +1295,83 @@ impl ServiceSpec {
 
     /// A short, stable fingerprint of the spec, written on every replica so that a
     /// replica of an outdated spec is recognised.
+    ///
+    /// FNV-1a over the spec's canonical JSON: keys sorted at every level, and keys
+    /// whose value is `null`, `[]` or `{}` left out, so that neither the order of
+    /// the fields in this file nor a new optional field (at its default) changes
+    /// any hash. The update policy says how replicas change, not what they are: it
+    /// is left out too. A new field whose default is not empty must skip
+    /// serialising its default for the same reason.
     pub fn hash(&self) -> String {
-        // FNV-1a over the canonical JSON: stable across builds and platforms. The
-        // update policy says how replicas change, not what they are: left out.
         let mut replica = self.clone();
         replica.update = UpdatePolicy::default();
-        let json = serde_json_canonical(&replica);
-        let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-        for b in json.bytes() {
-            h ^= u64::from(b);
-            h = h.wrapping_mul(0x0100_0000_01b3);
-        }
-        format!("{h:016x}")
+        // A spec is plain data (strings, numbers, string-keyed maps): it always
+        // serialises.
+        let value = serde_json::to_value(&replica).expect("a spec always serialises");
+        canonical_hash(&value)
+    }
+
+    /// Whether replicas of both specs are the same (they differ at most in how
+    /// replicas change), so that replicas of one count as current for the other.
+    pub fn same_replicas(&self, other: &ServiceSpec) -> bool {
+        let (mut a, mut b) = (self.clone(), other.clone());
+        a.update = UpdatePolicy::default();
+        b.update = UpdatePolicy::default();
+        a == b
     }
 }
 
-/// The spec as JSON with sorted keys (structs serialise in declaration order, maps
-/// are BTreeMaps), so the same spec always hashes the same.
-fn serde_json_canonical(spec: &ServiceSpec) -> String {
-    serde_json::to_string(spec).unwrap_or_default()
+/// FNV-1a over `value` written canonically (see [`ServiceSpec::hash`]).
+pub fn canonical_hash(value: &serde_json::Value) -> String {
+    let mut text = String::new();
+    write_canonical(value, &mut text);
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
+fn write_canonical(value: &serde_json::Value, out: &mut String) {
+    use serde_json::Value;
+    let empty = |v: &Value| match v {
+        Value::Null => true,
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+        _ => false,
+    };
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map
+                .iter()
+                .filter(|(_, v)| !empty(v))
+                .map(|(k, _)| k)
+                .collect();
+            keys.sort();
+            out.push('{');
+            for (i, k) in keys.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                out.push_str(&Value::String(k.clone()).to_string());
+                out.push(':');
+                write_canonical(&map[k], out);
+            }
+            out.push('}');
+        }
+        Value::Array(items) => {
+            out.push('[');
+            for (i, v) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                write_canonical(v, out);
+            }
+            out.push(']');
+        }
+        scalar => out.push_str(&scalar.to_string()),
+    }
 }
 
 /// Defaults of the spec's optional fields.

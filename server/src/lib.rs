@@ -16,6 +16,8 @@
 //! - [`scheduler`]: placement (pure): which host gets a replica, or why none.
 //! - [`reconciler`]: `plan` (pure), health checks, and the loop that makes what
 //!   runs match what the services want.
+//! - [`rollout`]: rollout state, owned: the state machine, and every move of a
+//!   rollout as one transaction guarded on the state it expects.
 //! - [`proxy`]: the reverse proxy to the services' healthy replicas, its route
 //!   table, counters, and exports (Prometheus, nginx).
 //! - [`events`]: recorded events and the in-process event bus.
@@ -50,6 +52,7 @@ pub mod http;
 pub mod ops;
 pub mod proxy;
 pub mod reconciler;
+pub mod rollout;
 pub mod runtime;
 pub mod scheduler;
 pub mod secrets;

@@ -31,19 +31,26 @@ pub async fn healthz() -> Json<Value> {
 #[utoipa::path(get, path = "/readyz", tag = "health",
     responses((status = 200, body = Object), (status = 503, body = app::wire::ErrorBody)))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
-    let not_ready = |why: &str| {
+    // The client learns only that the database is unavailable; why is in the log.
+    let unavailable = || {
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "not_ready",
-            format!("the database does not answer {why}"),
+            "database unavailable".to_string(),
         )
     };
     match tokio::time::timeout(READY_TIMEOUT, state.store.ping()).await {
         Ok(Ok(())) => Ok(Json(json!({ "status": "ready" }))),
         Ok(Err(e)) => {
             tracing::error!(error = %e, "readiness: the database does not answer");
-            Err(not_ready("(the server log has the details)"))
+            Err(unavailable())
         }
-        Err(_) => Err(not_ready(&format!("within {} s", READY_TIMEOUT.as_secs()))),
+        Err(_) => {
+            tracing::error!(
+                "readiness: the database does not answer within {} s",
+                READY_TIMEOUT.as_secs()
+            );
+            Err(unavailable())
+        }
     }
 }

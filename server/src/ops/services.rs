@@ -21,6 +21,7 @@ use crate::cluster::health;
 use crate::domain::{ObservedReplica, Status};
 use crate::events::{self, Level, ServiceRef};
 use crate::reconciler::plan::RolloutReport;
+use crate::rollout::{self, Transition};
 use crate::state::AppState;
 use crate::store::{EventFilter, NewRollout, NewService, RolloutRow, ServiceRow};
 
@@ -353,7 +354,7 @@ pub fn rollout_view(r: &RolloutRow, row: &ServiceRow, report: &RolloutReport) ->
         RolloutState::Running => {
             let gate = r
                 .batch_done_at
-                .map(|t| t + (policy.monitor_ms + policy.delay_ms) as i64)
+                .map(|t| policy.gate_after(t))
                 .filter(|g| *g > clock::now_ms() && report.in_transition == 0);
             match gate {
                 Some(g) if report.old_remaining == 0 => format!(
@@ -674,21 +675,13 @@ pub(crate) async fn roll_out(
     what: &str,
     now: i64,
 ) -> Result<i64, OpsError> {
-    let number = state
-        .store
-        .add_revision(row.id, spec, author, message, now)
-        .await?;
-    state
-        .store
-        .start_rollout(NewRollout {
-            service_id: row.id,
-            from_revision: row.revision,
-            to_revision: number,
-            kind: RolloutKind::Deploy,
-            author,
-            now,
-        })
-        .await?;
+    let current = rollout::Current {
+        service_id: row.id,
+        revision: row.revision,
+        spec: &row.spec,
+        spec_hash: &row.spec_hash,
+    };
+    let number = rollout::deploy(&state.store, current, spec, author, message, now).await?;
     events::service(
         state,
         &ServiceRef::from(row),
@@ -971,17 +964,18 @@ pub async fn rollback(
                 other => other,
             })?;
         let now = clock::now_ms();
-        state
-            .store
-            .start_rollout(NewRollout {
+        rollout::roll_back(
+            &state.store,
+            NewRollout {
                 service_id: row.id,
                 from_revision: row.revision,
                 to_revision: target,
                 kind: RolloutKind::Rollback,
                 author: &author,
                 now,
-            })
-            .await?;
+            },
+        )
+        .await?;
         events::service(
             state,
             &ServiceRef::from(&row),
@@ -1060,60 +1054,37 @@ pub async fn control_rollout(
                 row.name
             )));
         };
-        let now = clock::now_ms();
-        let message = match (what, r.state) {
-            (RolloutControl::Pause, RolloutState::Running) => {
-                state
-                    .store
-                    .set_rollout_state(
-                        r.id,
-                        RolloutState::Paused,
-                        &format!("paused by {author}"),
-                        now,
-                    )
-                    .await?;
+        let transition = match what {
+            RolloutControl::Pause => Transition::Pause { by: author.clone() },
+            RolloutControl::Resume => Transition::Resume,
+            RolloutControl::Abort => Transition::Abort { by: author.clone() },
+        };
+        if !transition.from().contains(&r.state) {
+            return Err(OpsError::Conflict(format!(
+                "the rollout to revision {} is {} already",
+                r.to_revision,
+                r.state.as_str()
+            )));
+        }
+        if rollout::apply(&state.store, &r, &transition, clock::now_ms()).await?
+            == rollout::Outcome::Lost
+        {
+            return Err(OpsError::Conflict(format!(
+                "the rollout to revision {} changed meanwhile; look again",
+                r.to_revision
+            )));
+        }
+        let message = match what {
+            RolloutControl::Pause => {
                 format!("rollout to revision {} paused by {author}", r.to_revision)
             }
-            (RolloutControl::Resume, RolloutState::Paused) => {
-                state
-                    .store
-                    .set_rollout_state(r.id, RolloutState::Running, "", now)
-                    .await?;
+            RolloutControl::Resume => {
                 format!("rollout to revision {} resumed by {author}", r.to_revision)
             }
-            (RolloutControl::Abort, _) => {
-                state
-                    .store
-                    .set_rollout_state(
-                        r.id,
-                        RolloutState::Aborted,
-                        &format!("aborted by {author}"),
-                        now,
-                    )
-                    .await?;
-                state
-                    .store
-                    .start_rollout(NewRollout {
-                        service_id: row.id,
-                        from_revision: r.to_revision,
-                        to_revision: r.from_revision,
-                        kind: RolloutKind::Rollback,
-                        author: &author,
-                        now,
-                    })
-                    .await?;
-                format!(
-                    "rollout to revision {} aborted by {author}; back to revision {}",
-                    r.to_revision, r.from_revision
-                )
-            }
-            (_, s) => {
-                return Err(OpsError::Conflict(format!(
-                    "the rollout to revision {} is {} already",
-                    r.to_revision,
-                    s.as_str()
-                )))
-            }
+            RolloutControl::Abort => format!(
+                "rollout to revision {} aborted by {author}; back to revision {}",
+                r.to_revision, r.from_revision
+            ),
         };
         events::service(state, &ServiceRef::from(&row), Level::Warn, &message).await;
         state.reconciler.written(row.id);

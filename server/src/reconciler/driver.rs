@@ -19,7 +19,7 @@ use std::time::Duration;
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use app::wire::{FailureAction, Health, HealthProbe, RolloutKind, RolloutState, RouteSpec};
+use app::wire::{Health, HealthProbe, RolloutKind, RolloutState, RouteSpec};
 
 use super::plan::{self, Action, Plan, RolloutReport};
 use super::prober::Target;
@@ -29,9 +29,10 @@ use crate::cluster::health;
 use crate::domain::{DesiredService, HostInfo, ObservedReplica, RolloutCtx, Status};
 use crate::events::{self, ClusterEvent, Level, ServiceRef};
 use crate::proxy::table::{Backend, HostMatch, RouteInput};
+use crate::rollout::{self, Outcome, Transition};
 use crate::runtime::ReplicaSpec;
 use crate::state::AppState;
-use crate::store::{NewRollout, RolloutRow, ServiceRow};
+use crate::store::{RolloutRow, ServiceRow};
 
 /// Actions run at once per service task.
 const PARALLEL_ACTIONS: usize = 32;
@@ -129,9 +130,7 @@ fn desired_from(
         spec_hash: row.spec_hash.clone(),
         rollout: rollout.map(|r| RolloutCtx {
             paused: r.state == RolloutState::Paused,
-            gate_until_ms: r
-                .batch_done_at
-                .map(|t| t + (policy.monitor_ms + policy.delay_ms) as i64),
+            gate_until_ms: r.batch_done_at.map(|t| policy.gate_after(t)),
             started_ms: r.started_at,
             batch_ready: r.batch_ready,
         }),
@@ -545,61 +544,27 @@ impl Driver {
     ) -> bool {
         let store = &state.store;
         let policy = &d.spec.update;
-        let batched = policy.batch_size.is_some() || policy.delay_ms > 0 || policy.monitor_ms > 0;
+        let batched = policy.batched();
         if rollout.state == RolloutState::Running && !report.failures.is_empty() {
             let reason = self.failure_words(state, d, report);
-            // A rollback that fails too waits for a person instead of going round.
-            let action = if rollout.kind == RolloutKind::AutoRollback {
-                FailureAction::Pause
-            } else {
-                policy.failure_action
+            let t = Transition::fail(rollout, policy.failure_action, reason.clone());
+            let message = match &t {
+                Transition::Fail { rollback: true, .. } => format!(
+                    "rollout to revision {} rolled back to revision {}: {reason}",
+                    rollout.to_revision, rollout.from_revision
+                ),
+                _ => format!(
+                    "rollout to revision {} paused: {reason}",
+                    rollout.to_revision
+                ),
             };
-            let outcome = match action {
-                FailureAction::Rollback => {
-                    let words = format!("rolled back: {reason}");
-                    let moved = async {
-                        store
-                            .set_rollout_state(rollout.id, RolloutState::RolledBack, &words, now)
-                            .await?;
-                        store
-                            .start_rollout(NewRollout {
-                                service_id: d.id,
-                                from_revision: rollout.to_revision,
-                                to_revision: rollout.from_revision,
-                                kind: RolloutKind::AutoRollback,
-                                author: "berth",
-                                now,
-                            })
-                            .await
-                    }
-                    .await;
-                    moved.map(|_| {
-                        format!(
-                            "rollout to revision {} rolled back to revision {}: {reason}",
-                            rollout.to_revision, rollout.from_revision
-                        )
-                    })
-                }
-                FailureAction::Pause => store
-                    .set_rollout_state(
-                        rollout.id,
-                        RolloutState::Paused,
-                        &format!("paused: {reason}"),
-                        now,
-                    )
-                    .await
-                    .map(|_| {
-                        format!(
-                            "rollout to revision {} paused: {reason}",
-                            rollout.to_revision
-                        )
-                    }),
-            };
-            match outcome {
-                Ok(message) => {
+            match rollout::apply(store, rollout, &t, now).await {
+                Ok(Outcome::Done) => {
                     events::service(state, &d.service_ref(), Level::Error, &message).await;
                     state.reconciler.written(d.id);
                 }
+                // A newer deploy or a person moved it first: the next pass sees that.
+                Ok(Outcome::Lost) => state.reconciler.written(d.id),
                 Err(e) => tracing::error!(error = %e, "reconciler: cannot record a failed rollout"),
             }
             return true;
@@ -612,14 +577,13 @@ impl Driver {
         // are ready than at the last batch.
         let mut batch_done_at = rollout.batch_done_at;
         if batched && report.in_transition == 0 && report.new_ready > rollout.batch_ready {
-            if let Err(e) = store
-                .set_batch_done(rollout.id, now, report.new_ready)
-                .await
-            {
-                tracing::error!(error = %e, "reconciler: cannot record a batch");
+            match rollout::batch_done(store, rollout, now, report.new_ready).await {
+                Ok(Outcome::Done) => {}
+                Ok(Outcome::Lost) => return true,
+                Err(e) => tracing::error!(error = %e, "reconciler: cannot record a batch"),
             }
             batch_done_at = Some(now);
-            self.wake_at(now + (policy.monitor_ms + policy.delay_ms) as i64);
+            self.wake_at(policy.gate_after(now));
         }
         let converged = report.in_transition == 0
             && report.old_remaining == 0
@@ -627,12 +591,13 @@ impl Driver {
         let monitored =
             !batched || batch_done_at.is_none_or(|t| now >= t + policy.monitor_ms as i64);
         if rollout.state == RolloutState::Running && converged && monitored {
-            if let Err(e) = store
-                .set_rollout_state(rollout.id, RolloutState::Succeeded, "", now)
-                .await
-            {
-                tracing::error!(error = %e, "reconciler: cannot record a finished rollout");
-                return false;
+            match rollout::apply(store, rollout, &Transition::Succeed, now).await {
+                Ok(Outcome::Done) => {}
+                Ok(Outcome::Lost) => return false,
+                Err(e) => {
+                    tracing::error!(error = %e, "reconciler: cannot record a finished rollout");
+                    return false;
+                }
             }
             let what = match rollout.kind {
                 RolloutKind::Deploy => "rollout",

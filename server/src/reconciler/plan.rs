@@ -246,6 +246,24 @@ pub fn plan(
     out
 }
 
+/// The spec's placement constraints, parsed; and why not, for the first that does
+/// not parse (a spec stored before a rule, or written around validation).
+fn parse_constraints(written: &[String]) -> (Vec<Constraint>, Option<String>) {
+    let mut out = Vec::with_capacity(written.len());
+    for c in written {
+        match validate::constraint(c) {
+            Ok(c) => out.push(c),
+            Err(why) => {
+                return (
+                    out,
+                    Some(format!("its constraint {c:?} does not parse: {why}")),
+                )
+            }
+        }
+    }
+    (out, None)
+}
+
 fn plan_service(
     ctx: &Ctx,
     s: &DesiredService,
@@ -273,13 +291,9 @@ fn plan_service(
             counts[i] += 1;
         }
     }
-    let constraints: Vec<Constraint> = s
-        .spec
-        .placement
-        .constraints
-        .iter()
-        .filter_map(|c| validate::constraint(c).ok())
-        .collect();
+    // A constraint that does not parse refuses placement: dropping it would place
+    // the replica where its spec said it must not go.
+    let (constraints, unparsed) = parse_constraints(&s.spec.placement.constraints);
     let need = Need {
         cpu_millis: u64::from(s.spec.resources.cpu_millis),
         memory_bytes: s.spec.resources.memory_bytes,
@@ -353,7 +367,7 @@ fn plan_service(
     }
     // Moves may begin unless the rollout is paused or waits out its monitor window
     // and delay; batches begin whole, once the previous one is done.
-    let batched = policy.batch_size.is_some() || policy.delay_ms > 0 || policy.monitor_ms > 0;
+    let batched = policy.batched();
     let may_begin = match &s.rollout {
         None => true,
         Some(r) if r.paused => false,
@@ -381,6 +395,10 @@ fn plan_service(
                  counts: &mut [u32],
                  out: &mut Plan,
                  problems: &mut Vec<String>| {
+        if let Some(why) = &unparsed {
+            problems.push(format!("replica {slot} not placed: {why}"));
+            return;
+        }
         let fixed = fixed.get_or_init(|| scheduler::fixed_refusals(&need, slots));
         // A slot with a home starts there or nowhere: its data is there.
         let placed = match home(slot) {

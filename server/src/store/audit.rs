@@ -91,7 +91,8 @@ impl Store {
                     action: r.try_get("action")?,
                     target: r.try_get("target")?,
                     client_addr: r.try_get("client_addr")?,
-                    result: AuditResult::parse(&result).unwrap_or(AuditResult::Failed),
+                    result: AuditResult::parse(&result)
+                        .ok_or_else(|| super::unreadable("result", &result))?,
                     detail: r.try_get("detail")?,
                 })
             })

@@ -57,7 +57,7 @@ fn host_from(r: &sqlx::sqlite::SqliteRow) -> Result<HostRow, sqlx::Error> {
         name: r.try_get("name")?,
         endpoint: r.try_get("endpoint")?,
         address: r.try_get("address")?,
-        labels: serde_json::from_str(&labels).unwrap_or_default(),
+        labels: super::json_column("labels", &labels)?,
         tls,
         cordoned: r.try_get::<i64, _>("cordoned")? == 1,
         draining: r.try_get::<i64, _>("draining")? == 1,
@@ -65,8 +65,8 @@ fn host_from(r: &sqlx::sqlite::SqliteRow) -> Result<HostRow, sqlx::Error> {
     })
 }
 
-fn labels_json(labels: &BTreeMap<String, String>) -> String {
-    serde_json::to_string(labels).unwrap_or_else(|_| "{}".into())
+fn labels_json(labels: &BTreeMap<String, String>) -> Result<String, sqlx::Error> {
+    super::to_json_column(labels)
 }
 
 impl Store {
@@ -79,7 +79,7 @@ impl Store {
         .bind(h.name)
         .bind(h.endpoint)
         .bind(h.address)
-        .bind(labels_json(h.labels))
+        .bind(labels_json(h.labels)?)
         .bind(h.tls.map(|t| t.ca.as_str()))
         .bind(h.tls.map(|t| t.cert.as_str()))
         .bind(h.tls.map(|t| t.key.as_str()))
@@ -123,7 +123,7 @@ impl Store {
         now: i64,
     ) -> Result<(), StoreError> {
         sqlx::query("UPDATE hosts SET labels = ?, updated_at = ? WHERE id = ?")
-            .bind(labels_json(labels))
+            .bind(labels_json(labels)?)
             .bind(now)
             .bind(id)
             .execute(&self.pool)

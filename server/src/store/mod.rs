@@ -24,7 +24,7 @@ pub use audit::{AuditFilter, NewAudit};
 pub use domains::DomainRow;
 pub use events::{EventFilter, NewEvent};
 pub use hosts::{HostRow, NewHost, TlsPem};
-pub use rollouts::{NewRollout, RolloutRow};
+pub use rollouts::{Expect, Move, NewRollout, RolloutRow};
 pub use secrets::{Sealed, SecretRow};
 pub use services::{NewService, RevisionRow, ServiceRow};
 pub use sessions::{SessionRow, SessionUser};
@@ -65,6 +65,32 @@ impl StoreError {
     }
 }
 
+/// A stored value that does not read as what its column holds: the row is
+/// unreadable, an error the caller shows rather than a default it guesses.
+pub(crate) fn unreadable(column: &str, value: &str) -> sqlx::Error {
+    sqlx::Error::ColumnDecode {
+        index: column.to_string(),
+        source: format!("unexpected value '{value}'").into(),
+    }
+}
+
+/// A stored JSON column that does not parse as what it holds.
+pub(crate) fn json_column<T: serde::de::DeserializeOwned>(
+    column: &str,
+    text: &str,
+) -> Result<T, sqlx::Error> {
+    serde_json::from_str(text).map_err(|e| sqlx::Error::ColumnDecode {
+        index: column.to_string(),
+        source: Box::new(e),
+    })
+}
+
+/// A value as the JSON stored in a column. Berth's own types always serialise;
+/// should one not, the write fails rather than storing something else.
+pub(crate) fn to_json_column<T: serde::Serialize>(value: &T) -> Result<String, sqlx::Error> {
+    serde_json::to_string(value).map_err(|e| sqlx::Error::Encode(Box::new(e)))
+}
+
 /// The database. Cheap to clone (the pool is shared).
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -73,6 +99,14 @@ pub struct Store {
 }
 
 impl Store {
+    /// A transaction that writes. It takes the write lock at once (`BEGIN
+    /// IMMEDIATE`), waiting under the busy timeout: a transaction that read first
+    /// and then wrote would fail at once with "database is locked" whenever another
+    /// writer committed in between (SQLite's snapshot rule in WAL mode).
+    async fn write_tx(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.pool.begin_with("BEGIN IMMEDIATE").await
+    }
+
     /// Opens (creating if missing) the database at `url`, with WAL, foreign keys and
     /// a busy timeout on every connection.
     pub async fn open(url: &str) -> Result<Store, StoreError> {

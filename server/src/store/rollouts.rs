@@ -32,8 +32,14 @@ fn rollout_from(r: &sqlx::sqlite::SqliteRow) -> Result<RolloutRow, sqlx::Error> 
         service_id: r.try_get("service_id")?,
         from_revision: r.try_get("from_revision")?,
         to_revision: r.try_get("to_revision")?,
-        kind: RolloutKind::parse(r.try_get("kind")?).unwrap_or(RolloutKind::Deploy),
-        state: RolloutState::parse(r.try_get("state")?).unwrap_or(RolloutState::Aborted),
+        kind: {
+            let kind: &str = r.try_get("kind")?;
+            RolloutKind::parse(kind).ok_or_else(|| super::unreadable("kind", kind))?
+        },
+        state: {
+            let state: &str = r.try_get("state")?;
+            RolloutState::parse(state).ok_or_else(|| super::unreadable("state", state))?
+        },
         reason: r.try_get("reason")?,
         author: r.try_get("author")?,
         started_at: r.try_get("started_at")?,
@@ -55,46 +61,157 @@ pub struct NewRollout<'a> {
     pub now: i64,
 }
 
+/// What a guarded move expects: the rollout, and the states it may still be in.
+#[derive(Debug, Clone, Copy)]
+pub struct Expect<'a> {
+    pub id: i64,
+    pub states: &'a [RolloutState],
+}
+
+/// A rollout's move to `to`; with `then`, the rollout back that starts in the same
+/// transaction (its service must still be at `then.from_revision`).
+#[derive(Debug, Clone)]
+pub struct Move<'a> {
+    pub to: RolloutState,
+    pub reason: &'a str,
+    pub now: i64,
+    pub then: Option<NewRollout<'a>>,
+}
+
+/// Starts `r` inside `tx`: a rollout under way for the service is aborted as
+/// superseded, and the service points at `r.to_revision`. With `expect_revision`,
+/// only while the service is still at that revision (else `None`, nothing written).
+async fn start_in(
+    tx: &mut sqlx::SqliteConnection,
+    r: &NewRollout<'_>,
+    expect_revision: Option<i64>,
+) -> Result<Option<i64>, sqlx::Error> {
+    let moved = sqlx::query(
+        "UPDATE services SET revision = ?, updated_at = ? WHERE id = ? AND (? IS NULL OR revision = ?)",
+    )
+    .bind(r.to_revision)
+    .bind(r.now)
+    .bind(r.service_id)
+    .bind(expect_revision)
+    .bind(expect_revision)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if moved == 0 {
+        return Ok(None);
+    }
+    sqlx::query(
+        "UPDATE rollouts SET state = 'aborted', reason = ?, updated_at = ?, finished_at = ? \
+         WHERE service_id = ? AND state IN ('running', 'paused')",
+    )
+    .bind(format!(
+        "superseded by the move to revision {}",
+        r.to_revision
+    ))
+    .bind(r.now)
+    .bind(r.now)
+    .bind(r.service_id)
+    .execute(&mut *tx)
+    .await?;
+    let id = sqlx::query(
+        "INSERT INTO rollouts (service_id, from_revision, to_revision, kind, state, author, started_at, updated_at) \
+         VALUES (?, ?, ?, ?, 'running', ?, ?, ?)",
+    )
+    .bind(r.service_id)
+    .bind(r.from_revision)
+    .bind(r.to_revision)
+    .bind(r.kind.as_str())
+    .bind(r.author)
+    .bind(r.now)
+    .bind(r.now)
+    .execute(&mut *tx)
+    .await?
+    .last_insert_rowid();
+    Ok(Some(id))
+}
+
 impl Store {
     /// Points a service at `to_revision` and starts a rollout there; a rollout still
     /// under way for the service is aborted as superseded, in the same transaction.
+    /// Only `crate::rollout` calls this: it owns rollout state.
     pub async fn start_rollout(&self, r: NewRollout<'_>) -> Result<i64, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        sqlx::query(
-            "UPDATE rollouts SET state = 'aborted', reason = ?, updated_at = ?, finished_at = ? \
-             WHERE service_id = ? AND state IN ('running', 'paused')",
-        )
-        .bind(format!(
-            "superseded by the move to revision {}",
-            r.to_revision
-        ))
-        .bind(r.now)
-        .bind(r.now)
-        .bind(r.service_id)
-        .execute(&mut *tx)
-        .await?;
-        sqlx::query("UPDATE services SET revision = ?, updated_at = ? WHERE id = ?")
-            .bind(r.to_revision)
-            .bind(r.now)
-            .bind(r.service_id)
-            .execute(&mut *tx)
-            .await?;
-        let id = sqlx::query(
-            "INSERT INTO rollouts (service_id, from_revision, to_revision, kind, state, author, started_at, updated_at) \
-             VALUES (?, ?, ?, ?, 'running', ?, ?, ?)",
-        )
-        .bind(r.service_id)
-        .bind(r.from_revision)
-        .bind(r.to_revision)
-        .bind(r.kind.as_str())
-        .bind(r.author)
-        .bind(r.now)
-        .bind(r.now)
-        .execute(&mut *tx)
-        .await?
-        .last_insert_rowid();
+        let mut tx = self.write_tx().await?;
+        let Some(id) = start_in(&mut tx, &r, None).await? else {
+            return Err(StoreError::Query(sqlx::Error::RowNotFound));
+        };
         tx.commit().await?;
         Ok(id)
+    }
+
+    /// Writes the service's next revision (its replicas known by `spec_hash`) and
+    /// starts the rollout to it, in one transaction; returns the revision's number.
+    pub async fn deploy_revision(
+        &self,
+        service_id: i64,
+        spec: &app::wire::ServiceSpec,
+        spec_hash: &str,
+        message: &str,
+        from: NewRollout<'_>,
+    ) -> Result<i64, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let number = super::services::insert_revision(
+            &mut tx,
+            service_id,
+            spec,
+            spec_hash,
+            from.author,
+            message,
+            from.now,
+        )
+        .await?;
+        let rollout = NewRollout {
+            to_revision: number,
+            ..from
+        };
+        if start_in(&mut tx, &rollout, None).await?.is_none() {
+            return Err(StoreError::Query(sqlx::Error::RowNotFound));
+        }
+        tx.commit().await?;
+        Ok(number)
+    }
+
+    /// Moves a rollout, in one transaction, only if it is still in one of the
+    /// expected states (and, for a move back, its service still at the revision the
+    /// move starts from). `false`: it moved on meanwhile, nothing was written.
+    pub async fn move_rollout(&self, expect: Expect<'_>, m: Move<'_>) -> Result<bool, StoreError> {
+        let mut tx = self.write_tx().await?;
+        let states = expect
+            .states
+            .iter()
+            .map(|s| format!("'{}'", s.as_str()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let moved = sqlx::query(&format!(
+            "UPDATE rollouts SET state = ?, reason = ?, updated_at = ?, \
+             finished_at = CASE WHEN ? THEN NULL ELSE ? END WHERE id = ? AND state IN ({states})"
+        ))
+        .bind(m.to.as_str())
+        .bind(m.reason)
+        .bind(m.now)
+        .bind(m.to.active())
+        .bind(m.now)
+        .bind(expect.id)
+        .execute(&mut *tx)
+        .await?
+        .rows_affected();
+        if moved == 0 {
+            return Ok(false);
+        }
+        if let Some(back) = &m.then {
+            if start_in(&mut tx, back, Some(back.from_revision))
+                .await?
+                .is_none()
+            {
+                return Ok(false);
+            }
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// Every rollout under way (running or paused), oldest first.
@@ -138,42 +255,23 @@ impl Store {
             .map_err(StoreError::from)
     }
 
-    /// Moves a rollout to `state`; one that ends gets its finish time.
-    pub async fn set_rollout_state(
-        &self,
-        id: i64,
-        state: RolloutState,
-        reason: &str,
-        now: i64,
-    ) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE rollouts SET state = ?, reason = ?, updated_at = ?, \
-             finished_at = CASE WHEN ? THEN NULL ELSE ? END WHERE id = ?",
-        )
-        .bind(state.as_str())
-        .bind(reason)
-        .bind(now)
-        .bind(state.active())
-        .bind(now)
-        .bind(id)
-        .execute(&self.pool)
-        .await?;
-        Ok(())
-    }
-
     /// Records that a batch turned healthy at `at`, with `ready` replicas of the
-    /// new revision ready.
-    pub async fn set_batch_done(&self, id: i64, at: i64, ready: u32) -> Result<(), StoreError> {
-        sqlx::query(
-            "UPDATE rollouts SET batch_done_at = ?, batch_ready = ?, updated_at = ? WHERE id = ?",
+    /// new revision ready: only while the rollout runs and fewer were ready at its
+    /// last batch. `false`: it moved on meanwhile, nothing was written.
+    pub async fn set_batch_done(&self, id: i64, at: i64, ready: u32) -> Result<bool, StoreError> {
+        Ok(sqlx::query(
+            "UPDATE rollouts SET batch_done_at = ?, batch_ready = ?, updated_at = ? \
+             WHERE id = ? AND state = 'running' AND batch_ready < ?",
         )
         .bind(at)
         .bind(i64::from(ready))
         .bind(at)
         .bind(id)
+        .bind(i64::from(ready))
         .execute(&self.pool)
-        .await?;
-        Ok(())
+        .await?
+        .rows_affected()
+            == 1)
     }
 
     /// Whether a service has revision `number`.
@@ -255,20 +353,62 @@ mod tests {
             1
         );
 
-        store.set_batch_done(back, 5, 2).await.unwrap();
-        store
-            .set_rollout_state(back, RolloutState::Paused, "new replicas failed", 6)
+        assert!(store.set_batch_done(back, 5, 2).await.unwrap());
+        // The same batch again, or an older count, writes nothing.
+        assert!(!store.set_batch_done(back, 6, 2).await.unwrap());
+        let running = [RolloutState::Running];
+        let pause = |now| Move {
+            to: RolloutState::Paused,
+            reason: "new replicas failed",
+            now,
+            then: None,
+        };
+        assert!(store
+            .move_rollout(
+                Expect {
+                    id: back,
+                    states: &running
+                },
+                pause(6)
+            )
             .await
-            .unwrap();
+            .unwrap());
+        // A move guarded on a state the rollout left is refused, and writes nothing.
+        assert!(!store
+            .move_rollout(
+                Expect {
+                    id: back,
+                    states: &running
+                },
+                pause(7)
+            )
+            .await
+            .unwrap());
         let r = &store.rollouts_of(id, 1).await.unwrap()[0];
         assert_eq!(
-            (r.state, r.batch_done_at, r.finished_at),
-            (RolloutState::Paused, Some(5), None)
+            (r.state, r.batch_done_at, r.finished_at, r.updated_at),
+            (RolloutState::Paused, Some(5), None, 6)
         );
-        store
-            .set_rollout_state(back, RolloutState::Succeeded, "", 7)
+        let done = Move {
+            to: RolloutState::Succeeded,
+            reason: "",
+            now: 7,
+            then: None,
+        };
+        assert!(store
+            .move_rollout(
+                Expect {
+                    id: back,
+                    states: &[RolloutState::Paused]
+                },
+                done
+            )
             .await
-            .unwrap();
+            .unwrap());
+        assert_eq!(
+            store.rollouts_of(id, 1).await.unwrap()[0].finished_at,
+            Some(7)
+        );
         assert!(store.active_rollouts().await.unwrap().is_empty());
         assert!(store.has_revision(id, 2).await.unwrap());
         assert!(!store.has_revision(id, 3).await.unwrap());

@@ -80,7 +80,7 @@ impl Store {
         now: i64,
         seal: impl FnOnce(i64) -> Sealed,
     ) -> Result<i64, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         // A deleted secret of this name keeps its count: versions never repeat.
         let before: Option<(i64, i64)> =
             sqlx::query_as("SELECT id, version FROM secrets WHERE team_id = ? AND name = ?")
@@ -170,7 +170,7 @@ impl Store {
         name: &str,
         now: i64,
     ) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let id: Option<i64> = sqlx::query_scalar(
             "SELECT id FROM secrets WHERE team_id = ? AND name = ? AND deleted_at IS NULL",
         )

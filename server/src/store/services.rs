@@ -52,7 +52,7 @@ const SELECT: &str = "SELECT s.id, s.name, s.team_id, t.name AS team, s.replicas
      JOIN revisions r ON r.service_id = s.id AND r.number = s.revision";
 
 fn spec_from(json: &str) -> Result<ServiceSpec, sqlx::Error> {
-    serde_json::from_str(json).map_err(|e| sqlx::Error::Decode(Box::new(e)))
+    super::json_column("spec", json)
 }
 
 fn service_from(r: &sqlx::sqlite::SqliteRow) -> Result<ServiceRow, sqlx::Error> {
@@ -65,21 +65,53 @@ fn service_from(r: &sqlx::sqlite::SqliteRow) -> Result<ServiceRow, sqlx::Error> 
         revision: r.try_get("revision")?,
         spec: spec_from(r.try_get("spec")?)?,
         spec_hash: r.try_get("spec_hash")?,
-        proxy: serde_json::from_str(r.try_get("proxy")?).unwrap_or_default(),
+        proxy: super::json_column("proxy", r.try_get("proxy")?)?,
         created_at: r.try_get("created_at")?,
         updated_at: r.try_get("updated_at")?,
     })
 }
 
-fn spec_json(spec: &ServiceSpec) -> String {
-    serde_json::to_string(spec).unwrap_or_else(|_| "{}".into())
+fn spec_json(spec: &ServiceSpec) -> Result<String, sqlx::Error> {
+    super::to_json_column(spec)
+}
+
+/// Writes the service's next revision inside `tx`; returns its number.
+pub(super) async fn insert_revision(
+    tx: &mut sqlx::SqliteConnection,
+    service_id: i64,
+    spec: &ServiceSpec,
+    spec_hash: &str,
+    author: &str,
+    message: &str,
+    now: i64,
+) -> Result<i64, sqlx::Error> {
+    let number: i64 = sqlx::query_scalar(
+        "SELECT COALESCE(MAX(number), 0) + 1 FROM revisions WHERE service_id = ?",
+    )
+    .bind(service_id)
+    .fetch_one(&mut *tx)
+    .await?;
+    sqlx::query(
+        "INSERT INTO revisions (service_id, number, spec, spec_hash, author, message, created_at) \
+         VALUES (?, ?, ?, ?, ?, ?, ?)",
+    )
+    .bind(service_id)
+    .bind(number)
+    .bind(spec_json(spec)?)
+    .bind(spec_hash)
+    .bind(author)
+    .bind(message)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    Ok(number)
 }
 
 impl Store {
     /// Creates a service and its revision 1; a duplicate name is a unique violation.
     /// Its id is new: ids are never given twice, even after a deletion.
     pub async fn create_service(&self, s: NewService<'_>) -> Result<i64, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let id =
             sqlx::query("INSERT INTO service_ids (name, team_id, created_at) VALUES (?, ?, ?)")
                 .bind(s.name)
@@ -96,7 +128,7 @@ impl Store {
         .bind(s.name)
         .bind(s.team_id)
         .bind(i64::from(s.replicas))
-        .bind(serde_json::to_string(s.proxy).unwrap_or_else(|_| "{}".into()))
+        .bind(super::to_json_column(s.proxy)?)
         .bind(s.now)
         .bind(s.now)
         .execute(&mut *tx)
@@ -106,7 +138,7 @@ impl Store {
              VALUES (?, 1, ?, ?, ?, ?, ?)",
         )
         .bind(id)
-        .bind(spec_json(s.spec))
+        .bind(spec_json(s.spec)?)
         .bind(s.spec.hash())
         .bind(s.author)
         .bind(s.message)
@@ -143,7 +175,7 @@ impl Store {
         )
     }
 
-    /// Adds a revision and makes it current; returns its number.
+    /// Adds a revision and makes it current, without a rollout; returns its number.
     pub async fn add_revision(
         &self,
         service_id: i64,
@@ -152,25 +184,16 @@ impl Store {
         message: &str,
         now: i64,
     ) -> Result<i64, StoreError> {
-        let mut tx = self.pool.begin().await?;
-        let number: i64 = sqlx::query_scalar(
-            "SELECT COALESCE(MAX(number), 0) + 1 FROM revisions WHERE service_id = ?",
+        let mut tx = self.write_tx().await?;
+        let number = insert_revision(
+            &mut tx,
+            service_id,
+            spec,
+            &spec.hash(),
+            author,
+            message,
+            now,
         )
-        .bind(service_id)
-        .fetch_one(&mut *tx)
-        .await?;
-        sqlx::query(
-            "INSERT INTO revisions (service_id, number, spec, spec_hash, author, message, created_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
-        )
-        .bind(service_id)
-        .bind(number)
-        .bind(spec_json(spec))
-        .bind(spec.hash())
-        .bind(author)
-        .bind(message)
-        .bind(now)
-        .execute(&mut *tx)
         .await?;
         sqlx::query("UPDATE services SET revision = ?, updated_at = ? WHERE id = ?")
             .bind(number)
@@ -229,7 +252,7 @@ impl Store {
         now: i64,
     ) -> Result<(), StoreError> {
         sqlx::query("UPDATE services SET proxy = ?, updated_at = ? WHERE id = ?")
-            .bind(serde_json::to_string(proxy).unwrap_or_else(|_| "{}".into()))
+            .bind(super::to_json_column(proxy)?)
             .bind(now)
             .bind(service_id)
             .execute(&self.pool)
@@ -240,7 +263,7 @@ impl Store {
     /// Deletes a service and its revisions; false when there was none. Its id
     /// stays taken.
     pub async fn delete_service(&self, service_id: i64, now: i64) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let gone = sqlx::query("DELETE FROM services WHERE id = ?")
             .bind(service_id)
             .execute(&mut *tx)
@@ -293,6 +316,38 @@ mod tests {
 
     fn spec(image: &str) -> ServiceSpec {
         serde_json::from_value(serde_json::json!({"image": image, "port": 8080})).unwrap()
+    }
+
+    #[tokio::test]
+    async fn stored_data_that_does_not_read_is_an_error_not_a_default() {
+        let dir = TempDir::new();
+        let store = Store::open(&dir.db_url()).await.unwrap();
+        store.migrate().await.unwrap();
+        let team = store.create_team("web", 1).await.unwrap();
+        let v1 = spec("demo:v1");
+        store
+            .create_service(NewService {
+                name: "shop",
+                team_id: team,
+                replicas: 1,
+                spec: &v1,
+                proxy: &ProxyConfig::default(),
+                author: "ann",
+                message: "",
+                now: 1,
+            })
+            .await
+            .unwrap();
+        // A proxy config that reads as the default would route the service as if
+        // nobody had said otherwise; a spec that does not read must not run at all.
+        for (sql, column) in [
+            ("UPDATE services SET proxy = '{\"routes\": 7}'", "proxy"),
+            ("UPDATE revisions SET spec = '{}'", "spec"),
+        ] {
+            sqlx::query(sql).execute(&store.pool).await.unwrap();
+            let e = store.service_by_name("shop").await.unwrap_err().to_string();
+            assert!(e.contains(column), "{e}");
+        }
     }
 
     #[tokio::test]

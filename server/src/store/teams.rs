@@ -5,8 +5,8 @@ use sqlx::Row;
 
 use super::{Store, StoreError};
 
-fn role_of(s: &str) -> TeamRole {
-    TeamRole::parse(s).unwrap_or(TeamRole::Viewer)
+fn role_of(s: &str) -> Result<TeamRole, sqlx::Error> {
+    TeamRole::parse(s).ok_or_else(|| super::unreadable("role", s))
 }
 
 impl Store {
@@ -43,7 +43,7 @@ impl Store {
                 team_members.push(MemberView {
                     user_id: m.try_get("user_id")?,
                     username: m.try_get("username")?,
-                    role: role_of(m.try_get::<&str, _>("role")?),
+                    role: role_of(m.try_get::<&str, _>("role")?)?,
                 });
             }
             out.push(TeamView {
@@ -71,7 +71,7 @@ impl Store {
     /// team (its deleted services, its services' events) forgets it: those become
     /// an admin's to read, never a new team's of the same id.
     pub async fn delete_team(&self, id: i64) -> Result<bool, StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         let gone = sqlx::query("DELETE FROM teams WHERE id = ?")
             .bind(id)
             .execute(&mut *tx)
@@ -138,7 +138,7 @@ impl Store {
                 Ok(TeamRef {
                     id: r.try_get("id")?,
                     name: r.try_get("name")?,
-                    role: role_of(r.try_get::<&str, _>("role")?),
+                    role: role_of(r.try_get::<&str, _>("role")?)?,
                 })
             })
             .collect::<Result<_, sqlx::Error>>()

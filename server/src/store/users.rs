@@ -21,7 +21,7 @@ pub(super) fn user_from(row: &sqlx::sqlite::SqliteRow) -> Result<UserRow, sqlx::
         id: row.try_get("id")?,
         username: row.try_get("username")?,
         password_hash: row.try_get("password_hash")?,
-        role: UserRole::parse(&role).unwrap_or(UserRole::Member),
+        role: UserRole::parse(&role).ok_or_else(|| super::unreadable("role", &role))?,
         created_at: row.try_get("created_at")?,
     })
 }
@@ -133,7 +133,7 @@ impl Store {
         keep_session: Option<i64>,
         now: i64,
     ) -> Result<(), StoreError> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.write_tx().await?;
         sqlx::query("UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?")
             .bind(password_hash)
             .bind(now)

@@ -415,6 +415,27 @@ fn constraints_and_capacity_explain_what_cannot_be_placed() {
 }
 
 #[test]
+fn a_constraint_that_does_not_parse_refuses_placement_instead_of_being_dropped() {
+    // Stored before a rule, or written around validation: placing anyway would put
+    // the replica where its spec said it must not go.
+    let mut s = service(1, 2);
+    s.spec.placement.constraints = vec!["zone=a".into(), "zone=b=c".into()];
+    s.spec_hash = s.spec.hash();
+    let mut hs = hosts(2);
+    hs[0].labels.insert("zone".into(), "a".into());
+    let running = rep(&s, 1, 1);
+    let p = run(&[s], &[running], &hs);
+    assert!(p.actions.is_empty(), "{:?}", show(&p));
+    let problems = &p.problems[&1];
+    assert_eq!(problems.len(), 1, "{problems:?}");
+    assert!(
+        problems[0]
+            .starts_with("replica 2 not placed: its constraint \"zone=b=c\" does not parse: "),
+        "{problems:?}"
+    );
+}
+
+#[test]
 fn replicas_of_deleted_services_are_removed_and_unknown_hosts_are_lost() {
     let gone = service(9, 1);
     let hs = hosts(1);
