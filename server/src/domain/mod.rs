@@ -71,6 +71,9 @@ pub struct ObservedReplica {
     pub host_port: Option<u16>,
     /// The published port and its address, when the container publishes one.
     pub endpoint: Option<(String, u16)>,
+    /// A replica being made: a task is starting it and its host has not shown it
+    /// yet. Its `container_id` is a placeholder: nothing can be done to it.
+    pub pending: bool,
 }
 
 /// A volume of Berth's on a host, read back from its labels.

@@ -437,7 +437,12 @@ impl Driver {
         }
 
         // Writes since the last pass clear their service's back-off.
-        let fresh: Vec<i64> = std::mem::take(&mut *r.fresh_writes.lock().expect("writes lock"));
+        let fresh: Vec<i64> = std::mem::take(
+            &mut *r
+                .fresh_writes
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner),
+        );
         let (busy, backoff) = {
             let mut shared = self.shared.lock().expect("driver lock");
             for id in &fresh {
@@ -678,10 +683,14 @@ impl Driver {
         for d in desired {
             let replicas: Vec<ObservedReplica> = observed
                 .iter()
-                .filter(|o| o.service_id == d.id && !is_pending(&o.container_id))
+                .filter(|o| o.service_id == d.id && !o.pending)
                 .cloned()
                 .collect();
-            let mut problems = p.problems.get(&d.id).cloned().unwrap_or_default();
+            // The plan's problems are announced as events once each; a delayed
+            // restart's countdown changes every pass (its restart is an event of
+            // its own): shown, never announced.
+            let announced = p.problems.get(&d.id).cloned().unwrap_or_default();
+            let mut problems = announced.clone();
             problems.extend(delayed.get(&d.id).cloned().unwrap_or_default());
             let last_error = backoff.get(&d.id).map(|b| {
                 if b.until_ms > now {
@@ -724,12 +733,8 @@ impl Driver {
                     .retain(|slot, _| *slot <= d.replicas.max(1) || occupied.contains(slot));
             });
             let told = self.told.entry(d.id).or_default();
-            let current: BTreeSet<String> = problems.into_iter().collect();
+            let current: BTreeSet<String> = announced.into_iter().collect();
             for problem in current.difference(told) {
-                // The countdown in a delayed restart changes each pass; say it once.
-                if problem.contains(" restarts in ") {
-                    continue;
-                }
                 events::service(state, &d.service_ref(), Level::Warn, problem).await;
             }
             *told = current;
@@ -754,7 +759,7 @@ pub fn route_inputs(
     {
         let mut backends: Vec<Backend> = observed
             .iter()
-            .filter(|o| o.service_id == row.id && !is_pending(&o.container_id))
+            .filter(|o| o.service_id == row.id && !o.pending)
             .filter(|o| {
                 o.status == Status::Running && matches!(o.health, Health::Healthy | Health::None)
             })
@@ -801,12 +806,10 @@ pub fn route_inputs(
     out
 }
 
+/// A placeholder id for a replica being made, unique per slot and host; the
+/// replica's `pending` flag, not this text, says what it is.
 fn pending_id(service_id: i64, p: &Pending) -> String {
     format!("pending:{service_id}:{}:{}", p.slot, p.host_id)
-}
-
-fn is_pending(container_id: &str) -> bool {
-    container_id.starts_with("pending:")
 }
 
 /// A replica being made, as the plan sees it: there, and not ready yet.
@@ -825,6 +828,7 @@ fn pending_replica(service_id: i64, p: &Pending) -> ObservedReplica {
         memory_bytes: p.memory_bytes,
         host_port: p.host_port,
         endpoint: None,
+        pending: true,
     }
 }
 
@@ -888,8 +892,9 @@ impl ServiceTask {
                 slot,
                 host_id,
                 reason,
+                fills_empty_slot,
                 ..
-            } => self.start(slot, host_id, &reason).await,
+            } => self.start(slot, host_id, &reason, fills_empty_slot).await,
             Action::Remove {
                 slot,
                 host_id,
@@ -923,7 +928,13 @@ impl ServiceTask {
             });
     }
 
-    async fn start(&self, slot: u32, host_id: i64, reason: &str) -> Result<(), String> {
+    async fn start(
+        &self,
+        slot: u32,
+        host_id: i64,
+        reason: &str,
+        fills_empty_slot: bool,
+    ) -> Result<(), String> {
         let Some(d) = &self.desired else {
             return Ok(());
         };
@@ -1001,7 +1012,7 @@ impl ServiceTask {
                     .get(&slot)
                     .cloned()
                     .unwrap_or_default();
-                let (level, reason) = match (reason.ends_with(" started"), &history.last_exit) {
+                let (level, reason) = match (fills_empty_slot, &history.last_exit) {
                     (true, Some(why)) if history.failures_in_row > 0 => (
                         Level::Warn,
                         format!(
@@ -1049,9 +1060,6 @@ impl ServiceTask {
         reason: &str,
         failure: Option<String>,
     ) -> Result<(), String> {
-        if is_pending(container_id) {
-            return Ok(());
-        }
         let host = self.host_name(host_id);
         if failure.is_none() {
             // Out of the proxy first; stopped once its requests are answered.

@@ -12,7 +12,7 @@ pub mod plan;
 pub mod prober;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::Duration;
 
 use tokio::sync::{broadcast, Notify};
@@ -135,7 +135,7 @@ impl Reconciler {
     pub fn written(&self, service_id: i64) {
         self.fresh_writes
             .lock()
-            .expect("writes lock")
+            .unwrap_or_else(PoisonError::into_inner)
             .push(service_id);
         self.changed(service_id);
         self.poke();
@@ -157,9 +157,7 @@ impl Reconciler {
 
     /// What the last pass knows of a service.
     pub fn service(&self, service_id: i64) -> ServiceState {
-        self.services
-            .lock()
-            .expect("services lock")
+        whole(&self.services)
             .get(&service_id)
             .cloned()
             .unwrap_or_default()
@@ -169,11 +167,15 @@ impl Reconciler {
     /// changed.
     pub(crate) fn update<T>(&self, service_id: i64, f: impl FnOnce(&mut ServiceState) -> T) -> T {
         let (out, changed) = {
-            let mut all = self.services.lock().expect("services lock");
+            let mut all = whole(&self.services);
             let entry = all.entry(service_id).or_default();
-            let before = entry.clone();
-            let out = f(entry);
-            (out, *entry != before)
+            // `f` works on a copy that replaces the entry only once `f` returned:
+            // a panic in `f` leaves the entry as it was (see `whole`).
+            let mut next = entry.clone();
+            let out = f(&mut next);
+            let changed = next != *entry;
+            *entry = next;
+            (out, changed)
         };
         if changed {
             self.changed(service_id);
@@ -183,9 +185,37 @@ impl Reconciler {
 
     /// Forgets services that are gone.
     pub(crate) fn retain(&self, keep: impl Fn(i64) -> bool) {
-        self.services
-            .lock()
-            .expect("services lock")
-            .retain(|id, _| keep(*id));
+        whole(&self.services).retain(|id, _| keep(*id));
+    }
+}
+
+/// The services' states, even after a panic elsewhere while the lock was held:
+/// every change replaces an entry whole once it is computed, so what a panicking
+/// holder left is never half-written, and one panic must not stop every later
+/// page and pass from reading.
+fn whole(m: &Mutex<HashMap<i64, ServiceState>>) -> MutexGuard<'_, HashMap<i64, ServiceState>> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::runtime::fake::FakeRuntime;
+
+    #[test]
+    fn a_panic_while_updating_leaves_the_state_whole_and_readable() {
+        let r = Reconciler::new(Arc::new(FakeRuntime::new()));
+        r.update(1, |s| s.problems = vec!["replica 1 not placed".into()]);
+        let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            r.update(1, |s| {
+                s.problems.clear();
+                panic!("a bug in a caller");
+            })
+        }));
+        assert!(panicked.is_err());
+        // Later reads and writes still work, and see the entry as it was.
+        assert_eq!(r.service(1).problems, ["replica 1 not placed"]);
+        r.update(1, |s| s.problems.clear());
+        assert!(r.service(1).problems.is_empty());
     }
 }

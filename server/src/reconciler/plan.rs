@@ -41,6 +41,9 @@ pub enum Action {
         slot: u32,
         host_id: i64,
         reason: String,
+        /// The slot had no replica and none was seen to fail: a first start (or a
+        /// restart whose failure an earlier pass saw), not a replacement.
+        fills_empty_slot: bool,
     },
     /// Stop and remove a container of the service.
     Remove {
@@ -231,7 +234,7 @@ pub fn plan(
         (a.service_id, a.slot, &a.container_id).cmp(&(b.service_id, b.slot, &b.container_id))
     });
     for r in orphans {
-        if matches!(ctx.kind(r, RestartPolicy::Never), Kind::Lost | Kind::Hidden) {
+        if r.pending || matches!(ctx.kind(r, RestartPolicy::Never), Kind::Lost | Kind::Hidden) {
             continue;
         }
         out.actions.push(Action::Remove {
@@ -391,6 +394,7 @@ fn plan_service(
     let mut problems = Vec::new();
     let start = |slot: u32,
                  reason: String,
+                 fills_empty_slot: bool,
                  slots: &mut [Slot],
                  counts: &mut [u32],
                  out: &mut Plan,
@@ -432,6 +436,7 @@ fn plan_service(
                     slot,
                     host_id: slots[i].host.id,
                     reason,
+                    fills_empty_slot,
                 });
             }
             Err(why) => problems.push(format!("replica {slot} not placed: {why}")),
@@ -448,6 +453,10 @@ fn plan_service(
         }
     };
     let remove = |r: &ObservedReplica, reason: String, failure: Option<String>, out: &mut Plan| {
+        // A replica being made is not there yet: nothing to remove.
+        if r.pending {
+            return;
+        }
         out.actions.push(Action::Remove {
             service_id: s.id,
             slot: r.slot,
@@ -617,7 +626,7 @@ fn plan_service(
                     s.revision, old.revision
                 )
             };
-            start(slot, reason, slots, &mut counts, out, &mut problems);
+            start(slot, reason, false, slots, &mut counts, out, &mut problems);
             continue;
         }
         if hidden && replaced_because.is_none() {
@@ -627,8 +636,9 @@ fn plan_service(
             ));
             continue;
         }
+        let empty = replaced_because.is_none();
         let reason = replaced_because.unwrap_or_else(|| format!("replica {slot} started"));
-        start(slot, reason, slots, &mut counts, out, &mut problems);
+        start(slot, reason, empty, slots, &mut counts, out, &mut problems);
     }
     if !problems.is_empty() {
         out.problems.insert(s.id, problems);

@@ -236,6 +236,7 @@ impl ContainerRuntime for FakeRuntime {
                 memory_bytes: r.spec.resources.memory_bytes,
                 host_port: r.spec.host_port,
                 endpoint: None,
+                pending: false,
             },
         );
         Ok(id)

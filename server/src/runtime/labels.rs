@@ -195,6 +195,7 @@ pub fn observe(
         memory_bytes: num(RESERVE_MEMORY).unwrap_or(0).max(0) as u64,
         host_port,
         endpoint,
+        pending: false,
     })
 }
 

@@ -86,6 +86,7 @@ fn rep(s: &DesiredService, slot: u32, host: i64) -> ObservedReplica {
         memory_bytes: s.spec.resources.memory_bytes,
         host_port: s.spec.host_port,
         endpoint: None,
+        pending: false,
     }
 }
 
@@ -146,11 +147,15 @@ fn a_new_service_spreads_and_then_nothing_is_planned() {
     let mut per_host = [0; 3];
     for a in &p.actions {
         if let Action::Start {
-            host_id, reason, ..
+            host_id,
+            reason,
+            fills_empty_slot,
+            ..
         } = a
         {
             per_host[*host_id as usize - 1] += 1;
             assert!(reason.ends_with("started"), "{reason}");
+            assert!(fills_empty_slot, "{reason}");
         }
     }
     assert_eq!(per_host, [2, 2, 2]);
@@ -215,13 +220,22 @@ fn a_crashed_replica_is_replaced_with_its_exit_code() {
     let hs = hosts(3);
     let mut observed: Vec<_> = (1..=3).map(|slot| rep(&s, slot, slot as i64)).collect();
     observed[1].status = Status::Exited { code: 137 };
+    let p = run(&[s], &observed, &hs);
     assert_eq!(
-        show(&run(&[s], &observed, &hs)),
+        show(&p),
         [
             "remove 2@h2: replica 2: removing its container, which exited with code 137",
             "start 2@h2: replica 2 replaced: exited with code 137",
         ]
     );
+    // A replacement, not a first start: its event says what it replaces.
+    assert!(matches!(
+        p.actions[1],
+        Action::Start {
+            fills_empty_slot: false,
+            ..
+        }
+    ));
 }
 
 #[test]
@@ -433,6 +447,22 @@ fn a_constraint_that_does_not_parse_refuses_placement_instead_of_being_dropped()
             .starts_with("replica 2 not placed: its constraint \"zone=b=c\" does not parse: "),
         "{problems:?}"
     );
+}
+
+#[test]
+fn a_replica_still_being_made_is_never_removed() {
+    // Scaled down, or its service deleted, while a task still starts it: there is
+    // no container yet; the next pass removes it once its host shows it.
+    let s = service(1, 1);
+    let mut making = rep(&s, 2, 1);
+    making.pending = true;
+    assert!(show(&run(
+        &[s.clone()],
+        &[rep(&s, 1, 1), making.clone()],
+        &hosts(1)
+    ))
+    .is_empty());
+    assert!(show(&run(&[], &[making], &hosts(1))).is_empty());
 }
 
 #[test]
