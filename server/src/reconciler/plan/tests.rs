@@ -456,12 +456,8 @@ fn a_replica_still_being_made_is_never_removed() {
     let s = service(1, 1);
     let mut making = rep(&s, 2, 1);
     making.pending = true;
-    assert!(show(&run(
-        &[s.clone()],
-        &[rep(&s, 1, 1), making.clone()],
-        &hosts(1)
-    ))
-    .is_empty());
+    let observed = [rep(&s, 1, 1), making.clone()];
+    assert!(show(&run(std::slice::from_ref(&s), &observed, &hosts(1))).is_empty());
     assert!(show(&run(&[], &[making], &hosts(1))).is_empty());
 }
 
