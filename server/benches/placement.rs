@@ -132,6 +132,7 @@ fn main() {
                     memory_bytes: d.spec.resources.memory_bytes,
                     host_port: None,
                     endpoint: None,
+                    pending: false,
                 }
             }
             Action::Remove { .. } => unreachable!("a fresh cluster removes nothing"),
