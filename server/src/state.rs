@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::auth::limiter::LoginLimiter;
 use crate::auth::streams::Streams;
+use crate::clock::{Clock, SystemClock};
 use crate::cluster::Hosts;
 use crate::events::EventBus;
 use crate::proxy::Proxy;
@@ -71,6 +72,9 @@ pub struct AppState {
     pub keyring: Arc<Keyring>,
     /// Cancelled once, when Berth shuts down; every background task watches it.
     pub shutdown: CancellationToken,
+    /// Where the reconciler reads the time (the system's; loop tests move their
+    /// own by hand).
+    pub clock: Arc<dyn Clock>,
 }
 
 impl AppState {
@@ -115,6 +119,7 @@ impl AppState {
             auth: Arc::new(AuthState::new(session_ttl, STREAMS_PER_USER)),
             keyring: Arc::new(keyring),
             shutdown: CancellationToken::new(),
+            clock: Arc::new(SystemClock),
         }
     }
 }

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use app::wire::{CreateUserInput, EngineFacts, TeamRole, UserRole};
 
+use crate::clock::ManualClock;
 use crate::cluster::health::{Live, Probe};
 use crate::cluster::Hosts;
 use crate::ops::{self, Ctx};
@@ -62,6 +63,9 @@ impl Drop for TempDir {
 /// An `AppState` over a migrated database in its own folder (kept alive with it).
 pub struct TestState {
     pub state: AppState,
+    /// The loop's clock, moved by hand ([`TestState::advance`]); only states over
+    /// the in-memory runtime have one: real engines run on real time.
+    manual: Option<Arc<ManualClock>>,
     _dir: TempDir,
 }
 
@@ -90,7 +94,11 @@ impl TestState {
             owner,
             keyring,
         );
-        let t = TestState { state, _dir: dir };
+        let t = TestState {
+            state,
+            manual: None,
+            _dir: dir,
+        };
         for (name, endpoint) in hosts {
             t.add_host(name, endpoint).await;
         }
@@ -106,8 +114,9 @@ impl TestState {
             .expect("opening the test store");
         store.migrate().await.expect("migrating the test store");
         let addr = "127.0.0.1:0".parse().expect("an address");
-        let fake = Arc::new(FakeRuntime::new());
-        let state = AppState::with_runtime(
+        let manual = Arc::new(ManualClock::at(crate::clock::now_ms()));
+        let fake = Arc::new(FakeRuntime::with_clock(manual.clone()));
+        let mut state = AppState::with_runtime(
             store.clone(),
             crate::leptos_options("target/site", addr),
             addr.to_string(),
@@ -116,7 +125,12 @@ impl TestState {
             fake.clone(),
             Keyring::load(None, &dir.0).expect("the secret key"),
         );
-        let t = TestState { state, _dir: dir };
+        state.clock = manual.clone();
+        let t = TestState {
+            state,
+            manual: Some(manual),
+            _dir: dir,
+        };
         for n in 1..=hosts {
             let id = t
                 .add_host(&format!("h{n}"), &format!("unix:///nonexistent/h{n}.sock"))
@@ -124,6 +138,14 @@ impl TestState {
             t.set_host_answering(id, true);
         }
         (t, fake)
+    }
+
+    /// Moves the loop's clock on by `ms` (states over the in-memory runtime only).
+    pub fn advance(&self, ms: i64) {
+        self.manual
+            .as_ref()
+            .expect("only a state over the in-memory runtime has a clock to move")
+            .advance(ms);
     }
 
     /// Makes a host's heartbeat answer (2 CPUs, 4 GiB) or fail, as the monitor would
@@ -153,7 +175,7 @@ impl TestState {
         };
         let mut live = entry.live.lock().expect("host live lock");
         for _ in 0..crate::cluster::health::MISSED_BEATS {
-            crate::cluster::health::apply(&mut live, probe.clone(), crate::clock::now_ms());
+            crate::cluster::health::apply(&mut live, probe.clone(), self.state.clock.now_ms());
         }
     }
 

@@ -17,6 +17,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use app::wire::{Health, HealthProbe, RolloutKind, RolloutState, RouteSpec};
@@ -24,7 +25,6 @@ use app::wire::{Health, HealthProbe, RolloutKind, RolloutState, RouteSpec};
 use super::plan::{self, Action, Plan, RolloutReport};
 use super::prober::Target;
 use super::{Pending, StartFailure};
-use crate::clock;
 use crate::cluster::health;
 use crate::domain::{DesiredService, HostInfo, ObservedReplica, RolloutCtx, Status};
 use crate::events::{self, ClusterEvent, Level, ServiceRef};
@@ -46,6 +46,8 @@ const MAX_BACKOFF_MS: i64 = 60_000;
 /// A slot whose replica has been ready this long has stopped crashing: its restart
 /// delay starts over.
 const STEADY_MS: i64 = 10_000;
+/// Service tasks under way at once, at most.
+const MAX_TASKS: usize = 256;
 
 /// How long to wait before retrying after `failures` failures in a row: nothing
 /// for the first, then 1 s, 2 s, 4 s … up to a minute.
@@ -82,6 +84,10 @@ pub struct Driver {
     names: HashMap<i64, ServiceRef>,
     /// The earliest time a rollout asked to be looked at again.
     wake: Option<i64>,
+    /// The service tasks under way, owned: dropped (at shutdown) they stop.
+    tasks: JoinSet<()>,
+    /// Which service each task works for.
+    running: HashMap<tokio::task::Id, i64>,
 }
 
 /// The hosts as placement sees them, and the address each publishes ports on.
@@ -185,7 +191,8 @@ pub async fn run(state: AppState, token: CancellationToken) {
     let mut recheck: Option<tokio::time::Instant> = None;
     loop {
         let wake_ms = driver.pass(&state).await;
-        let wait = Duration::from_millis((wake_ms - clock::now_ms()).clamp(0, i64::MAX) as u64);
+        let wait =
+            Duration::from_millis((wake_ms - state.clock.now_ms()).clamp(0, i64::MAX) as u64);
         let mut deadline = tokio::time::Instant::now() + wait;
         if let Some(at) = recheck.take() {
             deadline = deadline.min(at);
@@ -216,11 +223,38 @@ pub async fn run(state: AppState, token: CancellationToken) {
 }
 
 impl Driver {
+    /// Collects the service tasks that finished. One that panicked leaves its
+    /// service busy no more, and waiting a back-off before it is tried again.
+    fn reap(&mut self, now: i64) {
+        while let Some(done) = self.tasks.try_join_next_with_id() {
+            let id = match &done {
+                Ok((id, ())) => *id,
+                Err(e) => e.id(),
+            };
+            let service_id = self.running.remove(&id);
+            if let (Err(e), Some(service_id)) = (done, service_id) {
+                tracing::error!(service_id, error = %e, "reconciler: a service task failed");
+                let mut shared = self.shared.lock().expect("driver lock");
+                shared.busy.remove(&service_id);
+                shared.backoff.insert(
+                    service_id,
+                    Backoff {
+                        failures: 1,
+                        until_ms: now + backoff_ms(2),
+                        error: "an internal error stopped its last change (see the server log)"
+                            .into(),
+                    },
+                );
+            }
+        }
+    }
+
     /// One pass; returns when the next one is due at the latest (ms since the epoch).
     pub async fn pass(&mut self, state: &AppState) -> i64 {
         let r = state.reconciler.clone();
         let settings = r.settings();
-        let now = clock::now_ms();
+        let now = state.clock.now_ms();
+        self.reap(now);
         let mut wake = now + settings.interval.as_millis() as i64;
 
         let rows = match state.store.list_services().await {
@@ -465,7 +499,7 @@ impl Driver {
             tracing::debug!(
                 actions = p.actions.len(),
                 observed = observed.len(),
-                took_ms = clock::now_ms() - now,
+                took_ms = state.clock.now_ms() - now,
                 "reconciler: planned"
             );
         }
@@ -478,6 +512,10 @@ impl Driver {
         for (service_id, actions) in by_service {
             if busy.contains(&service_id) {
                 continue;
+            }
+            // Bounded: the rest wait for a task to finish (it pokes the loop).
+            if self.tasks.len() >= MAX_TASKS {
+                break;
             }
             if let Some(b) = backoff.get(&service_id) {
                 if b.until_ms > now {
@@ -531,7 +569,8 @@ impl Driver {
                 addresses: addresses.clone(),
                 host_names: host_names.clone(),
             };
-            tokio::spawn(task.run(actions));
+            let handle = self.tasks.spawn(task.run(actions));
+            self.running.insert(handle.id(), service_id);
         }
         wake
     }
@@ -875,7 +914,7 @@ impl ServiceTask {
                         self.service_id,
                         Backoff {
                             failures,
-                            until_ms: clock::now_ms() + backoff_ms(failures + 1),
+                            until_ms: self.state.clock.now_ms() + backoff_ms(failures + 1),
                             error,
                         },
                     );
@@ -971,7 +1010,7 @@ impl ServiceTask {
             if d.spec.has_per_replica_volumes() {
                 self.state
                     .store
-                    .set_replica_home(d.id, slot, host_id, clock::now_ms())
+                    .set_replica_home(d.id, slot, host_id, self.state.clock.now_ms())
                     .await
                     .map_err(|e| format!("cannot record where its volumes are: {e}"))?;
             }
@@ -1043,7 +1082,7 @@ impl ServiceTask {
                     s.slots.entry(slot).or_default().start_failure = Some(StartFailure {
                         host_id,
                         error: e.clone(),
-                        at_ms: clock::now_ms(),
+                        at_ms: self.state.clock.now_ms(),
                     });
                 });
                 events::service(&self.state, &self.service, Level::Error, &message).await;
@@ -1077,7 +1116,7 @@ impl ServiceTask {
                     Level::Info
                 };
                 if let Some(why) = failure {
-                    let now = clock::now_ms();
+                    let now = self.state.clock.now_ms();
                     self.state.reconciler.update(self.service_id, |s| {
                         let h = s.slots.entry(slot).or_default();
                         h.restarts += 1;

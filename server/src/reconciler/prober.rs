@@ -224,14 +224,25 @@ pub async fn http_check(
     }
 }
 
+/// Health checks under way at once, at most; the others wait their turn.
+const MAX_PROBES: usize = 256;
+
 /// Checks the replicas that are due until the token is cancelled; a replica whose
-/// health changes pokes the reconciler.
+/// health changes pokes the reconciler. The checks are owned: each is bounded by
+/// its timeout, at most [`MAX_PROBES`] run at once, and they stop with the loop.
 pub async fn run(reconciler: std::sync::Arc<super::Reconciler>, token: CancellationToken) {
+    let mut probes = tokio::task::JoinSet::new();
+    let turns = std::sync::Arc::new(tokio::sync::Semaphore::new(MAX_PROBES));
     loop {
+        while probes.try_join_next().is_some() {}
         let (due, next) = reconciler.prober.due(Instant::now());
         for (id, target) in due {
             let reconciler = reconciler.clone();
-            tokio::spawn(async move {
+            let turns = turns.clone();
+            probes.spawn(async move {
+                let Ok(_turn) = turns.acquire_owned().await else {
+                    return;
+                };
                 let timeout = Duration::from_millis(target.check.timeout_ms.max(10));
                 let outcome = http_check(&target.address, target.port, &target.path, timeout).await;
                 if let Some(service_id) = reconciler.prober.record(&id, outcome) {

@@ -2,12 +2,13 @@
 //! containers that can be killed, and a log of every call.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 use app::wire::{Health, VolumeScope};
 use async_trait::async_trait;
 
 use super::{ContainerRuntime, ReplicaSpec, RuntimeError};
+use crate::clock::{Clock, SystemClock};
 use crate::domain::{ObservedReplica, ObservedVolume, Status};
 
 #[derive(Default)]
@@ -32,14 +33,29 @@ struct Inner {
 pub const FAKE_OWNER: &str = "fa4e0000";
 
 /// Containers in memory, by id.
-#[derive(Default)]
 pub struct FakeRuntime {
     inner: Mutex<Inner>,
+    /// Containers are made at this clock's time (the loop's, in loop tests).
+    time: Arc<dyn Clock>,
+}
+
+impl Default for FakeRuntime {
+    fn default() -> Self {
+        FakeRuntime::with_clock(Arc::new(SystemClock))
+    }
 }
 
 impl FakeRuntime {
     pub fn new() -> Self {
         FakeRuntime::default()
+    }
+
+    /// A runtime whose containers are made at `time`'s time.
+    pub fn with_clock(time: Arc<dyn Clock>) -> Self {
+        FakeRuntime {
+            inner: Mutex::default(),
+            time,
+        }
     }
 
     /// Every container, as the reconciler would observe it.
@@ -213,7 +229,7 @@ impl ContainerRuntime for FakeRuntime {
         let id = format!("fake-{}", i.next);
         i.envs.insert(id.clone(), r.env.clone());
         // Each new container is newer than the last, and as new as now.
-        i.clock = (i.clock + 1).max(crate::clock::now_ms());
+        i.clock = (i.clock + 1).max(self.time.now_ms());
         let created_ms = i.clock;
         let sick = i.sick_images.contains(&r.spec.image);
         i.containers.insert(

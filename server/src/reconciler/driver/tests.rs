@@ -36,7 +36,7 @@ async fn add_service(t: &TestState, name: &str, replicas: u32, spec: ServiceSpec
             proxy: &Default::default(),
             author: "test",
             message: "",
-            now: clock::now_ms(),
+            now: t.state.clock.now_ms(),
         })
         .await
         .unwrap()
@@ -47,8 +47,18 @@ fn demo() -> ServiceSpec {
 }
 
 impl Driver {
-    fn busy(&self) -> bool {
-        !self.shared.lock().unwrap().busy.is_empty()
+    /// Waits for every service task the passes started (within a deadline).
+    async fn finish(&mut self) {
+        let all = async {
+            while let Some(done) = self.tasks.join_next_with_id().await {
+                let (id, ()) = done.expect("a service task panicked");
+                self.running.remove(&id);
+            }
+        };
+        tokio::time::timeout(Duration::from_secs(10), all)
+            .await
+            .expect("service tasks did not finish within 10 s");
+        assert!(self.shared.lock().unwrap().busy.is_empty());
     }
 }
 
@@ -57,15 +67,9 @@ async fn settle(d: &mut Driver, t: &TestState, fake: &FakeRuntime) {
     for _ in 0..20 {
         let before = fake.calls().len();
         let wake = d.pass(&t.state).await;
-        for _ in 0..400 {
-            if !d.busy() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(5)).await;
-        }
-        assert!(!d.busy(), "a service task did not finish");
+        d.finish().await;
         // A pass that wants another at once (a rollout moved on) is not the end.
-        if fake.calls().len() == before && wake > clock::now_ms() {
+        if fake.calls().len() == before && wake > t.state.clock.now_ms() {
             return;
         }
     }
@@ -189,7 +193,7 @@ async fn a_replica_that_keeps_crashing_restarts_after_a_growing_delay() {
         "{:?}",
         seen.problems
     );
-    tokio::time::sleep(Duration::from_millis(1100)).await;
+    t.advance(1100);
     settle(&mut d, &t, &fake).await;
     assert_eq!(fake.containers().len(), 1);
     assert!(
@@ -330,7 +334,7 @@ async fn replicas_of_a_lost_host_move_after_the_grace_and_leftovers_go_when_it_r
         "{:?}",
         seen.problems
     );
-    tokio::time::sleep(Duration::from_millis(350)).await;
+    t.advance(350);
     settle(&mut d, &t, &fake).await;
     let live: Vec<_> = fake
         .containers()
@@ -447,7 +451,7 @@ async fn deploy(t: &TestState, id: i64, spec: &ServiceSpec) -> i64 {
     let to = t
         .state
         .store
-        .add_revision(id, spec, "test", "", clock::now_ms())
+        .add_revision(id, spec, "test", "", t.state.clock.now_ms())
         .await
         .unwrap();
     t.state
@@ -458,7 +462,7 @@ async fn deploy(t: &TestState, id: i64, spec: &ServiceSpec) -> i64 {
             to_revision: to,
             kind: RolloutKind::Deploy,
             author: "test",
-            now: clock::now_ms(),
+            now: t.state.clock.now_ms(),
         })
         .await
         .unwrap();
@@ -631,7 +635,7 @@ async fn batches_wait_for_the_delay_and_a_restart_resumes_without_duplicates() {
     // Berth restarts in the middle: a new loop, nothing in memory.
     let mut fresh = Driver::default();
     t.state.reconciler.retain(|_| false);
-    tokio::time::sleep(Duration::from_millis(350)).await;
+    t.advance(350);
     settle(&mut fresh, &t, &fake).await;
     assert_eq!(fake.containers().len(), 4, "{:?}", fake.containers());
     assert_eq!(images(&fake), [v2.hash()]);
@@ -680,16 +684,11 @@ async fn secrets_are_opened_only_when_a_container_is_made() {
     }));
     t.state
         .store
-        .add_revision(id, &gone, "test", "", clock::now_ms())
+        .add_revision(id, &gone, "test", "", t.state.clock.now_ms())
         .await
         .unwrap();
     let _ = d.pass(&t.state).await;
-    for _ in 0..400 {
-        if !d.busy() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    d.finish().await;
     let events = messages(&t, "db").await.join("\n");
     assert!(
         events.contains("PW: secret pw version 7 no longer exists"),
@@ -709,12 +708,7 @@ async fn a_revision_from_before_the_rules_is_not_started() {
     }));
     add_service(&t, "old", 1, bind).await;
     let _ = d.pass(&t.state).await;
-    for _ in 0..400 {
-        if !d.busy() {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
+    d.finish().await;
     assert!(fake.containers().is_empty(), "{:?}", fake.containers());
     let events = messages(&t, "old").await.join("\n");
     assert!(
