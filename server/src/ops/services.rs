@@ -1213,7 +1213,10 @@ pub async fn delete(
 ) -> Result<(), OpsError> {
     let outcome = async {
         let (author, row) = writable(state, ctx, name).await?;
-        state.store.delete_service(row.id, clock::now_ms()).await?;
+        state
+            .store
+            .delete_service(row.id, clock::now_ms(), delete_volumes)
+            .await?;
         let volumes = match (row.spec.volumes.is_empty(), delete_volumes) {
             (true, _) => "",
             (false, true) => "; its volumes are deleted once they are free",
@@ -1230,9 +1233,6 @@ pub async fn delete(
         )
         .await;
         state.reconciler.written(row.id);
-        if delete_volumes {
-            super::volumes::remove_when_free(state, ServiceRef::from(&row));
-        }
         Ok(())
     }
     .await;

@@ -2,7 +2,7 @@
 //! replica that uses each and the space it takes; deleting those no replica needs
 //! any more; moving a replica away from a lost host that holds its data.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 
 use app::wire::{HostState, VolumeScope, VolumeView};
 
@@ -363,63 +363,4 @@ pub async fn move_replica(
     )
     .await;
     outcome
-}
-
-/// Removes a deleted service's volumes once its containers are gone (they hold
-/// them), within a minute; what is left then stays listed for an admin.
-pub fn remove_when_free(state: &AppState, service: ServiceRef) {
-    let service_id = service.id;
-    let state = state.clone();
-    let token = state.shutdown.clone();
-    tokio::spawn(async move {
-        let rt = state.reconciler.runtime.clone();
-        let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(60);
-        let mut left: BTreeMap<(i64, String), ()> = BTreeMap::new();
-        loop {
-            let (hosts, _) = host_infos(&state);
-            left.clear();
-            for h in hosts.iter().filter(|h| h.state != HostState::Unreachable) {
-                let busy = rt
-                    .list(h.id)
-                    .await
-                    .map(|l| l.iter().any(|r| r.service_id == service_id))
-                    .unwrap_or(true);
-                let Ok(volumes) = rt.volumes(h.id).await else {
-                    continue;
-                };
-                for v in volumes.into_iter().filter(|v| v.service_id == service_id) {
-                    if busy || rt.remove_volume(h.id, &v.name).await.is_err() {
-                        left.insert((h.id, v.name), ());
-                    } else {
-                        events::service(
-                            &state,
-                            &service,
-                            Level::Info,
-                            &format!("volume {} deleted with its service", v.name),
-                        )
-                        .await;
-                    }
-                }
-            }
-            if left.is_empty() || tokio::time::Instant::now() > deadline {
-                break;
-            }
-            tokio::select! {
-                _ = token.cancelled() => break,
-                _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
-            }
-        }
-        if !left.is_empty() {
-            events::service(
-                &state,
-                &service,
-                Level::Warn,
-                &format!(
-                    "{} volume(s) of the deleted service are still in use and were kept",
-                    left.len()
-                ),
-            )
-            .await;
-        }
-    });
 }

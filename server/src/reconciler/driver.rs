@@ -572,7 +572,57 @@ impl Driver {
             let handle = self.tasks.spawn(task.run(actions));
             self.running.insert(handle.id(), service_id);
         }
+        self.collect_volumes(state, &observed, &hosts, &busy, &backoff, now, &mut wake)
+            .await;
         wake
+    }
+
+    /// Deleted services' volumes that are to be deleted: once none of the
+    /// service's containers is left on a host that answers (they hold them), a task
+    /// deletes them there; hosts that do not answer wait for their turn.
+    #[allow(clippy::too_many_arguments)]
+    async fn collect_volumes(
+        &mut self,
+        state: &AppState,
+        observed: &[ObservedReplica],
+        hosts: &[HostInfo],
+        busy: &HashSet<i64>,
+        backoff: &HashMap<i64, Backoff>,
+        now: i64,
+        wake: &mut i64,
+    ) {
+        let deletions = match state.store.volumes_to_delete().await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::error!(error = %e, "reconciler: cannot read the volumes to delete");
+                return;
+            }
+        };
+        let answers = |host_id: i64| {
+            hosts
+                .iter()
+                .any(|h| h.id == host_id && h.state != app::wire::HostState::Unreachable)
+        };
+        for d in deletions {
+            let id = d.service_id;
+            let held = observed
+                .iter()
+                .any(|o| o.service_id == id && (o.pending || answers(o.host_id)));
+            if busy.contains(&id) || held {
+                continue;
+            }
+            if let Some(b) = backoff.get(&id).filter(|b| b.until_ms > now) {
+                *wake = (*wake).min(b.until_ms);
+                continue;
+            }
+            if self.tasks.len() >= MAX_TASKS {
+                break;
+            }
+            self.shared.lock().expect("driver lock").busy.insert(id);
+            let task = collect::run(state.clone(), self.shared.clone(), d, hosts.to_vec());
+            let handle = self.tasks.spawn(task);
+            self.running.insert(handle.id(), id);
+        }
     }
 
     /// Moves a rollout on from what the pass saw: its batches, its success, or its
@@ -1143,5 +1193,6 @@ impl ServiceTask {
     }
 }
 
+mod collect;
 #[cfg(test)]
 mod tests;

@@ -107,6 +107,15 @@ pub(super) async fn insert_revision(
     Ok(number)
 }
 
+/// A deleted service whose volumes are to be deleted, since `since`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumeDeletion {
+    pub service_id: i64,
+    pub service: String,
+    pub team_id: Option<i64>,
+    pub since: i64,
+}
+
 impl Store {
     /// Creates a service and its revision 1; a duplicate name is a unique violation.
     /// Its id is new: ids are never given twice, even after a deletion.
@@ -262,7 +271,14 @@ impl Store {
 
     /// Deletes a service and its revisions; false when there was none. Its id
     /// stays taken.
-    pub async fn delete_service(&self, service_id: i64, now: i64) -> Result<bool, StoreError> {
+    /// With `delete_volumes`, its volumes are to be deleted (see
+    /// [`Store::volumes_to_delete`]), recorded in the same transaction.
+    pub async fn delete_service(
+        &self,
+        service_id: i64,
+        now: i64,
+        delete_volumes: bool,
+    ) -> Result<bool, StoreError> {
         let mut tx = self.write_tx().await?;
         let gone = sqlx::query("DELETE FROM services WHERE id = ?")
             .bind(service_id)
@@ -270,13 +286,49 @@ impl Store {
             .await?
             .rows_affected()
             == 1;
-        sqlx::query("UPDATE service_ids SET deleted_at = ? WHERE id = ? AND deleted_at IS NULL")
-            .bind(now)
-            .bind(service_id)
-            .execute(&mut *tx)
-            .await?;
+        sqlx::query(
+            "UPDATE service_ids SET deleted_at = ?, \
+             delete_volumes_since = CASE WHEN ? THEN ? ELSE NULL END \
+             WHERE id = ? AND deleted_at IS NULL",
+        )
+        .bind(now)
+        .bind(delete_volumes)
+        .bind(now)
+        .bind(service_id)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         Ok(gone)
+    }
+
+    /// Deleted services whose volumes are still to be deleted, oldest first.
+    pub async fn volumes_to_delete(&self) -> Result<Vec<VolumeDeletion>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT id, name, team_id, delete_volumes_since FROM service_ids \
+             WHERE delete_volumes_since IS NOT NULL ORDER BY id",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(VolumeDeletion {
+                    service_id: r.try_get("id")?,
+                    service: r.try_get("name")?,
+                    team_id: r.try_get("team_id")?,
+                    since: r.try_get("delete_volumes_since")?,
+                })
+            })
+            .collect::<Result<_, sqlx::Error>>()
+            .map_err(StoreError::from)
+    }
+
+    /// A deleted service's volumes are all gone: nothing more to delete.
+    pub async fn volumes_deleted(&self, service_id: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE service_ids SET delete_volumes_since = NULL WHERE id = ?")
+            .bind(service_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     /// Deleted services that had this name, with their teams (`None` when the team
@@ -413,7 +465,20 @@ mod tests {
 
         // A team that owns services cannot go.
         assert!(store.delete_team(team).await.is_err());
-        assert!(store.delete_service(id, 50).await.unwrap());
+        assert!(store.delete_service(id, 50, true).await.unwrap());
+        // Its volumes are to be deleted until said done, whatever happens between.
+        let to_delete = store.volumes_to_delete().await.unwrap();
+        assert_eq!(
+            to_delete,
+            [VolumeDeletion {
+                service_id: id,
+                service: "shop".into(),
+                team_id: Some(team),
+                since: 50
+            }]
+        );
+        store.volumes_deleted(id).await.unwrap();
+        assert!(store.volumes_to_delete().await.unwrap().is_empty());
         assert!(store.list_revisions(id).await.unwrap().is_empty());
         assert_eq!(
             store.deleted_services_named("SHOP").await.unwrap(),

@@ -1,0 +1,104 @@
+//! Deleting a deleted service's volumes, as desired state: the store keeps the
+//! request until no host that answers holds any of them, and every pass that finds
+//! the service's containers gone (its volumes free) tries again, after a back-off
+//! when a host does not answer or Docker refuses. A restart of Berth resumes it.
+
+use std::sync::{Arc, Mutex};
+
+use app::wire::HostState;
+
+use super::{backoff_ms, Backoff, Shared};
+use crate::domain::HostInfo;
+use crate::events::{self, Level, ServiceRef};
+use crate::state::AppState;
+use crate::store::VolumeDeletion;
+
+/// How long to wait before looking again while a host does not answer.
+const WAIT_FOR_HOSTS_MS: i64 = 30_000;
+
+/// Deletes what is left of `d`'s volumes, then frees the service in `shared`.
+pub(super) async fn run(
+    state: AppState,
+    shared: Arc<Mutex<Shared>>,
+    d: VolumeDeletion,
+    hosts: Vec<HostInfo>,
+) {
+    let outcome = delete(&state, &d, &hosts).await;
+    let now = state.clock.now_ms();
+    let mut shared = shared.lock().expect("driver lock");
+    shared.busy.remove(&d.service_id);
+    let error = match outcome {
+        Ok(Done::Everywhere) => {
+            shared.backoff.remove(&d.service_id);
+            return;
+        }
+        Ok(Done::WaitingFor(host)) => {
+            let b = Backoff {
+                failures: 1,
+                until_ms: now + WAIT_FOR_HOSTS_MS,
+                error: format!("waits for host {host} to answer"),
+            };
+            shared.backoff.insert(d.service_id, b);
+            return;
+        }
+        Err(error) => error,
+    };
+    tracing::warn!(service = %d.service, %error, "reconciler: cannot delete a deleted service's volumes yet");
+    let failures = shared
+        .backoff
+        .get(&d.service_id)
+        .map_or(1, |b| b.failures + 1);
+    shared.backoff.insert(
+        d.service_id,
+        Backoff {
+            failures,
+            until_ms: now + backoff_ms(failures + 1),
+            error,
+        },
+    );
+}
+
+/// How far a deletion got.
+#[derive(Debug, PartialEq, Eq)]
+enum Done {
+    /// No host holds any of the volumes: the request is closed.
+    Everywhere,
+    /// Every host that answers is clean; this one does not answer.
+    WaitingFor(String),
+}
+
+async fn delete(state: &AppState, d: &VolumeDeletion, hosts: &[HostInfo]) -> Result<Done, String> {
+    let service = ServiceRef {
+        id: d.service_id,
+        team_id: d.team_id,
+        name: d.service.clone(),
+    };
+    let rt = state.reconciler.runtime.clone();
+    let mut silent = None;
+    for h in hosts {
+        if h.state == HostState::Unreachable {
+            silent.get_or_insert_with(|| h.name.clone());
+            continue;
+        }
+        let volumes = rt
+            .volumes(h.id)
+            .await
+            .map_err(|e| format!("cannot list the volumes on {}: {e}", h.name))?;
+        for v in volumes.into_iter().filter(|v| v.service_id == d.service_id) {
+            rt.remove_volume(h.id, &v.name)
+                .await
+                .map_err(|e| format!("cannot delete volume {} on {}: {e}", v.name, h.name))?;
+            let words = format!("volume {} deleted with its service", v.name);
+            events::service(state, &service, Level::Info, &words).await;
+        }
+    }
+    if let Some(host) = silent {
+        return Ok(Done::WaitingFor(host));
+    }
+    state
+        .store
+        .volumes_deleted(d.service_id)
+        .await
+        .map_err(|e| format!("cannot record the volumes deleted: {e}"))?;
+    Ok(Done::Everywhere)
+}
