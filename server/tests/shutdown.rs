@@ -1,0 +1,222 @@
+//! Graceful shutdown of the real `berth` binary, as an operator meets it: with a
+//! dashboard tab open (its live-update stream and an idle keep-alive connection)
+//! and a replica's log followed, SIGTERM ends the process within 2 s, and every
+//! open stream ends rather than being cut when the process dies.
+
+mod common;
+
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use common::{test_hosts, Cleanup};
+
+/// The whole answer to a request sent with `Connection: close`: status, head and
+/// body.
+async fn fetch(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+) -> (u16, String, String) {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    s.write_all(request(port, method, path, headers, body, "close").as_bytes())
+        .await
+        .unwrap();
+    let mut raw = Vec::new();
+    tokio::time::timeout(Duration::from_secs(10), s.read_to_end(&mut raw))
+        .await
+        .expect("an answer within 10 s")
+        .unwrap();
+    let text = String::from_utf8_lossy(&raw).into_owned();
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    (status_of(head), head.to_string(), body.to_string())
+}
+
+fn request(
+    port: u16,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: &str,
+    connection: &str,
+) -> String {
+    let mut r = format!(
+        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\nOrigin: http://127.0.0.1:{port}\r\n\
+         Connection: {connection}\r\nContent-Length: {}\r\n",
+        body.len()
+    );
+    if !body.is_empty() {
+        r.push_str("Content-Type: application/json\r\n");
+    }
+    for (k, v) in headers {
+        r.push_str(&format!("{k}: {v}\r\n"));
+    }
+    r.push_str("\r\n");
+    r.push_str(body);
+    r
+}
+
+fn status_of(head: &str) -> u16 {
+    head.split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Opens a long-lived GET and returns the connection once its head (200) is in.
+async fn open(port: u16, path: &str, cookie: &str) -> TcpStream {
+    let mut s = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    s.write_all(request(port, "GET", path, &[("Cookie", cookie)], "", "keep-alive").as_bytes())
+        .await
+        .unwrap();
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        let n = tokio::time::timeout(Duration::from_secs(10), s.read(&mut byte))
+            .await
+            .expect("a head within 10 s")
+            .unwrap();
+        assert_eq!(n, 1, "{path}: closed before its head");
+        head.push(byte[0]);
+    }
+    let head = String::from_utf8_lossy(&head);
+    assert_eq!(status_of(&head), 200, "{path}: {head}");
+    s
+}
+
+/// Whether the connection ends (EOF) within `within`, whatever it sends first.
+async fn ends_within(mut s: TcpStream, within: Duration) -> bool {
+    let mut sink = Vec::new();
+    matches!(
+        tokio::time::timeout(within, s.read_to_end(&mut sink)).await,
+        Ok(Ok(_))
+    )
+}
+
+struct Berth(Child);
+
+impl Drop for Berth {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn sigterm_with_an_open_tab_and_a_followed_log_stops_within_2_s() {
+    let host = test_hosts()
+        .into_iter()
+        .find(|h| h.endpoint.starts_with("unix://"))
+        .expect("a test host on a unix socket");
+    let dir = server::testing::TempDir::new();
+    let url = dir.db_url();
+    // The instance id first, so that what this Berth makes is removed whatever
+    // happens below.
+    let store = server::store::Store::open(&url).await.unwrap();
+    store.migrate().await.unwrap();
+    let _cleanup = Cleanup(store.instance_id().await.unwrap());
+    store.close().await;
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(env!("CARGO_BIN_EXE_berth"))
+        .env("BERTH_DATABASE_URL", &url)
+        .env("BERTH_LISTEN", format!("127.0.0.1:{port}"))
+        .env(
+            "BERTH_ENGINES",
+            format!("{}={}@{}", host.name, host.endpoint, host.address),
+        )
+        .env("BERTH_PROXY_LISTEN", "off")
+        .env("BERTH_ADMIN_USER", "root")
+        .env("BERTH_ADMIN_PASSWORD", "root-password")
+        .env("BERTH_DEMO", "true")
+        .env("BERTH_LOG", "warn")
+        .stdout(Stdio::null())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap();
+    let mut berth = Berth(child);
+
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
+        assert!(
+            Instant::now() < deadline,
+            "berth did not listen within 30 s"
+        );
+        assert!(berth.0.try_wait().unwrap().is_none(), "berth exited");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let login = r#"{"username":"root","password":"root-password"}"#;
+    let (status, head, body) = fetch(port, "POST", "/api/v1/auth/login", &[], login).await;
+    assert_eq!(status, 200, "{body}");
+    let cookie = head
+        .lines()
+        .find_map(|l| {
+            let (name, value) = l.split_once(": ")?;
+            name.eq_ignore_ascii_case("set-cookie").then_some(value)
+        })
+        .and_then(|c| c.split(';').next())
+        .expect("a session cookie")
+        .to_string();
+
+    // The demo's first replica, once it has a container to read from.
+    let logs = "/api/v1/services/demo/replicas/1/logs";
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (status, _, body) = fetch(port, "GET", logs, &[("Cookie", &cookie)], "").await;
+        if status == 200 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "no replica 1 within 60 s: {status} {body}"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+
+    // A dashboard tab: its live-update stream and an idle keep-alive connection.
+    let watch = open(port, "/api/v1/watch/services", &cookie).await;
+    let mut idle = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
+    idle.write_all(request(port, "GET", "/healthz", &[], "", "keep-alive").as_bytes())
+        .await
+        .unwrap();
+    let mut first = [0u8; 12];
+    idle.read_exact(&mut first).await.unwrap();
+    assert_eq!(&first, b"HTTP/1.1 200");
+    // A followed log.
+    let follow = open(port, &format!("{logs}?follow=true&tail=1"), &cookie).await;
+
+    let stop = Instant::now();
+    let killed = Command::new("kill")
+        .args(["-TERM", &berth.0.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let (watch_ended, follow_ended) = tokio::join!(
+        ends_within(watch, Duration::from_secs(2)),
+        ends_within(follow, Duration::from_secs(2)),
+    );
+    let exited = loop {
+        if let Some(status) = berth.0.try_wait().unwrap() {
+            break Some(status);
+        }
+        if stop.elapsed() > Duration::from_secs(10) {
+            break None;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    let took = stop.elapsed();
+    eprintln!("shutdown took {took:?}");
+    let status = exited.expect("berth still runs 10 s after SIGTERM");
+    assert!(status.success(), "berth exited with {status}");
+    assert!(took < Duration::from_secs(2), "shutdown took {took:?}");
+    assert!(watch_ended, "the live-update stream was not ended");
+    assert!(follow_ended, "the followed log was not ended");
+    drop(idle);
+}
