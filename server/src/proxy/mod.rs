@@ -11,7 +11,10 @@
 //!   and as an nginx configuration.
 //!
 //! A replica enters the table once healthy and leaves it before it is stopped:
-//! [`Proxy::drain`] takes it out and waits for its requests in flight.
+//! [`Proxy::drain`] takes it out, waits until no request still chooses from a
+//! table that had it (the newer table is acknowledged), then for its requests in
+//! flight. Tables are published by one writer at a time, each from the latest
+//! routes and drains, so an older table is never stored after a newer one.
 
 pub mod export;
 pub mod server;
@@ -20,7 +23,7 @@ pub mod table;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, Weak};
 use std::time::Duration;
 
 use arc_swap::ArcSwap;
@@ -82,6 +85,12 @@ pub struct Proxy {
     windows: Mutex<HashMap<String, Window>>,
     /// Replicas on their way out: kept out of the table whatever the reconciler says.
     draining: Mutex<HashSet<String>>,
+    /// Held while a table is made and published: tables are published one at a
+    /// time, each from the inputs and drains as they are then, so an older table
+    /// is never stored after a newer one.
+    publishing: Mutex<()>,
+    /// Tables replaced but maybe still read by requests choosing a replica.
+    retired: Mutex<Vec<Weak<RouteTable>>>,
     pub counters: Counters,
     pub settings: Settings,
     /// Where the listener is, once it listens.
@@ -97,6 +106,8 @@ impl Proxy {
             registry: Mutex::new(HashMap::new()),
             windows: Mutex::new(HashMap::new()),
             draining: Mutex::new(HashSet::new()),
+            publishing: Mutex::new(()),
+            retired: Mutex::new(Vec::new()),
             counters: Counters::default(),
             settings,
             listen: Mutex::new(None),
@@ -112,6 +123,20 @@ impl Proxy {
     /// The table requests are routed by now.
     pub fn table(&self) -> Arc<RouteTable> {
         self.table.load_full()
+    }
+
+    /// The current table, for a request to choose a replica from: counted as
+    /// choosing from it until the guard drops. The table is current after the
+    /// count is taken, so a drain that published a newer table either sees the
+    /// count or the request sees the newer table.
+    pub fn choosing(&self) -> (Arc<RouteTable>, table::Choosing) {
+        loop {
+            let t = self.table.load_full();
+            let guard = RouteTable::choosing(&t);
+            if Arc::ptr_eq(&t, &self.table.load()) {
+                return (t, guard);
+            }
+        }
     }
 
     pub fn listen(&self) -> Option<String> {
@@ -140,7 +165,10 @@ impl Proxy {
         self.rebuild();
     }
 
+    /// Makes the table from the reconciler's routes less the draining replicas, and
+    /// publishes it if it differs from the current one.
     fn rebuild(&self) {
+        let _order = self.publishing.lock().expect("proxy lock");
         let mut inputs = self.inputs.lock().expect("proxy lock").clone();
         {
             let draining = self.draining.lock().expect("proxy lock");
@@ -186,7 +214,22 @@ impl Proxy {
             .lock()
             .expect("proxy lock")
             .retain(|id, _| live.contains(id));
-        self.table.store(Arc::new(table));
+        let old = self.table.swap(Arc::new(table));
+        let mut retired = self.retired.lock().expect("proxy lock");
+        retired.retain(|t| t.strong_count() > 0);
+        retired.push(Arc::downgrade(&old));
+    }
+
+    /// Whether no request still chooses a replica from a table older than the
+    /// current one: after a drain, every request that could pick the drained
+    /// replica has counted itself in flight on it, or picks from a newer table.
+    fn acknowledged(&self) -> bool {
+        let mut retired = self.retired.lock().expect("proxy lock");
+        retired.retain(|t| t.strong_count() > 0);
+        retired
+            .iter()
+            .filter_map(Weak::upgrade)
+            .all(|t| t.settled())
     }
 
     /// Takes a replica out of the table, then waits until its requests in flight
@@ -208,10 +251,12 @@ impl Proxy {
             .expect("proxy lock")
             .insert(container_id.to_string());
         self.rebuild();
-        // A request that picked the replica from the old table a moment ago counts
-        // itself in flight right after.
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        // First every request still choosing from a table with the replica in it
+        // has chosen (a matter of microseconds); then those on it are answered.
         let deadline = tokio::time::Instant::now() + self.settings.drain_timeout;
+        while !self.acknowledged() && tokio::time::Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
         loop {
             let n = stats.in_flight.load(Ordering::Acquire);
             if n == 0 || tokio::time::Instant::now() >= deadline {
@@ -239,5 +284,80 @@ pub async fn sampler(proxy: Arc<Proxy>, token: tokio_util::sync::CancellationTok
             _ = token.cancelled() => return,
             _ = tick.tick() => proxy.tick(proxy.now_ms()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::table::{Backend, HostMatch};
+    use super::*;
+    use app::wire::Balance;
+
+    fn route(backends: &[&str]) -> RouteInput {
+        RouteInput {
+            service_id: 1,
+            team_id: 1,
+            service: "shop".into(),
+            host: HostMatch::parse(Some("shop.localhost")),
+            prefix: "/".into(),
+            strip: false,
+            balance: Balance::LeastInFlight,
+            backends: backends
+                .iter()
+                .enumerate()
+                .map(|(i, id)| Backend {
+                    container_id: id.to_string(),
+                    slot: i as u32 + 1,
+                    host: "h1".into(),
+                    authority: format!("127.0.0.11:{}", 30000 + i),
+                })
+                .collect(),
+        }
+    }
+
+    fn backends(p: &Proxy) -> Vec<String> {
+        p.table().routes[0]
+            .backends
+            .iter()
+            .map(|b| b.backend.container_id.clone())
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn a_drain_waits_for_requests_still_choosing_from_the_older_table() {
+        let p = Arc::new(Proxy::new(Settings::default()));
+        p.update(vec![route(&["c1", "c2"])]);
+        // A request has read the table (with c1 in it) and not yet chosen.
+        let (_, choosing) = p.choosing();
+        let drain = tokio::spawn({
+            let p = p.clone();
+            async move { p.drain("c1").await }
+        });
+        // c1 leaves the table at once, but the drain waits for that request.
+        tokio::time::timeout(Duration::from_secs(2), async {
+            while backends(&p) != ["c2"] {
+                tokio::task::yield_now().await;
+            }
+        })
+        .await
+        .expect("c1 leaves the table");
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        assert!(
+            !drain.is_finished(),
+            "the drain did not wait for the request"
+        );
+        drop(choosing);
+        let left = tokio::time::timeout(Duration::from_secs(2), drain)
+            .await
+            .expect("the drain ends once the request chose")
+            .unwrap();
+        assert_eq!(left, 0);
+        // A request choosing now reads the newer table: nothing holds a drain up.
+        let (t, _choosing) = p.choosing();
+        assert!(t.routes[0]
+            .backends
+            .iter()
+            .all(|b| b.backend.container_id != "c1"));
+        assert!(p.acknowledged());
     }
 }

@@ -275,9 +275,39 @@ impl hyper::body::Body for Tracked {
     }
 }
 
+/// The route a request goes to, or the answer when none can take it: 404 for no
+/// route, 503 for a service without a healthy replica.
+fn routed<'t>(
+    p: &Proxy,
+    table: &'t table::RouteTable,
+    host: &str,
+    path: &'t str,
+) -> Result<table::Matched<'t>, Response<Body>> {
+    let Some(m) = table.lookup(host, path) else {
+        p.counters.unknown_host.fetch_add(1, Ordering::Relaxed);
+        return Err(answer(
+            StatusCode::NOT_FOUND,
+            format!("No service is routed for {host}{path}."),
+        ));
+    };
+    if m.route.backends.is_empty() {
+        p.counters.no_backend.fetch_add(1, Ordering::Relaxed);
+        let mut r = answer(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!(
+                "{} has no healthy replica right now; try again in a moment.",
+                m.route.service
+            ),
+        );
+        r.headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        return Err(r);
+    }
+    Ok(m)
+}
+
 async fn handle(f: Arc<Forwarder>, peer: SocketAddr, mut req: Request<Body>) -> Response<Body> {
     let p = &f.proxy;
-    let table = p.table();
     let host_header = req
         .headers()
         .get(header::HOST)
@@ -287,29 +317,9 @@ async fn handle(f: Arc<Forwarder>, peer: SocketAddr, mut req: Request<Body>) -> 
         .unwrap_or_default();
     let host = table::host_of(&host_header).to_string();
     let path = req.uri().path().to_string();
-    let Some(m) = table.lookup(&host, &path) else {
-        p.counters.unknown_host.fetch_add(1, Ordering::Relaxed);
-        return answer(
-            StatusCode::NOT_FOUND,
-            format!("No service is routed for {host}{path}."),
-        );
-    };
-    let route = m.route;
-    let target = match req.uri().query() {
-        Some(q) => format!("{}?{q}", m.path),
-        None => m.path.into_owned(),
-    };
-    if route.backends.is_empty() {
-        p.counters.no_backend.fetch_add(1, Ordering::Relaxed);
-        let mut r = answer(
-            StatusCode::SERVICE_UNAVAILABLE,
-            format!(
-                "{} has no healthy replica right now; try again in a moment.",
-                route.service
-            ),
-        );
-        r.headers_mut()
-            .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+    let query = req.uri().query().map(str::to_string);
+    // 404 and 503 need no body: answered before one is read.
+    if let Err(r) = routed(p, &p.table(), &host, &path) {
         return r;
     }
 
@@ -338,6 +348,19 @@ async fn handle(f: Arc<Forwarder>, peer: SocketAddr, mut req: Request<Body>) -> 
         _ => (Some(body), None),
     };
 
+    // The replica is chosen from the table as it is now, counted as choosing from
+    // it until counted in flight: a drain waits for that count (see `Proxy::drain`).
+    let (table, choosing) = p.choosing();
+    let mut choosing = Some(choosing);
+    let m = match routed(p, &table, &host, &path) {
+        Ok(m) => m,
+        Err(r) => return r,
+    };
+    let route = m.route;
+    let target = match query {
+        Some(q) => format!("{}?{q}", m.path),
+        None => m.path.into_owned(),
+    };
     let mut tried: Vec<usize> = Vec::new();
     loop {
         let now = p.now_ms();
@@ -376,6 +399,7 @@ async fn handle(f: Arc<Forwarder>, peer: SocketAddr, mut req: Request<Body>) -> 
             }
         };
         let in_flight = InFlight::new(&live.stats);
+        drop(choosing.take());
         let started = tokio::time::Instant::now();
         let sent = tokio::time::timeout(
             p.settings.upstream_timeout,

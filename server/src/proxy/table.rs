@@ -116,6 +116,18 @@ pub struct RouteInput {
 pub struct RouteTable {
     pub routes: Vec<Route>,
     inputs: Vec<RouteInput>,
+    /// Requests choosing a replica from this table right now (from the moment they
+    /// read it until they count themselves in flight on the one they chose).
+    choosing: AtomicUsize,
+}
+
+/// A request choosing a replica from a table; counted until dropped.
+pub struct Choosing(Arc<RouteTable>);
+
+impl Drop for Choosing {
+    fn drop(&mut self) {
+        self.0.choosing.fetch_sub(1, Ordering::SeqCst);
+    }
 }
 
 /// A request matched to a route, and the path to send on.
@@ -173,7 +185,22 @@ impl RouteTable {
                 next: AtomicUsize::new(0),
             })
             .collect();
-        RouteTable { routes, inputs }
+        RouteTable {
+            routes,
+            inputs,
+            choosing: AtomicUsize::new(0),
+        }
+    }
+
+    /// Counts a request choosing a replica from `table` until the guard drops.
+    pub fn choosing(table: &Arc<RouteTable>) -> Choosing {
+        table.choosing.fetch_add(1, Ordering::SeqCst);
+        Choosing(table.clone())
+    }
+
+    /// Whether no request is choosing a replica from this table.
+    pub fn settled(&self) -> bool {
+        self.choosing.load(Ordering::SeqCst) == 0
     }
 
     /// What the table was made from.
