@@ -282,13 +282,13 @@ fn routed<'t>(
     table: &'t table::RouteTable,
     host: &str,
     path: &'t str,
-) -> Result<table::Matched<'t>, Response<Body>> {
+) -> Result<table::Matched<'t>, Box<Response<Body>>> {
     let Some(m) = table.lookup(host, path) else {
         p.counters.unknown_host.fetch_add(1, Ordering::Relaxed);
-        return Err(answer(
+        return Err(Box::new(answer(
             StatusCode::NOT_FOUND,
             format!("No service is routed for {host}{path}."),
-        ));
+        )));
     };
     if m.route.backends.is_empty() {
         p.counters.no_backend.fetch_add(1, Ordering::Relaxed);
@@ -301,7 +301,7 @@ fn routed<'t>(
         );
         r.headers_mut()
             .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-        return Err(r);
+        return Err(Box::new(r));
     }
     Ok(m)
 }
@@ -320,7 +320,7 @@ async fn handle(f: Arc<Forwarder>, peer: SocketAddr, mut req: Request<Body>) -> 
     let query = req.uri().query().map(str::to_string);
     // 404 and 503 need no body: answered before one is read.
     if let Err(r) = routed(p, &p.table(), &host, &path) {
-        return r;
+        return *r;
     }
 
     let upgrade = wants_upgrade(req.headers());
@@ -354,7 +354,7 @@ async fn handle(f: Arc<Forwarder>, peer: SocketAddr, mut req: Request<Body>) -> 
     let mut choosing = Some(choosing);
     let m = match routed(p, &table, &host, &path) {
         Ok(m) => m,
-        Err(r) => return r,
+        Err(r) => return *r,
     };
     let route = m.route;
     let target = match query {
