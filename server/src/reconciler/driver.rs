@@ -249,73 +249,85 @@ impl Driver {
         }
     }
 
-    /// One pass; returns when the next one is due at the latest (ms since the epoch).
+    /// One pass: observe, decide, act. Returns when the next one is due at the
+    /// latest (ms since the epoch).
     pub async fn pass(&mut self, state: &AppState) -> i64 {
-        let r = state.reconciler.clone();
-        let settings = r.settings();
         let now = state.clock.now_ms();
         self.reap(now);
-        let mut wake = now + settings.interval.as_millis() as i64;
+        let snap = match self.observe(state).await {
+            Ok(snap) => snap,
+            Err(why) => {
+                tracing::error!("reconciler: {why}");
+                return now + 1000;
+            }
+        };
+        let mut decision = decide(state, &snap, now);
+        self.follow_rollouts(state, &snap, &mut decision, now).await;
+        self.act(state, snap, decision, now).await
+    }
 
-        let rows = match state.store.list_services().await {
-            Ok(rows) => rows,
-            Err(e) => {
-                tracing::error!(error = %e, "reconciler: cannot read the services");
-                return now + 1000;
-            }
-        };
-        let active: HashMap<i64, RolloutRow> = match state.store.active_rollouts().await {
-            Ok(list) => list.into_iter().map(|r| (r.service_id, r)).collect(),
-            Err(e) => {
-                tracing::error!(error = %e, "reconciler: cannot read the rollouts");
-                return now + 1000;
-            }
-        };
-        let mut homes = match state.store.replica_homes().await {
-            Ok(h) => h,
-            Err(e) => {
-                tracing::error!(error = %e, "reconciler: cannot read where volumes live");
-                return now + 1000;
-            }
-        };
+    /// What is wanted (the store), what runs (every host that answers, the last
+    /// listing of those that do not, replicas being made) and how healthy it is.
+    async fn observe(&mut self, state: &AppState) -> Result<Snapshot, String> {
+        let store = &state.store;
+        let rows = store
+            .list_services()
+            .await
+            .map_err(|e| format!("cannot read the services: {e}"))?;
+        let active: HashMap<i64, RolloutRow> = store
+            .active_rollouts()
+            .await
+            .map_err(|e| format!("cannot read the rollouts: {e}"))?
+            .into_iter()
+            .map(|r| (r.service_id, r))
+            .collect();
+        let mut homes = store
+            .replica_homes()
+            .await
+            .map_err(|e| format!("cannot read where volumes live: {e}"))?;
         let desired: Vec<DesiredService> = rows
             .iter()
             .map(|row| {
-                desired_from(
-                    row,
-                    active
-                        .get(&row.id)
-                        .filter(|r| r.to_revision == row.revision),
-                    homes.remove(&row.id).unwrap_or_default(),
-                )
+                let rollout = active
+                    .get(&row.id)
+                    .filter(|r| r.to_revision == row.revision);
+                desired_from(row, rollout, homes.remove(&row.id).unwrap_or_default())
             })
             .collect();
         for d in &desired {
-            self.names.insert(
-                d.id,
-                ServiceRef {
-                    id: d.id,
-                    team_id: Some(d.team_id),
-                    name: d.name.clone(),
-                },
-            );
+            self.names.insert(d.id, d.service_ref());
         }
         let (hosts, addresses) = host_infos(state);
-        let host_names: HashMap<i64, String> =
-            hosts.iter().map(|h| (h.id, h.name.clone())).collect();
-
         // Replicas being made: read before listing, so that one finished in between
         // is seen at least once (as pending, or as a container).
-        let mut observed: Vec<ObservedReplica> = Vec::new();
-        for d in &desired {
-            for p in r.service(d.id).pending {
-                observed.push(pending_replica(d.id, &p));
-            }
-        }
+        let r = &state.reconciler;
+        let mut observed: Vec<ObservedReplica> = desired
+            .iter()
+            .flat_map(|d| {
+                r.service(d.id)
+                    .pending
+                    .into_iter()
+                    .map(|p| pending_replica(d.id, &p))
+            })
+            .collect();
+        observed.extend(self.list(state, &hosts).await);
+        let targets = overlay_health(state, &desired, &addresses, &mut observed);
+        r.prober.set_targets(targets);
+        Ok(Snapshot {
+            rows,
+            active,
+            desired,
+            hosts,
+            addresses,
+            observed,
+        })
+    }
 
-        // What runs, from every host that can be asked.
+    /// What runs on each host: listed now where the host answers, else as it was
+    /// last listed.
+    async fn list(&mut self, state: &AppState, hosts: &[HostInfo]) -> Vec<ObservedReplica> {
         let listings = futures::future::join_all(hosts.iter().map(|h| {
-            let r = r.clone();
+            let r = state.reconciler.clone();
             let ask = h.state != app::wire::HostState::Unreachable;
             let id = h.id;
             async move {
@@ -332,6 +344,7 @@ impl Driver {
         .await;
         let registered: HashSet<i64> = hosts.iter().map(|h| h.id).collect();
         self.seen.retain(|id, _| registered.contains(id));
+        let mut observed = Vec::new();
         for (host_id, listing) in listings {
             match listing {
                 Some(Ok(list)) => {
@@ -346,113 +359,23 @@ impl Driver {
                 observed.extend(list.iter().cloned());
             }
         }
+        observed
+    }
 
-        // Health: Berth's own checks for HTTP probes, Docker's for command probes.
-        let by_id: HashMap<i64, &DesiredService> = desired.iter().map(|d| (d.id, d)).collect();
-        let mut targets = HashMap::new();
-        for o in observed.iter_mut() {
-            let Some(d) = by_id.get(&o.service_id) else {
-                continue;
-            };
-            if let Some(address) = addresses.get(&o.host_id) {
-                if let Some((_, port)) = &o.endpoint {
-                    o.endpoint = Some((address.clone(), *port));
-                }
-            }
-            match d.spec.health.as_ref().map(|h| (&h.probe, h)) {
-                None => o.health = Health::None,
-                Some((HealthProbe::Command { .. }, _)) => {}
-                Some((HealthProbe::Http { path }, check)) => {
-                    if o.status != Status::Running {
-                        continue;
-                    }
-                    if let Some((address, port)) = &o.endpoint {
-                        targets.insert(
-                            o.container_id.clone(),
-                            Target {
-                                service_id: d.id,
-                                address: address.clone(),
-                                port: *port,
-                                path: path.clone(),
-                                check: check.clone(),
-                            },
-                        );
-                    }
-                    o.health = r.prober.health(&o.container_id);
-                }
-            }
-        }
-        r.prober.set_targets(targets);
-
-        let mut p = plan::plan(
-            &desired,
-            &observed,
-            &hosts,
-            now,
-            plan::Settings {
-                host_grace_ms: settings.host_grace.as_millis() as i64,
-            },
-        );
-        if let Some(at) = p.wake_at_ms {
-            wake = wake.min(at);
-        }
-
-        // Slots whose replica keeps failing restart after a growing delay.
-        // A failure this pass removes counts already.
-        let failing_now: HashMap<(i64, u32), String> = p
-            .actions
-            .iter()
-            .filter_map(|a| match a {
-                Action::Remove {
-                    service_id,
-                    slot,
-                    failure: Some(why),
-                    ..
-                } => Some(((*service_id, *slot), why.clone())),
-                _ => None,
-            })
-            .collect();
-        let mut delayed: HashMap<i64, Vec<String>> = HashMap::new();
-        p.actions.retain(|a| {
-            let Action::Start {
-                service_id, slot, ..
-            } = a
-            else {
-                return true;
-            };
-            let history = r
-                .service(*service_id)
-                .slots
-                .get(slot)
-                .cloned()
-                .unwrap_or_default();
-            let (failures, last, why) = match failing_now.get(&(*service_id, *slot)) {
-                Some(why) => (history.failures_in_row + 1, now, Some(why.clone())),
-                None => (
-                    history.failures_in_row,
-                    history.last_failure_ms,
-                    history.last_exit,
-                ),
-            };
-            let until = last + backoff_ms(failures);
-            if failures >= 2 && until > now {
-                wake = wake.min(until);
-                delayed.entry(*service_id).or_default().push(format!(
-                    "replica {slot} restarts in {} s: it failed {failures} times in a row ({})",
-                    (until - now + 999) / 1000,
-                    why.as_deref().unwrap_or("failed")
-                ));
-                false
-            } else {
-                true
-            }
-        });
-
-        // Rollouts move on, succeed, or fail (then their service's actions wait for
-        // the next pass, which plans towards where the failure action went).
+    /// Rollouts move on, succeed, or fail (then their service's actions wait for
+    /// the next pass, which plans towards where the failure action went).
+    async fn follow_rollouts(
+        &mut self,
+        state: &AppState,
+        snap: &Snapshot,
+        decision: &mut Decision,
+        now: i64,
+    ) {
         let mut held: HashSet<i64> = HashSet::new();
-        for d in &desired {
-            let (Some(rollout), Some(report)) = (active.get(&d.id), p.rollouts.get(&d.id)) else {
+        for d in &snap.desired {
+            let rollout = snap.active.get(&d.id);
+            let report = decision.plan.rollouts.get(&d.id);
+            let (Some(rollout), Some(report)) = (rollout, report) else {
                 continue;
             };
             if rollout.to_revision != d.revision {
@@ -463,16 +386,25 @@ impl Driver {
             }
         }
         if !held.is_empty() {
-            p.actions.retain(|a| !held.contains(&a.service_id()));
-            wake = now;
+            decision
+                .plan
+                .actions
+                .retain(|a| !held.contains(&a.service_id()));
+            decision.wake = now;
         }
         if let Some(at) = self.wake.take() {
-            wake = wake.min(at.max(now));
+            decision.wake = decision.wake.min(at.max(now));
         }
+    }
 
+    /// Publishes what the pass saw (pages, events, the proxy's table), then hands
+    /// each service's actions to a task of its own. Returns the next wake-up.
+    async fn act(&mut self, state: &AppState, snap: Snapshot, d: Decision, now: i64) -> i64 {
+        let mut wake = d.wake;
         // Writes since the last pass clear their service's back-off.
         let fresh: Vec<i64> = std::mem::take(
-            &mut *r
+            &mut *state
+                .reconciler
                 .fresh_writes
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner),
@@ -484,29 +416,36 @@ impl Driver {
             }
             (shared.busy.clone(), shared.backoff.clone())
         };
-
-        self.publish(state, &desired, &observed, &p, &delayed, &backoff, now)
-            .await;
+        let Snapshot {
+            rows,
+            desired,
+            hosts,
+            addresses,
+            observed,
+            ..
+        } = snap;
+        self.publish(
+            state, &desired, &observed, &d.plan, &d.delayed, &backoff, now,
+        )
+        .await;
         // The proxy's table follows before any replica is stopped below.
-        state.proxy.update(route_inputs(
-            &rows,
-            &observed,
-            &hosts,
-            &state.proxy.settings.domain,
-        ));
-
-        if !p.actions.is_empty() {
+        let domain = &state.proxy.settings.domain;
+        state
+            .proxy
+            .update(route_inputs(&rows, &observed, &hosts, domain));
+        if !d.plan.actions.is_empty() {
             tracing::debug!(
-                actions = p.actions.len(),
+                actions = d.plan.actions.len(),
                 observed = observed.len(),
                 took_ms = state.clock.now_ms() - now,
                 "reconciler: planned"
             );
         }
-
-        // Hand each service's actions to a task of its own.
-        let mut by_service: HashMap<i64, Vec<Action>> = HashMap::new();
-        for a in p.actions {
+        let host_names: HashMap<i64, String> =
+            hosts.iter().map(|h| (h.id, h.name.clone())).collect();
+        let by_id: HashMap<i64, &DesiredService> = desired.iter().map(|d| (d.id, d)).collect();
+        let mut by_service: BTreeMap<i64, Vec<Action>> = BTreeMap::new();
+        for a in d.plan.actions {
             by_service.entry(a.service_id()).or_default().push(a);
         }
         for (service_id, actions) in by_service {
@@ -517,64 +456,71 @@ impl Driver {
             if self.tasks.len() >= MAX_TASKS {
                 break;
             }
-            if let Some(b) = backoff.get(&service_id) {
-                if b.until_ms > now {
-                    wake = wake.min(b.until_ms);
-                    continue;
-                }
-            }
-            // A service deleted before this Berth started: no team is known, and
-            // its events are an admin's to read.
-            let service = self
-                .names
-                .get(&service_id)
-                .cloned()
-                .unwrap_or_else(|| ServiceRef {
-                    id: service_id,
-                    team_id: None,
-                    name: format!("#{service_id}"),
-                });
-            let desired = by_id.get(&service_id).map(|d| (*d).clone());
-            self.shared
-                .lock()
-                .expect("driver lock")
-                .busy
-                .insert(service_id);
-            let starts: Vec<Pending> = actions
-                .iter()
-                .filter_map(|a| match (a, &desired) {
-                    (Action::Start { slot, host_id, .. }, Some(d)) => Some(Pending {
-                        slot: *slot,
-                        host_id: *host_id,
-                        revision: d.revision,
-                        spec_hash: d.spec_hash.clone(),
-                        note: "starting".into(),
-                        since_ms: now,
-                        cpu_millis: u64::from(d.spec.resources.cpu_millis),
-                        memory_bytes: d.spec.resources.memory_bytes,
-                        host_port: d.spec.host_port,
-                    }),
-                    _ => None,
-                })
-                .collect();
-            if !starts.is_empty() {
-                r.update(service_id, |s| s.pending.extend(starts));
+            if let Some(b) = backoff.get(&service_id).filter(|b| b.until_ms > now) {
+                wake = wake.min(b.until_ms);
+                continue;
             }
             let task = ServiceTask {
                 state: state.clone(),
                 shared: self.shared.clone(),
                 service_id,
-                service,
-                desired,
+                service: self.service_ref(service_id),
+                desired: by_id.get(&service_id).map(|d| (*d).clone()),
                 addresses: addresses.clone(),
                 host_names: host_names.clone(),
             };
-            let handle = self.tasks.spawn(task.run(actions));
-            self.running.insert(handle.id(), service_id);
+            self.spawn(task, actions, now);
         }
         self.collect_volumes(state, &observed, &hosts, &busy, &backoff, now, &mut wake)
             .await;
         wake
+    }
+
+    /// A service's name and team for its events; a service deleted before this
+    /// Berth started has no team known, and its events are an admin's to read.
+    fn service_ref(&self, service_id: i64) -> ServiceRef {
+        self.names
+            .get(&service_id)
+            .cloned()
+            .unwrap_or_else(|| ServiceRef {
+                id: service_id,
+                team_id: None,
+                name: format!("#{service_id}"),
+            })
+    }
+
+    /// Marks the service busy, notes the replicas it starts as being made, and
+    /// runs its actions in a task of the driver's set.
+    fn spawn(&mut self, task: ServiceTask, actions: Vec<Action>, now: i64) {
+        let service_id = task.service_id;
+        self.shared
+            .lock()
+            .expect("driver lock")
+            .busy
+            .insert(service_id);
+        let starts: Vec<Pending> = actions
+            .iter()
+            .filter_map(|a| match (a, &task.desired) {
+                (Action::Start { slot, host_id, .. }, Some(d)) => Some(Pending {
+                    slot: *slot,
+                    host_id: *host_id,
+                    revision: d.revision,
+                    spec_hash: d.spec_hash.clone(),
+                    note: "starting".into(),
+                    since_ms: now,
+                    cpu_millis: u64::from(d.spec.resources.cpu_millis),
+                    memory_bytes: d.spec.resources.memory_bytes,
+                    host_port: d.spec.host_port,
+                }),
+                _ => None,
+            })
+            .collect();
+        if !starts.is_empty() {
+            let r = &task.state.reconciler;
+            r.update(service_id, |s| s.pending.extend(starts));
+        }
+        let handle = self.tasks.spawn(task.run(actions));
+        self.running.insert(handle.id(), service_id);
     }
 
     /// Deleted services' volumes that are to be deleted: once none of the
@@ -829,6 +775,149 @@ impl Driver {
             *told = current;
         }
     }
+}
+
+/// What one pass saw: the input of deciding.
+struct Snapshot {
+    rows: Vec<ServiceRow>,
+    active: HashMap<i64, RolloutRow>,
+    desired: Vec<DesiredService>,
+    hosts: Vec<HostInfo>,
+    addresses: HashMap<i64, String>,
+    observed: Vec<ObservedReplica>,
+}
+
+/// What a pass decided: the plan (less the restarts that wait), the restarts
+/// that wait and why, and when to look again.
+struct Decision {
+    plan: Plan,
+    delayed: HashMap<i64, Vec<String>>,
+    wake: i64,
+}
+
+/// The plan for what the pass saw, with the restarts of slots that keep failing
+/// held back for their delay.
+fn decide(state: &AppState, snap: &Snapshot, now: i64) -> Decision {
+    let r = &state.reconciler;
+    let settings = r.settings();
+    let mut plan = plan::plan(
+        &snap.desired,
+        &snap.observed,
+        &snap.hosts,
+        now,
+        plan::Settings {
+            host_grace_ms: settings.host_grace.as_millis() as i64,
+        },
+    );
+    let mut wake = now + settings.interval.as_millis() as i64;
+    if let Some(at) = plan.wake_at_ms {
+        wake = wake.min(at);
+    }
+    let histories = |service_id: i64, slot: u32| {
+        r.service(service_id)
+            .slots
+            .get(&slot)
+            .cloned()
+            .unwrap_or_default()
+    };
+    let (delayed, until) = delay_restarts(&mut plan.actions, histories, now);
+    Decision {
+        plan,
+        delayed,
+        wake: until.map_or(wake, |u| wake.min(u)),
+    }
+}
+
+/// Holds back the starts of slots whose replica failed twice or more in a row
+/// until their growing delay is over (a failure this pass removes counts
+/// already). Returns the problems that say so, by service, and the earliest end
+/// of a delay.
+fn delay_restarts(
+    actions: &mut Vec<Action>,
+    history: impl Fn(i64, u32) -> super::SlotHistory,
+    now: i64,
+) -> (HashMap<i64, Vec<String>>, Option<i64>) {
+    let failing_now: HashMap<(i64, u32), String> = actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Remove {
+                service_id,
+                slot,
+                failure: Some(why),
+                ..
+            } => Some(((*service_id, *slot), why.clone())),
+            _ => None,
+        })
+        .collect();
+    let mut delayed: HashMap<i64, Vec<String>> = HashMap::new();
+    let mut earliest: Option<i64> = None;
+    actions.retain(|a| {
+        let Action::Start {
+            service_id, slot, ..
+        } = a
+        else {
+            return true;
+        };
+        let h = history(*service_id, *slot);
+        let (failures, last, why) = match failing_now.get(&(*service_id, *slot)) {
+            Some(why) => (h.failures_in_row + 1, now, Some(why.clone())),
+            None => (h.failures_in_row, h.last_failure_ms, h.last_exit),
+        };
+        let until = last + backoff_ms(failures);
+        if failures < 2 || until <= now {
+            return true;
+        }
+        earliest = Some(earliest.map_or(until, |e| e.min(until)));
+        delayed.entry(*service_id).or_default().push(format!(
+            "replica {slot} restarts in {} s: it failed {failures} times in a row ({})",
+            (until - now + 999) / 1000,
+            why.as_deref().unwrap_or("failed")
+        ));
+        false
+    });
+    (delayed, earliest)
+}
+
+/// Health as Berth's checks (HTTP probes) or Docker's (command probes) see it,
+/// laid over what runs; replicas' endpoints on their hosts' addresses. Returns
+/// the prober's targets.
+fn overlay_health(
+    state: &AppState,
+    desired: &[DesiredService],
+    addresses: &HashMap<i64, String>,
+    observed: &mut [ObservedReplica],
+) -> HashMap<String, Target> {
+    let by_id: HashMap<i64, &DesiredService> = desired.iter().map(|d| (d.id, d)).collect();
+    let mut targets = HashMap::new();
+    for o in observed.iter_mut() {
+        let Some(d) = by_id.get(&o.service_id) else {
+            continue;
+        };
+        if let (Some(address), Some((_, port))) = (addresses.get(&o.host_id), &o.endpoint) {
+            o.endpoint = Some((address.clone(), *port));
+        }
+        match d.spec.health.as_ref().map(|h| (&h.probe, h)) {
+            None => o.health = Health::None,
+            Some((HealthProbe::Command { .. }, _)) => {}
+            Some((HealthProbe::Http { path }, check)) => {
+                if o.status != Status::Running {
+                    continue;
+                }
+                if let Some((address, port)) = &o.endpoint {
+                    let target = Target {
+                        service_id: d.id,
+                        address: address.clone(),
+                        port: *port,
+                        path: path.clone(),
+                        check: check.clone(),
+                    };
+                    targets.insert(o.container_id.clone(), target);
+                }
+                o.health = state.reconciler.prober.health(&o.container_id);
+            }
+        }
+    }
+    targets
 }
 
 /// The proxy's routes: each exposed service with a port is reachable as

@@ -767,3 +767,64 @@ async fn a_deleted_services_volumes_are_deleted_once_free_even_across_a_restart(
         "{events:?}"
     );
 }
+
+#[test]
+fn restarts_of_slots_that_keep_failing_wait_their_growing_delay() {
+    const NOW: i64 = 100_000;
+    let start = |slot| Action::Start {
+        service_id: 1,
+        slot,
+        host_id: 1,
+        reason: format!("replica {slot} replaced"),
+        fills_empty_slot: false,
+    };
+    let crash = |slot| Action::Remove {
+        service_id: 1,
+        slot,
+        host_id: 1,
+        container_id: format!("c{slot}"),
+        reason: String::new(),
+        failure: Some("exited with code 1".into()),
+    };
+    let history = |failures_in_row, last_failure_ms| super::super::SlotHistory {
+        failures_in_row,
+        last_failure_ms,
+        last_exit: Some("exited with code 3".into()),
+        ..Default::default()
+    };
+    // (slot's history, crashed this pass, start kept, the delay's end)
+    let cases = [
+        (history(0, 0), false, true, None),
+        (history(0, 0), true, true, None),
+        (history(1, NOW - 500), false, true, None),
+        (history(1, 0), true, false, Some(NOW + 1_000)),
+        (history(3, NOW - 1_000), false, false, Some(NOW + 1_000)),
+        (history(3, NOW - 4_000), false, true, None),
+        (history(30, NOW), false, false, Some(NOW + 60_000)),
+    ];
+    for (i, (h, crashed, kept, until)) in cases.into_iter().enumerate() {
+        let mut actions = vec![start(1)];
+        if crashed {
+            actions.insert(0, crash(1));
+        }
+        let (delayed, earliest) = delay_restarts(&mut actions, |_, _| h.clone(), NOW);
+        let started = actions.iter().any(|a| matches!(a, Action::Start { .. }));
+        assert_eq!((started, earliest), (kept, until), "case {i}");
+        assert_eq!(
+            actions.len(),
+            usize::from(crashed) + usize::from(kept),
+            "case {i}"
+        );
+        if !kept {
+            let why = if crashed {
+                "exited with code 1"
+            } else {
+                "exited with code 3"
+            };
+            assert!(
+                delayed[&1][0].ends_with(&format!("in a row ({why})")),
+                "case {i}: {delayed:?}"
+            );
+        }
+    }
+}
