@@ -1479,8 +1479,9 @@ pub struct ReplicaView {
     /// The container's id, 12 characters; empty while it is being made.
     pub container_id: String,
     /// `running`, `exited`, `created`, … `pulling` or `starting` while Berth makes
-    /// it, or `unknown` while its host is unreachable.
-    pub state: String,
+    /// it, `waiting` or `failed` for a wanted slot without one, or `unknown` while
+    /// its host is unreachable.
+    pub state: ReplicaState,
     pub health: Health,
     /// Where it answers, `address:port`, when it publishes a port.
     pub endpoint: Option<String>,
@@ -1493,6 +1494,56 @@ pub struct ReplicaView {
     /// What Berth is doing with it, or why making it failed.
     pub note: Option<String>,
     pub created_at_ms: i64,
+}
+
+/// How a replica (or a wanted slot without one) stands, in one word.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ReplicaState {
+    /// Its container, as Docker says.
+    Created,
+    Running,
+    Restarting,
+    Paused,
+    Exited,
+    Dead,
+    Removing,
+    /// Berth pulls its image on the host.
+    Pulling,
+    /// Berth makes and starts its container.
+    Starting,
+    /// A wanted slot with nothing in it yet (its problem says why).
+    Waiting,
+    /// A wanted slot whose last start failed.
+    Failed,
+    /// Its host does not answer.
+    Unknown,
+}
+
+impl ReplicaState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReplicaState::Created => "created",
+            ReplicaState::Running => "running",
+            ReplicaState::Restarting => "restarting",
+            ReplicaState::Paused => "paused",
+            ReplicaState::Exited => "exited",
+            ReplicaState::Dead => "dead",
+            ReplicaState::Removing => "removing",
+            ReplicaState::Pulling => "pulling",
+            ReplicaState::Starting => "starting",
+            ReplicaState::Waiting => "waiting",
+            ReplicaState::Failed => "failed",
+            ReplicaState::Unknown => "unknown",
+        }
+    }
+}
+
+impl std::fmt::Display for ReplicaState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// How a service stands, in one word.

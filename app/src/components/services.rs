@@ -14,15 +14,16 @@ use crate::wire::{
 
 /// How a replica looks in the strip and its badge: ok, warn, bad or muted.
 pub fn replica_tone(r: &ReplicaView) -> &'static str {
-    match r.state.as_str() {
-        "running" => match r.health {
-            crate::wire::Health::Unhealthy => "bad",
-            crate::wire::Health::Starting => "warn",
+    use crate::wire::{Health, ReplicaState as S};
+    match r.state {
+        S::Running => match r.health {
+            Health::Unhealthy => "bad",
+            Health::Starting => "warn",
             _ => "ok",
         },
-        "pulling" | "starting" | "created" | "restarting" => "warn",
-        "waiting" | "unknown" | "paused" => "muted",
-        _ => "bad",
+        S::Pulling | S::Starting | S::Created | S::Restarting => "warn",
+        S::Waiting | S::Unknown | S::Paused => "muted",
+        S::Exited | S::Dead | S::Removing | S::Failed => "bad",
     }
 }
 

@@ -420,10 +420,10 @@ fn ReplicaTable(
                         let usage2 = usage.clone();
                         let old = r.revision != revision;
                         view! {
-                            <tr data-slot=r.slot data-revision=r.revision data-state=r.state.clone() data-health=r.health.as_str()>
+                            <tr data-slot=r.slot data-revision=r.revision data-state=r.state.as_str() data-health=r.health.as_str()>
                                 <th scope="row" class="num">{r.slot}</th>
                                 <td>
-                                    <Badge tone=tone label=r.state.clone()/>
+                                    <Badge tone=tone label=r.state.as_str()/>
                                     {r.note.clone().map(|n| view! { <div class="small muted note">{n}</div> })}
                                 </td>
                                 <td><Badge tone=r.health.tone() label=r.health.as_str()/></td>

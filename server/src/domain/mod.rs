@@ -41,6 +41,20 @@ impl Status {
         )
     }
 
+    /// The replica's state as pages and the API show it.
+    pub fn replica_state(self) -> app::wire::ReplicaState {
+        use app::wire::ReplicaState as S;
+        match self {
+            Status::Created => S::Created,
+            Status::Running => S::Running,
+            Status::Restarting => S::Restarting,
+            Status::Paused => S::Paused,
+            Status::Exited { .. } => S::Exited,
+            Status::Dead => S::Dead,
+            Status::Removing => S::Removing,
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Status::Created => "created",
@@ -51,6 +65,28 @@ impl Status {
             Status::Dead => "dead",
             Status::Removing => "removing",
         }
+    }
+}
+
+/// What keeps a replica slot of a service from being as wanted, in the words a
+/// person reads ("replica 2 not placed: 3 hosts lack 1.0 GiB free memory"). The
+/// slot is data: pages find a slot's problem by it, never by its words.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Problem {
+    pub slot: u32,
+    pub words: String,
+}
+
+/// A problem reads as its words.
+impl PartialEq<&str> for Problem {
+    fn eq(&self, words: &&str) -> bool {
+        self.words == *words
+    }
+}
+
+impl std::fmt::Display for Problem {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.words)
     }
 }
 

@@ -8,9 +8,9 @@ use std::collections::{BTreeMap, HashSet};
 use app::validate;
 use app::wire::{
     CreateServiceInput, DeployInput, EnvValue, EventView, Health, HealthCheck, HealthProbe,
-    HostState, ProxyConfig, ReplicaLogs, ReplicaStats, ReplicaView, Resources, RevisionDiff,
-    RevisionView, RollbackInput, RolloutKind, RolloutState, RolloutView, RouteSpec, ScaleInput,
-    ServiceDetail, ServicePhase, ServiceSpec, ServiceView,
+    HostState, ProxyConfig, ReplicaLogs, ReplicaState, ReplicaStats, ReplicaView, Resources,
+    RevisionDiff, RevisionView, RollbackInput, RolloutKind, RolloutState, RolloutView, RouteSpec,
+    ScaleInput, ServiceDetail, ServicePhase, ServiceSpec, ServiceView,
 };
 
 use super::{audit, Ctx, OpsError};
@@ -21,6 +21,7 @@ use crate::cluster::health;
 use crate::domain::{ObservedReplica, Status};
 use crate::events::{self, Level, ServiceRef};
 use crate::reconciler::plan::RolloutReport;
+use crate::reconciler::Making;
 use crate::rollout::{self, Transition};
 use crate::state::AppState;
 use crate::store::{EventFilter, NewRollout, NewService, RolloutRow, ServiceRow};
@@ -232,9 +233,9 @@ pub fn view(state: &AppState, row: &ServiceRow, rollout: Option<&RolloutRow>) ->
                 host: host_name(r.host_id),
                 container_id: r.container_id.chars().take(12).collect(),
                 state: if down {
-                    "unknown".into()
+                    ReplicaState::Unknown
                 } else {
-                    r.status.as_str().into()
+                    r.status.replica_state()
                 },
                 health: r.health,
                 endpoint: r.endpoint.as_ref().map(|(a, p)| format!("{a}:{p}")),
@@ -253,17 +254,16 @@ pub fn view(state: &AppState, row: &ServiceRow, rollout: Option<&RolloutRow>) ->
             revision: p.revision,
             host: host_name(p.host_id),
             container_id: String::new(),
-            state: if p.note.starts_with("pulling") {
-                "pulling".into()
-            } else {
-                "starting".into()
+            state: match p.step {
+                Making::Pulling { .. } => ReplicaState::Pulling,
+                Making::Starting => ReplicaState::Starting,
             },
             health: Health::Starting,
             endpoint: None,
             restarts: history.restarts,
             last_exit: history.last_exit,
             current: p.spec_hash == row.spec_hash,
-            note: Some(p.note.clone()),
+            note: Some(p.step.to_string()),
             created_at_ms: p.since_ms,
         });
     }
@@ -271,23 +271,25 @@ pub fn view(state: &AppState, row: &ServiceRow, rollout: Option<&RolloutRow>) ->
     let occupied: HashSet<u32> = instances.iter().map(|i| i.slot).collect();
     for slot in (1..=row.replicas).filter(|s| !occupied.contains(s)) {
         let history = seen.slots.get(&slot).cloned().unwrap_or_default();
-        let prefix = format!("replica {slot} ");
         let waiting = seen
             .problems
             .iter()
-            .find(|p| p.starts_with(&prefix))
-            .cloned();
+            .find(|p| p.slot == slot)
+            .map(|p| p.words.clone());
         let (state_word, host, note) = match (&history.start_failure, waiting) {
-            (Some(f), _) => ("failed", host_name(f.host_id), Some(f.error.clone())),
-            (None, Some(why)) => ("waiting", String::new(), Some(why)),
-            (None, None) => ("waiting", String::new(), None),
+            (Some(f), _) => (
+                ReplicaState::Failed,
+                host_name(f.host_id),
+                Some(f.error.clone()),
+            ),
+            (None, why) => (ReplicaState::Waiting, String::new(), why),
         };
         instances.push(ReplicaView {
             slot,
             revision: row.revision,
             host,
             container_id: String::new(),
-            state: state_word.into(),
+            state: state_word,
             health: Health::Starting,
             endpoint: None,
             restarts: history.restarts,
@@ -302,7 +304,9 @@ pub fn view(state: &AppState, row: &ServiceRow, rollout: Option<&RolloutRow>) ->
     });
 
     let settled = instances.len() as u32 == row.replicas
-        && instances.iter().all(|i| i.current && i.state == "running");
+        && instances
+            .iter()
+            .all(|i| i.current && i.state == ReplicaState::Running);
     let phase = if row.replicas == 0 && instances.is_empty() {
         ServicePhase::Stopped
     } else if healthy >= row.replicas && settled {
@@ -331,7 +335,7 @@ pub fn view(state: &AppState, row: &ServiceRow, rollout: Option<&RolloutRow>) ->
         running,
         healthy,
         instances,
-        problems: seen.problems,
+        problems: seen.problems.into_iter().map(|p| p.words).collect(),
         last_error: seen.last_error,
         observed_at_ms: seen.observed_at_ms,
     }

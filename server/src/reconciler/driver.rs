@@ -24,9 +24,9 @@ use app::wire::{Health, HealthProbe, RolloutKind, RolloutState, RouteSpec};
 
 use super::plan::{self, Action, Plan, RolloutReport};
 use super::prober::Target;
-use super::{Pending, StartFailure};
+use super::{Making, Pending, StartFailure};
 use crate::cluster::health;
-use crate::domain::{DesiredService, HostInfo, ObservedReplica, RolloutCtx, Status};
+use crate::domain::{DesiredService, HostInfo, ObservedReplica, Problem, RolloutCtx, Status};
 use crate::events::{self, ClusterEvent, Level, ServiceRef};
 use crate::proxy::table::{Backend, HostMatch, RouteInput};
 use crate::rollout::{self, Outcome, Transition};
@@ -506,7 +506,7 @@ impl Driver {
                     host_id: *host_id,
                     revision: d.revision,
                     spec_hash: d.spec_hash.clone(),
-                    note: "starting".into(),
+                    step: Making::Starting,
                     since_ms: now,
                     cpu_millis: u64::from(d.spec.resources.cpu_millis),
                     memory_bytes: d.spec.resources.memory_bytes,
@@ -707,7 +707,7 @@ impl Driver {
         desired: &[DesiredService],
         observed: &[ObservedReplica],
         p: &Plan,
-        delayed: &HashMap<i64, Vec<String>>,
+        delayed: &HashMap<i64, Vec<Problem>>,
         backoff: &HashMap<i64, Backoff>,
         now: i64,
     ) {
@@ -768,7 +768,7 @@ impl Driver {
                     .retain(|slot, _| *slot <= d.replicas.max(1) || occupied.contains(slot));
             });
             let told = self.told.entry(d.id).or_default();
-            let current: BTreeSet<String> = announced.into_iter().collect();
+            let current: BTreeSet<String> = announced.into_iter().map(|p| p.words).collect();
             for problem in current.difference(told) {
                 events::service(state, &d.service_ref(), Level::Warn, problem).await;
             }
@@ -791,7 +791,7 @@ struct Snapshot {
 /// that wait and why, and when to look again.
 struct Decision {
     plan: Plan,
-    delayed: HashMap<i64, Vec<String>>,
+    delayed: HashMap<i64, Vec<Problem>>,
     wake: i64,
 }
 
@@ -836,7 +836,7 @@ fn delay_restarts(
     actions: &mut Vec<Action>,
     history: impl Fn(i64, u32) -> super::SlotHistory,
     now: i64,
-) -> (HashMap<i64, Vec<String>>, Option<i64>) {
+) -> (HashMap<i64, Vec<Problem>>, Option<i64>) {
     let failing_now: HashMap<(i64, u32), String> = actions
         .iter()
         .filter_map(|a| match a {
@@ -849,7 +849,7 @@ fn delay_restarts(
             _ => None,
         })
         .collect();
-    let mut delayed: HashMap<i64, Vec<String>> = HashMap::new();
+    let mut delayed: HashMap<i64, Vec<Problem>> = HashMap::new();
     let mut earliest: Option<i64> = None;
     actions.retain(|a| {
         let Action::Start {
@@ -868,11 +868,13 @@ fn delay_restarts(
             return true;
         }
         earliest = Some(earliest.map_or(until, |e| e.min(until)));
-        delayed.entry(*service_id).or_default().push(format!(
+        let words = format!(
             "replica {slot} restarts in {} s: it failed {failures} times in a row ({})",
             (until - now + 999) / 1000,
             why.as_deref().unwrap_or("failed")
-        ));
+        );
+        let problem = Problem { slot: *slot, words };
+        delayed.entry(*service_id).or_default().push(problem);
         false
     });
     (delayed, earliest)
@@ -1087,17 +1089,19 @@ impl ServiceTask {
         }
     }
 
-    fn note(&self, slot: u32, host_id: i64, note: Option<String>) {
+    /// What Berth does to make the slot's replica on the host now; `None` once
+    /// it is made (or failed).
+    fn note(&self, slot: u32, host_id: i64, step: Option<Making>) {
         self.state
             .reconciler
-            .update(self.service_id, |s| match note {
-                Some(n) => {
+            .update(self.service_id, |s| match step {
+                Some(step) => {
                     for p in s
                         .pending
                         .iter_mut()
                         .filter(|p| p.slot == slot && p.host_id == host_id)
                     {
-                        p.note = n.clone();
+                        p.step = step.clone();
                     }
                 }
                 None => s
@@ -1117,116 +1121,118 @@ impl ServiceTask {
             return Ok(());
         };
         let host = self.host_name(host_id);
-        let rt = self.state.reconciler.runtime.clone();
-        let outcome = async {
-            // What is made meets today's rules, whatever revision asks for it (one
-            // from before them may hold a bind mount).
-            app::validate::service_spec(&d.spec).map_err(|why| {
-                format!(
-                    "revision {} is no longer allowed: {why}; deploy one that is",
-                    d.revision
-                )
-            })?;
-            let image = &d.spec.image;
-            if !rt
-                .has_image(host_id, image)
-                .await
-                .map_err(|e| e.to_string())?
-            {
-                self.note(slot, host_id, Some(format!("pulling {image}")));
-                rt.pull(host_id, image).await.map_err(|e| e.to_string())?;
-                events::service(
-                    &self.state,
-                    &self.service,
-                    Level::Info,
-                    &format!("replica {slot}: pulled {image} on {host}"),
-                )
-                .await;
-                self.note(slot, host_id, Some("starting".into()));
-            }
-            // Where this slot's own volumes are from now on: remembered before they
-            // are made, so a Berth stopped in between still knows.
-            if d.spec.has_per_replica_volumes() {
-                self.state
-                    .store
-                    .set_replica_home(d.id, slot, host_id, self.state.clock.now_ms())
-                    .await
-                    .map_err(|e| format!("cannot record where its volumes are: {e}"))?;
-            }
-            let address = self.addresses.get(&host_id).cloned().unwrap_or_default();
-            // Secrets are opened now, for this container only.
-            let env = crate::ops::secrets::resolve_env(&self.state, d.team_id, &d.spec)
-                .await
-                .map_err(|e| e.to_string())?;
-            let replica = ReplicaSpec {
-                service_id: d.id,
-                service: d.name.clone(),
-                slot,
-                revision: d.revision,
-                spec_hash: d.spec_hash.clone(),
-                spec: d.spec.clone(),
-                env,
-                // Docker binds published ports to an IP; a host reached by name
-                // publishes on all of its addresses.
-                publish_ip: if address.parse::<std::net::Ipv4Addr>().is_ok() {
-                    address
-                } else {
-                    String::new()
-                },
-            };
-            rt.start(host_id, &replica).await.map_err(|e| e.to_string())
-        }
-        .await;
+        let outcome = self.make(d, slot, host_id).await;
         self.note(slot, host_id, None);
-        match outcome {
-            Ok(_) => {
-                // A slot emptied by a failure earlier (its restart was delayed) is a
-                // restart, not a first start.
-                let history = self
-                    .state
-                    .reconciler
-                    .service(self.service_id)
-                    .slots
-                    .get(&slot)
-                    .cloned()
-                    .unwrap_or_default();
-                let (level, reason) = match (fills_empty_slot, &history.last_exit) {
-                    (true, Some(why)) if history.failures_in_row > 0 => (
-                        Level::Warn,
-                        format!(
-                            "replica {slot} restarted after {} failure{} in a row ({why})",
-                            history.failures_in_row,
-                            if history.failures_in_row == 1 {
-                                ""
-                            } else {
-                                "s"
-                            }
-                        ),
-                    ),
-                    (true, _) => (Level::Info, reason.to_string()),
-                    (false, _) => (Level::Warn, reason.to_string()),
-                };
-                events::service(
-                    &self.state,
-                    &self.service,
-                    level,
-                    &format!("{reason} (on {host}, revision {})", d.revision),
-                )
-                .await;
-                Ok(())
-            }
-            Err(e) => {
-                let message = format!("replica {slot} not started on {host}: {e}");
-                self.state.reconciler.update(self.service_id, |s| {
-                    s.slots.entry(slot).or_default().start_failure = Some(StartFailure {
-                        host_id,
-                        error: e.clone(),
-                        at_ms: self.state.clock.now_ms(),
-                    });
+        if let Err(e) = outcome {
+            let message = format!("replica {slot} not started on {host}: {e}");
+            self.state.reconciler.update(self.service_id, |s| {
+                s.slots.entry(slot).or_default().start_failure = Some(StartFailure {
+                    host_id,
+                    error: e.clone(),
+                    at_ms: self.state.clock.now_ms(),
                 });
-                events::service(&self.state, &self.service, Level::Error, &message).await;
-                Err(message)
+            });
+            events::service(&self.state, &self.service, Level::Error, &message).await;
+            return Err(message);
+        }
+        let (level, reason) = self.started_words(slot, reason, fills_empty_slot);
+        let words = format!("{reason} (on {host}, revision {})", d.revision);
+        events::service(&self.state, &self.service, level, &words).await;
+        Ok(())
+    }
+
+    /// Makes and starts the slot's container on the host: the image pulled if
+    /// missing, the slot's home recorded, its secrets opened.
+    async fn make(&self, d: &DesiredService, slot: u32, host_id: i64) -> Result<(), String> {
+        // What is made meets today's rules, whatever revision asks for it (one from
+        // before them may hold a bind mount).
+        app::validate::service_spec(&d.spec).map_err(|why| {
+            format!(
+                "revision {} is no longer allowed: {why}; deploy one that is",
+                d.revision
+            )
+        })?;
+        self.ensure_image(&d.spec.image, slot, host_id).await?;
+        // Where this slot's own volumes are from now on: remembered before they are
+        // made, so a Berth stopped in between still knows.
+        if d.spec.has_per_replica_volumes() {
+            let now = self.state.clock.now_ms();
+            self.state
+                .store
+                .set_replica_home(d.id, slot, host_id, now)
+                .await
+                .map_err(|e| format!("cannot record where its volumes are: {e}"))?;
+        }
+        let address = self.addresses.get(&host_id).cloned().unwrap_or_default();
+        // Secrets are opened now, for this container only.
+        let env = crate::ops::secrets::resolve_env(&self.state, d.team_id, &d.spec)
+            .await
+            .map_err(|e| e.to_string())?;
+        let replica = ReplicaSpec {
+            service_id: d.id,
+            service: d.name.clone(),
+            slot,
+            revision: d.revision,
+            spec_hash: d.spec_hash.clone(),
+            spec: d.spec.clone(),
+            env,
+            // Docker binds published ports to an IP; a host reached by name
+            // publishes on all of its addresses.
+            publish_ip: if address.parse::<std::net::Ipv4Addr>().is_ok() {
+                address
+            } else {
+                String::new()
+            },
+        };
+        let rt = &self.state.reconciler.runtime;
+        rt.start(host_id, &replica)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    /// Pulls `image` on the host unless it is there.
+    async fn ensure_image(&self, image: &str, slot: u32, host_id: i64) -> Result<(), String> {
+        let rt = &self.state.reconciler.runtime;
+        if rt
+            .has_image(host_id, image)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            return Ok(());
+        }
+        let pulling = Making::Pulling {
+            image: image.to_string(),
+        };
+        self.note(slot, host_id, Some(pulling));
+        rt.pull(host_id, image).await.map_err(|e| e.to_string())?;
+        let host = self.host_name(host_id);
+        let words = format!("replica {slot}: pulled {image} on {host}");
+        events::service(&self.state, &self.service, Level::Info, &words).await;
+        self.note(slot, host_id, Some(Making::Starting));
+        Ok(())
+    }
+
+    /// How a started replica is announced: a slot emptied by a failure earlier (its
+    /// restart was delayed) is a restart, not a first start.
+    fn started_words(&self, slot: u32, reason: &str, fills_empty_slot: bool) -> (Level, String) {
+        let r = &self.state.reconciler;
+        let history = r
+            .service(self.service_id)
+            .slots
+            .get(&slot)
+            .cloned()
+            .unwrap_or_default();
+        match (fills_empty_slot, &history.last_exit) {
+            (true, Some(why)) if history.failures_in_row > 0 => {
+                let n = history.failures_in_row;
+                let s = if n == 1 { "" } else { "s" };
+                let words =
+                    format!("replica {slot} restarted after {n} failure{s} in a row ({why})");
+                (Level::Warn, words)
             }
+            (true, _) => (Level::Info, reason.to_string()),
+            (false, _) => (Level::Warn, reason.to_string()),
         }
     }
 

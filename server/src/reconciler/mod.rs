@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use tokio::sync::{broadcast, Notify};
 
-use crate::domain::ObservedReplica;
+use crate::domain::{ObservedReplica, Problem};
 use crate::runtime::ContainerRuntime;
 
 /// How the loop behaves; none of it is part of a service.
@@ -45,12 +45,28 @@ pub struct Pending {
     pub host_id: i64,
     pub revision: i64,
     pub spec_hash: String,
-    /// `pulling 127.0.0.1:5000/berth-demo:v1`, `starting`.
-    pub note: String,
+    /// What Berth is doing to make it.
+    pub step: Making,
     pub since_ms: i64,
     pub cpu_millis: u64,
     pub memory_bytes: u64,
     pub host_port: Option<u16>,
+}
+
+/// What Berth is doing to make a replica.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Making {
+    Starting,
+    Pulling { image: String },
+}
+
+impl std::fmt::Display for Making {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Making::Starting => f.write_str("starting"),
+            Making::Pulling { image } => write!(f, "pulling {image}"),
+        }
+    }
 }
 
 /// Why the last start of a slot failed.
@@ -83,7 +99,7 @@ pub struct ServiceState {
     pub pending: Vec<Pending>,
     pub slots: BTreeMap<u32, SlotHistory>,
     /// Why some replicas wait.
-    pub problems: Vec<String>,
+    pub problems: Vec<Problem>,
     /// The last failure while it backs off.
     pub last_error: Option<String>,
     /// How far it is on its way to its current revision.
@@ -205,7 +221,11 @@ mod tests {
     #[test]
     fn a_panic_while_updating_leaves_the_state_whole_and_readable() {
         let r = Reconciler::new(Arc::new(FakeRuntime::new()));
-        r.update(1, |s| s.problems = vec!["replica 1 not placed".into()]);
+        let problem = Problem {
+            slot: 1,
+            words: "replica 1 not placed".into(),
+        };
+        r.update(1, |s| s.problems = vec![problem.clone()]);
         let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             r.update(1, |s| {
                 s.problems.clear();
@@ -214,7 +234,7 @@ mod tests {
         }));
         assert!(panicked.is_err());
         // Later reads and writes still work, and see the entry as it was.
-        assert_eq!(r.service(1).problems, ["replica 1 not placed"]);
+        assert_eq!(r.service(1).problems, [problem]);
         r.update(1, |s| s.problems.clear());
         assert!(r.service(1).problems.is_empty());
     }

@@ -22,7 +22,7 @@ use std::collections::{BTreeMap, HashMap};
 use app::validate::{self, Constraint};
 use app::wire::{Health, HostState, RestartPolicy, UpdateOrder};
 
-use crate::domain::{DesiredService, HostInfo, ObservedReplica, Status};
+use crate::domain::{DesiredService, HostInfo, ObservedReplica, Problem, Status};
 use crate::scheduler::{self, Need, Slot};
 
 /// Settings that are not part of any service.
@@ -91,7 +91,7 @@ pub struct RolloutReport {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Plan {
     pub actions: Vec<Action>,
-    pub problems: BTreeMap<i64, Vec<String>>,
+    pub problems: BTreeMap<i64, Vec<Problem>>,
     /// Every service's progress towards its current revision.
     pub rollouts: BTreeMap<i64, RolloutReport>,
     /// When the plan would change by the clock alone (a host's grace ends).
@@ -445,10 +445,14 @@ struct ServicePlanner<'a, 'h, 'p> {
     counts: Vec<u32>,
     slots: &'p mut [Slot<'h>],
     out: &'p mut Plan,
-    problems: Vec<String>,
+    problems: Vec<Problem>,
 }
 
 impl<'a> ServicePlanner<'a, '_, '_> {
+    fn problem(&mut self, slot: u32, words: String) {
+        self.problems.push(Problem { slot, words });
+    }
+
     /// A slot above the replica count: emptied.
     fn scale_away(&mut self, slot: u32, rs: &[&ObservedReplica]) {
         let restart = self.s.spec.restart;
@@ -487,10 +491,13 @@ impl<'a> ServicePlanner<'a, '_, '_> {
             return;
         }
         if t.hidden && t.replaced_because.is_none() {
-            self.problems.push(format!(
-                "replica {slot} waits: its host does not answer (grace {} s)",
-                self.ctx.settings.host_grace_ms / 1000
-            ));
+            self.problem(
+                slot,
+                format!(
+                    "replica {slot} waits: its host does not answer (grace {} s)",
+                    self.ctx.settings.host_grace_ms / 1000
+                ),
+            );
             return;
         }
         let empty = t.replaced_because.is_none();
@@ -630,12 +637,15 @@ impl<'a> ServicePlanner<'a, '_, '_> {
         if h.state == HostState::Ready {
             return false;
         }
-        self.problems.push(format!(
-            "replica {slot} keeps revision {revision}: its volumes are on {}, which is {} \
+        self.problem(
+            slot,
+            format!(
+                "replica {slot} keeps revision {revision}: its volumes are on {}, which is {} \
              and takes no new replica",
-            h.name,
-            h.state.as_str()
-        ));
+                h.name,
+                h.state.as_str()
+            ),
+        );
         true
     }
 
@@ -651,8 +661,7 @@ impl<'a> ServicePlanner<'a, '_, '_> {
     /// Starts a replica in `slot` where placement says, or says why it cannot.
     fn start(&mut self, slot: u32, reason: String, fills_empty_slot: bool) {
         if let Some(why) = &self.unparsed {
-            self.problems
-                .push(format!("replica {slot} not placed: {why}"));
+            self.problem(slot, format!("replica {slot} not placed: {why}"));
             return;
         }
         let placed = match self.place(slot) {
@@ -672,9 +681,7 @@ impl<'a> ServicePlanner<'a, '_, '_> {
                     fills_empty_slot,
                 });
             }
-            Err(why) => self
-                .problems
-                .push(format!("replica {slot} not placed: {why}")),
+            Err(why) => self.problem(slot, format!("replica {slot} not placed: {why}")),
         }
     }
 
@@ -695,11 +702,12 @@ impl<'a> ServicePlanner<'a, '_, '_> {
                  an admin may move it (its data stays behind)"
             )),
             Some(&i) if ctx.hosts[i].state == HostState::Unreachable => {
-                self.problems.push(format!(
+                let words = format!(
                     "replica {slot} waits for host {}: its volumes are there and it does not \
                      answer; an admin may move it elsewhere (its data stays behind)",
                     ctx.hosts[i].name
-                ));
+                );
+                self.problems.push(Problem { slot, words });
                 return None;
             }
             Some(&i) => scheduler::place_with(need, &slots[i..=i], &counts[i..=i], &fixed[i..=i])

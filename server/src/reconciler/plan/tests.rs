@@ -307,6 +307,8 @@ fn a_lost_host_waits_out_its_grace_then_its_replicas_move_and_the_leftovers_go()
         waiting.problems[&1],
         ["replica 3 waits: its host does not answer (grace 10 s)"]
     );
+    // The slot is data: a page finds the slot's problem by it.
+    assert_eq!(waiting.problems[&1][0].slot, 3);
 
     hs[2].unreachable_since_ms = Some(NOW - 12_000);
     let moved = run(std::slice::from_ref(&s), &observed, &hs);
@@ -444,6 +446,7 @@ fn a_constraint_that_does_not_parse_refuses_placement_instead_of_being_dropped()
     assert_eq!(problems.len(), 1, "{problems:?}");
     assert!(
         problems[0]
+            .words
             .starts_with("replica 2 not placed: its constraint \"zone=b=c\" does not parse: "),
         "{problems:?}"
     );
@@ -824,7 +827,7 @@ fn a_home_that_cannot_take_the_replica_is_named_with_the_reason() {
     let gone = with_volume(service(1, 1), "per-replica", &[(1, 9)]);
     let p = run(&[gone], &[], &hosts(2));
     assert!(
-        p.problems[&1][0].contains("no longer registered"),
+        p.problems[&1][0].words.contains("no longer registered"),
         "{:?}",
         p.problems
     );
