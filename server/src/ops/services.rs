@@ -184,125 +184,23 @@ async fn service_events(
 /// How a service stands, from its row and what the reconciler last saw.
 pub fn view(state: &AppState, row: &ServiceRow, rollout: Option<&RolloutRow>) -> ServiceView {
     let seen = state.reconciler.service(row.id);
-    let host = |id: i64| state.hosts.get(id);
-    let host_name = |id: i64| {
-        host(id)
-            .map(|e| e.name())
-            .unwrap_or_else(|| format!("#{id}"))
-    };
-    let host_down = |id: i64| {
-        host(id).is_some_and(|e| health::state(&e.row(), &e.live()) == HostState::Unreachable)
-    };
-    let mut replicas: Vec<&ObservedReplica> = seen.replicas.iter().collect();
-    replicas.sort_by_key(|r| (r.slot, r.created_ms));
-
+    let hosts = HostLookup(state);
+    let up: Vec<&ObservedReplica> = seen
+        .replicas
+        .iter()
+        .filter(|r| !hosts.down(r.host_id))
+        .collect();
+    let running = up.iter().filter(|r| r.status == Status::Running).count() as u32;
     let ready = |r: &ObservedReplica| {
         r.status == Status::Running && matches!(r.health, Health::Healthy | Health::None)
     };
-    let running = replicas
+    let healthy = up
         .iter()
-        .filter(|r| r.status == Status::Running && !host_down(r.host_id))
-        .count() as u32;
-    let healthy = replicas
-        .iter()
-        .filter(|r| {
-            ready(r)
-                && r.revision == row.revision
-                && r.slot <= row.replicas
-                && !host_down(r.host_id)
-        })
+        .filter(|r| ready(r) && r.revision == row.revision && r.slot <= row.replicas)
         .map(|r| r.slot)
         .collect::<HashSet<_>>()
         .len() as u32;
-
-    let mut instances: Vec<ReplicaView> = replicas
-        .iter()
-        .map(|r| {
-            let history = seen.slots.get(&r.slot).cloned().unwrap_or_default();
-            let down = host_down(r.host_id);
-            let note = if down {
-                Some("its host does not answer".to_string())
-            } else if matches!(r.health, Health::Starting | Health::Unhealthy) {
-                state.reconciler.prober.last_error(&r.container_id)
-            } else {
-                None
-            };
-            ReplicaView {
-                slot: r.slot,
-                revision: r.revision,
-                host: host_name(r.host_id),
-                container_id: r.container_id.chars().take(12).collect(),
-                state: if down {
-                    ReplicaState::Unknown
-                } else {
-                    r.status.replica_state()
-                },
-                health: r.health,
-                endpoint: r.endpoint.as_ref().map(|(a, p)| format!("{a}:{p}")),
-                restarts: history.restarts,
-                last_exit: history.last_exit,
-                current: r.spec_hash == row.spec_hash,
-                note,
-                created_at_ms: r.created_ms,
-            }
-        })
-        .collect();
-    for p in &seen.pending {
-        let history = seen.slots.get(&p.slot).cloned().unwrap_or_default();
-        instances.push(ReplicaView {
-            slot: p.slot,
-            revision: p.revision,
-            host: host_name(p.host_id),
-            container_id: String::new(),
-            state: match p.step {
-                Making::Pulling { .. } => ReplicaState::Pulling,
-                Making::Starting => ReplicaState::Starting,
-            },
-            health: Health::Starting,
-            endpoint: None,
-            restarts: history.restarts,
-            last_exit: history.last_exit,
-            current: p.spec_hash == row.spec_hash,
-            note: Some(p.step.to_string()),
-            created_at_ms: p.since_ms,
-        });
-    }
-    // Wanted slots with nothing in them: why they wait, or why their start failed.
-    let occupied: HashSet<u32> = instances.iter().map(|i| i.slot).collect();
-    for slot in (1..=row.replicas).filter(|s| !occupied.contains(s)) {
-        let history = seen.slots.get(&slot).cloned().unwrap_or_default();
-        let waiting = seen
-            .problems
-            .iter()
-            .find(|p| p.slot == slot)
-            .map(|p| p.words.clone());
-        let (state_word, host, note) = match (&history.start_failure, waiting) {
-            (Some(f), _) => (
-                ReplicaState::Failed,
-                host_name(f.host_id),
-                Some(f.error.clone()),
-            ),
-            (None, why) => (ReplicaState::Waiting, String::new(), why),
-        };
-        instances.push(ReplicaView {
-            slot,
-            revision: row.revision,
-            host,
-            container_id: String::new(),
-            state: state_word,
-            health: Health::Starting,
-            endpoint: None,
-            restarts: history.restarts,
-            last_exit: history.last_exit,
-            current: true,
-            note,
-            created_at_ms: 0,
-        });
-    }
-    instances.sort_by(|a, b| {
-        (a.slot, a.created_at_ms, &a.container_id).cmp(&(b.slot, b.created_at_ms, &b.container_id))
-    });
-
+    let instances = instances(state, &hosts, row, &seen);
     let settled = instances.len() as u32 == row.replicas
         && instances
             .iter()
@@ -316,9 +214,8 @@ pub fn view(state: &AppState, row: &ServiceRow, rollout: Option<&RolloutRow>) ->
     } else {
         ServicePhase::Progressing
     };
-    let rollout = rollout.map(|r| rollout_view(r, row, &seen.rollout));
     ServiceView {
-        rollout,
+        rollout: rollout.map(|r| rollout_view(r, row, &seen.rollout)),
         id: row.id,
         name: row.name.clone(),
         team: row.team.clone(),
@@ -339,6 +236,126 @@ pub fn view(state: &AppState, row: &ServiceRow, rollout: Option<&RolloutRow>) ->
         last_error: seen.last_error,
         observed_at_ms: seen.observed_at_ms,
     }
+}
+
+/// Hosts by id, for a view: their names, and whether they answer.
+struct HostLookup<'a>(&'a AppState);
+
+impl HostLookup<'_> {
+    fn name(&self, id: i64) -> String {
+        self.0
+            .hosts
+            .get(id)
+            .map(|e| e.name())
+            .unwrap_or_else(|| format!("#{id}"))
+    }
+
+    fn down(&self, id: i64) -> bool {
+        self.0
+            .hosts
+            .get(id)
+            .is_some_and(|e| health::state(&e.row(), &e.live()) == HostState::Unreachable)
+    }
+}
+
+/// Every replica of the service as a page shows it: those that run (or ran),
+/// those being made, and wanted slots with nothing in them (why they wait, or why
+/// their start failed), by slot.
+fn instances(
+    state: &AppState,
+    hosts: &HostLookup,
+    row: &ServiceRow,
+    seen: &crate::reconciler::ServiceState,
+) -> Vec<ReplicaView> {
+    let history = |slot: u32| seen.slots.get(&slot).cloned().unwrap_or_default();
+    let mut out: Vec<ReplicaView> = seen
+        .replicas
+        .iter()
+        .map(|r| {
+            let down = hosts.down(r.host_id);
+            let note = if down {
+                Some("its host does not answer".to_string())
+            } else if matches!(r.health, Health::Starting | Health::Unhealthy) {
+                state.reconciler.prober.last_error(&r.container_id)
+            } else {
+                None
+            };
+            let h = history(r.slot);
+            ReplicaView {
+                slot: r.slot,
+                revision: r.revision,
+                host: hosts.name(r.host_id),
+                container_id: r.container_id.chars().take(12).collect(),
+                state: if down {
+                    ReplicaState::Unknown
+                } else {
+                    r.status.replica_state()
+                },
+                health: r.health,
+                endpoint: r.endpoint.as_ref().map(|(a, p)| format!("{a}:{p}")),
+                restarts: h.restarts,
+                last_exit: h.last_exit,
+                current: r.spec_hash == row.spec_hash,
+                note,
+                created_at_ms: r.created_ms,
+            }
+        })
+        .collect();
+    for p in &seen.pending {
+        let h = history(p.slot);
+        out.push(ReplicaView {
+            slot: p.slot,
+            revision: p.revision,
+            host: hosts.name(p.host_id),
+            container_id: String::new(),
+            state: match p.step {
+                Making::Pulling { .. } => ReplicaState::Pulling,
+                Making::Starting => ReplicaState::Starting,
+            },
+            health: Health::Starting,
+            endpoint: None,
+            restarts: h.restarts,
+            last_exit: h.last_exit,
+            current: p.spec_hash == row.spec_hash,
+            note: Some(p.step.to_string()),
+            created_at_ms: p.since_ms,
+        });
+    }
+    let occupied: HashSet<u32> = out.iter().map(|i| i.slot).collect();
+    for slot in (1..=row.replicas).filter(|s| !occupied.contains(s)) {
+        let h = history(slot);
+        let waiting = seen.problems.iter().find(|p| p.slot == slot);
+        let (state, host, note) = match (&h.start_failure, waiting) {
+            (Some(f), _) => (
+                ReplicaState::Failed,
+                hosts.name(f.host_id),
+                Some(f.error.clone()),
+            ),
+            (None, why) => (
+                ReplicaState::Waiting,
+                String::new(),
+                why.map(|p| p.words.clone()),
+            ),
+        };
+        out.push(ReplicaView {
+            slot,
+            revision: row.revision,
+            host,
+            container_id: String::new(),
+            state,
+            health: Health::Starting,
+            endpoint: None,
+            restarts: h.restarts,
+            last_exit: h.last_exit,
+            current: true,
+            note,
+            created_at_ms: 0,
+        });
+    }
+    out.sort_by(|a, b| {
+        (a.slot, a.created_at_ms, &a.container_id).cmp(&(b.slot, b.created_at_ms, &b.container_id))
+    });
+    out
 }
 
 /// A rollout as people read it: how far it got, and what it does now.

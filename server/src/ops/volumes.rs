@@ -8,7 +8,7 @@ use app::wire::{HostState, VolumeScope, VolumeView};
 
 use super::{audit, Ctx, OpsError};
 use crate::auth::policy::Action;
-use crate::domain::{ObservedReplica, ObservedVolume};
+use crate::domain::{HostInfo, ObservedReplica, ObservedVolume};
 use crate::events::{self, Level, ServiceRef};
 use crate::reconciler::driver::host_infos;
 use crate::state::AppState;
@@ -28,8 +28,7 @@ pub async fn list(
     ctx: &Ctx,
     filter: &VolumeFilter,
 ) -> Result<Vec<VolumeView>, OpsError> {
-    let me = ctx.principal()?;
-    let admin = me.is_admin();
+    let admin = ctx.principal()?.is_admin();
     let rows: HashMap<i64, ServiceRow> = state
         .store
         .list_services()
@@ -48,60 +47,30 @@ pub async fn list(
         }
     }
     let homes = state.store.replica_homes().await?;
-    let owner = state.store.instance_id().await?;
     let (hosts, _) = host_infos(state);
     let names: HashMap<i64, String> = hosts.iter().map(|h| (h.id, h.name.clone())).collect();
-    let asked = hosts.iter().filter(|h| {
-        h.state != HostState::Unreachable && filter.host.as_ref().is_none_or(|n| n == &h.name)
-    });
-    let rt = state.reconciler.runtime.clone();
-    let found = futures::future::join_all(asked.map(|h| {
-        let rt = rt.clone();
-        let id = h.id;
-        async move {
-            let volumes = rt.volumes(id).await;
-            let sizes = rt.volume_sizes(id).await.unwrap_or_default();
-            // Every container of Berth's there, stopped ones too: they hold
-            // their volumes until removed.
-            let containers = rt.list(id).await.unwrap_or_default();
-            (id, volumes, sizes, containers)
-        }
-    }))
-    .await;
     let mut out = Vec::new();
-    for (host_id, volumes, sizes, containers) in found {
-        let Ok(volumes) = volumes else { continue };
-        for v in volumes {
+    for found in scan(state, &hosts, filter).await {
+        for v in found.volumes {
             // A service id can be taken again after a deletion: the name must match.
             let row = rows.get(&v.service_id).filter(|r| r.name == v.service);
-            if filter.service.as_ref().is_some_and(|n| n != &v.service) {
-                continue;
-            }
             let visible = match row {
                 Some(r) => ctx.allowed(Action::ReadServices(r.team_id)).is_ok(),
                 None => admin,
             };
-            if !visible {
+            if !visible || filter.service.as_ref().is_some_and(|n| n != &v.service) {
                 continue;
             }
             let home = v
                 .slot
                 .and_then(|slot| homes.get(&v.service_id).and_then(|h| h.get(&slot)))
                 .copied();
-            let users = users_of(&v, &containers);
-            out.push(view(
-                &v,
-                row,
-                home,
-                &names,
-                sizes.get(&v.name).copied(),
-                host_id,
-                users,
-            ));
+            let users = users_of(&v, &found.containers);
+            let size = found.sizes.get(&v.name).copied();
+            out.push(view(&v, row, home, &names, size, found.host_id, users));
         }
     }
-    // Slots waiting for a host that does not answer: their volumes cannot be
-    // listed from it, but Berth knows they are there.
+    let owner = state.store.instance_id().await?;
     for (service_id, slots) in &homes {
         let Some(row) = rows.get(service_id) else {
             continue;
@@ -111,50 +80,103 @@ pub async fn list(
         {
             continue;
         }
-        for (slot, host_id) in slots {
-            let Some(h) = hosts.iter().find(|h| h.id == *host_id) else {
-                continue;
-            };
-            if h.state != HostState::Unreachable
-                || *slot > row.replicas
-                || filter.host.as_ref().is_some_and(|n| n != &h.name)
-            {
-                continue;
-            }
-            for d in row
-                .spec
-                .volumes
-                .iter()
-                .filter(|d| d.scope == VolumeScope::PerReplica)
-            {
-                out.push(VolumeView {
-                    host: h.name.clone(),
-                    host_id: h.id,
-                    name: crate::runtime::labels::volume_name(&owner, row.id, &row.name, d, *slot),
-                    service: Some(row.name.clone()),
-                    service_id: row.id,
-                    volume: d.name.clone(),
-                    slot: Some(*slot),
-                    scope: d.scope,
-                    driver: d.driver.clone(),
-                    path: Some(d.path.clone()),
-                    size_bytes: None,
-                    created_at: String::new(),
-                    used_by: None,
-                    note: Some(format!(
-                        "host {} does not answer: replica {slot} waits for it",
-                        h.name
-                    )),
-                    deletable: false,
-                    stranded: true,
-                });
-            }
-        }
+        out.extend(stranded(&owner, row, slots, &hosts, filter));
     }
     out.sort_by(|a, b| {
         (&a.service, a.slot, &a.volume, &a.host).cmp(&(&b.service, b.slot, &b.volume, &b.host))
     });
     Ok(out)
+}
+
+/// What one host holds: its volumes of Berth's, their sizes, and every container of
+/// Berth's there (stopped ones too: they hold their volumes until removed).
+struct HostVolumes {
+    host_id: i64,
+    volumes: Vec<ObservedVolume>,
+    sizes: HashMap<String, i64>,
+    containers: Vec<ObservedReplica>,
+}
+
+/// Asks every host that answers (and passes the filter) what it holds. A host
+/// whose volumes or containers cannot be listed is left out, as one that does not
+/// answer: a volume whose users are unknown must not read as free to delete.
+async fn scan(state: &AppState, hosts: &[HostInfo], filter: &VolumeFilter) -> Vec<HostVolumes> {
+    let asked = hosts.iter().filter(|h| {
+        h.state != HostState::Unreachable && filter.host.as_ref().is_none_or(|n| n == &h.name)
+    });
+    let rt = state.reconciler.runtime.clone();
+    let found = futures::future::join_all(asked.map(|h| {
+        let rt = rt.clone();
+        let host_id = h.id;
+        async move {
+            let (Ok(volumes), Ok(containers)) = (rt.volumes(host_id).await, rt.list(host_id).await)
+            else {
+                return None;
+            };
+            // Sizes are a nicety: unknown ones show as unknown.
+            let sizes = rt.volume_sizes(host_id).await.unwrap_or_default();
+            Some(HostVolumes {
+                host_id,
+                volumes,
+                sizes,
+                containers,
+            })
+        }
+    }))
+    .await;
+    found.into_iter().flatten().collect()
+}
+
+/// Slots of `row` waiting for a host that does not answer: their volumes cannot be
+/// listed from it, but Berth knows they are there.
+fn stranded(
+    owner: &str,
+    row: &ServiceRow,
+    slots: &std::collections::BTreeMap<u32, i64>,
+    hosts: &[HostInfo],
+    filter: &VolumeFilter,
+) -> Vec<VolumeView> {
+    let mut out = Vec::new();
+    for (slot, host_id) in slots {
+        let Some(h) = hosts.iter().find(|h| h.id == *host_id) else {
+            continue;
+        };
+        if h.state != HostState::Unreachable
+            || *slot > row.replicas
+            || filter.host.as_ref().is_some_and(|n| n != &h.name)
+        {
+            continue;
+        }
+        let per_replica = row
+            .spec
+            .volumes
+            .iter()
+            .filter(|d| d.scope == VolumeScope::PerReplica);
+        for d in per_replica {
+            out.push(VolumeView {
+                host: h.name.clone(),
+                host_id: h.id,
+                name: crate::runtime::labels::volume_name(owner, row.id, &row.name, d, *slot),
+                service: Some(row.name.clone()),
+                service_id: row.id,
+                volume: d.name.clone(),
+                slot: Some(*slot),
+                scope: d.scope,
+                driver: d.driver.clone(),
+                path: Some(d.path.clone()),
+                size_bytes: None,
+                created_at: String::new(),
+                used_by: None,
+                note: Some(format!(
+                    "host {} does not answer: replica {slot} waits for it",
+                    h.name
+                )),
+                deletable: false,
+                stranded: true,
+            });
+        }
+    }
+    out
 }
 
 /// The containers on the volume's host that mount it, in words.
