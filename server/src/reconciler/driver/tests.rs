@@ -786,7 +786,7 @@ fn restarts_of_slots_that_keep_failing_wait_their_growing_delay() {
         reason: String::new(),
         failure: Some("exited with code 1".into()),
     };
-    let history = |failures_in_row, last_failure_ms| super::super::SlotHistory {
+    let history = |failures_in_row, last_failure_ms| crate::reconciler::SlotHistory {
         failures_in_row,
         last_failure_ms,
         last_exit: Some("exited with code 3".into()),

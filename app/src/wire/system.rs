@@ -1,0 +1,123 @@
+//! The engines, the server's own facts, and the body of every error.
+
+#[allow(unused_imports)]
+use super::*;
+use serde::{Deserialize, Serialize};
+
+/// Whether a Docker engine answered the last time Berth asked.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EngineState {
+    Up,
+    Down,
+}
+
+impl EngineState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EngineState::Up => "up",
+            EngineState::Down => "down",
+        }
+    }
+}
+
+/// What a Docker engine says about itself.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EngineFacts {
+    /// Engine version, e.g. `20.10.24`.
+    pub version: String,
+    /// The API version Berth negotiated with the engine, e.g. `1.41`.
+    pub api_version: String,
+    pub os: String,
+    pub arch: String,
+    pub cpus: i64,
+    pub memory_bytes: i64,
+    pub containers_running: i64,
+    pub containers_total: i64,
+    pub images: i64,
+}
+
+/// One Docker engine Berth is configured to use, and how it answered.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EngineStatus {
+    pub name: String,
+    /// The endpoint as configured, e.g. `unix:///var/run/docker.sock`.
+    pub endpoint: String,
+    pub state: EngineState,
+    /// Round trip of the check in milliseconds, when the engine answered.
+    pub latency_ms: Option<u64>,
+    /// Present when `state` is `up`.
+    pub facts: Option<EngineFacts>,
+    /// Why the engine is down, in words, when `state` is `down`.
+    pub error: Option<String>,
+}
+
+/// The answer of `GET /api/v1/engines`: every configured engine, checked now.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EnginesReport {
+    /// When the engines were asked, in milliseconds since the Unix epoch.
+    pub checked_at_ms: i64,
+    pub engines: Vec<EngineStatus>,
+}
+
+impl EnginesReport {
+    pub fn up(&self) -> usize {
+        self.engines
+            .iter()
+            .filter(|e| e.state == EngineState::Up)
+            .count()
+    }
+
+    pub fn containers_running(&self) -> i64 {
+        self.facts().map(|f| f.containers_running).sum()
+    }
+
+    pub fn cpus(&self) -> i64 {
+        self.facts().map(|f| f.cpus).sum()
+    }
+
+    pub fn memory_bytes(&self) -> i64 {
+        self.facts().map(|f| f.memory_bytes).sum()
+    }
+
+    fn facts(&self) -> impl Iterator<Item = &EngineFacts> {
+        self.engines.iter().filter_map(|e| e.facts.as_ref())
+    }
+}
+
+/// Facts about this Berth server, for the Settings page and `GET /api/v1/about`.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct About {
+    pub version: String,
+    /// A random id made when the database was created.
+    pub instance_id: String,
+    /// The database file, without any credentials.
+    pub database: String,
+    /// SQLite's journal mode; `wal` in normal operation.
+    pub journal_mode: String,
+    /// The newest migration applied.
+    pub schema_version: i64,
+    pub started_at_ms: i64,
+    pub listen: String,
+}
+
+/// The body of every API error: `{"error":{"code","message"}}`.
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ErrorDetail {
+    /// A stable, machine-readable code such as `not_found`.
+    pub code: String,
+    /// A sentence for people.
+    pub message: String,
+}

@@ -1,0 +1,244 @@
+//! How a service stands, as pages and the API show it: its replicas (running,
+//! being made, or a wanted slot without one and why), its phase, its rollout.
+
+use super::*;
+
+/// How a service stands, from its row and what the reconciler last saw.
+pub fn view(state: &AppState, row: &ServiceRow, rollout: Option<&RolloutRow>) -> ServiceView {
+    let seen = state.reconciler.service(row.id);
+    let hosts = HostLookup(state);
+    let up: Vec<&ObservedReplica> = seen
+        .replicas
+        .iter()
+        .filter(|r| !hosts.down(r.host_id))
+        .collect();
+    let running = up.iter().filter(|r| r.status == Status::Running).count() as u32;
+    let ready = |r: &ObservedReplica| {
+        r.status == Status::Running && matches!(r.health, Health::Healthy | Health::None)
+    };
+    let healthy = up
+        .iter()
+        .filter(|r| ready(r) && r.revision == row.revision && r.slot <= row.replicas)
+        .map(|r| r.slot)
+        .collect::<HashSet<_>>()
+        .len() as u32;
+    let instances = instances(state, &hosts, row, &seen);
+    let settled = instances.len() as u32 == row.replicas
+        && instances
+            .iter()
+            .all(|i| i.current && i.state == ReplicaState::Running);
+    let phase = if row.replicas == 0 && instances.is_empty() {
+        ServicePhase::Stopped
+    } else if healthy >= row.replicas && settled {
+        ServicePhase::Running
+    } else if !seen.problems.is_empty() || seen.last_error.is_some() {
+        ServicePhase::Degraded
+    } else {
+        ServicePhase::Progressing
+    };
+    ServiceView {
+        rollout: rollout.map(|r| rollout_view(r, row, &seen.rollout)),
+        id: row.id,
+        name: row.name.clone(),
+        team: row.team.clone(),
+        team_id: row.team_id,
+        replicas: row.replicas,
+        revision: row.revision,
+        spec: row.spec.clone(),
+        proxy: row.proxy.clone(),
+        default_host: (row.spec.port.is_some() && row.proxy.expose)
+            .then(|| format!("{}.{}", row.name, state.proxy.settings.domain)),
+        created_at_ms: row.created_at,
+        updated_at_ms: row.updated_at,
+        phase,
+        running,
+        healthy,
+        instances,
+        problems: seen.problems.into_iter().map(|p| p.words).collect(),
+        last_error: seen.last_error,
+        observed_at_ms: seen.observed_at_ms,
+    }
+}
+
+/// Hosts by id, for a view: their names, and whether they answer.
+pub(super) struct HostLookup<'a>(&'a AppState);
+
+impl HostLookup<'_> {
+    fn name(&self, id: i64) -> String {
+        self.0
+            .hosts
+            .get(id)
+            .map(|e| e.name())
+            .unwrap_or_else(|| format!("#{id}"))
+    }
+
+    fn down(&self, id: i64) -> bool {
+        self.0
+            .hosts
+            .get(id)
+            .is_some_and(|e| health::state(&e.row(), &e.live()) == HostState::Unreachable)
+    }
+}
+
+/// Every replica of the service as a page shows it: those that run (or ran),
+/// those being made, and wanted slots with nothing in them (why they wait, or why
+/// their start failed), by slot.
+pub(super) fn instances(
+    state: &AppState,
+    hosts: &HostLookup,
+    row: &ServiceRow,
+    seen: &crate::reconciler::ServiceState,
+) -> Vec<ReplicaView> {
+    let history = |slot: u32| seen.slots.get(&slot).cloned().unwrap_or_default();
+    let mut out: Vec<ReplicaView> = seen
+        .replicas
+        .iter()
+        .map(|r| {
+            let down = hosts.down(r.host_id);
+            let note = if down {
+                Some("its host does not answer".to_string())
+            } else if matches!(r.health, Health::Starting | Health::Unhealthy) {
+                state.reconciler.prober.last_error(&r.container_id)
+            } else {
+                None
+            };
+            let h = history(r.slot);
+            ReplicaView {
+                slot: r.slot,
+                revision: r.revision,
+                host: hosts.name(r.host_id),
+                container_id: r.container_id.chars().take(12).collect(),
+                state: if down {
+                    ReplicaState::Unknown
+                } else {
+                    r.status.replica_state()
+                },
+                health: r.health,
+                endpoint: r.endpoint.as_ref().map(|(a, p)| format!("{a}:{p}")),
+                restarts: h.restarts,
+                last_exit: h.last_exit,
+                current: r.spec_hash == row.spec_hash,
+                note,
+                created_at_ms: r.created_ms,
+            }
+        })
+        .collect();
+    for p in &seen.pending {
+        let h = history(p.slot);
+        out.push(ReplicaView {
+            slot: p.slot,
+            revision: p.revision,
+            host: hosts.name(p.host_id),
+            container_id: String::new(),
+            state: match p.step {
+                Making::Pulling { .. } => ReplicaState::Pulling,
+                Making::Starting => ReplicaState::Starting,
+            },
+            health: Health::Starting,
+            endpoint: None,
+            restarts: h.restarts,
+            last_exit: h.last_exit,
+            current: p.spec_hash == row.spec_hash,
+            note: Some(p.step.to_string()),
+            created_at_ms: p.since_ms,
+        });
+    }
+    let occupied: HashSet<u32> = out.iter().map(|i| i.slot).collect();
+    for slot in (1..=row.replicas).filter(|s| !occupied.contains(s)) {
+        let h = history(slot);
+        let waiting = seen.problems.iter().find(|p| p.slot == slot);
+        let (state, host, note) = match (&h.start_failure, waiting) {
+            (Some(f), _) => (
+                ReplicaState::Failed,
+                hosts.name(f.host_id),
+                Some(f.error.clone()),
+            ),
+            (None, why) => (
+                ReplicaState::Waiting,
+                String::new(),
+                why.map(|p| p.words.clone()),
+            ),
+        };
+        out.push(ReplicaView {
+            slot,
+            revision: row.revision,
+            host,
+            container_id: String::new(),
+            state,
+            health: Health::Starting,
+            endpoint: None,
+            restarts: h.restarts,
+            last_exit: h.last_exit,
+            current: true,
+            note,
+            created_at_ms: 0,
+        });
+    }
+    out.sort_by(|a, b| {
+        (a.slot, a.created_at_ms, &a.container_id).cmp(&(b.slot, b.created_at_ms, &b.container_id))
+    });
+    out
+}
+
+/// A rollout as people read it: how far it got, and what it does now.
+pub fn rollout_view(r: &RolloutRow, row: &ServiceRow, report: &RolloutReport) -> RolloutView {
+    let live = r.state.active() && r.to_revision == row.revision;
+    let (new_ready, old_remaining) = if live {
+        (report.new_ready, report.old_remaining)
+    } else if r.state == RolloutState::Succeeded {
+        (row.replicas, 0)
+    } else {
+        (0, 0)
+    };
+    let policy = &row.spec.update;
+    let phase = match r.state {
+        RolloutState::Paused => r.reason.clone(),
+        RolloutState::Running if !live => "waiting for its service".to_string(),
+        RolloutState::Running => {
+            let gate = r
+                .batch_done_at
+                .map(|t| policy.gate_after(t))
+                .filter(|g| *g > clock::now_ms() && report.in_transition == 0);
+            match gate {
+                Some(g) if report.old_remaining == 0 => format!(
+                    "watching the new replicas until {}",
+                    app::format::utc_time(g)
+                ),
+                Some(g) => format!(
+                    "next batch at {} ({} old replica{} left)",
+                    app::format::utc_time(g),
+                    report.old_remaining,
+                    if report.old_remaining == 1 { "" } else { "s" }
+                ),
+                None => format!(
+                    "{} of {} replicas on revision {}, {} starting, {} old left",
+                    report.new_ready,
+                    report.wanted,
+                    r.to_revision,
+                    report.in_transition,
+                    report.old_remaining
+                ),
+            }
+        }
+        RolloutState::Succeeded => "done".to_string(),
+        RolloutState::RolledBack | RolloutState::Aborted => r.reason.clone(),
+    };
+    RolloutView {
+        id: r.id,
+        service: row.name.clone(),
+        from_revision: r.from_revision,
+        to_revision: r.to_revision,
+        kind: r.kind,
+        state: r.state,
+        reason: r.reason.clone(),
+        author: r.author.clone(),
+        started_at_ms: r.started_at,
+        updated_at_ms: r.updated_at,
+        finished_at_ms: r.finished_at,
+        wanted: row.replicas,
+        new_ready,
+        old_remaining,
+        phase,
+        message: String::new(),
+    }
+}

@@ -1,0 +1,148 @@
+//! What a pass leaves for others: each service's state for the pages (replicas,
+//! problems, progress), events for problems not said before, and the proxy's
+//! routes to the replicas that are ready on hosts that answer.
+
+use super::*;
+
+impl Driver {
+    /// Puts what the pass saw where pages read it, and records new problems.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn publish(
+        &mut self,
+        state: &AppState,
+        desired: &[DesiredService],
+        observed: &[ObservedReplica],
+        p: &Plan,
+        delayed: &HashMap<i64, Vec<Problem>>,
+        backoff: &HashMap<i64, Backoff>,
+        now: i64,
+    ) {
+        let r = &state.reconciler;
+        let ids: HashSet<i64> = desired.iter().map(|d| d.id).collect();
+        r.retain(|id| ids.contains(&id));
+        self.told.retain(|id, _| ids.contains(id));
+        for d in desired {
+            let replicas: Vec<ObservedReplica> = observed
+                .iter()
+                .filter(|o| o.service_id == d.id && !o.pending)
+                .cloned()
+                .collect();
+            // The plan's problems are announced as events once each; a delayed
+            // restart's countdown changes every pass (its restart is an event of
+            // its own): shown, never announced.
+            let announced = p.problems.get(&d.id).cloned().unwrap_or_default();
+            let mut problems = announced.clone();
+            problems.extend(delayed.get(&d.id).cloned().unwrap_or_default());
+            let last_error = backoff.get(&d.id).map(|b| {
+                if b.until_ms > now {
+                    format!(
+                        "{} (retrying in {} s)",
+                        b.error,
+                        (b.until_ms - now + 999) / 1000
+                    )
+                } else {
+                    b.error.clone()
+                }
+            });
+            let ready_slots: HashSet<u32> = replicas
+                .iter()
+                .filter(|o| {
+                    o.revision == d.revision
+                        && o.status == Status::Running
+                        && matches!(o.health, Health::Healthy | Health::None)
+                        && now - o.created_ms >= STEADY_MS
+                })
+                .map(|o| o.slot)
+                .collect();
+            let occupied: HashSet<u32> = replicas.iter().map(|o| o.slot).collect();
+            let report = p.rollouts.get(&d.id).cloned().unwrap_or_default();
+            r.update(d.id, |s| {
+                s.replicas = replicas;
+                s.rollout = report;
+                s.problems = problems.clone();
+                s.last_error = last_error;
+                s.observed_at_ms = now;
+                for (slot, h) in s.slots.iter_mut() {
+                    if ready_slots.contains(slot) {
+                        h.failures_in_row = 0;
+                    }
+                    if occupied.contains(slot) {
+                        h.start_failure = None;
+                    }
+                }
+                s.slots
+                    .retain(|slot, _| *slot <= d.replicas.max(1) || occupied.contains(slot));
+            });
+            let told = self.told.entry(d.id).or_default();
+            let current: BTreeSet<String> = announced.into_iter().map(|p| p.words).collect();
+            for problem in current.difference(told) {
+                events::service(state, &d.service_ref(), Level::Warn, problem).await;
+            }
+            *told = current;
+        }
+    }
+}
+
+/// The proxy's routes: each exposed service with a port is reachable as
+/// `<service>.<domain>` and by its own routes, through its replicas that are
+/// running and ready on a host that answers.
+pub fn route_inputs(
+    rows: &[ServiceRow],
+    observed: &[ObservedReplica],
+    hosts: &[HostInfo],
+    domain: &str,
+) -> Vec<RouteInput> {
+    let host_of: HashMap<i64, &HostInfo> = hosts.iter().map(|h| (h.id, h)).collect();
+    let mut out = Vec::new();
+    for row in rows
+        .iter()
+        .filter(|r| r.spec.port.is_some() && r.proxy.expose)
+    {
+        let mut backends: Vec<Backend> = observed
+            .iter()
+            .filter(|o| o.service_id == row.id && !o.pending)
+            .filter(|o| {
+                o.status == Status::Running && matches!(o.health, Health::Healthy | Health::None)
+            })
+            .filter_map(|o| {
+                let host = host_of.get(&o.host_id)?;
+                if host.state == app::wire::HostState::Unreachable {
+                    return None;
+                }
+                let (address, port) = o.endpoint.as_ref()?;
+                Some(Backend {
+                    container_id: o.container_id.clone(),
+                    slot: o.slot,
+                    host: host.name.clone(),
+                    authority: format!("{address}:{port}"),
+                })
+            })
+            .collect();
+        backends.sort_by(|a, b| (a.slot, &a.container_id).cmp(&(b.slot, &b.container_id)));
+        let default = RouteSpec {
+            host: Some(format!("{}.{domain}", row.name)),
+            path_prefix: "/".into(),
+            strip_prefix: false,
+        };
+        // Names under the proxy's domain are the services' own: a route that
+        // claims one (written before routes were checked) is left out.
+        let own = |r: &&RouteSpec| {
+            r.host
+                .as_deref()
+                .is_none_or(|h| !app::validate::touches_proxy_domain(h, domain))
+        };
+        for r in std::iter::once(&default).chain(row.proxy.routes.iter().filter(own)) {
+            out.push(RouteInput {
+                service_id: row.id,
+                team_id: row.team_id,
+                service: row.name.clone(),
+                host: HostMatch::parse(r.host.as_deref()),
+                prefix: r.path_prefix.clone(),
+                strip: r.strip_prefix,
+                balance: row.proxy.balance,
+                backends: backends.clone(),
+            });
+        }
+    }
+    out
+}

@@ -1,0 +1,169 @@
+//! Rollouts, as the loop moves them on: batches recorded, success, or failure and
+//! the failure action, each through [`crate::rollout`] (which owns rollout state).
+
+use super::*;
+
+impl Driver {
+    /// Rollouts move on, succeed, or fail (then their service's actions wait for
+    /// the next pass, which plans towards where the failure action went).
+    pub(super) async fn follow_rollouts(
+        &mut self,
+        state: &AppState,
+        snap: &Snapshot,
+        decision: &mut Decision,
+        now: i64,
+    ) {
+        let mut held: HashSet<i64> = HashSet::new();
+        for d in &snap.desired {
+            let rollout = snap.active.get(&d.id);
+            let report = decision.plan.rollouts.get(&d.id);
+            let (Some(rollout), Some(report)) = (rollout, report) else {
+                continue;
+            };
+            if rollout.to_revision != d.revision {
+                continue;
+            }
+            if self.follow_rollout(state, d, rollout, report, now).await {
+                held.insert(d.id);
+            }
+        }
+        if !held.is_empty() {
+            decision
+                .plan
+                .actions
+                .retain(|a| !held.contains(&a.service_id()));
+            decision.wake = now;
+        }
+        if let Some(at) = self.wake.take() {
+            decision.wake = decision.wake.min(at.max(now));
+        }
+    }
+
+    /// Moves a rollout on from what the pass saw: its batches, its success, or its
+    /// failure and the failure action. Returns whether the service's actions must
+    /// wait for the next pass (the revision changed under them).
+    async fn follow_rollout(
+        &mut self,
+        state: &AppState,
+        d: &DesiredService,
+        rollout: &RolloutRow,
+        report: &RolloutReport,
+        now: i64,
+    ) -> bool {
+        let store = &state.store;
+        let policy = &d.spec.update;
+        let batched = policy.batched();
+        if rollout.state == RolloutState::Running && !report.failures.is_empty() {
+            let reason = self.failure_words(state, d, report);
+            let t = Transition::fail(rollout, policy.failure_action, reason.clone());
+            let message = match &t {
+                Transition::Fail { rollback: true, .. } => format!(
+                    "rollout to revision {} rolled back to revision {}: {reason}",
+                    rollout.to_revision, rollout.from_revision
+                ),
+                _ => format!(
+                    "rollout to revision {} paused: {reason}",
+                    rollout.to_revision
+                ),
+            };
+            match rollout::apply(store, rollout, &t, now).await {
+                Ok(Outcome::Done) => {
+                    events::service(state, &d.service_ref(), Level::Error, &message).await;
+                    state.reconciler.written(d.id);
+                }
+                // A newer deploy or a person moved it first: the next pass sees that.
+                Ok(Outcome::Lost) => state.reconciler.written(d.id),
+                Err(e) => tracing::error!(error = %e, "reconciler: cannot record a failed rollout"),
+            }
+            return true;
+        }
+        // The next batch may begin after the monitor window and the delay.
+        if let Some(gate) = d.rollout.and_then(|r| r.gate_until_ms).filter(|g| *g > now) {
+            self.wake_at(gate);
+        }
+        // A batch is done when nothing is on its way any more and more new replicas
+        // are ready than at the last batch.
+        let mut batch_done_at = rollout.batch_done_at;
+        if batched && report.in_transition == 0 && report.new_ready > rollout.batch_ready {
+            match rollout::batch_done(store, rollout, now, report.new_ready).await {
+                Ok(Outcome::Done) => {}
+                Ok(Outcome::Lost) => return true,
+                Err(e) => tracing::error!(error = %e, "reconciler: cannot record a batch"),
+            }
+            batch_done_at = Some(now);
+            self.wake_at(policy.gate_after(now));
+        }
+        let converged = report.in_transition == 0
+            && report.old_remaining == 0
+            && report.new_ready == report.wanted;
+        let monitored =
+            !batched || batch_done_at.is_none_or(|t| now >= t + policy.monitor_ms as i64);
+        if rollout.state == RolloutState::Running && converged && monitored {
+            match rollout::apply(store, rollout, &Transition::Succeed, now).await {
+                Ok(Outcome::Done) => {}
+                Ok(Outcome::Lost) => return false,
+                Err(e) => {
+                    tracing::error!(error = %e, "reconciler: cannot record a finished rollout");
+                    return false;
+                }
+            }
+            let what = match rollout.kind {
+                RolloutKind::Deploy => "rollout",
+                RolloutKind::Rollback | RolloutKind::AutoRollback => "rollback",
+            };
+            events::service(
+                state,
+                &d.service_ref(),
+                Level::Info,
+                &format!(
+                    "{what} to revision {} done: {} of {} replicas healthy",
+                    rollout.to_revision, report.new_ready, report.wanted
+                ),
+            )
+            .await;
+            state.reconciler.changed(d.id);
+        } else if rollout.state == RolloutState::Running && converged && batched {
+            // The last batch's monitor window: look again when it ends.
+            if let Some(t) = batch_done_at {
+                self.wake_at(t + policy.monitor_ms as i64);
+            }
+        }
+        false
+    }
+
+    pub(super) fn wake_at(&mut self, at: i64) {
+        self.wake = Some(self.wake.map_or(at, |w| w.min(at)));
+    }
+
+    /// "2 of 2 new replicas failed: GET /healthz answered 500".
+    fn failure_words(
+        &self,
+        state: &AppState,
+        d: &DesiredService,
+        report: &RolloutReport,
+    ) -> String {
+        let mut whys: Vec<String> = report
+            .failures
+            .iter()
+            .map(
+                |(_, container, why)| match state.reconciler.prober.last_error(container) {
+                    Some(check) if why == "unhealthy" || why.starts_with("not healthy") => {
+                        format!("{why} ({check})")
+                    }
+                    _ => why.clone(),
+                },
+            )
+            .collect();
+        whys.sort();
+        whys.dedup();
+        let started: u32 = report.new_ready + report.failures.len() as u32 + report.in_transition;
+        format!(
+            "{} of {} new replica{} of revision {} failed: {}",
+            report.failures.len(),
+            started.max(report.failures.len() as u32),
+            if started == 1 { "" } else { "s" },
+            d.revision,
+            whys.join("; ")
+        )
+    }
+}

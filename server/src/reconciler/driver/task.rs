@@ -1,0 +1,282 @@
+//! One service's actions, run together in a task of the driver's set: starts
+//! (the image pulled, the slot's home recorded, secrets opened, the container made)
+//! and removals (out of the proxy, then stopped), and what they leave for the next
+//! pass (the service's back-off, each slot's history).
+
+use super::*;
+
+/// One service's actions, run together.
+pub(super) struct ServiceTask {
+    pub(super) state: AppState,
+    pub(super) shared: Arc<Mutex<Shared>>,
+    pub(super) service_id: i64,
+    pub(super) service: ServiceRef,
+    pub(super) desired: Option<DesiredService>,
+    pub(super) addresses: HashMap<i64, String>,
+    pub(super) host_names: HashMap<i64, String>,
+}
+
+impl ServiceTask {
+    fn host_name(&self, id: i64) -> String {
+        self.host_names
+            .get(&id)
+            .cloned()
+            .unwrap_or_else(|| format!("#{id}"))
+    }
+
+    pub(super) async fn run(self, actions: Vec<Action>) {
+        let outcomes: Vec<Result<(), String>> = futures::stream::iter(actions)
+            .map(|a| self.execute(a))
+            .buffer_unordered(PARALLEL_ACTIONS)
+            .collect()
+            .await;
+        let first_error = outcomes.into_iter().find_map(Result::err);
+        let r = &self.state.reconciler;
+        {
+            let mut shared = self.shared.lock().expect("driver lock");
+            shared.busy.remove(&self.service_id);
+            match first_error {
+                None => {
+                    shared.backoff.remove(&self.service_id);
+                }
+                Some(error) => {
+                    let failures = shared
+                        .backoff
+                        .get(&self.service_id)
+                        .map_or(1, |b| b.failures + 1);
+                    shared.backoff.insert(
+                        self.service_id,
+                        Backoff {
+                            failures,
+                            until_ms: self.state.clock.now_ms() + backoff_ms(failures + 1),
+                            error,
+                        },
+                    );
+                }
+            }
+        }
+        r.poke();
+    }
+
+    async fn execute(&self, action: Action) -> Result<(), String> {
+        tracing::debug!(service = %self.service.name, reason = action.reason(), "reconciler: executing");
+        match action {
+            Action::Start {
+                slot,
+                host_id,
+                reason,
+                fills_empty_slot,
+                ..
+            } => self.start(slot, host_id, &reason, fills_empty_slot).await,
+            Action::Remove {
+                slot,
+                host_id,
+                container_id,
+                reason,
+                failure,
+                ..
+            } => {
+                self.remove(slot, host_id, &container_id, &reason, failure)
+                    .await
+            }
+        }
+    }
+
+    /// What Berth does to make the slot's replica on the host now; `None` once
+    /// it is made (or failed).
+    fn note(&self, slot: u32, host_id: i64, step: Option<Making>) {
+        self.state
+            .reconciler
+            .update(self.service_id, |s| match step {
+                Some(step) => {
+                    for p in s
+                        .pending
+                        .iter_mut()
+                        .filter(|p| p.slot == slot && p.host_id == host_id)
+                    {
+                        p.step = step.clone();
+                    }
+                }
+                None => s
+                    .pending
+                    .retain(|p| !(p.slot == slot && p.host_id == host_id)),
+            });
+    }
+
+    async fn start(
+        &self,
+        slot: u32,
+        host_id: i64,
+        reason: &str,
+        fills_empty_slot: bool,
+    ) -> Result<(), String> {
+        let Some(d) = &self.desired else {
+            return Ok(());
+        };
+        let host = self.host_name(host_id);
+        let outcome = self.make(d, slot, host_id).await;
+        self.note(slot, host_id, None);
+        if let Err(e) = outcome {
+            let message = format!("replica {slot} not started on {host}: {e}");
+            self.state.reconciler.update(self.service_id, |s| {
+                s.slots.entry(slot).or_default().start_failure = Some(StartFailure {
+                    host_id,
+                    error: e.clone(),
+                    at_ms: self.state.clock.now_ms(),
+                });
+            });
+            events::service(&self.state, &self.service, Level::Error, &message).await;
+            return Err(message);
+        }
+        let (level, reason) = self.started_words(slot, reason, fills_empty_slot);
+        let words = format!("{reason} (on {host}, revision {})", d.revision);
+        events::service(&self.state, &self.service, level, &words).await;
+        Ok(())
+    }
+
+    /// Makes and starts the slot's container on the host: the image pulled if
+    /// missing, the slot's home recorded, its secrets opened.
+    async fn make(&self, d: &DesiredService, slot: u32, host_id: i64) -> Result<(), String> {
+        // What is made meets today's rules, whatever revision asks for it (one from
+        // before them may hold a bind mount).
+        app::validate::service_spec(&d.spec).map_err(|why| {
+            format!(
+                "revision {} is no longer allowed: {why}; deploy one that is",
+                d.revision
+            )
+        })?;
+        self.ensure_image(&d.spec.image, slot, host_id).await?;
+        // Where this slot's own volumes are from now on: remembered before they are
+        // made, so a Berth stopped in between still knows.
+        if d.spec.has_per_replica_volumes() {
+            let now = self.state.clock.now_ms();
+            self.state
+                .store
+                .set_replica_home(d.id, slot, host_id, now)
+                .await
+                .map_err(|e| format!("cannot record where its volumes are: {e}"))?;
+        }
+        let address = self.addresses.get(&host_id).cloned().unwrap_or_default();
+        // Secrets are opened now, for this container only.
+        let env = crate::ops::secrets::resolve_env(&self.state, d.team_id, &d.spec)
+            .await
+            .map_err(|e| e.to_string())?;
+        let replica = ReplicaSpec {
+            service_id: d.id,
+            service: d.name.clone(),
+            slot,
+            revision: d.revision,
+            spec_hash: d.spec_hash.clone(),
+            spec: d.spec.clone(),
+            env,
+            // Docker binds published ports to an IP; a host reached by name
+            // publishes on all of its addresses.
+            publish_ip: if address.parse::<std::net::Ipv4Addr>().is_ok() {
+                address
+            } else {
+                String::new()
+            },
+        };
+        let rt = &self.state.reconciler.runtime;
+        rt.start(host_id, &replica)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    }
+
+    /// Pulls `image` on the host unless it is there.
+    async fn ensure_image(&self, image: &str, slot: u32, host_id: i64) -> Result<(), String> {
+        let rt = &self.state.reconciler.runtime;
+        if rt
+            .has_image(host_id, image)
+            .await
+            .map_err(|e| e.to_string())?
+        {
+            return Ok(());
+        }
+        let pulling = Making::Pulling {
+            image: image.to_string(),
+        };
+        self.note(slot, host_id, Some(pulling));
+        rt.pull(host_id, image).await.map_err(|e| e.to_string())?;
+        let host = self.host_name(host_id);
+        let words = format!("replica {slot}: pulled {image} on {host}");
+        events::service(&self.state, &self.service, Level::Info, &words).await;
+        self.note(slot, host_id, Some(Making::Starting));
+        Ok(())
+    }
+
+    /// How a started replica is announced: a slot emptied by a failure earlier (its
+    /// restart was delayed) is a restart, not a first start.
+    fn started_words(&self, slot: u32, reason: &str, fills_empty_slot: bool) -> (Level, String) {
+        let r = &self.state.reconciler;
+        let history = r
+            .service(self.service_id)
+            .slots
+            .get(&slot)
+            .cloned()
+            .unwrap_or_default();
+        match (fills_empty_slot, &history.last_exit) {
+            (true, Some(why)) if history.failures_in_row > 0 => {
+                let n = history.failures_in_row;
+                let s = if n == 1 { "" } else { "s" };
+                let words =
+                    format!("replica {slot} restarted after {n} failure{s} in a row ({why})");
+                (Level::Warn, words)
+            }
+            (true, _) => (Level::Info, reason.to_string()),
+            (false, _) => (Level::Warn, reason.to_string()),
+        }
+    }
+
+    async fn remove(
+        &self,
+        slot: u32,
+        host_id: i64,
+        container_id: &str,
+        reason: &str,
+        failure: Option<String>,
+    ) -> Result<(), String> {
+        let host = self.host_name(host_id);
+        if failure.is_none() {
+            // Out of the proxy first; stopped once its requests are answered.
+            let left = self.state.proxy.drain(container_id).await;
+            if left > 0 {
+                tracing::warn!(service = %self.service.name, slot, left, "stopping a replica with requests still in flight");
+            }
+        }
+        let rt = self.state.reconciler.runtime.clone();
+        match rt.remove(host_id, container_id).await {
+            Ok(()) => {
+                let level = if failure.is_some() {
+                    Level::Warn
+                } else {
+                    Level::Info
+                };
+                if let Some(why) = failure {
+                    let now = self.state.clock.now_ms();
+                    self.state.reconciler.update(self.service_id, |s| {
+                        let h = s.slots.entry(slot).or_default();
+                        h.restarts += 1;
+                        h.failures_in_row += 1;
+                        h.last_failure_ms = now;
+                        h.last_exit = Some(why);
+                    });
+                }
+                events::service(
+                    &self.state,
+                    &self.service,
+                    level,
+                    &format!("{reason} (on {host})"),
+                )
+                .await;
+                Ok(())
+            }
+            Err(e) => {
+                let message = format!("replica {slot} not removed from {host}: {e}");
+                events::service(&self.state, &self.service, Level::Error, &message).await;
+                Err(message)
+            }
+        }
+    }
+}
