@@ -78,6 +78,26 @@ struct Shared {
     backoff: HashMap<i64, Backoff>,
 }
 
+impl Shared {
+    /// A service's task ended: free again, and waiting longer after each failure
+    /// in a row (`Err`), or not at all (`Ok`).
+    fn finished(&mut self, service_id: i64, outcome: Result<(), String>, now: i64) {
+        self.busy.remove(&service_id);
+        let Err(error) = outcome else {
+            self.backoff.remove(&service_id);
+            return;
+        };
+        let failures = self.backoff.get(&service_id).map_or(1, |b| b.failures + 1);
+        let until_ms = now + backoff_ms(failures + 1);
+        let b = Backoff {
+            failures,
+            until_ms,
+            error,
+        };
+        self.backoff.insert(service_id, b);
+    }
+}
+
 /// What the loop keeps between passes.
 #[derive(Default)]
 pub struct Driver {
@@ -240,16 +260,11 @@ impl Driver {
             let service_id = self.running.remove(&id);
             if let (Err(e), Some(service_id)) = (done, service_id) {
                 tracing::error!(service_id, error = %e, "reconciler: a service task failed");
-                let mut shared = self.shared.lock().expect("driver lock");
-                shared.busy.remove(&service_id);
-                shared.backoff.insert(
+                let error = "an internal error stopped its last change (see the server log)";
+                self.shared.lock().expect("driver lock").finished(
                     service_id,
-                    Backoff {
-                        failures: 1,
-                        until_ms: now + backoff_ms(2),
-                        error: "an internal error stopped its last change (see the server log)"
-                            .into(),
-                    },
+                    Err(error.into()),
+                    now,
                 );
             }
         }

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use app::wire::HostState;
 
-use super::{backoff_ms, Backoff, Shared};
+use super::{Backoff, Shared};
 use crate::domain::HostInfo;
 use crate::events::{self, Level, ServiceRef};
 use crate::state::AppState;
@@ -26,36 +26,22 @@ pub(super) async fn run(
     let outcome = delete(&state, &d, &hosts).await;
     let now = state.clock.now_ms();
     let mut shared = shared.lock().expect("driver lock");
-    shared.busy.remove(&d.service_id);
-    let error = match outcome {
-        Ok(Done::Everywhere) => {
-            shared.backoff.remove(&d.service_id);
-            return;
-        }
+    match outcome {
+        Ok(Done::Everywhere) => shared.finished(d.service_id, Ok(()), now),
         Ok(Done::WaitingFor(host)) => {
+            shared.busy.remove(&d.service_id);
             let b = Backoff {
                 failures: 1,
                 until_ms: now + WAIT_FOR_HOSTS_MS,
                 error: format!("waits for host {host} to answer"),
             };
             shared.backoff.insert(d.service_id, b);
-            return;
         }
-        Err(error) => error,
-    };
-    tracing::warn!(service = %d.service, %error, "reconciler: cannot delete a deleted service's volumes yet");
-    let failures = shared
-        .backoff
-        .get(&d.service_id)
-        .map_or(1, |b| b.failures + 1);
-    shared.backoff.insert(
-        d.service_id,
-        Backoff {
-            failures,
-            until_ms: now + backoff_ms(failures + 1),
-            error,
-        },
-    );
+        Err(error) => {
+            tracing::warn!(service = %d.service, %error, "reconciler: cannot delete a deleted service's volumes yet");
+            shared.finished(d.service_id, Err(error), now);
+        }
+    }
 }
 
 /// How far a deletion got.

@@ -30,32 +30,16 @@ impl ServiceTask {
             .buffer_unordered(PARALLEL_ACTIONS)
             .collect()
             .await;
-        let first_error = outcomes.into_iter().find_map(Result::err);
-        let r = &self.state.reconciler;
-        {
-            let mut shared = self.shared.lock().expect("driver lock");
-            shared.busy.remove(&self.service_id);
-            match first_error {
-                None => {
-                    shared.backoff.remove(&self.service_id);
-                }
-                Some(error) => {
-                    let failures = shared
-                        .backoff
-                        .get(&self.service_id)
-                        .map_or(1, |b| b.failures + 1);
-                    shared.backoff.insert(
-                        self.service_id,
-                        Backoff {
-                            failures,
-                            until_ms: self.state.clock.now_ms() + backoff_ms(failures + 1),
-                            error,
-                        },
-                    );
-                }
-            }
-        }
-        r.poke();
+        let outcome = match outcomes.into_iter().find_map(Result::err) {
+            Some(error) => Err(error),
+            None => Ok(()),
+        };
+        let now = self.state.clock.now_ms();
+        self.shared
+            .lock()
+            .expect("driver lock")
+            .finished(self.service_id, outcome, now);
+        self.state.reconciler.poke();
     }
 
     async fn execute(&self, action: Action) -> Result<(), String> {
