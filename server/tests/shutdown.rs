@@ -97,13 +97,30 @@ async fn ends_within(mut s: TcpStream, within: Duration) -> bool {
     )
 }
 
-struct Berth(Child);
+/// The process; killed if the test ends before it does.
+struct Berth(Option<Child>);
 
 impl Drop for Berth {
     fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
+        if let Some(mut child) = self.0.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
     }
+}
+
+/// Berth's log lines as they come (a thread reads its stdout to the end, so the
+/// pipe never fills).
+fn log_lines(child: &mut Child) -> tokio::sync::mpsc::UnboundedReceiver<String> {
+    use std::io::BufRead;
+    let out = child.stdout.take().expect("stdout piped");
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufReader::new(out).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    rx
 }
 
 #[tokio::test]
@@ -136,22 +153,24 @@ async fn sigterm_with_an_open_tab_and_a_followed_log_stops_within_2_s() {
         .env("BERTH_ADMIN_USER", "root")
         .env("BERTH_ADMIN_PASSWORD", "root-password")
         .env("BERTH_DEMO", "true")
-        .env("BERTH_LOG", "warn")
-        .stdout(Stdio::null())
+        .env("BERTH_LOG", "info")
+        .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
-    let mut berth = Berth(child);
-
-    let deadline = Instant::now() + Duration::from_secs(30);
-    while TcpStream::connect(("127.0.0.1", port)).await.is_err() {
-        assert!(
-            Instant::now() < deadline,
-            "berth did not listen within 30 s"
-        );
-        assert!(berth.0.try_wait().unwrap().is_none(), "berth exited");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let mut berth = Berth(Some(child));
+    let mut log = log_lines(berth.0.as_mut().unwrap());
+    // It says when it serves (or its log ends: it exited).
+    let serving = async {
+        while let Some(line) = log.recv().await {
+            if line.contains("Berth is serving") {
+                return true;
+            }
+        }
+        false
+    };
+    let serving = tokio::time::timeout(Duration::from_secs(30), serving).await;
+    assert_eq!(serving, Ok(true), "berth did not serve within 30 s");
     let login = r#"{"username":"root","password":"root-password"}"#;
     let (status, head, body) = fetch(port, "POST", "/api/v1/auth/login", &[], login).await;
     assert_eq!(status, 200, "{body}");
@@ -165,23 +184,25 @@ async fn sigterm_with_an_open_tab_and_a_followed_log_stops_within_2_s() {
         .expect("a session cookie")
         .to_string();
 
-    // The demo's first replica, once it has a container to read from.
+    // A dashboard tab: its live-update stream ...
+    let mut watch = open(port, "/api/v1/watch/services", &cookie).await;
+    // ... which says each time the demo changes: its first replica, once it has a
+    // container to read from, is asked again at each change.
     let logs = "/api/v1/services/demo/replicas/1/logs";
-    let deadline = Instant::now() + Duration::from_secs(60);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
     loop {
         let (status, _, body) = fetch(port, "GET", logs, &[("Cookie", &cookie)], "").await;
         if status == 200 {
             break;
         }
+        let mut change = [0u8; 256];
+        let heard = tokio::time::timeout_at(deadline, watch.read(&mut change)).await;
         assert!(
-            Instant::now() < deadline,
+            matches!(heard, Ok(Ok(n)) if n > 0),
             "no replica 1 within 60 s: {status} {body}"
         );
-        tokio::time::sleep(Duration::from_millis(200)).await;
     }
-
-    // A dashboard tab: its live-update stream and an idle keep-alive connection.
-    let watch = open(port, "/api/v1/watch/services", &cookie).await;
+    // ... and an idle keep-alive connection.
     let mut idle = TcpStream::connect(("127.0.0.1", port)).await.unwrap();
     idle.write_all(request(port, "GET", "/healthz", &[], "", "keep-alive").as_bytes())
         .await
@@ -192,28 +213,27 @@ async fn sigterm_with_an_open_tab_and_a_followed_log_stops_within_2_s() {
     // A followed log.
     let follow = open(port, &format!("{logs}?follow=true&tail=1"), &cookie).await;
 
+    let mut child = berth.0.take().unwrap();
+    let pid = child.id().to_string();
     let stop = Instant::now();
-    let killed = Command::new("kill")
-        .args(["-TERM", &berth.0.id().to_string()])
-        .status()
-        .unwrap();
+    let exited = tokio::task::spawn_blocking(move || {
+        let status = child.wait();
+        (status, stop.elapsed(), child)
+    });
+    let killed = Command::new("kill").args(["-TERM", &pid]).status().unwrap();
     assert!(killed.success());
     let (watch_ended, follow_ended) = tokio::join!(
         ends_within(watch, Duration::from_secs(2)),
         ends_within(follow, Duration::from_secs(2)),
     );
-    let exited = loop {
-        if let Some(status) = berth.0.try_wait().unwrap() {
-            break Some(status);
-        }
-        if stop.elapsed() > Duration::from_secs(10) {
-            break None;
-        }
-        tokio::time::sleep(Duration::from_millis(10)).await;
+    let Ok(exited) = tokio::time::timeout(Duration::from_secs(10), exited).await else {
+        let _ = Command::new("kill").args(["-KILL", &pid]).status();
+        panic!("berth still runs 10 s after SIGTERM");
     };
-    let took = stop.elapsed();
+    let (status, took, child) = exited.unwrap();
+    berth.0 = Some(child);
     eprintln!("shutdown took {took:?}");
-    let status = exited.expect("berth still runs 10 s after SIGTERM");
+    let status = status.unwrap();
     assert!(status.success(), "berth exited with {status}");
     assert!(took < Duration::from_secs(2), "shutdown took {took:?}");
     assert!(watch_ended, "the live-update stream was not ended");

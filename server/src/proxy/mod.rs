@@ -91,6 +91,8 @@ pub struct Proxy {
     publishing: Mutex<()>,
     /// Tables replaced but maybe still read by requests choosing a replica.
     retired: Mutex<Vec<Weak<RouteTable>>>,
+    /// Told when the last request choosing from a table has chosen.
+    chosen: Arc<tokio::sync::Notify>,
     pub counters: Counters,
     pub settings: Settings,
     /// Where the listener is, once it listens.
@@ -108,6 +110,7 @@ impl Proxy {
             draining: Mutex::new(HashSet::new()),
             publishing: Mutex::new(()),
             retired: Mutex::new(Vec::new()),
+            chosen: Arc::new(tokio::sync::Notify::new()),
             counters: Counters::default(),
             settings,
             listen: Mutex::new(None),
@@ -132,7 +135,7 @@ impl Proxy {
     pub fn choosing(&self) -> (Arc<RouteTable>, table::Choosing) {
         loop {
             let t = self.table.load_full();
-            let guard = RouteTable::choosing(&t);
+            let guard = RouteTable::choosing(&t, self.chosen.clone());
             if Arc::ptr_eq(&t, &self.table.load()) {
                 return (t, guard);
             }
@@ -254,8 +257,18 @@ impl Proxy {
         // First every request still choosing from a table with the replica in it
         // has chosen (a matter of microseconds); then those on it are answered.
         let deadline = tokio::time::Instant::now() + self.settings.drain_timeout;
-        while !self.acknowledged() && tokio::time::Instant::now() < deadline {
-            tokio::time::sleep(Duration::from_millis(1)).await;
+        loop {
+            let chosen = self.chosen.notified();
+            tokio::pin!(chosen);
+            // Listening before looking, so that a request that chooses in
+            // between is heard.
+            chosen.as_mut().enable();
+            if self.acknowledged() {
+                break;
+            }
+            if tokio::time::timeout_at(deadline, chosen).await.is_err() {
+                break;
+            }
         }
         loop {
             let n = stats.in_flight.load(Ordering::Acquire);
@@ -341,7 +354,11 @@ mod tests {
         })
         .await
         .expect("c1 leaves the table");
-        tokio::time::sleep(Duration::from_millis(30)).await;
+        // The drain has run as far as it can (this runtime has one thread: it ran
+        // while the test yielded); it waits.
+        for _ in 0..10 {
+            tokio::task::yield_now().await;
+        }
         assert!(
             !drain.is_finished(),
             "the drain did not wait for the request"

@@ -121,12 +121,18 @@ pub struct RouteTable {
     choosing: AtomicUsize,
 }
 
-/// A request choosing a replica from a table; counted until dropped.
-pub struct Choosing(Arc<RouteTable>);
+/// A request choosing a replica from a table; counted until dropped, and the last
+/// one to leave a table tells `chosen` (a drain waiting for it).
+pub struct Choosing {
+    table: Arc<RouteTable>,
+    chosen: Arc<tokio::sync::Notify>,
+}
 
 impl Drop for Choosing {
     fn drop(&mut self) {
-        self.0.choosing.fetch_sub(1, Ordering::SeqCst);
+        if self.table.choosing.fetch_sub(1, Ordering::SeqCst) == 1 {
+            self.chosen.notify_waiters();
+        }
     }
 }
 
@@ -193,9 +199,12 @@ impl RouteTable {
     }
 
     /// Counts a request choosing a replica from `table` until the guard drops.
-    pub fn choosing(table: &Arc<RouteTable>) -> Choosing {
+    pub fn choosing(table: &Arc<RouteTable>, chosen: Arc<tokio::sync::Notify>) -> Choosing {
         table.choosing.fetch_add(1, Ordering::SeqCst);
-        Choosing(table.clone())
+        Choosing {
+            table: table.clone(),
+            chosen,
+        }
     }
 
     /// Whether no request is choosing a replica from this table.
