@@ -1,0 +1,240 @@
+//! `plan()` during rollouts: surge and unavailable allowances, stop-first,
+//! batches and their gate, pauses, failures of the new revision, rollbacks.
+
+use super::*;
+use crate::domain::RolloutCtx;
+use app::wire::{UpdateOrder, UpdatePolicy};
+
+const RUNNING: RolloutCtx = RolloutCtx {
+    paused: false,
+    gate_until_ms: None,
+    started_ms: NOW - 5_000,
+    batch_ready: 0,
+};
+
+fn rolling(mut s: DesiredService, policy: UpdatePolicy, ctx: RolloutCtx) -> DesiredService {
+    s.spec.update = policy;
+    // The policy is not part of what replicas are.
+    assert_eq!(s.spec.hash(), s.spec_hash);
+    s.rollout = Some(ctx);
+    s
+}
+
+fn v1_on_three_hosts(n: u32) -> (DesiredService, Vec<ObservedReplica>) {
+    let v1 = with_health(service(1, n));
+    let observed = (1..=n)
+        .map(|slot| rep(&v1, slot, i64::from((slot - 1) % 3 + 1)))
+        .collect();
+    (v1, observed)
+}
+
+#[test]
+fn stop_first_stops_within_the_unavailable_allowance_then_starts() {
+    let (v1, mut observed) = v1_on_three_hosts(3);
+    let policy = UpdatePolicy {
+        order: Some(UpdateOrder::StopFirst),
+        max_unavailable: 2,
+        ..UpdatePolicy::default()
+    };
+    let v2 = rolling(revised(v1, "demo:v2", 2), policy, RUNNING);
+    let hs = hosts(3);
+    let p = run(std::slice::from_ref(&v2), &observed, &hs);
+    assert_eq!(
+        show(&p),
+        [
+            "remove 1@h1: replica 1: revision 1 stopped for revision 2 (stop-first)",
+            "remove 2@h2: replica 2: revision 1 stopped for revision 2 (stop-first)",
+        ]
+    );
+    apply(std::slice::from_ref(&v2), &mut observed, &p, 10);
+    // The emptied slots fill; slot 3 waits for room in the allowance.
+    let p = run(std::slice::from_ref(&v2), &observed, &hs);
+    assert_eq!(
+        show(&p),
+        [
+            "start 1@h1: replica 1 started",
+            "start 2@h2: replica 2 started"
+        ]
+    );
+    assert_eq!(p.rollouts[&v2.id].in_transition, 2);
+    assert_eq!(p.rollouts[&v2.id].old_remaining, 1);
+}
+
+#[test]
+fn batches_begin_whole_after_the_previous_one_is_healthy_and_the_gate() {
+    let (v1, mut observed) = v1_on_three_hosts(6);
+    let policy = UpdatePolicy {
+        batch_size: Some(2),
+        delay_ms: 1_000,
+        ..UpdatePolicy::default()
+    };
+    let v2 = rolling(revised(v1, "demo:v2", 2), policy.clone(), RUNNING);
+    let hs = hosts(3);
+    let p = run(std::slice::from_ref(&v2), &observed, &hs);
+    assert_eq!(p.actions.len(), 2, "{:?}", show(&p));
+    // Starting but not healthy yet: the next batch waits.
+    apply(std::slice::from_ref(&v2), &mut observed, &p, 10);
+    for r in observed.iter_mut().filter(|r| r.created_ms == 10) {
+        r.health = Health::Starting;
+    }
+    let p = run(std::slice::from_ref(&v2), &observed, &hs);
+    assert!(p.is_empty(), "{:?}", show(&p));
+    assert_eq!(p.rollouts[&v2.id].in_transition, 2);
+    // Healthy: the old ones of the batch go, but the next batch waits for its gate.
+    for r in observed.iter_mut().filter(|r| r.created_ms == 10) {
+        r.health = Health::Healthy;
+    }
+    // Done but not recorded yet: nothing begins.
+    let unrecorded = run(std::slice::from_ref(&v2), &observed, &hs);
+    assert!(
+        show(&unrecorded).iter().all(|a| a.starts_with("remove")),
+        "{:?}",
+        show(&unrecorded)
+    );
+    let gated = rolling(
+        v2.clone(),
+        policy.clone(),
+        RolloutCtx {
+            gate_until_ms: Some(NOW + 500),
+            batch_ready: 2,
+            ..RUNNING
+        },
+    );
+    let p = run(std::slice::from_ref(&gated), &observed, &hs);
+    assert_eq!(
+        show(&p).iter().filter(|a| a.starts_with("remove")).count(),
+        2,
+        "{:?}",
+        show(&p)
+    );
+    assert!(
+        show(&p).iter().all(|a| a.starts_with("remove")),
+        "{:?}",
+        show(&p)
+    );
+    apply(std::slice::from_ref(&gated), &mut observed, &p, 20);
+    // Past the gate, the next two begin.
+    let open = rolling(
+        v2,
+        policy,
+        RolloutCtx {
+            gate_until_ms: Some(NOW - 1),
+            batch_ready: 2,
+            ..RUNNING
+        },
+    );
+    let p = run(std::slice::from_ref(&open), &observed, &hs);
+    assert_eq!(p.actions.len(), 2, "{:?}", show(&p));
+    assert_eq!(p.rollouts[&open.id].new_ready, 2);
+    assert_eq!(p.rollouts[&open.id].old_remaining, 4);
+}
+
+#[test]
+fn a_paused_rollout_moves_nothing_but_failed_replicas_are_still_replaced() {
+    let (v1, mut observed) = v1_on_three_hosts(3);
+    let paused = rolling(
+        revised(v1, "demo:v2", 2),
+        UpdatePolicy::default(),
+        RolloutCtx {
+            paused: true,
+            ..RUNNING
+        },
+    );
+    let hs = hosts(3);
+    assert!(run(std::slice::from_ref(&paused), &observed, &hs).is_empty());
+    observed[0].status = Status::Exited { code: 1 };
+    let p = run(std::slice::from_ref(&paused), &observed, &hs);
+    assert_eq!(p.actions.len(), 2, "{:?}", show(&p));
+}
+
+#[test]
+fn failures_of_the_new_revision_are_reported_and_old_ones_are_not() {
+    let (v1, mut observed) = v1_on_three_hosts(3);
+    let policy = UpdatePolicy {
+        deadline_ms: 30_000,
+        ..UpdatePolicy::default()
+    };
+    let v2 = rolling(
+        revised(v1.clone(), "demo:v2", 2),
+        policy,
+        RolloutCtx {
+            started_ms: NOW - 40_000,
+            ..RUNNING
+        },
+    );
+    let mut crashed = rep(&v2, 1, 1);
+    crashed.container_id = "new-1".into();
+    crashed.created_ms = NOW - 2_000;
+    crashed.status = Status::Exited { code: 3 };
+    let mut sick = rep(&v2, 2, 2);
+    sick.container_id = "new-2".into();
+    sick.created_ms = NOW - 2_000;
+    sick.health = Health::Unhealthy;
+    let mut slow = rep(&v2, 3, 3);
+    slow.container_id = "new-3".into();
+    slow.created_ms = NOW - 31_000;
+    slow.health = Health::Starting;
+    // Before the rollout began: not this rollout's failure.
+    let mut earlier = rep(&v2, 4, 1);
+    earlier.container_id = "old-new".into();
+    earlier.created_ms = NOW - 60_000;
+    earlier.status = Status::Exited { code: 9 };
+    observed[2].status = Status::Exited { code: 137 }; // an old one dies: not counted
+    observed.extend([crashed, sick, slow, earlier]);
+    let p = run(std::slice::from_ref(&v2), &observed, &hosts(3));
+    let mut failures = p.rollouts[&v2.id].failures.clone();
+    failures.sort();
+    assert_eq!(
+        failures,
+        [
+            (1, "new-1".to_string(), "exited with code 3".to_string()),
+            (2, "new-2".to_string(), "unhealthy".to_string()),
+            (3, "new-3".to_string(), "not healthy after 30 s".to_string()),
+        ]
+    );
+    // Without a rollout, failures are plain crashes.
+    let plain = revised(v1, "demo:v2", 2);
+    assert!(
+        run(std::slice::from_ref(&plain), &observed, &hosts(3)).rollouts[&plain.id]
+            .failures
+            .is_empty()
+    );
+}
+
+#[test]
+fn rolling_back_replaces_the_new_replicas_with_the_old_revision_health_gated() {
+    let (v1, mut observed) = v1_on_three_hosts(3);
+    let v2 = revised(v1.clone(), "demo:v2", 2);
+    // Slot 1 already moved to v2, which turned out broken (still starting).
+    let mut broken = rep(&v2, 1, 1);
+    broken.container_id = "broken-1".into();
+    broken.health = Health::Starting;
+    broken.created_ms = NOW - 1_000;
+    observed.retain(|r| r.slot != 1);
+    observed.push(broken);
+    // Back to revision 1 (its hash): slot 1 gets a v1 replica started beside the
+    // broken one; the healthy v1 replicas of slots 2 and 3 are left alone.
+    let back = DesiredService {
+        revision: 1,
+        ..rolling(v1, UpdatePolicy::default(), RUNNING)
+    };
+    let p = run(std::slice::from_ref(&back), &observed, &hosts(3));
+    assert_eq!(
+        show(&p),
+        ["start 1@h1: replica 1: rolling out revision 1 (was 2)"]
+    );
+    let report = &p.rollouts[&back.id];
+    assert_eq!((report.new_ready, report.old_remaining), (2, 1));
+}
+
+#[test]
+fn a_change_of_the_update_policy_alone_replaces_no_replica() {
+    let (v1, observed) = v1_on_three_hosts(3);
+    let mut v2 = v1.clone();
+    v2.revision = 2;
+    v2.spec.update.max_surge = 3;
+    assert_eq!(v2.spec.hash(), v1.spec_hash);
+    let p = run(std::slice::from_ref(&v2), &observed, &hosts(3));
+    assert!(p.is_empty(), "{:?}", show(&p));
+    assert_eq!(p.rollouts[&v2.id].new_ready, 3);
+}
