@@ -4,6 +4,7 @@
 
 use leptos::prelude::*;
 
+use crate::errors::AppError;
 use crate::wire::*;
 
 /// `hop!(b, req => call)`: the backend and request of this server function, the

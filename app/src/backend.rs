@@ -8,6 +8,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use leptos::prelude::use_context;
 
+use crate::errors::AppError;
 use crate::wire::*;
 
 /// The request a server function serves.

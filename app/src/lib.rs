@@ -2,15 +2,16 @@
 //! hydrated in the browser.
 //!
 //! # Layout
-//! - [`wire`]: the wire types (DTOs) that server functions and the REST API share, so
-//!   that the browser and the API always agree.
+//! - [`wire`], [`validate`], [`format`]: re-exported from the `domain` crate (the
+//!   types the API and the pages share, the rules for what people type, formatting).
+//! - [`errors`]: `AppError`, the server functions' one error, and the HTTP status of
+//!   each error code.
 //! - [`backend`] (feature `ssr`): the trait through which server functions reach the
 //!   server's logic; `app` never depends on `server`.
 //! - [`api`]: the server functions the pages call.
 //! - `components`: the layout (sidebar, page header) and small widgets (badges, bars).
 //! - `pages`: one module per page.
-//! - [`format`]: plain formatting of bytes and times, shared by pages and the server.
-//! - [`validate`]: rules for names and passwords, checked by forms and the server.
+//! - `components::tone`: the colour of each state's badge.
 #![forbid(unsafe_code)]
 // The typed view trees of the bigger pages are deep; release builds (which do not
 // erase component types) need more room to compute their layouts.
@@ -20,10 +21,10 @@ pub mod api;
 #[cfg(feature = "ssr")]
 pub mod backend;
 mod components;
-pub mod format;
+pub mod errors;
 mod pages;
-pub mod validate;
-pub mod wire;
+
+pub use domain::{format, validate, wire};
 
 use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
@@ -59,7 +60,7 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 }
 
 /// The caller, loaded once per page load and shared by the sidebar and the pages.
-pub type MeResource = Resource<Result<Option<wire::Me>, wire::AppError>>;
+pub type MeResource = Resource<Result<Option<wire::Me>, errors::AppError>>;
 
 /// The application: sidebar navigation and the routed page.
 #[component]

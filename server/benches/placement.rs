@@ -6,8 +6,8 @@
 
 use std::time::{Duration, Instant};
 
-use app::wire::{HostState, ServiceSpec};
-use server::domain::{DesiredService, HostInfo, ObservedReplica, Status};
+use domain::wire::{HostState, ServiceSpec};
+use server::model::{DesiredService, HostInfo, ObservedReplica, Status};
 use server::reconciler::plan::{plan, Action, Settings};
 
 const HOSTS: i64 = 5_000;
@@ -126,7 +126,7 @@ fn main() {
                     revision: 1,
                     spec_hash: d.spec_hash.clone(),
                     status: Status::Running,
-                    health: app::wire::Health::None,
+                    health: domain::wire::Health::None,
                     created_ms: 1,
                     cpu_millis: u64::from(d.spec.resources.cpu_millis),
                     memory_bytes: d.spec.resources.memory_bytes,

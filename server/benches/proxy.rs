@@ -9,7 +9,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::wire::Balance;
+use domain::wire::Balance;
 use server::proxy::table::{Backend, HostMatch, RouteInput};
 use server::proxy::{Proxy, Settings};
 

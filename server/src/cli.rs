@@ -3,7 +3,7 @@
 
 use std::io::{BufRead, IsTerminal};
 
-use app::wire::{CreateUserInput, UserRole};
+use domain::wire::{CreateUserInput, UserRole};
 
 use crate::config::Config;
 use crate::ops::{self, Ctx};

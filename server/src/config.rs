@@ -5,8 +5,8 @@ use std::net::SocketAddr;
 use std::str::FromStr;
 use std::time::Duration;
 
-use app::wire::UserRole;
 use clap::{Parser, Subcommand};
+use domain::wire::UserRole;
 
 use crate::runtime::docker::Endpoint;
 
@@ -188,7 +188,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
     if s.contains('.') || !s.ends_with(|c: char| c.is_ascii_alphabetic()) {
         return Err(bad());
     }
-    let ms = app::validate::parse_duration_ms(s).map_err(|_| bad())?;
+    let ms = domain::validate::parse_duration_ms(s).map_err(|_| bad())?;
     if ms == 0 {
         return Err(format!("'{s}' is not a duration longer than zero"));
     }
@@ -198,7 +198,7 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
 /// A domain for `--proxy-domain`: a host name.
 fn parse_domain(s: &str) -> Result<String, String> {
     let s = s.trim().trim_end_matches('.').to_ascii_lowercase();
-    if app::validate::hostname(&s) {
+    if domain::validate::hostname(&s) {
         Ok(s)
     } else {
         Err(format!(
@@ -262,7 +262,7 @@ impl FromStr for EngineArg {
         }
         let (s, address) = match s.rsplit_once('@') {
             Some((rest, address)) => {
-                app::validate::address(address.trim())?;
+                domain::validate::address(address.trim())?;
                 (rest, Some(address.trim().to_string()))
             }
             None => (s, None),
@@ -292,7 +292,7 @@ impl FromStr for EngineArg {
 }
 
 fn is_name(s: &str) -> bool {
-    app::validate::host_name(s).is_ok()
+    domain::validate::host_name(s).is_ok()
 }
 
 impl Config {

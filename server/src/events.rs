@@ -1,7 +1,7 @@
 //! Events: what Berth did or saw, recorded for people (the `events` table, shown on
 //! the Events page) and broadcast in-process for the tasks that react to them.
 
-use app::wire::EngineEventView;
+use domain::wire::EngineEventView;
 use tokio::sync::broadcast;
 
 use crate::clock;

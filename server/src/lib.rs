@@ -11,8 +11,10 @@
 //!   through bollard (`docker`, `docker_runtime`), an in-memory one for tests
 //!   (`fake`), and the labels Berth puts on its containers and volumes (`labels`).
 //! - [`cluster`]: the host registry, heartbeats and engine event followers.
-//! - [`domain`]: plain data of the pure core: hosts, desired services (with where
-//!   their per-replica volumes live), observed replicas and volumes.
+//! - [`model`]: plain data of the pure core: hosts, desired services (with where
+//!   their per-replica volumes live), observed replicas and volumes. The spec, the
+//!   wire types and the validation rules come from the `domain` crate (shared with
+//!   the browser); `app` is only the UI (pages and server functions).
 //! - [`scheduler`]: placement (pure): which host gets a replica, or why none.
 //! - [`reconciler`]: `plan` (pure), health checks, and the loop that makes what
 //!   runs match what the services want.
@@ -46,9 +48,9 @@ pub mod cli;
 pub mod clock;
 pub mod cluster;
 pub mod config;
-pub mod domain;
 pub mod events;
 pub mod http;
+pub mod model;
 pub mod ops;
 pub mod proxy;
 pub mod reconciler;

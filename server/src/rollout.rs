@@ -14,7 +14,7 @@
 //!  any running or paused rollout ──a newer start──> aborted ("superseded")
 //! ```
 
-use app::wire::{FailureAction, RolloutKind, RolloutState, ServiceSpec};
+use domain::wire::{FailureAction, RolloutKind, RolloutState, ServiceSpec};
 
 use crate::store::{Expect, Move, NewRollout, RolloutRow, Store, StoreError};
 

@@ -7,7 +7,7 @@ use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::wire::{CreateUserInput, EngineFacts, TeamRole, UserRole};
+use domain::wire::{CreateUserInput, EngineFacts, TeamRole, UserRole};
 
 use crate::clock::ManualClock;
 use crate::cluster::health::{Live, Probe};

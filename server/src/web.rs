@@ -5,13 +5,14 @@
 use std::sync::Arc;
 
 use app::backend::{Backend, BackendHandle, Login, Request};
-use app::wire::*;
+use app::errors::AppError;
 use async_trait::async_trait;
 use axum::extract::State;
 use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Router;
+use domain::wire::*;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 

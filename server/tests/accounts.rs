@@ -6,9 +6,9 @@ mod common;
 
 use std::time::Duration;
 
-use app::wire::{TeamRole, UserRole};
 use axum::http::StatusCode;
 use common::{login, send, Auth};
+use domain::wire::{TeamRole, UserRole};
 use serde_json::json;
 use server::testing::TestState;
 

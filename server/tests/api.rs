@@ -3,9 +3,9 @@
 
 mod common;
 
-use app::wire::UserRole;
 use axum::http::StatusCode;
 use common::{call, call_json, login, send, Auth};
+use domain::wire::UserRole;
 use server::testing::TestState;
 
 const DEAD: (&str, &str) = ("ghost", "unix:///nonexistent/berth/docker.sock");

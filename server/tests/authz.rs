@@ -5,9 +5,9 @@
 
 mod common;
 
-use app::wire::{TeamRole, UserRole};
 use axum::http::StatusCode;
 use common::{login, send, Auth};
+use domain::wire::{TeamRole, UserRole};
 use serde_json::{json, Value};
 use server::testing::TestState;
 
@@ -134,7 +134,7 @@ impl World {
 
     /// A service of team `web` with one replica of `spec`; its id.
     async fn service(&self, name: &str, spec: Value) -> i64 {
-        let spec: app::wire::ServiceSpec = serde_json::from_value(spec).unwrap();
+        let spec: domain::wire::ServiceSpec = serde_json::from_value(spec).unwrap();
         self.t
             .state
             .store
@@ -495,7 +495,7 @@ async fn request(w: &World, case: &str, who: Who, n: usize) -> Prepared {
             let id = w.service(&name, json!({"image": "demo:v1"})).await;
             if matches!(case, "service.rollback" | "service.pause" | "service.abort") {
                 // A second revision, with a rollout to it under way.
-                let v2: app::wire::ServiceSpec =
+                let v2: domain::wire::ServiceSpec =
                     serde_json::from_value(json!({"image": "demo:v2"})).unwrap();
                 let two =
                     w.t.state
@@ -509,7 +509,7 @@ async fn request(w: &World, case: &str, who: Who, n: usize) -> Prepared {
                         service_id: id,
                         from_revision: 1,
                         to_revision: two,
-                        kind: app::wire::RolloutKind::Deploy,
+                        kind: domain::wire::RolloutKind::Deploy,
                         author: "test",
                         now: 2,
                     })

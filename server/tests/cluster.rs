@@ -389,7 +389,7 @@ async fn host_input_is_checked_and_admins_only() {
     assert_eq!(back["state"], "ready");
 
     // A member may look but not touch.
-    t.add_user("ann", "ann-password", app::wire::UserRole::Member)
+    t.add_user("ann", "ann-password", domain::wire::UserRole::Member)
         .await;
     let ann = Auth::Cookie(login(&r, "ann", "ann-password").await);
     assert_eq!(

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::wire::Balance;
+use domain::wire::Balance;
 use server::proxy::table::{Backend, HostMatch, RouteInput};
 use server::proxy::{Proxy, Settings};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -425,7 +425,7 @@ async fn an_export_of_many_routes_passes_nginx_t() {
     ];
     let mut inputs = Vec::new();
     for (i, prefix) in prefixes.iter().enumerate() {
-        app::validate::path_prefix(prefix).unwrap_or_else(|e| panic!("{prefix}: {e}"));
+        domain::validate::path_prefix(prefix).unwrap_or_else(|e| panic!("{prefix}: {e}"));
         for (j, host) in hosts.iter().enumerate() {
             let mut r = route(
                 &format!("svc-{i}-{j}"),

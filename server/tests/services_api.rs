@@ -4,10 +4,10 @@
 
 mod common;
 
-use app::wire::{TeamRole, UserRole};
 use axum::body::Body;
 use axum::http::{Request, StatusCode};
 use common::{login, send, Auth};
+use domain::wire::{TeamRole, UserRole};
 use http_body_util::BodyExt;
 use serde_json::{json, Value};
 use server::testing::TestState;

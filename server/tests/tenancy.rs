@@ -8,9 +8,9 @@ mod common;
 
 use std::time::Duration;
 
-use app::wire::{TeamRole, UserRole};
 use axum::http::StatusCode;
 use common::{login, send, Auth, Reply};
+use domain::wire::{TeamRole, UserRole};
 use serde_json::{json, Value};
 use server::testing::TestState;
 
@@ -265,7 +265,7 @@ async fn a_revision_from_before_the_rules_does_not_come_back() {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let id = r.json()["id"].as_i64().unwrap();
     // Revision 2 as one could be written before bind mounts were refused.
-    let bind: app::wire::ServiceSpec = serde_json::from_value(json!({
+    let bind: domain::wire::ServiceSpec = serde_json::from_value(json!({
         "image": "demo:v1",
         "volumes": [{"name": "root", "path": "/host", "options": {"type": "none", "o": "bind", "device": "/"}}]
     }))
@@ -353,7 +353,7 @@ async fn a_name_with_another_teams_kept_volumes_waits_for_an_admin() {
     let id = made["id"].as_i64().unwrap();
     // Its replica made a volume (as the loop would), then the service went, its
     // volumes kept.
-    let spec_v: app::wire::ServiceSpec = serde_json::from_value(spec.clone()).unwrap();
+    let spec_v: domain::wire::ServiceSpec = serde_json::from_value(spec.clone()).unwrap();
     use server::runtime::ContainerRuntime;
     fake.start(
         1,
@@ -747,7 +747,7 @@ async fn secrets_are_write_only_team_scoped_and_roll_out() {
         .create(&w.alice, "legacy", "a", json!({"image": "demo:v1"}))
         .await
         .json();
-    let bind: app::wire::ServiceSpec = serde_json::from_value(json!({
+    let bind: domain::wire::ServiceSpec = serde_json::from_value(json!({
         "image": "demo:v1", "env": {"PW": {"secret": "db-password", "version": 2}},
         "volumes": [{"name": "root", "path": "/host", "options": {"type": "none", "o": "bind", "device": "/"}}]
     }))

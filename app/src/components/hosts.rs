@@ -1,6 +1,7 @@
 //! Hosts at a glance: the summary figures and the table, shared by the dashboard
 //! and the hosts page.
 
+use crate::components::tone::Tone;
 use leptos::prelude::*;
 use leptos_router::components::A;
 

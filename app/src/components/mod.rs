@@ -3,4 +3,5 @@
 pub mod hosts;
 pub mod layout;
 pub mod services;
+pub mod tone;
 pub mod widgets;

@@ -2,6 +2,7 @@
 //! the replica strip (one square per wanted replica, coloured by how it stands),
 //! and the spec fields that the create and deploy forms share.
 
+use crate::components::tone::Tone;
 use leptos::prelude::*;
 use leptos_router::components::A;
 
@@ -213,7 +214,7 @@ impl SpecForm {
             }),
             memory: RwSignal::new(bytes(spec.resources.memory_bytes)),
             memory_limit: RwSignal::new(bytes(spec.resources.memory_limit_bytes)),
-            constraints: RwSignal::new(spec.placement.constraints.join(", ")),
+            constraints: RwSignal::new(validate::format_constraints(&spec.placement.constraints)),
             strategy: RwSignal::new(match spec.placement.strategy {
                 Strategy::Spread => "spread".into(),
                 Strategy::Binpack => "binpack".into(),
@@ -294,8 +295,8 @@ impl SpecForm {
             .split(',')
             .map(str::trim)
             .filter(|c| !c.is_empty())
-            .map(str::to_string)
-            .collect();
+            .map(validate::constraint)
+            .collect::<Result<_, _>>()?;
         spec.placement.strategy = if self.strategy.get_untracked() == "binpack" {
             Strategy::Binpack
         } else {

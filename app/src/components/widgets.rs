@@ -4,7 +4,7 @@
 
 use leptos::prelude::*;
 
-use crate::wire::AppError;
+use crate::errors::AppError;
 
 /// A coloured pill for a state word; `tone` picks the colour (ok, warn, bad, muted).
 #[component]

@@ -1,5 +1,6 @@
 //! The dashboard: the state of the cluster at a glance, true without a reload.
 
+use crate::components::tone::Tone;
 use std::time::Duration;
 
 use leptos::prelude::*;

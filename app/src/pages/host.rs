@@ -1,6 +1,7 @@
 //! One host: its engine, capacity, labels, containers (Berth's and others') and
 //! recent events; admins cordon, drain, relabel and remove it here.
 
+use crate::components::tone::Tone;
 use std::time::Duration;
 
 use leptos::prelude::*;
@@ -12,10 +13,11 @@ use crate::components::layout::PageHeader;
 use crate::components::widgets::{
     every, ActionStatus, Badge, CapacityBar, ConfirmButton, ErrorBox,
 };
+use crate::errors::AppError;
 use crate::format;
 use crate::validate;
 use crate::wire::{
-    AppError, ContainerView, EngineEventView, EventView, HostDetail, HostState, UpdateHostInput,
+    ContainerView, EngineEventView, EventView, HostDetail, HostState, UpdateHostInput,
 };
 use crate::MeResource;
 

@@ -9,8 +9,9 @@ use crate::api::{add_host, list_hosts};
 use crate::components::hosts::HostTable;
 use crate::components::layout::PageHeader;
 use crate::components::widgets::{every, ActionStatus, ErrorBox};
+use crate::errors::AppError;
 use crate::validate;
-use crate::wire::{AddHostInput, AppError, TlsInput};
+use crate::wire::{AddHostInput, TlsInput};
 use crate::MeResource;
 
 #[component]

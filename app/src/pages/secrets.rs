@@ -10,9 +10,10 @@ use leptos_router::hooks::{use_navigate, use_query_map};
 use crate::api::{delete_secret, list_secrets, list_teams, set_secret};
 use crate::components::layout::PageHeader;
 use crate::components::widgets::{ActionStatus, Badge, ConfirmButton, EmptyState, ErrorBox};
+use crate::errors::AppError;
 use crate::format;
 use crate::validate;
-use crate::wire::{AppError, SecretView, TeamRole, TeamView};
+use crate::wire::{SecretView, TeamRole, TeamView};
 use crate::MeResource;
 
 #[derive(Clone, Debug)]

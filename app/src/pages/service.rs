@@ -24,11 +24,12 @@ use crate::components::services::{
 use crate::components::widgets::{
     every, on_service_change, ActionStatus, Badge, CapacityBar, ConfirmButton, ErrorBox,
 };
+use crate::errors::AppError;
 use crate::format;
 use crate::validate;
 use crate::wire::{
-    AppError, Balance, DeployInput, ProxyConfig, ReplicaStats, ReplicaView, RevisionView,
-    RolloutKind, RolloutState, RolloutView, ServiceDetail, ServiceSpec, ServiceView, TeamRole,
+    Balance, DeployInput, ProxyConfig, ReplicaStats, ReplicaView, RevisionView, RolloutKind,
+    RolloutState, RolloutView, ServiceDetail, ServiceSpec, ServiceView, TeamRole,
 };
 use crate::MeResource;
 
@@ -313,7 +314,7 @@ fn Summary(s: ServiceView) -> impl IntoView {
                 <dd>{format!("{} CPU · {}", format::cpus(i64::from(s.spec.resources.cpu_millis)), format::bytes(s.spec.resources.memory_bytes as i64))}</dd>
                 <dt>"Placement"</dt>
                 <dd>{format!("{}{}", match s.spec.placement.strategy { crate::wire::Strategy::Spread => "spread", crate::wire::Strategy::Binpack => "binpack" },
-                    if s.spec.placement.constraints.is_empty() { String::new() } else { format!(" · {}", s.spec.placement.constraints.join(", ")) })}</dd>
+                    if s.spec.placement.constraints.is_empty() { String::new() } else { format!(" · {}", crate::validate::format_constraints(&s.spec.placement.constraints)) })}</dd>
                 <dt>"Volumes"</dt>
                 <dd class="mono small">{if s.spec.volumes.is_empty() {
                     "none".to_string()

@@ -10,8 +10,9 @@ use crate::api::{create_service, list_services, list_teams};
 use crate::components::layout::PageHeader;
 use crate::components::services::{ServiceTable, SpecFields, SpecForm};
 use crate::components::widgets::{every, on_service_change, ActionStatus, ErrorBox};
+use crate::errors::AppError;
 use crate::validate;
-use crate::wire::{AppError, CreateServiceInput, ServiceSpec, TeamRole};
+use crate::wire::{CreateServiceInput, ServiceSpec, TeamRole};
 use crate::MeResource;
 
 #[component]

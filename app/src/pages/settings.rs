@@ -9,11 +9,10 @@ use crate::api::{
 };
 use crate::components::layout::PageHeader;
 use crate::components::widgets::{go, ActionStatus, Badge, ConfirmButton, ErrorBox};
+use crate::errors::AppError;
 use crate::format;
 use crate::validate;
-use crate::wire::{
-    AppError, ChangePasswordInput, CreateTokenInput, NewToken, SessionView, TokenView,
-};
+use crate::wire::{ChangePasswordInput, CreateTokenInput, NewToken, SessionView, TokenView};
 use crate::MeResource;
 
 #[component]

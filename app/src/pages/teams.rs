@@ -12,8 +12,9 @@ use crate::api::{
 };
 use crate::components::layout::PageHeader;
 use crate::components::widgets::{ActionStatus, Badge, ConfirmButton, EmptyState, ErrorBox};
+use crate::errors::AppError;
 use crate::validate;
-use crate::wire::{AppError, CreateTeamInput, TeamRole, TeamView, UserView};
+use crate::wire::{CreateTeamInput, TeamRole, TeamView, UserView};
 use crate::MeResource;
 
 #[derive(Clone, Debug)]

@@ -6,9 +6,10 @@ use leptos::prelude::*;
 use crate::api::{create_user, delete_user, list_users, update_user};
 use crate::components::layout::PageHeader;
 use crate::components::widgets::{ActionStatus, Badge, ConfirmButton, ErrorBox};
+use crate::errors::AppError;
 use crate::format;
 use crate::validate;
-use crate::wire::{AppError, CreateUserInput, UpdateUserInput, UserRole, UserView};
+use crate::wire::{CreateUserInput, UpdateUserInput, UserRole, UserView};
 
 /// What the page can do to users; each ends in a sentence for the status line.
 #[derive(Clone, Debug)]

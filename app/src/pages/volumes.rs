@@ -10,8 +10,9 @@ use leptos_router::components::A;
 use crate::api::{delete_volume, list_volumes, move_replica};
 use crate::components::layout::PageHeader;
 use crate::components::widgets::{every, ActionStatus, Badge, ConfirmButton, EmptyState, ErrorBox};
+use crate::errors::AppError;
 use crate::format;
-use crate::wire::{AppError, VolumeView};
+use crate::wire::VolumeView;
 use crate::MeResource;
 
 #[derive(Clone, Debug)]

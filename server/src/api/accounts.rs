@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
-use app::wire::{
+use domain::wire::{
     ChangePasswordInput, ErrorBody, LoginInput, Me, SessionView, SetupInput, SetupState,
 };
 

@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::Json;
 
-use app::wire::{AuditPage, AuditQuery, ErrorBody};
+use domain::wire::{AuditPage, AuditQuery, ErrorBody};
 
 use super::{ApiError, ApiQuery, Caller};
 use crate::ops::audit;

@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::Json;
 
-use app::wire::{ErrorBody, EventPage, EventQuery};
+use domain::wire::{ErrorBody, EventPage, EventQuery};
 
 use super::{ApiError, ApiQuery, Caller};
 use crate::ops::events;

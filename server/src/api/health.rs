@@ -29,7 +29,7 @@ pub async fn healthz() -> Json<Value> {
 
 /// The process serves and its database answers: `{"status":"ready"}`, else 503.
 #[utoipa::path(get, path = "/readyz", tag = "health",
-    responses((status = 200, body = Object), (status = 503, body = app::wire::ErrorBody)))]
+    responses((status = 200, body = Object), (status = 503, body = domain::wire::ErrorBody)))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
     // The client learns only that the database is unavailable; why is in the log.
     let unavailable = || {

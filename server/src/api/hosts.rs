@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 
-use app::wire::{AddHostInput, ErrorBody, HostDetail, HostView, UpdateHostInput};
+use domain::wire::{AddHostInput, ErrorBody, HostDetail, HostView, UpdateHostInput};
 
 use super::{ApiError, ApiJson, ApiPath, ApiQuery, Caller};
 use crate::ops::hosts::{self, Schedule};

@@ -30,7 +30,8 @@ use serde::de::DeserializeOwned;
 use utoipa::OpenApi;
 use utoipa_axum::router::OpenApiRouter;
 
-use app::wire::{AppError, ErrorBody, ErrorDetail};
+use app::errors::AppError;
+use domain::wire::{ErrorBody, ErrorDetail};
 
 use crate::ops::{Ctx, OpsError};
 use crate::state::AppState;

@@ -8,7 +8,7 @@ use axum::response::IntoResponse;
 use axum::Json;
 use serde::Deserialize;
 
-use app::wire::{ErrorBody, ProxyView};
+use domain::wire::{ErrorBody, ProxyView};
 
 use super::{ApiError, ApiQuery, Caller};
 use crate::ops;

@@ -15,7 +15,7 @@ use axum::Json;
 use futures::Stream;
 use serde::Deserialize;
 
-use app::wire::{
+use domain::wire::{
     CreateServiceInput, DeployInput, ErrorBody, ProxyConfig, ReplicaStats, RevisionDiff,
     RevisionView, RollbackInput, RolloutView, ScaleInput, ServiceDetail, ServiceView,
 };

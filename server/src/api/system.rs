@@ -3,7 +3,7 @@
 use axum::extract::State;
 use axum::Json;
 
-use app::wire::{About, EnginesReport};
+use domain::wire::{About, EnginesReport};
 
 use super::{ApiError, Caller};
 use crate::ops;
@@ -18,7 +18,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 
 /// Every configured Docker engine, checked now.
 #[utoipa::path(get, path = "/api/v1/engines", tag = "cluster",
-    responses((status = 200, body = EnginesReport), (status = 401, body = app::wire::ErrorBody)))]
+    responses((status = 200, body = EnginesReport), (status = 401, body = domain::wire::ErrorBody)))]
 pub async fn engines(
     State(state): State<AppState>,
     Caller(ctx): Caller,
@@ -28,7 +28,7 @@ pub async fn engines(
 
 /// This server's version, database and start time.
 #[utoipa::path(get, path = "/api/v1/about", tag = "cluster",
-    responses((status = 200, body = About), (status = 401, body = app::wire::ErrorBody)))]
+    responses((status = 200, body = About), (status = 401, body = domain::wire::ErrorBody)))]
 pub async fn about(
     State(state): State<AppState>,
     Caller(ctx): Caller,

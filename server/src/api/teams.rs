@@ -5,7 +5,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 
-use app::wire::{
+use domain::wire::{
     AddDomainInput, CreateTeamInput, ErrorBody, SecretSet, SecretView, SetMemberInput,
     SetSecretInput, TeamView,
 };

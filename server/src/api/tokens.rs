@@ -4,7 +4,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
 
-use app::wire::{CreateTokenInput, ErrorBody, NewToken, TokenView};
+use domain::wire::{CreateTokenInput, ErrorBody, NewToken, TokenView};
 
 use super::{ApiError, ApiJson, ApiPath, Caller};
 use crate::ops::tokens;

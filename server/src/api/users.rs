@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde_json::{json, Value};
 
-use app::wire::{CreateUserInput, ErrorBody, UpdateUserInput, UserView};
+use domain::wire::{CreateUserInput, ErrorBody, UpdateUserInput, UserView};
 
 use super::{ApiError, ApiJson, ApiPath, Caller};
 use crate::ops::users;

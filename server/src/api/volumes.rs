@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use serde::Deserialize;
 
-use app::wire::{ErrorBody, VolumeView};
+use domain::wire::{ErrorBody, VolumeView};
 
 use super::{ApiError, ApiPath, ApiQuery, Caller};
 use crate::ops::volumes::{self, VolumeFilter};

@@ -16,9 +16,9 @@ pub enum PasswordError {
     Task(String),
 }
 
-/// Why a new password is refused (the rules live in `app::validate`, shared with
+/// Why a new password is refused (the rules live in `domain::validate`, shared with
 /// the browser's forms).
-pub use app::validate::password as check_rules;
+pub use domain::validate::password as check_rules;
 
 /// Hashes running at once: one per core.
 static SLOTS: std::sync::LazyLock<std::sync::Arc<tokio::sync::Semaphore>> =

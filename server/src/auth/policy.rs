@@ -1,7 +1,7 @@
 //! What a principal may do. Pure: a principal and an action in, a permission or a
 //! refusal with its reason out. Every endpoint and server function asks here.
 
-use app::wire::TeamRole;
+use domain::wire::TeamRole;
 
 use super::principal::Principal;
 
@@ -105,7 +105,7 @@ pub fn authorize(p: &Principal, action: Action) -> Result<(), Denied> {
 mod tests {
     use super::*;
     use crate::auth::principal::Via;
-    use app::wire::{TeamRef, UserRole};
+    use domain::wire::{TeamRef, UserRole};
 
     fn principal(role: UserRole, teams: &[(i64, TeamRole)], read_only: bool) -> Principal {
         Principal {

@@ -1,7 +1,7 @@
 //! The principal behind a request: the user, their teams, and how they proved it
 //! (a session cookie or an API token, which may be read-only).
 
-use app::wire::{AuthMethod, Me, TeamRef, TeamRole, UserRole};
+use domain::wire::{AuthMethod, Me, TeamRef, TeamRole, UserRole};
 
 /// How the caller authenticated.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 
-use app::wire::{EngineEventView, EngineFacts, HostState};
+use domain::wire::{EngineEventView, EngineFacts, HostState};
 
 use crate::store::HostRow;
 

@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
-use app::wire::{EngineState, EngineStatus, EnginesReport, HostView};
+use domain::wire::{EngineState, EngineStatus, EnginesReport, HostView};
 use tokio::sync::Notify;
 
 use crate::runtime::docker::{DockerEngine, Endpoint, TlsFiles};

@@ -83,7 +83,7 @@ async fn announce(state: &AppState, entry: &HostEntry, t: Transition) {
                         " (Docker {}, {} CPUs, {})",
                         f.version,
                         f.cpus,
-                        app::format::bytes(f.memory_bytes)
+                        domain::format::bytes(f.memory_bytes)
                     )
                 })
                 .unwrap_or_default();

@@ -3,7 +3,7 @@
 
 use std::sync::atomic::Ordering;
 
-use app::wire::{ChangePasswordInput, LoginInput, Me, SessionView, SetupInput, SetupState};
+use domain::wire::{ChangePasswordInput, LoginInput, Me, SessionView, SetupInput, SetupState};
 use tokio::time::Instant;
 
 use super::{audit, audit_as, Ctx, OpsError};
@@ -13,7 +13,7 @@ use crate::auth::{cookie, password, secret};
 use crate::clock;
 use crate::state::AppState;
 use crate::store::UserRow;
-use app::validate;
+use domain::validate;
 
 /// A new session: who logged in and the `Set-Cookie` value that carries it.
 #[derive(Debug, Clone)]

@@ -1,6 +1,6 @@
 //! Reading the audit log (admins only).
 
-use app::wire::{AuditPage, AuditQuery};
+use domain::wire::{AuditPage, AuditQuery};
 
 use super::{Ctx, OpsError};
 use crate::auth::policy::Action;

@@ -1,6 +1,6 @@
 //! Reading the events Berth recorded, filtered by what the caller may see.
 
-use app::wire::{EventPage, EventQuery};
+use domain::wire::{EventPage, EventQuery};
 
 use super::{Ctx, OpsError};
 use crate::auth::policy::Action;

@@ -5,8 +5,8 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Instant;
 
-use app::validate;
-use app::wire::{AddHostInput, HostDetail, HostView, UpdateHostInput};
+use domain::validate;
+use domain::wire::{AddHostInput, HostDetail, HostView, UpdateHostInput};
 
 use super::{audit, Ctx, OpsError};
 use crate::auth::policy::Action;
@@ -95,8 +95,8 @@ pub async fn detail(state: &AppState, ctx: &Ctx, name: &str) -> Result<HostDetai
 }
 
 /// A container of someone else's: its state and age, nothing that names it.
-fn hidden_container(c: app::wire::ContainerView) -> app::wire::ContainerView {
-    app::wire::ContainerView {
+fn hidden_container(c: domain::wire::ContainerView) -> domain::wire::ContainerView {
+    domain::wire::ContainerView {
         id: c.id,
         name: String::new(),
         image: String::new(),
@@ -270,7 +270,7 @@ async fn register(state: &AppState, input: &AddHostInput) -> Result<HostView, Op
                 " (Docker {}, {} CPUs, {})",
                 f.version,
                 f.cpus,
-                app::format::bytes(f.memory_bytes)
+                domain::format::bytes(f.memory_bytes)
             )
         })
         .unwrap_or_default();

@@ -15,8 +15,9 @@ pub mod tokens;
 pub mod users;
 pub mod volumes;
 
-use app::wire::{AppError, AuditResult};
+use app::errors::AppError;
 use axum::http::HeaderMap;
+use domain::wire::AuditResult;
 
 use crate::auth::policy::{self, Action};
 use crate::auth::principal::Principal;

@@ -2,8 +2,8 @@
 //! Prometheus's text format, and as nginx configuration. Members see their teams'
 //! routes and series only; admins see all.
 
-use app::validate;
-use app::wire::ProxyView;
+use domain::validate;
+use domain::wire::ProxyView;
 
 use super::{Ctx, OpsError};
 use crate::auth::policy::Action;

@@ -3,8 +3,8 @@
 //! container is made. Setting a secret rolls out, health-gated like a deploy, the
 //! services whose current revision takes a variable from it; the revision says why.
 
-use app::validate;
-use app::wire::{EnvValue, SecretSet, SecretView, ServiceSpec, SetSecretInput, TeamView};
+use domain::validate;
+use domain::wire::{EnvValue, SecretSet, SecretView, ServiceSpec, SetSecretInput, TeamView};
 
 use super::{audit, Ctx, OpsError};
 use crate::auth::policy::Action;
@@ -141,7 +141,7 @@ async fn roll_out(
             continue;
         }
         // A spec from before today's rules is not rolled out again; it says why.
-        if let Err(why) = app::validate::service_spec(&spec) {
+        if let Err(why) = domain::validate::service_spec(&spec) {
             let why = format!("its spec is no longer allowed ({why}); deploy one that is");
             crate::events::service(
                 state,
@@ -282,7 +282,7 @@ async fn open(
     state: &AppState,
     team_id: i64,
     var: &str,
-    r: &app::wire::SecretRef,
+    r: &domain::wire::SecretRef,
 ) -> Result<Plain, ResolveError> {
     let (var, secret) = (var.to_string(), r.secret.clone());
     let Some(version) = r.version else {

@@ -5,8 +5,8 @@
 
 use std::collections::{BTreeMap, HashSet};
 
-use app::validate;
-use app::wire::{
+use domain::validate;
+use domain::wire::{
     CreateServiceInput, DeployInput, EnvValue, EventView, Health, HealthCheck, HealthProbe,
     HostState, ProxyConfig, ReplicaLogs, ReplicaState, ReplicaStats, ReplicaView, Resources,
     RevisionDiff, RevisionView, RollbackInput, RolloutKind, RolloutState, RolloutView, RouteSpec,
@@ -18,8 +18,8 @@ use crate::auth::policy::Action;
 use crate::auth::principal::Principal;
 use crate::clock;
 use crate::cluster::health;
-use crate::domain::{ObservedReplica, Status};
 use crate::events::{self, Level, ServiceRef};
+use crate::model::{ObservedReplica, Status};
 use crate::reconciler::plan::RolloutReport;
 use crate::reconciler::Making;
 use crate::rollout::{self, Transition};

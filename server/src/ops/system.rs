@@ -1,6 +1,6 @@
 //! Facts about this server and the engines it can see.
 
-use app::wire::{About, EnginesReport};
+use domain::wire::{About, EnginesReport};
 
 use super::{Ctx, OpsError};
 use crate::auth::policy::Action;

@@ -1,12 +1,12 @@
 //! Teams and their members. Admins manage them; members see their own teams.
 
-use app::wire::{AddDomainInput, CreateTeamInput, SetMemberInput, TeamView};
+use domain::wire::{AddDomainInput, CreateTeamInput, SetMemberInput, TeamView};
 
 use super::{audit, Ctx, OpsError};
 use crate::auth::policy::Action;
 use crate::clock;
 use crate::state::AppState;
-use app::validate;
+use domain::validate;
 
 async fn find(state: &AppState, id: i64) -> Result<TeamView, OpsError> {
     state

@@ -1,6 +1,6 @@
 //! The caller's API tokens: created with a name (shown once), listed, revoked.
 
-use app::wire::{CreateTokenInput, NewToken, TokenView};
+use domain::wire::{CreateTokenInput, NewToken, TokenView};
 
 use super::{audit, Ctx, OpsError};
 use crate::auth::policy::Action;
@@ -9,7 +9,7 @@ use crate::auth::secret;
 use crate::clock;
 use crate::state::AppState;
 use crate::store::{NewTokenRow, TokenRow};
-use app::validate;
+use domain::validate;
 
 /// The longest a token may be set to live, in days.
 pub const MAX_DAYS: u32 = 3650;
@@ -76,7 +76,7 @@ pub async fn create(
                     let days = (limit - now) / 86_400_000;
                     return Err(OpsError::Invalid(format!(
                         "the token you call with expires on {}; a token it makes cannot outlive it: give expires_in_days of at most {days}, or none to expire with it",
-                        app::format::utc_datetime(limit)
+                        domain::format::utc_datetime(limit)
                     )));
                 }
                 _ => {}

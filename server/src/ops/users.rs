@@ -1,6 +1,6 @@
 //! Users, as cluster admins manage them.
 
-use app::wire::{CreateUserInput, UpdateUserInput, UserRole, UserView};
+use domain::wire::{CreateUserInput, UpdateUserInput, UserRole, UserView};
 
 use super::{audit, Ctx, OpsError};
 use crate::auth::password;
@@ -8,7 +8,7 @@ use crate::auth::policy::Action;
 use crate::clock;
 use crate::state::AppState;
 use crate::store::UserRow;
-use app::validate;
+use domain::validate;
 
 async fn view(state: &AppState, u: UserRow) -> Result<UserView, OpsError> {
     Ok(UserView {

@@ -4,12 +4,12 @@
 
 use std::collections::HashMap;
 
-use app::wire::{HostState, VolumeScope, VolumeView};
+use domain::wire::{HostState, VolumeScope, VolumeView};
 
 use super::{audit, Ctx, OpsError};
 use crate::auth::policy::Action;
-use crate::domain::{HostInfo, ObservedReplica, ObservedVolume};
 use crate::events::{self, Level, ServiceRef};
+use crate::model::{HostInfo, ObservedReplica, ObservedVolume};
 use crate::reconciler::driver::host_infos;
 use crate::state::AppState;
 use crate::store::ServiceRow;

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write;
 use std::sync::atomic::Ordering;
 
-use app::wire::{BackendView, Balance, ProxyRouteView, ProxyView};
+use domain::wire::{BackendView, Balance, ProxyRouteView, ProxyView};
 
 use super::stats::{bucket_bounds, Sample};
 use super::table::{HostMatch, Route, RouteTable};

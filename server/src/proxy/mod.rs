@@ -304,7 +304,7 @@ pub async fn sampler(proxy: Arc<Proxy>, token: tokio_util::sync::CancellationTok
 mod tests {
     use super::table::{Backend, HostMatch};
     use super::*;
-    use app::wire::Balance;
+    use domain::wire::Balance;
 
     fn route(backends: &[&str]) -> RouteInput {
         RouteInput {

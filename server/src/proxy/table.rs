@@ -8,7 +8,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
-use app::wire::Balance;
+use domain::wire::Balance;
 
 use super::stats::BackendStats;
 

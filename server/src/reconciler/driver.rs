@@ -26,14 +26,14 @@ use futures::StreamExt;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use app::wire::{Health, HealthProbe, RolloutKind, RolloutState, RouteSpec};
+use domain::wire::{Health, HealthProbe, RolloutKind, RolloutState, RouteSpec};
 
 use super::plan::{self, Action, Plan, RolloutReport};
 use super::prober::Target;
 use super::{Making, Pending, StartFailure};
 use crate::cluster::health;
-use crate::domain::{DesiredService, HostInfo, ObservedReplica, Problem, RolloutCtx, Status};
 use crate::events::{self, ClusterEvent, Level, ServiceRef};
+use crate::model::{DesiredService, HostInfo, ObservedReplica, Problem, RolloutCtx, Status};
 use crate::proxy::table::{Backend, HostMatch, RouteInput};
 use crate::rollout::{self, Outcome, Transition};
 use crate::runtime::ReplicaSpec;
@@ -349,7 +349,7 @@ impl Driver {
     async fn list(&mut self, state: &AppState, hosts: &[HostInfo]) -> Vec<ObservedReplica> {
         let listings = futures::future::join_all(hosts.iter().map(|h| {
             let r = state.reconciler.clone();
-            let ask = h.state != app::wire::HostState::Unreachable;
+            let ask = h.state != domain::wire::HostState::Unreachable;
             let id = h.id;
             async move {
                 (
@@ -533,7 +533,7 @@ impl Driver {
         let answers = |host_id: i64| {
             hosts
                 .iter()
-                .any(|h| h.id == host_id && h.state != app::wire::HostState::Unreachable)
+                .any(|h| h.id == host_id && h.state != domain::wire::HostState::Unreachable)
         };
         for d in deletions {
             let id = d.service_id;

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use tokio::sync::{broadcast, Notify};
 
-use crate::domain::{ObservedReplica, Problem};
+use crate::model::{ObservedReplica, Problem};
 use crate::runtime::ContainerRuntime;
 
 /// How the loop behaves; none of it is part of a service.

@@ -19,10 +19,9 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use app::validate::{self, Constraint};
-use app::wire::{Health, HostState, RestartPolicy, UpdateOrder};
+use domain::wire::{Health, HostState, RestartPolicy, UpdateOrder};
 
-use crate::domain::{DesiredService, HostInfo, ObservedReplica, Problem, Status};
+use crate::model::{DesiredService, HostInfo, ObservedReplica, Problem, Status};
 use crate::scheduler::{self, Need, Slot};
 
 /// Settings that are not part of any service.
@@ -247,24 +246,6 @@ pub fn plan(
         });
     }
     out
-}
-
-/// The spec's placement constraints, parsed; and why not, for the first that does
-/// not parse (a spec stored before a rule, or written around validation).
-fn parse_constraints(written: &[String]) -> (Vec<Constraint>, Option<String>) {
-    let mut out = Vec::with_capacity(written.len());
-    for c in written {
-        match validate::constraint(c) {
-            Ok(c) => out.push(c),
-            Err(why) => {
-                return (
-                    out,
-                    Some(format!("its constraint {c:?} does not parse: {why}")),
-                )
-            }
-        }
-    }
-    (out, None)
 }
 
 mod service;

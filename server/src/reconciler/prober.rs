@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use app::wire::{Health, HealthCheck};
+use domain::wire::{Health, HealthCheck};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -266,7 +266,7 @@ pub async fn run(reconciler: std::sync::Arc<super::Reconciler>, token: Cancellat
 #[cfg(test)]
 mod tests {
     use super::*;
-    use app::wire::HealthProbe;
+    use domain::wire::HealthProbe;
 
     fn check(retries: u32, start_period_ms: u64) -> HealthCheck {
         HealthCheck {

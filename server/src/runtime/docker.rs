@@ -19,7 +19,7 @@ use bollard::Docker;
 use futures::{Stream, StreamExt};
 use tokio::sync::Mutex;
 
-use app::wire::{ContainerView, EngineEventView, EngineFacts};
+use domain::wire::{ContainerView, EngineEventView, EngineFacts};
 
 use super::labels;
 

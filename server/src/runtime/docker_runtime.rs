@@ -13,12 +13,12 @@ use bollard::models::{
     RestartPolicyNameEnum,
 };
 
-use app::wire::HealthProbe;
+use domain::wire::HealthProbe;
 
 use super::docker::DockerError;
 use super::{labels, ContainerRuntime, ReplicaSpec, RuntimeError};
 use crate::cluster::Hosts;
-use crate::domain::{ObservedReplica, ObservedVolume};
+use crate::model::{ObservedReplica, ObservedVolume};
 
 /// How long a replica has to stop after SIGTERM before it is killed (Docker's
 /// default).
@@ -231,7 +231,7 @@ impl ContainerRuntime for DockerRuntime {
                     v.name
                 )));
             }
-            app::validate::volume_options(v).map_err(RuntimeError::Engine)?;
+            domain::validate::volume_options(v).map_err(RuntimeError::Engine)?;
             let failed = |e: DockerError| RuntimeError::Engine(format!("volume {}: {e}", v.name));
             let name = labels::volume_name(
                 &self.owner,
@@ -326,7 +326,7 @@ mod tests {
     use super::*;
 
     fn replica(json: serde_json::Value) -> ReplicaSpec {
-        let spec: app::wire::ServiceSpec = serde_json::from_value(json).unwrap();
+        let spec: domain::wire::ServiceSpec = serde_json::from_value(json).unwrap();
         ReplicaSpec {
             service_id: 4,
             service: "web".into(),

@@ -4,12 +4,12 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 
-use app::wire::{Health, VolumeScope};
 use async_trait::async_trait;
+use domain::wire::{Health, VolumeScope};
 
 use super::{ContainerRuntime, ReplicaSpec, RuntimeError};
 use crate::clock::{Clock, SystemClock};
-use crate::domain::{ObservedReplica, ObservedVolume, Status};
+use crate::model::{ObservedReplica, ObservedVolume, Status};
 
 #[derive(Default)]
 struct Inner {

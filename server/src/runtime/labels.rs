@@ -27,9 +27,9 @@ pub const SCOPE: &str = "berth.scope";
 
 use std::collections::HashMap;
 
-use app::wire::{Health, VolumeScope, VolumeSpec};
+use domain::wire::{Health, VolumeScope, VolumeSpec};
 
-use crate::domain::{ObservedReplica, ObservedVolume, Status};
+use crate::model::{ObservedReplica, ObservedVolume, Status};
 
 /// Docker's name for a service's volume:
 /// `berth_<berth>_<id>.<service>.<volume>` shared by the replicas on a host,

@@ -10,11 +10,11 @@ pub mod labels;
 
 use async_trait::async_trait;
 
-use app::wire::ServiceSpec;
+use domain::wire::ServiceSpec;
 
 use std::collections::HashMap;
 
-use crate::domain::{ObservedReplica, ObservedVolume};
+use crate::model::{ObservedReplica, ObservedVolume};
 
 /// Everything needed to start one replica.
 #[derive(Debug, Clone, PartialEq)]
@@ -44,7 +44,7 @@ impl ResolvedEnv {
             spec.env
                 .iter()
                 .filter_map(|(k, v)| match v {
-                    app::wire::EnvValue::Plain(v) => {
+                    domain::wire::EnvValue::Plain(v) => {
                         Some((k.clone(), crate::secrets::Plain(v.clone())))
                     }
                     _ => None,

@@ -7,11 +7,11 @@
 
 use std::collections::HashSet;
 
-use app::format;
-use app::validate::Constraint;
-use app::wire::{HostState, Strategy};
+use domain::format;
+use domain::validate::Constraint;
+use domain::wire::{HostState, Strategy};
 
-use crate::domain::HostInfo;
+use crate::model::HostInfo;
 
 /// A host with what placements so far have left on it.
 #[derive(Debug, Clone)]
@@ -216,7 +216,7 @@ pub fn place_with(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use app::validate::constraint;
+    use domain::validate::constraint;
 
     const GIB: u64 = 1 << 30;
     const MIB: u64 = 1 << 20;

@@ -1,6 +1,6 @@
 //! The `audit` table: who did what to what, when, from where, and how it ended.
 
-use app::wire::{AuditEntry, AuditResult};
+use domain::wire::{AuditEntry, AuditResult};
 use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::{Store, StoreError};

@@ -2,7 +2,7 @@
 //! A service's events carry its id and team, so that a new service of an old name
 //! starts with no history and members read only their teams' events.
 
-use app::wire::EventView;
+use domain::wire::EventView;
 use sqlx::{QueryBuilder, Row, Sqlite};
 
 use super::{Store, StoreError};

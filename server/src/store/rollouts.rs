@@ -1,7 +1,7 @@
 //! The `rollouts` table: each move of a service from one revision to another, its
 //! state and why it ended.
 
-use app::wire::{RolloutKind, RolloutState};
+use domain::wire::{RolloutKind, RolloutState};
 use sqlx::Row;
 
 use super::{Store, StoreError};
@@ -148,7 +148,7 @@ impl Store {
     pub async fn deploy_revision(
         &self,
         service_id: i64,
-        spec: &app::wire::ServiceSpec,
+        spec: &domain::wire::ServiceSpec,
         spec_hash: &str,
         message: &str,
         from: NewRollout<'_>,
@@ -299,7 +299,7 @@ mod tests {
         let store = Store::open(&dir.db_url()).await.unwrap();
         store.migrate().await.unwrap();
         let team = store.create_team("web", 1).await.unwrap();
-        let spec: app::wire::ServiceSpec =
+        let spec: domain::wire::ServiceSpec =
             serde_json::from_value(serde_json::json!({"image": "demo:v1"})).unwrap();
         let id = store
             .create_service(NewService {

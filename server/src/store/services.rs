@@ -1,7 +1,7 @@
 //! The `services` and `revisions` tables: what should run, and every revision of
 //! its spec.
 
-use app::wire::{ProxyConfig, ServiceSpec};
+use domain::wire::{ProxyConfig, ServiceSpec};
 use sqlx::Row;
 
 use super::{Store, StoreError};

@@ -1,6 +1,6 @@
 //! The `teams` and `memberships` tables.
 
-use app::wire::{MemberView, TeamRef, TeamRole, TeamView};
+use domain::wire::{MemberView, TeamRef, TeamRole, TeamView};
 use sqlx::Row;
 
 use super::{Store, StoreError};

@@ -1,6 +1,6 @@
 //! The `users` table.
 
-use app::wire::UserRole;
+use domain::wire::UserRole;
 use sqlx::Row;
 
 use super::{Store, StoreError};

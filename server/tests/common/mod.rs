@@ -329,7 +329,7 @@ pub fn demo_spec(tag: &str, extra: serde_json::Value) -> serde_json::Value {
 /// A fresh state with an admin `root`, logged in.
 pub async fn admin() -> (server::testing::TestState, Auth) {
     let t = server::testing::TestState::new(&[]).await;
-    t.add_user("root", "root-password", app::wire::UserRole::Admin)
+    t.add_user("root", "root-password", domain::wire::UserRole::Admin)
         .await;
     let auth = Auth::Cookie(login(&t.router(), "root", "root-password").await);
     (t, auth)

@@ -2,6 +2,7 @@
 //! past rollouts.
 
 use super::*;
+use crate::components::tone::Tone;
 
 /// The rollout under way (or the last one): how far, what it does now, and its
 /// controls. Re-rendered when the rollout or its state changes; its progress

@@ -1,6 +1,7 @@
 //! A service's replicas with their usage, and the log of one of them.
 
 use super::*;
+use crate::components::tone::Tone;
 
 #[component]
 pub(super) fn ReplicaTable(

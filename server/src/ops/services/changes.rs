@@ -64,7 +64,7 @@ pub fn spec_changes(old: &ServiceSpec, new: &ServiceSpec) -> Vec<String> {
         out.push("update policy changed".into());
     }
     if old.volumes != new.volumes {
-        let words = |v: &[app::wire::VolumeSpec]| {
+        let words = |v: &[domain::wire::VolumeSpec]| {
             if v.is_empty() {
                 "none".to_string()
             } else {
@@ -86,8 +86,8 @@ pub fn spec_changes(old: &ServiceSpec, new: &ServiceSpec) -> Vec<String> {
 pub(super) fn resources_words(r: &Resources) -> String {
     format!(
         "{} CPU / {}",
-        app::format::cpus(i64::from(r.cpu_millis)),
-        app::format::bytes(r.memory_bytes as i64)
+        domain::format::cpus(i64::from(r.cpu_millis)),
+        domain::format::bytes(r.memory_bytes as i64)
     )
 }
 

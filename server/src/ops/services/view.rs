@@ -202,11 +202,11 @@ pub fn rollout_view(r: &RolloutRow, row: &ServiceRow, report: &RolloutReport) ->
             match gate {
                 Some(g) if report.old_remaining == 0 => format!(
                     "watching the new replicas until {}",
-                    app::format::utc_time(g)
+                    domain::format::utc_time(g)
                 ),
                 Some(g) => format!(
                     "next batch at {} ({} old replica{} left)",
-                    app::format::utc_time(g),
+                    domain::format::utc_time(g),
                     report.old_remaining,
                     if report.old_remaining == 1 { "" } else { "s" }
                 ),

@@ -5,11 +5,11 @@
 
 use std::sync::{Arc, Mutex};
 
-use app::wire::HostState;
+use domain::wire::HostState;
 
 use super::{Backoff, Shared};
-use crate::domain::HostInfo;
 use crate::events::{self, Level, ServiceRef};
+use crate::model::HostInfo;
 use crate::state::AppState;
 use crate::store::VolumeDeletion;
 

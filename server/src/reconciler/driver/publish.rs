@@ -106,7 +106,7 @@ pub fn route_inputs(
             })
             .filter_map(|o| {
                 let host = host_of.get(&o.host_id)?;
-                if host.state == app::wire::HostState::Unreachable {
+                if host.state == domain::wire::HostState::Unreachable {
                     return None;
                 }
                 let (address, port) = o.endpoint.as_ref()?;
@@ -129,7 +129,7 @@ pub fn route_inputs(
         let own = |r: &&RouteSpec| {
             r.host
                 .as_deref()
-                .is_none_or(|h| !app::validate::touches_proxy_domain(h, domain))
+                .is_none_or(|h| !domain::validate::touches_proxy_domain(h, domain))
         };
         for r in std::iter::once(&default).chain(row.proxy.routes.iter().filter(own)) {
             out.push(RouteInput {

@@ -123,7 +123,7 @@ impl ServiceTask {
     async fn make(&self, d: &DesiredService, slot: u32, host_id: i64) -> Result<(), String> {
         // What is made meets today's rules, whatever revision asks for it (one from
         // before them may hold a bind mount).
-        app::validate::service_spec(&d.spec).map_err(|why| {
+        domain::validate::service_spec(&d.spec).map_err(|why| {
             format!(
                 "revision {} is no longer allowed: {why}; deploy one that is",
                 d.revision

@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use app::wire::{Health, ServiceSpec};
+use domain::wire::{Health, ServiceSpec};
 
 use super::*;
 use crate::runtime::fake::FakeRuntime;

@@ -23,9 +23,6 @@ pub(super) fn plan_service(
             counts[i] += 1;
         }
     }
-    // A constraint that does not parse refuses placement: dropping it would place
-    // the replica where its spec said it must not go.
-    let (constraints, unparsed) = parse_constraints(&s.spec.placement.constraints);
     let report = rollout_report(ctx, s, &by_slot, replicas);
     let mut p = ServicePlanner {
         ctx,
@@ -34,10 +31,9 @@ pub(super) fn plan_service(
             cpu_millis: u64::from(s.spec.resources.cpu_millis),
             memory_bytes: s.spec.resources.memory_bytes,
             host_port: s.spec.host_port,
-            constraints: &constraints,
+            constraints: &s.spec.placement.constraints,
             strategy: s.spec.placement.strategy,
         },
-        unparsed,
         fixed: std::cell::OnceCell::new(),
         budget: move_budget(ctx, s, &report),
         observed_slots: by_slot.keys().filter(|slot| **slot > 0).count() as u32,
@@ -173,7 +169,6 @@ struct ServicePlanner<'a, 'h, 'p> {
     ctx: &'a Ctx<'a>,
     s: &'a DesiredService,
     need: Need<'a>,
-    unparsed: Option<String>,
     /// What the hosts' states and labels refuse, worked out on the first start.
     fixed: std::cell::OnceCell<Vec<Option<scheduler::Refusal>>>,
     budget: u32,
@@ -396,10 +391,6 @@ impl<'a> ServicePlanner<'a, '_, '_> {
 
     /// Starts a replica in `slot` where placement says, or says why it cannot.
     fn start(&mut self, slot: u32, reason: String, fills_empty_slot: bool) {
-        if let Some(why) = &self.unparsed {
-            self.problem(slot, format!("replica {slot} not placed: {why}"));
-            return;
-        }
         let placed = match self.place(slot) {
             Some(placed) => placed,
             None => return,

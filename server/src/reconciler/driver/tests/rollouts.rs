@@ -3,7 +3,7 @@
 
 use super::*;
 use crate::store::NewRollout;
-use app::wire::{RolloutKind, RolloutState};
+use domain::wire::{RolloutKind, RolloutState};
 
 fn checked(image: &str, policy: serde_json::Value) -> ServiceSpec {
     spec(serde_json::json!({

@@ -2,8 +2,8 @@
 //! batches and their gate, pauses, failures of the new revision, rollbacks.
 
 use super::*;
-use crate::domain::RolloutCtx;
-use app::wire::{UpdateOrder, UpdatePolicy};
+use crate::model::RolloutCtx;
+use domain::wire::{UpdateOrder, UpdatePolicy};
 
 const RUNNING: RolloutCtx = RolloutCtx {
     paused: false,

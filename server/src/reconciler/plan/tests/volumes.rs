@@ -1,7 +1,7 @@
 //! `plan()` for services with per-replica volumes: sticky slots and their homes.
 
 use super::*;
-use app::wire::UpdateOrder;
+use domain::wire::UpdateOrder;
 
 fn with_volume(mut s: DesiredService, scope: &str, homes: &[(u32, i64)]) -> DesiredService {
     s.spec.volumes = vec![serde_json::from_value(serde_json::json!({

@@ -6,7 +6,7 @@ use super::*;
 use serde::{Deserialize, Serialize};
 
 /// `POST /api/v1/services`
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CreateServiceInput {
@@ -24,7 +24,7 @@ pub struct CreateServiceInput {
 }
 
 /// `PUT /api/v1/services/{name}/spec` (and `POST …/deploy`): a new revision.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct DeployInput {
@@ -34,7 +34,7 @@ pub struct DeployInput {
 }
 
 /// `POST /api/v1/services/{name}/scale`
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScaleInput {
@@ -42,7 +42,7 @@ pub struct ScaleInput {
 }
 
 /// A replica's health, as the last checks found it.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Health {
@@ -63,20 +63,11 @@ impl Health {
             Health::Unhealthy => "unhealthy",
         }
     }
-
-    pub fn tone(self) -> &'static str {
-        match self {
-            Health::Healthy => "ok",
-            Health::Unhealthy => "bad",
-            Health::Starting => "warn",
-            Health::None => "muted",
-        }
-    }
 }
 
 /// One replica of a service, as observed (or about to be: a replica whose image is
 /// being pulled shows with state `pulling` and no container yet).
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReplicaView {
     pub slot: u32,
@@ -103,7 +94,7 @@ pub struct ReplicaView {
 }
 
 /// How a replica (or a wanted slot without one) stands, in one word.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ReplicaState {
@@ -153,7 +144,7 @@ impl std::fmt::Display for ReplicaState {
 }
 
 /// How a service stands, in one word.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum ServicePhase {
@@ -176,19 +167,10 @@ impl ServicePhase {
             ServicePhase::Stopped => "stopped",
         }
     }
-
-    pub fn tone(self) -> &'static str {
-        match self {
-            ServicePhase::Running => "ok",
-            ServicePhase::Progressing => "warn",
-            ServicePhase::Degraded => "bad",
-            ServicePhase::Stopped => "muted",
-        }
-    }
 }
 
 /// A service and how it stands.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ServiceView {
     pub id: i64,
@@ -226,7 +208,7 @@ pub struct ServiceView {
 }
 
 /// A service with its recent events and revision history.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ServiceDetail {
     pub service: ServiceView,
@@ -237,7 +219,7 @@ pub struct ServiceDetail {
 }
 
 /// The log of one replica.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ReplicaLogs {
     pub slot: u32,
@@ -248,7 +230,7 @@ pub struct ReplicaLogs {
 }
 
 /// One revision in a service's history.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RevisionView {
     pub number: i64,
@@ -259,7 +241,7 @@ pub struct RevisionView {
 }
 
 /// CPU and memory of one replica, now.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ReplicaStats {
     pub slot: u32,

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use app::wire::{Health, HostState, ServiceSpec, VolumeScope};
+use domain::wire::{Health, HostState, ServiceSpec, VolumeScope};
 
 /// A host as placement and planning see it.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,8 +42,8 @@ impl Status {
     }
 
     /// The replica's state as pages and the API show it.
-    pub fn replica_state(self) -> app::wire::ReplicaState {
-        use app::wire::ReplicaState as S;
+    pub fn replica_state(self) -> domain::wire::ReplicaState {
+        use domain::wire::ReplicaState as S;
         match self {
             Status::Created => S::Created,
             Status::Running => S::Running,

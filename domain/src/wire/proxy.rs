@@ -5,7 +5,7 @@ use super::*;
 use serde::{Deserialize, Serialize};
 
 /// How the proxy spreads a route's requests over the replicas.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Balance {
@@ -31,7 +31,7 @@ pub(super) fn root() -> String {
 
 /// A way into a service through Berth's proxy. Every service with a port is also
 /// reachable as `<service>.localhost` without one.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RouteSpec {
@@ -48,7 +48,7 @@ pub struct RouteSpec {
 
 /// How the proxy reaches a service: its routes and balancing. Not part of a
 /// revision: changing it moves no replica.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ProxyConfig {
@@ -77,7 +77,7 @@ pub(super) fn yes() -> bool {
 }
 
 /// A replica as the proxy sees it, with what went through it lately.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct BackendView {
     pub slot: u32,
@@ -98,7 +98,7 @@ pub struct BackendView {
 }
 
 /// One route of the proxy and the replicas behind it.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ProxyRouteView {
     pub service: String,
@@ -111,7 +111,7 @@ pub struct ProxyRouteView {
 }
 
 /// The proxy's table and counters.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ProxyView {
     /// Where the proxy listens, when it does.

@@ -5,7 +5,7 @@ use super::*;
 use serde::{Deserialize, Serialize};
 
 /// Why a rollout runs.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RolloutKind {
@@ -38,7 +38,7 @@ impl RolloutKind {
 }
 
 /// Where a rollout is.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum RolloutState {
@@ -77,20 +77,10 @@ impl RolloutState {
     pub fn active(self) -> bool {
         matches!(self, RolloutState::Running | RolloutState::Paused)
     }
-
-    pub fn tone(self) -> &'static str {
-        match self {
-            RolloutState::Running => "warn",
-            RolloutState::Paused => "warn",
-            RolloutState::Succeeded => "ok",
-            RolloutState::RolledBack => "bad",
-            RolloutState::Aborted => "muted",
-        }
-    }
 }
 
 /// A rollout, and how far it got.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RolloutView {
     pub id: i64,
@@ -119,7 +109,7 @@ pub struct RolloutView {
 }
 
 /// `POST /api/v1/services/{name}/rollback`
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct RollbackInput {
@@ -129,7 +119,7 @@ pub struct RollbackInput {
 }
 
 /// What differs between two revisions, field by field.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RevisionDiff {
     pub from: i64,

@@ -199,9 +199,6 @@ pub fn service_spec(spec: &crate::wire::ServiceSpec) -> Result<(), String> {
     if spec.placement.constraints.len() > 32 {
         return Err("at most 32 placement constraints".into());
     }
-    for c in &spec.placement.constraints {
-        constraint(c)?;
-    }
     volumes(&spec.volumes)?;
     update_policy(&spec.update)
 }

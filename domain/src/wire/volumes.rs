@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 
 /// Whose a volume is: each replica's own, or one per host shared by the service's
 /// replicas there.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum VolumeScope {
@@ -27,7 +27,7 @@ impl VolumeScope {
 }
 
 /// A volume a service declares.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct VolumeSpec {
@@ -49,7 +49,7 @@ pub struct VolumeSpec {
 
 /// A volume of Berth's on a host, as the volumes page and `GET /api/v1/volumes`
 /// show it.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct VolumeView {
     pub host: String,

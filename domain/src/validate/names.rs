@@ -110,8 +110,12 @@ pub fn label(key: &str, value: &str) -> Result<(), String> {
 }
 
 /// A placement constraint on host labels: `zone=a`, `zone!=b`, `ssd` (the host has
-/// the label), `!gpu` (it has not).
-#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+/// the label), `!gpu` (it has not). Parsed once, when a spec is read: a spec holds
+/// only constraints that parse, so placement never meets one it cannot apply. On
+/// the wire and in the store it is the text it was parsed from, written the one
+/// way Display writes it.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub enum Constraint {
     Equals(String, String),
     NotEquals(String, String),
@@ -140,6 +144,28 @@ impl std::fmt::Display for Constraint {
             Constraint::HasNot(k) => write!(f, "!{k}"),
         }
     }
+}
+
+impl TryFrom<String> for Constraint {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        constraint(&s)
+    }
+}
+
+impl From<Constraint> for String {
+    fn from(c: Constraint) -> String {
+        c.to_string()
+    }
+}
+
+/// Constraints as the form's text field shows them: `zone=a, !gpu`.
+pub fn format_constraints(list: &[Constraint]) -> String {
+    list.iter()
+        .map(Constraint::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Parses one constraint.

@@ -1,7 +1,6 @@
-//! Errors as the pages and the API carry them, and their HTTP statuses.
+//! The one error of the server functions, as the pages and the API carry it, and
+//! the HTTP status of each code (the edge where codes meet HTTP).
 
-#[allow(unused_imports)]
-use super::*;
 use serde::{Deserialize, Serialize};
 
 /// The one error type of the server functions: a stable code and a sentence. The

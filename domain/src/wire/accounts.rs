@@ -5,7 +5,7 @@ use super::*;
 use serde::{Deserialize, Serialize};
 
 /// A cluster-wide role.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum UserRole {
@@ -33,7 +33,7 @@ impl UserRole {
 }
 
 /// A role inside a team.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum TeamRole {
@@ -61,7 +61,7 @@ impl TeamRole {
 }
 
 /// A team the caller belongs to, with their role in it.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TeamRef {
     pub id: i64,
@@ -70,7 +70,7 @@ pub struct TeamRef {
 }
 
 /// How a request proved who it is.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AuthMethod {
@@ -79,7 +79,7 @@ pub enum AuthMethod {
 }
 
 /// The caller: `GET /api/v1/me`.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Me {
     pub id: i64,
@@ -98,7 +98,7 @@ impl Me {
 }
 
 /// `POST /api/v1/auth/login`
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LoginInput {
     pub username: String,
@@ -106,14 +106,14 @@ pub struct LoginInput {
 }
 
 /// `GET /api/v1/setup`: whether the first admin still has to be created.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SetupState {
     pub needed: bool,
 }
 
 /// `POST /api/v1/setup`: the first admin.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SetupInput {
     pub username: String,
@@ -121,7 +121,7 @@ pub struct SetupInput {
 }
 
 /// `PUT /api/v1/me/password`
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChangePasswordInput {
     pub current_password: String,
@@ -129,7 +129,7 @@ pub struct ChangePasswordInput {
 }
 
 /// A user, as admins see them.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UserView {
     pub id: i64,
@@ -142,7 +142,7 @@ pub struct UserView {
 }
 
 /// `POST /api/v1/users`
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreateUserInput {
     pub username: String,
@@ -151,7 +151,7 @@ pub struct CreateUserInput {
 }
 
 /// `PATCH /api/v1/users/{id}`: what is given changes.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UpdateUserInput {
     #[serde(default)]
@@ -162,7 +162,7 @@ pub struct UpdateUserInput {
 }
 
 /// A team with its members and domains.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TeamView {
     pub id: i64,
@@ -175,7 +175,7 @@ pub struct TeamView {
 }
 
 /// `POST /api/v1/teams/{id}/domains`: a domain for the team's routes (admins).
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AddDomainInput {
@@ -184,7 +184,7 @@ pub struct AddDomainInput {
 }
 
 /// A team secret, without its value (values are never shown back).
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecretView {
     pub name: String,
@@ -198,7 +198,7 @@ pub struct SecretView {
 }
 
 /// `PUT /api/v1/teams/{id}/secrets/{name}`: a new secret, or a new version of one.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SetSecretInput {
@@ -212,7 +212,7 @@ impl std::fmt::Debug for SetSecretInput {
 }
 
 /// The answer to a secret being set: the secret, and the rollouts it started.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SecretSet {
     pub secret: SecretView,
@@ -223,7 +223,7 @@ pub struct SecretSet {
     pub not_rolled_out: Vec<String>,
 }
 
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MemberView {
     pub user_id: i64,
@@ -232,21 +232,21 @@ pub struct MemberView {
 }
 
 /// `POST /api/v1/teams`
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreateTeamInput {
     pub name: String,
 }
 
 /// `PUT /api/v1/teams/{id}/members/{user_id}`
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SetMemberInput {
     pub role: TeamRole,
 }
 
 /// An API token, without its secret.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TokenView {
     pub id: i64,
@@ -260,7 +260,7 @@ pub struct TokenView {
 }
 
 /// `POST /api/v1/tokens`
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CreateTokenInput {
     pub name: String,
@@ -272,7 +272,7 @@ pub struct CreateTokenInput {
 }
 
 /// The answer to `POST /api/v1/tokens`: the secret, shown this once.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NewToken {
     pub token: String,
@@ -281,7 +281,7 @@ pub struct NewToken {
 }
 
 /// A login session of the caller.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionView {
     pub id: i64,
@@ -295,7 +295,7 @@ pub struct SessionView {
 }
 
 /// How an audited action ended.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AuditResult {
@@ -324,7 +324,7 @@ impl AuditResult {
 }
 
 /// One line of the audit log.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditEntry {
     pub id: i64,
@@ -342,8 +342,8 @@ pub struct AuditEntry {
 }
 
 /// `GET /api/v1/audit` filters; all optional.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema, utoipa::IntoParams))]
-#[cfg_attr(feature = "ssr", into_params(parameter_in = Query))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditQuery {
     #[serde(default)]
@@ -364,7 +364,7 @@ pub struct AuditQuery {
 }
 
 /// A page of the audit log, newest first.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AuditPage {
     pub entries: Vec<AuditEntry>,

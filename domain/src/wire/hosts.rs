@@ -5,7 +5,7 @@ use super::*;
 use serde::{Deserialize, Serialize};
 
 /// Where a host stands, derived from its heartbeat and what admins set.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum HostState {
@@ -31,20 +31,10 @@ impl HostState {
             HostState::Draining => "draining",
         }
     }
-
-    /// The badge colour for the state.
-    pub fn tone(self) -> &'static str {
-        match self {
-            HostState::Ready => "ok",
-            HostState::Unreachable => "bad",
-            HostState::Cordoned | HostState::Draining => "warn",
-            HostState::Pending => "muted",
-        }
-    }
 }
 
 /// A Docker host as Berth sees it.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HostView {
     pub id: i64,
@@ -75,7 +65,7 @@ pub struct HostView {
 }
 
 /// TLS material for a `tcp://` endpoint, in PEM.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TlsInput {
     /// The CA that signed the engine's certificate.
@@ -87,7 +77,7 @@ pub struct TlsInput {
 }
 
 /// `POST /api/v1/hosts`
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AddHostInput {
     pub name: String,
@@ -103,7 +93,7 @@ pub struct AddHostInput {
 }
 
 /// `PATCH /api/v1/hosts/{name}`: what is given changes.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct UpdateHostInput {
     #[serde(default)]
@@ -113,7 +103,7 @@ pub struct UpdateHostInput {
 }
 
 /// A container on a host.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContainerView {
     pub id: String,
@@ -133,7 +123,7 @@ pub struct ContainerView {
 }
 
 /// Something a Docker engine reported on its event stream.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EngineEventView {
     pub at_ms: i64,
@@ -146,7 +136,7 @@ pub struct EngineEventView {
 }
 
 /// `GET /api/v1/hosts/{name}`: a host with its containers and recent events.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct HostDetail {
     pub host: HostView,
@@ -160,7 +150,7 @@ pub struct HostDetail {
 }
 
 /// One event Berth recorded: a host going down, a replica replaced, …
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventView {
     pub id: i64,
@@ -175,8 +165,8 @@ pub struct EventView {
 }
 
 /// `GET /api/v1/events` filters; all optional.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema, utoipa::IntoParams))]
-#[cfg_attr(feature = "ssr", into_params(parameter_in = Query))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventQuery {
     #[serde(default)]
@@ -192,7 +182,7 @@ pub struct EventQuery {
 }
 
 /// A page of events, newest first.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventPage {
     pub events: Vec<EventView>,

@@ -6,7 +6,7 @@ use super::*;
 use serde::{Deserialize, Serialize};
 
 /// How Berth tells a replica is healthy.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case", tag = "kind")]
 pub enum HealthProbe {
@@ -19,7 +19,7 @@ pub enum HealthProbe {
 
 /// A health check and its timing, in milliseconds. Read through
 /// [`HealthCheckInput`], so that a field Berth does not know is refused.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(try_from = "HealthCheckInput")]
 pub struct HealthCheck {
@@ -88,7 +88,7 @@ impl TryFrom<HealthCheckInput> for HealthCheck {
 }
 
 /// What Berth does when a replica's container stops.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum RestartPolicy {
@@ -102,7 +102,7 @@ pub enum RestartPolicy {
 }
 
 /// How replicas are spread over the hosts that fit.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Strategy {
@@ -114,20 +114,22 @@ pub enum Strategy {
 }
 
 /// Where replicas may go.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Placement {
     /// Host label constraints: `zone=a`, `zone!=b`, `ssd` (has the label), `!gpu`
-    /// (has not).
+    /// (has not). Parsed when the spec is read: one that does not parse makes the
+    /// whole spec unreadable, never a constraint dropped.
     #[serde(default)]
-    pub constraints: Vec<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
+    pub constraints: Vec<crate::validate::Constraint>,
     #[serde(default)]
     pub strategy: Strategy,
 }
 
 /// CPU in millicores and memory in bytes; 0 means none.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Resources {
@@ -144,7 +146,7 @@ pub struct Resources {
 }
 
 /// In which order a slot's old replica is replaced.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum UpdateOrder {
@@ -165,7 +167,7 @@ impl UpdateOrder {
 }
 
 /// What a rollout does when new replicas fail.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum FailureAction {
@@ -187,7 +189,7 @@ impl FailureAction {
 
 /// How a new revision replaces the replicas of the old one. Not part of what makes
 /// replicas differ: changing only the policy replaces no replica.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct UpdatePolicy {
@@ -261,7 +263,7 @@ impl UpdatePolicy {
 /// from. Berth writes down the version a revision runs with (the current one when
 /// it is deployed), so that changing the secret is a new revision and a rollback
 /// brings back the value it had.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct SecretRef {
@@ -273,14 +275,14 @@ pub struct SecretRef {
 
 /// In place of a value the caller may not read (viewers and read-only tokens do not
 /// see environment values): `{"hidden": true}`.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct HiddenValue {
     pub hidden: bool,
 }
 
 /// An environment variable's value.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize)]
 #[serde(untagged)]
 pub enum EnvValue {
@@ -379,7 +381,7 @@ impl<'de> Deserialize<'de> for EnvValue {
 /// Everything about a service's replicas that makes a revision: a change to any of
 /// it is a new revision. The replica count is not part of it (scaling is not a
 /// rollout).
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ServiceSpec {

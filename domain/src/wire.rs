@@ -1,12 +1,12 @@
 //! Wire types: what the server sends to the browser and to API clients. The REST API
-//! and the server functions serialise the same structs.
+//! and the server functions serialise the same structs. No colours (tones) and no
+//! HTTP statuses here: those belong to the pages and to the API.
 //!
-//! By resource: `system` (engines, facts, the error body), `errors` (`AppError`
-//! and statuses), `accounts`, `hosts` (and events), `spec` (a service's spec and
-//! its hash), `volumes`, `services`, `proxy`, `rollouts`.
+//! By resource: `system` (engines, facts, the error body), `accounts`, `hosts` (and
+//! events), `spec` (a service's spec and its hash), `volumes`, `services`, `proxy`,
+//! `rollouts`.
 
 mod accounts;
-mod errors;
 mod hosts;
 mod proxy;
 mod rollouts;
@@ -16,7 +16,6 @@ mod system;
 mod volumes;
 
 pub use accounts::*;
-pub use errors::*;
 pub use hosts::*;
 pub use proxy::*;
 pub use rollouts::*;

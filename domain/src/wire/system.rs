@@ -5,7 +5,7 @@ use super::*;
 use serde::{Deserialize, Serialize};
 
 /// Whether a Docker engine answered the last time Berth asked.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum EngineState {
@@ -23,7 +23,7 @@ impl EngineState {
 }
 
 /// What a Docker engine says about itself.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EngineFacts {
     /// Engine version, e.g. `20.10.24`.
@@ -40,7 +40,7 @@ pub struct EngineFacts {
 }
 
 /// One Docker engine Berth is configured to use, and how it answered.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EngineStatus {
     pub name: String,
@@ -56,7 +56,7 @@ pub struct EngineStatus {
 }
 
 /// The answer of `GET /api/v1/engines`: every configured engine, checked now.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct EnginesReport {
     /// When the engines were asked, in milliseconds since the Unix epoch.
@@ -90,7 +90,7 @@ impl EnginesReport {
 }
 
 /// Facts about this Berth server, for the Settings page and `GET /api/v1/about`.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct About {
     pub version: String,
@@ -107,13 +107,13 @@ pub struct About {
 }
 
 /// The body of every API error: `{"error":{"code","message"}}`.
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ErrorBody {
     pub error: ErrorDetail,
 }
 
-#[cfg_attr(feature = "ssr", derive(utoipa::ToSchema))]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ErrorDetail {
     /// A stable, machine-readable code such as `not_found`.
