@@ -2,6 +2,7 @@
 //! reads a clock: it is handed `now`. The loop reads the [`Clock`] in `AppState`,
 //! so that its tests move time by hand instead of sleeping.
 
+#[cfg(any(test, feature = "testing"))]
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -29,10 +30,12 @@ impl Clock for SystemClock {
 }
 
 /// A clock that moves only when told to: loop tests wait out back-offs, graces
-/// and monitor windows in no time.
+/// and monitor windows in no time. For tests only.
+#[cfg(any(test, feature = "testing"))]
 #[derive(Debug)]
 pub struct ManualClock(AtomicI64);
 
+#[cfg(any(test, feature = "testing"))]
 impl ManualClock {
     /// A clock at `start_ms`.
     pub fn at(start_ms: i64) -> ManualClock {
@@ -45,6 +48,7 @@ impl ManualClock {
     }
 }
 
+#[cfg(any(test, feature = "testing"))]
 impl Clock for ManualClock {
     fn now_ms(&self) -> i64 {
         self.0.load(Ordering::SeqCst)

@@ -33,10 +33,12 @@
 //! - [`shutdown`]: SIGINT/SIGTERM into the one `CancellationToken`.
 //! - [`telemetry`]: tracing set-up.
 //! - [`clock`]: wall-clock time, for records only; the core is handed `now`.
-//! - [`testing`]: a temp folder and a ready `AppState`, shared by all tests.
+//! - `testing` (tests and the `testing` feature only): a temp folder and a ready
+//!   `AppState` made by [`build`], shared by all tests.
 //!
-//! [`run`] opens the store, checks the engines, then serves until the token is
-//! cancelled; [`router`] is the whole HTTP surface for a given state.
+//! [`build`] makes the state from the configuration (for `run` and the tests alike);
+//! [`run`] opens the store, builds, checks the engines, then serves until the token
+//! is cancelled; [`router`] is the whole HTTP surface for a given state.
 #![forbid(unsafe_code)]
 // The pages' view types are deep; release builds (which do not erase component
 // types) lay them out in this crate.
@@ -62,6 +64,7 @@ pub mod shutdown;
 pub mod state;
 pub mod store;
 pub mod telemetry;
+#[cfg(any(test, feature = "testing"))]
 pub mod testing;
 pub mod web;
 
@@ -112,29 +115,39 @@ async fn check_secret_key(store: &Store, keyring: &secrets::Keyring) -> Result<(
     }
 }
 
-/// Runs Berth until SIGINT/SIGTERM: store, engines, then the HTTP server.
-pub async fn run(config: Config) -> Result<(), StartError> {
-    let store = Store::open(&config.database_url).await?;
-    store.migrate().await?;
-
-    let listener = tokio::net::TcpListener::bind(config.listen)
-        .await
-        .map_err(|e| StartError::Listen {
-            addr: config.listen,
-            cause: e.to_string(),
-        })?;
-    let addr = listener.local_addr().map_err(StartError::Serve)?;
-
+/// The state Berth serves from, made from its configuration over an open, migrated
+/// store: the secret key (checked against the store), the reconciler's, sessions'
+/// and proxy's settings, and the registered hosts. `run` and the tests (and a
+/// test's restart) all start here; `runtime` replaces Docker engines (tests run
+/// replicas in memory).
+pub async fn build(
+    config: &Config,
+    store: Store,
+    listen: SocketAddr,
+    runtime: Option<(
+        cluster::Hosts,
+        std::sync::Arc<dyn runtime::ContainerRuntime>,
+    )>,
+) -> Result<AppState, StartError> {
     let keyring = secrets::Keyring::load(config.secret_key.as_deref(), &store.data_dir())?;
     check_secret_key(&store, &keyring).await?;
-    let mut state = AppState::new(
-        store.clone(),
-        leptos_options(&config.site_root, addr),
-        addr.to_string(),
-        config.session_ttl,
-        store.instance_id().await?,
-        keyring,
-    );
+    let leptos = leptos_options(&config.site_root, listen);
+    let mut state = match runtime {
+        None => {
+            let owner = store.instance_id().await?;
+            let ttl = config.session_ttl;
+            AppState::new(store, leptos, listen.to_string(), ttl, owner, keyring)
+        }
+        Some((hosts, runtime)) => AppState::with_runtime(
+            store,
+            leptos,
+            listen.to_string(),
+            config.session_ttl,
+            hosts,
+            runtime,
+            keyring,
+        ),
+    };
     state.reconciler.configure(reconciler::Settings {
         host_grace: config.host_grace,
         interval: config.reconcile_interval,
@@ -151,6 +164,25 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         drain_timeout: config.drain_timeout,
         ..Default::default()
     }));
+    ops::hosts::load(&state)
+        .await
+        .map_err(|e| StartError::Hosts(e.to_string()))?;
+    Ok(state)
+}
+
+/// Runs Berth until SIGINT/SIGTERM: store, engines, then the HTTP server.
+pub async fn run(config: Config) -> Result<(), StartError> {
+    let store = Store::open(&config.database_url).await?;
+    store.migrate().await?;
+
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| StartError::Listen {
+            addr: config.listen,
+            cause: e.to_string(),
+        })?;
+    let addr = listener.local_addr().map_err(StartError::Serve)?;
+    let state = build(&config, store.clone(), addr, None).await?;
     let proxy_listener = match config.proxy_listen {
         config::ProxyListen::Off => None,
         config::ProxyListen::At(addr) => {
@@ -165,9 +197,6 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     let shutdown = state.shutdown.clone();
     tokio::spawn(shutdown::on_signal(shutdown.clone()));
 
-    ops::hosts::load(&state)
-        .await
-        .map_err(|e| StartError::Hosts(e.to_string()))?;
     ops::hosts::bootstrap(&state, &config.bootstrap_hosts())
         .await
         .map_err(|(name, e)| StartError::EngineDown {

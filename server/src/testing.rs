@@ -12,10 +12,10 @@ use domain::wire::{CreateUserInput, EngineFacts, TeamRole, UserRole};
 use crate::clock::ManualClock;
 use crate::cluster::health::{Live, Probe};
 use crate::cluster::Hosts;
+use crate::config::Config;
 use crate::ops::{self, Ctx};
 use crate::runtime::docker::Endpoint;
 use crate::runtime::fake::FakeRuntime;
-use crate::secrets::Keyring;
 use crate::state::AppState;
 use crate::store::NewHost;
 use crate::store::Store;
@@ -66,7 +66,35 @@ pub struct TestState {
     /// The loop's clock, moved by hand ([`TestState::advance`]); only states over
     /// the in-memory runtime have one: real engines run on real time.
     manual: Option<Arc<ManualClock>>,
+    /// What it was built from, to build it again on a restart.
+    config: Config,
     _dir: TempDir,
+}
+
+/// Berth's configuration as tests start it: the defaults of `berth` with no flags,
+/// over the database in `dir`, sessions lasting `session_ttl`.
+pub fn config(dir: &TempDir, session_ttl: Duration) -> Config {
+    use clap::Parser;
+    let mut config = Config::try_parse_from(["berth"]).expect("the default configuration");
+    config.database_url = dir.db_url();
+    config.site_root = "target/site".into();
+    config.secret_key = None;
+    config.session_ttl = session_ttl;
+    config
+}
+
+/// Where a test state says it listens (no test serves on it).
+fn listen() -> std::net::SocketAddr {
+    "127.0.0.1:0".parse().expect("an address")
+}
+
+/// A fresh store in `dir`, migrated.
+async fn open_store(dir: &TempDir) -> Store {
+    let store = Store::open(&dir.db_url())
+        .await
+        .expect("opening the test store");
+    store.migrate().await.expect("migrating the test store");
+    store
 }
 
 impl TestState {
@@ -79,24 +107,15 @@ impl TestState {
     /// [`TestState::new`] with sessions that last `ttl`.
     pub async fn with_session_ttl(hosts: &[(&str, &str)], ttl: Duration) -> TestState {
         let dir = TempDir::new();
-        let store = Store::open(&dir.db_url())
+        let config = config(&dir, ttl);
+        let store = open_store(&dir).await;
+        let state = crate::build(&config, store, listen(), None)
             .await
-            .expect("opening the test store");
-        store.migrate().await.expect("migrating the test store");
-        let addr = "127.0.0.1:0".parse().expect("an address");
-        let owner = store.instance_id().await.expect("the instance id");
-        let keyring = Keyring::load(None, &dir.0).expect("the secret key");
-        let state = AppState::new(
-            store,
-            crate::leptos_options("target/site", addr),
-            addr.to_string(),
-            ttl,
-            owner,
-            keyring,
-        );
+            .expect("building the test state");
         let t = TestState {
             state,
             manual: None,
+            config,
             _dir: dir,
         };
         for (name, endpoint) in hosts {
@@ -109,26 +128,19 @@ impl TestState {
     /// with `hosts` hosts (`h1`…) that answer with 2 CPUs and 4 GiB each.
     pub async fn with_fake(hosts: usize) -> (TestState, Arc<FakeRuntime>) {
         let dir = TempDir::new();
-        let store = Store::open(&dir.db_url())
-            .await
-            .expect("opening the test store");
-        store.migrate().await.expect("migrating the test store");
-        let addr = "127.0.0.1:0".parse().expect("an address");
+        let config = config(&dir, Duration::from_secs(3600));
+        let store = open_store(&dir).await;
         let manual = Arc::new(ManualClock::at(crate::clock::now_ms()));
         let fake = Arc::new(FakeRuntime::with_clock(manual.clone()));
-        let mut state = AppState::with_runtime(
-            store.clone(),
-            crate::leptos_options("target/site", addr),
-            addr.to_string(),
-            Duration::from_secs(3600),
-            Hosts::new(&store.data_dir()),
-            fake.clone(),
-            Keyring::load(None, &dir.0).expect("the secret key"),
-        );
+        let registry = Hosts::new(&store.data_dir());
+        let mut state = crate::build(&config, store, listen(), Some((registry, fake.clone())))
+            .await
+            .expect("building the test state");
         state.clock = manual.clone();
         let t = TestState {
             state,
             manual: Some(manual),
+            config,
             _dir: dir,
         };
         for n in 1..=hosts {
@@ -219,17 +231,10 @@ impl TestState {
     pub async fn restart(&mut self) {
         self.state.shutdown.cancel();
         let store = self.state.store.clone();
-        let owner = store.instance_id().await.expect("the instance id");
-        let state = AppState::new(
-            store,
-            self.state.leptos.clone(),
-            self.state.info.listen.clone(),
-            self.state.auth.session_ttl,
-            owner,
-            Keyring::load(None, &self._dir.0).expect("the secret key"),
-        );
+        let state = crate::build(&self.config, store, listen(), None)
+            .await
+            .expect("building the restarted state");
         state.reconciler.configure(self.state.reconciler.settings());
-        ops::hosts::load(&state).await.expect("loading the hosts");
         self.state = state;
     }
 

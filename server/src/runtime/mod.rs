@@ -5,6 +5,7 @@
 
 pub mod docker;
 pub mod docker_runtime;
+#[cfg(any(test, feature = "testing"))]
 pub mod fake;
 pub mod labels;
 
