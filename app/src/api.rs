@@ -1,249 +1,306 @@
-//! Server functions: the calls the pages make. Each is a thin hop to the
-//! [`crate::backend::Backend`] in context, so the REST API and the UI share every
-//! rule, error and audit entry; a failure keeps its HTTP status (401, 403, 422…).
+//! Server functions: the calls the pages make. Each is a client of the JSON API,
+//! called in process through [`crate::backend`], so the pages and `curl` meet the
+//! same handler, rules, errors and audit entries; a failure keeps its HTTP status
+//! (401, 403, 422…).
 
 use leptos::prelude::*;
 
 use crate::errors::AppError;
 use crate::wire::*;
 
-/// `hop!(b, req => call)`: the backend and request of this server function, the
-/// call, and the error's status on the response.
 #[cfg(feature = "ssr")]
-macro_rules! hop {
-    ($b:ident, $req:ident => $call:expr) => {
-        crate::backend::with_status(
-            async move {
-                #[allow(unused_variables)]
-                let ($b, $req) = crate::backend::backend()?;
-                $call.await
-            }
-            .await,
-        )
-    };
+use crate::backend::{call, call_text, query, seg, with_status};
+#[cfg(feature = "ssr")]
+use http::Method;
+
+/// `GET` a JSON answer.
+#[cfg(feature = "ssr")]
+async fn get<T: serde::de::DeserializeOwned>(path: String) -> Result<T, AppError> {
+    with_status(call(Method::GET, path, None::<&()>).await)
+}
+
+/// A change with a JSON body.
+#[cfg(feature = "ssr")]
+async fn send<T: serde::de::DeserializeOwned>(
+    method: Method,
+    path: String,
+    body: impl serde::Serialize + Sync,
+) -> Result<T, AppError> {
+    with_status(call(method, path, Some(&body)).await)
+}
+
+/// A change without a body.
+#[cfg(feature = "ssr")]
+async fn act<T: serde::de::DeserializeOwned>(method: Method, path: String) -> Result<T, AppError> {
+    with_status(call(method, path, None::<&()>).await)
+}
+
+/// `what` when it is one of `allowed`, else the 422 a page shows.
+#[cfg(feature = "ssr")]
+fn one_of(kind: &str, what: String, allowed: &[&str]) -> Result<String, AppError> {
+    if allowed.contains(&what.as_str()) {
+        Ok(what)
+    } else {
+        with_status(Err(AppError::new(
+            "invalid",
+            format!("unknown {kind} action {what:?}"),
+        )))
+    }
 }
 
 #[server]
 pub async fn get_engines() -> Result<EnginesReport, AppError> {
-    hop!(b, req => b.engines(&req))
+    get("/api/v1/engines".into()).await
 }
 
 #[server]
 pub async fn get_about() -> Result<About, AppError> {
-    hop!(b, req => b.about(&req))
+    get("/api/v1/about".into()).await
 }
 
 /// The caller, or `None` when nobody is logged in.
 #[server]
 pub async fn get_me() -> Result<Option<Me>, AppError> {
-    hop!(b, req => b.me(&req))
+    match call::<Me>(Method::GET, "/api/v1/me".into(), None::<&()>).await {
+        // Nobody logged in is an answer here, not an error.
+        Err(e) if e.is("unauthenticated") => Ok(None),
+        other => with_status(other.map(Some)),
+    }
 }
 
 #[server]
 pub async fn get_setup_state() -> Result<SetupState, AppError> {
-    hop!(b, req => b.setup_state())
+    get("/api/v1/setup".into()).await
 }
 
 /// Creates the first admin and logs them in.
 #[server]
 pub async fn setup_admin(input: SetupInput) -> Result<Me, AppError> {
-    hop!(b, req => async {
-        let login = b.setup(&req, input).await?;
-        crate::backend::set_cookie(&login.set_cookie);
-        Ok(login.me)
-    })
+    send(Method::POST, "/api/v1/setup".into(), input).await
 }
 
 #[server]
 pub async fn login(input: LoginInput) -> Result<Me, AppError> {
-    hop!(b, req => async {
-        let login = b.login(&req, input).await?;
-        crate::backend::set_cookie(&login.set_cookie);
-        Ok(login.me)
-    })
+    send(Method::POST, "/api/v1/auth/login".into(), input).await
 }
 
 #[server]
 pub async fn logout() -> Result<(), AppError> {
-    hop!(b, req => async {
-        let clear = b.logout(&req).await?;
-        crate::backend::set_cookie(&clear);
-        Ok(())
-    })
+    act(Method::POST, "/api/v1/auth/logout".into()).await
 }
 
 #[server]
 pub async fn change_password(input: ChangePasswordInput) -> Result<(), AppError> {
-    hop!(b, req => b.change_password(&req, input))
+    send(Method::PUT, "/api/v1/me/password".into(), input).await
 }
 
 #[server]
 pub async fn list_sessions() -> Result<Vec<SessionView>, AppError> {
-    hop!(b, req => b.sessions(&req))
+    get("/api/v1/me/sessions".into()).await
 }
 
 #[server]
 pub async fn revoke_session(id: i64) -> Result<(), AppError> {
-    hop!(b, req => b.revoke_session(&req, id))
+    act(Method::DELETE, format!("/api/v1/me/sessions/{id}")).await
 }
 
 #[server]
 pub async fn list_users() -> Result<Vec<UserView>, AppError> {
-    hop!(b, req => b.users(&req))
+    get("/api/v1/users".into()).await
 }
 
 #[server]
 pub async fn create_user(input: CreateUserInput) -> Result<UserView, AppError> {
-    hop!(b, req => b.create_user(&req, input))
+    send(Method::POST, "/api/v1/users".into(), input).await
 }
 
 #[server]
 pub async fn update_user(id: i64, input: UpdateUserInput) -> Result<UserView, AppError> {
-    hop!(b, req => b.update_user(&req, id, input))
+    send(Method::PATCH, format!("/api/v1/users/{id}"), input).await
 }
 
 #[server]
 pub async fn delete_user(id: i64) -> Result<(), AppError> {
-    hop!(b, req => b.delete_user(&req, id))
+    act(Method::DELETE, format!("/api/v1/users/{id}")).await
 }
 
 #[server]
 pub async fn list_teams() -> Result<Vec<TeamView>, AppError> {
-    hop!(b, req => b.teams(&req))
+    get("/api/v1/teams".into()).await
 }
 
 #[server]
 pub async fn create_team(input: CreateTeamInput) -> Result<TeamView, AppError> {
-    hop!(b, req => b.create_team(&req, input))
+    send(Method::POST, "/api/v1/teams".into(), input).await
 }
 
 #[server]
 pub async fn delete_team(id: i64) -> Result<(), AppError> {
-    hop!(b, req => b.delete_team(&req, id))
+    act(Method::DELETE, format!("/api/v1/teams/{id}")).await
 }
 
 #[server]
 pub async fn set_member(team: i64, user: i64, role: TeamRole) -> Result<TeamView, AppError> {
-    hop!(b, req => b.set_member(&req, team, user, SetMemberInput { role }))
+    let path = format!("/api/v1/teams/{team}/members/{user}");
+    send(Method::PUT, path, SetMemberInput { role }).await
 }
 
 #[server]
 pub async fn remove_member(team: i64, user: i64) -> Result<TeamView, AppError> {
-    hop!(b, req => b.remove_member(&req, team, user))
+    act(
+        Method::DELETE,
+        format!("/api/v1/teams/{team}/members/{user}"),
+    )
+    .await
 }
 
 /// Gives a team a domain for its routes (admins).
 #[server]
 pub async fn add_domain(team: i64, domain: String) -> Result<TeamView, AppError> {
-    hop!(b, req => b.add_domain(&req, team, domain))
+    send(
+        Method::POST,
+        format!("/api/v1/teams/{team}/domains"),
+        AddDomainInput { domain },
+    )
+    .await
 }
 
 #[server]
 pub async fn remove_domain(team: i64, domain: String) -> Result<TeamView, AppError> {
-    hop!(b, req => b.remove_domain(&req, team, domain))
+    act(
+        Method::DELETE,
+        format!("/api/v1/teams/{team}/domains/{}", seg(&domain)),
+    )
+    .await
 }
 
 /// A team's secrets, without their values.
 #[server]
 pub async fn list_secrets(team: i64) -> Result<Vec<SecretView>, AppError> {
-    hop!(b, req => b.secrets(&req, team))
+    get(format!("/api/v1/teams/{team}/secrets")).await
 }
 
 /// Sets a secret (a new version); the services using it roll out.
 #[server]
 pub async fn set_secret(team: i64, name: String, value: String) -> Result<SecretSet, AppError> {
-    hop!(b, req => b.set_secret(&req, team, name, SetSecretInput { value }))
+    let path = format!("/api/v1/teams/{team}/secrets/{}", seg(&name));
+    send(Method::PUT, path, SetSecretInput { value }).await
 }
 
 #[server]
 pub async fn delete_secret(team: i64, name: String) -> Result<(), AppError> {
-    hop!(b, req => b.delete_secret(&req, team, name))
+    act(
+        Method::DELETE,
+        format!("/api/v1/teams/{team}/secrets/{}", seg(&name)),
+    )
+    .await
 }
 
 #[server]
 pub async fn list_tokens() -> Result<Vec<TokenView>, AppError> {
-    hop!(b, req => b.tokens(&req))
+    get("/api/v1/tokens".into()).await
 }
 
 #[server]
 pub async fn create_token(input: CreateTokenInput) -> Result<NewToken, AppError> {
-    hop!(b, req => b.create_token(&req, input))
+    send(Method::POST, "/api/v1/tokens".into(), input).await
 }
 
 #[server]
 pub async fn revoke_token(id: i64) -> Result<(), AppError> {
-    hop!(b, req => b.revoke_token(&req, id))
+    act(Method::DELETE, format!("/api/v1/tokens/{id}")).await
 }
 
 #[server]
 pub async fn get_audit(query: AuditQuery) -> Result<AuditPage, AppError> {
-    hop!(b, req => b.audit(&req, query))
+    get(format!("/api/v1/audit{}", crate::backend::query(&query)?)).await
 }
 
 #[server]
 pub async fn list_hosts() -> Result<Vec<HostView>, AppError> {
-    hop!(b, req => b.hosts(&req))
+    get("/api/v1/hosts".into()).await
 }
 
 #[server]
 pub async fn get_host(name: String) -> Result<HostDetail, AppError> {
-    hop!(b, req => b.host(&req, name))
+    get(format!("/api/v1/hosts/{}", seg(&name))).await
 }
 
 #[server]
 pub async fn add_host(input: AddHostInput) -> Result<HostView, AppError> {
-    hop!(b, req => b.add_host(&req, input))
+    send(Method::POST, "/api/v1/hosts".into(), input).await
 }
 
 #[server]
 pub async fn update_host(name: String, input: UpdateHostInput) -> Result<HostView, AppError> {
-    hop!(b, req => b.update_host(&req, name, input))
+    send(
+        Method::PATCH,
+        format!("/api/v1/hosts/{}", seg(&name)),
+        input,
+    )
+    .await
 }
 
 /// `what`: `cordon`, `uncordon` or `drain`.
 #[server]
 pub async fn schedule_host(name: String, what: String) -> Result<HostView, AppError> {
-    hop!(b, req => b.schedule_host(&req, name, what))
+    let what = one_of("host", what, &["cordon", "uncordon", "drain"])?;
+    act(Method::POST, format!("/api/v1/hosts/{}/{what}", seg(&name))).await
 }
 
 #[server]
 pub async fn remove_host(name: String, force: bool) -> Result<(), AppError> {
-    hop!(b, req => b.remove_host(&req, name, force))
+    act(
+        Method::DELETE,
+        format!("/api/v1/hosts/{}?force={force}", seg(&name)),
+    )
+    .await
 }
 
 #[server]
 pub async fn list_events(query: EventQuery) -> Result<EventPage, AppError> {
-    hop!(b, req => b.events(&req, query))
+    get(format!("/api/v1/events{}", crate::backend::query(&query)?)).await
 }
 
 #[server]
 pub async fn list_services() -> Result<Vec<ServiceView>, AppError> {
-    hop!(b, req => b.services(&req))
+    get("/api/v1/services".into()).await
 }
 
 #[server]
 pub async fn get_service(name: String) -> Result<ServiceDetail, AppError> {
-    hop!(b, req => b.service(&req, name))
+    get(format!("/api/v1/services/{}", seg(&name))).await
 }
 
 #[server]
 pub async fn create_service(input: CreateServiceInput) -> Result<ServiceView, AppError> {
-    hop!(b, req => b.create_service(&req, input))
+    send(Method::POST, "/api/v1/services".into(), input).await
 }
 
 #[server]
 pub async fn deploy_service(name: String, input: DeployInput) -> Result<ServiceView, AppError> {
-    hop!(b, req => b.deploy_service(&req, name, input))
+    send(
+        Method::POST,
+        format!("/api/v1/services/{}/deploy", seg(&name)),
+        input,
+    )
+    .await
 }
 
 #[server]
 pub async fn scale_service(name: String, replicas: u32) -> Result<ServiceView, AppError> {
-    hop!(b, req => b.scale_service(&req, name, ScaleInput { replicas }))
+    let path = format!("/api/v1/services/{}/scale", seg(&name));
+    send(Method::POST, path, ScaleInput { replicas }).await
 }
 
 #[server]
 pub async fn delete_service(name: String, delete_volumes: bool) -> Result<(), AppError> {
-    hop!(b, req => b.delete_service(&req, name, delete_volumes))
+    let volumes = if delete_volumes { "delete" } else { "keep" };
+    act(
+        Method::DELETE,
+        format!("/api/v1/services/{}?volumes={volumes}", seg(&name)),
+    )
+    .await
 }
 
 #[server]
@@ -252,27 +309,39 @@ pub async fn get_service_logs(
     slot: u32,
     tail: Option<u32>,
 ) -> Result<ReplicaLogs, AppError> {
-    hop!(b, req => b.service_logs(&req, name, slot, tail))
+    // `?format=json`: the replica and its lines, rather than the text `curl` reads.
+    let tail = tail.map(|n| format!("&tail={n}")).unwrap_or_default();
+    get(format!(
+        "/api/v1/services/{}/replicas/{slot}/logs?format=json{tail}",
+        seg(&name)
+    ))
+    .await
 }
 
 #[server]
 pub async fn get_service_stats(name: String) -> Result<Vec<ReplicaStats>, AppError> {
-    hop!(b, req => b.service_stats(&req, name))
+    get(format!("/api/v1/services/{}/stats", seg(&name))).await
 }
 
 #[server]
 pub async fn set_service_proxy(name: String, input: ProxyConfig) -> Result<ServiceView, AppError> {
-    hop!(b, req => b.set_service_proxy(&req, name, input))
+    send(
+        Method::PUT,
+        format!("/api/v1/services/{}/proxy", seg(&name)),
+        input,
+    )
+    .await
 }
 
 #[server]
 pub async fn get_proxy() -> Result<ProxyView, AppError> {
-    hop!(b, req => b.proxy(&req))
+    get("/api/v1/proxy".into()).await
 }
 
 #[server]
 pub async fn get_nginx_conf(listen: Option<String>) -> Result<String, AppError> {
-    hop!(b, req => b.nginx_conf(&req, listen))
+    let listen = query(&[("listen", listen)])?;
+    with_status(call_text(format!("/api/v1/proxy/nginx.conf{listen}")).await)
 }
 
 #[server]
@@ -280,23 +349,33 @@ pub async fn rollback_service(
     name: String,
     revision: Option<i64>,
 ) -> Result<ServiceView, AppError> {
-    hop!(b, req => b.rollback_service(&req, name, RollbackInput { revision }))
+    let path = format!("/api/v1/services/{}/rollback", seg(&name));
+    send(Method::POST, path, RollbackInput { revision }).await
 }
 
 /// `what`: `pause`, `resume` or `abort`.
 #[server]
 pub async fn control_rollout(name: String, what: String) -> Result<ServiceView, AppError> {
-    hop!(b, req => b.control_rollout(&req, name, what))
+    let what = one_of("rollout", what, &["pause", "resume", "abort"])?;
+    act(
+        Method::POST,
+        format!("/api/v1/services/{}/rollout/{what}", seg(&name)),
+    )
+    .await
 }
 
 #[server]
 pub async fn get_revision_diff(name: String, from: i64, to: i64) -> Result<RevisionDiff, AppError> {
-    hop!(b, req => b.revision_diff(&req, name, from, to))
+    get(format!(
+        "/api/v1/services/{}/revisions/diff?from={from}&to={to}",
+        seg(&name)
+    ))
+    .await
 }
 
 #[server]
 pub async fn list_rollouts() -> Result<Vec<RolloutView>, AppError> {
-    hop!(b, req => b.rollouts(&req))
+    get("/api/v1/rollouts".into()).await
 }
 
 #[server]
@@ -304,15 +383,21 @@ pub async fn list_volumes(
     service: Option<String>,
     host: Option<String>,
 ) -> Result<Vec<VolumeView>, AppError> {
-    hop!(b, req => b.volumes(&req, service, host))
+    let filter = query(&[("service", service), ("host", host)])?;
+    get(format!("/api/v1/volumes{filter}")).await
 }
 
 #[server]
 pub async fn delete_volume(host: String, name: String) -> Result<(), AppError> {
-    hop!(b, req => b.delete_volume(&req, host, name))
+    act(
+        Method::DELETE,
+        format!("/api/v1/volumes/{}/{}", seg(&host), seg(&name)),
+    )
+    .await
 }
 
 #[server]
 pub async fn move_replica(service: String, slot: u32) -> Result<String, AppError> {
-    hop!(b, req => b.move_replica(&req, service, slot))
+    let path = format!("/api/v1/services/{}/replicas/{slot}/move", seg(&service));
+    act::<Message>(Method::POST, path).await.map(|m| m.message)
 }

@@ -1,219 +1,42 @@
-//! The seam between the UI and the server: server functions call this trait, the
-//! server crate implements it and puts it into Leptos context, so `app` never
-//! depends on `server`. Every method gets the request (its cookie and client
-//! address say who is calling) and answers with the wire types of the REST API.
+//! The seam between the UI and the server: a server function is a client of the
+//! JSON API, called in process. The server crate implements [`Backend`] (one
+//! method: hand a request to its API router) and puts it into Leptos context, so
+//! `app` never depends on `server` and the pages reach every use case through the
+//! same handler, rules, errors and audit entries as `curl` does. Adding a use case
+//! touches its `ops` function, its API handler, and the server function here.
 
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use leptos::prelude::use_context;
+use serde::de::DeserializeOwned;
+use serde::Serialize;
 
 use crate::errors::AppError;
-use crate::wire::*;
 
 /// The request a server function serves.
 pub type Request = http::request::Parts;
 
-/// A new session: who logged in, and the `Set-Cookie` value that carries it.
-#[derive(Clone, Debug)]
-pub struct Login {
-    pub me: Me,
-    pub set_cookie: String,
+/// A call to the JSON API: a method, a path under `/api/v1` with its query, and a
+/// JSON body.
+pub struct ApiCall {
+    pub method: http::Method,
+    pub path: String,
+    pub body: Option<Vec<u8>>,
 }
 
-/// What the pages can ask of the server.
+/// What the API answered.
+pub struct ApiAnswer {
+    pub status: http::StatusCode,
+    pub headers: http::HeaderMap,
+    pub body: Vec<u8>,
+}
+
+/// What the pages can ask of the server: anything its JSON API serves, as the
+/// caller of `req` (its cookie, token and client address).
 #[async_trait]
 pub trait Backend: Send + Sync + 'static {
-    async fn engines(&self, req: &Request) -> Result<EnginesReport, AppError>;
-    async fn about(&self, req: &Request) -> Result<About, AppError>;
-
-    /// The caller, or `None` without a session.
-    async fn me(&self, req: &Request) -> Result<Option<Me>, AppError>;
-    async fn setup_state(&self) -> Result<SetupState, AppError>;
-    async fn setup(&self, req: &Request, input: SetupInput) -> Result<Login, AppError>;
-    async fn login(&self, req: &Request, input: LoginInput) -> Result<Login, AppError>;
-    /// Ends the session; the answer is the `Set-Cookie` that clears it.
-    async fn logout(&self, req: &Request) -> Result<String, AppError>;
-    async fn change_password(
-        &self,
-        req: &Request,
-        input: ChangePasswordInput,
-    ) -> Result<(), AppError>;
-    async fn sessions(&self, req: &Request) -> Result<Vec<SessionView>, AppError>;
-    async fn revoke_session(&self, req: &Request, id: i64) -> Result<(), AppError>;
-
-    async fn users(&self, req: &Request) -> Result<Vec<UserView>, AppError>;
-    async fn create_user(
-        &self,
-        req: &Request,
-        input: CreateUserInput,
-    ) -> Result<UserView, AppError>;
-    async fn update_user(
-        &self,
-        req: &Request,
-        id: i64,
-        input: UpdateUserInput,
-    ) -> Result<UserView, AppError>;
-    async fn delete_user(&self, req: &Request, id: i64) -> Result<(), AppError>;
-
-    async fn teams(&self, req: &Request) -> Result<Vec<TeamView>, AppError>;
-    async fn create_team(
-        &self,
-        req: &Request,
-        input: CreateTeamInput,
-    ) -> Result<TeamView, AppError>;
-    async fn delete_team(&self, req: &Request, id: i64) -> Result<(), AppError>;
-    async fn set_member(
-        &self,
-        req: &Request,
-        team: i64,
-        user: i64,
-        input: SetMemberInput,
-    ) -> Result<TeamView, AppError>;
-    async fn remove_member(
-        &self,
-        req: &Request,
-        team: i64,
-        user: i64,
-    ) -> Result<TeamView, AppError>;
-    async fn add_domain(
-        &self,
-        req: &Request,
-        team: i64,
-        domain: String,
-    ) -> Result<TeamView, AppError>;
-    async fn remove_domain(
-        &self,
-        req: &Request,
-        team: i64,
-        domain: String,
-    ) -> Result<TeamView, AppError>;
-    async fn secrets(&self, req: &Request, team: i64) -> Result<Vec<SecretView>, AppError>;
-    async fn set_secret(
-        &self,
-        req: &Request,
-        team: i64,
-        name: String,
-        input: SetSecretInput,
-    ) -> Result<SecretSet, AppError>;
-    async fn delete_secret(&self, req: &Request, team: i64, name: String) -> Result<(), AppError>;
-
-    async fn tokens(&self, req: &Request) -> Result<Vec<TokenView>, AppError>;
-    async fn create_token(
-        &self,
-        req: &Request,
-        input: CreateTokenInput,
-    ) -> Result<NewToken, AppError>;
-    async fn revoke_token(&self, req: &Request, id: i64) -> Result<(), AppError>;
-
-    async fn audit(&self, req: &Request, query: AuditQuery) -> Result<AuditPage, AppError>;
-
-    async fn hosts(&self, req: &Request) -> Result<Vec<HostView>, AppError>;
-    async fn host(&self, req: &Request, name: String) -> Result<HostDetail, AppError>;
-    async fn add_host(&self, req: &Request, input: AddHostInput) -> Result<HostView, AppError>;
-    async fn update_host(
-        &self,
-        req: &Request,
-        name: String,
-        input: UpdateHostInput,
-    ) -> Result<HostView, AppError>;
-    /// `cordon`, `uncordon` or `drain`.
-    async fn schedule_host(
-        &self,
-        req: &Request,
-        name: String,
-        what: String,
-    ) -> Result<HostView, AppError>;
-    async fn remove_host(&self, req: &Request, name: String, force: bool) -> Result<(), AppError>;
-    async fn events(&self, req: &Request, query: EventQuery) -> Result<EventPage, AppError>;
-
-    async fn services(&self, req: &Request) -> Result<Vec<ServiceView>, AppError>;
-    async fn service(&self, req: &Request, name: String) -> Result<ServiceDetail, AppError>;
-    async fn create_service(
-        &self,
-        req: &Request,
-        input: CreateServiceInput,
-    ) -> Result<ServiceView, AppError>;
-    async fn deploy_service(
-        &self,
-        req: &Request,
-        name: String,
-        input: DeployInput,
-    ) -> Result<ServiceView, AppError>;
-    async fn scale_service(
-        &self,
-        req: &Request,
-        name: String,
-        input: ScaleInput,
-    ) -> Result<ServiceView, AppError>;
-    async fn delete_service(
-        &self,
-        req: &Request,
-        name: String,
-        delete_volumes: bool,
-    ) -> Result<(), AppError>;
-    async fn service_logs(
-        &self,
-        req: &Request,
-        name: String,
-        slot: u32,
-        tail: Option<u32>,
-    ) -> Result<ReplicaLogs, AppError>;
-    async fn service_stats(
-        &self,
-        req: &Request,
-        name: String,
-    ) -> Result<Vec<ReplicaStats>, AppError>;
-    async fn set_service_proxy(
-        &self,
-        req: &Request,
-        name: String,
-        input: ProxyConfig,
-    ) -> Result<ServiceView, AppError>;
-
-    async fn rollback_service(
-        &self,
-        req: &Request,
-        name: String,
-        input: RollbackInput,
-    ) -> Result<ServiceView, AppError>;
-    /// `pause`, `resume` or `abort`.
-    async fn control_rollout(
-        &self,
-        req: &Request,
-        name: String,
-        what: String,
-    ) -> Result<ServiceView, AppError>;
-    async fn revision_diff(
-        &self,
-        req: &Request,
-        name: String,
-        from: i64,
-        to: i64,
-    ) -> Result<RevisionDiff, AppError>;
-    async fn rollouts(&self, req: &Request) -> Result<Vec<RolloutView>, AppError>;
-
-    async fn volumes(
-        &self,
-        req: &Request,
-        service: Option<String>,
-        host: Option<String>,
-    ) -> Result<Vec<VolumeView>, AppError>;
-    async fn delete_volume(
-        &self,
-        req: &Request,
-        host: String,
-        name: String,
-    ) -> Result<(), AppError>;
-    async fn move_replica(
-        &self,
-        req: &Request,
-        service: String,
-        slot: u32,
-    ) -> Result<String, AppError>;
-
-    async fn proxy(&self, req: &Request) -> Result<ProxyView, AppError>;
-    async fn nginx_conf(&self, req: &Request, listen: Option<String>) -> Result<String, AppError>;
+    async fn call(&self, req: &Request, call: ApiCall) -> Result<ApiAnswer, AppError>;
 }
 
 /// The backend as it sits in Leptos context (cheap to clone).
@@ -221,22 +44,114 @@ pub trait Backend: Send + Sync + 'static {
 pub struct BackendHandle(pub Arc<dyn Backend>);
 
 /// The backend and the request of the current server function.
-pub fn backend() -> Result<(Arc<dyn Backend>, Request), AppError> {
-    let backend = use_context::<BackendHandle>()
-        .map(|handle| handle.0)
-        .ok_or_else(|| {
-            AppError::new(
-                "internal",
-                "the server is misconfigured: no backend in context",
-            )
-        })?;
-    let req = use_context::<Request>().ok_or_else(|| {
+fn backend() -> Result<(Arc<dyn Backend>, Request), AppError> {
+    let misconfigured = |what: &str| {
         AppError::new(
             "internal",
-            "the server is misconfigured: no request in context",
+            format!("the server is misconfigured: no {what} in context"),
         )
-    })?;
+    };
+    let backend = use_context::<BackendHandle>()
+        .map(|handle| handle.0)
+        .ok_or_else(|| misconfigured("backend"))?;
+    let req = use_context::<Request>().ok_or_else(|| misconfigured("request"))?;
     Ok((backend, req))
+}
+
+/// One path segment, percent-encoded (names, domains like `*.shop.example`).
+pub fn seg(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+/// `?a=1&b=x` of a query struct (fields that are `None` left out).
+pub fn query<Q: Serialize>(q: &Q) -> Result<String, AppError> {
+    let text = serde_urlencoded::to_string(q)
+        .map_err(|e| AppError::new("internal", format!("a query that cannot be written: {e}")))?;
+    Ok(if text.is_empty() {
+        text
+    } else {
+        format!("?{text}")
+    })
+}
+
+/// Calls the API: `GET`s have no body, other calls send `body` as JSON. The
+/// answer's cookies go onto the server function's response (a login sets one);
+/// an error answer becomes its `AppError` (code, words, retry-after).
+pub async fn call<T: DeserializeOwned>(
+    method: http::Method,
+    path: String,
+    body: Option<&(impl Serialize + Sync)>,
+) -> Result<T, AppError> {
+    let answer = raw(method, path, body).await?;
+    // An empty answer (204) reads as `null`: `()` or `None`.
+    let bytes: &[u8] = if answer.body.is_empty() {
+        b"null"
+    } else {
+        &answer.body
+    };
+    serde_json::from_slice(bytes)
+        .map_err(|e| AppError::new("internal", format!("the API's answer does not read: {e}")))
+}
+
+/// [`call`] for answers that are text (`nginx.conf`).
+pub async fn call_text(path: String) -> Result<String, AppError> {
+    let answer = raw(http::Method::GET, path, None::<&()>).await?;
+    String::from_utf8(answer.body)
+        .map_err(|_| AppError::new("internal", "the API's answer is not UTF-8"))
+}
+
+async fn raw(
+    method: http::Method,
+    path: String,
+    body: Option<&(impl Serialize + Sync)>,
+) -> Result<ApiAnswer, AppError> {
+    let (backend, req) = backend()?;
+    let body = body
+        .map(serde_json::to_vec)
+        .transpose()
+        .map_err(|e| AppError::new("internal", format!("a body that cannot be written: {e}")))?;
+    let answer = backend.call(&req, ApiCall { method, path, body }).await?;
+    for cookie in answer.headers.get_all(http::header::SET_COOKIE) {
+        if let Ok(value) = cookie.to_str() {
+            set_cookie(value);
+        }
+    }
+    if answer.status.is_success() {
+        return Ok(answer);
+    }
+    Err(api_error(&answer))
+}
+
+/// The `{"error":{"code","message"}}` of an answer, with its `Retry-After`.
+fn api_error(answer: &ApiAnswer) -> AppError {
+    #[derive(serde::Deserialize)]
+    struct Body {
+        error: AppError,
+    }
+    let mut error = serde_json::from_slice::<Body>(&answer.body)
+        .map(|b| b.error)
+        .unwrap_or_else(|_| {
+            AppError::new(
+                "internal",
+                format!("the API answered {} without saying why", answer.status),
+            )
+        });
+    if error.retry_after_secs.is_none() {
+        error.retry_after_secs = answer
+            .headers
+            .get(http::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse().ok());
+    }
+    error
 }
 
 /// Gives a failed server function the HTTP status of its error (401, 403, 422…)
@@ -254,7 +169,7 @@ pub fn with_status<T>(result: Result<T, AppError>) -> Result<T, AppError> {
 }
 
 /// Sets a cookie on the answer of the current server function.
-pub fn set_cookie(value: &str) {
+fn set_cookie(value: &str) {
     if let (Some(response), Ok(value)) = (
         use_context::<leptos_axum::ResponseOptions>(),
         http::HeaderValue::from_str(value),

@@ -6,8 +6,9 @@
 //!   types the API and the pages share, the rules for what people type, formatting).
 //! - [`errors`]: `AppError`, the server functions' one error, and the HTTP status of
 //!   each error code.
-//! - [`backend`] (feature `ssr`): the trait through which server functions reach the
-//!   server's logic; `app` never depends on `server`.
+//! - [`backend`] (feature `ssr`): server functions are clients of the JSON API,
+//!   called in process through one trait method the server implements; `app`
+//!   never depends on `server`.
 //! - [`api`]: the server functions the pages call.
 //! - `components`: the layout (sidebar, page header) and small widgets (badges, bars).
 //! - `pages`: one module per page.

@@ -4,7 +4,7 @@
 
 use std::sync::Arc;
 
-use app::backend::{Backend, BackendHandle, Login, Request};
+use app::backend::{ApiAnswer, ApiCall, Backend, BackendHandle, Request};
 use app::errors::AppError;
 use async_trait::async_trait;
 use axum::extract::State;
@@ -12,14 +12,10 @@ use axum::http::{Method, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::Router;
-use domain::wire::*;
 use leptos::prelude::provide_context;
 use leptos_axum::{generate_route_list, LeptosRoutes};
 
-use crate::api::client_addr;
-use crate::ops::hosts::Schedule;
-use crate::ops::services::RolloutControl;
-use crate::ops::{self, accounts::LoginOutcome, Ctx};
+use crate::ops;
 use crate::state::AppState;
 
 mod backend;
@@ -135,9 +131,7 @@ fn percent_encode(s: &str) -> String {
 /// `router`. The same backend goes into the context of page renders and server
 /// function calls alike.
 pub fn routes(router: Router<AppState>, state: &AppState) -> Router<AppState> {
-    let backend = BackendHandle(Arc::new(ServerBackend {
-        state: state.clone(),
-    }));
+    let backend = BackendHandle(Arc::new(ServerBackend::new(state)));
     let context = move || {
         provide_context(backend.clone());
         // A page render has a nonce for its inline scripts; its CSP names it.

@@ -106,6 +106,13 @@ pub struct About {
     pub listen: String,
 }
 
+/// An answer that is one sentence: what was done (a replica moved).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Message {
+    pub message: String,
+}
+
 /// The body of every API error: `{"error":{"code","message"}}`.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

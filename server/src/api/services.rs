@@ -16,8 +16,8 @@ use futures::Stream;
 use serde::Deserialize;
 
 use domain::wire::{
-    CreateServiceInput, DeployInput, ErrorBody, ProxyConfig, ReplicaStats, RevisionDiff,
-    RevisionView, RollbackInput, RolloutView, ScaleInput, ServiceDetail, ServiceView,
+    CreateServiceInput, DeployInput, ErrorBody, Message, ProxyConfig, ReplicaLogs, ReplicaStats,
+    RevisionDiff, RevisionView, RollbackInput, RolloutView, ScaleInput, ServiceDetail, ServiceView,
 };
 
 use super::{ApiError, ApiJson, ApiPath, ApiQuery, Caller};
@@ -258,14 +258,14 @@ pub async fn remove(
 /// with empty volumes; the data stays behind (admins).
 #[utoipa::path(post, path = "/api/v1/services/{name}/replicas/{slot}/move", tag = "volumes",
     params(("name" = String, Path), ("slot" = u32, Path)),
-    responses((status = 200, body = String), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
+    responses((status = 200, body = Message), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody)))]
 pub async fn move_replica(
     State(state): State<AppState>,
     Caller(ctx): Caller,
     ApiPath((name, slot)): ApiPath<(String, u32)>,
-) -> Result<Json<serde_json::Value>, ApiError> {
+) -> Result<Json<Message>, ApiError> {
     let message = crate::ops::volumes::move_replica(&state, &ctx, &name, slot).await?;
-    Ok(Json(serde_json::json!({ "message": message })))
+    Ok(Json(Message { message }))
 }
 
 /// Every revision of the service, newest first.
@@ -298,13 +298,26 @@ pub struct LogsQuery {
     /// Keep the answer open and send new lines as they come.
     #[serde(default)]
     follow: bool,
+    /// `text` (the default: the lines) or `json` (the replica, its host and
+    /// container, and the lines; not with `follow`).
+    #[serde(default)]
+    format: LogFormat,
+}
+
+/// How a replica's log is answered.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    #[default]
+    Text,
+    Json,
 }
 
 /// A replica's log (stdout and stderr) as plain text: the last `tail` lines, and
 /// with `follow=true` what it writes next, until it stops or the client leaves.
 #[utoipa::path(get, path = "/api/v1/services/{name}/replicas/{slot}/logs", tag = "services",
     params(("name" = String, Path), ("slot" = u32, Path), LogsQuery),
-    responses((status = 200, content_type = "text/plain", body = String), (status = 404, body = ErrorBody)))]
+    responses((status = 200, content((String = "text/plain"), (ReplicaLogs = "application/json"))), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn logs(
     State(state): State<AppState>,
     Caller(ctx): Caller,
@@ -312,6 +325,13 @@ pub async fn logs(
     ApiQuery(q): ApiQuery<LogsQuery>,
 ) -> Result<Response, ApiError> {
     let text = [(header::CONTENT_TYPE, "text/plain; charset=utf-8")];
+    if q.follow && q.format == LogFormat::Json {
+        return Err(ApiError::new(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid",
+            "a followed log is text: leave out format=json",
+        ));
+    }
     if q.follow {
         let (p, guard) = open_stream(&state, &ctx)?;
         let stream = services::follow_logs(&state, &ctx, &name, slot, q.tail).await?;
@@ -326,6 +346,9 @@ pub async fn logs(
         return Ok((text, Body::from_stream(stream)).into_response());
     }
     let logs = services::logs(&state, &ctx, &name, slot, q.tail).await?;
+    if q.format == LogFormat::Json {
+        return Ok(Json(logs).into_response());
+    }
     let mut body = logs.lines.join("\n");
     if !body.is_empty() {
         body.push('\n');
