@@ -68,25 +68,87 @@ impl Status {
     }
 }
 
-/// What keeps a replica slot of a service from being as wanted, in the words a
-/// person reads ("replica 2 not placed: 3 hosts lack 1.0 GiB free memory"). The
-/// slot is data: pages find a slot's problem by it, never by its words.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Problem {
-    pub slot: u32,
-    pub words: String,
+/// What keeps a replica slot of a service from being as wanted. The variant and
+/// the slot are data (pages find a slot's problem by its slot, never by its
+/// words); Display is the sentence a person reads ("replica 2 not placed: 3 hosts
+/// lack 1.0 GiB free memory").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Problem {
+    /// No host takes the replica; `why` is placement's tally of refusals.
+    NotPlaced { slot: u32, why: String },
+    /// Its host does not answer, within the grace before it moves.
+    HostSilent { slot: u32, grace_secs: i64 },
+    /// Its volumes are on a host that does not answer: it waits for that host.
+    WaitsForHome { slot: u32, host: String },
+    /// Its volumes are on a host that takes nothing new: it keeps its revision.
+    HomeRefuses {
+        slot: u32,
+        revision: i64,
+        host: String,
+        state: domain::wire::HostState,
+    },
+    /// It keeps failing: its next start waits for a growing delay.
+    RestartDelayed {
+        slot: u32,
+        secs: i64,
+        failures: u32,
+        why: String,
+    },
 }
 
-/// A problem reads as its words.
+impl Problem {
+    pub fn slot(&self) -> u32 {
+        match self {
+            Problem::NotPlaced { slot, .. }
+            | Problem::HostSilent { slot, .. }
+            | Problem::WaitsForHome { slot, .. }
+            | Problem::HomeRefuses { slot, .. }
+            | Problem::RestartDelayed { slot, .. } => *slot,
+        }
+    }
+}
+
+/// A problem compares with its words (tests).
 impl PartialEq<&str> for Problem {
     fn eq(&self, words: &&str) -> bool {
-        self.words == *words
+        self.to_string().as_str() == *words
     }
 }
 
 impl std::fmt::Display for Problem {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.words)
+        match self {
+            Problem::NotPlaced { slot, why } => write!(f, "replica {slot} not placed: {why}"),
+            Problem::HostSilent { slot, grace_secs } => write!(
+                f,
+                "replica {slot} waits: its host does not answer (grace {grace_secs} s)"
+            ),
+            Problem::WaitsForHome { slot, host } => write!(
+                f,
+                "replica {slot} waits for host {host}: its volumes are there and it does not \
+                 answer; an admin may move it elsewhere (its data stays behind)"
+            ),
+            Problem::HomeRefuses {
+                slot,
+                revision,
+                host,
+                state,
+            } => write!(
+                f,
+                "replica {slot} keeps revision {revision}: its volumes are on {host}, which is \
+                 {} and takes no new replica",
+                state.as_str()
+            ),
+            Problem::RestartDelayed {
+                slot,
+                secs,
+                failures,
+                why,
+            } => write!(
+                f,
+                "replica {slot} restarts in {secs} s: it failed {failures} times in a row ({why})"
+            ),
+        }
     }
 }
 

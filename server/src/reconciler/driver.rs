@@ -28,7 +28,7 @@ use tokio_util::sync::CancellationToken;
 
 use domain::wire::{Health, HealthProbe, RolloutKind, RolloutState, RouteSpec};
 
-use super::plan::{self, Action, Plan, RolloutReport};
+use super::plan::{self, Action, Plan, Reason, RolloutReport};
 use super::prober::Target;
 use super::{Making, Pending, StartFailure};
 use crate::cluster::health;
@@ -114,6 +114,10 @@ pub struct Driver {
     tasks: JoinSet<()>,
     /// Which service each task works for.
     running: HashMap<tokio::task::Id, i64>,
+    /// Each service's last good read, to stand in when its row does not read.
+    last_read: HashMap<i64, ServiceRow>,
+    /// Unreadable services already told of.
+    unreadable_told: HashSet<i64>,
 }
 
 /// The hosts as placement sees them, and the address each publishes ports on.
@@ -291,10 +295,12 @@ impl Driver {
     /// listing of those that do not, replicas being made) and how healthy it is.
     async fn observe(&mut self, state: &AppState) -> Result<Snapshot, String> {
         let store = &state.store;
-        let rows = store
-            .list_services()
+        let (mut rows, unreadable) = store
+            .read_services()
             .await
             .map_err(|e| format!("cannot read the services: {e}"))?;
+        let held = self.stand_in(&mut rows, &unreadable);
+        self.tell_unreadable(state, &unreadable).await;
         let active: HashMap<i64, RolloutRow> = store
             .active_rollouts()
             .await
@@ -336,6 +342,7 @@ impl Driver {
         r.prober.set_targets(targets);
         Ok(Snapshot {
             rows,
+            held,
             active,
             desired,
             hosts,
@@ -508,54 +515,6 @@ impl Driver {
         let handle = self.tasks.spawn(task.run(actions));
         self.running.insert(handle.id(), service_id);
     }
-
-    /// Deleted services' volumes that are to be deleted: once none of the
-    /// service's containers is left on a host that answers (they hold them), a task
-    /// deletes them there; hosts that do not answer wait for their turn.
-    #[allow(clippy::too_many_arguments)]
-    async fn collect_volumes(
-        &mut self,
-        state: &AppState,
-        observed: &[ObservedReplica],
-        hosts: &[HostInfo],
-        busy: &HashSet<i64>,
-        backoff: &HashMap<i64, Backoff>,
-        now: i64,
-        wake: &mut i64,
-    ) {
-        let deletions = match state.store.volumes_to_delete().await {
-            Ok(d) => d,
-            Err(e) => {
-                tracing::error!(error = %e, "reconciler: cannot read the volumes to delete");
-                return;
-            }
-        };
-        let answers = |host_id: i64| {
-            hosts
-                .iter()
-                .any(|h| h.id == host_id && h.state != domain::wire::HostState::Unreachable)
-        };
-        for d in deletions {
-            let id = d.service_id;
-            let held = observed
-                .iter()
-                .any(|o| o.service_id == id && (o.pending || answers(o.host_id)));
-            if busy.contains(&id) || held {
-                continue;
-            }
-            if let Some(b) = backoff.get(&id).filter(|b| b.until_ms > now) {
-                *wake = (*wake).min(b.until_ms);
-                continue;
-            }
-            if self.tasks.len() >= MAX_TASKS {
-                break;
-            }
-            self.shared.lock().expect("driver lock").busy.insert(id);
-            let task = collect::run(state.clone(), self.shared.clone(), d, hosts.to_vec());
-            let handle = self.tasks.spawn(task);
-            self.running.insert(handle.id(), id);
-        }
-    }
 }
 
 /// A placeholder id for a replica being made, unique per slot and host; the
@@ -589,6 +548,7 @@ mod decide;
 mod publish;
 mod rollouts;
 mod task;
+mod unreadable;
 
 #[cfg(test)]
 use decide::delay_restarts;

@@ -221,9 +221,9 @@ mod tests {
     #[test]
     fn a_panic_while_updating_leaves_the_state_whole_and_readable() {
         let r = Reconciler::new(Arc::new(FakeRuntime::new()));
-        let problem = Problem {
+        let problem = Problem::NotPlaced {
             slot: 1,
-            words: "replica 1 not placed".into(),
+            why: "no host".into(),
         };
         r.update(1, |s| s.problems = vec![problem.clone()]);
         let panicked = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

@@ -39,10 +39,8 @@ pub enum Action {
         service_id: i64,
         slot: u32,
         host_id: i64,
-        reason: String,
-        /// The slot had no replica and none was seen to fail: a first start (or a
-        /// restart whose failure an earlier pass saw), not a replacement.
-        fills_empty_slot: bool,
+        /// Why; a first start of an empty slot is `Reason::Started`.
+        reason: Reason,
     },
     /// Stop and remove a container of the service.
     Remove {
@@ -50,10 +48,9 @@ pub enum Action {
         slot: u32,
         host_id: i64,
         container_id: String,
-        reason: String,
-        /// Set when the container is removed because it failed ("exited with code
-        /// 137", "unhealthy"): the slot's replica is being replaced.
-        failure: Option<String>,
+        /// Why; one removed because it failed says what failed
+        /// ([`Reason::failure`]).
+        reason: Reason,
     },
 }
 
@@ -64,7 +61,7 @@ impl Action {
         }
     }
 
-    pub fn reason(&self) -> &str {
+    pub fn reason(&self) -> &Reason {
         match self {
             Action::Start { reason, .. } | Action::Remove { reason, .. } => reason,
         }
@@ -241,14 +238,15 @@ pub fn plan(
             slot: r.slot,
             host_id: r.host_id,
             container_id: r.container_id.clone(),
-            reason: format!("replica {} removed: its service was deleted", r.slot),
-            failure: None,
+            reason: Reason::ServiceDeleted { slot: r.slot },
         });
     }
     out
 }
 
+mod reason;
 mod service;
+pub use reason::Reason;
 use service::plan_service;
 
 #[cfg(test)]

@@ -26,7 +26,7 @@ pub use events::{EventFilter, NewEvent};
 pub use hosts::{HostRow, NewHost, TlsPem};
 pub use rollouts::{Expect, Move, NewRollout, RolloutRow};
 pub use secrets::{Sealed, SecretRow};
-pub use services::{NewService, RevisionRow, ServiceRow, VolumeDeletion};
+pub use services::{NewService, RevisionRow, ServiceRow, Unreadable, VolumeDeletion};
 pub use sessions::{SessionRow, SessionUser};
 pub use tokens::{NewTokenRow, TokenRow, TokenUser};
 pub use users::UserRow;

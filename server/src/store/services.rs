@@ -22,6 +22,17 @@ pub struct ServiceRow {
     pub updated_at: i64,
 }
 
+/// A service whose stored row does not read (a spec or proxy configuration that
+/// does not parse): named, so the loop can leave it as it runs and say why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Unreadable {
+    pub id: i64,
+    pub name: String,
+    pub team_id: i64,
+    /// The store's error, naming the column.
+    pub why: String,
+}
+
 /// One revision of a service's spec.
 #[derive(Debug, Clone, PartialEq)]
 pub struct RevisionRow {
@@ -164,6 +175,38 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         Ok(rows.iter().map(service_from).collect::<Result<_, _>>()?)
+    }
+
+    /// Every service, each read on its own: one whose row does not read is listed
+    /// apart with why, instead of failing the read of all the others.
+    pub async fn read_services(&self) -> Result<(Vec<ServiceRow>, Vec<Unreadable>), StoreError> {
+        let rows = sqlx::query(&format!("{SELECT} ORDER BY s.name COLLATE NOCASE"))
+            .fetch_all(&self.pool)
+            .await?;
+        let (mut ok, mut bad) = (Vec::new(), Vec::new());
+        for r in &rows {
+            match service_from(r) {
+                Ok(s) => ok.push(s),
+                Err(e) => bad.push(Unreadable {
+                    id: r.try_get("id")?,
+                    name: r.try_get("name")?,
+                    team_id: r.try_get("team_id")?,
+                    why: e.to_string(),
+                }),
+            }
+        }
+        Ok((ok, bad))
+    }
+
+    /// Spoils a service's stored spec (valid JSON that is no spec), as a bad
+    /// migration or a hand edit would: for tests of what cannot be read.
+    #[cfg(any(test, feature = "testing"))]
+    pub async fn spoil_spec(&self, service_id: i64) -> Result<(), StoreError> {
+        sqlx::query("UPDATE revisions SET spec = '{\"image\": 7}' WHERE service_id = ?")
+            .bind(service_id)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
     }
 
     pub async fn service_by_name(&self, name: &str) -> Result<Option<ServiceRow>, StoreError> {
@@ -400,6 +443,42 @@ mod tests {
             let e = store.service_by_name("shop").await.unwrap_err().to_string();
             assert!(e.contains(column), "{e}");
         }
+    }
+
+    #[tokio::test]
+    async fn one_unreadable_service_is_listed_apart_and_the_others_still_read() {
+        let dir = TempDir::new();
+        let store = Store::open(&dir.db_url()).await.unwrap();
+        store.migrate().await.unwrap();
+        let team = store.create_team("web", 1).await.unwrap();
+        let mut ids = Vec::new();
+        for name in ["api", "shop", "web"] {
+            let s = spec("demo:v1");
+            let id = store
+                .create_service(NewService {
+                    name,
+                    team_id: team,
+                    replicas: 1,
+                    spec: &s,
+                    proxy: &ProxyConfig::default(),
+                    author: "ann",
+                    message: "",
+                    now: 1,
+                })
+                .await
+                .unwrap();
+            ids.push(id);
+        }
+        store.spoil_spec(ids[1]).await.unwrap();
+        let (ok, bad) = store.read_services().await.unwrap();
+        let names: Vec<&str> = ok.iter().map(|s| s.name.as_str()).collect();
+        assert_eq!(names, ["api", "web"]);
+        assert_eq!(bad.len(), 1);
+        assert_eq!((bad[0].id, bad[0].name.as_str()), (ids[1], "shop"));
+        assert!(bad[0].why.contains("spec"), "{}", bad[0].why);
+        // The read of all services at once still fails as a whole: its callers
+        // (pages, the API) show the error rather than a list without the service.
+        assert!(store.list_services().await.is_err());
     }
 
     #[tokio::test]

@@ -2,6 +2,7 @@
 //! being made, or a wanted slot without one and why), its phase, its rollout.
 
 use super::*;
+use crate::model::Problem;
 
 /// How a service stands, from its row and what the reconciler last saw.
 pub fn view(state: &AppState, row: &ServiceRow, rollout: Option<&RolloutRow>) -> ServiceView {
@@ -54,7 +55,7 @@ pub fn view(state: &AppState, row: &ServiceRow, rollout: Option<&RolloutRow>) ->
         running,
         healthy,
         instances,
-        problems: seen.problems.into_iter().map(|p| p.words).collect(),
+        problems: seen.problems.iter().map(Problem::to_string).collect(),
         last_error: seen.last_error,
         observed_at_ms: seen.observed_at_ms,
     }
@@ -146,7 +147,7 @@ pub(super) fn instances(
     let occupied: HashSet<u32> = out.iter().map(|i| i.slot).collect();
     for slot in (1..=row.replicas).filter(|s| !occupied.contains(s)) {
         let h = history(slot);
-        let waiting = seen.problems.iter().find(|p| p.slot == slot);
+        let waiting = seen.problems.iter().find(|p| p.slot() == slot);
         let (state, host, note) = match (&h.start_failure, waiting) {
             (Some(f), _) => (
                 ReplicaState::Failed,
@@ -156,7 +157,7 @@ pub(super) fn instances(
             (None, why) => (
                 ReplicaState::Waiting,
                 String::new(),
-                why.map(|p| p.words.clone()),
+                why.map(Problem::to_string),
             ),
         };
         out.push(ReplicaView {

@@ -7,14 +7,66 @@ use std::sync::{Arc, Mutex};
 
 use domain::wire::HostState;
 
-use super::{Backoff, Shared};
+use std::collections::{HashMap, HashSet};
+
+use super::{Backoff, Driver, Shared, MAX_TASKS};
 use crate::events::{self, Level, ServiceRef};
-use crate::model::HostInfo;
+use crate::model::{HostInfo, ObservedReplica};
 use crate::state::AppState;
 use crate::store::VolumeDeletion;
 
 /// How long to wait before looking again while a host does not answer.
 const WAIT_FOR_HOSTS_MS: i64 = 30_000;
+
+impl Driver {
+    /// Deleted services' volumes that are to be deleted: once none of the
+    /// service's containers is left on a host that answers (they hold them), a task
+    /// deletes them there; hosts that do not answer wait for their turn.
+    #[allow(clippy::too_many_arguments)]
+    pub(super) async fn collect_volumes(
+        &mut self,
+        state: &AppState,
+        observed: &[ObservedReplica],
+        hosts: &[HostInfo],
+        busy: &HashSet<i64>,
+        backoff: &HashMap<i64, Backoff>,
+        now: i64,
+        wake: &mut i64,
+    ) {
+        let deletions = match state.store.volumes_to_delete().await {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::error!(error = %e, "reconciler: cannot read the volumes to delete");
+                return;
+            }
+        };
+        let answers = |host_id: i64| {
+            hosts
+                .iter()
+                .any(|h| h.id == host_id && h.state != HostState::Unreachable)
+        };
+        for d in deletions {
+            let id = d.service_id;
+            let held = observed
+                .iter()
+                .any(|o| o.service_id == id && (o.pending || answers(o.host_id)));
+            if busy.contains(&id) || held {
+                continue;
+            }
+            if let Some(b) = backoff.get(&id).filter(|b| b.until_ms > now) {
+                *wake = (*wake).min(b.until_ms);
+                continue;
+            }
+            if self.tasks.len() >= MAX_TASKS {
+                break;
+            }
+            self.shared.lock().expect("driver lock").busy.insert(id);
+            let task = run(state.clone(), self.shared.clone(), d, hosts.to_vec());
+            let handle = self.tasks.spawn(task);
+            self.running.insert(handle.id(), id);
+        }
+    }
+}
 
 /// Deletes what is left of `d`'s volumes, then frees the service in `shared`.
 pub(super) async fn run(

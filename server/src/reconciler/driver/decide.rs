@@ -7,6 +7,9 @@ use super::*;
 /// What one pass saw: the input of deciding.
 pub(super) struct Snapshot {
     pub(super) rows: Vec<ServiceRow>,
+    /// Services whose row does not read and was never read: nothing of theirs is
+    /// started or removed.
+    pub(super) held: HashSet<i64>,
     pub(super) active: HashMap<i64, RolloutRow>,
     pub(super) desired: Vec<DesiredService>,
     pub(super) hosts: Vec<HostInfo>,
@@ -36,6 +39,9 @@ pub(super) fn decide(state: &AppState, snap: &Snapshot, now: i64) -> Decision {
             host_grace_ms: settings.host_grace.as_millis() as i64,
         },
     );
+    // Their replicas look like a deleted service's; they are not.
+    plan.actions
+        .retain(|a| !snap.held.contains(&a.service_id()));
     let mut wake = now + settings.interval.as_millis() as i64;
     if let Some(at) = plan.wake_at_ms {
         wake = wake.min(at);
@@ -70,9 +76,11 @@ pub(super) fn delay_restarts(
             Action::Remove {
                 service_id,
                 slot,
-                failure: Some(why),
+                reason,
                 ..
-            } => Some(((*service_id, *slot), why.clone())),
+            } => reason
+                .failure()
+                .map(|why| ((*service_id, *slot), why.to_string())),
             _ => None,
         })
         .collect();
@@ -95,12 +103,12 @@ pub(super) fn delay_restarts(
             return true;
         }
         earliest = Some(earliest.map_or(until, |e| e.min(until)));
-        let words = format!(
-            "replica {slot} restarts in {} s: it failed {failures} times in a row ({})",
-            (until - now + 999) / 1000,
-            why.as_deref().unwrap_or("failed")
-        );
-        let problem = Problem { slot: *slot, words };
+        let problem = Problem::RestartDelayed {
+            slot: *slot,
+            secs: (until - now + 999) / 1000,
+            failures,
+            why: why.unwrap_or_else(|| "failed".into()),
+        };
         delayed.entry(*service_id).or_default().push(problem);
         false
     });

@@ -74,7 +74,7 @@ impl Driver {
                     .retain(|slot, _| *slot <= d.replicas.max(1) || occupied.contains(slot));
             });
             let told = self.told.entry(d.id).or_default();
-            let current: BTreeSet<String> = announced.into_iter().map(|p| p.words).collect();
+            let current: BTreeSet<String> = announced.iter().map(Problem::to_string).collect();
             for problem in current.difference(told) {
                 events::service(state, &d.service_ref(), Level::Warn, problem).await;
             }

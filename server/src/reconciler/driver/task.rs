@@ -43,26 +43,21 @@ impl ServiceTask {
     }
 
     async fn execute(&self, action: Action) -> Result<(), String> {
-        tracing::debug!(service = %self.service.name, reason = action.reason(), "reconciler: executing");
+        tracing::debug!(service = %self.service.name, reason = %action.reason(), "reconciler: executing");
         match action {
             Action::Start {
                 slot,
                 host_id,
                 reason,
-                fills_empty_slot,
                 ..
-            } => self.start(slot, host_id, &reason, fills_empty_slot).await,
+            } => self.start(slot, host_id, &reason).await,
             Action::Remove {
                 slot,
                 host_id,
                 container_id,
                 reason,
-                failure,
                 ..
-            } => {
-                self.remove(slot, host_id, &container_id, &reason, failure)
-                    .await
-            }
+            } => self.remove(slot, host_id, &container_id, &reason).await,
         }
     }
 
@@ -87,13 +82,7 @@ impl ServiceTask {
             });
     }
 
-    async fn start(
-        &self,
-        slot: u32,
-        host_id: i64,
-        reason: &str,
-        fills_empty_slot: bool,
-    ) -> Result<(), String> {
+    async fn start(&self, slot: u32, host_id: i64, reason: &Reason) -> Result<(), String> {
         let Some(d) = &self.desired else {
             return Ok(());
         };
@@ -112,7 +101,7 @@ impl ServiceTask {
             events::service(&self.state, &self.service, Level::Error, &message).await;
             return Err(message);
         }
-        let (level, reason) = self.started_words(slot, reason, fills_empty_slot);
+        let (level, reason) = self.started_words(slot, reason);
         let words = format!("{reason} (on {host}, revision {})", d.revision);
         events::service(&self.state, &self.service, level, &words).await;
         Ok(())
@@ -192,7 +181,7 @@ impl ServiceTask {
 
     /// How a started replica is announced: a slot emptied by a failure earlier (its
     /// restart was delayed) is a restart, not a first start.
-    fn started_words(&self, slot: u32, reason: &str, fills_empty_slot: bool) -> (Level, String) {
+    fn started_words(&self, slot: u32, reason: &Reason) -> (Level, String) {
         let r = &self.state.reconciler;
         let history = r
             .service(self.service_id)
@@ -200,7 +189,7 @@ impl ServiceTask {
             .get(&slot)
             .cloned()
             .unwrap_or_default();
-        match (fills_empty_slot, &history.last_exit) {
+        match (reason.fills_empty_slot(), &history.last_exit) {
             (true, Some(why)) if history.failures_in_row > 0 => {
                 let n = history.failures_in_row;
                 let s = if n == 1 { "" } else { "s" };
@@ -218,9 +207,9 @@ impl ServiceTask {
         slot: u32,
         host_id: i64,
         container_id: &str,
-        reason: &str,
-        failure: Option<String>,
+        reason: &Reason,
     ) -> Result<(), String> {
+        let failure = reason.failure();
         let host = self.host_name(host_id);
         if failure.is_none() {
             // Out of the proxy first; stopped once its requests are answered.
@@ -244,7 +233,7 @@ impl ServiceTask {
                         h.restarts += 1;
                         h.failures_in_row += 1;
                         h.last_failure_ms = now;
-                        h.last_exit = Some(why);
+                        h.last_exit = Some(why.to_string());
                     });
                 }
                 events::service(

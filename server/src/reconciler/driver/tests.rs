@@ -14,6 +14,7 @@ use crate::testing::TestState;
 
 mod collect;
 mod rollouts;
+mod unreadable;
 
 async fn world(hosts: usize) -> (TestState, Arc<FakeRuntime>, Driver) {
     let (t, fake) = TestState::with_fake(hosts).await;
@@ -190,7 +191,7 @@ async fn a_replica_that_keeps_crashing_restarts_after_a_growing_delay() {
     }
     let seen = t.state.reconciler.service(id);
     assert!(
-        seen.problems.iter().any(|p| p.words.starts_with(
+        seen.problems.iter().any(|p| p.to_string().starts_with(
             "replica 1 restarts in 1 s: it failed 2 times in a row (exited with code 1)"
         )),
         "{:?}",
@@ -331,8 +332,8 @@ async fn replicas_of_a_lost_host_move_after_the_grace_and_leftovers_go_when_it_r
     // Within the grace it waits, and says so.
     let seen = t.state.reconciler.service(id);
     assert!(
-        seen.problems.iter().any(|p| p.slot == 3
-            && p.words
+        seen.problems.iter().any(|p| p.slot() == 3
+            && p.to_string()
                 .ends_with("waits: its host does not answer (grace 0 s)")),
         "{:?}",
         seen.problems
@@ -508,16 +509,20 @@ fn restarts_of_slots_that_keep_failing_wait_their_growing_delay() {
         service_id: 1,
         slot,
         host_id: 1,
-        reason: format!("replica {slot} replaced"),
-        fills_empty_slot: false,
+        reason: plan::Reason::Replaced {
+            slot,
+            why: "exited with code 1".into(),
+        },
     };
     let crash = |slot| Action::Remove {
         service_id: 1,
         slot,
         host_id: 1,
         container_id: format!("c{slot}"),
-        reason: String::new(),
-        failure: Some("exited with code 1".into()),
+        reason: plan::Reason::Failed {
+            slot,
+            why: "exited with code 1".into(),
+        },
     };
     let history = |failures_in_row, last_failure_ms| crate::reconciler::SlotHistory {
         failures_in_row,
@@ -555,7 +560,9 @@ fn restarts_of_slots_that_keep_failing_wait_their_growing_delay() {
                 "exited with code 3"
             };
             assert!(
-                delayed[&1][0].words.ends_with(&format!("in a row ({why})")),
+                delayed[&1][0]
+                    .to_string()
+                    .ends_with(&format!("in a row ({why})")),
                 "case {i}: {delayed:?}"
             );
         }

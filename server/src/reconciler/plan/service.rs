@@ -155,7 +155,7 @@ fn move_budget(ctx: &Ctx, s: &DesiredService, report: &RolloutReport) -> u32 {
 #[derive(Default)]
 struct Triage<'r> {
     /// Why the slot needs a new replica, if it turns out to.
-    replaced_because: Option<String>,
+    replaced_because: Option<Reason>,
     /// A replica ended for good (the restart policy does not replace it).
     finished: bool,
     /// A replica is on a host within its grace.
@@ -180,8 +180,8 @@ struct ServicePlanner<'a, 'h, 'p> {
 }
 
 impl<'a> ServicePlanner<'a, '_, '_> {
-    fn problem(&mut self, slot: u32, words: String) {
-        self.problems.push(Problem { slot, words });
+    fn problem(&mut self, problem: Problem) {
+        self.problems.push(problem);
     }
 
     /// A slot above the replica count: emptied.
@@ -191,11 +191,12 @@ impl<'a> ServicePlanner<'a, '_, '_> {
             .iter()
             .filter(|r| !matches!(self.ctx.kind(r, restart), Kind::Lost | Kind::Hidden))
         {
-            let reason = format!(
-                "replica {slot} removed: scaled {} -> {}",
-                self.observed_slots, self.s.replicas
-            );
-            self.remove(r, reason, None);
+            let reason = Reason::ScaledDown {
+                slot,
+                from: self.observed_slots,
+                to: self.s.replicas,
+            };
+            self.remove(r, reason);
         }
     }
 
@@ -222,20 +223,14 @@ impl<'a> ServicePlanner<'a, '_, '_> {
             return;
         }
         if t.hidden && t.replaced_because.is_none() {
-            self.problem(
+            self.problem(Problem::HostSilent {
                 slot,
-                format!(
-                    "replica {slot} waits: its host does not answer (grace {} s)",
-                    self.ctx.settings.host_grace_ms / 1000
-                ),
-            );
+                grace_secs: self.ctx.settings.host_grace_ms / 1000,
+            });
             return;
         }
-        let empty = t.replaced_because.is_none();
-        let reason = t
-            .replaced_because
-            .unwrap_or_else(|| format!("replica {slot} started"));
-        self.start(slot, reason, empty);
+        let reason = t.replaced_because.unwrap_or(Reason::Started { slot });
+        self.start(slot, reason);
     }
 
     /// Removes the slot's dead, unhealthy and lost replicas (saying why the slot
@@ -246,17 +241,19 @@ impl<'a> ServicePlanner<'a, '_, '_> {
             match self.ctx.kind(r, self.s.spec.restart) {
                 Kind::Dead { replace: true } => {
                     let why = exit_words(r.status);
-                    let reason = format!("replica {slot}: removing its container, which {why}");
-                    self.remove(r, reason, Some(why.clone()));
-                    t.replaced_because
-                        .get_or_insert(format!("replica {slot} replaced: {why}"));
+                    t.replaced_because.get_or_insert(Reason::Replaced {
+                        slot,
+                        why: why.clone(),
+                    });
+                    self.remove(r, Reason::Failed { slot, why });
                 }
                 Kind::Dead { replace: false } => t.finished = true,
                 Kind::Unhealthy => {
-                    let reason = format!("replica {slot}: removing its unhealthy container");
-                    self.remove(r, reason, Some("unhealthy".into()));
-                    t.replaced_because
-                        .get_or_insert(format!("replica {slot} replaced: unhealthy"));
+                    self.remove(r, Reason::Unhealthy { slot });
+                    t.replaced_because.get_or_insert(Reason::Replaced {
+                        slot,
+                        why: "unhealthy".into(),
+                    });
                 }
                 Kind::Lost => {
                     // Its host has been gone past the grace: it is not touched (its
@@ -266,10 +263,11 @@ impl<'a> ServicePlanner<'a, '_, '_> {
                         .and_then(|h| h.unreachable_since_ms)
                         .map(|t| (self.ctx.now - t) / 1000)
                         .unwrap_or(0);
-                    t.replaced_because.get_or_insert(format!(
-                        "replica {slot} moved: host {} unreachable for {secs} s",
-                        self.ctx.host_name(r.host_id)
-                    ));
+                    t.replaced_because.get_or_insert(Reason::HostLost {
+                        slot,
+                        host: self.ctx.host_name(r.host_id),
+                        secs,
+                    });
                 }
                 Kind::Hidden => t.hidden = true,
                 Kind::Alive => t.alive.push(r),
@@ -298,17 +296,18 @@ impl<'a> ServicePlanner<'a, '_, '_> {
         for r in alive.iter().filter(|r| r.container_id != keep.container_id) {
             let host = self.ctx.host_name(r.host_id);
             let reason = if self.ctx.draining(r.host_id) {
-                format!("replica {slot} moved off draining host {host}")
+                Reason::MovedOffDraining { slot, host }
             } else if !current(self.s, r) {
-                format!(
-                    "replica {slot}: revision {} replaced by revision {}",
-                    r.revision, self.s.revision
-                )
+                Reason::Superseded {
+                    slot,
+                    revision: r.revision,
+                    by: self.s.revision,
+                }
             } else {
-                format!("replica {slot}: extra copy on {host} removed")
+                Reason::ExtraCopy { slot, host }
             };
             self.leaves(r);
-            self.remove(r, reason, None);
+            self.remove(r, reason);
         }
     }
 
@@ -336,27 +335,29 @@ impl<'a> ServicePlanner<'a, '_, '_> {
             for r in alive {
                 let host = self.ctx.host_name(r.host_id);
                 let reason = if moving {
-                    format!("replica {slot} stopped to move off draining host {host} (stop-first)")
+                    Reason::StoppedToMove { slot, host }
                 } else {
-                    format!(
-                        "replica {slot}: revision {} stopped for revision {} (stop-first)",
-                        r.revision, self.s.revision
-                    )
+                    Reason::StoppedForRevision {
+                        slot,
+                        revision: r.revision,
+                        by: self.s.revision,
+                    }
                 };
-                self.remove(r, reason, None);
+                self.remove(r, reason);
             }
             return;
         }
         let reason = if moving {
             let host = self.ctx.host_name(old.host_id);
-            format!("replica {slot} moving off draining host {host}")
+            Reason::MovingOffDraining { slot, host }
         } else {
-            format!(
-                "replica {slot}: rolling out revision {} (was {})",
-                self.s.revision, old.revision
-            )
+            Reason::RollingOut {
+                slot,
+                revision: self.s.revision,
+                was: old.revision,
+            }
         };
-        self.start(slot, reason, false);
+        self.start(slot, reason);
     }
 
     /// Whether the slot's home takes no new replica (it keeps `revision`, and
@@ -368,15 +369,12 @@ impl<'a> ServicePlanner<'a, '_, '_> {
         if h.state == HostState::Ready {
             return false;
         }
-        self.problem(
+        self.problem(Problem::HomeRefuses {
             slot,
-            format!(
-                "replica {slot} keeps revision {revision}: its volumes are on {}, which is {} \
-             and takes no new replica",
-                h.name,
-                h.state.as_str()
-            ),
-        );
+            revision,
+            host: h.name.clone(),
+            state: h.state,
+        });
         true
     }
 
@@ -390,7 +388,7 @@ impl<'a> ServicePlanner<'a, '_, '_> {
     }
 
     /// Starts a replica in `slot` where placement says, or says why it cannot.
-    fn start(&mut self, slot: u32, reason: String, fills_empty_slot: bool) {
+    fn start(&mut self, slot: u32, reason: Reason) {
         let placed = match self.place(slot) {
             Some(placed) => placed,
             None => return,
@@ -405,10 +403,9 @@ impl<'a> ServicePlanner<'a, '_, '_> {
                     slot,
                     host_id: self.slots[i].host.id,
                     reason,
-                    fills_empty_slot,
                 });
             }
-            Err(why) => self.problem(slot, format!("replica {slot} not placed: {why}")),
+            Err(why) => self.problem(Problem::NotPlaced { slot, why }),
         }
     }
 
@@ -429,12 +426,10 @@ impl<'a> ServicePlanner<'a, '_, '_> {
                  an admin may move it (its data stays behind)"
             )),
             Some(&i) if ctx.hosts[i].state == HostState::Unreachable => {
-                let words = format!(
-                    "replica {slot} waits for host {}: its volumes are there and it does not \
-                     answer; an admin may move it elsewhere (its data stays behind)",
-                    ctx.hosts[i].name
-                );
-                self.problems.push(Problem { slot, words });
+                self.problems.push(Problem::WaitsForHome {
+                    slot,
+                    host: ctx.hosts[i].name.clone(),
+                });
                 return None;
             }
             Some(&i) => scheduler::place_with(need, &slots[i..=i], &counts[i..=i], &fixed[i..=i])
@@ -454,7 +449,7 @@ impl<'a> ServicePlanner<'a, '_, '_> {
         }
     }
 
-    fn remove(&mut self, r: &ObservedReplica, reason: String, failure: Option<String>) {
+    fn remove(&mut self, r: &ObservedReplica, reason: Reason) {
         // A replica being made is not there yet: nothing to remove.
         if r.pending {
             return;
@@ -465,7 +460,6 @@ impl<'a> ServicePlanner<'a, '_, '_> {
             host_id: r.host_id,
             container_id: r.container_id.clone(),
             reason,
-            failure,
         });
     }
 }

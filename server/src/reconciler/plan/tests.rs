@@ -151,15 +151,12 @@ fn a_new_service_spreads_and_then_nothing_is_planned() {
     let mut per_host = [0; 3];
     for a in &p.actions {
         if let Action::Start {
-            host_id,
-            reason,
-            fills_empty_slot,
-            ..
+            host_id, reason, ..
         } = a
         {
             per_host[*host_id as usize - 1] += 1;
-            assert!(reason.ends_with("started"), "{reason}");
-            assert!(fills_empty_slot, "{reason}");
+            assert!(matches!(reason, Reason::Started { .. }), "{reason}");
+            assert!(reason.fills_empty_slot(), "{reason}");
         }
     }
     assert_eq!(per_host, [2, 2, 2]);
@@ -233,13 +230,11 @@ fn a_crashed_replica_is_replaced_with_its_exit_code() {
         ]
     );
     // A replacement, not a first start: its event says what it replaces.
-    assert!(matches!(
-        p.actions[1],
-        Action::Start {
-            fills_empty_slot: false,
-            ..
-        }
-    ));
+    assert!(!p.actions[1].reason().fills_empty_slot());
+    assert_eq!(
+        p.actions[0].reason().failure(),
+        Some("exited with code 137")
+    );
 }
 
 #[test]
@@ -312,7 +307,7 @@ fn a_lost_host_waits_out_its_grace_then_its_replicas_move_and_the_leftovers_go()
         ["replica 3 waits: its host does not answer (grace 10 s)"]
     );
     // The slot is data: a page finds the slot's problem by it.
-    assert_eq!(waiting.problems[&1][0].slot, 3);
+    assert_eq!(waiting.problems[&1][0].slot(), 3);
 
     hs[2].unreachable_since_ms = Some(NOW - 12_000);
     let moved = run(std::slice::from_ref(&s), &observed, &hs);

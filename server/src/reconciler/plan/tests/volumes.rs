@@ -93,7 +93,9 @@ fn a_home_that_cannot_take_the_replica_is_named_with_the_reason() {
     let gone = with_volume(service(1, 1), "per-replica", &[(1, 9)]);
     let p = run(&[gone], &[], &hosts(2));
     assert!(
-        p.problems[&1][0].words.contains("no longer registered"),
+        p.problems[&1][0]
+            .to_string()
+            .contains("no longer registered"),
         "{:?}",
         p.problems
     );
