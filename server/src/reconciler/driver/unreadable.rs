@@ -62,7 +62,8 @@ impl Driver {
                 name: u.name.clone(),
             };
             let words = format!(
-                "its stored spec cannot be read ({}): {kept}; deploy a new spec to fix it",
+                "its stored spec cannot be read ({}): {kept}, and Berth changes nothing of it \
+                 until it reads again",
                 u.why
             );
             events::service(state, &service, Level::Error, &words).await;
