@@ -12,10 +12,8 @@ use axum::extract::ConnectInfo;
 use axum::http::{Request, StatusCode};
 use common::Reply;
 use domain::wire::UserRole;
-use http_body_util::BodyExt;
 use leptos::server_fn::ServerFn;
 use server::testing::TestState;
-use tower::ServiceExt;
 
 /// Calls a server function as a page would: a form-encoded POST from `addr`.
 async fn page_call(
@@ -40,20 +38,7 @@ async fn page_call(
         .extension(ConnectInfo(from))
         .body(Body::from(form.to_string()))
         .expect("a request");
-    let response = router.clone().oneshot(request).await.expect("a response");
-    let status = response.status();
-    let headers = response.headers().clone();
-    let bytes = response
-        .into_body()
-        .collect()
-        .await
-        .expect("a body")
-        .to_bytes();
-    Reply {
-        status,
-        headers,
-        text: String::from_utf8_lossy(&bytes).into_owned(),
-    }
+    common::oneshot(router, request).await
 }
 
 fn login_form(user: &str, password: &str) -> String {

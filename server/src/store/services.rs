@@ -413,16 +413,12 @@ mod tests {
         serde_json::from_value(serde_json::json!({"image": image, "port": 8080})).unwrap()
     }
 
-    #[tokio::test]
-    async fn stored_data_that_does_not_read_is_an_error_not_a_default() {
-        let dir = TempDir::new();
-        let store = Store::open(&dir.db_url()).await.unwrap();
-        store.migrate().await.unwrap();
-        let team = store.create_team("web", 1).await.unwrap();
+    /// A service `name` of `team` at `demo:v1`; its id.
+    async fn add(store: &Store, team: i64, name: &str) -> i64 {
         let v1 = spec("demo:v1");
         store
             .create_service(NewService {
-                name: "shop",
+                name,
                 team_id: team,
                 replicas: 1,
                 spec: &v1,
@@ -432,7 +428,16 @@ mod tests {
                 now: 1,
             })
             .await
-            .unwrap();
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn stored_data_that_does_not_read_is_an_error_not_a_default() {
+        let dir = TempDir::new();
+        let store = Store::open(&dir.db_url()).await.unwrap();
+        store.migrate().await.unwrap();
+        let team = store.create_team("web", 1).await.unwrap();
+        add(&store, team, "shop").await;
         // A proxy config that reads as the default would route the service as if
         // nobody had said otherwise; a spec that does not read must not run at all.
         for (sql, column) in [
@@ -453,21 +458,7 @@ mod tests {
         let team = store.create_team("web", 1).await.unwrap();
         let mut ids = Vec::new();
         for name in ["api", "shop", "web"] {
-            let s = spec("demo:v1");
-            let id = store
-                .create_service(NewService {
-                    name,
-                    team_id: team,
-                    replicas: 1,
-                    spec: &s,
-                    proxy: &ProxyConfig::default(),
-                    author: "ann",
-                    message: "",
-                    now: 1,
-                })
-                .await
-                .unwrap();
-            ids.push(id);
+            ids.push(add(&store, team, name).await);
         }
         store.spoil_spec(ids[1]).await.unwrap();
         let (ok, bad) = store.read_services().await.unwrap();

@@ -92,11 +92,12 @@ pub async fn send(
         }
         None => Body::empty(),
     };
-    let response = router
-        .clone()
-        .oneshot(builder.body(body).expect("a request"))
-        .await
-        .expect("a response");
+    oneshot(router, builder.body(body).expect("a request")).await
+}
+
+/// One request through the router, its answer read whole.
+pub async fn oneshot(router: &axum::Router, request: Request<Body>) -> Reply {
+    let response = router.clone().oneshot(request).await.expect("a response");
     let status = response.status();
     let headers = response.headers().clone();
     let bytes = response
