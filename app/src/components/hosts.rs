@@ -2,6 +2,7 @@
 //! and the hosts page.
 
 use crate::components::tone::Tone;
+use crate::components::widgets::{Col, DataTable};
 use leptos::prelude::*;
 use leptos_router::components::A;
 
@@ -49,26 +50,18 @@ pub fn HostTable(hosts: Vec<HostView>) -> impl IntoView {
         .into_any();
     }
     view! {
-        <div class="table-wrap">
-            <table class="table hosts">
-                <caption class="visually-hidden">"Docker hosts"</caption>
-                <thead>
-                    <tr>
-                        <th scope="col">"Host"</th>
-                        <th scope="col">"State"</th>
-                        <th scope="col">"Engine"</th>
-                        <th scope="col">"CPU reserved"</th>
-                        <th scope="col">"Memory reserved"</th>
-                        <th scope="col" title="running / all · Berth's">"Containers"</th>
-                        <th scope="col">"Labels"</th>
-                        <th scope="col">"Heartbeat"</th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {hosts.into_iter().map(|h| view! { <HostRow h/> }).collect_view()}
-                </tbody>
-            </table>
-        </div>
+        <DataTable class="hosts" caption="Docker hosts" cols=vec![
+            Col::text("Host"),
+            Col::text("State"),
+            Col::text("Engine"),
+            Col::text("CPU reserved"),
+            Col::text("Memory reserved"),
+            Col::text("Containers").titled("running / all · Berth's"),
+            Col::text("Labels"),
+            Col::text("Heartbeat"),
+        ]>
+            {hosts.into_iter().map(|h| view! { <HostRow h/> }).collect_view()}
+        </DataTable>
     }
     .into_any()
 }

@@ -3,6 +3,7 @@
 //! and the spec fields that the create and deploy forms share.
 
 use crate::components::tone::Tone;
+use crate::components::widgets::{Col, DataTable};
 use leptos::prelude::*;
 use leptos_router::components::A;
 
@@ -117,44 +118,36 @@ pub fn ServiceTable(services: Vec<ServiceView>) -> impl IntoView {
         return view! { <p class="muted">"No service yet."</p> }.into_any();
     }
     view! {
-        <div class="table-wrap">
-            <table class="table services">
-                <caption class="visually-hidden">"Services"</caption>
-                <thead>
-                    <tr>
-                        <th scope="col">"Service"</th>
-                        <th scope="col">"State"</th>
-                        <th scope="col">"Ready"</th>
-                        <th scope="col">"Replicas"</th>
-                        <th scope="col">"Image"</th>
-                        <th scope="col">"Team"</th>
-                        <th scope="col" class="num">"Revision"</th>
+        <DataTable class="services" caption="Services" cols=vec![
+            Col::text("Service"),
+            Col::text("State"),
+            Col::text("Ready"),
+            Col::text("Replicas"),
+            Col::text("Image"),
+            Col::text("Team"),
+            Col::num("Revision"),
+        ]>
+            {services.into_iter().map(|s| {
+                let href = format!("/services/{}", s.name);
+                let problem = s.problems.first().cloned().or(s.last_error.clone());
+                let name = s.name.clone();
+                let title = s.name.clone();
+                view! {
+                    <tr data-service=name data-phase=s.phase.as_str()>
+                        <th scope="row">
+                            <A href=href attr:class="cell-title">{title}</A>
+                            {problem.map(|p| view! { <div class="small bad-text">{p}</div> })}
+                        </th>
+                        <td>{phase_badge(s.phase)}</td>
+                        <td class="cell-bar"><ReadyBar healthy=s.healthy wanted=s.replicas/></td>
+                        <td><ReplicaStrip service=s.clone()/></td>
+                        <td class="mono small">{s.spec.image.clone()}</td>
+                        <td>{s.team.clone()}</td>
+                        <td class="num">{s.revision}</td>
                     </tr>
-                </thead>
-                <tbody>
-                    {services.into_iter().map(|s| {
-                        let href = format!("/services/{}", s.name);
-                        let problem = s.problems.first().cloned().or(s.last_error.clone());
-                        let name = s.name.clone();
-                        let title = s.name.clone();
-                        view! {
-                            <tr data-service=name data-phase=s.phase.as_str()>
-                                <th scope="row">
-                                    <A href=href attr:class="cell-title">{title}</A>
-                                    {problem.map(|p| view! { <div class="small bad-text">{p}</div> })}
-                                </th>
-                                <td>{phase_badge(s.phase)}</td>
-                                <td class="cell-bar"><ReadyBar healthy=s.healthy wanted=s.replicas/></td>
-                                <td><ReplicaStrip service=s.clone()/></td>
-                                <td class="mono small">{s.spec.image.clone()}</td>
-                                <td>{s.team.clone()}</td>
-                                <td class="num">{s.revision}</td>
-                            </tr>
-                        }
-                    }).collect_view()}
-                </tbody>
-            </table>
-        </div>
+                }
+            }).collect_view()}
+        </DataTable>
     }
     .into_any()
 }

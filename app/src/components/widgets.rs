@@ -225,3 +225,71 @@ pub fn go(href: &str) {
     #[cfg(not(feature = "hydrate"))]
     let _ = href;
 }
+
+/// A column of a [`DataTable`]: its header, whether it holds numbers (right
+/// aligned), and a longer explanation on hover.
+#[derive(Clone, Copy)]
+pub struct Col {
+    label: &'static str,
+    num: bool,
+    title: Option<&'static str>,
+}
+
+impl Col {
+    pub const fn text(label: &'static str) -> Col {
+        Col {
+            label,
+            num: false,
+            title: None,
+        }
+    }
+
+    pub const fn num(label: &'static str) -> Col {
+        Col {
+            label,
+            num: true,
+            title: None,
+        }
+    }
+
+    pub const fn titled(self, title: &'static str) -> Col {
+        Col {
+            title: Some(title),
+            ..self
+        }
+    }
+}
+
+/// A table in the one style: scrolls sideways on narrow screens, a caption for
+/// screen readers, a header row of `cols`, and the rows the caller renders.
+#[component]
+pub fn DataTable(
+    /// The table's own class beside `table` (its column widths in the stylesheet).
+    #[prop(into)]
+    class: String,
+    /// What the table lists, said by screen readers.
+    #[prop(into)]
+    caption: String,
+    cols: Vec<Col>,
+    children: Children,
+) -> impl IntoView {
+    let head = cols
+        .into_iter()
+        .map(|c| {
+            view! {
+                <th scope="col" class=c.num.then_some("num") title=c.title>{c.label}</th>
+            }
+        })
+        .collect_view();
+    view! {
+        <div class="table-wrap">
+            <table class=format!("table {class}")>
+                <caption class="visually-hidden">{caption}</caption>
+                <thead>
+                    <tr>{head}</tr>
+                </thead>
+                <tbody>{children()}</tbody>
+            </table>
+        </div>
+    }
+}

@@ -1,6 +1,7 @@
 //! The audit log (admins only): every change, who made it, from where, and how it
 //! ended; filtered and paged, newest first.
 
+use crate::components::widgets::{Col, DataTable};
 use leptos::prelude::*;
 
 use crate::api::get_audit;
@@ -97,43 +98,35 @@ fn AuditTable(entries: Vec<AuditEntry>) -> impl IntoView {
         return view! { <p class="muted">"No entries match."</p> }.into_any();
     }
     view! {
-        <div class="table-wrap">
-            <table class="table audit">
-                <caption class="visually-hidden">"Audit entries"</caption>
-                <thead>
-                    <tr>
-                        <th scope="col">"When (UTC)"</th>
-                        <th scope="col">"Actor"</th>
-                        <th scope="col">"Action"</th>
-                        <th scope="col">"Target"</th>
-                        <th scope="col">"Result"</th>
-                        <th scope="col">"From"</th>
-                        <th scope="col">"Detail"</th>
+        <DataTable class="audit" caption="Audit entries" cols=vec![
+            Col::text("When (UTC)"),
+            Col::text("Actor"),
+            Col::text("Action"),
+            Col::text("Target"),
+            Col::text("Result"),
+            Col::text("From"),
+            Col::text("Detail"),
+        ]>
+            {entries.into_iter().map(|e| {
+                let tone = match e.result {
+                    AuditResult::Ok => "ok",
+                    AuditResult::Denied => "bad",
+                    AuditResult::Failed => "warn",
+                };
+                let action = e.action.clone();
+                view! {
+                    <tr data-action=action>
+                        <td class="small nowrap">{format::utc_datetime(e.at_ms)}</td>
+                        <td>{e.actor}</td>
+                        <td class="mono">{e.action}</td>
+                        <td class="mono">{e.target}</td>
+                        <td><Badge tone=tone label=e.result.as_str()/></td>
+                        <td class="mono small">{e.client_addr}</td>
+                        <td class="small">{e.detail}</td>
                     </tr>
-                </thead>
-                <tbody>
-                    {entries.into_iter().map(|e| {
-                        let tone = match e.result {
-                            AuditResult::Ok => "ok",
-                            AuditResult::Denied => "bad",
-                            AuditResult::Failed => "warn",
-                        };
-                        let action = e.action.clone();
-                        view! {
-                            <tr data-action=action>
-                                <td class="small nowrap">{format::utc_datetime(e.at_ms)}</td>
-                                <td>{e.actor}</td>
-                                <td class="mono">{e.action}</td>
-                                <td class="mono">{e.target}</td>
-                                <td><Badge tone=tone label=e.result.as_str()/></td>
-                                <td class="mono small">{e.client_addr}</td>
-                                <td class="small">{e.detail}</td>
-                            </tr>
-                        }
-                    }).collect_view()}
-                </tbody>
-            </table>
-        </div>
+                }
+            }).collect_view()}
+        </DataTable>
     }
     .into_any()
 }

@@ -1,6 +1,7 @@
 //! The dashboard: the state of the cluster at a glance, true without a reload.
 
 use crate::components::tone::Tone;
+use crate::components::widgets::{Col, DataTable};
 use std::time::Duration;
 
 use leptos::prelude::*;
@@ -96,30 +97,23 @@ fn RolloutsInProgress(list: Vec<RolloutView>) -> impl IntoView {
     view! {
         <section class="panel" aria-label="Rollouts in progress">
             <h2>"Rollouts in progress"</h2>
-            <div class="table-wrap">
-                <table class="table rollouts">
-                    <thead>
-                        <tr>
-                            <th scope="col">"Service"</th>
-                            <th scope="col">"Revisions"</th>
-                            <th scope="col">"State"</th>
-                            <th scope="col">"New, healthy"</th>
-                            <th scope="col">"Now"</th>
-                        </tr>
-                    </thead>
-                    <tbody>
-                        {list.into_iter().map(|r| view! {
-                            <tr data-rollout-service=r.service.clone()>
-                                <th scope="row"><a href=format!("/services/{}", r.service)>{r.service.clone()}</a></th>
-                                <td>{format!("{} → {}", r.from_revision, r.to_revision)}</td>
-                                <td><Badge tone=r.state.tone() label=r.state.as_str().replace('_', " ")/></td>
-                                <td class="cell-bar"><ReadyBar healthy=r.new_ready wanted=r.wanted/></td>
-                                <td class="small">{r.phase.clone()}</td>
-                            </tr>
-                        }).collect_view()}
-                    </tbody>
-                </table>
-            </div>
+            <DataTable class="rollouts" caption="Rollouts" cols=vec![
+                Col::text("Service"),
+                Col::text("Revisions"),
+                Col::text("State"),
+                Col::text("New, healthy"),
+                Col::text("Now"),
+            ]>
+                {list.into_iter().map(|r| view! {
+                    <tr data-rollout-service=r.service.clone()>
+                        <th scope="row"><a href=format!("/services/{}", r.service)>{r.service.clone()}</a></th>
+                        <td>{format!("{} → {}", r.from_revision, r.to_revision)}</td>
+                        <td><Badge tone=r.state.tone() label=r.state.as_str().replace('_', " ")/></td>
+                        <td class="cell-bar"><ReadyBar healthy=r.new_ready wanted=r.wanted/></td>
+                        <td class="small">{r.phase.clone()}</td>
+                    </tr>
+                }).collect_view()}
+            </DataTable>
         </section>
     }
 }

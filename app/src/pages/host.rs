@@ -2,6 +2,7 @@
 //! recent events; admins cordon, drain, relabel and remove it here.
 
 use crate::components::tone::Tone;
+use crate::components::widgets::{Col, DataTable};
 use std::time::Duration;
 
 use leptos::prelude::*;
@@ -195,39 +196,31 @@ fn ContainerTable(list: Vec<ContainerView>) -> impl IntoView {
         return view! { <p class="muted">"No containers."</p> }.into_any();
     }
     view! {
-        <div class="table-wrap">
-            <table class="table containers">
-                <caption class="visually-hidden">"Containers"</caption>
-                <thead>
-                    <tr>
-                        <th scope="col">"Name"</th>
-                        <th scope="col">"Image"</th>
-                        <th scope="col">"State"</th>
-                        <th scope="col">"Status"</th>
-                        <th scope="col">"Owner"</th>
+        <DataTable class="containers" caption="Containers" cols=vec![
+            Col::text("Name"),
+            Col::text("Image"),
+            Col::text("State"),
+            Col::text("Status"),
+            Col::text("Owner"),
+        ]>
+            {list.into_iter().map(|c| {
+                let tone = if c.state == "running" { "ok" } else if c.state == "exited" || c.state == "dead" { "bad" } else { "muted" };
+                let row_name = c.name.clone();
+                view! {
+                    <tr data-container=row_name>
+                        <th scope="row" class="mono small">{c.name}<div class="muted">{c.id}</div></th>
+                        <td class="mono small">{c.image}</td>
+                        <td><Badge tone=tone label=c.state/></td>
+                        <td class="small">{c.status}</td>
+                        <td>{if c.berth {
+                            view! { <Badge tone="ok" label=c.service.map(|s| format!("berth: {s}")).unwrap_or_else(|| "berth".into())/> }.into_any()
+                        } else {
+                            view! { <span class="muted small">"not Berth's"</span> }.into_any()
+                        }}</td>
                     </tr>
-                </thead>
-                <tbody>
-                    {list.into_iter().map(|c| {
-                        let tone = if c.state == "running" { "ok" } else if c.state == "exited" || c.state == "dead" { "bad" } else { "muted" };
-                        let row_name = c.name.clone();
-                        view! {
-                            <tr data-container=row_name>
-                                <th scope="row" class="mono small">{c.name}<div class="muted">{c.id}</div></th>
-                                <td class="mono small">{c.image}</td>
-                                <td><Badge tone=tone label=c.state/></td>
-                                <td class="small">{c.status}</td>
-                                <td>{if c.berth {
-                                    view! { <Badge tone="ok" label=c.service.map(|s| format!("berth: {s}")).unwrap_or_else(|| "berth".into())/> }.into_any()
-                                } else {
-                                    view! { <span class="muted small">"not Berth's"</span> }.into_any()
-                                }}</td>
-                            </tr>
-                        }
-                    }).collect_view()}
-                </tbody>
-            </table>
-        </div>
+                }
+            }).collect_view()}
+        </DataTable>
     }
     .into_any()
 }

@@ -2,6 +2,7 @@
 //! what went through each lately (requests per second, errors, latency), live; the
 //! requests the proxy answered itself; and the table as nginx configuration.
 
+use crate::components::widgets::{Col, DataTable};
 use std::time::Duration;
 
 use leptos::prelude::*;
@@ -127,27 +128,19 @@ fn RoutePanel(routes: Vec<ProxyRouteView>) -> impl IntoView {
                 view! { <p class="muted">"No healthy replica: requests get 503 until one is."</p> }.into_any()
             } else {
                 view! {
-                    <div class="table-wrap">
-                        <table class="table backends">
-                            <caption class="visually-hidden">"Replicas behind the routes"</caption>
-                            <thead>
-                                <tr>
-                                    <th scope="col">"Replica"</th>
-                                    <th scope="col">"Address"</th>
-                                    <th scope="col">"State"</th>
-                                    <th scope="col" class="num">"In flight"</th>
-                                    <th scope="col">"Requests/s"</th>
-                                    <th scope="col" class="num">"Errors"</th>
-                                    <th scope="col" class="num">"p50"</th>
-                                    <th scope="col" class="num">"p99"</th>
-                                    <th scope="col" class="num">"Requests"</th>
-                                </tr>
-                            </thead>
-                            <tbody>
-                                {first.backends.into_iter().map(|b| view! { <BackendRow b max_rps/> }).collect_view()}
-                            </tbody>
-                        </table>
-                    </div>
+                    <DataTable class="backends" caption="Replicas behind the routes" cols=vec![
+                        Col::text("Replica"),
+                        Col::text("Address"),
+                        Col::text("State"),
+                        Col::num("In flight"),
+                        Col::text("Requests/s"),
+                        Col::num("Errors"),
+                        Col::num("p50"),
+                        Col::num("p99"),
+                        Col::num("Requests"),
+                    ]>
+                        {first.backends.into_iter().map(|b| view! { <BackendRow b max_rps/> }).collect_view()}
+                    </DataTable>
                 }.into_any()
             }}
         </section>

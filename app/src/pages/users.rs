@@ -1,6 +1,7 @@
 //! Users (admins only): who has an account, their role and teams; create, change
 //! role, set a password, end sessions, delete.
 
+use crate::components::widgets::{Col, DataTable};
 use leptos::prelude::*;
 
 use crate::api::{create_user, delete_user, list_users, update_user};
@@ -120,24 +121,16 @@ fn NewUserForm(act: Action<Op, Result<String, AppError>>) -> impl IntoView {
 #[component]
 fn UserTable(list: Vec<UserView>, act: Action<Op, Result<String, AppError>>) -> impl IntoView {
     view! {
-        <div class="table-wrap">
-            <table class="table users">
-                <caption class="visually-hidden">"Users"</caption>
-                <thead>
-                    <tr>
-                        <th scope="col">"User"</th>
-                        <th scope="col">"Role"</th>
-                        <th scope="col">"Teams"</th>
-                        <th scope="col" class="num">"Sessions"</th>
-                        <th scope="col">"Created"</th>
-                        <th scope="col">"Actions"</th>
-                    </tr>
-                </thead>
-                <tbody>
-                    {list.into_iter().map(|u| view! { <UserRow u act/> }).collect_view()}
-                </tbody>
-            </table>
-        </div>
+        <DataTable class="users" caption="Users" cols=vec![
+            Col::text("User"),
+            Col::text("Role"),
+            Col::text("Teams"),
+            Col::num("Sessions"),
+            Col::text("Created"),
+            Col::text("Actions"),
+        ]>
+            {list.into_iter().map(|u| view! { <UserRow u act/> }).collect_view()}
+        </DataTable>
     }
 }
 

@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::components::tone::Tone;
+use crate::components::widgets::{Col, DataTable};
 
 #[component]
 pub(super) fn ReplicaTable(
@@ -14,65 +15,57 @@ pub(super) fn ReplicaTable(
             .into_any();
     }
     view! {
-        <div class="table-wrap">
-            <table class="table replicas">
-                <caption class="visually-hidden">"Replicas"</caption>
-                <thead>
-                    <tr>
-                        <th scope="col" class="num">"Slot"</th>
-                        <th scope="col">"State"</th>
-                        <th scope="col">"Health"</th>
-                        <th scope="col">"Host"</th>
-                        <th scope="col">"Endpoint"</th>
-                        <th scope="col" class="num">"Rev."</th>
-                        <th scope="col" class="num">"Restarts"</th>
-                        <th scope="col">"CPU"</th>
-                        <th scope="col">"Memory"</th>
-                        <th scope="col">"Started"</th>
+        <DataTable class="replicas" caption="Replicas" cols=vec![
+            Col::num("Slot"),
+            Col::text("State"),
+            Col::text("Health"),
+            Col::text("Host"),
+            Col::text("Endpoint"),
+            Col::num("Rev."),
+            Col::num("Restarts"),
+            Col::text("CPU"),
+            Col::text("Memory"),
+            Col::text("Started"),
+        ]>
+            {list.into_iter().map(|r| {
+                let tone = replica_tone(&r);
+                let id = r.container_id.clone();
+                // `try_get`: a server render can outlive the page's owner
+                // (the browser went away mid-stream); reading a disposed
+                // resource with `get` would panic the render.
+                let usage = move || {
+                    stats.try_get().flatten().and_then(|s| s.ok()).and_then(|all| {
+                        let by_id: HashMap<String, ReplicaStats> = all.into_iter().map(|s| (s.container_id.clone(), s)).collect();
+                        by_id.get(&id).cloned()
+                    })
+                };
+                let usage2 = usage.clone();
+                let old = r.revision != revision;
+                view! {
+                    <tr data-slot=r.slot data-revision=r.revision data-state=r.state.as_str() data-health=r.health.as_str()>
+                        <th scope="row" class="num">{r.slot}</th>
+                        <td>
+                            <Badge tone=tone label=r.state.as_str()/>
+                            {r.note.clone().map(|n| view! { <div class="small muted note">{n}</div> })}
+                        </td>
+                        <td><Badge tone=r.health.tone() label=r.health.as_str()/></td>
+                        <td>{r.host.clone()}<div class="mono small muted">{r.container_id.clone()}</div></td>
+                        <td class="mono small">{r.endpoint.clone().unwrap_or_default()}</td>
+                        <td class="num">{r.revision}{old.then_some(" (old)")}</td>
+                        <td class="num">
+                            {r.restarts}
+                            {r.last_exit.clone().map(|e| view! { <div class="small muted">{e}</div> })}
+                        </td>
+                        <td class="small nowrap">{move || usage().map(|u| format!("{:.1} %", u.cpu_percent)).unwrap_or_default()}</td>
+                        <td class="cell-bar">{move || usage2().map(|u| {
+                            let text = format::bytes(u.memory_bytes as i64);
+                            view! { <CapacityBar label="Memory used" used=u.memory_bytes as f64 total=u.memory_limit_bytes.max(1) as f64 text/> }
+                        })}</td>
+                        <td class="small nowrap">{if r.created_at_ms > 0 { format::utc_time(r.created_at_ms) } else { String::new() }}</td>
                     </tr>
-                </thead>
-                <tbody>
-                    {list.into_iter().map(|r| {
-                        let tone = replica_tone(&r);
-                        let id = r.container_id.clone();
-                        // `try_get`: a server render can outlive the page's owner
-                        // (the browser went away mid-stream); reading a disposed
-                        // resource with `get` would panic the render.
-                        let usage = move || {
-                            stats.try_get().flatten().and_then(|s| s.ok()).and_then(|all| {
-                                let by_id: HashMap<String, ReplicaStats> = all.into_iter().map(|s| (s.container_id.clone(), s)).collect();
-                                by_id.get(&id).cloned()
-                            })
-                        };
-                        let usage2 = usage.clone();
-                        let old = r.revision != revision;
-                        view! {
-                            <tr data-slot=r.slot data-revision=r.revision data-state=r.state.as_str() data-health=r.health.as_str()>
-                                <th scope="row" class="num">{r.slot}</th>
-                                <td>
-                                    <Badge tone=tone label=r.state.as_str()/>
-                                    {r.note.clone().map(|n| view! { <div class="small muted note">{n}</div> })}
-                                </td>
-                                <td><Badge tone=r.health.tone() label=r.health.as_str()/></td>
-                                <td>{r.host.clone()}<div class="mono small muted">{r.container_id.clone()}</div></td>
-                                <td class="mono small">{r.endpoint.clone().unwrap_or_default()}</td>
-                                <td class="num">{r.revision}{old.then_some(" (old)")}</td>
-                                <td class="num">
-                                    {r.restarts}
-                                    {r.last_exit.clone().map(|e| view! { <div class="small muted">{e}</div> })}
-                                </td>
-                                <td class="small nowrap">{move || usage().map(|u| format!("{:.1} %", u.cpu_percent)).unwrap_or_default()}</td>
-                                <td class="cell-bar">{move || usage2().map(|u| {
-                                    let text = format::bytes(u.memory_bytes as i64);
-                                    view! { <CapacityBar label="Memory used" used=u.memory_bytes as f64 total=u.memory_limit_bytes.max(1) as f64 text/> }
-                                })}</td>
-                                <td class="small nowrap">{if r.created_at_ms > 0 { format::utc_time(r.created_at_ms) } else { String::new() }}</td>
-                            </tr>
-                        }
-                    }).collect_view()}
-                </tbody>
-            </table>
-        </div>
+                }
+            }).collect_view()}
+        </DataTable>
     }
     .into_any()
 }
