@@ -6,7 +6,7 @@ use std::sync::atomic::Ordering;
 use domain::wire::{ChangePasswordInput, LoginInput, Me, SessionView, SetupInput, SetupState};
 use tokio::time::Instant;
 
-use super::{audit, audit_as, Ctx, OpsError};
+use super::{audit, audit_as, audited, Ctx, OpsError};
 use crate::auth::policy::Action;
 use crate::auth::principal::{Principal, Via};
 use crate::auth::{cookie, password, secret};
@@ -259,7 +259,7 @@ pub async fn change_password(
     ctx: &Ctx,
     input: ChangePasswordInput,
 ) -> Result<(), OpsError> {
-    let outcome = async {
+    audited(state, ctx, "user.password", &target_self(ctx), async {
         let p = ctx.allowed(Action::ManageOwnAccount)?;
         let user = state
             .store
@@ -291,10 +291,8 @@ pub async fn change_password(
             .await?;
         state.auth.streams.revoked(Some(p.user_id));
         Ok(())
-    }
-    .await;
-    audit(state, ctx, "user.password", &target_self(ctx), &outcome).await;
-    outcome
+    })
+    .await
 }
 
 /// The caller's live sessions.
@@ -320,24 +318,21 @@ pub async fn sessions(state: &AppState, ctx: &Ctx) -> Result<Vec<SessionView>, O
 
 /// Ends one of the caller's sessions.
 pub async fn revoke_session(state: &AppState, ctx: &Ctx, id: i64) -> Result<(), OpsError> {
-    let outcome = async {
-        let p = ctx.allowed(Action::ManageOwnAccount)?;
-        if !state.store.delete_session(p.user_id, id).await? {
-            return Err(OpsError::NotFound(format!("you have no session {id}")));
-        }
-        state.auth.streams.revoked(Some(p.user_id));
-        Ok(())
-    }
-    .await;
-    audit(
+    audited(
         state,
         ctx,
         "session.revoke",
         &format!("session:{id}"),
-        &outcome,
+        async {
+            let p = ctx.allowed(Action::ManageOwnAccount)?;
+            if !state.store.delete_session(p.user_id, id).await? {
+                return Err(OpsError::NotFound(format!("you have no session {id}")));
+            }
+            state.auth.streams.revoked(Some(p.user_id));
+            Ok(())
+        },
     )
-    .await;
-    outcome
+    .await
 }
 
 fn target_self(ctx: &Ctx) -> String {

@@ -8,7 +8,7 @@ use std::time::Instant;
 use domain::validate;
 use domain::wire::{AddHostInput, HostDetail, HostView, UpdateHostInput};
 
-use super::{audit, Ctx, OpsError};
+use super::{audit, audited, Ctx, OpsError};
 use crate::auth::policy::Action;
 use crate::clock;
 use crate::cluster::health::{self, Live, Probe, Usage};
@@ -199,20 +199,17 @@ async fn probe(engine: &DockerEngine) -> Result<Live, DockerError> {
 /// Registers a host: Berth connects first, and refuses (saying why) a host it
 /// cannot reach, whose TLS fails, or whose engine is too old.
 pub async fn add(state: &AppState, ctx: &Ctx, input: AddHostInput) -> Result<HostView, OpsError> {
-    let outcome = async {
-        ctx.allowed(Action::ManageHosts)?;
-        register(state, &input).await
-    }
-    .await;
-    audit(
+    audited(
         state,
         ctx,
         "host.add",
         &format!("host:{}", input.name),
-        &outcome,
+        async {
+            ctx.allowed(Action::ManageHosts)?;
+            register(state, &input).await
+        },
     )
-    .await;
-    outcome
+    .await
 }
 
 async fn register(state: &AppState, input: &AddHostInput) -> Result<HostView, OpsError> {
@@ -292,7 +289,7 @@ pub async fn update(
     name: &str,
     input: UpdateHostInput,
 ) -> Result<HostView, OpsError> {
-    let outcome = async {
+    audited(state, ctx, "host.update", &format!("host:{name}"), async {
         ctx.allowed(Action::ManageHosts)?;
         let entry = find(state, name)?;
         if input.labels.is_none() && input.address.is_none() {
@@ -331,10 +328,8 @@ pub async fn update(
             .await;
         }
         refresh(state, id).await
-    }
-    .await;
-    audit(state, ctx, "host.update", &format!("host:{name}"), &outcome).await;
-    outcome
+    })
+    .await
 }
 
 fn describe_labels(labels: &BTreeMap<String, String>) -> String {
@@ -383,7 +378,7 @@ pub async fn schedule(
         Schedule::Uncordon => "host.uncordon",
         Schedule::Drain => "host.drain",
     };
-    let outcome = async {
+    audited(state, ctx, action, &format!("host:{name}"), async {
         ctx.allowed(Action::ManageHosts)?;
         let entry = find(state, name)?;
         let (cordoned, draining, message) = match what {
@@ -409,16 +404,14 @@ pub async fn schedule(
             .await?;
         events::host(state, name, Level::Info, &message).await;
         refresh(state, entry.id()).await
-    }
-    .await;
-    audit(state, ctx, action, &format!("host:{name}"), &outcome).await;
-    outcome
+    })
+    .await
 }
 
 /// Unregisters a host. Refused while Berth's replicas run there, unless forced (they
 /// are then left running, unmanaged, on the host).
 pub async fn remove(state: &AppState, ctx: &Ctx, name: &str, force: bool) -> Result<(), OpsError> {
-    let outcome = async {
+    audited(state, ctx, "host.remove", &format!("host:{name}"), async {
         ctx.allowed(Action::ManageHosts)?;
         let entry = find(state, name)?;
         let running = entry.live().usage.containers;
@@ -439,10 +432,8 @@ pub async fn remove(state: &AppState, ctx: &Ctx, name: &str, force: bool) -> Res
         events::host(state, name, Level::Warn, &message).await;
         state.bus.publish(ClusterEvent::HostChanged { host_id: id });
         Ok(())
-    }
-    .await;
-    audit(state, ctx, "host.remove", &format!("host:{name}"), &outcome).await;
-    outcome
+    })
+    .await
 }
 
 /// Puts every stored host into the registry at start-up; heartbeats tell how they

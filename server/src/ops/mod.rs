@@ -210,6 +210,20 @@ pub(crate) async fn audit<T>(
     audit_as(state, ctx, actor_id, &actor, action, target, outcome).await;
 }
 
+/// Runs a write and records it in the audit log whatever its outcome: the one way
+/// a use case audits what it does.
+pub(crate) async fn audited<T>(
+    state: &AppState,
+    ctx: &Ctx,
+    action: &str,
+    target: &str,
+    work: impl std::future::Future<Output = Result<T, OpsError>>,
+) -> Result<T, OpsError> {
+    let outcome = work.await;
+    audit(state, ctx, action, target, &outcome).await;
+    outcome
+}
+
 /// [`audit`] with the actor named explicitly (a login names who tried).
 pub(crate) async fn audit_as<T>(
     state: &AppState,

@@ -6,7 +6,7 @@
 use domain::validate;
 use domain::wire::{EnvValue, SecretSet, SecretView, ServiceSpec, SetSecretInput, TeamView};
 
-use super::{audit, Ctx, OpsError};
+use super::{audited, Ctx, OpsError};
 use crate::auth::policy::Action;
 use crate::clock;
 use crate::runtime::ResolvedEnv;
@@ -67,7 +67,7 @@ pub async fn set(
     input: SetSecretInput,
 ) -> Result<SecretSet, OpsError> {
     let target = format!("secret:{team_id}/{}", shown(name));
-    let outcome = async {
+    audited(state, ctx, "secret.set", &target, async {
         let author = ctx.allowed(Action::WriteSecrets(team_id))?.username.clone();
         let t = team(state, team_id).await?;
         validate::secret_name(name).map_err(OpsError::Invalid)?;
@@ -93,10 +93,8 @@ pub async fn set(
             rolled_out,
             not_rolled_out,
         })
-    }
-    .await;
-    audit(state, ctx, "secret.set", &target, &outcome).await;
-    outcome
+    })
+    .await
 }
 
 /// A name as records may hold it: a valid one, else a placeholder (the name is
@@ -169,7 +167,7 @@ async fn roll_out(
 /// uses it.
 pub async fn delete(state: &AppState, ctx: &Ctx, team_id: i64, name: &str) -> Result<(), OpsError> {
     let target = format!("secret:{team_id}/{}", shown(name));
-    let outcome = async {
+    audited(state, ctx, "secret.delete", &target, async {
         ctx.allowed(Action::WriteSecrets(team_id))?;
         team(state, team_id).await?;
         if state.store.secret(team_id, name).await?.is_none() {
@@ -197,10 +195,8 @@ pub async fn delete(state: &AppState, ctx: &Ctx, team_id: i64, name: &str) -> Re
             .delete_secret(team_id, name, clock::now_ms())
             .await?;
         Ok(())
-    }
-    .await;
-    audit(state, ctx, "secret.delete", &target, &outcome).await;
-    outcome
+    })
+    .await
 }
 
 /// Writes the version of each secret a spec names (the current one where none is

@@ -13,7 +13,7 @@ use domain::wire::{
     ScaleInput, ServiceDetail, ServicePhase, ServiceSpec, ServiceView,
 };
 
-use super::{audit, Ctx, OpsError};
+use super::{audited, Ctx, OpsError};
 use crate::auth::policy::Action;
 use crate::auth::principal::Principal;
 use crate::clock;
@@ -238,87 +238,87 @@ pub async fn create(
     input: CreateServiceInput,
 ) -> Result<ServiceView, OpsError> {
     let mut input = input;
-    let outcome = async {
-        let p = ctx.principal()?;
-        let author = p.username.clone();
-        let team = state
-            .store
-            .list_teams()
-            .await?
-            .into_iter()
-            .find(|t| t.name.eq_ignore_ascii_case(input.team.trim()))
-            .ok_or_else(|| OpsError::Invalid(format!("there is no team {:?}", input.team)))?;
-        ctx.allowed(Action::WriteServices(team.id))?;
-        validate::service_name(&input.name).map_err(OpsError::Invalid)?;
-        validate::replicas(input.replicas).map_err(OpsError::Invalid)?;
-        check_spec(p, &input.spec, None)?;
-        validate::proxy_config(&input.proxy).map_err(OpsError::Invalid)?;
-        let message = message_of(&input.message)?;
-        if state.store.service_by_name(&input.name).await?.is_some() {
-            return Err(OpsError::Conflict(format!(
-                "a service named {:?} exists already",
-                input.name
-            )));
-        }
-        no_leftovers_of_others(state, &input.name, team.id).await?;
-        check_routes(state, p, team.id, &team.name, &input.name, &input.proxy).await?;
-        routes_free(state, &input.name, &input.proxy).await?;
-        super::secrets::pin(state, team.id, &mut input.spec).await?;
-        let now = clock::now_ms();
-        let id = state
-            .store
-            .create_service(NewService {
-                name: &input.name,
-                team_id: team.id,
-                replicas: input.replicas,
-                spec: &input.spec,
-                proxy: &input.proxy,
-                author: &author,
-                message: if message.is_empty() {
-                    "created"
-                } else {
-                    &message
-                },
-                now,
-            })
-            .await
-            .map_err(|e| {
-                if e.is_unique_violation() {
-                    OpsError::Conflict(format!("a service named {:?} exists already", input.name))
-                } else {
-                    e.into()
-                }
-            })?;
-        events::service(
-            state,
-            &ServiceRef {
-                id,
-                team_id: Some(team.id),
-                name: input.name.clone(),
-            },
-            Level::Info,
-            &format!(
-                "service {} created by {author} in team {}: {} of {} (revision 1)",
-                input.name,
-                team.name,
-                replicas_words(input.replicas),
-                input.spec.image
-            ),
-        )
-        .await;
-        state.reconciler.written(id);
-        fresh_view(state, &input.name).await
-    }
-    .await;
-    audit(
+    audited(
         state,
         ctx,
         "service.create",
         &format!("service:{}", input.name),
-        &outcome,
+        async {
+            let p = ctx.principal()?;
+            let author = p.username.clone();
+            let team = state
+                .store
+                .list_teams()
+                .await?
+                .into_iter()
+                .find(|t| t.name.eq_ignore_ascii_case(input.team.trim()))
+                .ok_or_else(|| OpsError::Invalid(format!("there is no team {:?}", input.team)))?;
+            ctx.allowed(Action::WriteServices(team.id))?;
+            validate::service_name(&input.name).map_err(OpsError::Invalid)?;
+            validate::replicas(input.replicas).map_err(OpsError::Invalid)?;
+            check_spec(p, &input.spec, None)?;
+            validate::proxy_config(&input.proxy).map_err(OpsError::Invalid)?;
+            let message = message_of(&input.message)?;
+            if state.store.service_by_name(&input.name).await?.is_some() {
+                return Err(OpsError::Conflict(format!(
+                    "a service named {:?} exists already",
+                    input.name
+                )));
+            }
+            no_leftovers_of_others(state, &input.name, team.id).await?;
+            check_routes(state, p, team.id, &team.name, &input.name, &input.proxy).await?;
+            routes_free(state, &input.name, &input.proxy).await?;
+            super::secrets::pin(state, team.id, &mut input.spec).await?;
+            let now = clock::now_ms();
+            let id = state
+                .store
+                .create_service(NewService {
+                    name: &input.name,
+                    team_id: team.id,
+                    replicas: input.replicas,
+                    spec: &input.spec,
+                    proxy: &input.proxy,
+                    author: &author,
+                    message: if message.is_empty() {
+                        "created"
+                    } else {
+                        &message
+                    },
+                    now,
+                })
+                .await
+                .map_err(|e| {
+                    if e.is_unique_violation() {
+                        OpsError::Conflict(format!(
+                            "a service named {:?} exists already",
+                            input.name
+                        ))
+                    } else {
+                        e.into()
+                    }
+                })?;
+            events::service(
+                state,
+                &ServiceRef {
+                    id,
+                    team_id: Some(team.id),
+                    name: input.name.clone(),
+                },
+                Level::Info,
+                &format!(
+                    "service {} created by {author} in team {}: {} of {} (revision 1)",
+                    input.name,
+                    team.name,
+                    replicas_words(input.replicas),
+                    input.spec.image
+                ),
+            )
+            .await;
+            state.reconciler.written(id);
+            fresh_view(state, &input.name).await
+        },
     )
-    .await;
-    outcome
+    .await
 }
 
 /// A new revision of the spec; the reconciler rolls it out. The same spec again
@@ -330,34 +330,31 @@ pub async fn deploy(
     input: DeployInput,
 ) -> Result<ServiceView, OpsError> {
     let mut input = input;
-    let outcome = async {
-        let (author, row) = writable(state, ctx, name).await?;
-        check_spec(ctx.principal()?, &input.spec, Some(&row.spec))?;
-        let message = message_of(&input.message)?;
-        super::secrets::pin(state, row.team_id, &mut input.spec).await?;
-        let now = clock::now_ms();
-        if input.spec == row.spec {
-            return fresh_view(state, name).await;
-        }
-        let changes = spec_changes(&row.spec, &input.spec).join("; ");
-        let message = if message.is_empty() {
-            changes.clone()
-        } else {
-            message
-        };
-        roll_out(state, &row, &input.spec, &author, &message, &changes, now).await?;
-        fresh_view(state, name).await
-    }
-    .await;
-    audit(
+    audited(
         state,
         ctx,
         "service.deploy",
         &format!("service:{name}"),
-        &outcome,
+        async {
+            let (author, row) = writable(state, ctx, name).await?;
+            check_spec(ctx.principal()?, &input.spec, Some(&row.spec))?;
+            let message = message_of(&input.message)?;
+            super::secrets::pin(state, row.team_id, &mut input.spec).await?;
+            let now = clock::now_ms();
+            if input.spec == row.spec {
+                return fresh_view(state, name).await;
+            }
+            let changes = spec_changes(&row.spec, &input.spec).join("; ");
+            let message = if message.is_empty() {
+                changes.clone()
+            } else {
+                message
+            };
+            roll_out(state, &row, &input.spec, &author, &message, &changes, now).await?;
+            fresh_view(state, name).await
+        },
     )
-    .await;
-    outcome
+    .await
 }
 
 /// Makes `spec` the service's new revision (with `message` for its history) and
@@ -397,36 +394,33 @@ pub async fn scale(
     name: &str,
     input: ScaleInput,
 ) -> Result<ServiceView, OpsError> {
-    let outcome = async {
-        let (author, row) = writable(state, ctx, name).await?;
-        validate::replicas(input.replicas).map_err(OpsError::Invalid)?;
-        let now = clock::now_ms();
-        if input.replicas != row.replicas {
-            state
-                .store
-                .set_replicas(row.id, input.replicas, now)
-                .await?;
-            events::service(
-                state,
-                &ServiceRef::from(&row),
-                Level::Info,
-                &format!("scaled {} -> {} by {author}", row.replicas, input.replicas),
-            )
-            .await;
-            state.reconciler.written(row.id);
-        }
-        fresh_view(state, name).await
-    }
-    .await;
-    audit(
+    audited(
         state,
         ctx,
         "service.scale",
         &format!("service:{name}"),
-        &outcome,
+        async {
+            let (author, row) = writable(state, ctx, name).await?;
+            validate::replicas(input.replicas).map_err(OpsError::Invalid)?;
+            let now = clock::now_ms();
+            if input.replicas != row.replicas {
+                state
+                    .store
+                    .set_replicas(row.id, input.replicas, now)
+                    .await?;
+                events::service(
+                    state,
+                    &ServiceRef::from(&row),
+                    Level::Info,
+                    &format!("scaled {} -> {} by {author}", row.replicas, input.replicas),
+                )
+                .await;
+                state.reconciler.written(row.id);
+            }
+            fresh_view(state, name).await
+        },
     )
-    .await;
-    outcome
+    .await
 }
 
 /// Deletes a service; the reconciler removes its replicas.
@@ -437,40 +431,37 @@ pub async fn delete(
     name: &str,
     delete_volumes: bool,
 ) -> Result<(), OpsError> {
-    let outcome = async {
-        let (author, row) = writable(state, ctx, name).await?;
-        state
-            .store
-            .delete_service(row.id, clock::now_ms(), delete_volumes)
-            .await?;
-        let volumes = match (row.spec.volumes.is_empty(), delete_volumes) {
-            (true, _) => "",
-            (false, true) => "; its volumes are deleted once they are free",
-            (false, false) => "; its volumes are kept",
-        };
-        events::service(
-            state,
-            &ServiceRef::from(&row),
-            Level::Warn,
-            &format!(
-                "service {} deleted by {author}; its replicas are being removed{volumes}",
-                row.name
-            ),
-        )
-        .await;
-        state.reconciler.written(row.id);
-        Ok(())
-    }
-    .await;
-    audit(
+    audited(
         state,
         ctx,
         "service.delete",
         &format!("service:{name}"),
-        &outcome,
+        async {
+            let (author, row) = writable(state, ctx, name).await?;
+            state
+                .store
+                .delete_service(row.id, clock::now_ms(), delete_volumes)
+                .await?;
+            let volumes = match (row.spec.volumes.is_empty(), delete_volumes) {
+                (true, _) => "",
+                (false, true) => "; its volumes are deleted once they are free",
+                (false, false) => "; its volumes are kept",
+            };
+            events::service(
+                state,
+                &ServiceRef::from(&row),
+                Level::Warn,
+                &format!(
+                    "service {} deleted by {author}; its replicas are being removed{volumes}",
+                    row.name
+                ),
+            )
+            .await;
+            state.reconciler.written(row.id);
+            Ok(())
+        },
     )
-    .await;
-    outcome
+    .await
 }
 
 /// The demo a newcomer sees on a fresh `make run`: team `demo`, service `demo`, 3

@@ -2,7 +2,7 @@
 
 use domain::wire::{AddDomainInput, CreateTeamInput, SetMemberInput, TeamView};
 
-use super::{audit, Ctx, OpsError};
+use super::{audit, audited, Ctx, OpsError};
 use crate::auth::policy::Action;
 use crate::clock;
 use crate::state::AppState;
@@ -37,36 +37,34 @@ pub async fn create(
     ctx: &Ctx,
     input: CreateTeamInput,
 ) -> Result<TeamView, OpsError> {
-    let outcome = async {
-        ctx.allowed(Action::ManageTeams)?;
-        validate::team_name(&input.name).map_err(OpsError::Invalid)?;
-        let id = state
-            .store
-            .create_team(&input.name, clock::now_ms())
-            .await
-            .map_err(|e| {
-                if e.is_unique_violation() {
-                    OpsError::Conflict(format!("a team named {:?} exists already", input.name))
-                } else {
-                    e.into()
-                }
-            })?;
-        find(state, id).await
-    }
-    .await;
-    audit(
+    audited(
         state,
         ctx,
         "team.create",
         &format!("team:{}", input.name),
-        &outcome,
+        async {
+            ctx.allowed(Action::ManageTeams)?;
+            validate::team_name(&input.name).map_err(OpsError::Invalid)?;
+            let id = state
+                .store
+                .create_team(&input.name, clock::now_ms())
+                .await
+                .map_err(|e| {
+                    if e.is_unique_violation() {
+                        OpsError::Conflict(format!("a team named {:?} exists already", input.name))
+                    } else {
+                        e.into()
+                    }
+                })?;
+            find(state, id).await
+        },
     )
-    .await;
-    outcome
+    .await
 }
 
 pub async fn delete(state: &AppState, ctx: &Ctx, id: i64) -> Result<(), OpsError> {
     let mut target = format!("team:{id}");
+    // The target is named once the block has found it.
     let outcome = async {
         ctx.allowed(Action::ManageTeams)?;
         let team = find(state, id).await?;
@@ -97,6 +95,7 @@ pub async fn set_member(
     input: SetMemberInput,
 ) -> Result<TeamView, OpsError> {
     let mut target = format!("team:{team_id}/user:{user_id}");
+    // The target is named once the block has found it.
     let outcome = async {
         ctx.allowed(Action::ManageTeams)?;
         let team = find(state, team_id).await?;
@@ -125,6 +124,7 @@ pub async fn remove_member(
     user_id: i64,
 ) -> Result<TeamView, OpsError> {
     let mut target = format!("team:{team_id}/user:{user_id}");
+    // The target is named once the block has found it.
     let outcome = async {
         ctx.allowed(Action::ManageTeams)?;
         let team = find(state, team_id).await?;
@@ -154,6 +154,7 @@ pub async fn add_domain(
 ) -> Result<TeamView, OpsError> {
     let domain = validate::normalise_domain(&input.domain);
     let mut target = format!("team:{team_id}/domain");
+    // The target is named once the block has found it.
     let outcome = async {
         ctx.allowed(Action::ManageTeams)?;
         let team = find(state, team_id).await?;
@@ -224,6 +225,7 @@ pub async fn remove_domain(
     let domain = validate::normalise_domain(domain);
     let domain = domain.as_str();
     let mut target = format!("team:{team_id}/domain");
+    // The target is named once the block has found it.
     let outcome = async {
         ctx.allowed(Action::ManageTeams)?;
         let team = find(state, team_id).await?;

@@ -2,7 +2,7 @@
 
 use domain::wire::{CreateTokenInput, NewToken, TokenView};
 
-use super::{audit, Ctx, OpsError};
+use super::{audit, audited, Ctx, OpsError};
 use crate::auth::policy::Action;
 use crate::auth::principal::Via;
 use crate::auth::secret;
@@ -42,7 +42,7 @@ pub async fn create(
     ctx: &Ctx,
     input: CreateTokenInput,
 ) -> Result<NewToken, OpsError> {
-    let outcome = async {
+    audited(state, ctx, "token.create", &format!("token:{}", input.name), async {
         let p = ctx.allowed(Action::ManageOwnAccount)?;
         validate::token_name(&input.name).map_err(OpsError::Invalid)?;
         if let Some(days) = input.expires_in_days {
@@ -107,21 +107,13 @@ pub async fn create(
             token,
             info: view(row),
         })
-    }
-    .await;
-    audit(
-        state,
-        ctx,
-        "token.create",
-        &format!("token:{}", input.name),
-        &outcome,
-    )
-    .await;
-    outcome
+    })
+    .await
 }
 
 pub async fn revoke(state: &AppState, ctx: &Ctx, id: i64) -> Result<(), OpsError> {
     let mut target = format!("token:{id}");
+    // The target is named once the block has found it.
     let outcome = async {
         let p = ctx.allowed(Action::ManageOwnAccount)?;
         let token = state

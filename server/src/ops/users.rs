@@ -2,7 +2,7 @@
 
 use domain::wire::{CreateUserInput, UpdateUserInput, UserRole, UserView};
 
-use super::{audit, Ctx, OpsError};
+use super::{audit, audited, Ctx, OpsError};
 use crate::auth::password;
 use crate::auth::policy::Action;
 use crate::clock;
@@ -73,34 +73,34 @@ pub async fn insert(
     ctx: &Ctx,
     input: CreateUserInput,
 ) -> Result<UserView, OpsError> {
-    let outcome = async {
-        validate::username(&input.username).map_err(OpsError::Invalid)?;
-        password::check_rules(&input.password).map_err(OpsError::Invalid)?;
-        let hash = password::hash(input.password.clone()).await?;
-        let id = state
-            .store
-            .create_user(&input.username, &hash, input.role, clock::now_ms())
-            .await
-            .map_err(|e| {
-                if e.is_unique_violation() {
-                    OpsError::Conflict(format!("a user named {:?} exists already", input.username))
-                } else {
-                    e.into()
-                }
-            })?;
-        let u = find(state, id).await?;
-        view(state, u).await
-    }
-    .await;
-    audit(
+    audited(
         state,
         ctx,
         "user.create",
         &format!("user:{}", input.username),
-        &outcome,
+        async {
+            validate::username(&input.username).map_err(OpsError::Invalid)?;
+            password::check_rules(&input.password).map_err(OpsError::Invalid)?;
+            let hash = password::hash(input.password.clone()).await?;
+            let id = state
+                .store
+                .create_user(&input.username, &hash, input.role, clock::now_ms())
+                .await
+                .map_err(|e| {
+                    if e.is_unique_violation() {
+                        OpsError::Conflict(format!(
+                            "a user named {:?} exists already",
+                            input.username
+                        ))
+                    } else {
+                        e.into()
+                    }
+                })?;
+            let u = find(state, id).await?;
+            view(state, u).await
+        },
     )
-    .await;
-    outcome
+    .await
 }
 
 /// Changes a user's role and/or password. A password set by an admin ends the
@@ -113,6 +113,7 @@ pub async fn update(
     input: UpdateUserInput,
 ) -> Result<UserView, OpsError> {
     let mut target = format!("user:{id}");
+    // The target is named once the block has found it.
     let outcome = async {
         ctx.allowed(Action::ManageUsers)?;
         if input.role.is_none() && input.password.is_none() {
@@ -159,6 +160,7 @@ pub async fn update(
 
 pub async fn delete(state: &AppState, ctx: &Ctx, id: i64) -> Result<(), OpsError> {
     let mut target = format!("user:{id}");
+    // The target is named once the block has found it.
     let outcome = async {
         let p = ctx.allowed(Action::ManageUsers)?;
         let u = find(state, id).await?;
@@ -186,6 +188,7 @@ pub async fn delete(state: &AppState, ctx: &Ctx, id: i64) -> Result<(), OpsError
 /// Ends every session of a user; how many ended.
 pub async fn revoke_sessions(state: &AppState, ctx: &Ctx, id: i64) -> Result<u64, OpsError> {
     let mut target = format!("user:{id}");
+    // The target is named once the block has found it.
     let outcome = async {
         ctx.allowed(Action::ManageUsers)?;
         let u = find(state, id).await?;

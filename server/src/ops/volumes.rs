@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use domain::wire::{HostState, VolumeScope, VolumeView};
 
-use super::{audit, Ctx, OpsError};
+use super::{audited, Ctx, OpsError};
 use crate::auth::policy::Action;
 use crate::events::{self, Level, ServiceRef};
 use crate::model::{HostInfo, ObservedReplica, ObservedVolume};
@@ -262,73 +262,70 @@ fn view(
 /// Deletes a volume no replica uses or needs (admins): one of a deleted service,
 /// one left behind, one of a slot scaled away.
 pub async fn delete(state: &AppState, ctx: &Ctx, host: &str, name: &str) -> Result<(), OpsError> {
-    let outcome = async {
-        let who = ctx.allowed(Action::ManageHosts)?.username.clone();
-        let filter = VolumeFilter {
-            service: None,
-            host: Some(host.to_string()),
-        };
-        let (hosts, _) = host_infos(state);
-        let h = hosts
-            .iter()
-            .find(|h| h.name == host)
-            .ok_or_else(|| OpsError::NotFound(format!("there is no host {host:?}")))?;
-        if h.state == HostState::Unreachable {
-            return Err(OpsError::Conflict(format!(
-                "host {host} does not answer: its volumes cannot be deleted now"
-            )));
-        }
-        let v = list(state, ctx, &filter)
-            .await?
-            .into_iter()
-            .find(|v| v.name == name)
-            .ok_or_else(|| {
-                OpsError::NotFound(format!("there is no volume {name:?} of Berth's on {host}"))
-            })?;
-        if !v.deletable {
-            let why = v
-                .used_by
-                .map(|u| format!("{u} uses it"))
-                .or(v.note)
-                .unwrap_or_else(|| "a replica needs it".into());
-            return Err(OpsError::Conflict(format!("volume {name} is kept: {why}")));
-        }
-        state
-            .reconciler
-            .runtime
-            .remove_volume(h.id, name)
-            .await
-            .map_err(|e| OpsError::Conflict(format!("{host} refused: {e}")))?;
-        let message = format!("volume {name} deleted from {host} by {who}; its data is gone");
-        match state.store.team_of_service(v.service_id).await? {
-            Some(team_id) => {
-                let service = ServiceRef {
-                    id: v.service_id,
-                    team_id: Some(team_id),
-                    name: v.service.clone().unwrap_or_else(|| v.volume.clone()),
-                };
-                events::service(state, &service, Level::Warn, &message).await
-            }
-            // A service deleted before Berth knew teams of deleted services: on
-            // the host's record, without the volume's (and service's) name.
-            None => {
-                let message =
-                    format!("a volume of a deleted service was deleted from {host} by {who}");
-                events::host(state, host, Level::Warn, &message).await
-            }
-        }
-        Ok(())
-    }
-    .await;
-    audit(
+    audited(
         state,
         ctx,
         "volume.delete",
         &format!("volume:{host}/{name}"),
-        &outcome,
+        async {
+            let who = ctx.allowed(Action::ManageHosts)?.username.clone();
+            let filter = VolumeFilter {
+                service: None,
+                host: Some(host.to_string()),
+            };
+            let (hosts, _) = host_infos(state);
+            let h = hosts
+                .iter()
+                .find(|h| h.name == host)
+                .ok_or_else(|| OpsError::NotFound(format!("there is no host {host:?}")))?;
+            if h.state == HostState::Unreachable {
+                return Err(OpsError::Conflict(format!(
+                    "host {host} does not answer: its volumes cannot be deleted now"
+                )));
+            }
+            let v = list(state, ctx, &filter)
+                .await?
+                .into_iter()
+                .find(|v| v.name == name)
+                .ok_or_else(|| {
+                    OpsError::NotFound(format!("there is no volume {name:?} of Berth's on {host}"))
+                })?;
+            if !v.deletable {
+                let why = v
+                    .used_by
+                    .map(|u| format!("{u} uses it"))
+                    .or(v.note)
+                    .unwrap_or_else(|| "a replica needs it".into());
+                return Err(OpsError::Conflict(format!("volume {name} is kept: {why}")));
+            }
+            state
+                .reconciler
+                .runtime
+                .remove_volume(h.id, name)
+                .await
+                .map_err(|e| OpsError::Conflict(format!("{host} refused: {e}")))?;
+            let message = format!("volume {name} deleted from {host} by {who}; its data is gone");
+            match state.store.team_of_service(v.service_id).await? {
+                Some(team_id) => {
+                    let service = ServiceRef {
+                        id: v.service_id,
+                        team_id: Some(team_id),
+                        name: v.service.clone().unwrap_or_else(|| v.volume.clone()),
+                    };
+                    events::service(state, &service, Level::Warn, &message).await
+                }
+                // A service deleted before Berth knew teams of deleted services: on
+                // the host's record, without the volume's (and service's) name.
+                None => {
+                    let message =
+                        format!("a volume of a deleted service was deleted from {host} by {who}");
+                    events::host(state, host, Level::Warn, &message).await
+                }
+            }
+            Ok(())
+        },
     )
-    .await;
-    outcome
+    .await
 }
 
 /// Forgets where a replica's own volumes are, so it starts on another host with
@@ -340,7 +337,7 @@ pub async fn move_replica(
     service: &str,
     slot: u32,
 ) -> Result<String, OpsError> {
-    let outcome = async {
+    audited(state, ctx, "service.move_replica", &format!("service:{service}/{slot}"), async {
         let who = ctx.allowed(Action::ManageHosts)?.username.clone();
         let row = state
             .store
@@ -374,15 +371,6 @@ pub async fn move_replica(
         events::service(state, &ServiceRef::from(&row), Level::Warn, &message).await;
         state.reconciler.written(row.id);
         Ok(message)
-    }
-    .await;
-    audit(
-        state,
-        ctx,
-        "service.move_replica",
-        &format!("service:{service}/{slot}"),
-        &outcome,
-    )
-    .await;
-    outcome
+    })
+    .await
 }

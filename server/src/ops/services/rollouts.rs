@@ -11,79 +11,77 @@ pub async fn rollback(
     name: &str,
     input: RollbackInput,
 ) -> Result<ServiceView, OpsError> {
-    let outcome = async {
-        let (author, row) = writable(state, ctx, name).await?;
-        let target = match input.revision {
-            Some(n) => n,
-            None => previous_revision(state, &row).await?,
-        };
-        let Some(old) = state
-            .store
-            .list_revisions(row.id)
-            .await?
-            .into_iter()
-            .find(|r| r.number == target)
-        else {
-            return Err(OpsError::NotFound(format!(
-                "{} has no revision {target}",
-                row.name
-            )));
-        };
-        if target == row.revision {
-            return Err(OpsError::Invalid(format!(
-                "{} is at revision {target} already",
-                row.name
-            )));
-        }
-        // An old revision meets today's rules, as a new one would (it may be from
-        // before them: a bind mount, options only an admin sets).
-        check_spec(ctx.principal()?, &old.spec, Some(&row.spec))
-            .map_err(|e| OpsError::Invalid(format!("revision {target} cannot come back: {e}")))?;
-        // ... and the secret versions it names still exist.
-        crate::ops::secrets::pin(state, row.team_id, &mut old.spec.clone())
-            .await
-            .map_err(|e| match e {
-                OpsError::Invalid(why) => {
-                    OpsError::Invalid(format!("revision {target} cannot come back: {why}"))
-                }
-                other => other,
-            })?;
-        let now = clock::now_ms();
-        rollout::roll_back(
-            &state.store,
-            NewRollout {
-                service_id: row.id,
-                from_revision: row.revision,
-                to_revision: target,
-                kind: RolloutKind::Rollback,
-                author: &author,
-                now,
-            },
-        )
-        .await?;
-        events::service(
-            state,
-            &ServiceRef::from(&row),
-            Level::Warn,
-            &format!(
-                "rollback from revision {} to revision {target} by {author}",
-                row.revision
-            ),
-        )
-        .await;
-        state.reconciler.written(row.id);
-        fresh_view(state, name).await
-    }
-    .await;
-    audit(
+    audited(
         state,
         ctx,
         "service.rollback",
         &format!("service:{name}"),
-        &outcome,
+        async {
+            let (author, row) = writable(state, ctx, name).await?;
+            let target = match input.revision {
+                Some(n) => n,
+                None => previous_revision(state, &row).await?,
+            };
+            let Some(old) = state
+                .store
+                .list_revisions(row.id)
+                .await?
+                .into_iter()
+                .find(|r| r.number == target)
+            else {
+                return Err(OpsError::NotFound(format!(
+                    "{} has no revision {target}",
+                    row.name
+                )));
+            };
+            if target == row.revision {
+                return Err(OpsError::Invalid(format!(
+                    "{} is at revision {target} already",
+                    row.name
+                )));
+            }
+            // An old revision meets today's rules, as a new one would (it may be from
+            // before them: a bind mount, options only an admin sets).
+            check_spec(ctx.principal()?, &old.spec, Some(&row.spec)).map_err(|e| {
+                OpsError::Invalid(format!("revision {target} cannot come back: {e}"))
+            })?;
+            // ... and the secret versions it names still exist.
+            crate::ops::secrets::pin(state, row.team_id, &mut old.spec.clone())
+                .await
+                .map_err(|e| match e {
+                    OpsError::Invalid(why) => {
+                        OpsError::Invalid(format!("revision {target} cannot come back: {why}"))
+                    }
+                    other => other,
+                })?;
+            let now = clock::now_ms();
+            rollout::roll_back(
+                &state.store,
+                NewRollout {
+                    service_id: row.id,
+                    from_revision: row.revision,
+                    to_revision: target,
+                    kind: RolloutKind::Rollback,
+                    author: &author,
+                    now,
+                },
+            )
+            .await?;
+            events::service(
+                state,
+                &ServiceRef::from(&row),
+                Level::Warn,
+                &format!(
+                    "rollback from revision {} to revision {target} by {author}",
+                    row.revision
+                ),
+            )
+            .await;
+            state.reconciler.written(row.id);
+            fresh_view(state, name).await
+        },
     )
-    .await;
-    outcome
+    .await
 }
 
 /// The revision the service was at before its current one.
@@ -124,7 +122,7 @@ pub async fn control_rollout(
         RolloutControl::Resume => "service.resume",
         RolloutControl::Abort => "service.abort",
     };
-    let outcome = async {
+    audited(state, ctx, action, &format!("service:{name}"), async {
         let (author, row) = writable(state, ctx, name).await?;
         let active = state
             .store
@@ -174,10 +172,8 @@ pub async fn control_rollout(
         events::service(state, &ServiceRef::from(&row), Level::Warn, &message).await;
         state.reconciler.written(row.id);
         fresh_view(state, name).await
-    }
-    .await;
-    audit(state, ctx, action, &format!("service:{name}"), &outcome).await;
-    outcome
+    })
+    .await
 }
 
 /// What differs between two revisions of a service.

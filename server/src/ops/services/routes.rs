@@ -176,58 +176,55 @@ pub async fn set_proxy(
     name: &str,
     input: ProxyConfig,
 ) -> Result<ServiceView, OpsError> {
-    let outcome = async {
-        let (author, row) = writable(state, ctx, name).await?;
-        validate::proxy_config(&input).map_err(OpsError::Invalid)?;
-        check_routes(
-            state,
-            ctx.principal()?,
-            row.team_id,
-            &row.team,
-            &row.name,
-            &input,
-        )
-        .await?;
-        routes_free(state, name, &input).await?;
-        if input != row.proxy {
-            state
-                .store
-                .set_proxy(row.id, &input, clock::now_ms())
-                .await?;
-            let routes = if !input.expose {
-                "off the proxy".to_string()
-            } else if input.routes.is_empty() {
-                format!("{}.{} only", row.name, state.proxy.settings.domain)
-            } else {
-                input
-                    .routes
-                    .iter()
-                    .map(validate::format_route)
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            };
-            events::service(
-                state,
-                &ServiceRef::from(&row),
-                Level::Info,
-                &format!(
-                    "proxy routes set by {author}: {routes} ({})",
-                    input.balance.as_str()
-                ),
-            )
-            .await;
-            state.reconciler.written(row.id);
-        }
-        fresh_view(state, name).await
-    }
-    .await;
-    audit(
+    audited(
         state,
         ctx,
         "service.proxy",
         &format!("service:{name}"),
-        &outcome,
+        async {
+            let (author, row) = writable(state, ctx, name).await?;
+            validate::proxy_config(&input).map_err(OpsError::Invalid)?;
+            check_routes(
+                state,
+                ctx.principal()?,
+                row.team_id,
+                &row.team,
+                &row.name,
+                &input,
+            )
+            .await?;
+            routes_free(state, name, &input).await?;
+            if input != row.proxy {
+                state
+                    .store
+                    .set_proxy(row.id, &input, clock::now_ms())
+                    .await?;
+                let routes = if !input.expose {
+                    "off the proxy".to_string()
+                } else if input.routes.is_empty() {
+                    format!("{}.{} only", row.name, state.proxy.settings.domain)
+                } else {
+                    input
+                        .routes
+                        .iter()
+                        .map(validate::format_route)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                events::service(
+                    state,
+                    &ServiceRef::from(&row),
+                    Level::Info,
+                    &format!(
+                        "proxy routes set by {author}: {routes} ({})",
+                        input.balance.as_str()
+                    ),
+                )
+                .await;
+                state.reconciler.written(row.id);
+            }
+            fresh_view(state, name).await
+        },
     )
-    .await;
-    outcome
+    .await
 }
