@@ -76,17 +76,7 @@ async fn announce(state: &AppState, entry: &HostEntry, t: Transition) {
     let id = entry.id();
     match t {
         Transition::Joined => {
-            let facts = entry.live().facts;
-            let what = facts
-                .map(|f| {
-                    format!(
-                        " (Docker {}, {} CPUs, {})",
-                        f.version,
-                        f.cpus,
-                        domain::format::bytes(f.memory_bytes)
-                    )
-                })
-                .unwrap_or_default();
+            let what = engine_words(entry.live().facts.as_ref());
             events::host(
                 state,
                 &name,
@@ -193,4 +183,19 @@ async fn follow(state: AppState, entry: Arc<HostEntry>, token: CancellationToken
             _ = tokio::time::sleep(Duration::from_secs(1)) => {}
         }
     }
+}
+
+/// What a host's engine is, for the event that says it joined: ` (Docker 24.0.5,
+/// 2 CPUs, 3.8 GiB)`, or nothing when it has not answered yet.
+pub fn engine_words(facts: Option<&domain::wire::EngineFacts>) -> String {
+    facts
+        .map(|f| {
+            format!(
+                " (Docker {}, {} CPUs, {})",
+                f.version,
+                f.cpus,
+                domain::format::bytes(f.memory_bytes)
+            )
+        })
+        .unwrap_or_default()
 }

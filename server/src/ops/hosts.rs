@@ -261,16 +261,7 @@ async fn register(state: &AppState, input: &AddHostInput) -> Result<HostView, Op
         .ok_or(OpsError::Internal)?;
     let facts = live.facts.clone();
     let entry = state.hosts.insert(row, engine, live);
-    let what = facts
-        .map(|f| {
-            format!(
-                " (Docker {}, {} CPUs, {})",
-                f.version,
-                f.cpus,
-                domain::format::bytes(f.memory_bytes)
-            )
-        })
-        .unwrap_or_default();
+    let what = crate::cluster::monitor::engine_words(facts.as_ref());
     events::host(
         state,
         &input.name,
