@@ -2,16 +2,18 @@
 //! checks a form before it submits, the server checks again, with the same words.
 //!
 //! By subject: `names` (accounts, teams, hosts, labels, constraints, endpoints),
-//! `spec` (a service's spec), `routes` (host names, domains, routes), `forms`
-//! (the text fields of the forms, parsed and written back).
+//! `spec` (a service's spec), `routes` (host names, domains, routes), `pools`
+//! (host pools), `forms` (the text fields of the forms, parsed and written back).
 
 mod forms;
 mod names;
+mod pools;
 mod routes;
 mod spec;
 
 pub use forms::*;
 pub use names::*;
+pub use pools::*;
 pub use routes::*;
 pub use spec::*;
 

@@ -4,10 +4,11 @@
 //!
 //! By resource: `system` (engines, facts, the error body), `accounts`, `hosts` (and
 //! events), `spec` (a service's spec and its hash), `volumes`, `services`, `proxy`,
-//! `rollouts`.
+//! `rollouts`, `pools` (host pools and the hosts they made).
 
 mod accounts;
 mod hosts;
+mod pools;
 mod proxy;
 mod rollouts;
 mod services;
@@ -17,6 +18,7 @@ mod volumes;
 
 pub use accounts::*;
 pub use hosts::*;
+pub use pools::*;
 pub use proxy::*;
 pub use rollouts::*;
 pub use services::*;

@@ -94,12 +94,19 @@ impl From<&crate::store::ServiceRow> for ServiceRef {
 #[derive(Debug, Clone, Copy)]
 pub enum Subject<'a> {
     Host(&'a str),
+    /// A host pool (admins read these).
+    Pool(&'a str),
     Service(&'a ServiceRef),
 }
 
 /// Records an event about a host.
 pub async fn host(state: &AppState, name: &str, level: Level, message: &str) {
     record(state, Subject::Host(name), level, message).await
+}
+
+/// Records an event about a host pool.
+pub async fn pool(state: &AppState, name: &str, level: Level, message: &str) {
+    record(state, Subject::Pool(name), level, message).await
 }
 
 /// Records an event about a service.
@@ -111,6 +118,7 @@ pub async fn service(state: &AppState, s: &ServiceRef, level: Level, message: &s
 pub async fn record(state: &AppState, subject: Subject<'_>, level: Level, message: &str) {
     let (kind, name, service) = match subject {
         Subject::Host(name) => ("host", name, None),
+        Subject::Pool(name) => ("pool", name, None),
         Subject::Service(s) => ("service", s.name.as_str(), Some((s.id, s.team_id))),
     };
     match level {

@@ -18,6 +18,8 @@
 //! - [`scheduler`]: placement (pure): which host gets a replica, or why none.
 //! - [`reconciler`]: `plan` (pure), health checks, and the loop that makes what
 //!   runs match what the services want.
+//! - [`pools`]: host pools: when no host has room, a new one from a provider
+//!   (the decision pure, the loop owning each machine's state), retired when idle.
 //! - [`rollout`]: rollout state, owned: the state machine, and every move of a
 //!   rollout as one transaction guarded on the state it expects.
 //! - [`proxy`]: the reverse proxy to the services' healthy replicas, its route
@@ -54,6 +56,7 @@ pub mod events;
 pub mod http;
 pub mod model;
 pub mod ops;
+pub mod pools;
 pub mod proxy;
 pub mod reconciler;
 pub mod rollout;
@@ -247,7 +250,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
 }
 
 /// Starts the background tasks (heartbeats, engine event followers, the reconcile
-/// loop and the health checks); they stop when the state's shutdown token is
+/// loop, the health checks and the host pools); they stop when the state's shutdown token is
 /// cancelled.
 pub fn spawn_background(state: &AppState, heartbeat_interval: std::time::Duration) {
     let token = state.shutdown.clone();
@@ -262,6 +265,7 @@ pub fn spawn_background(state: &AppState, heartbeat_interval: std::time::Duratio
         state.reconciler.clone(),
         token.clone(),
     ));
+    tokio::spawn(pools::run(state.clone(), token.clone()));
     tokio::spawn(proxy::sampler(state.proxy.clone(), token));
 }
 

@@ -63,6 +63,8 @@ pub struct AppState {
     pub bus: EventBus,
     /// Keeps what runs as the services want it.
     pub reconciler: Arc<Reconciler>,
+    /// Host pools: what waits for a new host, and the pools' failures.
+    pub pools: crate::pools::Pools,
     /// Sends requests to the services' healthy replicas.
     pub proxy: Arc<Proxy>,
     pub leptos: LeptosOptions,
@@ -108,6 +110,7 @@ impl AppState {
             hosts,
             bus: EventBus::new(),
             reconciler: Arc::new(Reconciler::new(runtime)),
+            pools: Default::default(),
             proxy: Arc::new(Proxy::new(Default::default())),
             store,
             leptos,

@@ -259,6 +259,12 @@ fn logout(who: Who) -> Expect {
     }
 }
 
+/// A pool whose provider is never called (nothing waits for it).
+fn pool_body(name: &str) -> Value {
+    json!({"name": name, "provider": {"kind": "command", "command": "/bin/true"},
+           "cpu_millis": 1000, "memory_bytes": 1073741824u64, "max_hosts": 2})
+}
+
 /// A request for one case, prepared anew for each caller (targets are fresh, so an
 /// allowed call in one row does not spoil the next).
 struct Prepared {
@@ -336,6 +342,26 @@ async fn request(w: &World, case: &str, who: Who, n: usize) -> Prepared {
             w.t.add_host(&name, "unix:///nonexistent/berth/docker.sock")
                 .await;
             at(format!("/api/v1/hosts/{name}"))
+        }
+        "pools" => at("/api/v1/pools"),
+        "pool.create" => with("/api/v1/pools", pool_body(&format!("p-{n}"))),
+        "pool.show" | "pool.update" | "pool.delete" | "pool.retire" => {
+            let name = format!("p-{n}");
+            let r = w
+                .call(
+                    &w.auth(Who::Admin),
+                    "POST",
+                    "/api/v1/pools",
+                    Some(pool_body(&name)),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+            match case {
+                "pool.update" => with(format!("/api/v1/pools/{name}"), pool_body(&name)),
+                // No host of that name: past authorization, a 404.
+                "pool.retire" => at(format!("/api/v1/pools/{name}/hosts/{name}-000000/retire")),
+                _ => at(format!("/api/v1/pools/{name}")),
+            }
         }
         "events" => at("/api/v1/events"),
         "engines" => at("/api/v1/engines"),
@@ -676,6 +702,17 @@ const MATRIX: &[Entry] = &[
         "/api/v1/hosts/{name}/drain",
         "host.drain",
         admin_only,
+    ),
+    ("GET", "/api/v1/pools", "pools", admin_reader),
+    ("POST", "/api/v1/pools", "pool.create", admin_only),
+    ("GET", "/api/v1/pools/{name}", "pool.show", admin_reader),
+    ("PUT", "/api/v1/pools/{name}", "pool.update", admin_only),
+    ("DELETE", "/api/v1/pools/{name}", "pool.delete", admin_only),
+    (
+        "POST",
+        "/api/v1/pools/{name}/hosts/{host}/retire",
+        "pool.retire",
+        admin_reach,
     ),
     ("GET", "/api/v1/events", "events", logged_in),
     ("GET", "/api/v1/engines", "engines", logged_in),

@@ -303,6 +303,47 @@ async fn a_revision_from_before_the_rules_does_not_come_back() {
 }
 
 #[tokio::test]
+async fn host_pools_are_the_admins() {
+    let w = World::new().await;
+    let pool = json!({"name": "burst", "provider": {"kind": "command", "command": "/bin/true"},
+                      "cpu_millis": 1000, "memory_bytes": 1073741824u64, "max_hosts": 2});
+    for who in [&w.alice, &w.avery, &w.bob] {
+        let r = w.call(who, "GET", "/api/v1/pools", None).await;
+        refused(
+            &r,
+            StatusCode::FORBIDDEN,
+            "only cluster admins",
+            "list pools",
+        );
+        let r = w
+            .call(who, "POST", "/api/v1/pools", Some(pool.clone()))
+            .await;
+        refused(
+            &r,
+            StatusCode::FORBIDDEN,
+            "only cluster admins",
+            "create a pool",
+        );
+    }
+    let r = w.call(&w.admin, "POST", "/api/v1/pools", Some(pool)).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    // A pool's events (its provider's words) are the admins' to read.
+    let words = "provider said: token sk-live-123 expired";
+    server::events::pool(&w.t.state, "burst", server::events::Level::Error, words).await;
+    let alices = w.call(&w.alice, "GET", "/api/v1/events", None).await.text;
+    assert!(!alices.contains("sk-live"), "{alices}");
+    let pools_only = w
+        .call(&w.alice, "GET", "/api/v1/events?kind=pool", None)
+        .await;
+    assert!(!pools_only.text.contains("sk-live"), "{}", pools_only.text);
+    let admins = w
+        .call(&w.admin, "GET", "/api/v1/events?kind=pool", None)
+        .await
+        .text;
+    assert!(admins.contains("sk-live"), "{admins}");
+}
+
+#[tokio::test]
 async fn identities_never_repeat() {
     let w = World::new().await;
     let spec = json!({"image": "demo:v1", "port": 8080});

@@ -9,6 +9,7 @@ mod events;
 pub mod health;
 mod hosts;
 mod openapi;
+mod pools;
 pub mod proxy;
 mod services;
 mod system;
@@ -53,6 +54,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(tokens::router())
         .merge(audit::router())
         .merge(hosts::router())
+        .merge(pools::router())
         .merge(events::router())
         .merge(services::router())
         .merge(proxy::router())

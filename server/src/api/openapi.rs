@@ -16,6 +16,7 @@ use utoipa::OpenApi;
         (name = "volumes", description = "Volumes of services on the hosts"),
         (name = "proxy", description = "The proxy: routes, replicas, counters, nginx export"),
         (name = "hosts", description = "Docker hosts: register, cordon, drain, remove (admins)"),
+        (name = "pools", description = "Host pools: new hosts from a provider when none has room, retired when idle (admins)"),
         (name = "accounts", description = "Setup, login, the caller's own account"),
         (name = "users", description = "Users (admins)"),
         (name = "teams", description = "Teams and memberships"),

@@ -18,6 +18,9 @@ pub enum Action {
     ManageHosts,
     /// Read the audit log.
     ReadAudit,
+    /// See host pools and their machines (their providers are the cluster's
+    /// business). Changing them is [`Action::ManageHosts`].
+    ReadPools,
     /// See a team and its members.
     ReadTeam(i64),
     /// See a team's services.
@@ -39,6 +42,7 @@ impl Action {
             self,
             Action::ReadCluster
                 | Action::ReadAudit
+                | Action::ReadPools
                 | Action::ReadTeam(_)
                 | Action::ReadServices(_)
                 | Action::ReadSecrets(_)
@@ -73,6 +77,7 @@ pub fn authorize(p: &Principal, action: Action) -> Result<(), Denied> {
         Action::ManageTeams => Err(Denied("only cluster admins manage teams".into())),
         Action::ManageHosts => Err(Denied("only cluster admins manage hosts".into())),
         Action::ReadAudit => Err(Denied("only cluster admins read the audit log".into())),
+        Action::ReadPools => Err(Denied("only cluster admins see host pools".into())),
         Action::ReadTeam(id) | Action::ReadServices(id) | Action::ReadSecrets(id) => {
             match p.team_role(id) {
                 Some(_) => Ok(()),
@@ -148,6 +153,7 @@ mod tests {
             (ManageTeams, [true, false, false, false, false, false]),
             (ManageHosts, [true, false, false, false, false, false]),
             (ReadAudit, [true, true, false, false, false, false]),
+            (ReadPools, [true, true, false, false, false, false]),
             (ReadTeam(1), [true, true, true, true, false, true]),
             (ReadServices(1), [true, true, true, true, false, true]),
             (WriteServices(1), [true, false, true, false, false, false]),

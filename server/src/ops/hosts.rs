@@ -212,7 +212,8 @@ pub async fn add(state: &AppState, ctx: &Ctx, input: AddHostInput) -> Result<Hos
     .await
 }
 
-async fn register(state: &AppState, input: &AddHostInput) -> Result<HostView, OpsError> {
+/// Registers a host that answers (admins through [`add`], start-up, host pools).
+pub(crate) async fn register(state: &AppState, input: &AddHostInput) -> Result<HostView, OpsError> {
     let checked = check_input(input)?;
     if state.store.host_by_name(&input.name).await?.is_some() {
         return Err(OpsError::Conflict(format!(
@@ -332,7 +333,7 @@ fn describe_labels(labels: &BTreeMap<String, String>) -> String {
 }
 
 /// Reloads a host's row into the registry after a change.
-async fn refresh(state: &AppState, id: i64) -> Result<HostView, OpsError> {
+pub(crate) async fn refresh(state: &AppState, id: i64) -> Result<HostView, OpsError> {
     let row: HostRow = state
         .store
         .host_by_id(id)
@@ -400,31 +401,46 @@ pub async fn schedule(
 }
 
 /// Unregisters a host. Refused while Berth's replicas run there, unless forced (they
-/// are then left running, unmanaged, on the host).
+/// are then left running, unmanaged, on the host); refused for a host a pool made
+/// (the pool retires it, and destroys the machine).
 pub async fn remove(state: &AppState, ctx: &Ctx, name: &str, force: bool) -> Result<(), OpsError> {
     audited(state, ctx, "host.remove", &format!("host:{name}"), async {
         ctx.allowed(Action::ManageHosts)?;
         let entry = find(state, name)?;
+        let id = entry.id();
+        let pools = state.store.list_pool_hosts().await?;
+        if let Some(p) = pools.iter().find(|p| p.host_id == Some(id)) {
+            let pool = state.store.list_pools().await?;
+            let pool = pool.iter().find(|x| x.id == p.pool_id).map_or("?", |x| &x.name);
+            return Err(OpsError::Conflict(format!(
+                "{name} was made by pool {pool}: retire it on the Pools page (or POST /api/v1/pools/{pool}/hosts/{name}/retire), and Berth drains and destroys it"
+            )));
+        }
         let running = entry.live().usage.containers;
         if running > 0 && !force {
             return Err(OpsError::Conflict(format!(
                 "{name} still runs {running} of Berth's replicas; drain it first, or remove it with force=true"
             )));
         }
-        let id = entry.id();
-        state.store.delete_host(id).await?;
-        state.hosts.remove(id);
-        state.hosts.remove_tls(name);
+        unregister(state, id, name).await?;
         let message = if running > 0 {
             format!("host {name} removed with force; {running} replicas were left on it")
         } else {
             format!("host {name} removed")
         };
         events::host(state, name, Level::Warn, &message).await;
-        state.bus.publish(ClusterEvent::HostChanged { host_id: id });
         Ok(())
     })
     .await
+}
+
+/// Forgets a host: its row, its client, its TLS files.
+pub(crate) async fn unregister(state: &AppState, id: i64, name: &str) -> Result<(), OpsError> {
+    state.store.delete_host(id).await?;
+    state.hosts.remove(id);
+    state.hosts.remove_tls(name);
+    state.bus.publish(ClusterEvent::HostChanged { host_id: id });
+    Ok(())
 }
 
 /// Puts every stored host into the registry at start-up; heartbeats tell how they

@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod audit;
 pub mod events;
 pub mod hosts;
+pub mod pools;
 pub mod proxy;
 pub mod secrets;
 pub mod services;

@@ -173,6 +173,39 @@ fn desired_from(
     }
 }
 
+/// What the host pools need from a pass: the replicas no host takes (with what
+/// they need), and Berth's replicas on each host.
+fn for_pools(
+    desired: &[DesiredService],
+    observed: &[ObservedReplica],
+    plan: &Plan,
+) -> (Vec<crate::pools::Unplaced>, HashMap<i64, u32>) {
+    let by_id: HashMap<i64, &DesiredService> = desired.iter().map(|d| (d.id, d)).collect();
+    let mut unplaced = Vec::new();
+    for (service_id, problems) in &plan.problems {
+        let Some(d) = by_id.get(service_id) else {
+            continue;
+        };
+        for p in problems {
+            if let Problem::NotPlaced { slot, .. } = p {
+                unplaced.push(crate::pools::Unplaced {
+                    service_id: *service_id,
+                    slot: *slot,
+                    cpu_millis: u64::from(d.spec.resources.cpu_millis),
+                    memory_bytes: d.spec.resources.memory_bytes,
+                    host_port: d.spec.host_port,
+                    constraints: d.spec.placement.constraints.clone(),
+                });
+            }
+        }
+    }
+    let mut per_host: HashMap<i64, u32> = HashMap::new();
+    for r in observed.iter().filter(|r| r.status.alive()) {
+        *per_host.entry(r.host_id).or_default() += 1;
+    }
+    (unplaced, per_host)
+}
+
 /// Whether a bus event may change what a pass would do.
 fn relevant(event: &ClusterEvent) -> bool {
     match event {
@@ -421,6 +454,8 @@ impl Driver {
             state, &desired, &observed, &d.plan, &d.delayed, &backoff, now,
         )
         .await;
+        let (unplaced, per_host) = for_pools(&desired, &observed, &d.plan);
+        state.pools.observe(unplaced, per_host, now);
         // The proxy's table follows before any replica is stopped below.
         let domain = &state.proxy.settings.domain;
         state

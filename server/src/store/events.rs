@@ -66,11 +66,12 @@ impl Store {
         }
         if let Some(teams) = &f.teams {
             // Service events without a team (from before events carried one, or
-            // of a team that is gone) are an admin's to read.
+            // of a team that is gone) are an admin's to read; so are the pools'
+            // (their providers' errors are the cluster's business).
             if teams.is_empty() {
-                q.push(" AND kind != 'service'");
+                q.push(" AND kind NOT IN ('service', 'pool')");
             } else {
-                q.push(" AND (kind != 'service' OR team_id IN (");
+                q.push(" AND kind != 'pool' AND (kind != 'service' OR team_id IN (");
                 let mut ids = q.separated(", ");
                 for t in teams {
                     ids.push_bind(*t);

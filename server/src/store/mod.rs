@@ -4,12 +4,14 @@
 //! One file per table group: `settings`, `users`, `sessions`, `tokens`, `teams`,
 //! `audit`, `hosts`, `events`, `services` (with their revisions), `rollouts`,
 //! `volumes` (where per-replica volumes live), `domains` (teams' host names),
-//! `secrets` (teams' encrypted values).
+//! `secrets` (teams' encrypted values), `pools` (host pools and the machines
+//! they asked for).
 
 mod audit;
 mod domains;
 mod events;
 mod hosts;
+mod pools;
 mod rollouts;
 mod secrets;
 mod services;
@@ -24,6 +26,7 @@ pub use audit::{AuditFilter, NewAudit};
 pub use domains::DomainRow;
 pub use events::{EventFilter, NewEvent};
 pub use hosts::{HostRow, NewHost, TlsPem};
+pub use pools::{Move as PoolHostMove, PoolFields, PoolHostRow, PoolRow};
 pub use rollouts::{Expect, Move, NewRollout, RolloutRow};
 pub use secrets::{Sealed, SecretRow};
 pub use services::{NewService, RevisionRow, ServiceRow, Unreadable, VolumeDeletion};

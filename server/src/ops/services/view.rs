@@ -55,9 +55,25 @@ pub fn view(state: &AppState, row: &ServiceRow, rollout: Option<&RolloutRow>) ->
         running,
         healthy,
         instances,
-        problems: seen.problems.iter().map(Problem::to_string).collect(),
+        problems: seen
+            .problems
+            .iter()
+            .map(|p| problem_words(state, row.id, p))
+            .collect(),
         last_error: seen.last_error,
         observed_at_ms: seen.observed_at_ms,
+    }
+}
+
+/// A problem in words; a replica no host takes, for which a pool is making a
+/// host (or cannot), says so with the placement's words after it.
+fn problem_words(state: &AppState, service_id: i64, p: &Problem) -> String {
+    match p {
+        Problem::NotPlaced { slot, why } => match state.pools.wait_of(service_id, *slot) {
+            Some(w) => format!("{} ({why})", w.sentence(*slot, crate::clock::now_ms())),
+            None => p.to_string(),
+        },
+        _ => p.to_string(),
     }
 }
 
@@ -157,7 +173,7 @@ pub(super) fn instances(
             (None, why) => (
                 ReplicaState::Waiting,
                 String::new(),
-                why.map(Problem::to_string),
+                why.map(|p| problem_words(state, row.id, p)),
             ),
         };
         out.push(ReplicaView {

@@ -1,0 +1,212 @@
+//! Calling a pool's provider: its command, run directly (never through a shell)
+//! with a clean environment, a JSON request on stdin and a JSON answer on stdout,
+//! bounded in time and in output. Any cloud CLI or tool plugs in this way.
+
+use std::process::Stdio;
+use std::time::Duration;
+
+use domain::wire::{Provider, ProviderAnswer};
+use serde::Serialize;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+/// The most a provider may write on stdout or stderr.
+const MAX_OUTPUT: u64 = 64 * 1024;
+/// What the environment keeps: a provider's credentials belong in its own files.
+const KEPT_ENV: [&str; 6] = ["PATH", "HOME", "USER", "LANG", "TZ", "SSL_CERT_FILE"];
+
+/// The request a provider reads on stdin.
+#[derive(Debug, Clone, Serialize)]
+pub struct Request<'a> {
+    /// `create` or `destroy`.
+    pub action: &'static str,
+    pub pool: &'a str,
+    pub name: &'a str,
+    pub labels: &'a std::collections::BTreeMap<String, String>,
+    pub cpu_millis: u64,
+    pub memory_bytes: u64,
+}
+
+/// Why a provider call failed, in words an admin acts on.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    #[error("cannot run {command}: {cause}")]
+    Spawn { command: String, cause: String },
+    #[error("the provider did not finish within {secs} s")]
+    Timeout { secs: u64 },
+    #[error("the provider failed ({status}){}", tail(.stderr))]
+    Failed { status: String, stderr: String },
+    #[error("the provider's answer is not what Berth expects: {0}")]
+    BadAnswer(String),
+}
+
+/// ": <the last line of stderr>", or nothing.
+fn tail(stderr: &str) -> String {
+    match stderr.lines().rev().map(str::trim).find(|l| !l.is_empty()) {
+        Some(line) => {
+            let line: String = line.chars().take(300).collect();
+            format!(": {line}")
+        }
+        None => String::new(),
+    }
+}
+
+/// Runs the provider with `request`; its stdout when it exits 0.
+pub async fn call(
+    provider: &Provider,
+    request: &Request<'_>,
+    limit: Duration,
+) -> Result<Vec<u8>, ProviderError> {
+    let Provider::Command { command, args } = provider;
+    let mut cmd = tokio::process::Command::new(command);
+    cmd.args(args)
+        .env_clear()
+        .envs(
+            KEPT_ENV
+                .iter()
+                .filter_map(|k| std::env::var(k).ok().map(|v| (*k, v))),
+        )
+        .env("BERTH_POOL", request.pool)
+        .env("BERTH_HOST_NAME", request.name)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let mut child = cmd.spawn().map_err(|e| ProviderError::Spawn {
+        command: command.clone(),
+        cause: e.to_string(),
+    })?;
+    let body = serde_json::to_vec(request).map_err(|e| ProviderError::BadAnswer(e.to_string()))?;
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    let mut stdout = child
+        .stdout
+        .take()
+        .expect("stdout is piped")
+        .take(MAX_OUTPUT);
+    let mut stderr = child
+        .stderr
+        .take()
+        .expect("stderr is piped")
+        .take(MAX_OUTPUT);
+    let run = async {
+        // A provider that does not read its stdin must not block the call.
+        let write = async {
+            let _ = stdin.write_all(&body).await;
+            drop(stdin);
+        };
+        let mut out = Vec::new();
+        let mut err = Vec::new();
+        let read_out = stdout.read_to_end(&mut out);
+        let read_err = stderr.read_to_end(&mut err);
+        let (_, _, _) = tokio::join!(write, read_out, read_err);
+        let status = child.wait().await;
+        (status, out, err)
+    };
+    let (status, out, err) =
+        tokio::time::timeout(limit, run)
+            .await
+            .map_err(|_| ProviderError::Timeout {
+                secs: limit.as_secs(),
+            })?;
+    let status = status.map_err(|e| ProviderError::Spawn {
+        command: command.clone(),
+        cause: e.to_string(),
+    })?;
+    if !status.success() {
+        return Err(ProviderError::Failed {
+            status: status.to_string(),
+            stderr: String::from_utf8_lossy(&err).into_owned(),
+        });
+    }
+    Ok(out)
+}
+
+/// A `create` answer, checked: an endpoint Berth can use and, if given, an address
+/// and complete TLS material.
+pub fn answer(stdout: &[u8]) -> Result<ProviderAnswer, ProviderError> {
+    let a: ProviderAnswer =
+        serde_json::from_slice(stdout).map_err(|e| ProviderError::BadAnswer(e.to_string()))?;
+    domain::validate::endpoint(&a.endpoint).map_err(ProviderError::BadAnswer)?;
+    if let Some(address) = &a.address {
+        domain::validate::address(address).map_err(ProviderError::BadAnswer)?;
+    }
+    Ok(a)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::BTreeMap;
+
+    fn script(dir: &crate::testing::TempDir, body: &str) -> Provider {
+        use std::os::unix::fs::PermissionsExt;
+        let path = dir.0.join("provider");
+        std::fs::write(&path, format!("#!/bin/sh\n{body}\n")).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+        Provider::Command {
+            command: path.to_string_lossy().into_owned(),
+            args: vec!["one".into()],
+        }
+    }
+
+    fn request(labels: &BTreeMap<String, String>) -> Request<'_> {
+        Request {
+            action: "create",
+            pool: "web",
+            name: "web-abc123",
+            labels,
+            cpu_millis: 1000,
+            memory_bytes: 1 << 30,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_provider_reads_the_request_and_its_answer_is_checked() {
+        let dir = crate::testing::TempDir::new();
+        let labels = BTreeMap::new();
+        // It echoes what it was given: the request on stdin, its argument, the name.
+        let p = script(
+            &dir,
+            r#"read -r req; case "$req" in *'"action":"create"'*'"name":"web-abc123"'*) ;; *) exit 3;; esac
+[ "$1" = one ] && [ "$BERTH_HOST_NAME" = web-abc123 ] || exit 4
+echo '{"endpoint":"tcp://10.0.0.5:2376","address":"10.0.0.5"}'"#,
+        );
+        let out = call(&p, &request(&labels), Duration::from_secs(10))
+            .await
+            .unwrap();
+        let a = answer(&out).unwrap();
+        assert_eq!(a.endpoint, "tcp://10.0.0.5:2376");
+        assert!(answer(br#"{"endpoint":"ftp://x"}"#).is_err());
+        assert!(answer(b"not json").is_err());
+    }
+
+    #[tokio::test]
+    async fn failures_say_what_went_wrong() {
+        let dir = crate::testing::TempDir::new();
+        let labels = BTreeMap::new();
+        let p = script(&dir, "echo 'quota exceeded in zone a' >&2; exit 2");
+        let err = call(&p, &request(&labels), Duration::from_secs(10))
+            .await
+            .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "the provider failed (exit status: 2): quota exceeded in zone a"
+        );
+        let p = script(&dir, "sleep 30");
+        let err = call(&p, &request(&labels), Duration::from_millis(300))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, ProviderError::Timeout { .. }), "{err}");
+        let missing = Provider::Command {
+            command: "/nonexistent/provider".into(),
+            args: vec![],
+        };
+        let err = call(&missing, &request(&labels), Duration::from_secs(1))
+            .await
+            .unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("cannot run /nonexistent/provider"),
+            "{err}"
+        );
+    }
+}
