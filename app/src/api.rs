@@ -249,6 +249,33 @@ pub async fn schedule_host(name: String, what: String) -> Result<HostView, AppEr
 }
 
 #[server]
+pub async fn list_pools() -> Result<Vec<PoolView>, AppError> {
+    get("/api/v1/pools".into()).await
+}
+
+#[server]
+pub async fn create_pool(input: PoolInput) -> Result<PoolView, AppError> {
+    send(Method::POST, "/api/v1/pools".into(), input).await
+}
+
+#[server]
+pub async fn update_pool(input: PoolInput) -> Result<PoolView, AppError> {
+    let path = format!("/api/v1/pools/{}", seg(&input.name));
+    send(Method::PUT, path, input).await
+}
+
+#[server]
+pub async fn delete_pool(name: String) -> Result<(), AppError> {
+    act(Method::DELETE, format!("/api/v1/pools/{}", seg(&name))).await
+}
+
+#[server]
+pub async fn retire_pool_host(pool: String, host: String) -> Result<PoolView, AppError> {
+    let path = format!("/api/v1/pools/{}/hosts/{}/retire", seg(&pool), seg(&host));
+    act(Method::POST, path).await
+}
+
+#[server]
 pub async fn remove_host(name: String, force: bool) -> Result<(), AppError> {
     act(
         Method::DELETE,

@@ -32,6 +32,17 @@ pub fn ago(ms: i64) -> String {
     }
 }
 
+/// A span in milliseconds -> `42 s`, `3 min`, `2 h 5 min`, `4 d`.
+pub fn duration_words(ms: i64) -> String {
+    let s = ms.max(0) / 1000;
+    match s {
+        0..=59 => format!("{s} s"),
+        60..=3599 => format!("{} min", s / 60),
+        3600..=86_399 => format!("{} h {} min", s / 3600, s % 3600 / 60),
+        _ => format!("{} d", s / 86_400),
+    }
+}
+
 /// Millicores -> `0.5` CPUs, `2` CPUs.
 pub fn cpus(millis: i64) -> String {
     if millis % 1000 == 0 {

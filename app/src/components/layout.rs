@@ -63,7 +63,12 @@ const NAV: [NavItem; 9] = [
     },
 ];
 
-const ADMIN: [NavItem; 2] = [
+const ADMIN: [NavItem; 3] = [
+    NavItem {
+        href: "/pools",
+        label: "Pools",
+        icon: "M4 14h16v6H4zM8 17h.01M12 4v7M8.5 7.5L12 11l3.5-3.5",
+    },
     NavItem {
         href: "/users",
         label: "Users",

@@ -2,7 +2,7 @@
 //! `muted`, each a CSS class of the one stylesheet). Colours are the pages' business,
 //! so they live here and not with the states in `domain`.
 
-use crate::wire::{Health, HostState, RolloutState, ServicePhase};
+use crate::wire::{Health, HostState, PoolHostState, RolloutState, ServicePhase};
 
 /// A state with a badge colour.
 pub trait Tone {
@@ -16,6 +16,16 @@ impl Tone for HostState {
             HostState::Unreachable => "bad",
             HostState::Cordoned | HostState::Draining => "warn",
             HostState::Pending => "muted",
+        }
+    }
+}
+
+impl Tone for PoolHostState {
+    fn tone(self) -> &'static str {
+        match self {
+            PoolHostState::Ready => "ok",
+            PoolHostState::Creating | PoolHostState::Booting | PoolHostState::Draining => "warn",
+            PoolHostState::Destroying => "muted",
         }
     }
 }

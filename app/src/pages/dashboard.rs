@@ -6,20 +6,25 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 
-use crate::api::{list_hosts, list_rollouts, list_services};
+use crate::api::{list_hosts, list_pools, list_rollouts, list_services};
 use crate::components::hosts::{HostSummary, HostTable};
 use crate::components::layout::PageHeader;
 use crate::components::services::{ReadyBar, ServiceTable};
 use crate::components::widgets::{every, on_service_change, Badge, ErrorBox};
-use crate::wire::RolloutView;
+use crate::wire::{PoolView, RolloutView};
 
 #[component]
 pub fn Dashboard() -> impl IntoView {
     let hosts = Resource::new(|| (), |_| list_hosts());
     let services = Resource::new(|| (), |_| list_services());
     let rollouts = Resource::new(|| (), |_| list_rollouts());
+    // Admins only: for anyone else the call is refused and nothing shows.
+    let pools = Resource::new(|| (), |_| list_pools());
     let (pending, set_pending) = signal(false);
-    every(Duration::from_secs(2), move || hosts.refetch());
+    every(Duration::from_secs(2), move || {
+        hosts.refetch();
+        pools.refetch();
+    });
     every(Duration::from_secs(5), move || services.refetch());
     on_service_change(None, move || {
         services.refetch();
@@ -34,6 +39,13 @@ pub fn Dashboard() -> impl IntoView {
             {move || Suspend::new(async move {
                 let list = rollouts.await.unwrap_or_default();
                 (!list.is_empty()).then(|| view! { <RolloutsInProgress list/> })
+            })}
+        </Transition>
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                let list = pools.await.unwrap_or_default();
+                let busy = list.iter().any(|p| p.waiting > 0 || p.hosts.iter().any(|h| h.state.in_flight()));
+                busy.then(|| view! { <HostsBeingMade list/> })
             })}
         </Transition>
         <section class="panel">
@@ -67,6 +79,45 @@ pub fn Dashboard() -> impl IntoView {
                 }
             })}
         </Transition>
+    }
+}
+
+/// Hosts the pools are making, and the replicas waiting for them.
+#[component]
+fn HostsBeingMade(list: Vec<PoolView>) -> impl IntoView {
+    let lines = list
+        .into_iter()
+        .flat_map(|p| {
+            let mut out: Vec<String> = p
+                .hosts
+                .iter()
+                .filter(|h| h.state.in_flight())
+                .map(|h| {
+                    format!(
+                        "{} for pool {}: {} ({} s)",
+                        h.name,
+                        p.name,
+                        h.state,
+                        h.state_for_ms / 1000
+                    )
+                })
+                .collect();
+            if p.waiting > 0 {
+                out.push(format!("{} replica(s) wait for pool {}", p.waiting, p.name));
+            }
+            out
+        })
+        .collect::<Vec<_>>();
+    view! {
+        <section class="panel" aria-label="Hosts being made">
+            <div class="panel-head">
+                <h2>"Hosts being made"</h2>
+                <a href="/pools" class="small">"Pools"</a>
+            </div>
+            <ul class="plain-list">
+                {lines.into_iter().map(|l| view! { <li>{l}</li> }).collect_view()}
+            </ul>
+        </section>
     }
 }
 

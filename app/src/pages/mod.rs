@@ -7,6 +7,7 @@ pub mod host;
 pub mod hosts;
 pub mod login;
 pub mod not_found;
+pub mod pools;
 pub mod proxy;
 pub mod secrets;
 pub mod service;

@@ -136,6 +136,8 @@ pub struct PoolHostView {
     pub state: PoolHostState,
     /// Since when it is in this state.
     pub since_ms: i64,
+    /// How long it has been in this state, when this was made.
+    pub state_for_ms: i64,
     pub requested_at_ms: i64,
     /// Its engine's endpoint, once the provider answered.
     pub endpoint: Option<String>,
@@ -143,8 +145,9 @@ pub struct PoolHostView {
     pub registered: bool,
     /// Berth's replicas on it now.
     pub replicas: u32,
-    /// Since when it has had no replicas (it is retired after the pool's idle time).
-    pub idle_since_ms: Option<i64>,
+    /// How long it has had no replica, when this was made (it is retired after the
+    /// pool's idle time).
+    pub idle_for_ms: Option<i64>,
     pub last_error: Option<String>,
 }
 

@@ -215,13 +215,17 @@ fn machine_view(state: &AppState, m: &PoolHostRow) -> PoolHostView {
         name: m.name.clone(),
         state: m.state,
         since_ms: m.state_since,
+        state_for_ms: (clock::now_ms() - m.state_since).max(0),
         requested_at_ms: m.requested_at,
         endpoint: m.endpoint.clone(),
         registered: entry.is_some(),
         replicas: entry
             .as_ref()
             .map_or(0, |e| e.live().usage.containers.max(0) as u32),
-        idle_since_ms: m.host_id.and_then(|h| state.pools.empty_since(h)),
+        idle_for_ms: m
+            .host_id
+            .and_then(|h| state.pools.empty_since(h))
+            .map(|t| (clock::now_ms() - t).max(0)),
         last_error: m.last_error.clone(),
     }
 }

@@ -5,8 +5,9 @@
 //!
 //! Scale up packs the waiting replicas (largest first) into the room of hosts
 //! already being made, then into new hosts of the smallest pool whose labels and
-//! capacity take them, up to the pool's max: hosts in flight are counted, so a
-//! second decision before they answer asks for nothing more. Scale down retires a
+//! capacity take them, up to the pool's max (every machine it has counts, even one
+//! being destroyed): hosts in flight are counted, so a second decision before they
+//! answer asks for nothing more. Scale down retires a
 //! ready host that has had no replica for the pool's idle time, above its min,
 //! unless it holds a per-replica volume.
 
@@ -160,12 +161,12 @@ pub fn decide(input: &Input) -> Decision {
     let mut out = Decision::default();
     let pools = by_size(input.pools);
     let mut bins = open_bins(input, &pools);
+    // Every machine counts towards the max until it is gone: one being destroyed
+    // still exists (and costs), and a provider that fails to destroy stops the pool
+    // from asking for more at its max instead of piling machines up.
     let mut count: Vec<u32> = pools
         .iter()
-        .map(|p| {
-            let alive = |m: &&Machine| m.pool_id == p.id && m.state != PoolHostState::Destroying;
-            input.machines.iter().filter(alive).count() as u32
-        })
+        .map(|p| input.machines.iter().filter(|m| m.pool_id == p.id).count() as u32)
         .collect();
     let batch_due = input
         .waiting

@@ -70,7 +70,7 @@ pub fn view(state: &AppState, row: &ServiceRow, rollout: Option<&RolloutRow>) ->
 fn problem_words(state: &AppState, service_id: i64, p: &Problem) -> String {
     match p {
         Problem::NotPlaced { slot, why } => match state.pools.wait_of(service_id, *slot) {
-            Some(w) => format!("{} ({why})", w.sentence(*slot, crate::clock::now_ms())),
+            Some(w) => format!("{}; {why}", w.sentence(*slot, crate::clock::now_ms())),
             None => p.to_string(),
         },
         _ => p.to_string(),

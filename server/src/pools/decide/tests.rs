@@ -170,6 +170,9 @@ fn replicas_wanting_one_host_port_get_a_host_each() {
 #[test]
 fn a_pool_at_its_max_or_failing_says_so_and_asks_for_nothing() {
     let pools = [pool(7, "web", &[], 8, 1)];
+    // A machine being destroyed still counts towards the max.
+    let d = decide_with(&pools, &[machine(1, 7, Destroying)], &[waiting(1, 3, 4)]);
+    assert_eq!(creates(&d), []);
     let d = decide_with(&pools, &[machine(1, 7, Ready)], &[waiting(1, 3, 4)]);
     assert_eq!(creates(&d), []);
     assert_eq!(
