@@ -32,6 +32,14 @@ Measured, each the median of several runs:
                   rolled out to the 3 replicas that use it: time from the write to 3
                   healthy replicas of the new revision with no old one left
 
+  pools           a pool whose provider (scripts/pool-provider) starts a Docker
+                  daemon on this machine: for a replica that fits no host, the time
+                  from the replica's "not placed" event to the provisioning request
+                  (the pool host's requested_at) and to the replica healthy on the
+                  new host; and for a burst of 20 waiting replicas over 4 services
+                  (each replica sets aside 30% of a host's memory: 3 per host), the
+                  hosts made against the 7 needed
+
 Every request goes to 127.0.0.0/8 or the engine's unix socket.
 """
 
@@ -600,6 +608,49 @@ def bench_tenancy(args):
     return quiet, loaded, statuses, rollouts
 
 
+def pool_hosts(b):
+    return b.req("GET", "/api/v1/pools/bench")["hosts"]
+
+
+def bench_pools(args, engine):
+    b = Berth(args.berth, args.user, args.password)
+    b.ensure_team("bench")
+    memory = b.req("GET", "/api/v1/hosts")[0]["facts"]["memory_bytes"]
+    b.req("POST", "/api/v1/pools", {
+        "name": "bench", "provider": {"kind": "command", "command": args.provider},
+        "labels": {"pool": "bench"}, "cpu_millis": 2000, "memory_bytes": memory,
+        "max_hosts": 10, "idle_secs": 10, "boot_timeout_secs": 120})
+    spec = lambda share: {"image": IMAGE, "port": 8080, "resources": {"memory_bytes": int(memory * share)},
+                          "placement": {"constraints": ["pool=bench"]},
+                          "health": {"kind": "http", "path": "/healthz", "interval_ms": 500, "start_period_ms": 10000}}
+    gone = lambda: not pool_hosts(b)
+    to_request, to_healthy = [], []
+    for run in range(args.runs):
+        b.req("POST", "/api/v1/services", {"name": "pooled", "team": "bench", "replicas": 1, "spec": spec(0.5)})
+        wait(f"pools run {run + 1}: replica healthy on a new host", lambda: b.ready("pooled", 1), timeout=180)
+        healthy_ms = time.time() * 1000
+        events = b.req("GET", "/api/v1/events?kind=service&subject=pooled&limit=200")["events"]
+        waiting = min(e["at_ms"] for e in events if "not placed" in e["message"])
+        requested = pool_hosts(b)[0]["requested_at_ms"]
+        to_request.append((requested - waiting) / 1000)
+        to_healthy.append((healthy_ms - waiting) / 1000)
+        b.req("DELETE", "/api/v1/services/pooled")
+        wait(f"pools run {run + 1}: the idle host destroyed", gone, timeout=120)
+    # A burst: 20 replicas over 4 services, 3 fit a host.
+    seen = set()
+    def all_ready():
+        seen.update(h["name"] for h in pool_hosts(b))
+        return all(b.ready(f"burst{i}", 5) for i in range(4))
+    for i in range(4):
+        b.req("POST", "/api/v1/services", {"name": f"burst{i}", "team": "bench", "replicas": 5, "spec": spec(0.3)})
+    burst = wait("pools: 20 replicas healthy on new hosts", all_ready, timeout=300, every=0.2)
+    for i in range(4):
+        b.req("DELETE", f"/api/v1/services/burst{i}")
+    wait("pools: the burst's hosts destroyed", gone, timeout=180)
+    b.req("DELETE", "/api/v1/pools/bench")
+    return to_request, to_healthy, len(seen), burst
+
+
 def fmt(xs):
     return f"{statistics.median(xs):.2f} s (runs: {', '.join(f'{x:.2f}' for x in xs)})"
 
@@ -615,9 +666,19 @@ def main():
     p.add_argument("--kills", type=int, default=5)
     p.add_argument("--proxy", required=True, help="Berth's proxy, http://127.0.0.1:port")
     p.add_argument("--seconds", type=int, default=10, help="how long each wrk run lasts")
-    p.add_argument("--only", choices=["engine", "proxy", "rollout", "tenancy"], help="run one part only")
+    p.add_argument("--only", choices=["engine", "proxy", "rollout", "tenancy", "pools"], help="run one part only")
+    p.add_argument("--provider", help="the pool provider command (absolute path)")
     args = p.parse_args()
     engine = Engine(args.engine)
+
+    if args.only in (None, "pools"):
+        to_request, to_healthy, made, burst = bench_pools(args, engine)
+        print("results (a pool whose provider starts a Docker daemon on this machine):")
+        print(f"  a replica's 'not placed' -> the provisioning request: {fmt(to_request)}")
+        print(f"  a replica's 'not placed' -> healthy on the new host:  {fmt(to_healthy)}")
+        print(f"  a burst of 20 waiting replicas (3 fit a host): {made} hosts made for 7 needed, all 20 healthy in {burst:.2f} s")
+    if args.only == "pools":
+        return
 
     if args.only in (None, "tenancy"):
         quiet, loaded, statuses, rollouts = bench_tenancy(args)

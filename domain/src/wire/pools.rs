@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 /// How a pool gets and gives back machines.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
+#[serde(tag = "kind", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Provider {
     /// An executable on Berth's machine, called with a JSON request on stdin
     /// (`{"action":"create","pool":…,"name":…}` or `{"action":"destroy",…}`) that
@@ -37,6 +37,7 @@ pub struct ProviderAnswer {
 /// `POST /api/v1/pools` and `PUT /api/v1/pools/{name}`.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct PoolInput {
     /// A DNS label of at most 40 characters; its hosts are named `<pool>-<6 hex>`.
     pub name: String,
