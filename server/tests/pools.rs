@@ -11,7 +11,9 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
-use common::{admin, demo_spec, ok_json, send, test_hosts, Auth, Cleanup, HEARTBEAT};
+use common::{
+    admin, demo_spec, ok_json, send, serve_proxy, test_hosts, Auth, Cleanup, Load, HEARTBEAT,
+};
 use serde_json::{json, Value};
 use server::testing::{TempDir, TestState};
 
@@ -222,6 +224,84 @@ async fn a_pool_makes_a_host_for_a_replica_that_fits_nowhere_and_destroys_it_whe
     }
     let s = ok_json(&t, &auth, "GET", "/api/v1/services/big", None).await;
     assert_eq!(s["service"]["healthy"], 1, "{s:#}");
+}
+
+#[tokio::test]
+async fn a_pool_host_whose_replicas_fit_elsewhere_is_drained_without_a_failed_request() {
+    let _unmake = Unmake("spill");
+    let (t, auth, _cleanup, h1) = one_host().await;
+    let port = serve_proxy(&t).await;
+    let memory = h1["facts"]["memory_bytes"].as_u64().unwrap();
+    ok_json(
+        &t,
+        &auth,
+        "POST",
+        "/api/v1/pools",
+        Some(pool_body("spill", &provider_script(), memory)),
+    )
+    .await;
+    let need = json!({"resources": {"memory_bytes": memory / 10 * 6}});
+    let create = |name: &str| json!({"name": name, "team": "web", "replicas": 1, "spec": demo_spec("v1", need.clone())});
+    // `filler` takes h1's room, so `app` gets a host of the pool.
+    ok_json(
+        &t,
+        &auth,
+        "POST",
+        "/api/v1/services",
+        Some(create("filler")),
+    )
+    .await;
+    until(
+        &t,
+        &auth,
+        "/api/v1/services/filler",
+        Duration::from_secs(60),
+        |s| s["service"]["healthy"] == 1,
+    )
+    .await;
+    ok_json(&t, &auth, "POST", "/api/v1/services", Some(create("app"))).await;
+    let s = until(
+        &t,
+        &auth,
+        "/api/v1/services/app",
+        Duration::from_secs(90),
+        |s| s["service"]["healthy"] == 1,
+    )
+    .await;
+    let made = s["service"]["instances"][0]["host"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(made.starts_with("spill-"), "{s:#}");
+
+    // Once filler is gone, app's replica fits on h1: after the idle time its pool host
+    // is drained (the replica moves, health-gated) and destroyed, under load.
+    let load = Load::start(port, "app.localhost", "/healthz", 4);
+    ok_json(&t, &auth, "DELETE", "/api/v1/services/filler", None).await;
+    until(
+        &t,
+        &auth,
+        "/api/v1/pools/spill",
+        Duration::from_secs(90),
+        |p| p["hosts"].as_array().is_some_and(|h| h.is_empty()),
+    )
+    .await;
+    let (ok, failures) = load.finish().await;
+    assert!(
+        failures.is_empty(),
+        "{} of {} requests failed: {:?}",
+        failures.len(),
+        ok,
+        &failures[..failures.len().min(5)]
+    );
+    assert!(ok > 100, "only {ok} requests went through");
+    let s = ok_json(&t, &auth, "GET", "/api/v1/services/app", None).await;
+    assert_eq!(s["service"]["healthy"], 1, "{s:#}");
+    assert_eq!(s["service"]["instances"][0]["host"], "h1", "{s:#}");
+    let events = ok_json(&t, &auth, "GET", "/api/v1/events?kind=pool", None)
+        .await
+        .to_string();
+    assert!(events.contains("retired (idle for 10 s)"), "{events}");
 }
 
 /// A provider script in `dir` that logs each action to `calls` and then runs `body`.

@@ -216,7 +216,8 @@ fn PoolHostRow(
     let secs = h.state_for_ms / 1000;
     let state_words = match h.state {
         PoolHostState::Ready => match h.idle_for_ms {
-            Some(ms) => format!("idle for {} s", ms / 1000),
+            Some(ms) if h.replicas == 0 => format!("idle for {} s", ms / 1000),
+            Some(ms) => format!("its replicas fit elsewhere ({} s)", ms / 1000),
             None => format!("up {}", format::duration_words(h.state_for_ms)),
         },
         s => format!("{s} ({secs} s)"),

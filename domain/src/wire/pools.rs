@@ -146,8 +146,8 @@ pub struct PoolHostView {
     pub registered: bool,
     /// Berth's replicas on it now.
     pub replicas: u32,
-    /// How long it has had no replica, when this was made (it is retired after the
-    /// pool's idle time).
+    /// How long it has been idle (no replica, or all of them would fit on other
+    /// hosts), when this was made; it is retired after the pool's idle time.
     pub idle_for_ms: Option<i64>,
     pub last_error: Option<String>,
 }

@@ -124,8 +124,8 @@ impl Controller {
     }
 
     /// Each pool host as the decision sees it: its replicas (the reconciler's count
-    /// or the heartbeat's, whichever is more), since when it is empty, whether it
-    /// holds a per-replica volume.
+    /// or the heartbeat's, whichever is more), since when it is idle (empty, or its
+    /// replicas would all fit elsewhere), whether it holds a per-replica volume.
     fn machines(
         &self,
         state: &AppState,
@@ -141,8 +141,10 @@ impl Controller {
                 let replicas = r
                     .host_id
                     .map_or(0, |h| replicas_on(state, &inner.seen.replicas, h));
+                let idle =
+                    replicas == 0 || r.host_id.is_some_and(|h| inner.seen.movable.contains(&h));
                 let empty = match r.host_id {
-                    Some(h) if replicas == 0 && r.state == PoolHostState::Ready => {
+                    Some(h) if idle && r.state == PoolHostState::Ready => {
                         let since = inner.empty_since.get(&h).copied().unwrap_or(now);
                         empty_since.insert(h, since);
                         Some(since)
@@ -162,6 +164,11 @@ impl Controller {
             })
             .collect();
         inner.empty_since = empty_since;
+        inner.candidates = rows
+            .iter()
+            .filter(|r| r.state == PoolHostState::Ready)
+            .filter_map(|r| r.host_id)
+            .collect();
         out
     }
 

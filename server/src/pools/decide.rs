@@ -8,8 +8,9 @@
 //! capacity take them, up to the pool's max (every machine it has counts, even one
 //! being destroyed): hosts in flight are counted, so a second decision before they
 //! answer asks for nothing more. Scale down retires a
-//! ready host that has had no replica for the pool's idle time, above its min,
-//! unless it holds a per-replica volume.
+//! ready host that has been idle (no replica, or replicas that would all fit
+//! elsewhere) for the pool's idle time, above its min, unless it holds a
+//! per-replica volume.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
@@ -46,7 +47,7 @@ pub struct Machine {
     pub since_ms: i64,
     /// Berth's replicas on it.
     pub replicas: u32,
-    /// Since when it has had none.
+    /// Since when it has been idle: no replica, or all of them fit on other hosts.
     pub empty_since_ms: Option<i64>,
     /// It holds a per-replica volume: never retired.
     pub home: bool,
@@ -306,7 +307,10 @@ fn largest_first(waiting: &[Waiting]) -> Vec<&Waiting> {
 }
 
 /// Ready hosts idle for their pool's idle time, oldest idle first, keeping the
-/// pool's min; none of a pool that is asking for hosts now.
+/// pool's min; none of a pool that is asking for hosts now. A host whose replicas
+/// would move (not empty) is retired only alone: one per pool at a time, and not
+/// while another of the pool drains, so that two hosts never count on the same
+/// room elsewhere.
 fn retirements(input: &Input, pools: &[&PoolRow], creating: &BTreeMap<i64, u32>) -> Vec<i64> {
     let mut out = Vec::new();
     for p in pools {
@@ -317,14 +321,21 @@ fn retirements(input: &Input, pools: &[&PoolRow], creating: &BTreeMap<i64, u32>)
         let mut staying = mine()
             .filter(|m| !matches!(m.state, PoolHostState::Draining | PoolHostState::Destroying))
             .count() as u32;
+        let mut moving_allowed = !mine().any(|m| m.state == PoolHostState::Draining);
         let mut idle: Vec<&Machine> = mine()
-            .filter(|m| m.state == PoolHostState::Ready && m.replicas == 0 && !m.home)
+            .filter(|m| m.state == PoolHostState::Ready && !m.home)
             .filter(|m| m.empty_since_ms.is_some_and(|t| input.now - t >= p.idle_ms))
             .collect();
-        idle.sort_by_key(|m| (m.empty_since_ms, m.id));
+        idle.sort_by_key(|m| (m.replicas > 0, m.empty_since_ms, m.id));
         for m in idle {
             if staying <= p.min_hosts {
                 break;
+            }
+            if m.replicas > 0 {
+                if !moving_allowed {
+                    continue;
+                }
+                moving_allowed = false;
             }
             staying -= 1;
             out.push(m.id);

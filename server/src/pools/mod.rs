@@ -15,9 +15,10 @@
 mod controller;
 pub mod decide;
 mod machine;
+pub mod movable;
 pub mod provider;
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 
 use tokio::sync::Notify;
@@ -33,7 +34,18 @@ pub struct Observation {
     pub waiting: Vec<Waiting>,
     /// Berth's replicas on each host (running or being made).
     pub replicas: HashMap<i64, u32>,
+    /// Pool hosts whose replicas would all fit on other hosts.
+    pub movable: HashSet<i64>,
     pub at_ms: i64,
+}
+
+/// What the reconciler saw on the hosts, for the pools.
+#[derive(Debug, Clone, Default)]
+pub struct Seen {
+    /// Berth's replicas on each host (running or being made).
+    pub replicas: HashMap<i64, u32>,
+    /// Pool hosts whose replicas would all fit on other hosts.
+    pub movable: HashSet<i64>,
 }
 
 /// A replica that waits, as the reconciler hands it over (without its since).
@@ -54,8 +66,12 @@ struct Inner {
     waits: BTreeMap<(i64, u32), Wait>,
     /// Provider failures per pool id.
     failing: HashMap<i64, Failing>,
-    /// Since when each registered pool host has had no replica.
+    /// Since when each registered pool host has been idle (no replica, or all of
+    /// them fit elsewhere).
     empty_since: HashMap<i64, i64>,
+    /// The registered, ready pool hosts (host ids): the reconciler works out which
+    /// of them could be given back.
+    candidates: Vec<i64>,
 }
 
 /// The pools' shared state; cheap to clone.
@@ -73,7 +89,7 @@ impl Pools {
 
     /// The reconciler's pass saw these replicas wait and these replicas on hosts.
     /// A replica keeps the time it was first seen waiting.
-    pub fn observe(&self, unplaced: Vec<Unplaced>, replicas: HashMap<i64, u32>, now: i64) {
+    pub fn observe(&self, unplaced: Vec<Unplaced>, seen: Seen, now: i64) {
         let mut inner = self.lock();
         let before: HashMap<(i64, u32), i64> = inner
             .seen
@@ -96,13 +112,19 @@ impl Pools {
         let changed = waiting.len() != inner.seen.waiting.len() || !waiting.is_empty();
         inner.seen = Observation {
             waiting,
-            replicas,
+            replicas: seen.replicas,
+            movable: seen.movable,
             at_ms: now,
         };
         drop(inner);
         if changed {
             self.poked.notify_one();
         }
+    }
+
+    /// The ready pool hosts (host ids) whose replicas the reconciler checks.
+    pub fn candidates(&self) -> Vec<i64> {
+        self.lock().candidates.clone()
     }
 
     /// What the replica waits for, if a pool is involved.

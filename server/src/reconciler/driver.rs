@@ -179,7 +179,7 @@ fn for_pools(
     desired: &[DesiredService],
     observed: &[ObservedReplica],
     plan: &Plan,
-) -> (Vec<crate::pools::Unplaced>, HashMap<i64, u32>) {
+) -> (Vec<crate::pools::Unplaced>, crate::pools::Seen) {
     let by_id: HashMap<i64, &DesiredService> = desired.iter().map(|d| (d.id, d)).collect();
     let mut unplaced = Vec::new();
     for (service_id, problems) in &plan.problems {
@@ -199,11 +199,11 @@ fn for_pools(
             }
         }
     }
-    let mut per_host: HashMap<i64, u32> = HashMap::new();
+    let mut seen = crate::pools::Seen::default();
     for r in observed.iter().filter(|r| r.status.alive()) {
-        *per_host.entry(r.host_id).or_default() += 1;
+        *seen.replicas.entry(r.host_id).or_default() += 1;
     }
-    (unplaced, per_host)
+    (unplaced, seen)
 }
 
 /// Whether a bus event may change what a pass would do.
@@ -454,8 +454,10 @@ impl Driver {
             state, &desired, &observed, &d.plan, &d.delayed, &backoff, now,
         )
         .await;
-        let (unplaced, per_host) = for_pools(&desired, &observed, &d.plan);
-        state.pools.observe(unplaced, per_host, now);
+        let (unplaced, mut seen) = for_pools(&desired, &observed, &d.plan);
+        seen.movable =
+            crate::pools::movable::movable(&state.pools.candidates(), &hosts, &observed, &desired);
+        state.pools.observe(unplaced, seen, now);
         // The proxy's table follows before any replica is stopped below.
         let domain = &state.proxy.settings.domain;
         state

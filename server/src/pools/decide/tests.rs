@@ -232,6 +232,10 @@ fn the_min_is_kept_and_idle_hosts_above_it_are_retired_unless_they_hold_a_volume
         empty_since_ms: Some(NOW - for_ms),
         ..machine(id, 7, Ready)
     };
+    let busy_idle = |id: i64, for_ms: i64| Machine {
+        replicas: 2,
+        ..idle(id, for_ms)
+    };
     // min 1 with nothing: one host.
     assert_eq!(creates(&decide_with(&[p.clone()], &[], &[])), [(7, 1)]);
     let table: &[(Vec<Machine>, &[i64])] = &[
@@ -265,6 +269,31 @@ fn the_min_is_kept_and_idle_hosts_above_it_are_retired_unless_they_hold_a_volume
         ),
         // One being made counts as staying.
         (vec![machine(1, 7, Booting), idle(2, 70_000)], &[2]),
+        // Hosts whose replicas would fit elsewhere: one at a time, empty ones first.
+        (
+            vec![
+                busy_idle(1, 90_000),
+                busy_idle(2, 80_000),
+                machine(3, 7, Ready),
+            ],
+            &[1],
+        ),
+        (
+            vec![busy_idle(1, 90_000), idle(2, 70_000), machine(3, 7, Ready)],
+            &[2, 1],
+        ),
+        // None while another host of the pool drains.
+        (
+            vec![
+                busy_idle(1, 90_000),
+                Machine {
+                    state: Draining,
+                    ..idle(2, 90_000)
+                },
+                machine(3, 7, Ready),
+            ],
+            &[],
+        ),
     ];
     for (machines, want) in table {
         let d = decide_with(&[p.clone()], machines, &[]);
