@@ -172,6 +172,24 @@ async fn a_pool_makes_a_host_for_a_replica_that_fits_nowhere_and_destroys_it_whe
         requested - healthy["service"]["created_at_ms"].as_i64().unwrap_or(0),
         took.as_millis()
     );
+    // The provider that made a host destroys it: it is not changed under it.
+    let mut other = pool_body("burst", Path::new("/bin/true"), memory);
+    other["max_hosts"] = json!(2);
+    let r = send(
+        &t.router(),
+        "PUT",
+        "/api/v1/pools/burst",
+        &auth,
+        Some(other),
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, StatusCode::CONFLICT, "{}", r.text);
+    assert!(
+        r.text.contains("made by its current provider"),
+        "{}",
+        r.text
+    );
     // A host a pool made is the pool's to remove.
     let r = send(
         &t.router(),
@@ -398,6 +416,57 @@ echo "quota exceeded in zone a" >&2; exit 1"#,
             .all(|h| h["state"] == "destroying"),
         "{pool:#}"
     );
+}
+
+#[tokio::test]
+async fn a_host_that_never_answers_is_destroyed_after_the_boot_timeout() {
+    let dir = TempDir::new();
+    // The provider says "made" but nothing will ever answer at that endpoint.
+    let provider = wrapper(
+        &dir,
+        r#"[ "$action" = destroy ] && { echo '{}'; exit 0; }
+echo '{"endpoint":"unix:///nonexistent/berth/pool.sock","address":"127.0.0.1"}'"#,
+    );
+    let (t, auth, _cleanup, _) = one_host().await;
+    let mut pool = pool_body("mute", &provider, 1 << 30);
+    pool["boot_timeout_secs"] = json!(5);
+    ok_json(&t, &auth, "POST", "/api/v1/pools", Some(pool)).await;
+    let spec = demo_spec("v1", json!({"placement": {"constraints": ["pool=mute"]}}));
+    ok_json(
+        &t,
+        &auth,
+        "POST",
+        "/api/v1/services",
+        Some(json!({"name": "hush", "team": "web", "replicas": 1, "spec": spec})),
+    )
+    .await;
+    let booting = until(
+        &t,
+        &auth,
+        "/api/v1/pools/mute",
+        Duration::from_secs(20),
+        |p| p["hosts"][0]["state"] == "booting",
+    )
+    .await;
+    assert_eq!(
+        booting["hosts"][0]["endpoint"],
+        "unix:///nonexistent/berth/pool.sock"
+    );
+    let events = until(
+        &t,
+        &auth,
+        "/api/v1/events?kind=pool",
+        Duration::from_secs(30),
+        |e| e.to_string().contains("did not answer within 5 s"),
+    )
+    .await;
+    assert!(events.to_string().contains("destroyed"), "{events:#}");
+    assert!(calls(&dir, "destroy") >= 1);
+    // The pool backs off before it asks again.
+    let p = ok_json(&t, &auth, "GET", "/api/v1/pools/mute", None).await;
+    assert!(p["failures"].as_u64() >= Some(1), "{p:#}");
+    let hosts = ok_json(&t, &auth, "GET", "/api/v1/hosts", None).await;
+    assert!(!hosts.to_string().contains("mute-"), "{hosts:#}");
 }
 
 #[tokio::test]

@@ -18,8 +18,19 @@ pub fn Dashboard() -> impl IntoView {
     let hosts = Resource::new(|| (), |_| list_hosts());
     let services = Resource::new(|| (), |_| list_services());
     let rollouts = Resource::new(|| (), |_| list_rollouts());
-    // Admins only: for anyone else the call is refused and nothing shows.
-    let pools = Resource::new(|| (), |_| list_pools());
+    // Admins only: nobody else is asked (the call would be refused).
+    let me = expect_context::<crate::MeResource>();
+    let pools = Resource::new(
+        || (),
+        move |_| async move {
+            let admin = me.await.ok().flatten().is_some_and(|m| m.is_admin());
+            if admin {
+                list_pools().await
+            } else {
+                Ok(Vec::new())
+            }
+        },
+    );
     let (pending, set_pending) = signal(false);
     every(Duration::from_secs(2), move || {
         hosts.refetch();

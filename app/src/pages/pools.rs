@@ -305,7 +305,7 @@ impl Fields {
         let Provider::Command { command, args } = &p.provider;
         self.name.set(p.name.clone());
         self.command.set(command.clone());
-        self.args.set(args.join(" "));
+        self.args.set(args_words(args));
         self.labels.set(validate::format_labels(&p.labels));
         self.cpus.set(format::cpus(p.cpu_millis as i64));
         self.memory.set(memory_words(p.memory_bytes));
@@ -327,7 +327,7 @@ impl Fields {
             name: self.name.get_untracked().trim().to_string(),
             provider: Provider::Command {
                 command: self.command.get_untracked().trim().to_string(),
-                args: validate::parse_words(&self.args.get_untracked())?,
+                args: parse_args(&self.args.get_untracked())?,
             },
             labels: validate::parse_labels(&self.labels.get_untracked())?,
             cpu_millis: u64::from(validate::parse_cpus(&self.cpus.get_untracked())?),
@@ -390,7 +390,7 @@ fn PoolForm(
                         <span class="field-label">"Provider command (absolute path)"</span>
                         <input type="text" name="pool-command" placeholder="/usr/local/bin/make-host" autocomplete="off" bind:value=f.command/>
                     </label>
-                    {field("Arguments", "pool-args", "--zone a", f.args)}
+                    {field("Arguments", "pool-args", "--zone a  (or [\"a b\", \"c\"])", f.args)}
                     {field("Labels of its hosts", "pool-labels", "pool=burst, zone=a", f.labels)}
                 </div>
                 <div class="form-row">
@@ -416,6 +416,29 @@ fn PoolForm(
             </form>
             {move || problem.get().map(|p| view! { <div class="alert alert-bad" role="alert">{p}</div> })}
         </section>
+    }
+}
+
+/// Arguments as the form shows them: words, or a JSON array when one holds a space
+/// or is empty (so that saving the form again keeps them as they were).
+fn args_words(args: &[String]) -> String {
+    if args
+        .iter()
+        .any(|a| a.is_empty() || a.contains(char::is_whitespace))
+    {
+        serde_json::to_string(args).unwrap_or_default()
+    } else {
+        args.join(" ")
+    }
+}
+
+/// Words, or a JSON array of strings.
+fn parse_args(text: &str) -> Result<Vec<String>, String> {
+    if text.trim_start().starts_with('[') {
+        serde_json::from_str(text)
+            .map_err(|e| format!("arguments: write words, or a JSON array of strings ({e})"))
+    } else {
+        validate::parse_words(text)
     }
 }
 

@@ -65,6 +65,13 @@ pub async fn update(
             )));
         }
         check(&input).await?;
+        // A machine is destroyed by the provider that made it.
+        let hosts = machines_of(state, &pool).await?.len();
+        if input.provider != pool.provider && hosts > 0 {
+            return Err(OpsError::Conflict(format!(
+                "pool {name} has {hosts} host(s) made by its current provider, which must destroy them: change the provider once they are gone (retire them, or set min hosts to 0 and let them idle out)"
+            )));
+        }
         if !state.store.update_pool(pool.id, fields(&input)).await? {
             return Err(not_found(name));
         }

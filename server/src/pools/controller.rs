@@ -22,6 +22,8 @@ use crate::store::{PoolHostRow, PoolRow};
 /// A tick runs at least this often (a waiting replica's decision is due within
 /// the batch window, and the whole decision well within 5 s).
 const TICK: Duration = Duration::from_millis(500);
+/// Provider calls a pool starts in one tick, at most.
+const MAX_CREATES_PER_TICK: u32 = 20;
 
 /// Runs the pools' loop until the token is cancelled. Work on machines under way
 /// is dropped with the loop (a provider's process is killed); what it left is in
@@ -91,8 +93,10 @@ impl Controller {
         };
         let machines = self.machines(state, &rows, &homes, now);
         let d = {
-            let seen = state.pools.lock().seen.clone();
-            let failing = state.pools.lock().failing.clone();
+            let (seen, failing) = {
+                let inner = state.pools.lock();
+                (inner.seen.clone(), inner.failing.clone())
+            };
             decide::decide(&Input {
                 pools: &pools,
                 machines: &machines,
@@ -106,7 +110,8 @@ impl Controller {
         state.pools.lock().waits = d.waits;
         for (pool_id, n) in d.create {
             if let Some(pool) = pools.iter().find(|p| p.id == pool_id) {
-                for _ in 0..n {
+                // The rest are asked for at the next tick (hosts being made count).
+                for _ in 0..n.min(MAX_CREATES_PER_TICK) {
                     self.create(state, pool, now).await;
                 }
             }
@@ -144,7 +149,7 @@ impl Controller {
                 let idle =
                     replicas == 0 || r.host_id.is_some_and(|h| inner.seen.movable.contains(&h));
                 let empty = match r.host_id {
-                    Some(h) if idle && r.state == PoolHostState::Ready => {
+                    Some(h) if idle && r.state == PoolHostState::Ready && heard(state, h) => {
                         let since = inner.empty_since.get(&h).copied().unwrap_or(now);
                         empty_since.insert(h, since);
                         Some(since)
@@ -215,6 +220,9 @@ impl Controller {
         now: i64,
     ) {
         for (row, m) in rows.iter().zip(machines) {
+            if row.state == PoolHostState::Draining {
+                machine::keep_draining(state, row).await;
+            }
             let Some(pool) = pool_of(pools, row).filter(|_| !self.busy(row.id)) else {
                 continue;
             };
@@ -222,7 +230,11 @@ impl Controller {
                 PoolHostState::Creating => Some(Work::Abandon),
                 PoolHostState::Booting => Some(Work::Boot),
                 PoolHostState::Destroying => Some(Work::Destroy),
-                PoolHostState::Draining if m.replicas == 0 => Some(Work::Drained),
+                PoolHostState::Draining
+                    if m.replicas == 0 && row.host_id.is_some_and(|h| heard(state, h)) =>
+                {
+                    Some(Work::Drained)
+                }
                 PoolHostState::Ready | PoolHostState::Draining => {
                     lost(state, pool, row, now).then_some(Work::Lost)
                 }
@@ -298,6 +310,16 @@ fn replicas_on(state: &AppState, seen: &HashMap<i64, u32>, host_id: i64) -> u32 
         .get(host_id)
         .map_or(0, |e| e.live().usage.containers.max(0) as u32);
     seen.get(&host_id).copied().unwrap_or(0).max(beat)
+}
+
+/// Whether a host's count of replicas is from this run of Berth: its heartbeat
+/// answered (after a restart the registry starts with none counted, and a
+/// draining host must not look empty before it was looked at).
+fn heard(state: &AppState, host_id: i64) -> bool {
+    state.hosts.get(host_id).is_some_and(|e| {
+        let live = e.live();
+        live.reachable == Some(true) && live.last_ok_ms.is_some()
+    })
 }
 
 /// A registered pool host that has not answered for longer than the pool lets a

@@ -197,7 +197,11 @@ pub fn decide(input: &Input) -> Decision {
         }
     }
     for (i, p) in pools.iter().enumerate() {
-        if count[i] < p.min_hosts {
+        let backing_off = input
+            .failing
+            .get(&p.id)
+            .is_some_and(|f| f.retry_at_ms > input.now);
+        if count[i] < p.min_hosts && !backing_off {
             *out.create.entry(p.id).or_default() += p.min_hosts - count[i];
             count[i] = p.min_hosts;
         }

@@ -145,6 +145,12 @@ async fn boot(state: &AppState, pool: &PoolRow, row: PoolHostRow) -> Result<(), 
         };
         match registered {
             Ok(host_id) => return ready(state, pool, &row, host_id).await,
+            // What the provider answered cannot work however long Berth waits.
+            Err(ops::OpsError::Invalid(e)) => {
+                let why = format!("the provider's answer for {} is refused: {e}", row.name);
+                state.pools.fail(pool.id, &why, state.clock.now_ms());
+                return give_up(state, pool, row, Booting, &why, Level::Error).await;
+            }
             Err(e) if state.clock.now_ms() >= deadline => {
                 let why = format!(
                     "host {} did not answer within {} s ({e}); it is destroyed",
@@ -159,13 +165,13 @@ async fn boot(state: &AppState, pool: &PoolRow, row: PoolHostRow) -> Result<(), 
     }
 }
 
-async fn register(state: &AppState, input: &AddHostInput) -> Result<i64, String> {
+async fn register(state: &AppState, input: &AddHostInput) -> Result<i64, ops::OpsError> {
     let outcome = ops::hosts::register(state, input).await;
     if outcome.is_ok() {
         let target = format!("host:{}", input.name);
         ops::audit(state, &Ctx::system("pool"), "host.add", &target, &outcome).await;
     }
-    outcome.map(|v| v.id).map_err(|e| e.to_string())
+    outcome.map(|v| v.id)
 }
 
 async fn ready(
@@ -193,26 +199,19 @@ async fn ready(
 }
 
 /// Drains a ready machine (its replicas move, health-gated), to destroy it once
-/// it is empty.
+/// it is empty. The host takes no new replica before the machine is recorded as
+/// draining (and the loop drains it again should that ever be undone).
 pub async fn retire(
     state: &AppState,
     pool: &PoolRow,
     row: &PoolHostRow,
     why: &str,
 ) -> Result<(), String> {
+    if let Some(host_id) = row.host_id.filter(|h| state.hosts.get(*h).is_some()) {
+        drain(state, host_id).await?;
+    }
     if !moved(state, row, Ready, Draining, PoolHostMove::default()).await? {
         return Ok(());
-    }
-    if let Some(host_id) = row.host_id.filter(|h| state.hosts.get(*h).is_some()) {
-        let now = state.clock.now_ms();
-        state
-            .store
-            .set_host_schedule(host_id, true, true, now)
-            .await
-            .map_err(|e| e.to_string())?;
-        ops::hosts::refresh(state, host_id)
-            .await
-            .map_err(|e| e.to_string())?;
     }
     let message = format!(
         "host {} retired ({why}): its replicas move, then it is destroyed",
@@ -221,6 +220,31 @@ pub async fn retire(
     events::pool(state, &pool.name, Level::Info, &message).await;
     state.reconciler.poke();
     Ok(())
+}
+
+async fn drain(state: &AppState, host_id: i64) -> Result<(), String> {
+    let now = state.clock.now_ms();
+    state
+        .store
+        .set_host_schedule(host_id, true, true, now)
+        .await
+        .map_err(|e| e.to_string())?;
+    ops::hosts::refresh(state, host_id)
+        .await
+        .map(|_| ())
+        .map_err(|e| e.to_string())
+}
+
+/// A draining machine's host drains (an admin may have uncordoned it).
+pub async fn keep_draining(state: &AppState, row: &PoolHostRow) {
+    let Some(entry) = row.host_id.and_then(|h| state.hosts.get(h)) else {
+        return;
+    };
+    if !entry.row().draining {
+        if let Err(e) = drain(state, entry.id()).await {
+            tracing::error!(host = %row.name, "pools: cannot drain: {e}");
+        }
+    }
 }
 
 /// Gives a machine up: records why, moves it to destroying, destroys it.

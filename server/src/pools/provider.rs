@@ -50,63 +50,25 @@ fn tail(stderr: &str) -> String {
     }
 }
 
-/// Runs the provider with `request`; its stdout when it exits 0.
+/// Runs the provider with `request`; its stdout when it exits 0. It runs in a
+/// process group of its own: past the time limit, or when Berth stops waiting
+/// (shutdown), the whole group is killed, so a tool it started cannot finish a
+/// machine after Berth gave up on it.
 pub async fn call(
     provider: &Provider,
     request: &Request<'_>,
     limit: Duration,
 ) -> Result<Vec<u8>, ProviderError> {
-    let Provider::Command { command, args } = provider;
-    let mut cmd = tokio::process::Command::new(command);
-    cmd.args(args)
-        .env_clear()
-        .envs(
-            KEPT_ENV
-                .iter()
-                .filter_map(|k| std::env::var(k).ok().map(|v| (*k, v))),
-        )
-        .env("BERTH_POOL", request.pool)
-        .env("BERTH_HOST_NAME", request.name)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true);
-    let mut child = cmd.spawn().map_err(|e| ProviderError::Spawn {
-        command: command.clone(),
-        cause: e.to_string(),
-    })?;
     let body = serde_json::to_vec(request).map_err(|e| ProviderError::BadAnswer(e.to_string()))?;
-    let mut stdin = child.stdin.take().expect("stdin is piped");
-    let mut stdout = child
-        .stdout
-        .take()
-        .expect("stdout is piped")
-        .take(MAX_OUTPUT);
-    let mut stderr = child
-        .stderr
-        .take()
-        .expect("stderr is piped")
-        .take(MAX_OUTPUT);
-    let run = async {
-        // A provider that does not read its stdin must not block the call.
-        let write = async {
-            let _ = stdin.write_all(&body).await;
-            drop(stdin);
-        };
-        let mut out = Vec::new();
-        let mut err = Vec::new();
-        let read_out = stdout.read_to_end(&mut out);
-        let read_err = stderr.read_to_end(&mut err);
-        let (_, _, _) = tokio::join!(write, read_out, read_err);
-        let status = child.wait().await;
-        (status, out, err)
-    };
-    let (status, out, err) =
-        tokio::time::timeout(limit, run)
-            .await
-            .map_err(|_| ProviderError::Timeout {
-                secs: limit.as_secs(),
-            })?;
+    let mut child = spawn(provider, request)?;
+    let mut group = Group(child.id());
+    let (status, out, err) = tokio::time::timeout(limit, exchange(&mut child, body))
+        .await
+        .map_err(|_| ProviderError::Timeout {
+            secs: limit.as_secs(),
+        })?;
+    group.0 = None;
+    let Provider::Command { command, .. } = provider;
     let status = status.map_err(|e| ProviderError::Spawn {
         command: command.clone(),
         cause: e.to_string(),
@@ -120,6 +82,76 @@ pub async fn call(
     Ok(out)
 }
 
+fn spawn(
+    provider: &Provider,
+    request: &Request<'_>,
+) -> Result<tokio::process::Child, ProviderError> {
+    let Provider::Command { command, args } = provider;
+    tokio::process::Command::new(command)
+        .args(args)
+        .env_clear()
+        .envs(
+            KEPT_ENV
+                .iter()
+                .filter_map(|k| std::env::var(k).ok().map(|v| (*k, v))),
+        )
+        .env("BERTH_POOL", request.pool)
+        .env("BERTH_HOST_NAME", request.name)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .process_group(0)
+        .kill_on_drop(true)
+        .spawn()
+        .map_err(|e| ProviderError::Spawn {
+            command: command.clone(),
+            cause: e.to_string(),
+        })
+}
+
+/// Writes the request, reads what comes back (the first [`MAX_OUTPUT`] bytes of
+/// each stream; the rest is read and dropped, so a chatty provider never blocks),
+/// and waits for the exit.
+async fn exchange(
+    child: &mut tokio::process::Child,
+    body: Vec<u8>,
+) -> (std::io::Result<std::process::ExitStatus>, Vec<u8>, Vec<u8>) {
+    let mut stdin = child.stdin.take().expect("stdin is piped");
+    let stdout = child.stdout.take().expect("stdout is piped");
+    let stderr = child.stderr.take().expect("stderr is piped");
+    // A provider that does not read its stdin must not block the call.
+    let write = async move {
+        let _ = stdin.write_all(&body).await;
+    };
+    let (_, out, err) = tokio::join!(write, capped(stdout), capped(stderr));
+    (child.wait().await, out, err)
+}
+
+async fn capped(mut r: impl tokio::io::AsyncRead + Unpin) -> Vec<u8> {
+    let mut out = Vec::new();
+    let _ = (&mut r).take(MAX_OUTPUT).read_to_end(&mut out).await;
+    let _ = tokio::io::copy(&mut r, &mut tokio::io::sink()).await;
+    out
+}
+
+/// A provider's process group, killed when dropped unless it finished (its id
+/// taken out).
+struct Group(Option<u32>);
+
+impl Drop for Group {
+    fn drop(&mut self) {
+        if let Some(pid) = self.0 {
+            // `kill` on the negative id reaches the whole group; quick, and only
+            // when a provider is abandoned.
+            let _ = std::process::Command::new("kill")
+                .args(["-KILL", "--", &format!("-{pid}")])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+    }
+}
+
 /// A `create` answer, checked: an endpoint Berth can use and, if given, an address
 /// and complete TLS material.
 pub fn answer(stdout: &[u8]) -> Result<ProviderAnswer, ProviderError> {
@@ -128,6 +160,11 @@ pub fn answer(stdout: &[u8]) -> Result<ProviderAnswer, ProviderError> {
     domain::validate::endpoint(&a.endpoint).map_err(ProviderError::BadAnswer)?;
     if let Some(address) = &a.address {
         domain::validate::address(address).map_err(ProviderError::BadAnswer)?;
+    }
+    if a.tls.is_some() && !a.endpoint.starts_with("tcp://") {
+        return Err(ProviderError::BadAnswer(
+            "TLS material is for tcp:// endpoints".into(),
+        ));
     }
     Ok(a)
 }
@@ -191,11 +228,24 @@ echo '{"endpoint":"tcp://10.0.0.5:2376","address":"10.0.0.5"}'"#,
             err.to_string(),
             "the provider failed (exit status: 2): quota exceeded in zone a"
         );
-        let p = script(&dir, "sleep 30");
+        // Past the limit the provider and what it started are killed.
+        let marker = dir.0.join("late");
+        let p = script(
+            &dir,
+            &format!("(sleep 2; touch {}) & sleep 30", marker.display()),
+        );
         let err = call(&p, &request(&labels), Duration::from_millis(300))
             .await
             .unwrap_err();
         assert!(matches!(err, ProviderError::Timeout { .. }), "{err}");
+        tokio::time::sleep(Duration::from_millis(2500)).await;
+        assert!(!marker.exists(), "a child of the provider lived on");
+        // Output past the cap is read and dropped, not left to block the provider.
+        let p = script(&dir, "head -c 1000000 /dev/zero; echo done >&2");
+        let out = call(&p, &request(&labels), Duration::from_secs(10))
+            .await
+            .unwrap();
+        assert_eq!(out.len() as u64, MAX_OUTPUT);
         let missing = Provider::Command {
             command: "/nonexistent/provider".into(),
             args: vec![],

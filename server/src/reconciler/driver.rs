@@ -187,7 +187,12 @@ fn for_pools(
             continue;
         };
         for p in problems {
+            // A slot with per-replica volumes starts on their host or nowhere: a
+            // new host would not take it.
             if let Problem::NotPlaced { slot, .. } = p {
+                if d.homes.contains_key(slot) {
+                    continue;
+                }
                 unplaced.push(crate::pools::Unplaced {
                     service_id: *service_id,
                     slot: *slot,

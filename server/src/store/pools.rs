@@ -32,8 +32,8 @@ pub struct PoolHostRow {
     pub name: String,
     pub state: PoolHostState,
     pub endpoint: Option<String>,
-    /// The provider's answer to `create`, as JSON (it may hold TLS keys: never
-    /// shown back).
+    /// The provider's answer to `create`, as JSON, until the host is registered (it
+    /// may hold a TLS key: never shown back, and cleared once the host is ready).
     pub answer: Option<String>,
     pub host_id: Option<i64>,
     pub requested_at: i64,
@@ -230,13 +230,15 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE pool_hosts SET state = ?, state_since = ?, \
-             endpoint = COALESCE(?, endpoint), answer = COALESCE(?, answer), \
+             endpoint = COALESCE(?, endpoint), \
+             answer = CASE WHEN ? = 'ready' THEN NULL ELSE COALESCE(?, answer) END, \
              host_id = COALESCE(?, host_id), last_error = ? \
              WHERE id = ? AND state = ?",
         )
         .bind(to.as_str())
         .bind(now)
         .bind(m.endpoint)
+        .bind(to.as_str())
         .bind(m.answer)
         .bind(m.host_id)
         .bind(m.error)

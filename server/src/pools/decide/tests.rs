@@ -236,8 +236,25 @@ fn the_min_is_kept_and_idle_hosts_above_it_are_retired_unless_they_hold_a_volume
         replicas: 2,
         ..idle(id, for_ms)
     };
-    // min 1 with nothing: one host.
+    // min 1 with nothing: one host; not while the pool backs off after failures.
     assert_eq!(creates(&decide_with(&[p.clone()], &[], &[])), [(7, 1)]);
+    let failing = HashMap::from([(
+        7,
+        Failing {
+            failures: 1,
+            retry_at_ms: NOW + 1,
+            error: "no".into(),
+        },
+    )]);
+    let backing_off = decide(&Input {
+        pools: std::slice::from_ref(&p),
+        machines: &[],
+        waiting: &[],
+        observed_at_ms: NOW,
+        failing: &failing,
+        now: NOW,
+    });
+    assert_eq!(creates(&backing_off), []);
     let table: &[(Vec<Machine>, &[i64])] = &[
         // Two idle long enough: the older goes, one stays for the min.
         (vec![idle(1, 70_000), idle(2, 90_000)], &[2]),
