@@ -629,8 +629,10 @@ def bench_pools(args, engine):
         b.req("POST", "/api/v1/services", {"name": "pooled", "team": "bench", "replicas": 1, "spec": spec(0.5)})
         wait(f"pools run {run + 1}: replica healthy on a new host", lambda: b.ready("pooled", 1), timeout=180)
         healthy_ms = time.time() * 1000
+        created = b.service("pooled")["created_at_ms"]
         events = b.req("GET", "/api/v1/events?kind=service&subject=pooled&limit=200")["events"]
-        waiting = min(e["at_ms"] for e in events if "not placed" in e["message"])
+        # This run's service only: the name's earlier runs have events too.
+        waiting = min(e["at_ms"] for e in events if "not placed" in e["message"] and e["at_ms"] >= created)
         requested = pool_hosts(b)[0]["requested_at_ms"]
         to_request.append((requested - waiting) / 1000)
         to_healthy.append((healthy_ms - waiting) / 1000)
