@@ -206,10 +206,19 @@ pub fn plan(
         ..Plan::default()
     };
 
-    // What is left on each host once the replicas already there are counted.
+    // What is left on each host once the replicas already there are counted. A
+    // replica being made whose container the host lists already is one replica,
+    // counted once (the loop reads what is being made before it lists the hosts).
+    let listed: std::collections::HashSet<(i64, u32, i64, &str)> = observed
+        .iter()
+        .filter(|r| !r.pending && r.status.alive())
+        .map(|r| (r.service_id, r.slot, r.host_id, r.spec_hash.as_str()))
+        .collect();
     let mut slots: Vec<Slot> = hosts.iter().map(Slot::new).collect();
     for r in observed.iter().filter(|r| r.status.alive()) {
-        if let Some(&i) = ctx.host_index.get(&r.host_id) {
+        let twice =
+            r.pending && listed.contains(&(r.service_id, r.slot, r.host_id, r.spec_hash.as_str()));
+        if let (Some(&i), false) = (ctx.host_index.get(&r.host_id), twice) {
             slots[i].take(r.cpu_millis, r.memory_bytes, r.host_port);
         }
     }

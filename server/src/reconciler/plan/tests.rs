@@ -442,6 +442,38 @@ fn a_replica_still_being_made_is_never_removed() {
 }
 
 #[test]
+fn a_replica_being_made_and_already_listed_takes_its_host_once() {
+    // 3 GiB each on 4 GiB hosts, one per host; slot 1 is being made on h1 and h1
+    // lists its container already. Counted twice, h1 would look over-full and a
+    // 1 GiB replica of another service would fit nowhere.
+    let mut s = service(1, 3);
+    s.spec.resources.memory_bytes = 3 * GIB;
+    s.spec_hash = s.spec.hash();
+    let mut small = service(2, 1);
+    small.spec.resources.memory_bytes = GIB;
+    small.spec_hash = small.spec.hash();
+    let mut making = rep(&s, 1, 1);
+    making.pending = true;
+    let listed = rep(&s, 1, 1);
+    let observed = [making, listed, rep(&s, 2, 2), rep(&s, 3, 3)];
+    let p = run(&[s, small], &observed, &hosts(3));
+    // 1 GiB is left on h1 (once counted), so the small service fits there.
+    assert!(p.problems.is_empty(), "{:?}", p.problems);
+    assert!(
+        matches!(
+            p.actions[..],
+            [Action::Start {
+                service_id: 2,
+                host_id: 1,
+                ..
+            }]
+        ),
+        "{:?}",
+        show(&p)
+    );
+}
+
+#[test]
 fn replicas_of_deleted_services_are_removed_and_unknown_hosts_are_lost() {
     let gone = service(9, 1);
     let hs = hosts(1);
