@@ -34,6 +34,7 @@ fn hosts() -> Vec<HostInfo> {
                 .into(),
                 cpu_millis: size * 1000,
                 memory_bytes: size * 4 * GIB,
+                volume_drivers: vec!["local".into()],
             }
         })
         .collect()
@@ -54,6 +55,8 @@ fn services() -> Vec<DesiredService> {
             DesiredService {
                 rollout: None,
                 homes: Default::default(),
+            classes: Default::default(),
+            drivers: Vec::new(),
                 id: i,
                 name: format!("app-{i}"),
                 team_id: 1,

@@ -17,6 +17,9 @@ pub struct HostInfo {
     /// Capacity from the engine, in millicores and bytes; 0 when never heard from.
     pub cpu_millis: u64,
     pub memory_bytes: u64,
+    /// Volume drivers its engine has (`local` and plugins'); empty when never heard
+    /// from.
+    pub volume_drivers: Vec<String>,
 }
 
 /// How a replica's container is.
@@ -80,6 +83,14 @@ pub enum Problem {
     HostSilent { slot: u32, grace_secs: i64 },
     /// Its volumes are on a host that does not answer: it waits for that host.
     WaitsForHome { slot: u32, host: String },
+    /// Its data follows it, and its host does not answer: it moves once the
+    /// host is fenced (past the grace; the old replica is removed first if the
+    /// host returns).
+    WaitsForFence {
+        slot: u32,
+        host: String,
+        secs_left: i64,
+    },
     /// Its volumes are on a host that takes nothing new: it keeps its revision.
     HomeRefuses {
         slot: u32,
@@ -102,6 +113,7 @@ impl Problem {
             Problem::NotPlaced { slot, .. }
             | Problem::HostSilent { slot, .. }
             | Problem::WaitsForHome { slot, .. }
+            | Problem::WaitsForFence { slot, .. }
             | Problem::HomeRefuses { slot, .. }
             | Problem::RestartDelayed { slot, .. } => *slot,
         }
@@ -122,6 +134,16 @@ impl std::fmt::Display for Problem {
             Problem::HostSilent { slot, grace_secs } => write!(
                 f,
                 "replica {slot} waits: its host does not answer (grace {grace_secs} s)"
+            ),
+            Problem::WaitsForFence {
+                slot,
+                host,
+                secs_left,
+            } => write!(
+                f,
+                "replica {slot} waits for host {host} to be fenced: it does not answer, and \
+                 the replica's volume follows it to another host once its old copy cannot \
+                 write (in {secs_left} s)"
             ),
             Problem::WaitsForHome { slot, host } => write!(
                 f,
@@ -188,6 +210,8 @@ pub struct ObservedVolume {
     pub scope: VolumeScope,
     pub driver: String,
     pub created_at: String,
+    /// The volume class it was made from.
+    pub class: Option<String>,
 }
 
 /// A service as it should be.
@@ -205,9 +229,75 @@ pub struct DesiredService {
     pub rollout: Option<RolloutCtx>,
     /// The host that holds each slot's per-replica volumes (slot -> host id).
     pub homes: BTreeMap<u32, i64>,
+    /// The volume classes its volumes name, by name (one it names that is not
+    /// here does not exist).
+    pub classes: BTreeMap<String, VolumeClass>,
+    /// The volume drivers those classes use: every host it runs on needs them.
+    pub drivers: Vec<String>,
+}
+
+/// A volume class as planning and the runtime need it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VolumeClass {
+    pub name: String,
+    pub driver: String,
+    pub options: BTreeMap<String, String>,
+    pub scope: domain::wire::ClassScope,
 }
 
 impl DesiredService {
+    /// The drivers `classes` use, each once.
+    pub fn drivers_of(classes: &BTreeMap<String, VolumeClass>) -> Vec<String> {
+        let set: std::collections::BTreeSet<&String> = classes.values().map(|c| &c.driver).collect();
+        set.into_iter().cloned().collect()
+    }
+
+    fn per_replica(&self) -> impl Iterator<Item = &domain::wire::VolumeSpec> {
+        self.spec
+            .volumes
+            .iter()
+            .filter(|v| v.scope == domain::wire::VolumeScope::PerReplica)
+    }
+
+    /// Whether a volume's data follows its replica to any host (its class is global).
+    pub fn follows(&self, v: &domain::wire::VolumeSpec) -> bool {
+        v.class
+            .as_ref()
+            .and_then(|c| self.classes.get(c))
+            .is_some_and(|c| c.scope == domain::wire::ClassScope::Global)
+    }
+
+    /// Whether each slot stays on the host that holds its own volumes (a
+    /// per-replica volume kept on one host: local, or of a host-scoped class).
+    pub fn pins_slots(&self) -> bool {
+        self.per_replica().any(|v| !self.follows(v))
+    }
+
+    /// Whether a slot's own volume moves with it between hosts: then the slot has
+    /// one writer at a time.
+    pub fn moves_data(&self) -> bool {
+        self.per_replica().any(|v| self.follows(v))
+    }
+
+    /// The order replicas are replaced in: the spec's, but always stop-first when
+    /// a replica's data follows it (a second writer could corrupt it).
+    pub fn update_order(&self) -> domain::wire::UpdateOrder {
+        if self.moves_data() {
+            domain::wire::UpdateOrder::StopFirst
+        } else {
+            self.spec.update_order()
+        }
+    }
+
+    /// A class its volumes name that does not exist (deleted since).
+    pub fn missing_class(&self) -> Option<&str> {
+        self.spec
+            .volumes
+            .iter()
+            .filter_map(|v| v.class.as_deref())
+            .find(|c| !self.classes.contains_key(*c))
+    }
+
     /// The service as events name it.
     pub fn service_ref(&self) -> crate::events::ServiceRef {
         crate::events::ServiceRef {

@@ -176,6 +176,8 @@ impl TestState {
                     containers_running: 0,
                     containers_total: 0,
                     images: 0,
+                    // As the test hosts of `scripts/hosts`: rclone's plugin on each.
+                    volume_drivers: vec!["local".into(), "rclone".into()],
                 },
                 usage: Default::default(),
                 latency_ms: 1,

@@ -246,6 +246,21 @@ fn admin_reach(who: Who) -> Expect {
     }
 }
 
+/// A volume class open to team `web`: its members and admins see it; to anyone
+/// else it does not exist.
+fn web_class_reader(who: Who) -> Expect {
+    match web_reader(who) {
+        Deny(s) if s == StatusCode::FORBIDDEN => Deny(StatusCode::NOT_FOUND),
+        other => other,
+    }
+}
+
+/// A class open to team `web`, of a driver the test hosts have.
+fn class_body(name: &str) -> Value {
+    json!({"name": name, "driver": "rclone", "options": {"remote": ":local:/srv/{volume}"},
+           "scope": "global", "teams": ["web"]})
+}
+
 /// A login: who calls does not matter.
 fn conflict_for_all(_: Who) -> Expect {
     Deny(StatusCode::CONFLICT)
@@ -369,6 +384,26 @@ async fn request(w: &World, case: &str, who: Who, n: usize) -> Prepared {
         "services" => at("/api/v1/services"),
         "rollouts" => at("/api/v1/rollouts"),
         "volumes" => at("/api/v1/volumes"),
+        "volume-classes" => at("/api/v1/volume-classes"),
+        "volume-class.create" => with("/api/v1/volume-classes", class_body(&format!("c-{n}"))),
+        "volume-class.show" | "volume-class.update" | "volume-class.delete" => {
+            let name = format!("c-{n}");
+            let r = w
+                .call(
+                    &w.auth(Who::Admin),
+                    "POST",
+                    "/api/v1/volume-classes",
+                    Some(class_body(&name)),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+            match case {
+                "volume-class.update" => {
+                    with(format!("/api/v1/volume-classes/{name}"), class_body(&name))
+                }
+                _ => at(format!("/api/v1/volume-classes/{name}")),
+            }
+        }
         "proxy" => at("/api/v1/proxy"),
         "proxy.nginx" => at("/api/v1/proxy/nginx.conf"),
         "watch" => at("/api/v1/watch/services"),
@@ -808,6 +843,31 @@ const MATRIX: &[Entry] = &[
     ("GET", "/api/v1/rollouts", "rollouts", logged_in),
     ("GET", "/api/v1/watch/services", "watch", logged_in),
     ("GET", "/api/v1/volumes", "volumes", logged_in),
+    ("GET", "/api/v1/volume-classes", "volume-classes", logged_in),
+    (
+        "POST",
+        "/api/v1/volume-classes",
+        "volume-class.create",
+        admin_only,
+    ),
+    (
+        "GET",
+        "/api/v1/volume-classes/{name}",
+        "volume-class.show",
+        web_class_reader,
+    ),
+    (
+        "PUT",
+        "/api/v1/volume-classes/{name}",
+        "volume-class.update",
+        admin_only,
+    ),
+    (
+        "DELETE",
+        "/api/v1/volume-classes/{name}",
+        "volume-class.delete",
+        admin_only,
+    ),
     // No such host: past authorization, a 404.
     (
         "DELETE",

@@ -407,6 +407,7 @@ async fn a_name_with_another_teams_kept_volumes_waits_for_an_admin() {
             env: Default::default(),
             spec: spec_v,
             publish_ip: String::new(),
+            classes: Default::default(),
         },
     )
     .await
@@ -1483,4 +1484,67 @@ async fn guessing_the_current_password_counts_as_guessing() {
         "{statuses:?}"
     );
     assert_eq!(statuses[5], StatusCode::TOO_MANY_REQUESTS, "{statuses:?}");
+}
+
+#[tokio::test]
+async fn volume_classes_are_the_admins_and_open_only_to_their_teams() {
+    let w = World::new().await;
+    let class = json!({"name": "shared-disk", "driver": "rclone",
+                       "options": {"remote": ":local:/srv/secret-place/{volume}"},
+                       "scope": "global", "teams": ["a"]});
+    for who in [&w.alice, &w.avery, &w.bob] {
+        let r = w
+            .call(who, "POST", "/api/v1/volume-classes", Some(class.clone()))
+            .await;
+        refused(&r, StatusCode::FORBIDDEN, "only cluster admins", "define a class");
+    }
+    let r = w
+        .call(&w.admin, "POST", "/api/v1/volume-classes", Some(class))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    // Team a sees the class, never its options (where the data lives); team b
+    // does not see it at all.
+    let alices = w.call(&w.alice, "GET", "/api/v1/volume-classes", None).await;
+    assert!(alices.text.contains("shared-disk"), "{}", alices.text);
+    assert!(!alices.text.contains("secret-place"), "{}", alices.text);
+    let bobs = w.call(&w.bob, "GET", "/api/v1/volume-classes", None).await;
+    assert!(!bobs.text.contains("shared-disk"), "{}", bobs.text);
+    let r = w
+        .call(&w.bob, "GET", "/api/v1/volume-classes/shared-disk", None)
+        .await;
+    refused(&r, StatusCode::NOT_FOUND, "no volume class", "read another team's class");
+    // Bob's service may not name it; a spec's own driver options are refused.
+    let spec = |volume: Value| json!({"name": "b-data", "team": "b",
+        "spec": {"image": "demo:v1", "volumes": [volume]}});
+    let r = w
+        .call(
+            &w.bob,
+            "POST",
+            "/api/v1/services",
+            Some(spec(json!({"name": "d", "path": "/d", "class": "shared-disk"}))),
+        )
+        .await;
+    refused(
+        &r,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "not open to this service's team",
+        "use another team's class",
+    );
+    let r = w
+        .call(
+            &w.bob,
+            "POST",
+            "/api/v1/services",
+            Some(spec(json!({"name": "d", "path": "/d", "driver": "rclone",
+                             "options": {"remote": ":local:/"}}))),
+        )
+        .await;
+    refused(
+        &r,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "names a class",
+        "a plugin's driver in a spec",
+    );
+    let services = w.call(&w.admin, "GET", "/api/v1/services", None).await;
+    assert!(!services.text.contains("b-data"), "{}", services.text);
 }

@@ -235,13 +235,88 @@ pub fn volumes(list: &[crate::wire::VolumeSpec]) -> Result<(), String> {
         if !paths.insert(p) {
             return Err(format!("the mount path {p} is used twice"));
         }
+        if let Some(class) = &v.class {
+            class_of_volume(v, class)?;
+            continue;
+        }
         if v.driver != "local" {
             return Err(format!(
-                "volume {}: the driver must be \"local\" (its options declare NFS or tmpfs volumes)",
+                "volume {}: the driver must be \"local\" (its options declare NFS or tmpfs volumes); a plugin's volume names a class an admin made",
                 v.name
             ));
         }
         volume_options(v)?;
+    }
+    Ok(())
+}
+
+/// A volume made from a class: the class's name to the grammar, and nothing of
+/// the driver's in the spec (an admin's class holds the driver and its options).
+fn class_of_volume(v: &crate::wire::VolumeSpec, class: &str) -> Result<(), String> {
+    volume_class_name(class)?;
+    if v.driver != "local" || !v.options.is_empty() {
+        return Err(format!(
+            "volume {}: its class {class} gives the driver and its options; leave driver and options out",
+            v.name
+        ));
+    }
+    Ok(())
+}
+
+/// A volume class's name: as a volume's (a DNS label of up to 40 characters).
+pub fn volume_class_name(s: &str) -> Result<(), String> {
+    if dns_label(s) && s.len() <= 40 {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid volume class {s:?}: use up to 40 lowercase letters, digits and '-'"
+        ))
+    }
+}
+
+/// A Docker volume driver's name: `local`, or a plugin's (`rclone`,
+/// `vieux/sshfs:latest`).
+pub fn volume_driver(s: &str) -> Result<(), String> {
+    let ok = !s.is_empty()
+        && s.len() <= 128
+        && s.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && s.chars().all(|c| {
+            c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/:".contains(c)
+        });
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "invalid volume driver {s:?}: use a Docker volume driver's name, such as local or rclone"
+        ))
+    }
+}
+
+/// A class as an admin gives it: its name, its driver, at most 32 options of
+/// printable text.
+pub fn volume_class(c: &crate::wire::VolumeClassInput) -> Result<(), String> {
+    volume_class_name(&c.name)?;
+    volume_driver(&c.driver)?;
+    if c.options.len() > 32 {
+        return Err("a volume class takes at most 32 options".into());
+    }
+    for (k, v) in &c.options {
+        let key_ok = !k.is_empty()
+            && k.len() <= 64
+            && k.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+        if !key_ok {
+            return Err(format!(
+                "invalid option name {k:?}: use up to 64 letters, digits, '.', '_' or '-'"
+            ));
+        }
+        if v.len() > 1024 || v.chars().any(char::is_control) {
+            return Err(format!(
+                "the option {k} has a value that is too long or holds control characters"
+            ));
+        }
+    }
+    if c.teams.len() > 100 {
+        return Err("a volume class lists at most 100 teams".into());
     }
     Ok(())
 }
@@ -308,7 +383,8 @@ pub fn volume_options(v: &crate::wire::VolumeSpec) -> Result<(), String> {
     Ok(())
 }
 
-/// The volumes field of the forms: one a line, `NAME:/PATH[:ro] [shared] [KEY=VALUE…]`.
+/// The volumes field of the forms: one a line, `NAME:/PATH[:ro] [shared]
+/// [class=CLASS] [KEY=VALUE…]`.
 pub fn parse_volumes(text: &str) -> Result<Vec<crate::wire::VolumeSpec>, String> {
     use crate::wire::{VolumeScope, VolumeSpec};
     let mut out = Vec::new();
@@ -316,7 +392,7 @@ pub fn parse_volumes(text: &str) -> Result<Vec<crate::wire::VolumeSpec>, String>
         let mut words = line.split_whitespace();
         let head = words.next().unwrap_or_default();
         let bad = || {
-            format!("invalid volume {line:?}: write NAME:/PATH, then :ro, shared or KEY=VALUE if needed")
+            format!("invalid volume {line:?}: write NAME:/PATH, then :ro, shared, class=CLASS or KEY=VALUE if needed")
         };
         let (name, rest) = head.split_once(':').ok_or_else(bad)?;
         let (path, read_only) = match rest.strip_suffix(":ro") {
@@ -330,8 +406,13 @@ pub fn parse_volumes(text: &str) -> Result<Vec<crate::wire::VolumeSpec>, String>
             scope: VolumeScope::PerReplica,
             driver: "local".into(),
             options: Default::default(),
+            class: None,
         };
         for w in words {
+            if let Some(class) = w.strip_prefix("class=") {
+                v.class = Some(class.to_string());
+                continue;
+            }
             match w {
                 "shared" => v.scope = VolumeScope::Shared,
                 "per-replica" => v.scope = VolumeScope::PerReplica,
@@ -356,6 +437,9 @@ pub fn format_volume(v: &crate::wire::VolumeSpec) -> String {
     }
     if v.scope == crate::wire::VolumeScope::Shared {
         s.push_str(" shared");
+    }
+    if let Some(class) = &v.class {
+        s.push_str(&format!(" class={class}"));
     }
     for (k, val) in &v.options {
         s.push_str(&format!(" {k}={val}"));

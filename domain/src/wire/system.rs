@@ -37,6 +37,9 @@ pub struct EngineFacts {
     pub containers_running: i64,
     pub containers_total: i64,
     pub images: i64,
+    /// The volume drivers the engine has: `local` and its plugins'.
+    #[serde(default)]
+    pub volume_drivers: Vec<String>,
 }
 
 /// One Docker engine Berth is configured to use, and how it answered.

@@ -16,6 +16,7 @@ mod system;
 mod teams;
 mod tokens;
 mod users;
+mod volume_classes;
 mod volumes;
 
 use std::net::SocketAddr;
@@ -59,6 +60,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(services::router())
         .merge(proxy::router())
         .merge(volumes::router())
+        .merge(volume_classes::router())
         .merge(health::router())
 }
 

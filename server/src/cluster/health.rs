@@ -137,6 +137,7 @@ mod tests {
             containers_running: 1,
             containers_total: 2,
             images: 3,
+            volume_drivers: vec!["local".into()],
         }
     }
 

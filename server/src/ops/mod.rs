@@ -14,6 +14,7 @@ pub mod system;
 pub mod teams;
 pub mod tokens;
 pub mod users;
+pub mod volume_classes;
 pub mod volumes;
 
 use app::errors::AppError;

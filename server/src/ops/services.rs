@@ -257,6 +257,7 @@ pub async fn create(
             validate::service_name(&input.name).map_err(OpsError::Invalid)?;
             validate::replicas(input.replicas).map_err(OpsError::Invalid)?;
             check_spec(p, &input.spec, None)?;
+            super::volume_classes::check_spec(state, team.id, &input.spec, None).await?;
             validate::proxy_config(&input.proxy).map_err(OpsError::Invalid)?;
             let message = message_of(&input.message)?;
             if state.store.service_by_name(&input.name).await?.is_some() {
@@ -338,6 +339,8 @@ pub async fn deploy(
         async {
             let (author, row) = writable(state, ctx, name).await?;
             check_spec(ctx.principal()?, &input.spec, Some(&row.spec))?;
+            super::volume_classes::check_spec(state, row.team_id, &input.spec, Some(&row.spec))
+                .await?;
             let message = message_of(&input.message)?;
             super::secrets::pin(state, row.team_id, &mut input.spec).await?;
             let now = clock::now_ms();

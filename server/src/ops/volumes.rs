@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use domain::wire::{HostState, VolumeScope, VolumeView};
+use domain::wire::{ClassScope, HostState, VolumeScope, VolumeView};
 
 use super::{audited, Ctx, OpsError};
 use crate::auth::policy::Action;
@@ -82,10 +82,40 @@ pub async fn list(
         }
         out.extend(stranded(&owner, row, slots, &hosts, filter));
     }
+    with_classes(state, &mut out).await?;
     out.sort_by(|a, b| {
         (&a.service, a.slot, &a.volume, &a.host).cmp(&(&b.service, b.slot, &b.volume, &b.host))
     });
     Ok(out)
+}
+
+/// Each volume's class scope, and where a volume that follows its replica is
+/// mounted now (the hosts it was on before still list it, unused).
+async fn with_classes(state: &AppState, out: &mut [VolumeView]) -> Result<(), OpsError> {
+    let scopes: HashMap<String, ClassScope> = state
+        .store
+        .list_volume_classes()
+        .await?
+        .into_iter()
+        .map(|c| (c.name, c.scope))
+        .collect();
+    let attached: HashMap<String, String> = out
+        .iter()
+        .filter_map(|v| Some((v.name.clone(), v.attached_on.clone()?)))
+        .collect();
+    for v in out.iter_mut() {
+        v.class_scope = v.class.as_ref().and_then(|c| scopes.get(c)).copied();
+        if v.class_scope != Some(ClassScope::Global) || v.used_by.is_some() {
+            continue;
+        }
+        v.attached_on = attached.get(&v.name).cloned();
+        if let (Some(on), Some(slot)) = (&v.attached_on, v.slot) {
+            v.note = Some(format!(
+                "follows replica {slot}: mounted on {on} now (the data is the driver's, not this host's)"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// What one host holds: its volumes of Berth's, their sizes, and every container of
@@ -173,6 +203,9 @@ fn stranded(
                 )),
                 deletable: false,
                 stranded: true,
+                class: d.class.clone(),
+                class_scope: None,
+                attached_on: None,
             });
         }
     }
@@ -240,7 +273,6 @@ fn view(
         },
     };
     VolumeView {
-        host,
         host_id,
         name: v.name.clone(),
         service: row.map(|r| r.name.clone()),
@@ -254,8 +286,12 @@ fn view(
         created_at: v.created_at.clone(),
         deletable: users.is_empty() && !needed,
         stranded: false,
+        attached_on: (!users.is_empty()).then(|| host.clone()),
+        host,
         used_by: (!users.is_empty()).then(|| users.join(", ")),
         note: if users.is_empty() { note } else { None },
+        class: v.class.clone(),
+        class_scope: None,
     }
 }
 

@@ -57,6 +57,7 @@ fn fits_elsewhere(
             host_port: r.host_port,
             constraints: &d.spec.placement.constraints,
             strategy: d.spec.placement.strategy,
+            drivers: &d.drivers,
         };
         match scheduler::place(&need, &slots, &counts) {
             Ok(i) => {
@@ -88,6 +89,7 @@ mod tests {
                 .collect(),
             cpu_millis: 4000,
             memory_bytes: memory_gib * GIB,
+            volume_drivers: vec!["local".into()],
         }
     }
 
@@ -127,6 +129,8 @@ mod tests {
             spec_hash: "h".into(),
             rollout: None,
             homes: Default::default(),
+            classes: Default::default(),
+            drivers: Vec::new(),
         }
     }
 

@@ -33,7 +33,9 @@ use super::prober::Target;
 use super::{Making, Pending, StartFailure};
 use crate::cluster::health;
 use crate::events::{self, ClusterEvent, Level, ServiceRef};
-use crate::model::{DesiredService, HostInfo, ObservedReplica, Problem, RolloutCtx, Status};
+use crate::model::{
+    DesiredService, HostInfo, ObservedReplica, Problem, RolloutCtx, Status, VolumeClass,
+};
 use crate::proxy::table::{Backend, HostMatch, RouteInput};
 use crate::rollout::{self, Outcome, Transition};
 use crate::runtime::ReplicaSpec;
@@ -144,6 +146,11 @@ pub fn host_infos(state: &AppState) -> (Vec<HostInfo>, HashMap<i64, String>) {
                 .unwrap_or(0),
             name: row.name,
             labels: row.labels,
+            volume_drivers: live
+                .facts
+                .as_ref()
+                .map(|f| f.volume_drivers.clone())
+                .unwrap_or_default(),
         });
     }
     (infos, addresses)
@@ -153,10 +160,20 @@ fn desired_from(
     row: &ServiceRow,
     rollout: Option<&RolloutRow>,
     homes: BTreeMap<u32, i64>,
+    all_classes: &BTreeMap<String, VolumeClass>,
 ) -> DesiredService {
     let policy = &row.spec.update;
+    let classes: BTreeMap<String, VolumeClass> = row
+        .spec
+        .volumes
+        .iter()
+        .filter_map(|v| v.class.as_ref())
+        .filter_map(|c| all_classes.get(c).map(|class| (c.clone(), class.clone())))
+        .collect();
     DesiredService {
         homes,
+        drivers: DesiredService::drivers_of(&classes),
+        classes,
         id: row.id,
         name: row.name.clone(),
         team_id: row.team_id,
@@ -190,7 +207,7 @@ fn for_pools(
             // A slot with per-replica volumes starts on their host or nowhere: a
             // new host would not take it.
             if let Problem::NotPlaced { slot, .. } = p {
-                if d.homes.contains_key(slot) {
+                if d.pins_slots() && d.homes.contains_key(slot) {
                     continue;
                 }
                 unplaced.push(crate::pools::Unplaced {
@@ -350,13 +367,29 @@ impl Driver {
             .replica_homes()
             .await
             .map_err(|e| format!("cannot read where volumes live: {e}"))?;
+        let classes: BTreeMap<String, VolumeClass> = store
+            .list_volume_classes()
+            .await
+            .map_err(|e| format!("cannot read the volume classes: {e}"))?
+            .into_iter()
+            .map(|c| {
+                let class = VolumeClass {
+                    name: c.name.clone(),
+                    driver: c.driver,
+                    options: c.options,
+                    scope: c.scope,
+                };
+                (c.name, class)
+            })
+            .collect();
         let desired: Vec<DesiredService> = rows
             .iter()
             .map(|row| {
                 let rollout = active
                     .get(&row.id)
                     .filter(|r| r.to_revision == row.revision);
-                desired_from(row, rollout, homes.remove(&row.id).unwrap_or_default())
+                let homes = homes.remove(&row.id).unwrap_or_default();
+                desired_from(row, rollout, homes, &classes)
             })
             .collect();
         for d in &desired {

@@ -214,6 +214,15 @@ impl DockerEngine {
     pub async fn facts(&self) -> Result<EngineFacts, DockerError> {
         let c = self.connected().await?;
         let client = c.docker;
+        // A plugin found by its socket is loaded only once something asks for
+        // volumes; until then the engine's own list leaves it out.
+        let probe = bollard::query_parameters::ListVolumesOptions {
+            filters: Some(HashMap::from([(
+                "label".to_string(),
+                vec!["berth.driver-probe".to_string()],
+            )])),
+        };
+        self.call(client.list_volumes(Some(probe))).await?;
         let info = self.call(client.info()).await?;
         Ok(EngineFacts {
             version: c.version,
@@ -225,6 +234,7 @@ impl DockerEngine {
             containers_running: info.containers_running.unwrap_or_default(),
             containers_total: info.containers.unwrap_or_default(),
             images: info.images.unwrap_or_default(),
+            volume_drivers: info.plugins.and_then(|p| p.volume).unwrap_or_default(),
         })
     }
 

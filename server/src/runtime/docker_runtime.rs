@@ -3,7 +3,7 @@
 //! instance id, so that another Berth's containers (or anybody else's) are never
 //! listed, let alone touched.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -13,7 +13,7 @@ use bollard::models::{
     RestartPolicyNameEnum,
 };
 
-use domain::wire::HealthProbe;
+use domain::wire::{HealthProbe, VolumeClassInput};
 
 use super::docker::DockerError;
 use super::{labels, ContainerRuntime, ReplicaSpec, RuntimeError};
@@ -173,6 +173,31 @@ pub fn create_body(
     }
 }
 
+/// The driver and options a volume is made with: its class's (an admin's), or
+/// the spec's own, which are `local` and never reach the host, whoever asks.
+fn driver_of(
+    replica: &ReplicaSpec,
+    v: &domain::wire::VolumeSpec,
+) -> Result<(String, BTreeMap<String, String>), RuntimeError> {
+    if let Some(name) = &v.class {
+        let class = replica.classes.get(name).ok_or_else(|| {
+            RuntimeError::Engine(format!(
+                "volume {}: the class {name} does not exist",
+                v.name
+            ))
+        })?;
+        return Ok((class.driver.clone(), class.options.clone()));
+    }
+    if v.driver != "local" {
+        return Err(RuntimeError::Engine(format!(
+            "volume {}: only the local driver is allowed",
+            v.name
+        )));
+    }
+    domain::validate::volume_options(v).map_err(RuntimeError::Engine)?;
+    Ok((v.driver.clone(), v.options.clone()))
+}
+
 #[async_trait]
 impl ContainerRuntime for DockerRuntime {
     async fn list(&self, host_id: i64) -> Result<Vec<ObservedReplica>, RuntimeError> {
@@ -224,14 +249,7 @@ impl ContainerRuntime for DockerRuntime {
         // and mounted only when their labels name this Berth and this service.
         let mut volumes = HashMap::new();
         for v in &replica.spec.volumes {
-            // Never a volume that reaches the host, whoever asks.
-            if v.driver != "local" {
-                return Err(RuntimeError::Engine(format!(
-                    "volume {}: only the local driver is allowed",
-                    v.name
-                )));
-            }
-            domain::validate::volume_options(v).map_err(RuntimeError::Engine)?;
+            let (driver, options) = driver_of(replica, v)?;
             let failed = |e: DockerError| RuntimeError::Engine(format!("volume {}: {e}", v.name));
             let name = labels::volume_name(
                 &self.owner,
@@ -256,8 +274,8 @@ impl ContainerRuntime for DockerRuntime {
                         .engine
                         .ensure_volume(
                             &n,
-                            &v.driver,
-                            &v.options,
+                            &driver,
+                            &VolumeClassInput::options_for(&options, &n),
                             labels::volume_labels(
                                 &self.owner,
                                 replica.service_id,
@@ -336,6 +354,7 @@ mod tests {
             env: super::super::ResolvedEnv::plain(&spec),
             spec,
             publish_ip: "127.0.0.12".into(),
+            classes: Default::default(),
         }
     }
 

@@ -221,8 +221,13 @@ impl ContainerRuntime for FakeRuntime {
                     volume: v.name.clone(),
                     slot: (v.scope == VolumeScope::PerReplica).then_some(r.slot),
                     scope: v.scope,
-                    driver: v.driver.clone(),
+                    driver: v
+                        .class
+                        .as_ref()
+                        .and_then(|c| r.classes.get(c))
+                        .map_or_else(|| v.driver.clone(), |c| c.driver.clone()),
                     created_at: String::new(),
+                    class: v.class.clone(),
                 });
         }
         i.next += 1;

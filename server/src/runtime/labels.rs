@@ -24,6 +24,8 @@ pub const HOST_PORT: &str = "berth.host_port";
 /// On volumes: the volume's name in the spec, and its scope.
 pub const VOLUME: &str = "berth.volume";
 pub const SCOPE: &str = "berth.scope";
+/// The volume class a volume was made from.
+pub const CLASS: &str = "berth.class";
 
 use std::collections::HashMap;
 
@@ -120,6 +122,9 @@ pub fn volume_labels(
     if v.scope == VolumeScope::PerReplica {
         l.insert(SLOT.to_string(), slot.to_string());
     }
+    if let Some(class) = &v.class {
+        l.insert(CLASS.to_string(), class.clone());
+    }
     l
 }
 
@@ -145,6 +150,7 @@ pub fn observe_volume(
         },
         driver: driver.to_string(),
         created_at: created_at.to_string(),
+        class: labels.get(CLASS).cloned(),
     })
 }
 
@@ -232,6 +238,7 @@ mod tests {
             scope: VolumeScope::PerReplica,
             driver: "local".into(),
             options: Default::default(),
+            class: None,
         };
         assert_eq!(
             volume_name("0123abcd4567", 12, "db", &v, 2),

@@ -31,6 +31,8 @@ pub struct ReplicaSpec {
     pub env: ResolvedEnv,
     /// The address the host's published ports are reached at.
     pub publish_ip: String,
+    /// The volume classes its volumes name, by name.
+    pub classes: std::collections::BTreeMap<String, crate::model::VolumeClass>,
 }
 
 /// A replica's environment, secrets resolved: only ever handed to the engine, and

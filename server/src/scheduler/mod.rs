@@ -51,6 +51,8 @@ pub struct Need<'a> {
     pub host_port: Option<u16>,
     pub constraints: &'a [Constraint],
     pub strategy: Strategy,
+    /// Volume drivers its volumes' classes use: a host must have each.
+    pub drivers: &'a [String],
 }
 
 /// Why a host does not fit. Counted by kind while placing, put into words only when
@@ -63,6 +65,8 @@ pub enum Refusal {
     Draining,
     /// The need's constraint at this index does not match.
     Constraint(usize),
+    /// The host lacks the need's volume driver at this index.
+    Driver(usize),
     Cpu,
     Memory,
     Port,
@@ -85,8 +89,21 @@ pub fn fixed_refusals(need: &Need, slots: &[Slot]) -> Vec<Option<Refusal>> {
                 .iter()
                 .position(|c| !c.matches(&slot.host.labels))
                 .map(Refusal::Constraint)
+                .or_else(|| {
+                    need.drivers
+                        .iter()
+                        .position(|d| !slot.host.volume_drivers.contains(d))
+                        .map(Refusal::Driver)
+                })
         })
         .collect()
+}
+
+fn bump(counts: &mut Vec<usize>, i: usize) {
+    if counts.len() <= i {
+        counts.resize(i + 1, 0);
+    }
+    counts[i] += 1;
 }
 
 /// Refusals so far, by kind.
@@ -100,6 +117,7 @@ struct Tally {
     memory: usize,
     port: usize,
     constraints: Vec<usize>,
+    drivers: Vec<usize>,
 }
 
 impl Tally {
@@ -112,12 +130,8 @@ impl Tally {
             Refusal::Cpu => self.cpu += 1,
             Refusal::Memory => self.memory += 1,
             Refusal::Port => self.port += 1,
-            Refusal::Constraint(i) => {
-                if self.constraints.len() <= i {
-                    self.constraints.resize(i + 1, 0);
-                }
-                self.constraints[i] += 1;
-            }
+            Refusal::Constraint(i) => bump(&mut self.constraints, i),
+            Refusal::Driver(i) => bump(&mut self.drivers, i),
         }
     }
 
@@ -146,6 +160,9 @@ impl Tally {
         ];
         for (i, n) in self.constraints.iter().enumerate() {
             parts.push((*n, format!("do not match {}", need.constraints[i])));
+        }
+        for (i, n) in self.drivers.iter().enumerate() {
+            parts.push((*n, format!("lack volume driver {}", need.drivers[i])));
         }
         parts.retain(|(n, _)| *n > 0);
         parts.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
@@ -233,6 +250,7 @@ mod tests {
                 .collect(),
             cpu_millis: 2000,
             memory_bytes: GIB,
+            volume_drivers: vec!["local".into()],
         }
     }
 
@@ -243,6 +261,7 @@ mod tests {
             host_port: None,
             constraints: &[],
             strategy: Strategy::Spread,
+            drivers: &[],
         }
     }
 
@@ -359,6 +378,35 @@ mod tests {
             place(&n, &slots[..2], &[0, 0]),
             Err("2 hosts do not match zone=z".into())
         );
+    }
+
+    #[test]
+    fn hosts_lacking_a_volume_driver_are_filtered_out_by_name() {
+        let mut with = host(3, HostState::Ready, &[]);
+        with.volume_drivers.push("rclone".into());
+        let hosts = [
+            host(1, HostState::Ready, &[]),
+            host(2, HostState::Ready, &[]),
+            with,
+        ];
+        let slots: Vec<Slot> = hosts.iter().map(Slot::new).collect();
+        let drivers = ["rclone".to_string()];
+        let n = Need {
+            drivers: &drivers,
+            ..need(0, 0)
+        };
+        assert_eq!(place(&n, &slots, &[0; 3]), Ok(2));
+        assert_eq!(
+            place(&n, &slots[..2], &[0; 2]),
+            Err("2 hosts lack volume driver rclone".into())
+        );
+        // `local` is every engine's.
+        let local = ["local".to_string()];
+        let n = Need {
+            drivers: &local,
+            ..need(0, 0)
+        };
+        assert_eq!(place(&n, &slots[..2], &[0; 2]), Ok(0));
     }
 
     #[test]

@@ -20,6 +20,7 @@ mod settings;
 mod teams;
 mod tokens;
 mod users;
+mod volume_classes;
 mod volumes;
 
 pub use audit::{AuditFilter, NewAudit};
@@ -33,6 +34,7 @@ pub use services::{NewService, RevisionRow, ServiceRow, Unreadable, VolumeDeleti
 pub use sessions::{SessionRow, SessionUser};
 pub use tokens::{NewTokenRow, TokenRow, TokenUser};
 pub use users::UserRow;
+pub use volume_classes::{VolumeClassFields, VolumeClassRow};
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;

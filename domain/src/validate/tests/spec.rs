@@ -152,6 +152,7 @@ fn volume_options_never_reach_the_host() {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
+        class: None,
     };
     for ok in [
         &[][..],
@@ -329,4 +330,78 @@ fn a_new_optional_field_at_its_default_or_another_field_order_keeps_every_hash()
     assert_eq!(policy.hash(), spec.hash());
     assert!(policy.same_replicas(&spec));
     assert!(!unset.same_replicas(&spec));
+}
+
+#[test]
+fn a_class_volume_takes_nothing_of_the_driver_from_the_spec() {
+    let with = |v: serde_json::Value| {
+        let spec: crate::wire::ServiceSpec =
+            serde_json::from_value(serde_json::json!({"image": "x", "volumes": [v]})).unwrap();
+        service_spec(&spec)
+    };
+    assert!(with(serde_json::json!({"name": "d", "path": "/d", "class": "shared-disk"})).is_ok());
+    for (bad, why) in [
+        (
+            serde_json::json!({"name": "d", "path": "/d", "class": "Shared Disk"}),
+            "invalid volume class",
+        ),
+        (
+            serde_json::json!({"name": "d", "path": "/d", "class": "c", "driver": "rclone"}),
+            "leave driver and options out",
+        ),
+        (
+            serde_json::json!({"name": "d", "path": "/d", "class": "c", "options": {"type": "tmpfs"}}),
+            "leave driver and options out",
+        ),
+        (
+            serde_json::json!({"name": "d", "path": "/d", "driver": "rclone"}),
+            "names a class",
+        ),
+    ] {
+        let err = with(bad.clone()).unwrap_err();
+        assert!(err.contains(why), "{bad}: {err}");
+    }
+}
+
+#[test]
+fn the_forms_write_a_class_as_class_equals() {
+    let vs = parse_volumes("data:/data class=shared-disk\nlogs:/logs shared").unwrap();
+    assert_eq!(vs[0].class.as_deref(), Some("shared-disk"));
+    assert_eq!(vs[1].class, None);
+    assert_eq!(format_volume(&vs[0]), "data:/data class=shared-disk");
+    assert!(parse_volumes("data:/data class=NO")
+        .unwrap_err()
+        .contains("invalid volume class"));
+}
+
+#[test]
+fn volume_classes_to_the_grammar() {
+    use crate::wire::{ClassScope, VolumeClassInput};
+    let class = |name: &str, driver: &str, options: &[(&str, &str)]| VolumeClassInput {
+        name: name.into(),
+        driver: driver.into(),
+        options: options
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        scope: ClassScope::Global,
+        teams: vec![],
+    };
+    assert!(volume_class(&class("shared-disk", "rclone", &[("remote", ":local:/s/{volume}")])).is_ok());
+    assert!(volume_class(&class("ssh", "vieux/sshfs:latest", &[])).is_ok());
+    for (bad, why) in [
+        (class("Bad", "local", &[]), "invalid volume class"),
+        (class("c", "", &[]), "invalid volume driver"),
+        (class("c", "rclone; rm", &[]), "invalid volume driver"),
+        (class("c", "local", &[("a b", "x")]), "invalid option name"),
+        (class("c", "local", &[("o", "x\ny")]), "control characters"),
+    ] {
+        let err = volume_class(&bad).unwrap_err();
+        assert!(err.contains(why), "{bad:?}: {err}");
+    }
+    let opts = VolumeClassInput::options_for(
+        &[("remote".to_string(), ":local:/s/{volume}".to_string())].into(),
+        "berth.web.data.1",
+    );
+    assert_eq!(opts["remote"], ":local:/s/berth.web.data.1");
 }

@@ -45,6 +45,14 @@ pub async fn rollback(
             check_spec(ctx.principal()?, &old.spec, Some(&row.spec)).map_err(|e| {
                 OpsError::Invalid(format!("revision {target} cannot come back: {e}"))
             })?;
+            crate::ops::volume_classes::check_spec(state, row.team_id, &old.spec, Some(&row.spec))
+                .await
+                .map_err(|e| match e {
+                    OpsError::Invalid(why) => {
+                        OpsError::Invalid(format!("revision {target} cannot come back: {why}"))
+                    }
+                    other => other,
+                })?;
             // ... and the secret versions it names still exist.
             crate::ops::secrets::pin(state, row.team_id, &mut old.spec.clone())
                 .await

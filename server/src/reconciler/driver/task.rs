@@ -121,7 +121,7 @@ impl ServiceTask {
         self.ensure_image(&d.spec.image, slot, host_id).await?;
         // Where this slot's own volumes are from now on: remembered before they are
         // made, so a Berth stopped in between still knows.
-        if d.spec.has_per_replica_volumes() {
+        if d.pins_slots() {
             let now = self.state.clock.now_ms();
             self.state
                 .store
@@ -149,6 +149,7 @@ impl ServiceTask {
             } else {
                 String::new()
             },
+            classes: d.classes.clone(),
         };
         let rt = &self.state.reconciler.runtime;
         rt.start(host_id, &replica)

@@ -33,6 +33,7 @@ pub(super) fn plan_service(
             host_port: s.spec.host_port,
             constraints: &s.spec.placement.constraints,
             strategy: s.spec.placement.strategy,
+            drivers: &s.drivers,
         },
         fixed: std::cell::OnceCell::new(),
         budget: move_budget(ctx, s, &report),
@@ -147,7 +148,7 @@ fn move_budget(ctx: &Ctx, s: &DesiredService, report: &RolloutReport) -> u32 {
         return 0;
     }
     policy
-        .parallelism(s.spec.update_order())
+        .parallelism(s.update_order())
         .saturating_sub(report.in_transition)
 }
 
@@ -158,8 +159,8 @@ struct Triage<'r> {
     replaced_because: Option<Reason>,
     /// A replica ended for good (the restart policy does not replace it).
     finished: bool,
-    /// A replica is on a host within its grace.
-    hidden: bool,
+    /// A replica is on a host within its grace (that host).
+    hidden: Option<i64>,
     alive: Vec<&'r ObservedReplica>,
 }
 
@@ -222,11 +223,8 @@ impl<'a> ServicePlanner<'a, '_, '_> {
             self.replace(slot, &t.alive);
             return;
         }
-        if t.hidden && t.replaced_because.is_none() {
-            self.problem(Problem::HostSilent {
-                slot,
-                grace_secs: self.ctx.settings.host_grace_ms / 1000,
-            });
+        if let (Some(host_id), None) = (t.hidden, &t.replaced_because) {
+            self.problem(self.silent(slot, host_id));
             return;
         }
         let reason = t.replaced_because.unwrap_or(Reason::Started { slot });
@@ -269,7 +267,7 @@ impl<'a> ServicePlanner<'a, '_, '_> {
                         secs,
                     });
                 }
-                Kind::Hidden => t.hidden = true,
+                Kind::Hidden => t.hidden = Some(r.host_id),
                 Kind::Alive => t.alive.push(r),
             }
         }
@@ -318,7 +316,7 @@ impl<'a> ServicePlanner<'a, '_, '_> {
         if self.budget == 0 {
             return;
         }
-        let stop_first = self.s.spec.update_order() == UpdateOrder::StopFirst;
+        let stop_first = self.s.update_order() == UpdateOrder::StopFirst;
         // Stopping first where no new replica may start would leave the slot empty:
         // a slot whose volumes are on a host that takes nothing new keeps its old
         // replica.
@@ -378,17 +376,44 @@ impl<'a> ServicePlanner<'a, '_, '_> {
         true
     }
 
-    /// Where the slot's per-replica volumes are, if it has any.
+    /// Where the slot's per-replica volumes are, if they stay on one host.
     fn home(&self, slot: u32) -> Option<i64> {
-        if self.s.spec.has_per_replica_volumes() {
+        if self.s.pins_slots() {
             self.s.homes.get(&slot).copied()
         } else {
             None
         }
     }
 
+    /// Why a slot whose replica's host is silent waits: the grace; and when its
+    /// data follows it, that the host must be fenced first (one writer at a time).
+    fn silent(&self, slot: u32, host_id: i64) -> Problem {
+        let grace_ms = self.ctx.settings.host_grace_ms;
+        if !self.s.moves_data() {
+            return Problem::HostSilent {
+                slot,
+                grace_secs: grace_ms / 1000,
+            };
+        }
+        let since = self
+            .ctx
+            .host(host_id)
+            .and_then(|h| h.unreachable_since_ms)
+            .unwrap_or(self.ctx.now);
+        Problem::WaitsForFence {
+            slot,
+            host: self.ctx.host_name(host_id),
+            secs_left: ((since + grace_ms - self.ctx.now).max(0) + 999) / 1000,
+        }
+    }
+
     /// Starts a replica in `slot` where placement says, or says why it cannot.
     fn start(&mut self, slot: u32, reason: Reason) {
+        if let Some(class) = self.s.missing_class() {
+            let why = format!("its volumes name the class {class}, which does not exist");
+            self.problem(Problem::NotPlaced { slot, why });
+            return;
+        }
         let placed = match self.place(slot) {
             Some(placed) => placed,
             None => return,

@@ -23,6 +23,7 @@ fn host(id: i64) -> HostInfo {
         labels: Default::default(),
         cpu_millis: 2000,
         memory_bytes: 4 * GIB,
+        volume_drivers: vec!["local".into()],
     }
 }
 
@@ -39,6 +40,8 @@ fn service(id: i64, replicas: u32) -> DesiredService {
     DesiredService {
         rollout: None,
         homes: Default::default(),
+            classes: Default::default(),
+            drivers: Vec::new(),
         id,
         name: format!("s{id}"),
         team_id: 1,

@@ -1,7 +1,7 @@
 //! `plan()` for services with per-replica volumes: sticky slots and their homes.
 
 use super::*;
-use domain::wire::UpdateOrder;
+use domain::wire::{ClassScope, UpdateOrder};
 
 fn with_volume(mut s: DesiredService, scope: &str, homes: &[(u32, i64)]) -> DesiredService {
     s.spec.volumes = vec![serde_json::from_value(serde_json::json!({
@@ -141,5 +141,117 @@ fn a_slot_whose_home_takes_nothing_new_keeps_its_old_replica_instead_of_stopping
     assert_eq!(
         p.problems[&1],
         ["replica 1 keeps revision 1: its volumes are on h1, which is cordoned and takes no new replica"]
+    );
+}
+
+/// A service whose per-replica volume is of a class that keeps its data on one
+/// host (`host`) or lets the driver attach it anywhere (`global`).
+fn classed(mut s: DesiredService, scope: ClassScope, homes: &[(u32, i64)]) -> DesiredService {
+    s.spec.volumes = vec![serde_json::from_value(serde_json::json!({
+        "name": "data", "path": "/data", "class": "disk"
+    }))
+    .unwrap()];
+    s.spec_hash = s.spec.hash();
+    s.homes = homes.iter().copied().collect();
+    let class = crate::model::VolumeClass {
+        name: "disk".into(),
+        driver: "rclone".into(),
+        options: Default::default(),
+        scope,
+    };
+    s.classes = [("disk".to_string(), class)].into();
+    s.drivers = vec!["rclone".into()];
+    s
+}
+
+fn with_rclone(mut hs: Vec<HostInfo>, which: &[i64]) -> Vec<HostInfo> {
+    for h in hs.iter_mut().filter(|h| which.contains(&h.id)) {
+        h.volume_drivers.push("rclone".into());
+    }
+    hs
+}
+
+#[test]
+fn hosts_without_the_class_driver_take_no_replica_and_are_counted_in_words() {
+    let s = classed(service(1, 2), ClassScope::Global, &[]);
+    let hs = with_rclone(hosts(3), &[3]);
+    let p = run(std::slice::from_ref(&s), &[], &hs);
+    assert_eq!(show(&p), ["start 1@h3: replica 1 started", "start 2@h3: replica 2 started"]);
+    let p = run(std::slice::from_ref(&s), &[], &hosts(2));
+    assert_eq!(
+        p.problems[&1],
+        [
+            "replica 1 not placed: 2 hosts lack volume driver rclone",
+            "replica 2 not placed: 2 hosts lack volume driver rclone"
+        ]
+    );
+}
+
+#[test]
+fn a_global_volume_does_not_pin_its_slot_but_moves_only_once_the_host_is_fenced() {
+    // Homes recorded before (say, by an older Berth) do not pin a global slot.
+    let s = classed(service(1, 2), ClassScope::Global, &[(1, 1), (2, 2)]);
+    let hs = with_rclone(hosts(3), &[1, 2, 3]);
+    let observed = vec![rep(&s, 1, 1), rep(&s, 2, 2)];
+    // Within the grace: it waits for the fence, and says how long.
+    let mut silent = hs.clone();
+    silent[1].state = HostState::Unreachable;
+    silent[1].unreachable_since_ms = Some(NOW - 4_000);
+    let p = run(std::slice::from_ref(&s), &observed, &silent);
+    assert!(show(&p).is_empty(), "{:?}", show(&p));
+    assert_eq!(
+        p.problems[&1],
+        ["replica 2 waits for host h2 to be fenced: it does not answer, and the replica's \
+          volume follows it to another host once its old copy cannot write (in 6 s)"]
+    );
+    assert_eq!(p.wake_at_ms, Some(NOW + 6_000));
+    // Past the grace: it starts elsewhere, with its data.
+    let fenced = vec![hs[0].clone(), lost(hs[1].clone()), hs[2].clone()];
+    assert_eq!(
+        show(&run(std::slice::from_ref(&s), &observed, &fenced)),
+        ["start 2@h3: replica 2 moved: host h2 unreachable for 60 s"]
+    );
+    // A host-scoped class pins the slot as today's local volumes do.
+    let pinned = classed(service(1, 2), ClassScope::Host, &[(1, 1), (2, 2)]);
+    let p = run(std::slice::from_ref(&pinned), &observed, &fenced);
+    assert!(show(&p).is_empty(), "{:?}", show(&p));
+    assert!(p.problems[&1][0].to_string().starts_with("replica 2 waits for host h2: its volumes are there"));
+}
+
+#[test]
+fn a_global_volume_has_one_writer_so_moves_and_rollouts_stop_first_even_when_told_otherwise() {
+    let mut s = classed(service(1, 1), ClassScope::Global, &[]);
+    s.spec.update.order = Some(UpdateOrder::StartFirst);
+    let mut hs = with_rclone(hosts(2), &[1, 2]);
+    hs[0].state = HostState::Draining;
+    let observed = vec![rep(&s, 1, 1)];
+    // Off a draining host: the old replica goes first...
+    assert_eq!(
+        show(&run(std::slice::from_ref(&s), &observed, &hs)),
+        ["remove 1@h1: replica 1 stopped to move off draining host h1 (stop-first)"]
+    );
+    // ... and the new one starts once it is gone.
+    assert_eq!(
+        show(&run(std::slice::from_ref(&s), &[], &hs)),
+        ["start 1@h2: replica 1 started"]
+    );
+    // A new revision too.
+    hs[0].state = HostState::Ready;
+    let v2 = revised(s, "demo:v2", 2);
+    assert_eq!(
+        show(&run(&[v2], &observed, &hs)),
+        ["remove 1@h1: replica 1: revision 1 stopped for revision 2 (stop-first)"]
+    );
+}
+
+#[test]
+fn a_class_that_no_longer_exists_is_named_instead_of_placing() {
+    let mut s = classed(service(1, 1), ClassScope::Global, &[]);
+    s.classes.clear();
+    let p = run(std::slice::from_ref(&s), &[], &with_rclone(hosts(1), &[1]));
+    assert!(show(&p).is_empty());
+    assert_eq!(
+        p.problems[&1],
+        ["replica 1 not placed: its volumes name the class disk, which does not exist"]
     );
 }
