@@ -248,7 +248,8 @@ pub struct VolumeClass {
 impl DesiredService {
     /// The drivers `classes` use, each once.
     pub fn drivers_of(classes: &BTreeMap<String, VolumeClass>) -> Vec<String> {
-        let set: std::collections::BTreeSet<&String> = classes.values().map(|c| &c.driver).collect();
+        let set: std::collections::BTreeSet<&String> =
+            classes.values().map(|c| &c.driver).collect();
         set.into_iter().cloned().collect()
     }
 

@@ -1496,7 +1496,12 @@ async fn volume_classes_are_the_admins_and_open_only_to_their_teams() {
         let r = w
             .call(who, "POST", "/api/v1/volume-classes", Some(class.clone()))
             .await;
-        refused(&r, StatusCode::FORBIDDEN, "only cluster admins", "define a class");
+        refused(
+            &r,
+            StatusCode::FORBIDDEN,
+            "only cluster admins",
+            "define a class",
+        );
     }
     let r = w
         .call(&w.admin, "POST", "/api/v1/volume-classes", Some(class))
@@ -1504,7 +1509,9 @@ async fn volume_classes_are_the_admins_and_open_only_to_their_teams() {
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     // Team a sees the class, never its options (where the data lives); team b
     // does not see it at all.
-    let alices = w.call(&w.alice, "GET", "/api/v1/volume-classes", None).await;
+    let alices = w
+        .call(&w.alice, "GET", "/api/v1/volume-classes", None)
+        .await;
     assert!(alices.text.contains("shared-disk"), "{}", alices.text);
     assert!(!alices.text.contains("secret-place"), "{}", alices.text);
     let bobs = w.call(&w.bob, "GET", "/api/v1/volume-classes", None).await;
@@ -1512,16 +1519,25 @@ async fn volume_classes_are_the_admins_and_open_only_to_their_teams() {
     let r = w
         .call(&w.bob, "GET", "/api/v1/volume-classes/shared-disk", None)
         .await;
-    refused(&r, StatusCode::NOT_FOUND, "no volume class", "read another team's class");
+    refused(
+        &r,
+        StatusCode::NOT_FOUND,
+        "no volume class",
+        "read another team's class",
+    );
     // Bob's service may not name it; a spec's own driver options are refused.
-    let spec = |volume: Value| json!({"name": "b-data", "team": "b",
-        "spec": {"image": "demo:v1", "volumes": [volume]}});
+    let spec = |volume: Value| {
+        json!({"name": "b-data", "team": "b", "replicas": 1,
+        "spec": {"image": "demo:v1", "volumes": [volume]}})
+    };
     let r = w
         .call(
             &w.bob,
             "POST",
             "/api/v1/services",
-            Some(spec(json!({"name": "d", "path": "/d", "class": "shared-disk"}))),
+            Some(spec(
+                json!({"name": "d", "path": "/d", "class": "shared-disk"}),
+            )),
         )
         .await;
     refused(

@@ -280,9 +280,8 @@ pub fn volume_driver(s: &str) -> Result<(), String> {
     let ok = !s.is_empty()
         && s.len() <= 128
         && s.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
-        && s.chars().all(|c| {
-            c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/:".contains(c)
-        });
+        && s.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/:".contains(c));
     if ok {
         Ok(())
     } else {
@@ -303,7 +302,8 @@ pub fn volume_class(c: &crate::wire::VolumeClassInput) -> Result<(), String> {
     for (k, v) in &c.options {
         let key_ok = !k.is_empty()
             && k.len() <= 64
-            && k.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
+            && k.chars()
+                .all(|c| c.is_ascii_alphanumeric() || "._-".contains(c));
         if !key_ok {
             return Err(format!(
                 "invalid option name {k:?}: use up to 64 letters, digits, '.', '_' or '-'"

@@ -64,7 +64,9 @@ pub async fn update(
     ApiPath(name): ApiPath<String>,
     ApiJson(input): ApiJson<VolumeClassInput>,
 ) -> Result<Json<VolumeClassView>, ApiError> {
-    Ok(Json(volume_classes::update(&state, &ctx, &name, input).await?))
+    Ok(Json(
+        volume_classes::update(&state, &ctx, &name, input).await?,
+    ))
 }
 
 /// Deletes a class; refused (409) while a service names it.

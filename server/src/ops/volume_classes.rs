@@ -48,20 +48,16 @@ pub async fn create(
         validate::volume_class(&input).map_err(OpsError::Invalid)?;
         let team_ids = team_ids(state, &input.teams).await?;
         let fields = fields(&input, &team_ids);
-        state
-            .store
-            .create_volume_class(fields)
-            .await
-            .map_err(|e| {
-                if e.is_unique_violation() {
-                    OpsError::Conflict(format!(
-                        "a volume class named {:?} exists already",
-                        input.name
-                    ))
-                } else {
-                    e.into()
-                }
-            })?;
+        state.store.create_volume_class(fields).await.map_err(|e| {
+            if e.is_unique_violation() {
+                OpsError::Conflict(format!(
+                    "a volume class named {:?} exists already",
+                    input.name
+                ))
+            } else {
+                e.into()
+            }
+        })?;
         show(state, ctx, &input.name).await
     })
     .await
@@ -164,7 +160,8 @@ pub async fn check_spec(
                 "the volume class {name} is not open to this service's team; an admin may add the team to it"
             )));
         }
-        let kept = current.is_some_and(|c| c.volumes.iter().any(|v| v.class.as_deref() == Some(name)));
+        let kept =
+            current.is_some_and(|c| c.volumes.iter().any(|v| v.class.as_deref() == Some(name)));
         let with = hosts
             .iter()
             .filter(|h| h.volume_drivers.contains(&class.driver))
@@ -255,7 +252,9 @@ async fn used_by(state: &AppState) -> Result<HashMap<String, Vec<String>>, OpsEr
             .filter_map(|v| v.class.as_deref())
             .collect();
         for class in named {
-            out.entry(class.to_string()).or_default().push(s.name.clone());
+            out.entry(class.to_string())
+                .or_default()
+                .push(s.name.clone());
         }
     }
     Ok(out)

@@ -152,11 +152,24 @@ mod tests {
             .create_volume_class(fields(ClassScope::Global, &[1, 2]))
             .await
             .unwrap();
-        let got = store.volume_class_by_name("Shared-Disk").await.unwrap().unwrap();
-        assert_eq!((got.id, got.scope, got.team_ids.clone()), (id, ClassScope::Global, vec![1, 2]));
+        let got = store
+            .volume_class_by_name("Shared-Disk")
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            (got.id, got.scope, got.team_ids.clone()),
+            (id, ClassScope::Global, vec![1, 2])
+        );
         assert_eq!(got.options, options);
-        assert!(store.create_volume_class(fields(ClassScope::Host, &[])).await.is_err());
-        assert!(store.update_volume_class(id, fields(ClassScope::Host, &[])).await.unwrap());
+        assert!(store
+            .create_volume_class(fields(ClassScope::Host, &[]))
+            .await
+            .is_err());
+        assert!(store
+            .update_volume_class(id, fields(ClassScope::Host, &[]))
+            .await
+            .unwrap());
         let list = store.list_volume_classes().await.unwrap();
         assert_eq!((list.len(), list[0].scope), (1, ClassScope::Host));
         assert!(store.delete_volume_class(id).await.unwrap());

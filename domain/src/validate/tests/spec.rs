@@ -387,7 +387,12 @@ fn volume_classes_to_the_grammar() {
         scope: ClassScope::Global,
         teams: vec![],
     };
-    assert!(volume_class(&class("shared-disk", "rclone", &[("remote", ":local:/s/{volume}")])).is_ok());
+    assert!(volume_class(&class(
+        "shared-disk",
+        "rclone",
+        &[("remote", ":local:/s/{volume}")]
+    ))
+    .is_ok());
     assert!(volume_class(&class("ssh", "vieux/sshfs:latest", &[])).is_ok());
     for (bad, why) in [
         (class("Bad", "local", &[]), "invalid volume class"),

@@ -40,8 +40,8 @@ fn service(id: i64, replicas: u32) -> DesiredService {
     DesiredService {
         rollout: None,
         homes: Default::default(),
-            classes: Default::default(),
-            drivers: Vec::new(),
+        classes: Default::default(),
+        drivers: Vec::new(),
         id,
         name: format!("s{id}"),
         team_id: 1,

@@ -176,7 +176,13 @@ fn hosts_without_the_class_driver_take_no_replica_and_are_counted_in_words() {
     let s = classed(service(1, 2), ClassScope::Global, &[]);
     let hs = with_rclone(hosts(3), &[3]);
     let p = run(std::slice::from_ref(&s), &[], &hs);
-    assert_eq!(show(&p), ["start 1@h3: replica 1 started", "start 2@h3: replica 2 started"]);
+    assert_eq!(
+        show(&p),
+        [
+            "start 1@h3: replica 1 started",
+            "start 2@h3: replica 2 started"
+        ]
+    );
     let p = run(std::slice::from_ref(&s), &[], &hosts(2));
     assert_eq!(
         p.problems[&1],
@@ -201,8 +207,10 @@ fn a_global_volume_does_not_pin_its_slot_but_moves_only_once_the_host_is_fenced(
     assert!(show(&p).is_empty(), "{:?}", show(&p));
     assert_eq!(
         p.problems[&1],
-        ["replica 2 waits for host h2 to be fenced: it does not answer, and the replica's \
-          volume follows it to another host once its old copy cannot write (in 6 s)"]
+        [
+            "replica 2 waits for host h2 to be fenced: it does not answer, and the replica's \
+          volume follows it to another host once its old copy cannot write (in 6 s)"
+        ]
     );
     assert_eq!(p.wake_at_ms, Some(NOW + 6_000));
     // Past the grace: it starts elsewhere, with its data.
@@ -215,7 +223,9 @@ fn a_global_volume_does_not_pin_its_slot_but_moves_only_once_the_host_is_fenced(
     let pinned = classed(service(1, 2), ClassScope::Host, &[(1, 1), (2, 2)]);
     let p = run(std::slice::from_ref(&pinned), &observed, &fenced);
     assert!(show(&p).is_empty(), "{:?}", show(&p));
-    assert!(p.problems[&1][0].to_string().starts_with("replica 2 waits for host h2: its volumes are there"));
+    assert!(p.problems[&1][0]
+        .to_string()
+        .starts_with("replica 2 waits for host h2: its volumes are there"));
 }
 
 #[test]
