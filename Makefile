@@ -33,7 +33,7 @@ release:
 	cargo leptos build --release
 
 unit:
-	@eval "$$(scripts/hosts env $(TEST_HOSTS))"; export BERTH_TEST_HOSTS BERTH_TEST_TLS; \
+	@eval "$$(scripts/hosts env $(TEST_HOSTS))"; export BERTH_TEST_HOSTS BERTH_TEST_TLS BERTH_TEST_SHARED; \
 	  RUSTFLAGS="$(TEST_RUSTFLAGS)" cargo nextest run --workspace --no-fail-fast
 
 e2e:

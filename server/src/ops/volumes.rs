@@ -99,16 +99,21 @@ async fn with_classes(state: &AppState, out: &mut [VolumeView]) -> Result<(), Op
         .into_iter()
         .map(|c| (c.name, c.scope))
         .collect();
-    let attached: HashMap<String, String> = out
-        .iter()
-        .filter_map(|v| Some((v.name.clone(), v.attached_on.clone()?)))
-        .collect();
+    let (hosts, _) = host_infos(state);
     for v in out.iter_mut() {
         v.class_scope = v.class.as_ref().and_then(|c| scopes.get(c)).copied();
         if v.class_scope != Some(ClassScope::Global) || v.used_by.is_some() {
             continue;
         }
-        v.attached_on = attached.get(&v.name).cloned();
+        // Where its slot's replica runs now, as the reconciler last saw it.
+        let seen = state.reconciler.service(v.service_id);
+        v.attached_on = seen
+            .replicas
+            .iter()
+            .filter(|r| v.slot.is_none_or(|s| s == r.slot) && r.status.alive())
+            .filter_map(|r| hosts.iter().find(|h| h.id == r.host_id))
+            .find(|h| h.state != HostState::Unreachable)
+            .map(|h| h.name.clone());
         if let (Some(on), Some(slot)) = (&v.attached_on, v.slot) {
             v.note = Some(format!(
                 "follows replica {slot}: mounted on {on} now (the data is the driver's, not this host's)"

@@ -57,14 +57,21 @@ impl DockerEngine {
         name: &str,
     ) -> Result<Option<HashMap<String, String>>, DockerError> {
         let client = self.client().await?;
-        // Not `call`: "no such volume" is an answer, not a reason to reconnect.
-        match self.timed(client.inspect_volume(name)).await {
-            Ok(v) => Ok(Some(v.labels)),
-            Err(DockerError::Api {
-                status: NOT_FOUND, ..
-            }) => Ok(None),
-            Err(e) => Err(e),
-        }
+        // Listed, not inspected: a plugin's volume may carry a status that is not
+        // the engine's shape (rclone's `{"Mounts": []}`), which inspecting would
+        // fail to read. The name filter matches parts of names: the exact one is
+        // picked.
+        let filters = HashMap::from([("name".to_string(), vec![name.to_string()])]);
+        let options = bollard::query_parameters::ListVolumesOptions {
+            filters: Some(filters),
+        };
+        let list = self.call(client.list_volumes(Some(options))).await?;
+        Ok(list
+            .volumes
+            .unwrap_or_default()
+            .into_iter()
+            .find(|v| v.name == name)
+            .map(|v| v.labels))
     }
 
     /// Every volume with `label=value`.
