@@ -428,3 +428,30 @@ pub async fn move_replica(service: String, slot: u32) -> Result<String, AppError
     let path = format!("/api/v1/services/{}/replicas/{slot}/move", seg(&service));
     act::<Message>(Method::POST, path).await.map(|m| m.message)
 }
+
+#[server]
+pub async fn list_volume_classes() -> Result<Vec<VolumeClassView>, AppError> {
+    get("/api/v1/volume-classes".into()).await
+}
+
+#[server]
+pub async fn save_volume_class(
+    input: VolumeClassInput,
+    new: bool,
+) -> Result<VolumeClassView, AppError> {
+    if new {
+        send(Method::POST, "/api/v1/volume-classes".into(), input).await
+    } else {
+        let path = format!("/api/v1/volume-classes/{}", seg(&input.name));
+        send(Method::PUT, path, input).await
+    }
+}
+
+#[server]
+pub async fn delete_volume_class(name: String) -> Result<(), AppError> {
+    act(
+        Method::DELETE,
+        format!("/api/v1/volume-classes/{}", seg(&name)),
+    )
+    .await
+}

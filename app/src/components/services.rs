@@ -366,6 +366,22 @@ fn NumberField(
 }
 
 /// The spec's fields, labelled, for a form.
+/// The volume classes open to the caller's teams, under the volumes field.
+#[component]
+fn ClassHint() -> impl IntoView {
+    let classes = LocalResource::new(crate::api::list_volume_classes);
+    move || {
+        let list = classes.get().and_then(Result::ok).unwrap_or_default();
+        (!list.is_empty()).then(|| {
+            let words: Vec<String> = list
+                .iter()
+                .map(|c| format!("{} ({}, {})", c.name, c.driver, c.scope.as_str()))
+                .collect();
+            view! { <span class="field-hint small muted" data-classes="">{format!("Classes: {}", words.join(", "))}</span> }
+        })
+    }
+}
+
 #[component]
 pub fn SpecFields(form: SpecForm) -> impl IntoView {
     view! {
@@ -396,8 +412,9 @@ pub fn SpecFields(form: SpecForm) -> impl IntoView {
         </div>
         <div class="form-row">
             <label class="field field-wide">
-                <span class="field-label">"Volumes (NAME:/PATH[:ro], then shared or driver options KEY=VALUE; one per line)"</span>
+                <span class="field-label">"Volumes (NAME:/PATH[:ro], then shared, class=CLASS for a class's driver, or local options KEY=VALUE; one per line)"</span>
                 <textarea name="volumes" rows="2" placeholder="data:/var/lib/data" bind:value=form.volumes></textarea>
+                <ClassHint/>
             </label>
         </div>
         <details class="policy">

@@ -16,4 +16,5 @@ pub mod settings;
 pub mod setup;
 pub mod teams;
 pub mod users;
+pub mod volume_classes;
 pub mod volumes;

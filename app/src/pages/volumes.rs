@@ -1,6 +1,8 @@
 //! The volumes page: every volume Berth made for services, per service and per
-//! host, with the space it uses, the replica using it and when it was made;
-//! admins delete the ones nothing needs and move replicas off a lost host.
+//! host, with its class, the space it uses, the replica using it (and where a
+//! volume that follows its replica is mounted now) and when it was made; admins
+//! delete the ones nothing needs and move replicas off a lost host. The volume
+//! classes panel is below.
 
 use std::time::Duration;
 
@@ -12,7 +14,7 @@ use crate::components::layout::PageHeader;
 use crate::components::widgets::{every, ActionStatus, Badge, ConfirmButton, EmptyState, ErrorBox};
 use crate::errors::AppError;
 use crate::format;
-use crate::wire::VolumeView;
+use crate::wire::{ClassScope, VolumeView};
 use crate::MeResource;
 
 #[derive(Clone, Debug)]
@@ -102,6 +104,12 @@ pub fn Volumes() -> impl IntoView {
                 })}
             </Transition>
         </section>
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                let admin = me.await.ok().flatten().is_some_and(|m| m.is_admin());
+                view! { <super::volume_classes::VolumeClasses admin/> }
+            })}
+        </Transition>
     }
 }
 
@@ -142,6 +150,7 @@ pub fn VolumeTable(
                     <tr>
                         {show_service.then(|| view! { <th scope="col">"Service"</th> })}
                         <th scope="col">"Volume"</th>
+                        <th scope="col">"Class · driver"</th>
                         <th scope="col" class="num">"Slot"</th>
                         <th scope="col">"Host"</th>
                         <th scope="col">"Mounted at"</th>
@@ -169,8 +178,23 @@ pub fn VolumeTable(
                                     {" "}<Badge tone="muted" label=v.scope.as_str()/>
                                     <div class="mono small muted">{v.name.clone()}</div>
                                 </td>
+                                <td class="small">
+                                    {match v.class.clone() {
+                                        Some(c) => view! {
+                                            <span>{c}</span>
+                                            {v.class_scope.map(|s| view! { " "<Badge tone=if s == ClassScope::Global { "ok" } else { "muted" } label=s.as_str()/> })}
+                                        }.into_any(),
+                                        None => view! { <span class="muted">"on the host"</span> }.into_any(),
+                                    }}
+                                    <div class="mono small muted">{v.driver.clone()}</div>
+                                </td>
                                 <td class="num">{v.slot.map(|s| s.to_string()).unwrap_or_else(|| "all".into())}</td>
-                                <td>{v.host.clone()}</td>
+                                <td>
+                                    {v.host.clone()}
+                                    {v.attached_on.clone().filter(|on| *on != v.host).map(|on| view! {
+                                        <div class="small muted">{format!("attached on {on} now")}</div>
+                                    })}
+                                </td>
                                 <td class="mono small">{v.path.clone().unwrap_or_else(|| "—".into())}</td>
                                 <td class="num nowrap">{v.size_bytes.map(format::bytes).unwrap_or_else(|| "unknown".into())}</td>
                                 <td class="small">
