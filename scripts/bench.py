@@ -40,6 +40,12 @@ Measured, each the median of several runs:
                   (each replica sets aside 30% of a host's memory: 3 per host), the
                   hosts made against the 7 needed
 
+  volumes         a replica whose volume is of a global class (rclone's plugin on
+                  test hosts 4 and 5, its data in a folder both reach): its host is
+                  cut off (scripts/hosts pause); the time until the replica is healthy
+                  on the other host and reads back the file it wrote, with Berth's
+                  default grace (10 s)
+
 Every request goes to 127.0.0.0/8 or the engine's unix socket.
 """
 
@@ -653,6 +659,60 @@ def bench_pools(args, engine):
     return to_request, to_healthy, len(seen), burst
 
 
+def hosts_script(*args):
+    return subprocess.run(["scripts/hosts", *args], check=True, capture_output=True, text=True).stdout
+
+
+def bench_volumes(args):
+    b = Berth(args.berth, args.user, args.password)
+    b.ensure_team("bench")
+    if not any(h["name"] == "h5" for h in b.req("GET", "/api/v1/hosts")):
+        b.req("POST", "/api/v1/hosts", {"name": "h5", "endpoint": "unix:///run/berth-hosts/h5/docker.sock",
+                                        "address": "127.0.0.15"})
+    socks = {"h4": "/run/berth-hosts/h4/docker.sock", "h5": "/run/berth-hosts/h5/docker.sock"}
+    wait("volumes: both hosts have rclone's driver", lambda: all(
+        "rclone" in ((h.get("facts") or {}).get("volume_drivers") or [])
+        for h in b.req("GET", "/api/v1/hosts")), timeout=60, every=0.2)
+    b.req("POST", "/api/v1/volume-classes", {
+        "name": "bench-disk", "driver": "rclone", "scope": "global", "teams": ["bench"],
+        "options": {"remote": f":local:{args.shared}/{{volume}}", "allow-other": "true"}})
+    b.req("POST", "/api/v1/services", {"name": "follow", "team": "bench", "replicas": 1, "spec": {
+        "image": IMAGE, "port": 8080, "volumes": [{"name": "data", "path": "/data", "class": "bench-disk"}],
+        "health": {"kind": "http", "path": "/healthz", "interval_ms": 500}}})
+    wait("volumes: the replica healthy", lambda: b.ready("follow", 1), timeout=120)
+
+    def replica():
+        inst = [i for i in b.service("follow")["instances"] if i["health"] == "healthy" and i["state"] == "running"]
+        return inst[0] if len(inst) == 1 else None
+
+    first = replica()
+    cli(socks[first["host"]], "exec", first["container_id"], "sh", "-c", "echo kept > /data/mark")
+    took = []
+    for run in range(args.runs):
+        now = replica()
+        lost, number = now["host"], now["host"][1:]
+        hosts_script("pause", number)
+        started = time.monotonic()
+
+        def moved_with_data():
+            r = replica()
+            if not r or r["host"] == lost:
+                return False
+            out = cli(socks[r["host"]], "exec", r["container_id"], "cat", "/data/mark")
+            return out.strip() == "kept"
+        wait(f"volumes run {run + 1}: {lost} cut off -> healthy elsewhere with its data", moved_with_data,
+             timeout=120, every=0.1)
+        took.append(time.monotonic() - started)
+        hosts_script("resume", number)
+        wait(f"volumes run {run + 1}: the old copy removed from {lost}", lambda: not [
+            c for c in Engine(socks[lost]).containers("berth.service=follow")], timeout=120, every=0.2)
+    b.req("DELETE", "/api/v1/services/follow?volumes=delete")
+    wait("volumes: the service gone", lambda: not any(
+        Engine(s).containers("berth.service=follow") for s in socks.values()), timeout=60, every=0.2)
+    b.req("DELETE", "/api/v1/volume-classes/bench-disk")
+    return took
+
+
 def fmt(xs):
     return f"{statistics.median(xs):.2f} s (runs: {', '.join(f'{x:.2f}' for x in xs)})"
 
@@ -668,10 +728,18 @@ def main():
     p.add_argument("--kills", type=int, default=5)
     p.add_argument("--proxy", required=True, help="Berth's proxy, http://127.0.0.1:port")
     p.add_argument("--seconds", type=int, default=10, help="how long each wrk run lasts")
-    p.add_argument("--only", choices=["engine", "proxy", "rollout", "tenancy", "pools"], help="run one part only")
+    p.add_argument("--only", choices=["engine", "proxy", "rollout", "tenancy", "pools", "volumes"], help="run one part only")
     p.add_argument("--provider", help="the pool provider command (absolute path)")
+    p.add_argument("--shared", default="/var/lib/berth-hosts/shared", help="the folder every test host's rclone reaches")
     args = p.parse_args()
     engine = Engine(args.engine)
+
+    if args.only in (None, "volumes"):
+        took = bench_volumes(args)
+        print("results (a global volume on rclone's plugin, Berth's default grace of 10 s):")
+        print(f"  host cut off -> the replica healthy on another host, reading its data: {fmt(took)}")
+    if args.only == "volumes":
+        return
 
     if args.only in (None, "pools"):
         to_request, to_healthy, made, burst = bench_pools(args, engine)

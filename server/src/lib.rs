@@ -11,8 +11,9 @@
 //!   through bollard (`docker`, `docker_runtime`), an in-memory one for tests
 //!   (`fake`), and the labels Berth puts on its containers and volumes (`labels`).
 //! - [`cluster`]: the host registry, heartbeats and engine event followers.
-//! - [`model`]: plain data of the pure core: hosts, desired services (with where
-//!   their per-replica volumes live), observed replicas and volumes. The spec, the
+//! - [`model`]: plain data of the pure core: hosts (with their volume drivers),
+//!   desired services (with where their per-replica volumes live and the volume
+//!   classes they name), observed replicas and volumes. The spec, the
 //!   wire types and the validation rules come from the `domain` crate (shared with
 //!   the browser); `app` is only the UI (pages and server functions).
 //! - [`scheduler`]: placement (pure): which host gets a replica, or why none.

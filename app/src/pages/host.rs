@@ -122,6 +122,7 @@ fn HostBody(
                     <dt>"Engine"</dt><dd>{format!("Docker {} · API {}", f.version, f.api_version)}</dd>
                     <dt>"System"</dt><dd>{format!("{} · {}", f.os, f.arch)}</dd>
                     <dt>"Containers"</dt><dd>{format!("{} running of {} · {} of Berth's · {} images", f.containers_running, f.containers_total, h.berth_containers, f.images)}</dd>
+                    <dt>"Volume drivers"</dt><dd class="mono">{f.volume_drivers.join(", ")}</dd>
                 })}
                 <dt>"Labels"</dt><dd><Labels labels=h.labels.clone()/></dd>
             </dl>

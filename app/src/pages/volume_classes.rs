@@ -7,9 +7,7 @@ use std::time::Duration;
 use leptos::prelude::*;
 
 use crate::api::{delete_volume_class, list_volume_classes, save_volume_class};
-use crate::components::widgets::{
-    every, ActionStatus, Badge, CapacityBar, ConfirmButton, ErrorBox,
-};
+use crate::components::widgets::{every, ActionStatus, Badge, ConfirmButton, ErrorBox};
 use crate::errors::AppError;
 use crate::validate;
 use crate::wire::{ClassScope, VolumeClassInput, VolumeClassView};
@@ -137,10 +135,10 @@ fn class_row(
             </td>
             <td class="mono">{c.driver.clone()}</td>
             <td><Badge tone=tone label=scope/></td>
-            <td class="cap-cell">
-                <CapacityBar label=format!("Hosts with {}", c.driver) used=with as f64 total=c.hosts as f64
-                    text=format!("{with} of {}", c.hosts)/>
-                {(with == 0).then(|| view! { <span class="warn-text small">"no host has it: nothing can use it"</span> })}
+            <td>
+                <Badge tone=match (with, c.hosts) { (0, _) => "bad", (w, h) if w == h => "ok", _ => "warn" }
+                    label=format!("{with} of {} host{}", c.hosts, if c.hosts == 1 { "" } else { "s" })/>
+                {(with == 0).then(|| view! { <div class="warn-text small">"no host has it: nothing can use it"</div> })}
             </td>
             <td class="small">{if c.teams.is_empty() { "none".to_string() } else { c.teams.join(", ") }}</td>
             <td class="small">{if c.used_by.is_empty() { "nothing".to_string() } else { c.used_by.join(", ") }}</td>
@@ -248,7 +246,7 @@ fn ClassForm(
         }
     };
     view! {
-        <h3>{move || if new() { "Add a class".to_string() } else { format!("Change class {}", f.name.get()) }}</h3>
+        <h3 class="form-title">{move || if new() { "Add a class".to_string() } else { format!("Change class {}", f.name.get()) }}</h3>
         <form class="form" on:submit=submit novalidate aria-label="Volume class">
             <div class="form-row">
                 <label class="field">

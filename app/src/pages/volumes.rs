@@ -204,7 +204,7 @@ pub fn VolumeTable(
                                         (None, None) => view! { <span class="muted">"nothing"</span> }.into_any(),
                                     }}
                                 </td>
-                                <td class="small nowrap">{v.created_at.get(..19).map(|t| t.replace('T', " ")).unwrap_or_default()}</td>
+                                <td class="small nowrap">{v.created_at.get(..19).map(|t| t.replace('T', " ")).unwrap_or_else(|| "unknown".into())}</td>
                                 {admin.then(|| {
                                     if v.stranded {
                                         view! {

@@ -92,7 +92,12 @@ impl DockerEngine {
             .unwrap_or_default()
             .into_iter()
             .map(|v| ListedVolume {
-                created_at: v.created_at.map(|d| d.to_string()).unwrap_or_default(),
+                // A plugin's volume may have no time of its own: the zero time.
+                created_at: v
+                    .created_at
+                    .map(|d| d.to_string())
+                    .filter(|d| !d.starts_with("0001-"))
+                    .unwrap_or_default(),
                 name: v.name,
                 driver: v.driver,
                 labels: v.labels,
