@@ -1543,7 +1543,7 @@ async fn volume_classes_are_the_admins_and_open_only_to_their_teams() {
     refused(
         &r,
         StatusCode::UNPROCESSABLE_ENTITY,
-        "not open to this service's team",
+        "there is no volume class \"shared-disk\" open to this service's team",
         "use another team's class",
     );
     let r = w
@@ -1563,4 +1563,44 @@ async fn volume_classes_are_the_admins_and_open_only_to_their_teams() {
     );
     let services = w.call(&w.admin, "GET", "/api/v1/services", None).await;
     assert!(!services.text.contains("b-data"), "{}", services.text);
+
+    // A class open to both teams: each sees its own team and services only.
+    let both = json!({"name": "both-disk", "driver": "rclone", "scope": "host",
+                      "teams": ["a", "b"]});
+    let r = w
+        .call(&w.admin, "POST", "/api/v1/volume-classes", Some(both))
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let store = w.t.state.clone();
+    for (name, team) in [("a-secret-db", w.a), ("b-secret-db", w.b)] {
+        let spec: domain::wire::ServiceSpec = serde_json::from_value(json!({"image": "demo:v1",
+            "volumes": [{"name": "d", "path": "/d", "class": "both-disk"}]}))
+        .unwrap();
+        store
+            .store
+            .create_service(server::store::NewService {
+                name,
+                team_id: team,
+                replicas: 0,
+                spec: &spec,
+                proxy: &Default::default(),
+                author: "test",
+                message: "",
+                now: 1,
+            })
+            .await
+            .unwrap();
+    }
+    let bobs = w
+        .call(&w.bob, "GET", "/api/v1/volume-classes/both-disk", None)
+        .await;
+    assert_eq!(bobs.status, StatusCode::OK, "{}", bobs.text);
+    let v = bobs.json();
+    assert_eq!(v["teams"], json!(["b"]), "{v}");
+    assert_eq!(v["used_by"], json!(["b-secret-db"]), "{v}");
+    let admins = w
+        .call(&w.admin, "GET", "/api/v1/volume-classes/both-disk", None)
+        .await
+        .json();
+    assert_eq!(admins["used_by"], json!(["a-secret-db", "b-secret-db"]));
 }

@@ -209,9 +209,80 @@ async fn a_class_is_made_used_kept_while_used_and_every_change_audited() {
             .contains("used by db"),
         "{v}"
     );
+    // A global class's options stay too (a moving replica makes its volume again
+    // from them), and so do the teams of the services that use it.
     let mut more = class("disk", "rclone");
     more["options"]["vfs-cache-mode"] = json!("writes");
     let (status, v) = call(&t, &auth, "PUT", "/api/v1/volume-classes/disk", Some(more)).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("a global class's options stay"),
+        "{v}"
+    );
+    let mut closed = class("disk", "rclone");
+    closed["teams"] = json!([]);
+    let (status, v) = call(
+        &t,
+        &auth,
+        "PUT",
+        "/api/v1/volume-classes/disk",
+        Some(closed),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{v}");
+    // A volume keeps its class: a deploy that changes it is refused in words.
+    let (status, v) = call(
+        &t,
+        &auth,
+        "POST",
+        "/api/v1/services/db/deploy",
+        Some(json!({"spec": {"image": "demo:v2", "volumes": [{"name": "data", "path": "/data"}]}})),
+    )
+    .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+    assert!(
+        v["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("a volume keeps its class"),
+        "{v}"
+    );
+    // A host-scoped class's options may change (volumes made keep theirs).
+    let mut host_class = class("scratch", "rclone");
+    host_class["scope"] = json!("host");
+    let (status, _) = call(
+        &t,
+        &auth,
+        "POST",
+        "/api/v1/volume-classes",
+        Some(host_class.clone()),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let (status, _) = call(
+        &t,
+        &auth,
+        "POST",
+        "/api/v1/services",
+        Some(service(
+            "tmp",
+            json!({"name": "data", "path": "/data", "class": "scratch"}),
+        )),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED);
+    host_class["options"]["vfs-cache-mode"] = json!("writes");
+    let (status, v) = call(
+        &t,
+        &auth,
+        "PUT",
+        "/api/v1/volume-classes/scratch",
+        Some(host_class),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!(v["options"]["vfs-cache-mode"], json!("writes"));
     let (status, _) = call(

@@ -5,10 +5,11 @@
 use std::collections::{BTreeSet, HashMap};
 
 use domain::validate;
-use domain::wire::{ServiceSpec, VolumeClassInput, VolumeClassView};
+use domain::wire::{ClassScope, ServiceSpec, VolumeClassInput, VolumeClassView};
 
 use super::{audited, Ctx, OpsError};
 use crate::auth::policy::Action;
+use crate::auth::principal::Principal;
 use crate::clock;
 use crate::reconciler::driver::host_infos;
 use crate::state::AppState;
@@ -23,7 +24,7 @@ pub async fn list(state: &AppState, ctx: &Ctx) -> Result<Vec<VolumeClassView>, O
     Ok(rows
         .iter()
         .filter(|c| p.is_admin() || c.team_ids.iter().any(|t| p.team_role(*t).is_some()))
-        .map(|c| view(state, c, &teams, &used, p.is_admin()))
+        .map(|c| view(state, c, &teams, &used, p))
         .collect())
 }
 
@@ -85,13 +86,7 @@ pub async fn update(
         validate::volume_class(&input).map_err(OpsError::Invalid)?;
         let team_ids = team_ids(state, &input.teams).await?;
         let users = used_by(state).await?.remove(&row.name).unwrap_or_default();
-        if !users.is_empty() && (input.driver != row.driver || input.scope != row.scope) {
-            return Err(OpsError::Conflict(format!(
-                "volume class {} is used by {}: its driver and scope stay while a service names it",
-                row.name,
-                users.join(", ")
-            )));
-        }
+        in_use_keeps(&row, &input, &team_ids, &users)?;
         if !state
             .store
             .update_volume_class(row.id, fields(&input, &team_ids))
@@ -115,7 +110,7 @@ pub async fn delete(state: &AppState, ctx: &Ctx, name: &str) -> Result<(), OpsEr
             return Err(OpsError::Conflict(format!(
                 "volume class {} is used by {}: change their volumes first",
                 row.name,
-                users.join(", ")
+                names(&users)
             )));
         }
         if !state.store.delete_volume_class(row.id).await? {
@@ -141,25 +136,23 @@ pub async fn check_spec(
         .iter()
         .filter_map(|v| v.class.as_deref())
         .collect();
+    keeps_classes(spec, current)?;
     if named.is_empty() {
         return Ok(());
     }
     let rows = state.store.list_volume_classes().await?;
     let (hosts, _) = host_infos(state);
     for name in named {
+        // One answer for a class that does not exist and one closed to the team:
+        // a member learns nothing of other teams' classes.
         let class = rows
             .iter()
-            .find(|c| c.name.eq_ignore_ascii_case(name))
+            .find(|c| c.name.eq_ignore_ascii_case(name) && c.team_ids.contains(&team_id))
             .ok_or_else(|| {
                 OpsError::Invalid(format!(
-                    "there is no volume class {name:?}; an admin defines classes on the Volumes page"
+                    "there is no volume class {name:?} open to this service's team; an admin defines classes and the teams that may use them on the Volumes page"
                 ))
             })?;
-        if !class.team_ids.contains(&team_id) {
-            return Err(OpsError::Invalid(format!(
-                "the volume class {name} is not open to this service's team; an admin may add the team to it"
-            )));
-        }
         let kept =
             current.is_some_and(|c| c.volumes.iter().any(|v| v.class.as_deref() == Some(name)));
         let with = hosts
@@ -176,22 +169,92 @@ pub async fn check_spec(
     Ok(())
 }
 
+/// What a class keeps while services name it: its driver and scope (volumes made
+/// already, and whether replicas may move), a global class's options (a replica
+/// moving makes its volume again from them: other options would reach other data),
+/// and the teams of those services.
+fn in_use_keeps(
+    row: &VolumeClassRow,
+    input: &VolumeClassInput,
+    team_ids: &[i64],
+    users: &[(i64, String)],
+) -> Result<(), OpsError> {
+    if users.is_empty() {
+        return Ok(());
+    }
+    let refuse = |what: &str| {
+        Err(OpsError::Conflict(format!(
+            "volume class {} is used by {}: {what} stay while a service names it",
+            row.name,
+            names(users)
+        )))
+    };
+    if input.driver != row.driver || input.scope != row.scope {
+        return refuse("its driver and scope");
+    }
+    if row.scope == ClassScope::Global && input.options != row.options {
+        return refuse("a global class's options");
+    }
+    if users.iter().any(|(team, _)| !team_ids.contains(team)) {
+        return refuse("the teams of those services");
+    }
+    Ok(())
+}
+
+fn names(users: &[(i64, String)]) -> String {
+    users
+        .iter()
+        .map(|(_, n)| n.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// A volume keeps the class it was made with: another class (or none) under the
+/// same name would mount the old data on one host and make new, empty data on the
+/// next.
+fn keeps_classes(spec: &ServiceSpec, current: Option<&ServiceSpec>) -> Result<(), OpsError> {
+    let Some(current) = current else {
+        return Ok(());
+    };
+    for v in &spec.volumes {
+        let Some(was) = current.volumes.iter().find(|o| o.name == v.name) else {
+            continue;
+        };
+        if was.class != v.class || (v.class.is_some() && was.scope != v.scope) {
+            let class = match &was.class {
+                Some(c) => format!("class {c}"),
+                None => "no class".to_string(),
+            };
+            return Err(OpsError::Invalid(format!(
+                "volume {}: a volume keeps its class and scope ({class}, {}); give it a new name to change them (its data stays under the old name)",
+                v.name,
+                was.scope.as_str()
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// A class as `p` may see it: a member, only their own teams and services, and
+/// never the options (they may say where the data lives, with credentials).
 fn view(
     state: &AppState,
     c: &VolumeClassRow,
     teams: &HashMap<i64, String>,
-    used: &HashMap<String, Vec<String>>,
-    admin: bool,
+    used: &HashMap<String, Vec<(i64, String)>>,
+    p: &Principal,
 ) -> VolumeClassView {
     let (hosts, _) = host_infos(state);
+    let readable = |team: i64| p.is_admin() || p.team_role(team).is_some();
     VolumeClassView {
         name: c.name.clone(),
         driver: c.driver.clone(),
-        options: admin.then(|| c.options.clone()),
+        options: p.is_admin().then(|| c.options.clone()),
         scope: c.scope,
         teams: c
             .team_ids
             .iter()
+            .filter(|id| readable(**id))
             .filter_map(|id| teams.get(id).cloned())
             .collect(),
         hosts_with_driver: hosts
@@ -199,7 +262,13 @@ fn view(
             .filter(|h| h.volume_drivers.contains(&c.driver))
             .count() as u32,
         hosts: hosts.len() as u32,
-        used_by: used.get(&c.name).cloned().unwrap_or_default(),
+        used_by: used
+            .get(&c.name)
+            .into_iter()
+            .flatten()
+            .filter(|(team, _)| readable(*team))
+            .map(|(_, name)| name.clone())
+            .collect(),
         created_at_ms: c.created_at,
     }
 }
@@ -241,9 +310,9 @@ async fn team_ids(state: &AppState, names: &[String]) -> Result<Vec<i64>, OpsErr
     Ok(ids)
 }
 
-/// The services naming each class (by class name).
-async fn used_by(state: &AppState) -> Result<HashMap<String, Vec<String>>, OpsError> {
-    let mut out: HashMap<String, Vec<String>> = HashMap::new();
+/// The services naming each class (by class name), with their teams.
+async fn used_by(state: &AppState) -> Result<HashMap<String, Vec<(i64, String)>>, OpsError> {
+    let mut out: HashMap<String, Vec<(i64, String)>> = HashMap::new();
     for s in state.store.list_services().await? {
         let named: BTreeSet<&str> = s
             .spec
@@ -254,7 +323,7 @@ async fn used_by(state: &AppState) -> Result<HashMap<String, Vec<String>>, OpsEr
         for class in named {
             out.entry(class.to_string())
                 .or_default()
-                .push(s.name.clone());
+                .push((s.team_id, s.name.clone()));
         }
     }
     Ok(out)

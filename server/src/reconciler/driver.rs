@@ -160,7 +160,7 @@ fn desired_from(
     row: &ServiceRow,
     rollout: Option<&RolloutRow>,
     homes: BTreeMap<u32, i64>,
-    all_classes: &BTreeMap<String, VolumeClass>,
+    all_classes: &BTreeMap<String, (VolumeClass, Vec<i64>)>,
 ) -> DesiredService {
     let policy = &row.spec.update;
     let classes: BTreeMap<String, VolumeClass> = row
@@ -168,7 +168,14 @@ fn desired_from(
         .volumes
         .iter()
         .filter_map(|v| v.class.as_ref())
-        .filter_map(|c| all_classes.get(c).map(|class| (c.clone(), class.clone())))
+        // A class closed to the service's team since is as good as gone (fail
+        // closed: its replicas wait and say so).
+        .filter_map(|c| {
+            all_classes
+                .get(c)
+                .filter(|(_, teams)| teams.contains(&row.team_id))
+        })
+        .map(|(class, _)| (class.name.clone(), class.clone()))
         .collect();
     DesiredService {
         homes,
@@ -367,7 +374,7 @@ impl Driver {
             .replica_homes()
             .await
             .map_err(|e| format!("cannot read where volumes live: {e}"))?;
-        let classes: BTreeMap<String, VolumeClass> = store
+        let classes: BTreeMap<String, (VolumeClass, Vec<i64>)> = store
             .list_volume_classes()
             .await
             .map_err(|e| format!("cannot read the volume classes: {e}"))?
@@ -379,7 +386,7 @@ impl Driver {
                     options: c.options,
                     scope: c.scope,
                 };
-                (c.name, class)
+                (c.name, (class, c.team_ids))
             })
             .collect();
         let desired: Vec<DesiredService> = rows

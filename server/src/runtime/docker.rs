@@ -23,6 +23,9 @@ use domain::wire::{ContainerView, EngineEventView, EngineFacts};
 
 use super::labels;
 
+/// How long the heartbeat waits for the engine's volume plugins to answer a list.
+const PLUGIN_PROBE: Duration = Duration::from_secs(2);
+
 /// The oldest Docker Engine API Berth works with (Docker 20.10).
 pub const MIN_API: (usize, usize) = (1, 41);
 
@@ -215,14 +218,17 @@ impl DockerEngine {
         let c = self.connected().await?;
         let client = c.docker;
         // A plugin found by its socket is loaded only once something asks for
-        // volumes; until then the engine's own list leaves it out.
+        // volumes; until then the engine's own list leaves it out. Listing asks
+        // every plugin: one that hangs must not make the host look dead, so the
+        // probe is bounded and its failure left out (that plugin is then missing
+        // from the list, and nothing is placed on its account).
         let probe = bollard::query_parameters::ListVolumesOptions {
             filters: Some(HashMap::from([(
                 "label".to_string(),
                 vec!["berth.driver-probe".to_string()],
             )])),
         };
-        self.call(client.list_volumes(Some(probe))).await?;
+        let _ = tokio::time::timeout(PLUGIN_PROBE, client.list_volumes(Some(probe))).await;
         let info = self.call(client.info()).await?;
         Ok(EngineFacts {
             version: c.version,

@@ -260,6 +260,17 @@ impl ContainerRuntime for DockerRuntime {
             );
             let legacy = labels::legacy_volume_name(&replica.service, v, replica.slot);
             let existing = entry.engine.volume_labels(&name).await.map_err(failed)?;
+            // A volume keeps the class it was made with: another one's would be
+            // other data under the same name.
+            if let Some(was) = existing.as_ref().map(|l| l.get(labels::CLASS)) {
+                if was != v.class.as_ref() {
+                    return Err(RuntimeError::Engine(format!(
+                        "volume {}: {name} on this host was made {}, not as the spec says now; give the volume a new name",
+                        v.name,
+                        was.map_or("without a class".to_string(), |c| format!("from class {c}"))
+                    )));
+                }
+            }
             let old = entry.engine.volume_labels(&legacy).await.map_err(failed)?;
             let chosen = match labels::choose_volume(
                 &self.owner,

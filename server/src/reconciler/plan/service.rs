@@ -161,6 +161,8 @@ struct Triage<'r> {
     finished: bool,
     /// A replica is on a host within its grace (that host).
     hidden: Option<i64>,
+    /// A running replica is removed this pass (unhealthy): it may still write.
+    stopping: bool,
     alive: Vec<&'r ObservedReplica>,
 }
 
@@ -223,8 +225,17 @@ impl<'a> ServicePlanner<'a, '_, '_> {
             self.replace(slot, &t.alive);
             return;
         }
-        if let (Some(host_id), None) = (t.hidden, &t.replaced_because) {
+        // A slot whose data follows it has one writer: nothing starts while an
+        // old replica may still run (stopping, or on a silent host in its grace).
+        let one_writer = self.s.moves_data();
+        if let Some(host_id) = t
+            .hidden
+            .filter(|_| one_writer || t.replaced_because.is_none())
+        {
             self.problem(self.silent(slot, host_id));
+            return;
+        }
+        if one_writer && t.stopping {
             return;
         }
         let reason = t.replaced_because.unwrap_or(Reason::Started { slot });
@@ -247,6 +258,7 @@ impl<'a> ServicePlanner<'a, '_, '_> {
                 }
                 Kind::Dead { replace: false } => t.finished = true,
                 Kind::Unhealthy => {
+                    t.stopping = true;
                     self.remove(r, Reason::Unhealthy { slot });
                     t.replaced_because.get_or_insert(Reason::Replaced {
                         slot,
@@ -410,7 +422,9 @@ impl<'a> ServicePlanner<'a, '_, '_> {
     /// Starts a replica in `slot` where placement says, or says why it cannot.
     fn start(&mut self, slot: u32, reason: Reason) {
         if let Some(class) = self.s.missing_class() {
-            let why = format!("its volumes name the class {class}, which does not exist");
+            let why = format!(
+                "its volumes name the class {class}, which does not exist or is not open to its team"
+            );
             self.problem(Problem::NotPlaced { slot, why });
             return;
         }

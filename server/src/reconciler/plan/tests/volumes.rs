@@ -262,6 +262,37 @@ fn a_class_that_no_longer_exists_is_named_instead_of_placing() {
     assert!(show(&p).is_empty());
     assert_eq!(
         p.problems[&1],
-        ["replica 1 not placed: its volumes name the class disk, which does not exist"]
+        ["replica 1 not placed: its volumes name the class disk, which does not exist or is not open to its team"]
     );
+}
+
+#[test]
+fn a_global_slot_starts_again_only_once_its_old_replica_is_gone() {
+    let s = classed(service(1, 1), ClassScope::Global, &[]);
+    let hs = with_rclone(hosts(2), &[1, 2]);
+    // Unhealthy, still running: removed this pass, replaced the next.
+    let mut sick = rep(&s, 1, 1);
+    sick.health = Health::Unhealthy;
+    assert_eq!(
+        show(&run(std::slice::from_ref(&s), &[sick.clone()], &hs)),
+        ["remove 1@h1: replica 1: removing its unhealthy container"]
+    );
+    // Without a global volume the new one starts beside it at once.
+    let plain = service(1, 1);
+    let mut plain_sick = rep(&plain, 1, 1);
+    plain_sick.health = Health::Unhealthy;
+    assert_eq!(show(&run(&[plain], &[plain_sick], &hs)).len(), 2);
+    // A copy on a silent host within its grace holds the slot even beside a dead one.
+    let mut silent = hs.clone();
+    silent[1].state = HostState::Unreachable;
+    silent[1].unreachable_since_ms = Some(NOW - 1_000);
+    let mut dead = rep(&s, 1, 1);
+    dead.status = Status::Exited { code: 1 };
+    dead.container_id = "dead".into();
+    let p = run(std::slice::from_ref(&s), &[dead, rep(&s, 1, 2)], &silent);
+    assert_eq!(
+        show(&p),
+        ["remove 1@h1: replica 1: removing its container, which exited with code 1"]
+    );
+    assert!(p.problems[&1][0].to_string().contains("to be fenced"));
 }
