@@ -44,6 +44,67 @@ impl DockerRuntime {
             .get(host_id)
             .ok_or(RuntimeError::UnknownHost(host_id))
     }
+
+    /// The Docker volume for `v` on the engine: found again by name (when its
+    /// labels name this Berth, this service and the spec's class), or made from
+    /// the spec's or its class's driver and options.
+    async fn volume(
+        &self,
+        engine: &crate::runtime::docker::DockerEngine,
+        replica: &ReplicaSpec,
+        v: &domain::wire::VolumeSpec,
+    ) -> Result<String, RuntimeError> {
+        let (driver, options) = driver_of(replica, v)?;
+        let failed = |e: DockerError| RuntimeError::Engine(format!("volume {}: {e}", v.name));
+        let name = labels::volume_name(
+            &self.owner,
+            replica.service_id,
+            &replica.service,
+            v,
+            replica.slot,
+        );
+        let legacy = labels::legacy_volume_name(&replica.service, v, replica.slot);
+        let existing = engine.volume_labels(&name).await.map_err(failed)?;
+        // A volume keeps the class it was made with: another one's would be other
+        // data under the same name.
+        if let Some(was) = existing.as_ref().map(|l| l.get(labels::CLASS)) {
+            if was != v.class.as_ref() {
+                return Err(RuntimeError::Engine(format!(
+                    "volume {}: {name} on this host was made {}, not as the spec says now; give the volume a new name",
+                    v.name,
+                    was.map_or("without a class".to_string(), |c| format!("from class {c}"))
+                )));
+            }
+        }
+        let old = engine.volume_labels(&legacy).await.map_err(failed)?;
+        match labels::choose_volume(
+            &self.owner,
+            replica.service_id,
+            name,
+            existing.as_ref(),
+            (legacy, old.as_ref()),
+        ) {
+            labels::VolumeChoice::Mount(n) => Ok(n),
+            labels::VolumeChoice::Make(n) => {
+                let labels = labels::volume_labels(
+                    &self.owner,
+                    replica.service_id,
+                    &replica.service,
+                    v,
+                    replica.slot,
+                );
+                let options = VolumeClassInput::options_for(&options, &n);
+                engine
+                    .ensure_volume(&n, &driver, &options, labels)
+                    .await
+                    .map_err(failed)?;
+                Ok(n)
+            }
+            labels::VolumeChoice::Refuse(why) => {
+                Err(RuntimeError::Engine(format!("volume {}: {why}", v.name)))
+            }
+        }
+    }
 }
 
 fn engine_error(e: DockerError) -> RuntimeError {
@@ -249,60 +310,7 @@ impl ContainerRuntime for DockerRuntime {
         // and mounted only when their labels name this Berth and this service.
         let mut volumes = HashMap::new();
         for v in &replica.spec.volumes {
-            let (driver, options) = driver_of(replica, v)?;
-            let failed = |e: DockerError| RuntimeError::Engine(format!("volume {}: {e}", v.name));
-            let name = labels::volume_name(
-                &self.owner,
-                replica.service_id,
-                &replica.service,
-                v,
-                replica.slot,
-            );
-            let legacy = labels::legacy_volume_name(&replica.service, v, replica.slot);
-            let existing = entry.engine.volume_labels(&name).await.map_err(failed)?;
-            // A volume keeps the class it was made with: another one's would be
-            // other data under the same name.
-            if let Some(was) = existing.as_ref().map(|l| l.get(labels::CLASS)) {
-                if was != v.class.as_ref() {
-                    return Err(RuntimeError::Engine(format!(
-                        "volume {}: {name} on this host was made {}, not as the spec says now; give the volume a new name",
-                        v.name,
-                        was.map_or("without a class".to_string(), |c| format!("from class {c}"))
-                    )));
-                }
-            }
-            let old = entry.engine.volume_labels(&legacy).await.map_err(failed)?;
-            let chosen = match labels::choose_volume(
-                &self.owner,
-                replica.service_id,
-                name,
-                existing.as_ref(),
-                (legacy, old.as_ref()),
-            ) {
-                labels::VolumeChoice::Mount(n) => n,
-                labels::VolumeChoice::Make(n) => {
-                    entry
-                        .engine
-                        .ensure_volume(
-                            &n,
-                            &driver,
-                            &VolumeClassInput::options_for(&options, &n),
-                            labels::volume_labels(
-                                &self.owner,
-                                replica.service_id,
-                                &replica.service,
-                                v,
-                                replica.slot,
-                            ),
-                        )
-                        .await
-                        .map_err(failed)?;
-                    n
-                }
-                labels::VolumeChoice::Refuse(why) => {
-                    return Err(RuntimeError::Engine(format!("volume {}: {why}", v.name)))
-                }
-            };
+            let chosen = self.volume(&entry.engine, replica, v).await?;
             volumes.insert(v.name.clone(), chosen);
         }
         entry
