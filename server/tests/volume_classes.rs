@@ -13,7 +13,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use axum::http::StatusCode;
-use common::{cluster, demo_spec, docker, ok_json, send, test_hosts, Auth};
+use common::{cluster, demo_spec, docker, ok_json, send, test_hosts, until, Auth};
 use serde_json::{json, Value};
 use server::testing::TestState;
 
@@ -31,35 +31,39 @@ async fn post(t: &TestState, auth: &Auth, uri: &str, body: Value) -> (StatusCode
     (reply.status, reply.json())
 }
 
-/// Slot -> (host, container id) once `name` runs `n` healthy replicas, within 90 s.
-async fn healthy(t: &TestState, auth: &Auth, name: &str, n: usize) -> Vec<(u64, String, String)> {
-    let started = Instant::now();
-    loop {
-        let s = get(t, auth, &format!("/api/v1/services/{name}")).await["service"].clone();
-        let ready: Vec<(u64, String, String)> = s["instances"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|i| i["health"] == "healthy" && i["state"] == "running")
-            .map(|i| {
-                (
-                    i["slot"].as_u64().unwrap(),
-                    i["host"].as_str().unwrap().to_string(),
-                    i["container_id"].as_str().unwrap().to_string(),
-                )
-            })
-            .collect();
-        if ready.len() == n && s["instances"].as_array().unwrap().len() == n {
-            let mut ready = ready;
-            ready.sort();
-            return ready;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(90),
-            "{name} not healthy: {s}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+/// The service's replicas running healthy: (slot, host, container id), by slot.
+fn ready(s: &Value) -> Vec<(u64, String, String)> {
+    let mut out: Vec<(u64, String, String)> = s["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["health"] == "healthy" && i["state"] == "running")
+        .map(|i| {
+            (
+                i["slot"].as_u64().unwrap(),
+                i["host"].as_str().unwrap().to_string(),
+                i["container_id"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+async fn follow(t: &TestState, auth: &Auth) -> Value {
+    get(t, auth, "/api/v1/services/follow").await["service"].clone()
+}
+
+/// Slot -> (host, container id) once `follow` runs `n` healthy replicas, within 90 s.
+async fn healthy(t: &TestState, auth: &Auth, n: usize) -> Vec<(u64, String, String)> {
+    until("follow healthy", Duration::from_secs(90), || async {
+        let s = follow(t, auth).await;
+        let all = s["instances"].as_array().unwrap().len();
+        Some(ready(&s))
+            .filter(|r| r.len() == n && all == n)
+            .ok_or(s.to_string())
+    })
+    .await
 }
 
 fn number(host: &str) -> &'static str {
@@ -71,55 +75,35 @@ fn number(host: &str) -> &'static str {
 }
 
 async fn wait_for_problem(t: &TestState, auth: &Auth, words: &str) {
-    let started = Instant::now();
-    loop {
-        let s = get(t, auth, "/api/v1/services/follow").await["service"].clone();
-        if s["problems"].to_string().contains(words) {
-            return;
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(15),
-            "no {words:?}: {s}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    until(words, Duration::from_secs(15), || async {
+        let s = follow(t, auth).await;
+        Some(())
+            .filter(|_| s["problems"].to_string().contains(words))
+            .ok_or(s.to_string())
+    })
+    .await
 }
 
 /// The host and container of `slot` once it runs healthy on a host other than `lost`.
 async fn moved(t: &TestState, auth: &Auth, slot: u64, lost: &str) -> (String, String) {
-    let started = Instant::now();
-    loop {
-        let s = get(t, auth, "/api/v1/services/follow").await["service"].clone();
-        let there = s["instances"].as_array().unwrap().iter().find(|i| {
-            i["slot"] == slot
-                && i["host"] != lost
-                && i["health"] == "healthy"
-                && i["state"] == "running"
-        });
-        if let Some(i) = there {
-            return (
-                i["host"].as_str().unwrap().to_string(),
-                i["container_id"].as_str().unwrap().to_string(),
-            );
-        }
-        assert!(
-            started.elapsed() < Duration::from_secs(60),
-            "replica {slot} did not move: {s}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    until("the replica moved", Duration::from_secs(60), || async {
+        let s = follow(t, auth).await;
+        ready(&s)
+            .into_iter()
+            .find(|(n, host, _)| *n == slot && host != lost)
+            .map(|(_, host, id)| (host, id))
+            .ok_or(s.to_string())
+    })
+    .await
 }
 
 /// Waits until the container `id` is gone from `host`.
 async fn gone(host: &str, id: &str) {
-    let started = Instant::now();
-    while containers_on(host, "follow").contains(&id[..12]) {
-        assert!(
-            started.elapsed() < Duration::from_secs(40),
-            "the old copy stays on {host}"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    until("the old copy removed", Duration::from_secs(40), || async {
+        let left = containers_on(host, "follow");
+        Some(()).filter(|_| !left.contains(&id[..12])).ok_or(left)
+    })
+    .await
 }
 
 fn exec(host: &str, container: &str, script: &str) -> String {
@@ -174,7 +158,7 @@ async fn a_global_volume_follows_its_replica_to_another_host_with_its_data() {
     )
     .await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
-    let first = healthy(&t, &auth, "follow", 2).await;
+    let first = healthy(&t, &auth, 2).await;
     for (slot, host, id) in &first {
         exec(host, id, &format!("echo slot-{slot} > /data/mark"));
     }
@@ -221,7 +205,7 @@ async fn a_global_volume_follows_its_replica_to_another_host_with_its_data() {
     // The host answers again: its old copy is removed; the moved one stays.
     common::script(&["resume", n]);
     gone(&lost, &old_id).await;
-    let after = healthy(&t, &auth, "follow", 2).await;
+    let after = healthy(&t, &auth, 2).await;
     assert!(
         after
             .iter()
@@ -229,30 +213,25 @@ async fn a_global_volume_follows_its_replica_to_another_host_with_its_data() {
         "{after:?}"
     );
     // The returned host still lists the volume, attached elsewhere now.
-    let started = Instant::now();
-    loop {
-        let list = get(
-            &t,
-            &auth,
-            &format!("/api/v1/volumes?service=follow&host={lost}"),
-        )
-        .await;
-        let stale = list
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|v| v["slot"] == slot)
-            .cloned();
-        if let Some(v) = stale.filter(|v| v["attached_on"] == json!(host)) {
-            assert!(
-                v["note"].as_str().unwrap().contains("follows replica"),
-                "{v}"
-            );
-            break;
-        }
-        assert!(started.elapsed() < Duration::from_secs(20), "{list}");
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    }
+    let uri = format!("/api/v1/volumes?service=follow&host={lost}");
+    let stale = until(
+        "the volume attached elsewhere",
+        Duration::from_secs(20),
+        || async {
+            let list = get(&t, &auth, &uri).await;
+            list.as_array()
+                .unwrap()
+                .iter()
+                .find(|v| v["slot"] == slot && v["attached_on"] == json!(host))
+                .cloned()
+                .ok_or(list.to_string())
+        },
+    )
+    .await;
+    assert!(
+        stale["note"].as_str().unwrap().contains("follows replica"),
+        "{stale}"
+    );
 
     // A host stopped (its containers stopped with it, as Docker reports): the
     // replica is known gone, and its slot moves with its data at once.

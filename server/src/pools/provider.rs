@@ -228,17 +228,43 @@ echo '{"endpoint":"tcp://10.0.0.5:2376","address":"10.0.0.5"}'"#,
             err.to_string(),
             "the provider failed (exit status: 2): quota exceeded in zone a"
         );
-        // Past the limit the provider and what it started are killed.
+        // Past the limit the provider and what it started are killed: the child
+        // is gone (waited for, with a deadline) without having left its mark.
         let marker = dir.0.join("late");
+        let child = dir.0.join("child.pid");
         let p = script(
             &dir,
-            &format!("(sleep 2; touch {}) & sleep 30", marker.display()),
+            &format!(
+                "sh -c 'echo $$ > {}; sleep 2; touch {}' & sleep 30",
+                child.display(),
+                marker.display()
+            ),
         );
         let err = call(&p, &request(&labels), Duration::from_millis(300))
             .await
             .unwrap_err();
         assert!(matches!(err, ProviderError::Timeout { .. }), "{err}");
-        tokio::time::sleep(Duration::from_millis(2500)).await;
+        let pid = std::fs::read_to_string(&child).expect("the child wrote its pid");
+        let stat = format!("/proc/{}/stat", pid.trim());
+        let gone = || {
+            // A killed child not yet reaped is a zombie: gone all the same.
+            std::fs::read_to_string(&stat).map_or(true, |s| {
+                s.rsplit(')')
+                    .next()
+                    .unwrap_or("")
+                    .trim_start()
+                    .starts_with('Z')
+            })
+        };
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+        while !gone() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "the provider's child lives on"
+            );
+            tokio::task::yield_now().await;
+            std::thread::yield_now();
+        }
         assert!(!marker.exists(), "a child of the provider lived on");
         // Output past the cap is read and dropped, not left to block the provider.
         let p = script(&dir, "head -c 1000000 /dev/zero; echo done >&2");
