@@ -93,217 +93,163 @@ async fn bad_classes_are_refused_in_words() {
     assert_eq!(list, json!([]), "nothing was made");
 }
 
+/// One admin's calls, and what a refusal must say.
+struct Admin {
+    t: TestState,
+    auth: Auth,
+}
+
+impl Admin {
+    async fn call(&self, method: &str, uri: &str, body: Option<Value>) -> (StatusCode, Value) {
+        call(&self.t, &self.auth, method, uri, body).await
+    }
+
+    /// `method uri` answers `status`, its message holding `words`.
+    async fn refused(&self, method: &str, uri: &str, body: Value, status: StatusCode, words: &str) {
+        let (got, v) = self.call(method, uri, Some(body)).await;
+        assert_eq!(got, status, "{method} {uri}: {v}");
+        let message = v["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains(words),
+            "{method} {uri}: {message:?} lacks {words:?}"
+        );
+    }
+
+    async fn made(&self, uri: &str, body: Value) -> Value {
+        let (status, v) = self.call("POST", uri, Some(body)).await;
+        assert_eq!(status, StatusCode::CREATED, "{uri}: {v}");
+        v
+    }
+}
+
 #[tokio::test]
 async fn a_class_is_made_used_kept_while_used_and_every_change_audited() {
     let (t, auth) = world().await;
-    let (status, v) = call(
-        &t,
-        &auth,
-        "POST",
-        "/api/v1/volume-classes",
-        Some(class("disk", "rclone")),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED, "{v}");
+    let w = Admin { t, auth };
+    let classes = "/api/v1/volume-classes";
+    let disk = format!("{classes}/disk");
+    let v = w.made(classes, class("disk", "rclone")).await;
     assert_eq!(
         (v["hosts_with_driver"].as_u64(), v["hosts"].as_u64()),
         (Some(2), Some(2))
     );
     assert_eq!(v["teams"], json!(["web"]));
-    let (status, _) = call(
-        &t,
-        &auth,
+    w.refused(
         "POST",
-        "/api/v1/volume-classes",
-        Some(class("disk", "rclone")),
+        classes,
+        class("disk", "rclone"),
+        StatusCode::CONFLICT,
+        "exists already",
     )
     .await;
-    assert_eq!(status, StatusCode::CONFLICT);
 
     // A service names it; one naming a class that does not exist, or whose driver
     // no host has, is refused and nothing is made.
-    let (status, v) = call(
-        &t,
-        &auth,
+    let volume = |class: &str| json!({"name": "data", "path": "/data", "class": class});
+    w.made("/api/v1/services", service("db", volume("disk")))
+        .await;
+    let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
+    w.refused(
         "POST",
         "/api/v1/services",
-        Some(service(
-            "db",
-            json!({"name": "data", "path": "/data", "class": "disk"}),
-        )),
+        service("db2", volume("nope")),
+        unprocessable,
+        "there is no volume class \"nope\"",
     )
     .await;
-    assert_eq!(status, StatusCode::CREATED, "{v}");
-    let (status, v) = call(
-        &t,
-        &auth,
+    w.made(classes, class("ceph", "rexray/rbd")).await;
+    w.refused(
         "POST",
         "/api/v1/services",
-        Some(service(
-            "db2",
-            json!({"name": "data", "path": "/data", "class": "nope"}),
-        )),
+        service("db3", volume("ceph")),
+        StatusCode::CONFLICT,
+        "no host has the volume driver rexray/rbd (class ceph)",
     )
     .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
-    assert!(
-        v["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("there is no volume class \"nope\""),
-        "{v}"
-    );
-    let (status, _) = call(
-        &t,
-        &auth,
-        "POST",
-        "/api/v1/volume-classes",
-        Some(class("ceph", "rexray/rbd")),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED);
-    let (status, v) = call(
-        &t,
-        &auth,
-        "POST",
-        "/api/v1/services",
-        Some(service(
-            "db3",
-            json!({"name": "data", "path": "/data", "class": "ceph"}),
-        )),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CONFLICT, "{v}");
-    assert!(
-        v["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("no host has the volume driver rexray/rbd (class ceph)"),
-        "{v}"
-    );
-    let (_, services) = call(&t, &auth, "GET", "/api/v1/services", None).await;
+    let (_, services) = w.call("GET", "/api/v1/services", None).await;
     assert_eq!(services.as_array().map(Vec::len), Some(1), "{services}");
 
-    // In use: its driver and scope stay, its options and teams may change, and it
-    // cannot be deleted.
-    let (status, v) = call(&t, &auth, "GET", "/api/v1/volume-classes/disk", None).await;
+    // In use: its driver and scope stay, and so do a global class's options (a
+    // moving replica makes its volume again from them) and the teams of the
+    // services that use it; it cannot be deleted.
+    let (status, v) = w.call("GET", &disk, None).await;
     assert_eq!(
         (status, v["used_by"].clone()),
         (StatusCode::OK, json!(["db"]))
     );
     let mut host_scoped = class("disk", "rclone");
     host_scoped["scope"] = json!("host");
-    let (status, v) = call(
-        &t,
-        &auth,
+    w.refused(
         "PUT",
-        "/api/v1/volume-classes/disk",
-        Some(host_scoped),
+        &disk,
+        host_scoped,
+        StatusCode::CONFLICT,
+        "used by db",
     )
     .await;
-    assert_eq!(status, StatusCode::CONFLICT, "{v}");
-    assert!(
-        v["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("used by db"),
-        "{v}"
-    );
-    // A global class's options stay too (a moving replica makes its volume again
-    // from them), and so do the teams of the services that use it.
     let mut more = class("disk", "rclone");
     more["options"]["vfs-cache-mode"] = json!("writes");
-    let (status, v) = call(&t, &auth, "PUT", "/api/v1/volume-classes/disk", Some(more)).await;
-    assert_eq!(status, StatusCode::CONFLICT, "{v}");
-    assert!(
-        v["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("a global class's options stay"),
-        "{v}"
-    );
+    w.refused(
+        "PUT",
+        &disk,
+        more,
+        StatusCode::CONFLICT,
+        "a global class's options stay",
+    )
+    .await;
     let mut closed = class("disk", "rclone");
     closed["teams"] = json!([]);
-    let (status, v) = call(
-        &t,
-        &auth,
+    w.refused(
         "PUT",
-        "/api/v1/volume-classes/disk",
-        Some(closed),
+        &disk,
+        closed,
+        StatusCode::CONFLICT,
+        "the teams of those services",
     )
     .await;
-    assert_eq!(status, StatusCode::CONFLICT, "{v}");
     // A volume keeps its class: a deploy that changes it is refused in words.
-    let (status, v) = call(
-        &t,
-        &auth,
+    let plain =
+        json!({"spec": {"image": "demo:v2", "volumes": [{"name": "data", "path": "/data"}]}});
+    w.refused(
         "POST",
         "/api/v1/services/db/deploy",
-        Some(json!({"spec": {"image": "demo:v2", "volumes": [{"name": "data", "path": "/data"}]}})),
+        plain,
+        unprocessable,
+        "a volume keeps its class",
     )
     .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
-    assert!(
-        v["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("a volume keeps its class"),
-        "{v}"
-    );
     // A host-scoped class's options may change (volumes made keep theirs).
     let mut host_class = class("scratch", "rclone");
     host_class["scope"] = json!("host");
-    let (status, _) = call(
-        &t,
-        &auth,
-        "POST",
-        "/api/v1/volume-classes",
-        Some(host_class.clone()),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED);
-    let (status, _) = call(
-        &t,
-        &auth,
-        "POST",
-        "/api/v1/services",
-        Some(service(
-            "tmp",
-            json!({"name": "data", "path": "/data", "class": "scratch"}),
-        )),
-    )
-    .await;
-    assert_eq!(status, StatusCode::CREATED);
+    w.made(classes, host_class.clone()).await;
+    w.made("/api/v1/services", service("tmp", volume("scratch")))
+        .await;
     host_class["options"]["vfs-cache-mode"] = json!("writes");
-    let (status, v) = call(
-        &t,
-        &auth,
-        "PUT",
-        "/api/v1/volume-classes/scratch",
-        Some(host_class),
-    )
-    .await;
+    let (status, v) = w
+        .call("PUT", &format!("{classes}/scratch"), Some(host_class))
+        .await;
     assert_eq!(status, StatusCode::OK, "{v}");
     assert_eq!(v["options"]["vfs-cache-mode"], json!("writes"));
-    let (status, _) = call(
-        &t,
-        &auth,
+    w.refused(
         "PUT",
-        "/api/v1/volume-classes/disk",
-        Some(class("other", "rclone")),
+        &disk,
+        class("other", "rclone"),
+        unprocessable,
+        "keeps its name",
     )
     .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
-    let (status, _) = call(&t, &auth, "DELETE", "/api/v1/volume-classes/disk", None).await;
+    let (status, _) = w.call("DELETE", &disk, None).await;
     assert_eq!(status, StatusCode::CONFLICT);
-    let (status, _) = call(&t, &auth, "DELETE", "/api/v1/services/db", None).await;
+    let (status, _) = w.call("DELETE", "/api/v1/services/db", None).await;
     assert!(status.is_success(), "{status}");
-    let (status, _) = call(&t, &auth, "DELETE", "/api/v1/volume-classes/disk", None).await;
+    let (status, _) = w.call("DELETE", &disk, None).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
-    let (status, _) = call(&t, &auth, "GET", "/api/v1/volume-classes/disk", None).await;
+    let (status, _) = w.call("GET", &disk, None).await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
-    let (_, audit) = call(&t, &auth, "GET", "/api/v1/audit?action=volume-class.", None).await;
+    let (_, audit) = w
+        .call("GET", "/api/v1/audit?action=volume-class.", None)
+        .await;
     let actions: Vec<(String, String)> = audit["entries"]
         .as_array()
         .unwrap()

@@ -11,6 +11,7 @@ use super::{audited, Ctx, OpsError};
 use crate::auth::policy::Action;
 use crate::auth::principal::Principal;
 use crate::clock;
+use crate::model::HostInfo;
 use crate::reconciler::driver::host_infos;
 use crate::state::AppState;
 use crate::store::{VolumeClassFields, VolumeClassRow};
@@ -21,10 +22,11 @@ pub async fn list(state: &AppState, ctx: &Ctx) -> Result<Vec<VolumeClassView>, O
     let teams = team_names(state).await?;
     let used = used_by(state).await?;
     let rows = state.store.list_volume_classes().await?;
+    let (hosts, _) = host_infos(state);
     Ok(rows
         .iter()
         .filter(|c| p.is_admin() || c.team_ids.iter().any(|t| p.team_role(*t).is_some()))
-        .map(|c| view(state, c, &teams, &used, p))
+        .map(|c| view(&hosts, c, &teams, &used, p))
         .collect())
 }
 
@@ -238,13 +240,12 @@ fn keeps_classes(spec: &ServiceSpec, current: Option<&ServiceSpec>) -> Result<()
 /// A class as `p` may see it: a member, only their own teams and services, and
 /// never the options (they may say where the data lives, with credentials).
 fn view(
-    state: &AppState,
+    hosts: &[HostInfo],
     c: &VolumeClassRow,
     teams: &HashMap<i64, String>,
     used: &HashMap<String, Vec<(i64, String)>>,
     p: &Principal,
 ) -> VolumeClassView {
-    let (hosts, _) = host_infos(state);
     let readable = |team: i64| p.is_admin() || p.team_role(team).is_some();
     VolumeClassView {
         name: c.name.clone(),

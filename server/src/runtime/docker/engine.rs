@@ -52,26 +52,15 @@ impl DockerEngine {
     }
 
     /// The labels of the volume of that name, or `None` when there is none.
+    /// Listed, not inspected: a plugin's volume may carry a status that is not the
+    /// engine's shape (rclone's `{"Mounts": []}`), which inspecting would fail to
+    /// read. The name filter matches parts of names: the exact one is picked.
     pub async fn volume_labels(
         &self,
         name: &str,
     ) -> Result<Option<HashMap<String, String>>, DockerError> {
-        let client = self.client().await?;
-        // Listed, not inspected: a plugin's volume may carry a status that is not
-        // the engine's shape (rclone's `{"Mounts": []}`), which inspecting would
-        // fail to read. The name filter matches parts of names: the exact one is
-        // picked.
-        let filters = HashMap::from([("name".to_string(), vec![name.to_string()])]);
-        let options = bollard::query_parameters::ListVolumesOptions {
-            filters: Some(filters),
-        };
-        let list = self.call(client.list_volumes(Some(options))).await?;
-        Ok(list
-            .volumes
-            .unwrap_or_default()
-            .into_iter()
-            .find(|v| v.name == name)
-            .map(|v| v.labels))
+        let list = self.list_volumes("name", name.to_string()).await?;
+        Ok(list.into_iter().find(|v| v.name == name).map(|v| v.labels))
     }
 
     /// Every volume with `label=value`.
@@ -80,16 +69,9 @@ impl DockerEngine {
         label: &str,
         value: &str,
     ) -> Result<Vec<ListedVolume>, DockerError> {
-        let client = self.client().await?;
-        let filter = format!("{label}={value}");
-        let filters = HashMap::from([("label".to_string(), vec![filter])]);
-        let options = bollard::query_parameters::ListVolumesOptions {
-            filters: Some(filters),
-        };
-        let list = self.call(client.list_volumes(Some(options))).await?;
-        Ok(list
-            .volumes
-            .unwrap_or_default()
+        Ok(self
+            .list_volumes("label", format!("{label}={value}"))
+            .await?
             .into_iter()
             .map(|v| ListedVolume {
                 // A plugin's volume may have no time of its own: the zero time.
@@ -103,6 +85,20 @@ impl DockerEngine {
                 labels: v.labels,
             })
             .collect())
+    }
+
+    /// The engine's volumes passing one filter.
+    async fn list_volumes(
+        &self,
+        filter: &str,
+        value: String,
+    ) -> Result<Vec<bollard::models::Volume>, DockerError> {
+        let client = self.client().await?;
+        let options = bollard::query_parameters::ListVolumesOptions {
+            filters: Some(HashMap::from([(filter.to_string(), vec![value])])),
+        };
+        let list = self.call(client.list_volumes(Some(options))).await?;
+        Ok(list.volumes.unwrap_or_default())
     }
 
     /// Removes a volume; one already gone counts as removed. Docker refuses one
