@@ -4,7 +4,8 @@
 //!
 //! By resource: `system` (engines, facts, the error body), `accounts`, `hosts` (and
 //! events), `spec` (a service's spec and its hash), `volumes`, `services`, `proxy`,
-//! `rollouts`, `pools` (host pools and the hosts they made).
+//! `rollouts`, `pools` (host pools and the hosts they made), `stacks` (files of
+//! services, their plans).
 
 mod accounts;
 mod hosts;
@@ -13,6 +14,7 @@ mod proxy;
 mod rollouts;
 mod services;
 mod spec;
+mod stacks;
 mod system;
 mod volumes;
 
@@ -23,5 +25,6 @@ pub use proxy::*;
 pub use rollouts::*;
 pub use services::*;
 pub use spec::*;
+pub use stacks::*;
 pub use system::*;
 pub use volumes::*;

@@ -25,6 +25,9 @@
 //!   rollout as one transaction guarded on the state it expects.
 //! - [`proxy`]: the reverse proxy to the services' healthy replicas, its route
 //!   table, counters, and exports (Prometheus, nginx).
+//! - [`stacks`]: stack and Compose files read into wanted services (every key
+//!   not taken noted), written back (export), and the pure plan between what
+//!   runs and a file.
 //! - [`events`]: recorded events and the in-process event bus.
 //! - [`ops`]: use cases shared by the REST API and the UI's server functions.
 //! - [`api`]: the JSON API under `/api/v1`, `/healthz`, `/readyz`, and `ApiError`.
@@ -65,6 +68,7 @@ pub mod runtime;
 pub mod scheduler;
 pub mod secrets;
 pub mod shutdown;
+pub mod stacks;
 pub mod state;
 pub mod store;
 pub mod telemetry;

@@ -261,6 +261,11 @@ fn class_body(name: &str) -> Value {
            "scope": "global", "teams": ["web"]})
 }
 
+/// A Compose file of one service of team `web`.
+fn stack_body(name: &str) -> Value {
+    json!({"file": format!("services:\n  {name}:\n    image: demo:v1\n"), "team": "web"})
+}
+
 /// A login: who calls does not matter.
 fn conflict_for_all(_: Who) -> Expect {
     Deny(StatusCode::CONFLICT)
@@ -404,6 +409,13 @@ async fn request(w: &World, case: &str, who: Who, n: usize) -> Prepared {
                 _ => at(format!("/api/v1/volume-classes/{name}")),
             }
         }
+        "stacks.plan" => with("/api/v1/stacks/plan", stack_body(&tag)),
+        "stacks.apply" => {
+            let mut body = stack_body(&tag);
+            body["guard"] = json!({ tag.clone(): null });
+            with("/api/v1/stacks/apply", body)
+        }
+        "stacks.export" => at("/api/v1/stacks/export"),
         "proxy" => at("/api/v1/proxy"),
         "proxy.nginx" => at("/api/v1/proxy/nginx.conf"),
         "watch" => at("/api/v1/watch/services"),
@@ -844,6 +856,9 @@ const MATRIX: &[Entry] = &[
     ("GET", "/api/v1/watch/services", "watch", logged_in),
     ("GET", "/api/v1/volumes", "volumes", logged_in),
     ("GET", "/api/v1/volume-classes", "volume-classes", logged_in),
+    ("POST", "/api/v1/stacks/plan", "stacks.plan", web_operator),
+    ("POST", "/api/v1/stacks/apply", "stacks.apply", web_operator),
+    ("GET", "/api/v1/stacks/export", "stacks.export", logged_in),
     (
         "POST",
         "/api/v1/volume-classes",

@@ -12,6 +12,7 @@ mod openapi;
 mod pools;
 pub mod proxy;
 mod services;
+mod stacks;
 mod system;
 mod teams;
 mod tokens;
@@ -58,6 +59,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(pools::router())
         .merge(events::router())
         .merge(services::router())
+        .merge(stacks::router())
         .merge(proxy::router())
         .merge(volumes::router())
         .merge(volume_classes::router())

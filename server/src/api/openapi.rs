@@ -13,6 +13,7 @@ use utoipa::OpenApi;
     tags(
         (name = "cluster", description = "Docker engines, events and this server"),
         (name = "services", description = "Services: desired state kept by the reconciler"),
+        (name = "stacks", description = "Services as one file (Berth's or Compose): plan, apply, export"),
         (name = "volumes", description = "Volumes of services on the hosts"),
         (name = "proxy", description = "The proxy: routes, replicas, counters, nginx export"),
         (name = "hosts", description = "Docker hosts: register, cordon, drain, remove (admins)"),

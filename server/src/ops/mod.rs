@@ -10,6 +10,7 @@ pub mod pools;
 pub mod proxy;
 pub mod secrets;
 pub mod services;
+pub mod stacks;
 pub mod system;
 pub mod teams;
 pub mod tokens;
@@ -240,9 +241,45 @@ pub(crate) async fn audit_as<T>(
         Ok(_) => (AuditResult::Ok, String::new()),
         Err(e) => (e.audit_result(), e.to_string()),
     };
+    record(state, ctx, actor_id, actor, action, target, result, &detail).await;
+}
+
+/// [`audited`] for a write whose success is worth a line too (a stack's apply
+/// lists its changes): the work answers its value and that line.
+pub(crate) async fn audited_detail<T>(
+    state: &AppState,
+    ctx: &Ctx,
+    action: &str,
+    target: &str,
+    work: impl std::future::Future<Output = Result<(T, String), OpsError>>,
+) -> Result<T, OpsError> {
+    let outcome = work.await;
+    let (actor_id, actor) = ctx.actor();
+    let (result, detail) = match &outcome {
+        Ok((_, line)) => (AuditResult::Ok, line.clone()),
+        Err(e) => (e.audit_result(), e.to_string()),
+    };
+    record(
+        state, ctx, actor_id, &actor, action, target, result, &detail,
+    )
+    .await;
+    outcome.map(|(value, _)| value)
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn record(
+    state: &AppState,
+    ctx: &Ctx,
+    actor_id: Option<i64>,
+    actor: &str,
+    action: &str,
+    target: &str,
+    result: AuditResult,
+    detail: &str,
+) {
     // What a caller typed (a name in the target, an echo in a refusal) is cut
     // short: nobody writes megabytes into the log by being refused.
-    let (target, detail, actor) = (clip(target, 200), clip(&detail, 1000), clip(actor, 64));
+    let (target, detail, actor) = (clip(target, 200), clip(detail, 1000), clip(actor, 64));
     let entry = NewAudit {
         at: clock::now_ms(),
         actor_id,

@@ -35,6 +35,7 @@ mod view;
 pub use changes::{spec_changes, spec_diff};
 pub use replicas::{follow_logs, logs, stats};
 pub use rollouts::{control_rollout, diff, rollback, RolloutControl};
+pub(crate) use routes::proxy_to;
 pub use routes::set_proxy;
 pub use view::{rollout_view, view};
 #[allow(unused_imports)]
@@ -254,11 +255,7 @@ pub async fn create(
                 .find(|t| t.name.eq_ignore_ascii_case(input.team.trim()))
                 .ok_or_else(|| OpsError::Invalid(format!("there is no team {:?}", input.team)))?;
             ctx.allowed(Action::WriteServices(team.id))?;
-            validate::service_name(&input.name).map_err(OpsError::Invalid)?;
-            validate::replicas(input.replicas).map_err(OpsError::Invalid)?;
-            check_spec(p, &input.spec, None)?;
-            super::volume_classes::check_spec(state, team.id, &input.spec, None).await?;
-            validate::proxy_config(&input.proxy).map_err(OpsError::Invalid)?;
+            check_wanted(state, p, (team.id, &team.name), &mut input, None).await?;
             let message = message_of(&input.message)?;
             if state.store.service_by_name(&input.name).await?.is_some() {
                 return Err(OpsError::Conflict(format!(
@@ -266,60 +263,92 @@ pub async fn create(
                     input.name
                 )));
             }
-            no_leftovers_of_others(state, &input.name, team.id).await?;
-            check_routes(state, p, team.id, &team.name, &input.name, &input.proxy).await?;
-            routes_free(state, &input.name, &input.proxy).await?;
-            super::secrets::pin(state, team.id, &mut input.spec).await?;
-            let now = clock::now_ms();
-            let id = state
-                .store
-                .create_service(NewService {
-                    name: &input.name,
-                    team_id: team.id,
-                    replicas: input.replicas,
-                    spec: &input.spec,
-                    proxy: &input.proxy,
-                    author: &author,
-                    message: if message.is_empty() {
-                        "created"
-                    } else {
-                        &message
-                    },
-                    now,
-                })
-                .await
-                .map_err(|e| {
-                    if e.is_unique_violation() {
-                        OpsError::Conflict(format!(
-                            "a service named {:?} exists already",
-                            input.name
-                        ))
-                    } else {
-                        e.into()
-                    }
-                })?;
-            events::service(
-                state,
-                &ServiceRef {
-                    id,
-                    team_id: Some(team.id),
-                    name: input.name.clone(),
-                },
-                Level::Info,
-                &format!(
-                    "service {} created by {author} in team {}: {} of {} (revision 1)",
-                    input.name,
-                    team.name,
-                    replicas_words(input.replicas),
-                    input.spec.image
-                ),
-            )
-            .await;
-            state.reconciler.written(id);
+            write_new(state, &author, (team.id, &team.name), &input, &message).await?;
             fresh_view(state, &input.name).await
         },
     )
     .await
+}
+
+/// Writes a checked new service (secrets pinned), records its event and wakes
+/// the reconciler. Returns its id.
+pub(crate) async fn write_new(
+    state: &AppState,
+    author: &str,
+    (team_id, team): (i64, &str),
+    input: &CreateServiceInput,
+    message: &str,
+) -> Result<i64, OpsError> {
+    let now = clock::now_ms();
+    let id = state
+        .store
+        .create_service(NewService {
+            name: &input.name,
+            team_id,
+            replicas: input.replicas,
+            spec: &input.spec,
+            proxy: &input.proxy,
+            author,
+            message: if message.is_empty() {
+                "created"
+            } else {
+                message
+            },
+            now,
+        })
+        .await
+        .map_err(|e| {
+            if e.is_unique_violation() {
+                OpsError::Conflict(format!("a service named {:?} exists already", input.name))
+            } else {
+                e.into()
+            }
+        })?;
+    events::service(
+        state,
+        &ServiceRef {
+            id,
+            team_id: Some(team_id),
+            name: input.name.clone(),
+        },
+        Level::Info,
+        &format!(
+            "service {} created by {author} in team {team}: {} of {} (revision 1)",
+            input.name,
+            replicas_words(input.replicas),
+            input.spec.image
+        ),
+    )
+    .await;
+    state.reconciler.written(id);
+    Ok(id)
+}
+
+/// What a create (no `current`) or a change of `current` checks before writing,
+/// for a stack's plan and apply: the same answers the single writes give. Pins
+/// the spec's secrets to their versions now.
+pub(crate) async fn check_wanted(
+    state: &AppState,
+    p: &Principal,
+    team: (i64, &str),
+    input: &mut CreateServiceInput,
+    current: Option<&ServiceRow>,
+) -> Result<(), OpsError> {
+    let (team_id, team_name) = team;
+    validate::service_name(&input.name).map_err(OpsError::Invalid)?;
+    validate::replicas(input.replicas).map_err(OpsError::Invalid)?;
+    let old = current.map(|c| &c.spec);
+    check_spec(p, &input.spec, old)?;
+    super::volume_classes::check_spec(state, team_id, &input.spec, old).await?;
+    validate::proxy_config(&input.proxy).map_err(OpsError::Invalid)?;
+    if current.is_none() {
+        no_leftovers_of_others(state, &input.name, team_id).await?;
+    }
+    if current.is_none_or(|c| c.proxy != input.proxy) {
+        check_routes(state, p, team_id, team_name, &input.name, &input.proxy).await?;
+        routes_free(state, &input.name, &input.proxy).await?;
+    }
+    super::secrets::pin(state, team_id, &mut input.spec).await
 }
 
 /// A new revision of the spec; the reconciler rolls it out. The same spec again
@@ -405,28 +434,38 @@ pub async fn scale(
         async {
             let (author, row) = writable(state, ctx, name).await?;
             validate::replicas(input.replicas).map_err(OpsError::Invalid)?;
-            let now = clock::now_ms();
-            if input.replicas != row.replicas {
-                state
-                    .store
-                    .set_replicas(row.id, input.replicas, now)
-                    .await?;
-                events::service(
-                    state,
-                    &ServiceRef::from(&row),
-                    Level::Info,
-                    &format!("scaled {} -> {} by {author}", row.replicas, input.replicas),
-                )
-                .await;
-                state.reconciler.written(row.id);
-            }
+            scale_to(state, &row, input.replicas, &author).await?;
             fresh_view(state, name).await
         },
     )
     .await
 }
 
-/// Deletes a service; the reconciler removes its replicas.
+/// Sets a service's replica count (checked), with its event; nothing when equal.
+pub(crate) async fn scale_to(
+    state: &AppState,
+    row: &ServiceRow,
+    replicas: u32,
+    author: &str,
+) -> Result<(), OpsError> {
+    if replicas == row.replicas {
+        return Ok(());
+    }
+    state
+        .store
+        .set_replicas(row.id, replicas, clock::now_ms())
+        .await?;
+    events::service(
+        state,
+        &ServiceRef::from(row),
+        Level::Info,
+        &format!("scaled {} -> {replicas} by {author}", row.replicas),
+    )
+    .await;
+    state.reconciler.written(row.id);
+    Ok(())
+}
+
 /// Deletes a service; its volumes are kept (and listed) unless `delete_volumes`.
 pub async fn delete(
     state: &AppState,

@@ -194,37 +194,50 @@ pub async fn set_proxy(
             )
             .await?;
             routes_free(state, name, &input).await?;
-            if input != row.proxy {
-                state
-                    .store
-                    .set_proxy(row.id, &input, clock::now_ms())
-                    .await?;
-                let routes = if !input.expose {
-                    "off the proxy".to_string()
-                } else if input.routes.is_empty() {
-                    format!("{}.{} only", row.name, state.proxy.settings.domain)
-                } else {
-                    input
-                        .routes
-                        .iter()
-                        .map(validate::format_route)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                };
-                events::service(
-                    state,
-                    &ServiceRef::from(&row),
-                    Level::Info,
-                    &format!(
-                        "proxy routes set by {author}: {routes} ({})",
-                        input.balance.as_str()
-                    ),
-                )
-                .await;
-                state.reconciler.written(row.id);
-            }
+            proxy_to(state, &row, &input, &author).await?;
             fresh_view(state, name).await
         },
     )
     .await
+}
+
+/// Sets a service's (checked) proxy configuration, with its event; nothing when
+/// equal.
+pub(crate) async fn proxy_to(
+    state: &AppState,
+    row: &ServiceRow,
+    input: &ProxyConfig,
+    author: &str,
+) -> Result<(), OpsError> {
+    if *input == row.proxy {
+        return Ok(());
+    }
+    state
+        .store
+        .set_proxy(row.id, input, clock::now_ms())
+        .await?;
+    let routes = if !input.expose {
+        "off the proxy".to_string()
+    } else if input.routes.is_empty() {
+        format!("{}.{} only", row.name, state.proxy.settings.domain)
+    } else {
+        input
+            .routes
+            .iter()
+            .map(validate::format_route)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    events::service(
+        state,
+        &ServiceRef::from(row),
+        Level::Info,
+        &format!(
+            "proxy routes set by {author}: {routes} ({})",
+            input.balance.as_str()
+        ),
+    )
+    .await;
+    state.reconciler.written(row.id);
+    Ok(())
 }
