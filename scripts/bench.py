@@ -52,6 +52,7 @@ Every request goes to 127.0.0.0/8 or the engine's unix socket.
 import argparse
 import http.client
 import json
+import os
 import socket
 import statistics
 import subprocess
@@ -713,6 +714,71 @@ def bench_volumes(args):
     return took
 
 
+def stack_file(services, image, replicas=1):
+    """A Berth stack file of team bench (JSON is YAML too)."""
+    spec = lambda: {"image": image, "port": 8080,
+                    "health": {"kind": "http", "path": "/healthz", "interval_ms": 1000, "start_period_ms": 10000},
+                    "update": {"batch_size": 2, "order": "start-first"}}
+    return json.dumps({"kind": "berth/stack", "team": "bench",
+                       "services": {name: {"replicas": replicas, "spec": spec()} for name in services}})
+
+
+def bench_stacks(args, engine):
+    """The plan of a 50-service stack on 3 hosts; `berth apply --wait` of a new image
+    for 10 replicas against the same rollout as the deploy form makes it."""
+    b = Berth(args.berth, args.user, args.password)
+    b.ensure_team("bench")
+    have = {h["name"] for h in b.req("GET", "/api/v1/hosts")}
+    for name, number in (("h3", 3), ("h5", 5)):
+        if name not in have:
+            b.req("POST", "/api/v1/hosts", {"name": name, "address": f"127.0.0.1{number}",
+                                            "endpoint": f"unix:///run/berth-hosts/h{number}/docker.sock"})
+    wait("stacks: 3 hosts ready", lambda: sum(h["state"] == "ready" for h in b.req("GET", "/api/v1/hosts")) >= 3,
+         timeout=60, every=0.2)
+    fifty = stack_file([f"svc-{i:02}" for i in range(50)], IMAGE)
+    plans = []
+    for _ in range(20):
+        started = time.monotonic()
+        plan = b.req("POST", "/api/v1/stacks/plan", {"file": fifty})
+        plans.append((time.monotonic() - started) * 1000)
+        assert plan["changes"] == 50 and all(s["placement"]["unplaced"] == 0 for s in plan["services"]), plan
+    token = b.req("POST", "/api/v1/tokens", {"name": f"bench-{time.time_ns()}"})["token"]
+    env = {**os.environ, "BERTH_URL": args.berth, "BERTH_TOKEN": token, "HOME": tempfile.mkdtemp()}
+    path = os.path.join(env["HOME"], "roll.yaml")
+
+    def apply(image):
+        with open(path, "w") as f:
+            f.write(stack_file(["roll"], image, replicas=10))
+        started = time.monotonic()
+        subprocess.run([args.berth_bin, "apply", "-f", path, "--yes", "--wait"], env=env, check=True,
+                       capture_output=True)
+        return time.monotonic() - started
+
+    def done(image):
+        s = b.service("roll")
+        return (s["healthy"] == 10 and (s.get("rollout") or {}).get("state") == "succeeded"
+                and all(i["current"] for i in s["instances"]) and s["spec"]["image"] == image)
+    apply(IMAGE)
+    wait("stacks: 10 replicas", lambda: b.ready("roll", 10))
+    cli_runs, ui_runs = [], []
+    try:
+        for r in range(args.runs):
+            image = IMAGE2 if r % 2 == 0 else IMAGE
+            cli_runs.append(apply(image))
+            assert done(image)
+            back = IMAGE if image == IMAGE2 else IMAGE2
+            spec = b.service("roll")["spec"]
+            started = time.monotonic()
+            b.req("POST", "/api/v1/services/roll/deploy", {"spec": {**spec, "image": back}})
+            wait(f"stacks: the deploy form's rollout to {back}", lambda: done(back), every=0.05)
+            ui_runs.append(time.monotonic() - started)
+            apply(image)
+    finally:
+        b.req("DELETE", "/api/v1/services/roll")
+        wait("stacks: roll removed", lambda: not engine.containers("berth.service=roll"))
+    return plans, cli_runs, ui_runs
+
+
 def fmt(xs):
     return f"{statistics.median(xs):.2f} s (runs: {', '.join(f'{x:.2f}' for x in xs)})"
 
@@ -728,11 +794,22 @@ def main():
     p.add_argument("--kills", type=int, default=5)
     p.add_argument("--proxy", required=True, help="Berth's proxy, http://127.0.0.1:port")
     p.add_argument("--seconds", type=int, default=10, help="how long each wrk run lasts")
-    p.add_argument("--only", choices=["engine", "proxy", "rollout", "tenancy", "pools", "volumes"], help="run one part only")
+    p.add_argument("--only", choices=["engine", "proxy", "rollout", "tenancy", "pools", "volumes", "stacks"], help="run one part only")
+    p.add_argument("--berth-bin", default="target/release/berth", help="the berth binary, for the CLI")
     p.add_argument("--provider", help="the pool provider command (absolute path)")
     p.add_argument("--shared", default="/var/lib/berth-hosts/shared", help="the folder every test host's rclone reaches")
     args = p.parse_args()
     engine = Engine(args.engine)
+
+    if args.only in (None, "stacks"):
+        plans, cli_runs, ui_runs = bench_stacks(args, engine)
+        p50, p99 = statistics.median(plans), sorted(plans)[int(len(plans) * 0.95)]
+        print("results (3 hosts; 50 services of 1 replica; 10 replicas in batches of 2, start-first):")
+        print(f"  plan of a 50-service stack (placement tried): median {p50:.1f} ms, p95 {p99:.1f} ms ({len(plans)} plans)")
+        print(f"  berth apply --wait, a new image for 10 replicas: {fmt(cli_runs)}")
+        print(f"  the same rollout from the deploy form (API):      {fmt(ui_runs)}")
+    if args.only == "stacks":
+        return
 
     if args.only in (None, "volumes"):
         took = bench_volumes(args)
