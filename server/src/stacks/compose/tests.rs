@@ -301,3 +301,19 @@ fn compose_durations_add_up() {
         );
     }
 }
+
+#[test]
+fn a_file_of_aliases_that_explodes_is_refused_quickly() {
+    // "Billion laughs": each line nine times the one before.
+    let mut text = String::from("a: &a [x, x, x, x, x, x, x, x, x]\n");
+    let mut prev = 'a';
+    for c in 'b'..='k' {
+        text.push_str(&format!("{c}: &{c} [*{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}, *{prev}]\n"));
+        prev = c;
+    }
+    text.push_str("services:\n  web:\n    image: a\n");
+    let started = std::time::Instant::now();
+    let got = read_compose(&text, &[]);
+    assert!(got.is_err(), "{got:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
+}
