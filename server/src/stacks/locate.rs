@@ -51,7 +51,8 @@ mod tests {
 
     #[test]
     fn keys_are_found_under_their_parents() {
-        let cases: &[(&[&str], Option<(usize, usize)>)] = &[
+        type Case<'a> = (&'a [&'a str], Option<(usize, usize)>);
+        let cases: &[Case] = &[
             (&["services"], Some((1, 1))),
             (&["services", "web", "deploy", "replicas"], Some((5, 7))),
             (&["services", "db", "deploy", "replicas"], Some((8, 7))),

@@ -315,5 +315,9 @@ fn a_file_of_aliases_that_explodes_is_refused_quickly() {
     let started = std::time::Instant::now();
     let got = read_compose(&text, &[]);
     assert!(got.is_err(), "{got:?}");
-    assert!(started.elapsed() < std::time::Duration::from_secs(2), "{:?}", started.elapsed());
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
 }

@@ -342,17 +342,18 @@ impl Mapper<'_, '_> {
             dc::MapOrEmpty::Empty => None,
         });
         let label = |k: &str| top.and_then(|t| label_value(&t.labels, k));
-        let scope =
-            match label("berth.scope").as_deref() {
-                None | Some("shared") => VolumeScope::Shared,
-                Some("per-replica") => VolumeScope::PerReplica,
-                Some(other) => return Err(self.fail(
+        let scope = match label("berth.scope").as_deref() {
+            None | Some("shared") => VolumeScope::Shared,
+            Some("per-replica") => VolumeScope::PerReplica,
+            Some(other) => {
+                return Err(self.fail(
                     "volumes",
                     format!(
                         "volume {name}: berth.scope {other:?} is neither shared nor per-replica"
                     ),
-                )),
-            };
+                ))
+            }
+        };
         let mut spec: VolumeSpec =
             serde_json::from_value(serde_json::json!({"name": name, "path": path}))
                 .map_err(|e| self.fail("volumes", e))?;
