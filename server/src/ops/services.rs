@@ -31,6 +31,7 @@ mod replicas;
 mod rollouts;
 mod routes;
 mod view;
+mod writes;
 
 pub use changes::{spec_changes, spec_diff};
 pub use replicas::{follow_logs, logs, stats};
@@ -38,8 +39,9 @@ pub use rollouts::{control_rollout, diff, rollback, RolloutControl};
 pub(crate) use routes::proxy_to;
 pub use routes::set_proxy;
 pub use view::{rollout_view, view};
+pub(crate) use writes::{check_wanted, scale_to, write_new};
 #[allow(unused_imports)]
-use {changes::*, replicas::*, rollouts::*, routes::*, view::*};
+use {changes::*, replicas::*, rollouts::*, routes::*, view::*, writes::*};
 
 /// Lines of a replica's log shown unless asked otherwise, and at most.
 pub const LOG_TAIL: u32 = 200;
@@ -270,87 +272,6 @@ pub async fn create(
     .await
 }
 
-/// Writes a checked new service (secrets pinned), records its event and wakes
-/// the reconciler. Returns its id.
-pub(crate) async fn write_new(
-    state: &AppState,
-    author: &str,
-    (team_id, team): (i64, &str),
-    input: &CreateServiceInput,
-    message: &str,
-) -> Result<i64, OpsError> {
-    let now = clock::now_ms();
-    let id = state
-        .store
-        .create_service(NewService {
-            name: &input.name,
-            team_id,
-            replicas: input.replicas,
-            spec: &input.spec,
-            proxy: &input.proxy,
-            author,
-            message: if message.is_empty() {
-                "created"
-            } else {
-                message
-            },
-            now,
-        })
-        .await
-        .map_err(|e| {
-            if e.is_unique_violation() {
-                OpsError::Conflict(format!("a service named {:?} exists already", input.name))
-            } else {
-                e.into()
-            }
-        })?;
-    events::service(
-        state,
-        &ServiceRef {
-            id,
-            team_id: Some(team_id),
-            name: input.name.clone(),
-        },
-        Level::Info,
-        &format!(
-            "service {} created by {author} in team {team}: {} of {} (revision 1)",
-            input.name,
-            replicas_words(input.replicas),
-            input.spec.image
-        ),
-    )
-    .await;
-    state.reconciler.written(id);
-    Ok(id)
-}
-
-/// What a create (no `current`) or a change of `current` checks before writing,
-/// for a stack's plan and apply: the same answers the single writes give. Pins
-/// the spec's secrets to their versions now.
-pub(crate) async fn check_wanted(
-    state: &AppState,
-    p: &Principal,
-    team: (i64, &str),
-    input: &mut CreateServiceInput,
-    current: Option<&ServiceRow>,
-) -> Result<(), OpsError> {
-    let (team_id, team_name) = team;
-    validate::service_name(&input.name).map_err(OpsError::Invalid)?;
-    validate::replicas(input.replicas).map_err(OpsError::Invalid)?;
-    let old = current.map(|c| &c.spec);
-    check_spec(p, &input.spec, old)?;
-    super::volume_classes::check_spec(state, team_id, &input.spec, old).await?;
-    validate::proxy_config(&input.proxy).map_err(OpsError::Invalid)?;
-    if current.is_none() {
-        no_leftovers_of_others(state, &input.name, team_id).await?;
-    }
-    if current.is_none_or(|c| c.proxy != input.proxy) {
-        check_routes(state, p, team_id, team_name, &input.name, &input.proxy).await?;
-        routes_free(state, &input.name, &input.proxy).await?;
-    }
-    super::secrets::pin(state, team_id, &mut input.spec).await
-}
-
 /// A new revision of the spec; the reconciler rolls it out. The same spec again
 /// changes nothing.
 pub async fn deploy(
@@ -439,31 +360,6 @@ pub async fn scale(
         },
     )
     .await
-}
-
-/// Sets a service's replica count (checked), with its event; nothing when equal.
-pub(crate) async fn scale_to(
-    state: &AppState,
-    row: &ServiceRow,
-    replicas: u32,
-    author: &str,
-) -> Result<(), OpsError> {
-    if replicas == row.replicas {
-        return Ok(());
-    }
-    state
-        .store
-        .set_replicas(row.id, replicas, clock::now_ms())
-        .await?;
-    events::service(
-        state,
-        &ServiceRef::from(row),
-        Level::Info,
-        &format!("scaled {} -> {replicas} by {author}", row.replicas),
-    )
-    .await;
-    state.reconciler.written(row.id);
-    Ok(())
 }
 
 /// Deletes a service; its volumes are kept (and listed) unless `delete_volumes`.
