@@ -1609,7 +1609,12 @@ async fn volume_classes_are_the_admins_and_open_only_to_their_teams() {
 async fn stacks_reach_only_the_callers_teams() {
     let w = World::new().await;
     let r = w
-        .create(&w.alice, "a-web", "a", json!({"image": "demo:v1", "env": {"TOKEN": "alice-only"}}))
+        .create(
+            &w.alice,
+            "a-web",
+            "a",
+            json!({"image": "demo:v1", "env": {"TOKEN": "alice-only"}}),
+        )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     let compose = "services:\n  b-web:\n    image: demo:v1\n";
@@ -1618,33 +1623,78 @@ async fn stacks_reach_only_the_callers_teams() {
         w.call(who, "POST", "/api/v1/stacks/plan", Some(body)).await
     }
     // Bob plans into team a, Avery (a viewer) into her own team: 403.
-    refused(&plan(&w, &w.bob, compose, "a").await, StatusCode::FORBIDDEN, "", "bob into team a");
-    refused(&plan(&w, &w.avery, compose, "a").await, StatusCode::FORBIDDEN, "", "a viewer plans");
+    refused(
+        &plan(&w, &w.bob, compose, "a").await,
+        StatusCode::FORBIDDEN,
+        "",
+        "bob into team a",
+    );
+    refused(
+        &plan(&w, &w.avery, compose, "a").await,
+        StatusCode::FORBIDDEN,
+        "",
+        "a viewer plans",
+    );
     // Bob's file names Alice's service: it is not his to change.
     let theirs = "kind: berth/stack\nteam: b\nservices:\n  a-web:\n    replicas: 1\n    spec: {image: evil:v1}\n";
     let r = plan(&w, &w.bob, theirs, "b").await;
-    refused(&r, StatusCode::CONFLICT, "a service named \"a-web\" exists already", "take a's service");
+    refused(
+        &r,
+        StatusCode::CONFLICT,
+        "a service named \"a-web\" exists already",
+        "take a's service",
+    );
     let body = json!({"file": theirs, "guard": {"a-web": 1}});
-    let r = w.call(&w.bob, "POST", "/api/v1/stacks/apply", Some(body)).await;
-    refused(&r, StatusCode::CONFLICT, "exists already", "apply onto a's service");
+    let r = w
+        .call(&w.bob, "POST", "/api/v1/stacks/apply", Some(body))
+        .await;
+    refused(
+        &r,
+        StatusCode::CONFLICT,
+        "exists already",
+        "apply onto a's service",
+    );
     // A Compose file that would reach the host is refused whole.
     let root = "services:\n  b-root:\n    image: demo:v1\n    privileged: true\n    volumes: [\"/:/host\"]\n    network_mode: host\n";
     let r = plan(&w, &w.bob, root, "b").await;
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.json()["appliable"], false);
     let body = json!({"file": root, "team": "b", "guard": {"b-root": null}});
-    let r = w.call(&w.bob, "POST", "/api/v1/stacks/apply", Some(body)).await;
-    refused(&r, StatusCode::UNPROCESSABLE_ENTITY, "is refused", "apply a root service");
-    let r = w.call(&w.admin, "GET", "/api/v1/services/b-root", None).await;
+    let r = w
+        .call(&w.bob, "POST", "/api/v1/stacks/apply", Some(body))
+        .await;
+    refused(
+        &r,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "is refused",
+        "apply a root service",
+    );
+    let r = w
+        .call(&w.admin, "GET", "/api/v1/services/b-root", None)
+        .await;
     assert_eq!(r.status, StatusCode::NOT_FOUND);
     // Export: Bob sees nothing of team a; Avery sees a's service with its values
     // hidden; Alice sees the values she may change.
     let bobs = w.call(&w.bob, "GET", "/api/v1/stacks/export", None).await;
     assert_eq!(bobs.status, StatusCode::OK);
     assert!(!bobs.text.contains("a-web"), "{}", bobs.text);
-    refused(&w.call(&w.bob, "GET", "/api/v1/stacks/export?team=a", None).await, StatusCode::FORBIDDEN, "", "bob exports a");
-    let averys = w.call(&w.avery, "GET", "/api/v1/stacks/export?team=a", None).await;
-    assert!(averys.text.contains("a-web") && !averys.text.contains("alice-only"), "{}", averys.text);
-    let alices = w.call(&w.alice, "GET", "/api/v1/stacks/export?team=a", None).await;
+    refused(
+        &w.call(&w.bob, "GET", "/api/v1/stacks/export?team=a", None)
+            .await,
+        StatusCode::FORBIDDEN,
+        "",
+        "bob exports a",
+    );
+    let averys = w
+        .call(&w.avery, "GET", "/api/v1/stacks/export?team=a", None)
+        .await;
+    assert!(
+        averys.text.contains("a-web") && !averys.text.contains("alice-only"),
+        "{}",
+        averys.text
+    );
+    let alices = w
+        .call(&w.alice, "GET", "/api/v1/stacks/export?team=a", None)
+        .await;
     assert!(alices.text.contains("alice-only"), "{}", alices.text);
 }
