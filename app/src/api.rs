@@ -455,3 +455,16 @@ pub async fn delete_volume_class(name: String) -> Result<(), AppError> {
     )
     .await
 }
+
+/// What applying a stack or Compose file would change; nothing is written. JSON
+/// in: a form encoding cannot carry the maps (files, a guard of `null`s).
+#[server(input = leptos::server_fn::codec::Json)]
+pub async fn plan_stack(input: StackPlanInput) -> Result<StackPlan, AppError> {
+    send(Method::POST, "/api/v1/stacks/plan".into(), input).await
+}
+
+/// Applies a file while its plan's guard holds (409 when the plan is stale).
+#[server(input = leptos::server_fn::codec::Json)]
+pub async fn apply_stack(input: StackApplyInput) -> Result<StackApplied, AppError> {
+    send(Method::POST, "/api/v1/stacks/apply".into(), input).await
+}

@@ -14,6 +14,7 @@ pub mod service;
 pub mod services;
 pub mod settings;
 pub mod setup;
+pub mod stacks_import;
 pub mod teams;
 pub mod users;
 pub mod volume_classes;

@@ -1,5 +1,6 @@
-//! The services page: every service the caller may see, how it stands, live; and
-//! the form that creates one (for operators of a team, and admins).
+//! The services page: every service the caller may see, how it stands, live; the
+//! form that creates one and the import of a stack or Compose file (for operators
+//! of a team, and admins).
 
 use std::time::Duration;
 
@@ -12,8 +13,15 @@ use crate::components::services::{ServiceTable, SpecFields, SpecForm};
 use crate::components::widgets::{every, on_service_change, ActionStatus, ErrorBox};
 use crate::errors::AppError;
 use crate::validate;
-use crate::wire::{CreateServiceInput, ServiceSpec, TeamRole};
+use crate::wire::{CreateServiceInput, Me, ServiceSpec, TeamRole};
 use crate::MeResource;
+
+use super::stacks_import::StackImport;
+
+/// Admins and a team's operators may write services.
+fn may_write(me: Option<&Me>) -> bool {
+    me.is_some_and(|m| m.is_admin() || m.teams.iter().any(|t| t.role == TeamRole::Operator))
+}
 
 #[component]
 pub fn Services() -> impl IntoView {
@@ -34,15 +42,27 @@ pub fn Services() -> impl IntoView {
             result
         }
     });
+    let importing = RwSignal::new(false);
     view! {
-        <PageHeader title="Services" subtitle="What should run, how many, and where; kept so by Berth."/>
+        <PageHeader title="Services" subtitle="What should run, how many, and where; kept so by Berth.">
+            <Transition fallback=|| ()>
+                {move || Suspend::new(async move {
+                    may_write(me.await.ok().flatten().as_ref()).then(|| view! {
+                        <button type="button" class="btn btn-primary" aria-controls="stack-import"
+                            aria-expanded=move || importing.get().to_string()
+                            on:click=move |_| importing.update(|open| *open = !*open)>
+                            "Import"
+                        </button>
+                    })
+                })}
+            </Transition>
+        </PageHeader>
+        <Show when=move || importing.get()>
+            <StackImport on_applied=move |()| services.refetch()/>
+        </Show>
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
-                let me = me.await.ok().flatten();
-                let can_create = me.as_ref().is_some_and(|m| {
-                    m.is_admin() || m.teams.iter().any(|t| t.role == TeamRole::Operator)
-                });
-                can_create.then(|| view! { <NewServiceForm create/> })
+                may_write(me.await.ok().flatten().as_ref()).then(|| view! { <NewServiceForm create/> })
             })}
         </Transition>
         <section class="panel">
