@@ -32,6 +32,10 @@ pub struct Config {
     )]
     pub database_url: String,
 
+    /// Client commands print the API's JSON instead of tables.
+    #[arg(long, global = true)]
+    pub json: bool,
+
     /// Log filter in tracing's syntax, e.g. `info` or `info,server=debug`.
     #[arg(long = "log", env = "BERTH_LOG", default_value = "info", global = true)]
     pub log: String,
@@ -162,6 +166,9 @@ pub enum Command {
     /// Manage users from the command line.
     #[command(subcommand)]
     User(UserCommand),
+    /// Commands that drive a Berth over its API (`berth login`, `berth deploy`…).
+    #[command(flatten)]
+    Client(crate::client::ClientCommand),
 }
 
 #[derive(Debug, Clone, Subcommand)]
@@ -325,13 +332,19 @@ impl ConfigError {
             }
             _ => {
                 let text = e.to_string();
-                let first = text
-                    .lines()
-                    .find(|l| !l.trim().is_empty())
+                let mut lines = text.lines().map(str::trim).skip_while(|l| l.is_empty());
+                let mut first = lines
+                    .next()
                     .unwrap_or("invalid arguments")
                     .trim_start_matches("error: ")
-                    .trim();
-                ConfigError::Invalid(format!("{first} (see 'berth --help')"))
+                    .to_string();
+                // "the following required arguments were not provided:" names
+                // them on the lines below.
+                if first.ends_with(':') {
+                    let named: Vec<&str> = lines.take_while(|l| !l.is_empty()).collect();
+                    first = format!("{first} {}", named.join(", "));
+                }
+                ConfigError::Invalid(format!("{} (see 'berth --help')", first.trim()))
             }
         }
     }

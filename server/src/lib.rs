@@ -4,6 +4,8 @@
 //! # Layout
 //! - [`config`]: flags and environment (clap), each option `--flag` and `BERTH_*`.
 //! - [`cli`]: the `berth user create` command.
+//! - [`client`]: the client commands (`berth login`, `services`, `deploy`, `plan`,
+//!   `apply`…): the `berth` binary driving a Berth over its JSON API.
 //! - [`store`]: the only SQL; SQLite through sqlx, migrations from `migrations/`.
 //! - [`auth`]: passwords, sessions, tokens, the permission policy, login limiting,
 //!   CSRF protection.
@@ -53,6 +55,7 @@
 pub mod api;
 pub mod auth;
 pub mod cli;
+pub mod client;
 pub mod clock;
 pub mod cluster;
 pub mod config;

@@ -1,5 +1,6 @@
-//! The `berth` binary: parse the configuration, set up logging, then serve or run a
-//! command. Every failure ends in one line on stderr and a non-zero exit.
+//! The `berth` binary: parse the configuration, then run a client command, or set
+//! up logging and serve or run a server command. Every failure ends in one line on
+//! stderr and a non-zero exit.
 #![forbid(unsafe_code)]
 
 use std::process::ExitCode;
@@ -22,14 +23,23 @@ async fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let user = match config.command.clone() {
+        // Client commands talk to a Berth over HTTP: no logging set-up, and exit
+        // codes of their own (`server::client::exit`).
+        Some(Command::Client(command)) => {
+            return ExitCode::from(server::client::run(command, config.json).await)
+        }
+        Some(Command::User(command)) => Some(command),
+        None => None,
+    };
     if let Err(line) = server::telemetry::init(&config.log) {
         eprintln!("berth: {line}");
         return ExitCode::from(2);
     }
-    let result = match &config.command {
+    let result = match user {
         None => server::run(config.clone()).await.map_err(|e| e.to_string()),
-        Some(Command::User(UserCommand::Create { username, role })) => {
-            server::cli::user_create(&config, username, *role)
+        Some(UserCommand::Create { username, role }) => {
+            server::cli::user_create(&config, &username, role)
                 .await
                 .map(|line| println!("{line}"))
         }

@@ -1,0 +1,288 @@
+//! What the client commands print for people: aligned tables of services,
+//! replicas and hosts, with their status words, and short ages and sizes.
+
+use domain::wire::{HostView, ReplicaView, ServiceView};
+
+/// Columns aligned on the widest cell, two spaces apart; the last column is not
+/// padded (no trailing spaces).
+#[derive(Debug, Default)]
+pub struct Table {
+    rows: Vec<Vec<String>>,
+}
+
+impl Table {
+    pub fn new(headers: &[&str]) -> Table {
+        Table {
+            rows: vec![headers.iter().map(|h| h.to_string()).collect()],
+        }
+    }
+
+    pub fn row(&mut self, cells: Vec<String>) {
+        self.rows.push(cells);
+    }
+
+    pub fn render(&self) -> String {
+        let columns = self.rows.iter().map(Vec::len).max().unwrap_or(0);
+        let widths: Vec<usize> = (0..columns)
+            .map(|c| {
+                self.rows
+                    .iter()
+                    .filter_map(|r| r.get(c))
+                    .map(|cell| cell.chars().count())
+                    .max()
+                    .unwrap_or(0)
+            })
+            .collect();
+        let mut out = String::new();
+        for row in &self.rows {
+            let mut line = String::new();
+            for (c, cell) in row.iter().enumerate() {
+                if c + 1 == row.len() {
+                    line.push_str(cell);
+                } else {
+                    let pad = widths[c] - cell.chars().count();
+                    line.push_str(cell);
+                    line.push_str(&" ".repeat(pad + 2));
+                }
+            }
+            out.push_str(line.trim_end());
+            out.push('\n');
+        }
+        out
+    }
+}
+
+/// `berth services`.
+pub fn services(list: &[ServiceView]) -> String {
+    let mut t = Table::new(&[
+        "NAME", "TEAM", "READY", "STATUS", "REVISION", "IMAGE", "ROLLOUT",
+    ]);
+    for s in list {
+        let rollout = s
+            .rollout
+            .as_ref()
+            .map(|r| {
+                format!(
+                    "{} → {} {}",
+                    r.from_revision,
+                    r.to_revision,
+                    r.state.as_str()
+                )
+            })
+            .unwrap_or_else(|| "-".into());
+        t.row(vec![
+            s.name.clone(),
+            s.team.clone(),
+            format!("{}/{}", s.healthy, s.replicas),
+            s.phase.as_str().into(),
+            s.revision.to_string(),
+            s.spec.image.clone(),
+            rollout,
+        ]);
+    }
+    t.render()
+}
+
+/// `berth ps NAME`: its replicas, by slot.
+pub fn replicas(service: &ServiceView, now_ms: i64) -> String {
+    let mut t = Table::new(&[
+        "REPLICA", "REVISION", "HOST", "STATE", "HEALTH", "ENDPOINT", "RESTARTS", "AGE", "NOTE",
+    ]);
+    for r in &service.instances {
+        t.row(replica_row(r, now_ms));
+    }
+    t.render()
+}
+
+fn replica_row(r: &ReplicaView, now_ms: i64) -> Vec<String> {
+    let revision = if r.current {
+        r.revision.to_string()
+    } else {
+        format!("{} (old)", r.revision)
+    };
+    let note = r
+        .note
+        .clone()
+        .or_else(|| r.last_exit.clone().map(|e| format!("last {e}")))
+        .unwrap_or_default();
+    vec![
+        r.slot.to_string(),
+        revision,
+        or_dash(&r.host),
+        r.state.as_str().into(),
+        r.health.as_str().into(),
+        r.endpoint.clone().unwrap_or_else(|| "-".into()),
+        r.restarts.to_string(),
+        if r.created_at_ms > 0 {
+            age(now_ms - r.created_at_ms)
+        } else {
+            "-".into()
+        },
+        note,
+    ]
+}
+
+/// `berth hosts`.
+pub fn hosts(list: &[HostView]) -> String {
+    let mut t = Table::new(&[
+        "NAME",
+        "STATE",
+        "ADDRESS",
+        "CPUS",
+        "RESERVED",
+        "CONTAINERS",
+        "HEARTBEAT",
+        "ENGINE",
+    ]);
+    for h in list {
+        let (cpus, memory, engine) = match &h.facts {
+            Some(f) => (
+                f.cpus.to_string(),
+                format!(
+                    "{} / {}",
+                    bytes(h.reserved_memory_bytes.max(0) as u64),
+                    bytes(f.memory_bytes.max(0) as u64)
+                ),
+                f.version.clone(),
+            ),
+            None => ("-".into(), "-".into(), "-".into()),
+        };
+        let heartbeat = h
+            .heartbeat_age_ms
+            .map(|ms| format!("{} ago", age(ms)))
+            .unwrap_or_else(|| "never".into());
+        t.row(vec![
+            h.name.clone(),
+            h.state.as_str().into(),
+            or_dash(&h.address),
+            cpus,
+            memory,
+            h.berth_containers.to_string(),
+            heartbeat,
+            engine,
+        ]);
+    }
+    t.render()
+}
+
+fn or_dash(s: &str) -> String {
+    if s.is_empty() {
+        "-".into()
+    } else {
+        s.to_string()
+    }
+}
+
+/// How long, in its largest unit: `850ms`, `12s`, `5m`, `3h`, `2d`.
+pub fn age(ms: i64) -> String {
+    let ms = ms.max(0);
+    match ms {
+        0..1_000 => format!("{ms}ms"),
+        1_000..60_000 => format!("{}s", ms / 1_000),
+        60_000..3_600_000 => format!("{}m", ms / 60_000),
+        3_600_000..86_400_000 => format!("{}h", ms / 3_600_000),
+        _ => format!("{}d", ms / 86_400_000),
+    }
+}
+
+/// A size in binary units: `512 MiB`, `3.8 GiB`.
+pub fn bytes(n: u64) -> String {
+    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
+    let mut value = n as f64;
+    let mut unit = 0;
+    while value >= 1024.0 && unit + 1 < UNITS.len() {
+        value /= 1024.0;
+        unit += 1;
+    }
+    if unit == 0 || value >= 10.0 || value.fract() == 0.0 {
+        format!("{} {}", value.round() as u64, UNITS[unit])
+    } else {
+        format!("{value:.1} {}", UNITS[unit])
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn columns_line_up_without_trailing_spaces() {
+        let mut t = Table::new(&["NAME", "STATUS", "NOTE"]);
+        t.row(vec!["web".into(), "running".into(), "".into()]);
+        t.row(vec![
+            "database".into(),
+            "degraded".into(),
+            "replica 2 waits".into(),
+        ]);
+        assert_eq!(
+            t.render(),
+            "NAME      STATUS    NOTE\n\
+             web       running\n\
+             database  degraded  replica 2 waits\n"
+        );
+    }
+
+    #[test]
+    fn wide_characters_count_once() {
+        let mut t = Table::new(&["A", "B"]);
+        t.row(vec!["1 → 2".into(), "x".into()]);
+        assert_eq!(t.render(), "A      B\n1 → 2  x\n");
+    }
+
+    #[test]
+    fn ages_and_sizes() {
+        assert_eq!(age(-5), "0ms");
+        assert_eq!(age(850), "850ms");
+        assert_eq!(age(12_400), "12s");
+        assert_eq!(age(5 * 60_000 + 1), "5m");
+        assert_eq!(age(3 * 3_600_000), "3h");
+        assert_eq!(age(2 * 86_400_000), "2d");
+        assert_eq!(bytes(512), "512 B");
+        assert_eq!(bytes(512 * 1024 * 1024), "512 MiB");
+        assert_eq!(bytes(4 * 1024 * 1024 * 1024), "4 GiB");
+        assert_eq!(bytes(3_900_000_000), "3.6 GiB");
+    }
+
+    fn service() -> ServiceView {
+        serde_json::from_value(serde_json::json!({
+            "id": 1, "name": "web", "team": "shop", "team_id": 1, "replicas": 2,
+            "revision": 3, "spec": {"image": "demo:v3"}, "proxy": {},
+            "created_at_ms": 0, "updated_at_ms": 0, "phase": "progressing",
+            "rollout": {"id": 4, "service": "web", "from_revision": 2, "to_revision": 3,
+                "kind": "deploy", "state": "running", "reason": "", "author": "ann",
+                "started_at_ms": 0, "updated_at_ms": 0, "finished_at_ms": null,
+                "wanted": 2, "new_ready": 1, "old_remaining": 1, "phase": "replacing"},
+            "running": 2, "healthy": 1, "problems": [], "last_error": null,
+            "observed_at_ms": 0,
+            "instances": [
+                {"slot": 1, "revision": 3, "host": "h1", "container_id": "abc", "state": "running",
+                 "health": "healthy", "endpoint": "127.0.0.11:3301", "restarts": 0, "last_exit": null,
+                 "current": true, "note": null, "created_at_ms": 1_000},
+                {"slot": 2, "revision": 2, "host": "h2", "container_id": "def", "state": "running",
+                 "health": "starting", "endpoint": null, "restarts": 1,
+                 "last_exit": "exited with code 137", "current": false, "note": null,
+                 "created_at_ms": 0}
+            ]
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn services_table() {
+        assert_eq!(
+            services(&[service()]),
+            "NAME  TEAM  READY  STATUS       REVISION  IMAGE    ROLLOUT\n\
+             web   shop  1/2    progressing  3         demo:v3  2 → 3 running\n"
+        );
+    }
+
+    #[test]
+    fn replicas_table() {
+        assert_eq!(
+            replicas(&service(), 61_000),
+            "REPLICA  REVISION  HOST  STATE    HEALTH    ENDPOINT         RESTARTS  AGE  NOTE\n\
+             1        3         h1    running  healthy   127.0.0.11:3301  0         1m\n\
+             2        2 (old)   h2    running  starting  -                1         -    last exited with code 137\n"
+        );
+    }
+}
