@@ -32,6 +32,8 @@ pub enum ConfigError {
     NoHome,
     #[error("not logged in: run `berth login --url URL --token TOKEN` (or set BERTH_URL and BERTH_TOKEN)")]
     NotLoggedIn,
+    #[error("BERTH_URL is {0}, not the Berth of the saved login: set BERTH_TOKEN for it too")]
+    OtherUrl(String),
     #[error("{} cannot be read: {cause}", path.display())]
     Read { path: PathBuf, cause: String },
     #[error("{} cannot be written: {cause}", path.display())]
@@ -78,6 +80,13 @@ impl Env {
             (Some(_), Some(_)) => None,
             _ => load(&self.path()?)?,
         };
+        // The saved token goes only to the Berth it was saved for: a BERTH_URL
+        // naming another one needs its own BERTH_TOKEN.
+        if let (Some(url), None, Some(s)) = (&self.url, &self.token, &saved) {
+            if url.trim_end_matches('/') != s.url.trim_end_matches('/') {
+                return Err(ConfigError::OtherUrl(url.clone()));
+            }
+        }
         let url = self
             .url
             .clone()
@@ -208,6 +217,14 @@ mod tests {
         assert_eq!(e.login().unwrap(), login("http://file:1", "berth_env"));
         e.url = Some("http://env:2".into());
         assert_eq!(e.login().unwrap(), login("http://env:2", "berth_env"));
+        // The saved token never goes to another Berth.
+        e.token = None;
+        let err = e.login().unwrap_err().to_string();
+        assert!(err.contains("set BERTH_TOKEN"), "{err}");
+        e.url = Some("http://file:1/".into());
+        assert_eq!(e.login().unwrap(), login("http://file:1/", "berth_file"));
+        e.token = Some("berth_env".into());
+        e.url = Some("http://env:2".into());
         // Both set: the file is not even read (a broken one does not matter).
         std::fs::write(e.path().unwrap(), "not json").unwrap();
         assert_eq!(e.login().unwrap(), login("http://env:2", "berth_env"));

@@ -20,6 +20,10 @@ pub enum FilesError {
         path: PathBuf,
         cause: String,
     },
+    /// A file from elsewhere must not make the CLI send what lies outside its
+    /// folder (another project's `.env`, `/proc/self/environ`).
+    #[error("env_file {written:?} of service {service} is outside the file's folder: write a path inside it, without `..`")]
+    Outside { service: String, written: String },
 }
 
 /// A stack or Compose file and the files it refers to.
@@ -70,6 +74,18 @@ pub fn read_env_files(
     for entry in entries {
         if files.contains_key(&entry.path) {
             continue;
+        }
+        let inside = Path::new(&entry.path).components().all(|c| {
+            matches!(
+                c,
+                std::path::Component::Normal(_) | std::path::Component::CurDir
+            )
+        });
+        if !inside {
+            return Err(FilesError::Outside {
+                service: entry.service.clone(),
+                written: entry.path.clone(),
+            });
         }
         let path = dir.join(&entry.path);
         match std::fs::read_to_string(&path) {
@@ -202,6 +218,20 @@ services:
                 ("shared.env".to_string(), "B=2\n".to_string()),
             ]
         );
+    }
+
+    #[test]
+    fn env_files_outside_the_folder_are_refused() {
+        let dir = crate::testing::TempDir::new();
+        for written in ["../secret.env", "/etc/environment", "conf/../../x.env"] {
+            let entry = EnvFile {
+                service: "web".into(),
+                path: written.into(),
+                required: true,
+            };
+            let e = read_env_files(&dir.0, &[entry]).unwrap_err().to_string();
+            assert!(e.contains("outside the file's folder"), "{written}: {e}");
+        }
     }
 
     #[test]

@@ -91,7 +91,8 @@ pub async fn export(
     match output {
         None => print!("{text}"),
         Some(file) => {
-            std::fs::write(file, &text).map_err(|e| ClientError::Output {
+            // Environment values may be in it: readable by its owner only.
+            write_private(file, &text).map_err(|e| ClientError::Output {
                 path: file.to_path_buf(),
                 cause: e.to_string(),
             })?;
@@ -99,6 +100,18 @@ pub async fn export(
         }
     }
     Ok(0)
+}
+
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    use std::os::unix::fs::OpenOptionsExt;
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(text.as_bytes())
 }
 
 /// The plan's input: the file and its env_files.

@@ -36,8 +36,8 @@ mod writes;
 pub use changes::{spec_changes, spec_diff};
 pub use replicas::{follow_logs, logs, stats};
 pub use rollouts::{control_rollout, diff, rollback, RolloutControl};
-pub(crate) use routes::proxy_to;
 pub use routes::set_proxy;
+pub(crate) use routes::{proxy_to, route_key};
 pub use view::{rollout_view, view};
 pub(crate) use writes::{check_wanted, scale_to, write_new};
 #[allow(unused_imports)]
@@ -224,7 +224,7 @@ fn check_spec(
     Ok(())
 }
 
-fn message_of(m: &Option<String>) -> Result<String, OpsError> {
+pub(crate) fn message_of(m: &Option<String>) -> Result<String, OpsError> {
     let m = m.as_deref().unwrap_or("").trim().to_string();
     if m.len() > 500 {
         return Err(OpsError::Invalid(
@@ -257,14 +257,16 @@ pub async fn create(
                 .find(|t| t.name.eq_ignore_ascii_case(input.team.trim()))
                 .ok_or_else(|| OpsError::Invalid(format!("there is no team {:?}", input.team)))?;
             ctx.allowed(Action::WriteServices(team.id))?;
-            check_wanted(state, p, (team.id, &team.name), &mut input, None).await?;
+            validate::service_name(&input.name).map_err(OpsError::Invalid)?;
             let message = message_of(&input.message)?;
+            // The cheap refusal first: a taken name is said as such.
             if state.store.service_by_name(&input.name).await?.is_some() {
                 return Err(OpsError::Conflict(format!(
                     "a service named {:?} exists already",
                     input.name
                 )));
             }
+            check_wanted(state, p, (team.id, &team.name), &mut input, None).await?;
             write_new(state, &author, (team.id, &team.name), &input, &message).await?;
             fresh_view(state, &input.name).await
         },

@@ -90,12 +90,7 @@ pub async fn apply(
     let target = format!("stack:{}", input.team.as_deref().unwrap_or("file"));
     audited_detail(state, ctx, "stack.apply", &target, async {
         let author = ctx.principal()?.username.clone();
-        let message = input.message.as_deref().unwrap_or("").trim().to_string();
-        if message.len() > 500 {
-            return Err(OpsError::Invalid(
-                "the message must have at most 500 characters".into(),
-            ));
-        }
+        let message = super::services::message_of(&input.message)?;
         let prepared = prepare(
             state,
             ctx,
@@ -117,30 +112,46 @@ pub async fn apply(
         }
         stale(&prepared.items, &input.guard)?;
         let services = plan_of(&prepared.items);
+        let mut done: Vec<String> = Vec::new();
         for (item, plan) in prepared.items.iter().zip(&services) {
-            write(state, item, plan, &author, &message).await?;
+            if let Err(e) = write(state, item, plan, &author, &message).await {
+                return Err(partly(e, &plan.name, &done));
+            }
+            if plan.action != PlanAction::Unchanged {
+                done.push(change_line(plan));
+            }
         }
-        let line = services
-            .iter()
-            .filter(|s| s.action != PlanAction::Unchanged)
-            .map(|s| {
-                let what: Vec<String> = s.changes.iter().map(|c| c.to_string()).collect();
-                format!("{}: {}", s.name, what.join(", "))
-            })
-            .collect::<Vec<_>>()
-            .join("; ");
-        let changes = services
-            .iter()
-            .filter(|s| s.action != PlanAction::Unchanged)
-            .count() as u32;
-        let line = if line.is_empty() {
+        let changes = done.len() as u32;
+        let line = if done.is_empty() {
             "no changes".to_string()
         } else {
-            line
+            done.join("; ")
         };
         Ok((StackApplied { services, changes }, line))
     })
     .await
+}
+
+/// `web: new revision after 4, rolled out, scale 3 → 5`
+fn change_line(plan: &ServicePlan) -> String {
+    let what: Vec<String> = plan.changes.iter().map(|c| c.to_string()).collect();
+    format!("{}: {}", plan.name, what.join(", "))
+}
+
+/// A write that failed after others were made (a name taken or a service
+/// deployed meanwhile): the error says what stands applied, for the caller and
+/// the audit entry.
+fn partly(e: OpsError, name: &str, done: &[String]) -> OpsError {
+    let e = about(name, e);
+    if done.is_empty() {
+        return e;
+    }
+    let applied = format!("; applied before it: {}", done.join("; "));
+    match e {
+        OpsError::Conflict(m) => OpsError::Conflict(m + &applied),
+        OpsError::Invalid(m) => OpsError::Invalid(m + &applied),
+        other => other,
+    }
 }
 
 /// 409 naming each service whose revision moved since the plan.
@@ -316,10 +327,7 @@ fn routes_once(items: &[Item]) -> Result<(), OpsError> {
     let mut seen: HashMap<(String, String), &str> = HashMap::new();
     for i in items {
         for r in &i.input.proxy.routes {
-            let key = (
-                r.host.as_deref().unwrap_or("").to_ascii_lowercase(),
-                r.path_prefix.trim_end_matches('/').to_string(),
-            );
+            let key = super::services::route_key(r);
             if let Some(other) = seen.insert(key, &i.input.name) {
                 return Err(OpsError::Conflict(format!(
                     "services {other} and {} both claim the route {}",

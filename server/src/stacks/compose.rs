@@ -77,7 +77,10 @@ pub(super) fn read_compose(
         text,
         list: Vec::new(),
     };
+    // `<<: *defaults` merged first, so that the keys it brings are sorted too.
+    value.apply_merge().map_err(|e| super::yaml_error(&e))?;
     let extras = sift(&mut value, &mut notes)?;
+    env_bytes(&extras, files)?;
     let compose: Compose = serde_path_to_error::deserialize(value).map_err(|e| {
         let path = e.path().to_string();
         notes.error(&path, e.inner())
@@ -116,6 +119,27 @@ pub(super) fn read_compose(
     })
 }
 
+/// Refuses env files that, counted once per service that names them, add up to
+/// more than [`super::MAX_ENV_BYTES`].
+fn env_bytes(
+    extras: &BTreeMap<String, Extra>,
+    files: &BTreeMap<String, String>,
+) -> Result<(), StackError> {
+    let total: usize = extras
+        .values()
+        .flat_map(|e| &e.env_files)
+        .filter_map(|(path, _)| files.get(path).map(String::len))
+        .sum();
+    if total > super::MAX_ENV_BYTES {
+        return Err(StackError::Invalid(format!(
+            "the env files add up to {} MiB over the services that name them; at most {} MiB",
+            total >> 20,
+            super::MAX_ENV_BYTES >> 20
+        )));
+    }
+    Ok(())
+}
+
 /// Sorts every key of the file, notes what is not taken and removes it, and
 /// keeps aside what the typed reading lacks. Refuses interpolation (`${VAR}`):
 /// Berth reads no one's shell.
@@ -144,6 +168,7 @@ fn sift(value: &mut Value, notes: &mut Notes) -> Result<BTreeMap<String, Extra>,
         }
     }
     interpolation(value, "", notes);
+    unescape(value);
     Ok(extras)
 }
 
@@ -252,6 +277,16 @@ fn interpolation(value: &Value, at: &str, notes: &mut Notes) {
                 interpolation(v, &join(&i.to_string()), notes);
             }
         }
+        _ => {}
+    }
+}
+
+/// Compose's `$$` is one `$` (strings that ask the shell are refused already).
+fn unescape(value: &mut Value) {
+    match value {
+        Value::String(s) if s.contains("$$") => *s = s.replace("$$", "$"),
+        Value::Mapping(m) => m.iter_mut().for_each(|(_, v)| unescape(v)),
+        Value::Sequence(items) => items.iter_mut().for_each(unescape),
         _ => {}
     }
 }

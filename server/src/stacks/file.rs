@@ -33,6 +33,13 @@ pub fn read_stack(text: &str, team: Option<&str>) -> Result<Parsed, StackError> 
     let default_team = file_team.or(team.map(str::trim));
     let mut services = Vec::new();
     for (name, s) in file.services {
+        if let (Some(own), Some(chosen)) = (s.team.as_deref(), team.map(str::trim)) {
+            if !own.trim().eq_ignore_ascii_case(chosen) {
+                return Err(StackError::Invalid(format!(
+                    "service {name} is for team {own:?}, not {chosen:?}"
+                )));
+            }
+        }
         let team = s
             .team
             .as_deref()
@@ -144,6 +151,7 @@ mod tests {
             ("kind: berth/stack\nteam: shop\nservices:\n  web:\n    replicas: 1\n    spec: {image: a}\n    colour: red\n", None, "unknown field `colour`"),
             ("kind: berth/stack\nservices:\n  web:\n    replicas: 1\n    spec: {image: a}\n", None, "service web: no team"),
             ("kind: berth/stack\nteam: shop\n", Some("ops"), "the file is for team \"shop\", not \"ops\""),
+            ("kind: berth/stack\nservices:\n  web:\n    team: infra\n    replicas: 1\n    spec: {image: a}\n", Some("shop"), "service web is for team \"infra\", not \"shop\""),
         ];
         for (text, team, want) in cases {
             let got = read_stack(text, *team).unwrap_err().to_string();

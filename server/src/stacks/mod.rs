@@ -24,6 +24,14 @@ pub use file::{read_stack, write_stack};
 /// services fits).
 pub const MAX_FILE_BYTES: usize = 512 * 1024;
 
+/// Values a file may expand to, aliases included, and the bytes of its strings:
+/// a small file of aliases must not make a large tree.
+pub const MAX_NODES: usize = 200_000;
+pub const MAX_EXPANDED_BYTES: usize = 16 << 20;
+
+/// Bytes the env files a file names may add up to, counted once per use.
+pub const MAX_ENV_BYTES: usize = 4 << 20;
+
 /// Why a file could not be read: in words, with the place when there is one.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StackError {
@@ -73,6 +81,7 @@ pub fn read(
             text.len()
         )));
     }
+    bounded(text)?;
     let value = parse_yaml(text)?;
     let format = match format {
         StackFormat::Auto if file::is_stack(&value) => StackFormat::Stack,
@@ -84,6 +93,20 @@ pub fn read(
         _ => compose::read_compose(text, value, team, files),
     }
 }
+
+/// Walks the text's YAML events without keeping them, counting values and string
+/// bytes as aliases expand them: refused past [`MAX_NODES`] or
+/// [`MAX_EXPANDED_BYTES`] before anything is built.
+fn bounded(text: &str) -> Result<(), StackError> {
+    use serde::de::DeserializeSeed;
+    let counter = bounded::Counter::default();
+    let de = serde_norway::Deserializer::from_str(text);
+    bounded::Count(&counter)
+        .deserialize(de)
+        .map_err(|e| yaml_error(&e))
+}
+
+mod bounded;
 
 /// The text as YAML, or where it stops being YAML.
 fn parse_yaml(text: &str) -> Result<serde_norway::Value, StackError> {

@@ -161,7 +161,7 @@ pub(super) async fn no_leftovers_of_others(
     )))
 }
 
-pub(super) fn route_key(r: &RouteSpec) -> (String, String) {
+pub(crate) fn route_key(r: &RouteSpec) -> (String, String) {
     (
         r.host.as_deref().unwrap_or("").to_ascii_lowercase(),
         r.path_prefix.trim_end_matches('/').to_string(),

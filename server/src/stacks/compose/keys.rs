@@ -54,6 +54,9 @@ pub fn service(key: &str, value: &Value) -> Take {
         "network_mode" if matches!(value.as_str(), Some("bridge" | "default")) => {
             Take::Ignore(NETWORK)
         }
+        "security_opt" if no_new_privileges(value) => {
+            Take::Ignore("Berth runs every container with no-new-privileges")
+        }
         "privileged" | "cap_add" | "devices" | "pid" | "ipc" | "uts" | "network_mode"
         | "userns_mode" | "security_opt" | "sysctls" | "cgroup_parent" | "cgroup"
         | "volumes_from" | "device_cgroup_rules" | "gpus" | "runtime" | "isolation" => {
@@ -83,6 +86,20 @@ pub fn service(key: &str, value: &Value) -> Take {
         k if k.starts_with("x-") => Take::Ignore("an extension; Berth reads none"),
         _ => Take::Ignore(UNKNOWN),
     }
+}
+
+/// `security_opt: [no-new-privileges…]` and nothing else: what Berth does anyway.
+fn no_new_privileges(value: &Value) -> bool {
+    value.as_sequence().is_some_and(|items| {
+        items.iter().all(|i| {
+            i.as_str().is_some_and(|s| {
+                matches!(
+                    s,
+                    "no-new-privileges" | "no-new-privileges:true" | "no-new-privileges=true"
+                )
+            })
+        })
+    })
 }
 
 /// A key under a service's `deploy`.

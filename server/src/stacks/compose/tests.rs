@@ -321,3 +321,55 @@ fn a_file_of_aliases_that_explodes_is_refused_quickly() {
         started.elapsed()
     );
 }
+
+#[test]
+fn a_flat_alias_of_a_long_list_is_refused_quickly() {
+    // One list of 30,000 items used 300 times: a small file, a tree of 9 million.
+    let items = vec!["x"; 30_000].join(", ");
+    let uses = vec!["*a"; 300].join(", ");
+    let text = format!("x-a: &a [{items}]\nx-b: [{uses}]\nservices:\n  web:\n    image: a\n");
+    assert!(text.len() < crate::stacks::MAX_FILE_BYTES);
+    let started = std::time::Instant::now();
+    let got = read_compose(&text, &[]).unwrap_err().to_string();
+    assert!(got.contains("expands to more than"), "{got}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+}
+
+#[test]
+fn env_files_count_once_per_use() {
+    let big = "K=".to_string() + &"v".repeat(1 << 20);
+    let mut text = String::from("services:\n");
+    for i in 0..5 {
+        text.push_str(&format!("  s{i}:\n    image: a\n    env_file: big.env\n"));
+    }
+    let got = read_compose(&text, &[("big.env", &big)])
+        .unwrap_err()
+        .to_string();
+    assert!(got.contains("env files"), "{got}");
+}
+
+#[test]
+fn merges_escapes_and_quotes_are_read_as_compose_means_them() {
+    let text = "x-base: &base\n  image: a\n  privileged: true\nservices:\n  web:\n    <<: *base\n    environment: {PRICE: \"$$5\"}\n";
+    let p = read_compose(text, &[]).unwrap();
+    assert_eq!(service(&p, "web").spec.image, "a");
+    assert_eq!(service(&p, "web").spec.env["PRICE"], EnvValue::plain("$5"));
+    // The merged key is sorted like any other.
+    assert!(
+        p.notes
+            .iter()
+            .any(|n| n.key == "services.web.privileged" && n.verdict == KeyVerdict::Refused),
+        "{:#?}",
+        p.notes
+    );
+    let quoted = "services:\n  web:\n    image: a\n    command: sh -c \"echo hi\"\n";
+    let got = read_compose(quoted, &[]).unwrap_err().to_string();
+    assert!(got.contains("write it as a list"), "{got}");
+    let expose = "services:\n  web:\n    image: a\n    labels: {berth.expose: \"no\"}\n";
+    let got = read_compose(expose, &[]).unwrap_err().to_string();
+    assert!(got.contains("write true or false"), "{got}");
+}

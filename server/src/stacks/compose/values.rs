@@ -50,11 +50,13 @@ impl Mapper<'_, '_> {
         spec.command = words(s.entrypoint.as_ref().map(|e| match e {
             dc::Entrypoint::Simple(t) => Words::Text(t),
             dc::Entrypoint::List(l) => Words::List(l),
-        }));
+        }))
+        .map_err(|e| self.fail("entrypoint", e))?;
         spec.args = words(s.command.as_ref().map(|c| match c {
             dc::Command::Simple(t) => Words::Text(t),
             dc::Command::Args(l) => Words::List(l),
-        }));
+        }))
+        .map_err(|e| self.fail("command", e))?;
         spec.env = self.environment(s)?;
         self.secrets(&mut spec.env)?;
         spec.port = self.ports(&s.ports)?;
@@ -474,7 +476,18 @@ impl Mapper<'_, '_> {
                     "least_in_flight" => Balance::LeastInFlight,
                     other => return Err(self.fail("labels", format!("berth.balance {other:?}: write round_robin or least_in_flight"))),
                 },
-                "berth.expose" => proxy.expose = v != "false",
+                "berth.expose" => {
+                    proxy.expose = match v.as_str() {
+                        "true" => true,
+                        "false" => false,
+                        other => {
+                            return Err(self.fail(
+                                "labels",
+                                format!("berth.expose {other:?}: write true or false"),
+                            ))
+                        }
+                    }
+                }
                 _ => self.notes.add(format!("{}.{k}", self.at("labels")), KeyVerdict::Ignored, "Berth puts its own labels on containers; only berth.route, berth.balance and berth.expose mean something to it"),
             }
         }
@@ -487,12 +500,17 @@ enum Words<'a> {
     List(&'a [String]),
 }
 
-/// A command as Compose writes it: a list, or a line split into words.
-fn words(w: Option<Words>) -> Vec<String> {
+/// A command as Compose writes it: a list, or a line split into words. A line
+/// with quotes is refused rather than split wrongly (Compose splits it as a
+/// shell would).
+fn words(w: Option<Words>) -> Result<Vec<String>, String> {
     match w {
-        None => Vec::new(),
-        Some(Words::List(l)) => l.to_vec(),
-        Some(Words::Text(t)) => t.split_whitespace().map(str::to_string).collect(),
+        None => Ok(Vec::new()),
+        Some(Words::List(l)) => Ok(l.to_vec()),
+        Some(Words::Text(t)) if t.contains(['"', '\'', '\\']) => Err(format!(
+            "{t:?} has quotes: write it as a list, [\"sh\", \"-c\", \"…\"]"
+        )),
+        Some(Words::Text(t)) => Ok(t.split_whitespace().map(str::to_string).collect()),
     }
 }
 
