@@ -7,7 +7,9 @@ use axum::response::IntoResponse;
 use axum::Json;
 use serde::Deserialize;
 
-use domain::wire::{ErrorBody, StackApplied, StackApplyInput, StackPlan, StackPlanInput};
+use domain::wire::{
+    ErrorBody, StackApplied, StackApplyInput, StackFile, StackPlan, StackPlanInput,
+};
 
 use super::{ApiError, ApiJson, ApiQuery, Caller};
 use crate::ops::stacks;
@@ -62,7 +64,7 @@ pub struct ExportQuery {
 /// (YAML) that plans as "no changes". Environment values are hidden from callers
 /// who may not change the service.
 #[utoipa::path(get, path = "/api/v1/stacks/export", tag = "stacks", params(ExportQuery),
-    responses((status = 200, content_type = "application/yaml", body = String), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 200, content_type = "application/yaml", body = StackFile), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn export(
     State(state): State<AppState>,
     Caller(ctx): Caller,
