@@ -39,7 +39,7 @@ pub use rollouts::{control_rollout, diff, rollback, RolloutControl};
 pub use routes::set_proxy;
 pub(crate) use routes::{proxy_to, route_key};
 pub use view::{rollout_view, view};
-pub(crate) use writes::{check_wanted, scale_to, write_new};
+pub(crate) use writes::{check_and_pin, scale_to, write_new};
 #[allow(unused_imports)]
 use {changes::*, replicas::*, rollouts::*, routes::*, view::*, writes::*};
 
@@ -266,7 +266,7 @@ pub async fn create(
                     input.name
                 )));
             }
-            check_wanted(state, p, (team.id, &team.name), &mut input, None).await?;
+            check_and_pin(state, p, (team.id, &team.name), &mut input, None).await?;
             write_new(state, &author, (team.id, &team.name), &input, &message).await?;
             fresh_view(state, &input.name).await
         },

@@ -11,7 +11,7 @@ use domain::wire::{
     StackApplyInput, StackFormat, StackPlan, StackPlanInput, TeamView,
 };
 
-use super::services::{check_wanted, proxy_to, roll_out, scale_to, write_new};
+use super::services::{check_and_pin, proxy_to, roll_out, scale_to, write_new};
 use super::{audited_detail, Ctx, OpsError};
 use crate::auth::policy::Action;
 use crate::clock;
@@ -142,7 +142,7 @@ fn change_line(plan: &ServicePlan) -> String {
 /// deployed meanwhile): the error says what stands applied, for the caller and
 /// the audit entry.
 fn partly(e: OpsError, name: &str, done: &[String]) -> OpsError {
-    let e = about(name, e);
+    let e = for_service(name, e);
     if done.is_empty() {
         return e;
     }
@@ -282,7 +282,7 @@ async fn check(
     rows: &[ServiceRow],
     w: Wanted,
 ) -> Result<Item, OpsError> {
-    let about = |e: OpsError| about(&w.name, e);
+    let about = |e: OpsError| for_service(&w.name, e);
     let team = teams
         .iter()
         .find(|t| t.name.eq_ignore_ascii_case(w.team.trim()))
@@ -306,7 +306,7 @@ async fn check(
         proxy: w.proxy,
         message: None,
     };
-    check_wanted(
+    check_and_pin(
         state,
         p,
         (team.id, &team.name),
@@ -341,7 +341,7 @@ fn routes_once(items: &[Item]) -> Result<(), OpsError> {
 }
 
 /// The same error about one service of the file.
-fn about(name: &str, e: OpsError) -> OpsError {
+fn for_service(name: &str, e: OpsError) -> OpsError {
     let say = |m: String| format!("service {name}: {m}");
     match e {
         OpsError::Invalid(m) => OpsError::Invalid(say(m)),
@@ -436,10 +436,12 @@ fn adds(p: &ServicePlan, replicas: u32) -> Option<(u32, bool)> {
         PlanChange::Scale { from, to } if to > from => Some(to - from),
         _ => None,
     });
-    match (p.action, revision, grows) {
-        (PlanAction::Create, _, _) | (_, true, _) if replicas > 0 => Some((replicas, revision)),
-        (_, false, Some(n)) => Some((n, false)),
-        _ => None,
+    // A new service or a new revision places all its replicas (the latter in
+    // place of the running ones); a scale-up only the new ones.
+    if (p.action == PlanAction::Create || revision) && replicas > 0 {
+        Some((replicas, revision))
+    } else {
+        grows.map(|n| (n, false))
     }
 }
 

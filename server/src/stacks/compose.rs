@@ -18,7 +18,7 @@ use keys::Take;
 
 /// What the walk over the plain YAML keeps aside for a service: keys the typed
 /// reading does not know (`update_config.order`, `cpus`, the long `env_file`).
-#[derive(Debug, Default)]
+#[derive(Debug, Clone, Default)]
 struct Extra {
     order: Option<String>,
     cpus: Option<String>,
@@ -90,12 +90,7 @@ pub(super) fn read_compose(
         let Some(service) = service else {
             return Err(notes.error(&format!("services.{name}"), "a service needs an image"));
         };
-        let extra = extras.get(name).map_or_else(Extra::default, |e| Extra {
-            order: e.order.clone(),
-            cpus: e.cpus.clone(),
-            env_files: e.env_files.clone(),
-            secrets: e.secrets.clone(),
-        });
+        let extra = extras.get(name).cloned().unwrap_or_default();
         let mut mapper = values::Mapper {
             name,
             compose: &compose,

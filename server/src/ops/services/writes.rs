@@ -60,7 +60,7 @@ pub(crate) async fn write_new(
 /// What a create (no `current`) or a change of `current` checks before writing,
 /// for a stack's plan and apply: the same answers the single writes give. Pins
 /// the spec's secrets to their versions now.
-pub(crate) async fn check_wanted(
+pub(crate) async fn check_and_pin(
     state: &AppState,
     p: &Principal,
     team: (i64, &str),
@@ -77,6 +77,9 @@ pub(crate) async fn check_wanted(
     if current.is_none() {
         no_leftovers_of_others(state, &input.name, team_id).await?;
     }
+    // Routes a service already has were checked when they were set (perhaps by
+    // an admin, on a domain its operators may not give): applying them again
+    // unchanged must not fail for it, nor take them away.
     if current.is_none_or(|c| c.proxy != input.proxy) {
         check_routes(state, p, team_id, team_name, &input.name, &input.proxy).await?;
         routes_free(state, &input.name, &input.proxy).await?;
