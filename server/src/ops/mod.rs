@@ -237,10 +237,7 @@ pub(crate) async fn audit_as<T>(
     target: &str,
     outcome: &Result<T, OpsError>,
 ) {
-    let (result, detail) = match outcome {
-        Ok(_) => (AuditResult::Ok, String::new()),
-        Err(e) => (e.audit_result(), e.to_string()),
-    };
+    let (result, detail) = result_of(outcome, "");
     record(state, ctx, actor_id, actor, action, target, result, &detail).await;
 }
 
@@ -255,15 +252,22 @@ pub(crate) async fn audited_detail<T>(
 ) -> Result<T, OpsError> {
     let outcome = work.await;
     let (actor_id, actor) = ctx.actor();
-    let (result, detail) = match &outcome {
-        Ok((_, line)) => (AuditResult::Ok, line.clone()),
-        Err(e) => (e.audit_result(), e.to_string()),
-    };
+    let line = outcome.as_ref().map_or("", |(_, line)| line.as_str());
+    let (result, detail) = result_of(&outcome, line);
     record(
         state, ctx, actor_id, &actor, action, target, result, &detail,
     )
     .await;
     outcome.map(|(value, _)| value)
+}
+
+/// How a write ended, for its audit entry: `ok` with `line`, or the refusal in
+/// words.
+fn result_of<T>(outcome: &Result<T, OpsError>, line: &str) -> (AuditResult, String) {
+    match outcome {
+        Ok(_) => (AuditResult::Ok, line.to_string()),
+        Err(e) => (e.audit_result(), e.to_string()),
+    }
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -44,15 +44,7 @@ pub async fn plan(
     ctx: &Ctx,
     input: StackPlanInput,
 ) -> Result<StackPlan, OpsError> {
-    let prepared = prepare(
-        state,
-        ctx,
-        input.file,
-        input.format,
-        input.team,
-        input.files,
-    )
-    .await?;
+    let prepared = prepare(state, ctx, input).await?;
     let mut services = plan_of(&prepared.items);
     preview(state, &prepared.items, &mut services).await?;
     Ok(answer(prepared.format, prepared.notes, services))
@@ -91,15 +83,13 @@ pub async fn apply(
     audited_detail(state, ctx, "stack.apply", &target, async {
         let author = ctx.principal()?.username.clone();
         let message = super::services::message_of(&input.message)?;
-        let prepared = prepare(
-            state,
-            ctx,
-            input.file,
-            input.format,
-            input.team,
-            input.files,
-        )
-        .await?;
+        let file = StackPlanInput {
+            file: input.file,
+            format: input.format,
+            team: input.team,
+            files: input.files,
+        };
+        let prepared = prepare(state, ctx, file).await?;
         if let Some(n) = prepared
             .notes
             .iter()
@@ -233,15 +223,14 @@ async fn write(
 }
 
 /// Reads the file (off the async threads) and checks each service.
-async fn prepare(
-    state: &AppState,
-    ctx: &Ctx,
-    file: String,
-    format: StackFormat,
-    team: Option<String>,
-    files: BTreeMap<String, String>,
-) -> Result<Prepared, OpsError> {
+async fn prepare(state: &AppState, ctx: &Ctx, input: StackPlanInput) -> Result<Prepared, OpsError> {
     let p = ctx.principal()?.clone();
+    let StackPlanInput {
+        file,
+        format,
+        team,
+        files,
+    } = input;
     let parsed: Parsed =
         tokio::task::spawn_blocking(move || stacks::read(&file, format, team.as_deref(), &files))
             .await

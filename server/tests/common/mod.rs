@@ -529,13 +529,17 @@ where
     Fut: std::future::Future<Output = Result<T, String>>,
 {
     let deadline = tokio::time::Instant::now() + within;
+    // Asked again on each tick until the deadline, never faster.
+    let mut ticks = tokio::time::interval(std::time::Duration::from_millis(100));
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
+        ticks.tick().await;
         match check().await {
             Ok(value) => return value,
             Err(seen) if tokio::time::Instant::now() >= deadline => {
                 panic!("{what}: not within {within:?}; last seen: {seen}")
             }
-            Err(_) => tokio::time::sleep(std::time::Duration::from_millis(100)).await,
+            Err(_) => {}
         }
     }
 }
