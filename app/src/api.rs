@@ -468,3 +468,33 @@ pub async fn plan_stack(input: StackPlanInput) -> Result<StackPlan, AppError> {
 pub async fn apply_stack(input: StackApplyInput) -> Result<StackApplied, AppError> {
     send(Method::POST, "/api/v1/stacks/apply".into(), input).await
 }
+
+/// The certificates the proxy serves over HTTPS, with where it listens and the
+/// ACME CA it orders from.
+#[server]
+pub async fn list_certificates() -> Result<CertificatesView, AppError> {
+    get("/api/v1/certificates".into()).await
+}
+
+/// Uploads a certificate chain and its key (PEM). JSON in: the PEM texts are
+/// long and many-lined.
+#[server(input = leptos::server_fn::codec::Json)]
+pub async fn upload_certificate(input: CertificateUpload) -> Result<CertificateView, AppError> {
+    send(Method::POST, "/api/v1/certificates".into(), input).await
+}
+
+/// Orders an ACME certificate again now; the order runs in the background.
+#[server]
+pub async fn renew_certificate(host: String) -> Result<CertificateView, AppError> {
+    let path = format!("/api/v1/certificates/{}/renew", seg(&host));
+    act(Method::POST, path).await
+}
+
+#[server]
+pub async fn delete_certificate(host: String) -> Result<(), AppError> {
+    act(
+        Method::DELETE,
+        format!("/api/v1/certificates/{}", seg(&host)),
+    )
+    .await
+}

@@ -36,10 +36,10 @@ use leptos_router::{
 
 use components::layout::Sidebar;
 use pages::{
-    audit::Audit, dashboard::Dashboard, events::Events, host::Host, hosts::Hosts, login::Login,
-    not_found::NotFound, pools::Pools, proxy::Proxy, secrets::Secrets, service::Service,
-    services::Services, settings::Settings, setup::Setup, teams::Teams, users::Users,
-    volumes::Volumes,
+    audit::Audit, certificates::Certificates, dashboard::Dashboard, events::Events, host::Host,
+    hosts::Hosts, login::Login, not_found::NotFound, pools::Pools, proxy::Proxy, secrets::Secrets,
+    service::Service, services::Services, settings::Settings, setup::Setup, teams::Teams,
+    users::Users, volumes::Volumes,
 };
 
 /// The HTML document around the app; the server renders it once per page load.
@@ -110,6 +110,7 @@ fn Frame(hydrated: RwSignal<bool>) -> impl IntoView {
                     <Route path=path!("/hosts/:name") view=Host/>
                     <Route path=path!("/pools") view=Pools/>
                     <Route path=path!("/proxy") view=Proxy/>
+                    <Route path=path!("/certificates") view=Certificates/>
                     <Route path=path!("/volumes") view=Volumes/>
                     <Route path=path!("/events") view=Events/>
                     <Route path=path!("/teams") view=Teams/>

@@ -5,9 +5,10 @@
 //! By resource: `system` (engines, facts, the error body), `accounts`, `hosts` (and
 //! events), `spec` (a service's spec and its hash), `volumes`, `services`, `proxy`,
 //! `rollouts`, `pools` (host pools and the hosts they made), `stacks` (files of
-//! services, their plans).
+//! services, their plans), `certs` (certificates the proxy serves).
 
 mod accounts;
+mod certs;
 mod hosts;
 mod pools;
 mod proxy;
@@ -19,6 +20,7 @@ mod system;
 mod volumes;
 
 pub use accounts::*;
+pub use certs::*;
 pub use hosts::*;
 pub use pools::*;
 pub use proxy::*;

@@ -4,7 +4,14 @@
 //! those backends, and through Berth's proxy (the same server code as the
 //! `berth` binary, given the same table). Prints requests/s and p99 latency, the
 //! median of three runs each. `cargo bench -p server --bench proxy`.
+//!
+//! Then HTTPS: the same backends behind nginx (`listen … ssl`, Berth's exported
+//! configuration) and behind Berth's proxy (`serve_tls`, rustls), both serving one
+//! self-signed certificate for `localhost` made here, driven by wrk at
+//! `https://localhost:PORT/healthz` (SNI `localhost`): keep-alive connections, and a
+//! new connection (a new TLS handshake) per request (`Connection: close`).
 
+use std::collections::HashMap;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +19,7 @@ use std::time::Duration;
 use domain::wire::Balance;
 use server::proxy::table::{Backend, HostMatch, RouteInput};
 use server::proxy::{Proxy, Settings};
+use tokio_util::sync::CancellationToken;
 
 const SECONDS: u32 = 8;
 const RUNS: usize = 3;
@@ -24,18 +32,23 @@ fn free_port() -> u16 {
         .port()
 }
 
-/// nginx with `http` as its http block's body; stopped when dropped.
+/// nginx with `http` as its http block's body (`DIR` in it is nginx's own
+/// folder, which also holds `files`, by name); stopped when dropped.
 struct Nginx {
     child: Child,
     dir: std::path::PathBuf,
 }
 
 impl Nginx {
-    fn start(name: &str, workers: &str, http: &str, port: u16) -> Nginx {
+    fn start(name: &str, workers: &str, http: &str, port: u16, files: &[(&str, &str)]) -> Nginx {
         let dir = std::env::temp_dir().join(format!("berth-bench-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         let d = dir.display();
         std::fs::write(dir.join("healthz"), "ok\n").unwrap();
+        for (file, text) in files {
+            std::fs::write(dir.join(file), text).unwrap();
+        }
+        let http = http.replace("DIR", &d.to_string());
         std::fs::write(
             dir.join("nginx.conf"),
             format!(
@@ -72,22 +85,29 @@ impl Drop for Nginx {
     }
 }
 
-/// One wrk run: requests per second and p99 in milliseconds.
-fn wrk(url: &str) -> (f64, f64) {
+/// One wrk run with these extra headers: requests per second, p99 in
+/// milliseconds, and wrk's line of socket errors when it has one.
+fn wrk(url: &str, headers: &[&str]) -> (f64, f64, Option<String>) {
+    let mut args = vec![
+        "-t1".to_string(),
+        "-c32".to_string(),
+        format!("-d{SECONDS}s"),
+        "--latency".to_string(),
+    ];
+    for h in headers {
+        args.extend(["-H".to_string(), h.to_string()]);
+    }
+    args.push(url.to_string());
     let out = Command::new("wrk")
-        .args([
-            "-t1",
-            "-c32",
-            &format!("-d{SECONDS}s"),
-            "--latency",
-            "-H",
-            "Host: web.localhost",
-            url,
-        ])
+        .args(&args)
         .output()
         .expect("wrk (scripts/deps installs it)");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(!text.contains("Non-2xx"), "{text}");
+    let errors = text
+        .lines()
+        .find(|l| l.trim().starts_with("Socket errors:"))
+        .map(|l| l.trim().to_string());
     let rps: f64 = text
         .lines()
         .find_map(|l| l.strip_prefix("Requests/sec:"))
@@ -105,7 +125,22 @@ fn wrk(url: &str) -> (f64, f64) {
     } else {
         p99.trim_end_matches('s').parse::<f64>().unwrap() * 1000.0
     };
-    (rps, ms)
+    assert!(rps > 0.0, "no request answered: {text}");
+    (rps, ms, errors)
+}
+
+/// A warm-up run (pools, caches, session caches), then the median of `RUNS`, and
+/// the socket errors of those runs, if any.
+fn measure(url: &str, headers: &[&str]) -> ((f64, f64), String) {
+    wrk(url, headers);
+    let runs: Vec<_> = (0..RUNS).map(|_| wrk(url, headers)).collect();
+    let errors: Vec<String> = runs.iter().filter_map(|r| r.2.clone()).collect();
+    let errors = if errors.is_empty() {
+        String::new()
+    } else {
+        format!(" [wrk: {}]", errors.join("; "))
+    };
+    (median(runs.iter().map(|r| (r.0, r.1)).collect()), errors)
 }
 
 fn median(mut xs: Vec<(f64, f64)>) -> (f64, f64) {
@@ -123,40 +158,37 @@ fn main() {
         .iter()
         .map(|p| format!("server {{ listen 127.0.0.1:{p}; location / {{ root DIR; }} }}\n"))
         .collect();
-    let backends_dir =
-        std::env::temp_dir().join(format!("berth-bench-backends-{}", std::process::id()));
-    let _backends = Nginx::start(
-        "backends",
-        "1",
-        &servers.replace("DIR", &backends_dir.display().to_string()),
-        ports[0],
-    );
+    let _backends = Nginx::start("backends", "1", &servers, ports[0], &[]);
 
-    // The same table for Berth's proxy and, exported, for nginx.
-    let routes = vec![RouteInput {
-        team_id: 1,
-        service_id: 1,
-        service: "web".into(),
-        host: HostMatch::parse(Some("web.localhost")),
-        prefix: "/".into(),
-        strip: false,
-        balance: Balance::LeastInFlight,
-        backends: ports
-            .iter()
-            .enumerate()
-            .map(|(i, p)| Backend {
-                container_id: format!("backend-{i}"),
-                slot: i as u32 + 1,
-                host: "bench".into(),
-                authority: format!("127.0.0.1:{p}"),
-            })
-            .collect(),
-    }];
+    // The same table for Berth's proxy and, exported, for nginx: one route for
+    // `host` to the three backends.
+    let routes = |host: &str| {
+        vec![RouteInput {
+            team_id: 1,
+            service_id: 1,
+            service: "web".into(),
+            host: HostMatch::parse(Some(host)),
+            prefix: "/".into(),
+            strip: false,
+            redirect: false,
+            balance: Balance::LeastInFlight,
+            backends: ports
+                .iter()
+                .enumerate()
+                .map(|(i, p)| Backend {
+                    container_id: format!("backend-{i}"),
+                    slot: i as u32 + 1,
+                    host: "bench".into(),
+                    authority: format!("127.0.0.1:{p}"),
+                })
+                .collect(),
+        }]
+    };
     let rt = tokio::runtime::Runtime::new().unwrap();
     let proxy = Arc::new(Proxy::new(Settings::default()));
-    proxy.update(routes);
+    proxy.update(routes("web.localhost"));
     let berth_port = free_port();
-    let token = tokio_util::sync::CancellationToken::new();
+    let token = CancellationToken::new();
     {
         let (proxy, token) = (proxy.clone(), token.clone());
         rt.spawn(async move {
@@ -174,7 +206,7 @@ fn main() {
         &format!("127.0.0.1:{nginx_port}"),
         |_| true,
     );
-    let _nginx = Nginx::start("proxy", "auto", &conf, nginx_port);
+    let _nginx = Nginx::start("proxy", "auto", &conf, nginx_port, &[]);
     std::thread::sleep(Duration::from_millis(300));
 
     let cases = [
@@ -193,10 +225,9 @@ fn main() {
     ];
     let mut results = Vec::new();
     for (name, url) in &cases {
-        wrk(url); // warm up pools and caches
-        let r = median((0..RUNS).map(|_| wrk(url)).collect());
+        let (r, errors) = measure(url, &["Host: web.localhost"]);
         println!(
-            "proxy bench: {name:32} {:>8.0} requests/s, p99 {:.2} ms",
+            "proxy bench: {name:32} {:>8.0} requests/s, p99 {:.2} ms{errors}",
             r.0, r.1
         );
         results.push(r);
@@ -207,5 +238,86 @@ fn main() {
         b.0 / n.0,
         b.1 - n.1
     );
+
+    https(&rt, &routes("localhost"), &token);
     token.cancel();
+}
+
+/// The HTTPS rows: nginx and Berth's proxy in front of the same backends (the
+/// route for `localhost`), serving the same certificate.
+///
+/// TLS settings, the same for both: TLS 1.2 and 1.3 (wrk's OpenSSL 3 negotiates
+/// 1.3), an ECDSA P-256 certificate, and resumption from a session cache on the
+/// server only, no stateless tickets. nginx: `ssl_session_cache shared:SSL:10m`
+/// (one cache for its workers) with `ssl_session_tickets off`. Berth's rustls, as
+/// `server_config` builds it (rustls's defaults): an in-memory cache of 256
+/// sessions shared by its threads, TLS 1.3 resumption through the 2 stateful
+/// tickets (ids into that cache) it sends after a full handshake, and no ticket
+/// encryption key (`NeverProducesTickets`). wrk keeps the session of a closed
+/// connection for the next one (`SSL_clear`), so "new connections" are mostly
+/// resumed handshakes, at both servers alike.
+fn https(rt: &tokio::runtime::Runtime, routes: &[RouteInput], token: &CancellationToken) {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec!["localhost".to_string()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let (cert_pem, key_pem) = (cert.pem(), key.serialize_pem());
+
+    let nginx_port = free_port();
+    let proxy = Arc::new(Proxy::new(Settings::default()));
+    proxy.update(routes.to_vec());
+    let conf = server::proxy::export::nginx_conf(
+        &proxy.table(),
+        &format!("127.0.0.1:{nginx_port} ssl"),
+        |_| true,
+    );
+    let tls = "ssl_certificate DIR/cert.pem; ssl_certificate_key DIR/key.pem;\n\
+               ssl_protocols TLSv1.2 TLSv1.3; ssl_session_cache shared:SSL:10m; ssl_session_tickets off;\n";
+    let _nginx = Nginx::start(
+        "proxy-tls",
+        "auto",
+        &format!("{tls}{conf}"),
+        nginx_port,
+        &[("cert.pem", &cert_pem), ("key.pem", &key_pem)],
+    );
+
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    let parsed = server::certs::pem::read(&cert_pem, &key_pem, "localhost", now).unwrap();
+    let certs = server::certs::Certs::new(None);
+    certs.serve(HashMap::from([("localhost".to_string(), parsed.key)]));
+    let config = server::certs::server_config(Arc::new(certs));
+    // Bound here, before wrk starts: connections wait in its backlog until the
+    // proxy's threads accept.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    listener.set_nonblocking(true).unwrap();
+    let berth_port = listener.local_addr().unwrap().port();
+    {
+        let token = token.clone();
+        rt.spawn(async move {
+            let listener = tokio::net::TcpListener::from_std(listener).unwrap();
+            server::proxy::server::serve_tls(proxy, listener, config, token)
+                .await
+                .unwrap();
+        });
+    }
+
+    for (mode, headers) in [
+        ("keep-alive", &[][..]),
+        ("new connections", &["Connection: close"][..]),
+    ] {
+        let (n, n_errors) = measure(&format!("https://localhost:{nginx_port}/healthz"), headers);
+        let (b, b_errors) = measure(&format!("https://localhost:{berth_port}/healthz"), headers);
+        println!(
+            "proxy bench https {mode}: nginx {:.0} req/s p99 {:.2} ms{n_errors}; berth {:.0} req/s p99 {:.2} ms{b_errors} ({:.2}x nginx's throughput)",
+            n.0,
+            n.1,
+            b.0,
+            b.1,
+            b.0 / n.0
+        );
+    }
 }

@@ -74,6 +74,24 @@ pub struct Config {
     #[arg(long, env = "BERTH_PROXY_LISTEN", default_value = "0.0.0.0:8080")]
     pub proxy_listen: ProxyListen,
 
+    /// Where the proxy listens for HTTPS (`off` for nowhere); each connection gets
+    /// the certificate of the name it asks for (SNI).
+    #[arg(long, env = "BERTH_PROXY_TLS_LISTEN", default_value = "0.0.0.0:8443")]
+    pub proxy_tls_listen: ProxyListen,
+
+    /// The ACME CA that certificates of `https` routes are ordered from (its
+    /// directory URL), or `off`: none are ordered, uploaded ones are still served.
+    #[arg(long, env = "BERTH_ACME_DIRECTORY", default_value = LETS_ENCRYPT)]
+    pub acme_directory: AcmeDirectory,
+    /// A contact address for Berth's ACME account (the CA writes about expiry
+    /// and incidents).
+    #[arg(long, env = "BERTH_ACME_EMAIL", value_parser = parse_email)]
+    pub acme_email: Option<String>,
+    /// A PEM file with one more root certificate to trust for the ACME CA (a test
+    /// CA such as Pebble).
+    #[arg(long, env = "BERTH_ACME_CA_ROOT")]
+    pub acme_ca_root: Option<std::path::PathBuf>,
+
     /// How long the proxy waits for a replica's answer before it answers 504.
     #[arg(long, env = "BERTH_PROXY_TIMEOUT", default_value = "30s", value_parser = parse_duration)]
     pub proxy_timeout: Duration,
@@ -160,6 +178,55 @@ impl FromStr for ProxyListen {
     }
 }
 
+/// Let's Encrypt's production directory.
+pub const LETS_ENCRYPT: &str = "https://acme-v02.api.letsencrypt.org/directory";
+
+/// The ACME directory certificates are ordered from, or none.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AcmeDirectory {
+    Off,
+    At(String),
+}
+
+impl FromStr for AcmeDirectory {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let s = s.trim();
+        if s == "off" || s == "none" {
+            return Ok(AcmeDirectory::Off);
+        }
+        match s.parse::<axum::http::Uri>() {
+            Ok(u) if u.scheme_str() == Some("https") && u.host().is_some() => {
+                Ok(AcmeDirectory::At(s.to_string()))
+            }
+            _ => Err(format!(
+                "'{s}' is not an ACME directory: use an https:// URL such as {LETS_ENCRYPT}, or off"
+            )),
+        }
+    }
+}
+
+/// An e-mail address for the ACME account: one `@`, no spaces or commas.
+fn parse_email(s: &str) -> Result<String, String> {
+    let s = s.trim();
+    match s.split_once('@') {
+        Some((user, host))
+            if !user.is_empty()
+                && domain::validate::hostname(&host.to_ascii_lowercase())
+                && s.len() <= 254
+                && !s.contains(|c: char| {
+                    c.is_whitespace() || c == ',' || c == '<' || c == '>' || c == ':'
+                }) =>
+        {
+            Ok(s.to_string())
+        }
+        _ => Err(format!(
+            "'{s}' is not an e-mail address such as ops@example.com"
+        )),
+    }
+}
+
 /// Commands besides serving.
 #[derive(Debug, Clone, Subcommand)]
 pub enum Command {
@@ -220,6 +287,18 @@ impl Config {
         crate::http::Limits {
             header_timeout: self.header_timeout,
             max_connections: self.max_connections as usize,
+        }
+    }
+
+    /// Where certificates are ordered, when ACME is on.
+    pub fn acme(&self) -> Option<crate::certs::acme::AcmeSettings> {
+        match &self.acme_directory {
+            AcmeDirectory::Off => None,
+            AcmeDirectory::At(url) => Some(crate::certs::acme::AcmeSettings {
+                directory: url.clone(),
+                email: self.acme_email.clone(),
+                ca_root: self.acme_ca_root.clone(),
+            }),
         }
     }
 
@@ -351,252 +430,4 @@ impl ConfigError {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn parse(args: &[&str]) -> Result<Config, ConfigError> {
-        Config::parse_args(std::iter::once("berth").chain(args.iter().copied()))
-    }
-
-    fn invalid(args: &[&str]) -> String {
-        match parse(args) {
-            Err(ConfigError::Invalid(line)) => line,
-            Err(ConfigError::Display(_)) => panic!("{args:?} displayed help"),
-            Ok(c) => panic!("{args:?} parsed: {c:?}"),
-        }
-    }
-
-    #[test]
-    fn defaults() {
-        // The defaults must not depend on the environment of whoever runs the tests.
-        for var in [
-            "BERTH_LISTEN",
-            "BERTH_DATABASE_URL",
-            "BERTH_LOG",
-            "LEPTOS_SITE_ROOT",
-            "BERTH_ENGINES",
-            "BERTH_HOST_GRACE",
-            "BERTH_RECONCILE_INTERVAL",
-            "BERTH_DEMO",
-            "BERTH_PROXY_LISTEN",
-            "BERTH_PROXY_TIMEOUT",
-            "BERTH_DRAIN_TIMEOUT",
-            "BERTH_PROXY_DOMAIN",
-            "BERTH_PROXY_TRUSTED",
-            "BERTH_HEADER_TIMEOUT",
-            "BERTH_MAX_CONNECTIONS",
-            "BERTH_PROXY_MAX_CONNECTIONS",
-            "BERTH_STREAMS_PER_USER",
-            "BERTH_SECRET_KEY",
-        ] {
-            if std::env::var_os(var).is_some() {
-                eprintln!("skipping defaults check: {var} is set");
-                return;
-            }
-        }
-        let c = parse(&[]).unwrap();
-        assert_eq!(c.listen.to_string(), "127.0.0.1:3000");
-        assert_eq!(c.database_url, "sqlite://data/berth.db");
-        assert_eq!(c.log, "info");
-        assert_eq!(c.site_root, "target/site");
-        assert_eq!(c.host_grace, Duration::from_secs(10));
-        assert_eq!(
-            c.proxy_listen,
-            ProxyListen::At("0.0.0.0:8080".parse().unwrap())
-        );
-        assert_eq!(c.proxy_timeout, Duration::from_secs(30));
-        assert_eq!(c.reconcile_interval, Duration::from_secs(10));
-        assert!(!c.demo);
-        assert_eq!(c.proxy_domain, "localhost");
-        assert!(c.proxy_trusted.is_empty());
-        // The flags' defaults are the ones the code falls back on.
-        assert_eq!(c.limits(), crate::http::Limits::default());
-        assert_eq!(c.limits().max_connections, 1024);
-        assert_eq!(c.proxy_limits().max_connections, 10_000);
-        assert_eq!(
-            c.proxy_limits().header_timeout,
-            crate::http::Limits::default().header_timeout
-        );
-        assert_eq!(c.streams_per_user as usize, crate::state::STREAMS_PER_USER);
-        assert_eq!(c.streams_per_user, 16);
-        assert_eq!(c.secret_key, None);
-        assert_eq!(
-            c.engines,
-            vec![EngineArg {
-                name: "local".into(),
-                endpoint: Endpoint::Unix("/var/run/docker.sock".into()),
-                address: None,
-            }]
-        );
-    }
-
-    #[test]
-    fn flags() {
-        let c = parse(&[
-            "--listen",
-            "0.0.0.0:8000",
-            "--database-url",
-            "sqlite:///tmp/x.db",
-            "--log",
-            "debug",
-            "--site-root",
-            "/srv/site",
-            "--engine",
-            "a=unix:///run/a.sock",
-            "--engine",
-            "tcp://10.0.0.2:2375",
-            "--host-grace",
-            "3s",
-            "--demo",
-            "--proxy-listen",
-            "off",
-            "--proxy-domain",
-            "Apps.Example.com",
-            "--proxy-trusted",
-            "10.0.0.0/8,127.0.0.1",
-            "--header-timeout",
-            "5s",
-        ])
-        .unwrap();
-        assert_eq!(c.proxy_listen, ProxyListen::Off);
-        assert_eq!(c.proxy_domain, "apps.example.com");
-        assert_eq!(c.proxy_trusted.len(), 2);
-        assert_eq!(c.limits().header_timeout, Duration::from_secs(5));
-        assert_eq!(c.host_grace, Duration::from_secs(3));
-        assert!(c.demo);
-        assert_eq!(c.listen.to_string(), "0.0.0.0:8000");
-        assert_eq!(c.database_url, "sqlite:///tmp/x.db");
-        assert_eq!(c.site_root, "/srv/site");
-        assert_eq!(c.engines.len(), 2);
-        assert_eq!(c.engines[0].name, "a");
-        assert_eq!(c.engines[1].name, "10.0.0.2");
-        assert_eq!(
-            c.engines[1].endpoint,
-            Endpoint::Tcp {
-                host: "10.0.0.2".into(),
-                port: 2375
-            }
-        );
-    }
-
-    #[test]
-    fn engine_values() {
-        let ok: &[(&str, &str, &str)] = &[
-            ("h1=unix:///run/h1.sock", "h1", "unix:///run/h1.sock"),
-            (
-                "unix:///var/run/docker.sock",
-                "local",
-                "unix:///var/run/docker.sock",
-            ),
-            (
-                "unix:///run/x/docker.sock",
-                "x",
-                "unix:///run/x/docker.sock",
-            ),
-            ("tcp://127.0.0.1:2375", "127.0.0.1", "tcp://127.0.0.1:2375"),
-            ("b = http://h:1", "b", "tcp://h:1"),
-            (
-                "h1=unix:///run/h1.sock@127.0.0.11",
-                "h1",
-                "unix:///run/h1.sock",
-            ),
-        ];
-        for (input, name, endpoint) in ok {
-            let e: EngineArg = input.parse().unwrap_or_else(|e| panic!("{input}: {e}"));
-            assert_eq!(e.name, *name, "{input}");
-            assert_eq!(e.endpoint.to_string(), *endpoint, "{input}");
-        }
-        let bad: &[(&str, &str)] = &[
-            ("ftp://x", "unix:///path"),
-            ("unix://relative", "absolute"),
-            ("tcp://host", "port"),
-            ("tcp://host:99999", "port"),
-            ("bad name=unix:///a", "engine name"),
-            ("=unix:///a", "engine name"),
-            ("h1=unix:///a@not an address", "invalid address"),
-        ];
-        for (input, needle) in bad {
-            let err = input.parse::<EngineArg>().unwrap_err();
-            assert!(err.contains(needle), "{input}: {err}");
-        }
-    }
-
-    #[test]
-    fn engine_none_and_addresses() {
-        let c = parse(&["--engine", "none"]).unwrap();
-        assert!(c.bootstrap_hosts().is_empty());
-        let c = parse(&["--engine", "h1=unix:///run/h1.sock@127.0.0.11"]).unwrap();
-        assert_eq!(
-            c.bootstrap_hosts()[0].address.as_deref(),
-            Some("127.0.0.11")
-        );
-    }
-
-    #[test]
-    fn durations() {
-        for (s, ms) in [
-            ("500ms", 500),
-            ("30s", 30_000),
-            ("15m", 900_000),
-            ("8h", 28_800_000),
-            ("7d", 604_800_000),
-        ] {
-            assert_eq!(parse_duration(s), Ok(Duration::from_millis(ms)), "{s}");
-        }
-        for bad in ["", "8", "h", "1w", "-1s", "0s", "1.5h"] {
-            assert!(parse_duration(bad).is_err(), "{bad}");
-        }
-    }
-
-    #[test]
-    fn user_create_command() {
-        let c = parse(&[
-            "user",
-            "create",
-            "--username",
-            "ann",
-            "--role",
-            "admin",
-            "--database-url",
-            "sqlite:///tmp/x.db",
-        ])
-        .unwrap();
-        match c.command {
-            Some(Command::User(UserCommand::Create { username, role })) => {
-                assert_eq!(username, "ann");
-                assert_eq!(role, UserRole::Admin);
-            }
-            other => panic!("{other:?}"),
-        }
-        assert_eq!(c.database_url, "sqlite:///tmp/x.db");
-        assert!(invalid(&["user", "create", "--username", "x", "--role", "root"]).contains("root"));
-    }
-
-    #[test]
-    fn mistakes_are_one_line() {
-        for (args, needle) in [
-            (&["--bogus"][..], "--bogus"),
-            (&["--listen", "nowhere"][..], "nowhere"),
-            (&["--engine", "ftp://x"][..], "ftp://x"),
-            (&["--proxy-listen", "port 80"][..], "port 80"),
-            (&["--proxy-domain", "a b"][..], "a b"),
-            (&["--proxy-trusted", "10.0.0.0/99"][..], "10.0.0.0/99"),
-            (&["--max-connections", "0"][..], "0"),
-        ] {
-            let line = invalid(args);
-            assert!(!line.contains('\n'), "{line}");
-            assert!(line.contains(needle), "{line}");
-            assert!(line.ends_with("(see 'berth --help')"), "{line}");
-        }
-    }
-
-    #[test]
-    fn help_and_version_are_displayed() {
-        assert!(
-            matches!(parse(&["--help"]), Err(ConfigError::Display(t)) if t.contains("--database-url"))
-        );
-        assert!(
-            matches!(parse(&["--version"]), Err(ConfigError::Display(t)) if t.contains("berth"))
-        );
-    }
-}
+mod tests;

@@ -194,12 +194,13 @@ pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
 /// Serves one connection until it ends, or until the token is cancelled: then its
 /// requests in flight have [`SHUTDOWN_GRACE`] to finish.
-pub async fn serve_until<S>(
+pub async fn serve_until<S, I>(
     builder: &http1::Builder,
-    stream: tokio::net::TcpStream,
+    stream: I,
     service: S,
     stop: CancellationToken,
 ) where
+    I: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
     S: hyper::service::HttpService<hyper::body::Incoming>,
     S::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
     S::ResBody: 'static,

@@ -26,7 +26,9 @@
 //! - [`rollout`]: rollout state, owned: the state machine, and every move of a
 //!   rollout as one transaction guarded on the state it expects.
 //! - [`proxy`]: the reverse proxy to the services' healthy replicas, its route
-//!   table, counters, and exports (Prometheus, nginx).
+//!   table, counters, and exports (Prometheus, nginx); HTTP and HTTPS listeners.
+//! - [`certs`]: certificates for HTTPS: served by SNI, ordered and renewed from an
+//!   ACME CA (the plan pure, one task the writer of their state), or uploaded.
 //! - [`stacks`]: stack and Compose files read into wanted services (every key
 //!   not taken noted), written back (export), and the pure plan between what
 //!   runs and a file.
@@ -54,6 +56,7 @@
 
 pub mod api;
 pub mod auth;
+pub mod certs;
 pub mod cli;
 pub mod client;
 pub mod clock;
@@ -104,6 +107,8 @@ pub enum StartError {
     Listen { addr: SocketAddr, cause: String },
     #[error("the proxy cannot listen on {addr}: {cause}; choose another address with --proxy-listen or BERTH_PROXY_LISTEN (off for none)")]
     ProxyListen { addr: SocketAddr, cause: String },
+    #[error("the proxy cannot listen for HTTPS on {addr}: {cause}; choose another address with --proxy-tls-listen or BERTH_PROXY_TLS_LISTEN (off for none)")]
+    ProxyTlsListen { addr: SocketAddr, cause: String },
     #[error("the HTTP server failed: {0}")]
     Serve(std::io::Error),
     #[error("cannot create the first admin: {0} (BERTH_ADMIN_USER / BERTH_ADMIN_PASSWORD)")]
@@ -175,6 +180,10 @@ pub async fn build(
         drain_timeout: config.drain_timeout,
         ..Default::default()
     }));
+    state.certs = std::sync::Arc::new(certs::Certs::new(config.acme()));
+    // What was stored is served from the first connection on.
+    let rows = state.store.list_certs().await?;
+    certs::task::reload(&state, &rows, state.clock.now_ms()).await;
     ops::hosts::load(&state)
         .await
         .map_err(|e| StartError::Hosts(e.to_string()))?;
@@ -205,6 +214,17 @@ pub async fn run(config: Config) -> Result<(), StartError> {
             })?)
         }
     };
+    let proxy_tls_listener = match config.proxy_tls_listen {
+        config::ProxyListen::Off => None,
+        config::ProxyListen::At(addr) => {
+            Some(tokio::net::TcpListener::bind(addr).await.map_err(|e| {
+                StartError::ProxyTlsListen {
+                    addr,
+                    cause: e.to_string(),
+                }
+            })?)
+        }
+    };
     let shutdown = state.shutdown.clone();
     tokio::spawn(shutdown::on_signal(shutdown.clone()));
 
@@ -215,14 +235,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
             cause: e.to_string(),
         })?;
     spawn_background(&state, config.heartbeat_interval);
-    if let Some(listener) = proxy_listener {
-        let (proxy, token) = (state.proxy.clone(), state.shutdown.clone());
-        tokio::spawn(async move {
-            if let Err(e) = proxy::server::serve(proxy, listener, token).await {
-                tracing::error!(error = %e, "the proxy stopped");
-            }
-        });
-    }
+    serve_proxy(&state, proxy_listener, proxy_tls_listener);
     warn_if_site_missing(&config.site_root);
 
     if let Some(password) = &config.admin_password {
@@ -257,6 +270,31 @@ pub async fn run(config: Config) -> Result<(), StartError> {
     Ok(())
 }
 
+/// Serves the proxy on its listeners: plain HTTP (which also answers ACME's
+/// HTTP-01 challenges), and HTTPS with the certificates by SNI.
+pub fn serve_proxy(
+    state: &AppState,
+    http: Option<tokio::net::TcpListener>,
+    https: Option<tokio::net::TcpListener>,
+) {
+    let proxy = state.proxy.clone();
+    proxy.set_certs(state.certs.clone());
+    let config = certs::server_config(state.certs.clone());
+    for (listener, tls) in [(http, None), (https, Some(config))] {
+        let Some(listener) = listener else { continue };
+        let (proxy, token) = (proxy.clone(), state.shutdown.clone());
+        tokio::spawn(async move {
+            let served = match tls {
+                None => proxy::server::serve(proxy, listener, token).await,
+                Some(tls) => proxy::server::serve_tls(proxy, listener, tls, token).await,
+            };
+            if let Err(e) = served {
+                tracing::error!(error = %e, "the proxy stopped");
+            }
+        });
+    }
+}
+
 /// Starts the background tasks (heartbeats, engine event followers, the reconcile
 /// loop, the health checks and the host pools); they stop when the state's shutdown token is
 /// cancelled.
@@ -274,6 +312,7 @@ pub fn spawn_background(state: &AppState, heartbeat_interval: std::time::Duratio
         token.clone(),
     ));
     tokio::spawn(pools::run(state.clone(), token.clone()));
+    tokio::spawn(certs::task::run(state.clone(), token.clone()));
     tokio::spawn(proxy::sampler(state.proxy.clone(), token));
 }
 

@@ -67,6 +67,8 @@ pub struct AppState {
     pub pools: crate::pools::Pools,
     /// Sends requests to the services' healthy replicas.
     pub proxy: Arc<Proxy>,
+    /// The certificates the proxy serves over HTTPS, and the ACME challenges.
+    pub certs: Arc<crate::certs::Certs>,
     pub leptos: LeptosOptions,
     pub info: Arc<ServerInfo>,
     pub auth: Arc<AuthState>,
@@ -112,6 +114,7 @@ impl AppState {
             reconciler: Arc::new(Reconciler::new(runtime)),
             pools: Default::default(),
             proxy: Arc::new(Proxy::new(Default::default())),
+            certs: Arc::new(crate::certs::Certs::new(None)),
             store,
             leptos,
             info: Arc::new(ServerInfo {

@@ -80,6 +80,9 @@ pub fn config(dir: &TempDir, session_ttl: Duration) -> Config {
     config.site_root = "target/site".into();
     config.secret_key = None;
     config.session_ttl = session_ttl;
+    // Tests reach nothing outside this machine: a test that orders certificates
+    // points Berth at its own Pebble.
+    config.acme_directory = crate::config::AcmeDirectory::Off;
     config
 }
 
@@ -106,8 +109,15 @@ impl TestState {
 
     /// [`TestState::new`] with sessions that last `ttl`.
     pub async fn with_session_ttl(hosts: &[(&str, &str)], ttl: Duration) -> TestState {
+        TestState::with_config(hosts, |c| c.session_ttl = ttl).await
+    }
+
+    /// [`TestState::new`] with the test configuration changed by `tweak` first
+    /// (kept for [`TestState::restart`]).
+    pub async fn with_config(hosts: &[(&str, &str)], tweak: impl FnOnce(&mut Config)) -> TestState {
         let dir = TempDir::new();
-        let config = config(&dir, ttl);
+        let mut config = config(&dir, Duration::from_secs(3600));
+        tweak(&mut config);
         let store = open_store(&dir).await;
         let state = crate::build(&config, store, listen(), None)
             .await

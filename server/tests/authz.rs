@@ -255,6 +255,36 @@ fn web_class_reader(who: Who) -> Expect {
     }
 }
 
+/// A certificate of team `web`: its operators and admins change it; to anyone
+/// outside the team it does not exist.
+fn web_certificate(who: Who) -> Expect {
+    match who {
+        Who::OtherOperator => Deny(StatusCode::NOT_FOUND),
+        other => web_operator(other),
+    }
+}
+
+/// Like [`web_certificate`], but the call goes no further than a refusal in
+/// words (an uploaded certificate is not renewed; ACME is off here).
+fn web_certificate_reach(who: Who) -> Expect {
+    match web_certificate(who) {
+        Allow => Reach,
+        other => other,
+    }
+}
+
+/// An upload for `host`, valid for a day, for team `team` (or every team).
+fn cert_body(host: &str, team: Option<&str>) -> Value {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut p = rcgen::CertificateParams::new(vec![host.to_string()]).unwrap();
+    let now = std::time::SystemTime::now();
+    p.not_before = (now - std::time::Duration::from_secs(60)).into();
+    p.not_after = (now + std::time::Duration::from_secs(86_400)).into();
+    let cert = p.self_signed(&key).unwrap();
+    json!({"host": host, "team": team, "certificate_pem": cert.pem(),
+           "private_key_pem": key.serialize_pem()})
+}
+
 /// A class open to team `web`, of a driver the test hosts have.
 fn class_body(name: &str) -> Value {
     json!({"name": name, "driver": "rclone", "options": {"remote": ":local:/srv/{volume}"},
@@ -416,6 +446,34 @@ async fn request(w: &World, case: &str, who: Who, n: usize) -> Prepared {
             with("/api/v1/stacks/apply", body)
         }
         "stacks.export" => at("/api/v1/stacks/export"),
+        "certificates" => at("/api/v1/certificates"),
+        "certificate.upload" => {
+            // A host in team web's domains.
+            let host = format!("c{n}.example.com");
+            w.t.state.store.add_domain(web, &host, 1).await.unwrap();
+            with("/api/v1/certificates", cert_body(&host, Some("web")))
+        }
+        "certificate.upload_any" => with(
+            "/api/v1/certificates",
+            cert_body(&format!("c{n}.example.com"), None),
+        ),
+        "certificate.delete" | "certificate.renew" => {
+            // A certificate of team web, uploaded by an admin.
+            let host = format!("c{n}.example.com");
+            let r = w
+                .call(
+                    &w.auth(Who::Admin),
+                    "POST",
+                    "/api/v1/certificates",
+                    Some(cert_body(&host, Some("web"))),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+            match case {
+                "certificate.renew" => at(format!("/api/v1/certificates/{host}/renew")),
+                _ => at(format!("/api/v1/certificates/{host}")),
+            }
+        }
         "proxy" => at("/api/v1/proxy"),
         "proxy.nginx" => at("/api/v1/proxy/nginx.conf"),
         "watch" => at("/api/v1/watch/services"),
@@ -890,6 +948,34 @@ const MATRIX: &[Entry] = &[
         "volume.delete",
         admin_reach,
     ),
+    ("GET", "/api/v1/certificates", "certificates", logged_in),
+    // For a team: its operators (for a host in its domains) and admins.
+    (
+        "POST",
+        "/api/v1/certificates",
+        "certificate.upload",
+        web_operator,
+    ),
+    // For every team: admins.
+    (
+        "POST",
+        "/api/v1/certificates",
+        "certificate.upload_any",
+        admin_only,
+    ),
+    (
+        "DELETE",
+        "/api/v1/certificates/{host}",
+        "certificate.delete",
+        web_certificate,
+    ),
+    // An uploaded certificate is not renewed: past authorization, a 409.
+    (
+        "POST",
+        "/api/v1/certificates/{host}/renew",
+        "certificate.renew",
+        web_certificate_reach,
+    ),
     ("GET", "/api/v1/proxy", "proxy", logged_in),
     ("GET", "/api/v1/proxy/nginx.conf", "proxy.nginx", logged_in),
     ("GET", "/healthz", "healthz", public),
@@ -984,6 +1070,16 @@ async fn a_member_of_another_team_finds_nothing_of_team_a_in_any_answer() {
         )
         .await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    // ... and a certificate for its route's host.
+    let r = w
+        .call(
+            &admin,
+            "POST",
+            "/api/v1/certificates",
+            Some(cert_body("shop.websecret.example", Some("web"))),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     // Team db: a service of its own, for the paths that name one.
     let r = w
         .call(
@@ -1035,6 +1131,15 @@ async fn a_member_of_another_team_finds_nothing_of_team_a_in_any_answer() {
     // The admin does see it (the test would pass on an empty world otherwise).
     let all = w.call(&admin, "GET", "/metrics", None).await.text;
     assert!(all.contains("websecret-svc"), "{all}");
+    assert!(
+        all.contains("berth_certificate_expiry_seconds{host=\"shop.websecret.example\""),
+        "{all}"
+    );
+    let certs = w
+        .call(&admin, "GET", "/api/v1/certificates", None)
+        .await
+        .text;
+    assert!(certs.contains("shop.websecret.example"), "{certs}");
     let events = w.call(&admin, "GET", "/api/v1/events", None).await.text;
     assert!(events.contains("websecret-svc"), "{events}");
 }

@@ -110,6 +110,7 @@ fn route(service: &str, host: &str, prefix: &str, strip: bool, backends: &[Strin
         host: HostMatch::parse(Some(host)),
         prefix: prefix.into(),
         strip,
+        redirect: false,
         balance: Balance::RoundRobin,
         backends: backends
             .iter()

@@ -150,6 +150,8 @@ async fn sigterm_with_an_open_tab_and_a_followed_log_stops_within_2_s() {
             format!("{}={}@{}", host.name, host.endpoint, host.address),
         )
         .env("BERTH_PROXY_LISTEN", "off")
+        .env("BERTH_PROXY_TLS_LISTEN", "off")
+        .env("BERTH_ACME_DIRECTORY", "off")
         .env("BERTH_ADMIN_USER", "root")
         .env("BERTH_ADMIN_PASSWORD", "root-password")
         .env("BERTH_DEMO", "true")

@@ -1698,3 +1698,284 @@ async fn stacks_reach_only_the_callers_teams() {
         .await;
     assert!(alices.text.contains("alice-only"), "{}", alices.text);
 }
+
+/// A certificate and key upload for `host`, valid for a day, for `team` (or every
+/// team).
+fn certificate(host: &str, team: Option<&str>) -> Value {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let mut p = rcgen::CertificateParams::new(vec![host.to_string()]).unwrap();
+    let now = std::time::SystemTime::now();
+    p.not_before = (now - Duration::from_secs(60)).into();
+    p.not_after = (now + Duration::from_secs(86_400)).into();
+    let cert = p.self_signed(&key).unwrap();
+    json!({"host": host, "team": team, "certificate_pem": cert.pem(),
+           "private_key_pem": key.serialize_pem()})
+}
+
+#[tokio::test]
+async fn certificates_reach_only_their_teams() {
+    let w = World::new().await;
+    for (team, d) in [
+        (w.a, "*.alpha.test"),
+        (w.a, "a.shared.test"),
+        (w.b, "*.beta.test"),
+    ] {
+        let r = w.domain(team, d).await;
+        assert_eq!(r.status, StatusCode::OK, "{d}: {}", r.text);
+    }
+    async fn upload(w: &World, who: &Auth, body: Value) -> Reply {
+        w.call(who, "POST", "/api/v1/certificates", Some(body))
+            .await
+    }
+    /// The hosts of the certificates `who` sees.
+    async fn hosts(w: &World, who: &Auth) -> Vec<String> {
+        let r = w.call(who, "GET", "/api/v1/certificates", None).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        r.json()["certificates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["host"].as_str().unwrap().to_string())
+            .collect()
+    }
+    async fn metrics(w: &World, who: &Auth) -> String {
+        let r = w.call(who, "GET", "/metrics", None).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        r.text
+    }
+
+    // A team's operator uploads for hosts in the team's domains (a wildcard too).
+    for host in ["shop.alpha.test", "*.alpha.test"] {
+        let r = upload(&w, &w.alice, certificate(host, Some("a"))).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{host}: {}", r.text);
+        assert_eq!(r.json()["team"], "a");
+    }
+    let r = upload(&w, &w.bob, certificate("x.beta.test", Some("b"))).await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    // Not for a host of another team's, nor into another team, nor for every
+    // team; a viewer not at all.
+    for (who, body, status, why, case) in [
+        (
+            &w.alice,
+            certificate("shop.beta.test", Some("a")),
+            StatusCode::CONFLICT,
+            "shop.beta.test belongs to team b",
+            "alice for b's host",
+        ),
+        (
+            &w.bob,
+            certificate("shop.alpha.test", Some("b")),
+            StatusCode::CONFLICT,
+            "shop.alpha.test belongs to team a",
+            "bob over alice's certificate",
+        ),
+        (
+            &w.bob,
+            certificate("*.alpha.test", Some("b")),
+            StatusCode::CONFLICT,
+            "belongs to team a",
+            "bob for a's wildcard",
+        ),
+        (
+            &w.bob,
+            certificate("shop.nobody.test", Some("b")),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "team b has no domain for shop.nobody.test",
+            "bob outside his domains",
+        ),
+        (
+            &w.bob,
+            certificate("shop.alpha.test", Some("a")),
+            StatusCode::FORBIDDEN,
+            "not a member of team a",
+            "bob into team a",
+        ),
+        (
+            &w.alice,
+            certificate("y.alpha.test", None),
+            StatusCode::FORBIDDEN,
+            "only cluster admins",
+            "alice for every team",
+        ),
+        (
+            &w.bob,
+            certificate("y.beta.test", None),
+            StatusCode::FORBIDDEN,
+            "only cluster admins",
+            "bob for every team",
+        ),
+        (
+            &w.avery,
+            certificate("z.alpha.test", Some("a")),
+            StatusCode::FORBIDDEN,
+            "viewer",
+            "a viewer uploads",
+        ),
+    ] {
+        refused(&upload(&w, who, body).await, status, why, case);
+    }
+
+    // An admin's certificate for every team: listed for everyone, with only the
+    // caller's own services that use it.
+    let r = w
+        .create(
+            &w.alice,
+            "a-hidden",
+            "a",
+            json!({"image": "demo:v1", "port": 8080}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let r = w
+        .routes(&w.alice, "a-hidden", json!([{"host": "a.shared.test"}]))
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    for host in ["*.shared.test", "www.beta.test"] {
+        let r = upload(&w, &w.admin, certificate(host, None)).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{host}: {}", r.text);
+        assert_eq!(r.json()["team"], Value::Null);
+    }
+    // ... which a team may not take over, even for a host in its domains.
+    refused(
+        &upload(&w, &w.bob, certificate("www.beta.test", Some("b"))).await,
+        StatusCode::CONFLICT,
+        "belongs to another team",
+        "bob over the admin's certificate",
+    );
+    assert_eq!(
+        hosts(&w, &w.alice).await,
+        [
+            "*.alpha.test",
+            "*.shared.test",
+            "shop.alpha.test",
+            "www.beta.test"
+        ]
+    );
+    assert_eq!(hosts(&w, &w.avery).await, hosts(&w, &w.alice).await);
+    assert_eq!(
+        hosts(&w, &w.bob).await,
+        ["*.shared.test", "www.beta.test", "x.beta.test"]
+    );
+    assert_eq!(
+        hosts(&w, &w.admin).await,
+        [
+            "*.alpha.test",
+            "*.shared.test",
+            "shop.alpha.test",
+            "www.beta.test",
+            "x.beta.test"
+        ]
+    );
+    let alices = w
+        .call(&w.alice, "GET", "/api/v1/certificates", None)
+        .await
+        .json();
+    let shared = |v: &Value| {
+        v["certificates"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["host"] == "*.shared.test")
+            .unwrap()["services"]
+            .clone()
+    };
+    assert_eq!(shared(&alices), json!(["a-hidden"]));
+    let bobs = w.call(&w.bob, "GET", "/api/v1/certificates", None).await;
+    assert_eq!(shared(&bobs.json()), json!([]));
+    for secret in ["alpha", "a-hidden"] {
+        assert!(!bobs.text.contains(secret), "{secret}: {}", bobs.text);
+    }
+
+    // Bob cannot delete or renew team a's certificates: they do not exist for him.
+    for host in ["shop.alpha.test", "*.alpha.test"] {
+        for (method, uri) in [
+            ("DELETE", format!("/api/v1/certificates/{host}")),
+            ("POST", format!("/api/v1/certificates/{host}/renew")),
+        ] {
+            refused(
+                &w.call(&w.bob, method, &uri, None).await,
+                StatusCode::NOT_FOUND,
+                "there is no certificate",
+                &format!("bob: {method} {uri}"),
+            );
+        }
+    }
+    // Nor the admins' (Avery not her team's).
+    for (who, host, why) in [
+        (&w.bob, "*.shared.test", "admins"),
+        (&w.bob, "www.beta.test", "admins"),
+        (&w.alice, "*.shared.test", "admins"),
+        (&w.avery, "shop.alpha.test", "viewer"),
+    ] {
+        let uri = format!("/api/v1/certificates/{host}");
+        refused(
+            &w.call(who, "DELETE", &uri, None).await,
+            StatusCode::FORBIDDEN,
+            why,
+            &uri,
+        );
+    }
+    assert!(w.t.state.certs.serves("shop.alpha.test"));
+    assert_eq!(hosts(&w, &w.admin).await.len(), 5);
+
+    // Bob's /metrics names none of team a's hosts; Alice's does.
+    let bobs = metrics(&w, &w.bob).await;
+    assert!(!bobs.contains("alpha"), "{bobs}");
+    assert!(
+        bobs.contains("berth_certificate_expiry_seconds{host=\"x.beta.test\",source=\"uploaded\"}"),
+        "{bobs}"
+    );
+    assert!(
+        bobs.contains(
+            "berth_certificate_expiry_seconds{host=\"*.shared.test\",source=\"uploaded\"}"
+        ),
+        "{bobs}"
+    );
+    let alices = metrics(&w, &w.alice).await;
+    assert!(
+        alices.contains(
+            "berth_certificate_expiry_seconds{host=\"shop.alpha.test\",source=\"uploaded\"}"
+        ),
+        "{alices}"
+    );
+    assert!(!alices.contains("x.beta.test"), "{alices}");
+
+    // Alice deletes her own.
+    let r = w
+        .call(
+            &w.alice,
+            "DELETE",
+            "/api/v1/certificates/shop.alpha.test",
+            None,
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::NO_CONTENT, "{}", r.text);
+    assert_eq!(
+        hosts(&w, &w.alice).await,
+        ["*.alpha.test", "*.shared.test", "www.beta.test"]
+    );
+}
+
+/// Even an admin cannot make another team the owner of a certificate for a
+/// team's host (as for its routes): that team would see the name and could
+/// delete what the proxy serves for it.
+#[tokio::test]
+async fn a_certificate_for_a_teams_host_is_not_another_teams() {
+    let w = World::new().await;
+    let r = w.domain(w.a, "*.alpha.test").await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    for host in ["shop.alpha.test", "*.alpha.test", "x.shop.alpha.test"] {
+        let r = w
+            .call(
+                &w.admin,
+                "POST",
+                "/api/v1/certificates",
+                Some(certificate(host, Some("b"))),
+            )
+            .await;
+        let why = format!("{host} belongs to team a");
+        refused(&r, StatusCode::CONFLICT, &why, host);
+    }
+    let bobs = w.call(&w.bob, "GET", "/api/v1/certificates", None).await;
+    assert!(!bobs.text.contains("alpha"), "{}", bobs.text);
+}

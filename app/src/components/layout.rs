@@ -15,7 +15,7 @@ struct NavItem {
     icon: &'static str,
 }
 
-const NAV: [NavItem; 9] = [
+const NAV: [NavItem; 10] = [
     NavItem {
         href: "/",
         label: "Dashboard",
@@ -35,6 +35,11 @@ const NAV: [NavItem; 9] = [
         href: "/proxy",
         label: "Proxy",
         icon: "M4 12h6m4 0h6M10 12a2 2 0 1 0 4 0a2 2 0 1 0-4 0M17 9l3 3l-3 3M7 9l-3 3l3 3",
+    },
+    NavItem {
+        href: "/certificates",
+        label: "Certificates",
+        icon: "M12 3l7 3v5c0 4.5-3 8.5-7 10c-4-1.5-7-5.5-7-10V6zM9 12l2 2l4-4",
     },
     NavItem {
         href: "/volumes",

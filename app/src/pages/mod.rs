@@ -1,6 +1,7 @@
 //! One module per page of the UI.
 
 pub mod audit;
+pub mod certificates;
 pub mod dashboard;
 pub mod events;
 pub mod host;

@@ -464,12 +464,13 @@ fn RoutesForm(
                     None => view! { {format!("{name} is kept off the proxy; when exposed, it gets its own name and the routes below: ")} }.into_any(),
                 }}
                 "one per line, " <code>"HOST[/PREFIX]"</code> " or " <code>"/PREFIX"</code>
-                ", then " <code>"strip"</code> " to remove the prefix. Hosts lie in the team's domains (Teams page) and may start with " <code>"*."</code> ". No replica moves."
+                ", then " <code>"strip"</code> " to remove the prefix. Hosts lie in the team's domains (Teams page) and may start with " <code>"*."</code> ". "
+                <code>"https"</code> " orders a certificate from ACME for the host (" <A href="/certificates">"Certificates"</A> ") and " <code>"redirect"</code> " sends plain HTTP to HTTPS. No replica moves."
             </p>
             <form class="form form-row" aria-label="Routes" novalidate on:submit=submit>
                 <label class="field field-wide">
                     <span class="field-label">"Routes"</span>
-                    <textarea name="routes" rows="3" placeholder="shop.example.com\n*.shop.test/api strip" bind:value=text></textarea>
+                    <textarea name="routes" rows="3" placeholder="shop.example.com https redirect\n*.shop.test/api strip" bind:value=text></textarea>
                 </label>
                 <label class="field field-check">
                     <input type="checkbox" name="expose" bind:checked=expose/>

@@ -155,6 +155,7 @@ pub fn proxy_config(c: &crate::wire::ProxyConfig) -> Result<(), String> {
         if let Some(h) = &r.host {
             route_host(h)?;
         }
+        route_tls(r)?;
         path_prefix(&r.path_prefix)?;
         let key = (
             r.host.clone(),
@@ -176,22 +177,50 @@ pub fn format_route(r: &crate::wire::RouteSpec) -> String {
         r.path_prefix.clone()
     };
     let strip = if r.strip_prefix { " strip" } else { "" };
-    format!("{host}{prefix}{strip}")
+    let acme = if r.acme { " https" } else { "" };
+    let redirect = if r.redirect_https { " redirect" } else { "" };
+    format!("{host}{prefix}{strip}{acme}{redirect}")
+}
+
+/// What a route's HTTPS settings need: a certificate from ACME only for an exact
+/// host (HTTP-01 cannot prove a wildcard or "any host").
+pub fn route_tls(r: &crate::wire::RouteSpec) -> Result<(), String> {
+    if !r.acme {
+        return Ok(());
+    }
+    match r.host.as_deref() {
+        Some(h) if !h.starts_with("*.") => Ok(()),
+        Some(h) => Err(format!(
+            "the route {} asks for a certificate from ACME, which cannot prove a wildcard such as {h}; upload a certificate for it on the Certificates page instead",
+            format_route(r)
+        )),
+        None => Err(format!(
+            "the route {} asks for a certificate from ACME but names no host; give it one such as shop.example.com",
+            format_route(r)
+        )),
+    }
 }
 
 /// Routes from lines written as [`format_route`] writes them.
 pub fn parse_routes(text: &str) -> Result<Vec<crate::wire::RouteSpec>, String> {
     let mut out = Vec::new();
     for line in text.lines().map(str::trim).filter(|l| !l.is_empty()) {
-        let (target, strip) = match line.split_whitespace().collect::<Vec<_>>().as_slice() {
-            [t] => (*t, false),
-            [t, "strip"] => (*t, true),
-            _ => {
-                return Err(format!(
-                    "invalid route {line:?}: write HOST[/PREFIX] or /PREFIX, then strip to remove the prefix"
-                ))
-            }
-        };
+        let mut words = line.split_whitespace();
+        let target = words.next().unwrap_or_default();
+        let (mut strip, mut acme, mut redirect) = (false, false, false);
+        for w in words {
+            let flag = match w {
+                "strip" => &mut strip,
+                "https" => &mut acme,
+                "redirect" => &mut redirect,
+                _ => {
+                    return Err(format!(
+                        "invalid route {line:?}: write HOST[/PREFIX] or /PREFIX, then strip to remove the prefix, https for a certificate from ACME, redirect to send plain HTTP to HTTPS"
+                    ))
+                }
+            };
+            *flag = true;
+        }
         let (host, prefix) = match target.find('/') {
             Some(0) => (None, target.to_string()),
             Some(i) => (Some(target[..i].to_string()), target[i..].to_string()),
@@ -201,10 +230,13 @@ pub fn parse_routes(text: &str) -> Result<Vec<crate::wire::RouteSpec>, String> {
             host,
             path_prefix: prefix,
             strip_prefix: strip,
+            acme,
+            redirect_https: redirect,
         };
         if let Some(h) = &route.host {
             route_host(h)?;
         }
+        route_tls(&route)?;
         path_prefix(&route.path_prefix)?;
         out.push(route);
     }

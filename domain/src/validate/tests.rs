@@ -145,6 +145,45 @@ fn routes() {
 }
 
 #[test]
+fn routes_with_https() {
+    let text = "shop.example.com https redirect\nshop.example.com/api strip https\n*.example.com redirect\n";
+    let routes = parse_routes(text).unwrap();
+    assert_eq!(
+        routes
+            .iter()
+            .map(|r| (r.acme, r.redirect_https, r.strip_prefix))
+            .collect::<Vec<_>>(),
+        [
+            (true, true, false),
+            (true, false, true),
+            (false, true, false)
+        ]
+    );
+    let back: Vec<String> = routes.iter().map(format_route).collect();
+    assert_eq!(back.join("\n") + "\n", text);
+    // ACME's HTTP-01 proves one exact name: not a wildcard, not "any host".
+    for (bad, says) in [
+        ("*.example.com https", "cannot prove a wildcard"),
+        ("/api https", "names no host"),
+        ("shop.example.com tls", "https for a certificate"),
+    ] {
+        let e = parse_routes(bad).unwrap_err();
+        assert!(e.contains(says), "{bad:?}: {e}");
+    }
+    let wildcard = crate::wire::ProxyConfig {
+        routes: vec![crate::wire::RouteSpec {
+            host: Some("*.example.com".into()),
+            path_prefix: "/".into(),
+            strip_prefix: false,
+            acme: true,
+            redirect_https: false,
+        }],
+        ..Default::default()
+    };
+    assert!(proxy_config(&wildcard).is_err());
+}
+
+#[test]
 fn domains_and_what_they_hold() {
     for ok in [
         "shop.example.com",

@@ -44,6 +44,18 @@ pub struct RouteSpec {
     /// Remove the prefix before passing the request on (`/api/orders` -> `/orders`).
     #[serde(default)]
     pub strip_prefix: bool,
+    /// Berth orders a certificate for this exact host from its ACME CA when the
+    /// route is saved, and renews it (HTTPS; written `https` in a route line).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub acme: bool,
+    /// Plain HTTP requests for this route are answered with a redirect to HTTPS
+    /// (308; written `redirect` in a route line).
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub redirect_https: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// How the proxy reaches a service: its routes and balancing. Not part of a
@@ -106,6 +118,9 @@ pub struct ProxyRouteView {
     pub host: String,
     pub path_prefix: String,
     pub strip_prefix: bool,
+    /// Plain HTTP is redirected to HTTPS.
+    #[serde(default)]
+    pub redirect_https: bool,
     pub balance: Balance,
     pub backends: Vec<BackendView>,
 }
@@ -116,6 +131,9 @@ pub struct ProxyRouteView {
 pub struct ProxyView {
     /// Where the proxy listens, when it does.
     pub listen: Option<String>,
+    /// Where it listens for HTTPS, when it does.
+    #[serde(default)]
+    pub tls_listen: Option<String>,
     /// Every exposed service is `<service>.<domain>`.
     #[serde(default)]
     pub domain: String,

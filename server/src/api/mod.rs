@@ -5,6 +5,7 @@
 
 mod accounts;
 mod audit;
+mod certs;
 mod events;
 pub mod health;
 mod hosts;
@@ -57,6 +58,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(audit::router())
         .merge(hosts::router())
         .merge(pools::router())
+        .merge(certs::router())
         .merge(events::router())
         .merge(services::router())
         .merge(stacks::router())

@@ -293,7 +293,7 @@ fn connector(https: bool) -> Result<HttpsConnector<HttpConnector>, HttpError> {
 
 /// An error and its causes in one line: hyper's own says only "client error
 /// (Connect)"; the cause below says "Connection refused".
-fn causes(e: &dyn std::error::Error) -> String {
+pub fn causes(e: &dyn std::error::Error) -> String {
     let mut parts = vec![e.to_string()];
     let mut source = e.source();
     while let Some(s) = source {

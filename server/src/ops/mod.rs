@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod audit;
+pub mod certs;
 pub mod events;
 pub mod hosts;
 pub mod pools;

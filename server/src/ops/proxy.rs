@@ -48,8 +48,9 @@ pub async fn nginx_conf(
 /// Berth's metrics in Prometheus's text format: the proxy's counters, and each
 /// service's wanted and ready replicas.
 pub async fn metrics(state: &AppState, ctx: &Ctx) -> Result<String, OpsError> {
-    ctx.allowed(Action::ReadCluster)?;
+    let p = ctx.allowed(Action::ReadCluster)?;
     let mut out = String::new();
+    super::certs::metrics(state, p, &mut out).await?;
     state.proxy.metrics(&mut out, |team| readable(ctx, team));
     let services: Vec<_> = state
         .store

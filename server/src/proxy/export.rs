@@ -27,6 +27,7 @@ impl Proxy {
                 host: r.host.to_string(),
                 path_prefix: r.prefix.clone(),
                 strip_prefix: r.strip,
+                redirect_https: r.redirect,
                 balance: r.balance,
                 backends: r
                     .backends
@@ -59,6 +60,7 @@ impl Proxy {
             .collect();
         ProxyView {
             listen: self.listen(),
+            tls_listen: self.tls_listen(),
             domain: self.settings.domain.clone(),
             routes,
             unknown_host: self.counters.unknown_host.load(Ordering::Relaxed),
@@ -342,6 +344,7 @@ mod tests {
             host: HostMatch::parse(host),
             prefix: prefix.into(),
             strip,
+            redirect: false,
             balance: Balance::LeastInFlight,
             backends: (1..=n)
                 .map(|i| Backend {

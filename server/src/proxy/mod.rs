@@ -7,6 +7,7 @@
 //! - `server`: the listener and the forwarding (keep-alive pools, streaming bodies,
 //!   upgrades, forwarded headers, timeouts, a retry elsewhere when a replica cannot
 //!   be reached, passive ejection).
+//! - `headers`: hop-by-hop and `X-Forwarded-*` headers.
 //! - `export`: the table as JSON for the proxy view, in Prometheus's text format,
 //!   and as an nginx configuration.
 //!
@@ -17,6 +18,7 @@
 //! routes and drains, so an older table is never stored after a newer one.
 
 pub mod export;
+mod headers;
 pub mod server;
 pub mod stats;
 pub mod table;
@@ -97,6 +99,10 @@ pub struct Proxy {
     pub settings: Settings,
     /// Where the listener is, once it listens.
     listen: Mutex<Option<String>>,
+    /// Where the HTTPS listener is, once it listens.
+    tls_listen: Mutex<Option<String>>,
+    /// The certificates and ACME challenges, once the listeners are served.
+    certs: std::sync::OnceLock<Arc<crate::certs::Certs>>,
     clock: tokio::time::Instant,
 }
 
@@ -114,6 +120,8 @@ impl Proxy {
             counters: Counters::default(),
             settings,
             listen: Mutex::new(None),
+            tls_listen: Mutex::new(None),
+            certs: std::sync::OnceLock::new(),
             clock: tokio::time::Instant::now(),
         }
     }
@@ -148,6 +156,24 @@ impl Proxy {
 
     pub(crate) fn set_listen(&self, addr: String) {
         *self.listen.lock().expect("proxy lock") = Some(addr);
+    }
+
+    pub fn tls_listen(&self) -> Option<String> {
+        self.tls_listen.lock().expect("proxy lock").clone()
+    }
+
+    pub(crate) fn set_tls_listen(&self, addr: String) {
+        *self.tls_listen.lock().expect("proxy lock") = Some(addr);
+    }
+
+    /// The certificates whose ACME challenges the HTTP listener answers.
+    pub fn set_certs(&self, certs: Arc<crate::certs::Certs>) {
+        // Set once, by whoever serves the listeners first.
+        let _ = self.certs.set(certs);
+    }
+
+    pub fn certs(&self) -> Option<&Arc<crate::certs::Certs>> {
+        self.certs.get()
     }
 
     /// Takes the reconciler's routes: a new table is swapped in when they differ
@@ -314,6 +340,7 @@ mod tests {
             host: HostMatch::parse(Some("shop.localhost")),
             prefix: "/".into(),
             strip: false,
+            redirect: false,
             balance: Balance::LeastInFlight,
             backends: backends
                 .iter()

@@ -5,6 +5,10 @@
 //! the replica takes too long). A replica that cannot be reached is ejected for a
 //! while and the request goes to another one, when its body can be sent again.
 //! Upgrades (websockets) are passed through both ways.
+//!
+//! The same forwarding serves HTTPS (TLS by rustls, the certificate chosen by
+//! SNI); plain HTTP also answers ACME's HTTP-01 challenges and redirects the
+//! routes that ask for it to HTTPS.
 
 use std::net::SocketAddr;
 use std::pin::Pin;
@@ -13,7 +17,7 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 
 use axum::body::Body;
-use axum::http::{header, HeaderMap, HeaderName, HeaderValue, Request, Response, StatusCode, Uri};
+use axum::http::{header, HeaderValue, Request, Response, StatusCode, Uri};
 use bytes::Bytes;
 use http_body_util::BodyExt;
 use hyper::body::{Frame, Incoming, SizeHint};
@@ -22,6 +26,7 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::{TokioExecutor, TokioIo};
 use tokio_util::sync::CancellationToken;
 
+use super::headers::{forwarded_headers, strip_hop_by_hop, wants_upgrade};
 use super::stats::BackendStats;
 use super::table::{self, Live};
 use super::Proxy;
@@ -37,7 +42,12 @@ const EJECT_AFTER: u64 = 1;
 struct Forwarder {
     proxy: Arc<Proxy>,
     client: Client<HttpConnector, Body>,
+    /// Its clients came over TLS.
+    tls: bool,
 }
+
+/// Where ACME's HTTP-01 challenges are asked for.
+const CHALLENGE_PATH: &str = "/.well-known/acme-challenge/";
 
 use crate::http::SHUTDOWN_GRACE;
 
@@ -50,8 +60,32 @@ pub async fn serve(
     listener: tokio::net::TcpListener,
     token: CancellationToken,
 ) -> std::io::Result<()> {
+    serve_on(proxy, listener, None, token).await
+}
+
+/// [`serve`] for HTTPS: each connection's TLS handshake (within the header
+/// timeout) with `config`, then the same forwarding.
+pub async fn serve_tls(
+    proxy: Arc<Proxy>,
+    listener: tokio::net::TcpListener,
+    config: Arc<rustls::ServerConfig>,
+    token: CancellationToken,
+) -> std::io::Result<()> {
+    serve_on(proxy, listener, Some(config), token).await
+}
+
+async fn serve_on(
+    proxy: Arc<Proxy>,
+    listener: tokio::net::TcpListener,
+    tls: Option<Arc<rustls::ServerConfig>>,
+    token: CancellationToken,
+) -> std::io::Result<()> {
     let addr = listener.local_addr()?;
-    proxy.set_listen(addr.to_string());
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    match tls {
+        Some(_) => proxy.set_tls_listen(addr.to_string()),
+        None => proxy.set_listen(addr.to_string()),
+    }
     let listener = listener.into_std()?;
     let threads = std::thread::available_parallelism()
         .map(|n| n.get())
@@ -62,18 +96,19 @@ pub async fn serve(
     for n in 0..threads {
         let listener = listener.try_clone()?;
         let (proxy, token, slots) = (proxy.clone(), token.clone(), slots.clone());
+        let tls = tls.clone().map(tokio_rustls::TlsAcceptor::from);
         workers.push(
             std::thread::Builder::new()
-                .name(format!("berth-proxy-{n}"))
+                .name(format!("berth-proxy-{scheme}-{n}"))
                 .spawn(move || -> std::io::Result<()> {
                     tokio::runtime::Builder::new_current_thread()
                         .enable_all()
                         .build()?
-                        .block_on(worker(proxy, listener, slots, token))
+                        .block_on(worker(proxy, listener, tls, slots, token))
                 })?,
         );
     }
-    tracing::info!("the proxy listens on http://{addr} ({threads} threads)");
+    tracing::info!("the proxy listens on {scheme}://{addr} ({threads} threads)");
     token.cancelled().await;
     tokio::task::spawn_blocking(move || {
         for w in workers {
@@ -92,6 +127,7 @@ pub async fn serve(
 async fn worker(
     proxy: Arc<Proxy>,
     listener: std::net::TcpListener,
+    tls: Option<tokio_rustls::TlsAcceptor>,
     slots: Arc<tokio::sync::Semaphore>,
     token: CancellationToken,
 ) -> std::io::Result<()> {
@@ -105,12 +141,18 @@ async fn worker(
         .pool_max_idle_per_host(256)
         .build(http);
     let builder = Arc::new(proxy.settings.limits.http1());
-    let f = Arc::new(Forwarder { proxy, client });
+    let handshake_timeout = proxy.settings.limits.header_timeout;
+    let f = Arc::new(Forwarder {
+        proxy,
+        client,
+        tls: tls.is_some(),
+    });
     let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let stop = token.clone();
     let counter = open.clone();
     crate::http::accept_loop(listener, slots, token, move |stream, peer, permit| {
         let (f, stop, open, builder) = (f.clone(), stop.clone(), counter.clone(), builder.clone());
+        let tls = tls.clone();
         open.fetch_add(1, Ordering::Relaxed);
         async move {
             let _permit = permit;
@@ -120,7 +162,18 @@ async fn worker(
                     Ok::<_, std::convert::Infallible>(handle(f, peer, req.map(Body::new)).await)
                 }
             });
-            crate::http::serve_until(&builder, stream, service, stop).await;
+            match tls {
+                None => crate::http::serve_until(&builder, stream, service, stop).await,
+                // A client that does not finish its handshake in time, or fails it
+                // (no certificate for the name it asked), is let go.
+                Some(acceptor) => {
+                    match tokio::time::timeout(handshake_timeout, acceptor.accept(stream)).await {
+                        Ok(Ok(tls)) => crate::http::serve_until(&builder, tls, service, stop).await,
+                        Ok(Err(e)) => tracing::debug!(%peer, error = %e, "a TLS handshake failed"),
+                        Err(_) => tracing::debug!(%peer, "a TLS handshake took too long"),
+                    }
+                }
+            }
             open.fetch_sub(1, Ordering::Relaxed);
         }
     })
@@ -151,86 +204,6 @@ fn html_escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")
-}
-
-/// Headers that belong to one connection, not to the request: never passed on.
-fn strip_hop_by_hop(headers: &mut HeaderMap, keep_upgrade: bool) {
-    let named: Vec<HeaderName> = headers
-        .get_all(header::CONNECTION)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(','))
-        .filter_map(|n| HeaderName::from_bytes(n.trim().as_bytes()).ok())
-        .filter(|n| !(keep_upgrade && *n == header::UPGRADE))
-        .collect();
-    for n in named {
-        headers.remove(n);
-    }
-    for n in [
-        "keep-alive",
-        "proxy-connection",
-        "proxy-authenticate",
-        "proxy-authorization",
-        "te",
-        "trailer",
-        "transfer-encoding",
-    ] {
-        headers.remove(n);
-    }
-    if keep_upgrade {
-        headers.insert(header::CONNECTION, HeaderValue::from_static("upgrade"));
-    } else {
-        headers.remove(header::CONNECTION);
-        headers.remove(header::UPGRADE);
-    }
-}
-
-fn wants_upgrade(headers: &HeaderMap) -> bool {
-    headers.contains_key(header::UPGRADE)
-        && headers
-            .get_all(header::CONNECTION)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .any(|v| {
-                v.split(',')
-                    .any(|t| t.trim().eq_ignore_ascii_case("upgrade"))
-            })
-}
-
-/// Says who asked, for the replica: the client's address in `X-Forwarded-For`,
-/// `http` in `X-Forwarded-Proto`, the Host it asked for in `X-Forwarded-Host`. What a
-/// client wrote in these (or in `Forwarded`, `X-Real-IP`) is believed only from a
-/// trusted proxy, whose `X-Forwarded-For` is extended; anyone else's is replaced,
-/// so a client cannot pass itself off as another address.
-fn forwarded_headers(headers: &mut HeaderMap, peer: SocketAddr, host: &str, trusted: bool) {
-    let before = headers
-        .get_all("x-forwarded-for")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .collect::<Vec<_>>()
-        .join(", ");
-    let forwarded_for = if trusted && !before.is_empty() {
-        format!("{before}, {}", peer.ip())
-    } else {
-        peer.ip().to_string()
-    };
-    if !trusted {
-        headers.remove("forwarded");
-        headers.remove("x-real-ip");
-        headers.remove("x-forwarded-proto");
-        headers.remove("x-forwarded-host");
-    }
-    if let Ok(v) = HeaderValue::from_str(&forwarded_for) {
-        headers.insert("x-forwarded-for", v);
-    }
-    if !headers.contains_key("x-forwarded-proto") {
-        headers.insert("x-forwarded-proto", HeaderValue::from_static("http"));
-    }
-    if !headers.contains_key("x-forwarded-host") {
-        if let Ok(v) = HeaderValue::from_str(host) {
-            headers.insert("x-forwarded-host", v);
-        }
-    }
 }
 
 /// Counts a request in flight to a replica until dropped.
@@ -306,6 +279,46 @@ fn routed<'t>(
     Ok(m)
 }
 
+/// The key authorization of an HTTP-01 challenge under way, as ACME asks for it.
+fn challenge_answer(p: &Proxy, path: &str) -> Option<Response<Body>> {
+    let token = path.strip_prefix(CHALLENGE_PATH)?;
+    let answer = p.certs()?.challenges.get(token)?;
+    let mut r = Response::new(Body::from(answer));
+    r.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/octet-stream"),
+    );
+    Some(r)
+}
+
+/// A permanent redirect (308: the method and body stay) to the same URL over
+/// HTTPS, on the proxy's HTTPS port.
+fn to_https(p: &Proxy, host: &str, uri: &Uri) -> Response<Body> {
+    let port = p
+        .tls_listen()
+        .and_then(|a| a.parse::<SocketAddr>().ok())
+        .map(|a| a.port())
+        .filter(|&port| port != 443)
+        .map(|port| format!(":{port}"))
+        .unwrap_or_default();
+    let path = uri.path_and_query().map_or("/", |pq| pq.as_str());
+    let location = format!("https://{host}{port}{path}");
+    let mut r = answer(
+        StatusCode::PERMANENT_REDIRECT,
+        format!("This page is at {location}."),
+    );
+    match HeaderValue::from_str(&location) {
+        Ok(v) => {
+            r.headers_mut().insert(header::LOCATION, v);
+            r
+        }
+        Err(_) => answer(
+            StatusCode::BAD_REQUEST,
+            "The request's host is not valid.".into(),
+        ),
+    }
+}
+
 async fn handle(f: Arc<Forwarder>, peer: SocketAddr, mut req: Request<Body>) -> Response<Body> {
     let p = &f.proxy;
     let host_header = req
@@ -318,9 +331,19 @@ async fn handle(f: Arc<Forwarder>, peer: SocketAddr, mut req: Request<Body>) -> 
     let host = table::host_of(&host_header).to_string();
     let path = req.uri().path().to_string();
     let query = req.uri().query().map(str::to_string);
+    if !f.tls {
+        if let Some(r) = challenge_answer(p, &path) {
+            return r;
+        }
+    }
     // 404 and 503 need no body: answered before one is read.
-    if let Err(r) = routed(p, &p.table(), &host, &path) {
-        return *r;
+    match routed(p, &p.table(), &host, &path) {
+        Err(r) => return *r,
+        // Challenges of the replicas' own ACME clients pass on unredirected.
+        Ok(m) if m.route.redirect && !f.tls && !path.starts_with(CHALLENGE_PATH) => {
+            return to_https(p, &host, req.uri());
+        }
+        Ok(_) => {}
     }
 
     let upgrade = wants_upgrade(req.headers());
@@ -328,7 +351,7 @@ async fn handle(f: Arc<Forwarder>, peer: SocketAddr, mut req: Request<Body>) -> 
     let (mut parts, body) = req.into_parts();
     strip_hop_by_hop(&mut parts.headers, upgrade);
     let trusted = p.settings.trusted.iter().any(|c| c.contains(peer.ip()));
-    forwarded_headers(&mut parts.headers, peer, &host_header, trusted);
+    forwarded_headers(&mut parts.headers, peer, &host_header, trusted, f.tls);
 
     // A body that can be sent again goes to another replica when one cannot be
     // reached; a large one is streamed once.
@@ -484,6 +507,7 @@ async fn handle(f: Arc<Forwarder>, peer: SocketAddr, mut req: Request<Body>) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::HeaderMap;
 
     #[test]
     fn forwarded_headers_are_replaced_unless_the_peer_is_trusted() {
@@ -497,14 +521,14 @@ mod tests {
         };
         let peer: SocketAddr = "127.0.0.5:40000".parse().unwrap();
         let mut h = spoofed();
-        forwarded_headers(&mut h, peer, "shop.test", false);
+        forwarded_headers(&mut h, peer, "shop.test", false, false);
         assert_eq!(h["x-forwarded-for"], "127.0.0.5");
         assert_eq!(h["x-forwarded-proto"], "http");
         assert_eq!(h["x-forwarded-host"], "shop.test");
         assert!(!h.contains_key("forwarded") && !h.contains_key("x-real-ip"));
 
         let mut h = spoofed();
-        forwarded_headers(&mut h, peer, "shop.test", true);
+        forwarded_headers(&mut h, peer, "shop.test", true, false);
         assert_eq!(h["x-forwarded-for"], "10.9.9.9, 127.0.0.5");
         assert_eq!(h["x-forwarded-proto"], "https");
         assert!(h.contains_key("forwarded"));

@@ -92,6 +92,8 @@ pub struct Route {
     /// Starts with `/`; `/` takes every path.
     pub prefix: String,
     pub strip: bool,
+    /// Plain HTTP is redirected to HTTPS.
+    pub redirect: bool,
     pub balance: Balance,
     pub backends: Arc<[Live]>,
     /// Where round robin goes next, and where least-in-flight starts looking.
@@ -107,6 +109,7 @@ pub struct RouteInput {
     pub host: HostMatch,
     pub prefix: String,
     pub strip: bool,
+    pub redirect: bool,
     pub balance: Balance,
     pub backends: Vec<Backend>,
 }
@@ -179,6 +182,7 @@ impl RouteTable {
                 host: i.host.clone(),
                 prefix: i.prefix.clone(),
                 strip: i.strip,
+                redirect: i.redirect,
                 balance: i.balance,
                 backends: i
                     .backends
@@ -314,6 +318,7 @@ mod tests {
             host: HostMatch::parse(host),
             prefix: prefix.into(),
             strip,
+            redirect: false,
             balance: Balance::LeastInFlight,
             backends: vec![backend(1)],
         }

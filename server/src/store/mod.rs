@@ -8,6 +8,7 @@
 //! they asked for).
 
 mod audit;
+mod certs;
 mod domains;
 mod events;
 mod hosts;
@@ -24,6 +25,7 @@ mod volume_classes;
 mod volumes;
 
 pub use audit::{AuditFilter, NewAudit};
+pub use certs::{CertRow, Issued};
 pub use domains::DomainRow;
 pub use events::{EventFilter, NewEvent};
 pub use hosts::{HostRow, NewHost, TlsPem};

@@ -46,6 +46,12 @@ pub(super) async fn check_routes(
     let domains = state.store.list_domains().await?;
     let default = &state.proxy.settings.domain;
     for r in &proxy.routes {
+        if r.acme && state.certs.acme.is_none() {
+            return Err(OpsError::Invalid(format!(
+                "the route {} asks for a certificate from ACME, but this Berth orders none (started with --acme-directory off); upload a certificate on the Certificates page and drop https from the route",
+                validate::format_route(r)
+            )));
+        }
         let Some(host) = r.host.as_deref() else {
             if p.is_admin() {
                 continue;
@@ -216,6 +222,11 @@ pub(crate) async fn proxy_to(
         .store
         .set_proxy(row.id, input, clock::now_ms())
         .await?;
+    // A route that asks for a certificate gets it ordered now, not at the first
+    // handshake.
+    if input.routes.iter().any(|r| r.acme) {
+        state.certs.wake.notify_one();
+    }
     let routes = if !input.expose {
         "off the proxy".to_string()
     } else if input.routes.is_empty() {

@@ -59,10 +59,25 @@ pub fn view(state: &AppState, row: &ServiceRow, rollout: Option<&RolloutRow>) ->
             .problems
             .iter()
             .map(|p| problem_words(state, row.id, p))
+            .chain(certificate_problems(state, row))
             .collect(),
         last_error: seen.last_error,
         observed_at_ms: seen.observed_at_ms,
     }
+}
+
+/// Why a route's certificate cannot be had (the service is still served over
+/// plain HTTP, and over HTTPS while an older certificate lasts).
+fn certificate_problems<'a>(
+    state: &'a AppState,
+    row: &'a ServiceRow,
+) -> impl Iterator<Item = String> + 'a {
+    row.proxy
+        .routes
+        .iter()
+        .filter(|r| r.acme)
+        .filter_map(|r| r.host.as_deref())
+        .filter_map(|h| Some(format!("HTTPS for {h}: {}", state.certs.problem(h)?)))
 }
 
 /// A problem in words; a replica no host takes, for which a pool is making a

@@ -54,6 +54,9 @@ pub(crate) async fn write_new(
     )
     .await;
     state.reconciler.written(id);
+    if input.proxy.routes.iter().any(|r| r.acme) {
+        state.certs.wake.notify_one();
+    }
     Ok(id)
 }
 

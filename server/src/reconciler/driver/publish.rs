@@ -123,6 +123,8 @@ pub fn route_inputs(
             host: Some(format!("{}.{domain}", row.name)),
             path_prefix: "/".into(),
             strip_prefix: false,
+            acme: false,
+            redirect_https: false,
         };
         // Names under the proxy's domain are the services' own: a route that
         // claims one (written before routes were checked) is left out.
@@ -139,6 +141,7 @@ pub fn route_inputs(
                 host: HostMatch::parse(r.host.as_deref()),
                 prefix: r.path_prefix.clone(),
                 strip: r.strip_prefix,
+                redirect: r.redirect_https,
                 balance: row.proxy.balance,
                 backends: backends.clone(),
             });

@@ -1,0 +1,301 @@
+//! The certificate task: the one writer of ACME certificates' state. Each pass
+//! reads the routes and the stored certificates, asks `plan` what is due, does it
+//! (an order, a renewal, a question to the CA's renewal information), and swaps
+//! what the proxy serves. It sleeps until the next renewal or retry is due, or a
+//! route is saved, and at most a minute.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use instant_acme::Account;
+use tokio_util::sync::CancellationToken;
+
+use super::acme::{self, AcmeError, AcmeSettings};
+use super::plan::{self, Step, Wanted};
+use crate::events::{self, Level, ServiceRef};
+use crate::state::AppState;
+use crate::store::{Issued, StoreError};
+
+/// The longest wait between passes (expired certificates leave what is served).
+const PASS_EVERY: Duration = Duration::from_secs(60);
+
+/// Why a pass stopped early (it is tried again at the next one).
+#[derive(Debug, thiserror::Error)]
+pub enum TaskError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// What the task keeps between passes.
+#[derive(Default)]
+struct Task {
+    account: Option<Account>,
+    /// Whether the CA has renewal information: unknown until asked once.
+    ari: Option<bool>,
+}
+
+/// Runs until the token is cancelled.
+pub async fn run(state: AppState, token: CancellationToken) {
+    let mut task = Task::default();
+    loop {
+        let wake_at = match task.pass(&state).await {
+            Ok(w) => w,
+            Err(e) => {
+                tracing::warn!(error = %e, "the certificate pass failed; trying again shortly");
+                None
+            }
+        };
+        let now = state.clock.now_ms();
+        let wait = wake_at.map_or(PASS_EVERY, |t| {
+            Duration::from_millis((t - now).clamp(0, PASS_EVERY.as_millis() as i64) as u64)
+        });
+        tokio::select! {
+            _ = token.cancelled() => return,
+            _ = tokio::time::timeout(wait, state.certs.wake.notified()) => {}
+        }
+    }
+}
+
+/// The hosts ACME routes want, with the services that route them.
+async fn wanted(state: &AppState) -> Result<BTreeMap<String, (i64, Vec<ServiceRef>)>, StoreError> {
+    let (services, _unreadable) = state.store.read_services().await?;
+    let mut out: BTreeMap<String, (i64, Vec<ServiceRef>)> = BTreeMap::new();
+    for s in services.iter().filter(|s| s.proxy.expose) {
+        for r in s.proxy.routes.iter().filter(|r| r.acme) {
+            let Some(host) = &r.host else { continue };
+            let entry = out
+                .entry(host.clone())
+                .or_insert_with(|| (s.team_id, Vec::new()));
+            if !entry.1.iter().any(|x| x.id == s.id) {
+                entry.1.push(ServiceRef::from(s));
+            }
+        }
+    }
+    Ok(out)
+}
+
+impl Task {
+    /// One pass; returns when to look again (`now` for at once).
+    async fn pass(&mut self, state: &AppState) -> Result<Option<i64>, TaskError> {
+        let now = state.clock.now_ms();
+        let rows = state.store.list_certs().await?;
+        let Some(settings) = state.certs.acme.clone() else {
+            reload(state, &rows, now).await;
+            return Ok(None);
+        };
+        let by_host = wanted(state).await?;
+        let wanted: Vec<Wanted> = by_host
+            .iter()
+            .map(|(host, (team_id, _))| Wanted {
+                host: host.clone(),
+                team_id: *team_id,
+            })
+            .collect();
+        let plan = plan::plan(&rows, &wanted, self.ari != Some(false), now);
+        let mut again = false;
+        for step in plan.steps {
+            match step {
+                Step::Want(w) => {
+                    state.store.want_acme_cert(&w.host, w.team_id, now).await?;
+                    again = true;
+                }
+                Step::Order { host, generation } => {
+                    let services = by_host.get(&host).map(|(_, s)| s.as_slice()).unwrap_or(&[]);
+                    self.order(state, &settings, &host, generation, services)
+                        .await?;
+                    again = true;
+                }
+                Step::AskAri { host, generation } => {
+                    self.ask_ari(state, &settings, &host, generation).await?;
+                }
+            }
+        }
+        if again {
+            return Ok(Some(now));
+        }
+        reload(state, &rows, now).await;
+        Ok(plan.wake_at)
+    }
+
+    async fn account(
+        &mut self,
+        state: &AppState,
+        settings: &AcmeSettings,
+    ) -> Result<Account, AcmeError> {
+        if let Some(a) = &self.account {
+            return Ok(a.clone());
+        }
+        let context = super::account_context(&settings.directory);
+        let stored = state
+            .store
+            .acme_account(&settings.directory)
+            .await
+            .map_err(|e| AcmeError::Account(e.to_string()))?;
+        let opened = match &stored {
+            Some(sealed) => Some(
+                state
+                    .keyring
+                    .open(&context, sealed)
+                    .map_err(|e| AcmeError::Account(e.to_string()))?,
+            ),
+            None => None,
+        };
+        let (account, made) =
+            acme::account(settings, opened.as_ref().map(|p| p.0.as_str())).await?;
+        if let Some(json) = made {
+            let sealed = state.keyring.seal(&context, json.as_bytes());
+            state
+                .store
+                .put_acme_account(&settings.directory, &sealed, state.clock.now_ms())
+                .await
+                .map_err(|e| AcmeError::Account(e.to_string()))?;
+        }
+        self.account = Some(account.clone());
+        Ok(account)
+    }
+
+    /// Orders a certificate for a host and records what came of it.
+    async fn order(
+        &mut self,
+        state: &AppState,
+        settings: &AcmeSettings,
+        host: &str,
+        generation: i64,
+        services: &[ServiceRef],
+    ) -> Result<(), TaskError> {
+        let started = state.clock.now_ms();
+        if !state
+            .store
+            .begin_cert_order(host, generation, started)
+            .await?
+        {
+            return Ok(());
+        }
+        let Some(row) = state.store.cert(host).await? else {
+            return Ok(());
+        };
+        let renewal = row.chain_pem.is_some();
+        let result = match self.account(state, settings).await {
+            Ok(account) => {
+                let replaces = match (self.ari, &row.chain_pem) {
+                    (Some(true), Some(chain)) => acme::identifier(chain),
+                    _ => None,
+                };
+                acme::order(&account, host, &state.certs.challenges, replaces).await
+            }
+            Err(e) => Err(e),
+        };
+        let now = state.clock.now_ms();
+        let issued = result.and_then(|o| seal(state, host, generation + 1, &o, now));
+        match issued {
+            Ok(issued) => {
+                if state
+                    .store
+                    .cert_issued(host, generation, &issued, now)
+                    .await?
+                {
+                    let what = if renewal { "renewed" } else { "issued" };
+                    let message = format!(
+                        "the certificate for {host} was {what} by {} in {}; valid until {}",
+                        issued.issuer.as_deref().unwrap_or("the CA"),
+                        domain::format::duration_words(now - started),
+                        domain::format::utc_datetime(issued.not_after),
+                    );
+                    say(state, services, Level::Info, &message).await;
+                }
+            }
+            Err(e) => {
+                let next = now + plan::backoff(row.failures + 1);
+                if state
+                    .store
+                    .cert_failed(host, generation, &e.to_string(), next, now)
+                    .await?
+                {
+                    let message = format!(
+                        "the certificate for {host} could not be {}: {e}; trying again at {}",
+                        if renewal { "renewed" } else { "had" },
+                        domain::format::utc_datetime(next),
+                    );
+                    say(state, services, Level::Error, &message).await;
+                }
+            }
+        }
+        let rows = state.store.list_certs().await?;
+        reload(state, &rows, now).await;
+        Ok(())
+    }
+
+    async fn ask_ari(
+        &mut self,
+        state: &AppState,
+        settings: &AcmeSettings,
+        host: &str,
+        generation: i64,
+    ) -> Result<(), TaskError> {
+        let now = state.clock.now_ms();
+        let Some(chain) = state.store.cert(host).await?.and_then(|r| r.chain_pem) else {
+            return Ok(());
+        };
+        let asked = match self.account(state, settings).await {
+            Ok(account) => acme::renewal_info(&account, &chain, now).await,
+            Err(e) => Err(e),
+        };
+        match asked {
+            Ok(Some((renew_at, again))) => {
+                self.ari = Some(true);
+                state
+                    .store
+                    .cert_renewal_info(host, generation, Some(renew_at), again)
+                    .await?;
+            }
+            Ok(None) => self.ari = Some(false),
+            Err(e) => {
+                tracing::info!(host, error = %e, "the CA's renewal information could not be had");
+                state
+                    .store
+                    .cert_renewal_info(host, generation, None, now + plan::ARI_MIN_MS)
+                    .await?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Checks what the CA sent for the host and seals its key for `generation`.
+fn seal(
+    state: &AppState,
+    host: &str,
+    generation: i64,
+    o: &acme::Ordered,
+    now: i64,
+) -> Result<Issued, AcmeError> {
+    let p = super::pem::read(&o.chain_pem, &o.key_pem, host, now / 1000)
+        .map_err(|e| AcmeError::BadCertificate(e.to_string()))?;
+    Ok(Issued {
+        chain_pem: p.chain_pem,
+        key: state
+            .keyring
+            .seal(&super::key_context(host, generation), o.key_pem.as_bytes()),
+        issuer: p.issuer,
+        names: p.names,
+        not_before: p.not_before * 1000,
+        not_after: p.not_after * 1000,
+    })
+}
+
+/// Swaps what the proxy serves for the stored certificates.
+pub async fn reload(state: &AppState, rows: &[crate::store::CertRow], now: i64) {
+    for (host, why) in state.certs.load(rows, &state.keyring, now) {
+        tracing::error!(host, "a stored certificate cannot be served: {why}");
+    }
+}
+
+/// Tells the services that route a host (or the log, when none does).
+async fn say(state: &AppState, services: &[ServiceRef], level: Level, message: &str) {
+    if services.is_empty() {
+        tracing::info!("{message}");
+    }
+    for s in services {
+        events::service(state, s, level, message).await;
+    }
+}
