@@ -116,7 +116,7 @@ pub struct CertificateView {
 /// `POST /api/v1/certificates`: a certificate and its key in PEM, for a host or
 /// a wildcard the team has (or any, for an admin).
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CertificateUpload {
     /// The host it is served for: `shop.example.com` or `*.example.com`.
@@ -128,6 +128,18 @@ pub struct CertificateUpload {
     pub certificate_pem: String,
     /// Its private key in PEM (PKCS#8, PKCS#1 or SEC1). Never shown back.
     pub private_key_pem: String,
+}
+
+/// Never shows the key (a `{:?}` in a log line must not leak it).
+impl std::fmt::Debug for CertificateUpload {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CertificateUpload")
+            .field("host", &self.host)
+            .field("team", &self.team)
+            .field("certificate_pem", &self.certificate_pem)
+            .field("private_key_pem", &"(hidden)")
+            .finish()
+    }
 }
 
 /// `GET /api/v1/certificates`

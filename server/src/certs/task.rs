@@ -38,7 +38,11 @@ struct Task {
 pub async fn run(state: AppState, token: CancellationToken) {
     let mut task = Task::default();
     loop {
-        let wake_at = match task.pass(&state).await {
+        let pass = tokio::select! {
+            _ = token.cancelled() => return,
+            pass = task.pass(&state) => pass,
+        };
+        let wake_at = match pass {
             Ok(w) => w,
             Err(e) => {
                 tracing::warn!(error = %e, "the certificate pass failed; trying again shortly");
@@ -130,25 +134,29 @@ impl Task {
             .store
             .acme_account(&settings.directory)
             .await
-            .map_err(|e| AcmeError::Account(e.to_string()))?;
+            .map_err(account_error)?;
         let opened = match &stored {
             Some(sealed) => Some(
                 state
                     .keyring
                     .open(&context, sealed)
-                    .map_err(|e| AcmeError::Account(e.to_string()))?,
+                    .map_err(account_error)?,
             ),
             None => None,
         };
-        let (account, made) =
-            acme::account(settings, opened.as_ref().map(|p| p.0.as_str())).await?;
+        let (account, made) = tokio::time::timeout(
+            acme::ORDER_TIMEOUT,
+            acme::account(settings, opened.as_ref().map(|p| p.0.as_str())),
+        )
+        .await
+        .unwrap_or(Err(AcmeError::Timeout(acme::ORDER_TIMEOUT.as_secs())))?;
         if let Some(json) = made {
             let sealed = state.keyring.seal(&context, json.as_bytes());
             state
                 .store
                 .put_acme_account(&settings.directory, &sealed, state.clock.now_ms())
                 .await
-                .map_err(|e| AcmeError::Account(e.to_string()))?;
+                .map_err(account_error)?;
         }
         self.account = Some(account.clone());
         Ok(account)
@@ -164,16 +172,17 @@ impl Task {
         services: &[ServiceRef],
     ) -> Result<(), TaskError> {
         let started = state.clock.now_ms();
+        let Some(row) = state.store.cert(host).await? else {
+            return Ok(());
+        };
+        let lease = started + plan::backoff(row.failures + 1);
         if !state
             .store
-            .begin_cert_order(host, generation, started)
+            .begin_cert_order(host, generation, started, lease)
             .await?
         {
             return Ok(());
         }
-        let Some(row) = state.store.cert(host).await? else {
-            return Ok(());
-        };
         let renewal = row.chain_pem.is_some();
         let result = match self.account(state, settings).await {
             Ok(account) => {
@@ -237,7 +246,12 @@ impl Task {
             return Ok(());
         };
         let asked = match self.account(state, settings).await {
-            Ok(account) => acme::renewal_info(&account, &chain, now).await,
+            Ok(account) => tokio::time::timeout(
+                acme::ORDER_TIMEOUT,
+                acme::renewal_info(&account, &chain, now),
+            )
+            .await
+            .unwrap_or(Err(AcmeError::Timeout(acme::ORDER_TIMEOUT.as_secs()))),
             Err(e) => Err(e),
         };
         match asked {
@@ -259,6 +273,13 @@ impl Task {
         }
         Ok(())
     }
+}
+
+/// Why the account cannot be used goes to the log; team members read that an
+/// admin should look (store and key errors are Berth's internals).
+fn account_error(e: impl std::fmt::Display) -> AcmeError {
+    tracing::error!(error = %e, "Berth's ACME account cannot be read or kept");
+    AcmeError::Account("an admin finds why in Berth's log".into())
 }
 
 /// Checks what the CA sent for the host and seals its key for `generation`.

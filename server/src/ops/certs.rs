@@ -280,7 +280,21 @@ pub async fn renew(state: &AppState, ctx: &Ctx, typed: &str) -> Result<Certifica
                 "this Berth orders no certificates (started with --acme-directory off)".into(),
             ));
         }
-        state.store.retry_cert(&host, clock::now_ms()).await?;
+        // The CA's limits are per account, shared by every team: a person may
+        // hurry a failed order, not order valid certificates over and over.
+        let now = clock::now_ms();
+        if matches!(row.state, CertState::Valid | CertState::Renewing) {
+            return Err(OpsError::Conflict(format!(
+                "the certificate for {host} is {}: Berth renews it in time by itself",
+                row.state
+            )));
+        }
+        if row.last_attempt.is_some_and(|t| now - t < 60_000) {
+            return Err(OpsError::Conflict(format!(
+                "the certificate for {host} was ordered less than a minute ago; wait for the outcome"
+            )));
+        }
+        state.store.retry_cert(&host, now).await?;
         state.certs.wake.notify_one();
         find(state, ctx.principal()?, &host).await
     })

@@ -111,18 +111,22 @@ impl Store {
     }
 
     /// An order (or renewal) begins: `ordering` for a host without a certificate,
-    /// `renewing` for one that has one. False when the row moved meanwhile.
+    /// `renewing` for one that has one; the next attempt is set to `lease` first,
+    /// so a Berth that stops mid-order does not order again at once when it starts.
+    /// False when the row moved meanwhile.
     pub async fn begin_cert_order(
         &self,
         host: &str,
         generation: i64,
         now: i64,
+        lease: i64,
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE certificates SET state = CASE WHEN chain_pem IS NULL THEN 'ordering' ELSE 'renewing' END, \
-             last_attempt = ?, updated_at = ? WHERE host = ? AND generation = ? AND source = 'acme'",
+             last_attempt = ?, next_attempt = ?, updated_at = ? WHERE host = ? AND generation = ? AND source = 'acme'",
         )
         .bind(now)
+        .bind(lease)
         .bind(now)
         .bind(host)
         .bind(generation)
