@@ -78,6 +78,10 @@ pub struct Config {
     /// the certificate of the name it asks for (SNI).
     #[arg(long, env = "BERTH_PROXY_TLS_LISTEN", default_value = "0.0.0.0:8443")]
     pub proxy_tls_listen: ProxyListen,
+    /// The port clients reach the HTTPS listener at, when it is not the listener's
+    /// own (443 forwarded to 8443): redirects to HTTPS name it.
+    #[arg(long, env = "BERTH_PROXY_HTTPS_PUBLIC_PORT")]
+    pub proxy_https_public_port: Option<std::num::NonZeroU16>,
 
     /// The ACME CA that certificates of `https` routes are ordered from (its
     /// directory URL), or `off`: none are ordered, uploaded ones are still served.

@@ -178,12 +178,13 @@ pub async fn build(
         limits: config.proxy_limits(),
         upstream_timeout: config.proxy_timeout,
         drain_timeout: config.drain_timeout,
+        https: config.proxy_tls_listen != config::ProxyListen::Off,
+        https_public_port: config.proxy_https_public_port.map(u16::from),
         ..Default::default()
     }));
     state.certs = std::sync::Arc::new(certs::Certs::new(config.acme()));
     // What was stored is served from the first connection on.
-    let rows = state.store.list_certs().await?;
-    certs::task::reload(&state, &rows, state.clock.now_ms()).await;
+    certs::task::reload(&state).await?;
     ops::hosts::load(&state)
         .await
         .map_err(|e| StartError::Hosts(e.to_string()))?;

@@ -6,6 +6,8 @@
 //! change is audited.
 
 mod common;
+#[path = "certs_api/routes.rs"]
+mod routes;
 
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -83,7 +85,12 @@ struct World {
 
 impl World {
     async fn new() -> World {
-        let t = TestState::new(&[]).await;
+        World::with(|_| {}).await
+    }
+
+    /// [`World::new`] with Berth's configuration changed by `tweak`.
+    async fn with(tweak: impl FnOnce(&mut server::config::Config)) -> World {
+        let t = TestState::with_config(&[], tweak).await;
         let web = t.add_team("web").await;
         t.state
             .store

@@ -471,3 +471,98 @@ async fn an_export_of_many_routes_passes_nginx_t() {
         String::from_utf8_lossy(&out.stderr)
     );
 }
+
+/// A self-signed certificate for `host`, as the proxy serves it.
+fn certified(host: &str) -> Arc<rustls::sign::CertifiedKey> {
+    let key = rcgen::KeyPair::generate().unwrap();
+    let cert = rcgen::CertificateParams::new(vec![host.to_string()])
+        .unwrap()
+        .self_signed(&key)
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64;
+    server::certs::pem::read(&cert.pem(), &key.serialize_pem(), host, now)
+        .unwrap()
+        .key
+}
+
+#[tokio::test]
+async fn plain_http_is_redirected_only_once_the_host_has_a_certificate() {
+    let echo = backend(Kind::Echo).await;
+    let mut shop = route(
+        "shop",
+        "shop.localhost",
+        "/",
+        false,
+        std::slice::from_ref(&echo),
+    );
+    shop.redirect = true;
+    let (p, port, _t) = proxy(vec![shop], Settings::default()).await;
+    let certs = Arc::new(server::certs::Certs::new(None));
+    p.set_certs(certs.clone());
+    p.set_tls_listen("127.0.0.1:8443".into());
+
+    // No certificate yet: a redirect would lead to a failed handshake.
+    let (status, _, _) = request(port, &get("shop.localhost", "/a?b=1", "")).await;
+    assert_eq!(
+        status, 200,
+        "served over plain HTTP until a certificate comes"
+    );
+
+    let mut served = std::collections::HashMap::new();
+    served.insert("shop.localhost".to_string(), certified("shop.localhost"));
+    certs.serve(served);
+    let (status, head, _) = request(port, &get("shop.localhost", "/a?b=1", "")).await;
+    assert_eq!(status, 308, "{head}");
+    assert!(
+        head.to_ascii_lowercase()
+            .contains("location: https://shop.localhost:8443/a?b=1"),
+        "{head}"
+    );
+
+    // The certificate gone (deleted, or ended): plain HTTP again.
+    certs.serve(Default::default());
+    let (status, _, _) = request(port, &get("shop.localhost", "/a", "")).await;
+    assert_eq!(status, 200);
+}
+
+#[tokio::test]
+async fn an_http01_token_is_answered_on_its_own_host_only() {
+    let echo = backend(Kind::Echo).await;
+    let (p, port, _t) = proxy(
+        vec![
+            route(
+                "shop",
+                "shop.localhost",
+                "/",
+                false,
+                std::slice::from_ref(&echo),
+            ),
+            route(
+                "blog",
+                "blog.localhost",
+                "/",
+                false,
+                std::slice::from_ref(&echo),
+            ),
+        ],
+        Settings::default(),
+    )
+    .await;
+    let certs = Arc::new(server::certs::Certs::new(None));
+    p.set_certs(certs.clone());
+    certs
+        .challenges
+        .put("shop.localhost", "tok-1", "tok-1.thumb");
+
+    let path = "/.well-known/acme-challenge/tok-1";
+    let (status, _, body) = request(port, &get("shop.localhost", path, "")).await;
+    assert_eq!((status, body.as_str()), (200, "tok-1.thumb"));
+    // Another host's request for the token goes on to its replicas as any other.
+    let (status, head, body) = request(port, &get("blog.localhost", path, "")).await;
+    assert_eq!(status, 200);
+    assert!(head.to_ascii_lowercase().contains("x-backend"), "{head}");
+    assert!(!body.contains("tok-1.thumb"), "{body}");
+}

@@ -465,7 +465,7 @@ fn RoutesForm(
                 }}
                 "one per line, " <code>"HOST[/PREFIX]"</code> " or " <code>"/PREFIX"</code>
                 ", then " <code>"strip"</code> " to remove the prefix. Hosts lie in the team's domains (Teams page) and may start with " <code>"*."</code> ". "
-                <code>"https"</code> " orders a certificate from ACME for the host (" <A href="/certificates">"Certificates"</A> ") and " <code>"redirect"</code> " sends plain HTTP to HTTPS. No replica moves."
+                <code>"https"</code> " orders a certificate from ACME for the host (" <A href="/certificates">"Certificates"</A> ") and " <code>"redirect"</code> " sends plain HTTP to HTTPS once the host has a certificate. No replica moves."
             </p>
             <form class="form form-row" aria-label="Routes" novalidate on:submit=submit>
                 <label class="field field-wide">

@@ -49,7 +49,7 @@ pub async fn upload(
 
 /// Forgets a certificate; one a route still asks ACME for is ordered anew.
 #[utoipa::path(delete, path = "/api/v1/certificates/{host}", tag = "proxy", params(("host" = String, Path)),
-    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody)))]
+    responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn delete(
     State(state): State<AppState>,
     Caller(ctx): Caller,

@@ -200,11 +200,19 @@ async fn order_inner(
     tokens: &mut Vec<String>,
 ) -> Result<Ordered, AcmeError> {
     let ids = [Identifier::Dns(host.to_string())];
+    let with_replaces = replaces.is_some();
     let mut new = NewOrder::new(&ids);
     if let Some(id) = replaces {
         new = new.replaces(id);
     }
-    let mut order = account.new_order(&new).await?;
+    let mut order = match account.new_order(&new).await {
+        // The certificate was replaced by an order whose outcome Berth did not
+        // keep (it stopped mid-order): ordering without `replaces` is still right.
+        Err(instant_acme::Error::Api(p)) if with_replaces && already_replaced(&p) => {
+            account.new_order(&NewOrder::new(&ids)).await?
+        }
+        other => other?,
+    };
     let mut authzs = order.authorizations();
     while let Some(authz) = authzs.next().await {
         let mut authz = authz?;
@@ -214,7 +222,11 @@ async fn order_inner(
         let mut challenge = authz
             .challenge(ChallengeType::Http01)
             .ok_or_else(|| AcmeError::NoHttp01(host.to_string()))?;
-        challenges.put(&challenge.token, challenge.key_authorization().as_str());
+        challenges.put(
+            host,
+            &challenge.token,
+            challenge.key_authorization().as_str(),
+        );
         tokens.push(challenge.token.clone());
         challenge.set_ready().await?;
     }
@@ -233,6 +245,14 @@ async fn order_inner(
     let key_pem = order.finalize().await?;
     let chain_pem = order.poll_certificate(&retries).await?;
     Ok(Ordered { chain_pem, key_pem })
+}
+
+/// The CA's problem type for a `replaces` naming a certificate already replaced
+/// (RFC 9773 section 5).
+fn already_replaced(p: &Problem) -> bool {
+    p.r#type
+        .as_deref()
+        .is_some_and(|t| t == "urn:ietf:params:acme:error:alreadyReplaced")
 }
 
 fn validation(host: &str, p: &Problem) -> AcmeError {
@@ -291,4 +311,39 @@ pub fn identifier(chain_pem: &str) -> Option<CertificateIdentifier<'static>> {
     CertificateIdentifier::try_from(&leaf)
         .ok()
         .map(CertificateIdentifier::into_owned)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problem(json: &str) -> Problem {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn a_problem_reads_as_its_detail_and_kind() {
+        let p = problem(
+            r#"{"type":"urn:ietf:params:acme:error:rejectedIdentifier","detail":"forbidden by policy","status":400}"#,
+        );
+        assert_eq!(problem_text(&p), "forbidden by policy (rejectedIdentifier)");
+        assert_eq!(problem_text(&problem("{}")), "no reason given");
+    }
+
+    #[test]
+    fn only_the_already_replaced_type_drops_replaces() {
+        for (json, want) in [
+            (
+                r#"{"type":"urn:ietf:params:acme:error:alreadyReplaced"}"#,
+                true,
+            ),
+            (
+                r#"{"type":"urn:ietf:params:acme:error:malformed","detail":"alreadyReplaced"}"#,
+                false,
+            ),
+            ("{}", false),
+        ] {
+            assert_eq!(already_replaced(&problem(json)), want, "{json}");
+        }
+    }
 }

@@ -22,18 +22,27 @@ use tokio::sync::Notify;
 
 use crate::store::CertRow;
 
-/// The tokens of HTTP-01 challenges under way and their key authorizations.
+/// The HTTP-01 challenges under way: by token, the host the order is for and the
+/// key authorization. A token is answered on its own host only (the CA asks there;
+/// other names on the proxy have no business with it).
 #[derive(Debug, Default)]
-pub struct Challenges(Mutex<HashMap<String, String>>);
+pub struct Challenges(Mutex<HashMap<String, (String, String)>>);
 
 impl Challenges {
-    pub fn put(&self, token: &str, key_authorization: &str) {
-        self.lock()
-            .insert(token.to_string(), key_authorization.to_string());
+    pub fn put(&self, host: &str, token: &str, key_authorization: &str) {
+        self.lock().insert(
+            token.to_string(),
+            (host.to_ascii_lowercase(), key_authorization.to_string()),
+        );
     }
 
-    pub fn get(&self, token: &str) -> Option<String> {
-        self.lock().get(token).cloned()
+    /// The key authorization for a token asked for on `host`.
+    pub fn get(&self, host: &str, token: &str) -> Option<String> {
+        let map = self.lock();
+        let (for_host, answer) = map.get(token)?;
+        for_host
+            .eq_ignore_ascii_case(host.trim_end_matches('.'))
+            .then(|| answer.clone())
     }
 
     pub fn forget(&self, tokens: &[String]) {
@@ -43,7 +52,7 @@ impl Challenges {
         }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, String>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, String)>> {
         // A panic elsewhere while holding it leaves a map that is still whole.
         self.0.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -55,6 +64,11 @@ pub struct Certs {
     served: ArcSwap<HashMap<String, Arc<CertifiedKey>>>,
     /// Why a route's certificate cannot be had, by host (shown on its service).
     problems: ArcSwap<HashMap<String, String>>,
+    /// When each served certificate ends, and where it came from, by host.
+    ends: ArcSwap<HashMap<String, (i64, domain::wire::CertSource)>>,
+    /// Loads one at a time, each from the rows as they are when it starts: the
+    /// last load to finish is of the newest rows.
+    loading: tokio::sync::Mutex<()>,
     pub challenges: Challenges,
     /// Wakes the task (a route was saved, a person asked to retry).
     pub wake: Notify,
@@ -73,6 +87,8 @@ impl Certs {
         Certs {
             served: Default::default(),
             problems: Default::default(),
+            ends: Default::default(),
+            loading: Default::default(),
             challenges: Challenges::default(),
             wake: Notify::new(),
             acme,
@@ -81,12 +97,12 @@ impl Certs {
 
     /// The certificate for a host: its own, else a wildcard one label up.
     pub fn lookup(&self, host: &str) -> Option<Arc<CertifiedKey>> {
-        let served = self.served.load();
-        let host = host.trim_end_matches('.').to_ascii_lowercase();
-        served.get(&host).cloned().or_else(|| {
-            let (_, parent) = host.split_once('.')?;
-            served.get(&format!("*.{parent}")).cloned()
-        })
+        by_host(&self.served.load(), host).cloned()
+    }
+
+    /// When the certificate served for a host ends (ms), and where it came from.
+    pub fn served_until(&self, host: &str) -> Option<(i64, domain::wire::CertSource)> {
+        by_host(&self.ends.load(), host).copied()
     }
 
     /// Whether a host has a certificate to serve.
@@ -100,7 +116,8 @@ impl Certs {
     }
 
     /// Replaces what is served with the stored rows' certificates that open and
-    /// have not ended at `now` (ms); returns the hosts whose row could not be read.
+    /// have not ended at `now` (ms); returns the hosts whose row could not be read
+    /// (each is also a problem of its host: the rest are served all the same).
     pub fn load(
         &self,
         rows: &[CertRow],
@@ -108,6 +125,12 @@ impl Certs {
         now: i64,
     ) -> Vec<(String, String)> {
         let mut served = HashMap::new();
+        let mut ends = HashMap::new();
+        let mut problems: HashMap<String, String> = rows
+            .iter()
+            .filter(|r| r.state == domain::wire::CertState::Failed)
+            .filter_map(|r| Some((r.host.clone(), r.problem.clone()?)))
+            .collect();
         let mut bad = Vec::new();
         for r in rows {
             let (Some(chain), Some(sealed)) = (&r.chain_pem, &r.key) else {
@@ -123,24 +146,46 @@ impl Certs {
             match opened {
                 Ok(p) => {
                     served.insert(r.host.clone(), p.key);
+                    if let Some(end) = r.not_after {
+                        ends.insert(r.host.clone(), (end, r.source));
+                    }
                 }
-                Err(e) => bad.push((r.host.clone(), e)),
+                Err(e) => {
+                    // Why is Berth's (a key sealed with another secret key, a
+                    // damaged row): the log has it, the team reads what to do.
+                    problems.insert(r.host.clone(), UNREADABLE.to_string());
+                    bad.push((r.host.clone(), e));
+                }
             }
         }
-        let problems = rows
-            .iter()
-            .filter(|r| r.state == domain::wire::CertState::Failed)
-            .filter_map(|r| Some((r.host.clone(), r.problem.clone()?)))
-            .collect();
         self.serve(served);
+        self.ends.store(Arc::new(ends));
         self.problems.store(Arc::new(problems));
         bad
+    }
+
+    /// Holds loads off while one reads the rows and swaps what is served.
+    pub async fn loading(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.loading.lock().await
     }
 
     /// Serves exactly these certificates, by host (the benches give theirs).
     pub fn serve(&self, served: HashMap<String, Arc<CertifiedKey>>) {
         self.served.store(Arc::new(served));
     }
+}
+
+/// What a team reads of a stored certificate that cannot be served.
+pub const UNREADABLE: &str =
+    "the stored certificate cannot be read (an admin finds why in Berth's log); upload it again or delete it";
+
+/// A host's entry in a map by host: its own, else a wildcard one label up.
+fn by_host<'a, T>(map: &'a HashMap<String, T>, host: &str) -> Option<&'a T> {
+    let host = host.trim_end_matches('.').to_ascii_lowercase();
+    map.get(&host).or_else(|| {
+        let (_, parent) = host.split_once('.')?;
+        map.get(&format!("*.{parent}"))
+    })
 }
 
 /// The associated data a certificate's key is sealed with: bound to its host and

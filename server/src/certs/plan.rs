@@ -2,7 +2,12 @@
 //! the hosts routes want, at `now` (pure). A host without a row gets one; an ACME
 //! certificate is ordered when it has none, renewed at two thirds of its life or
 //! when the CA's renewal information (ARI) says, and a failed order waits out its
-//! back-off. Nothing is planned when every certificate is current.
+//! back-off. A row no route wants any more is left to serve until it ends, then
+//! forgotten; one whose host a route of another team now wants follows it. Orders
+//! share the account's budget. Nothing is planned when every certificate is
+//! current.
+
+use std::collections::VecDeque;
 
 use domain::wire::{CertSource, CertState};
 
@@ -14,6 +19,10 @@ pub const BACKOFF_MS: i64 = 5 * 60 * 1000;
 pub const BACKOFF_MAX_MS: i64 = 24 * 60 * 60 * 1000;
 /// How often the CA's renewal information is asked at most.
 pub const ARI_MIN_MS: i64 = 60 * 60 * 1000;
+/// Orders in any hour, for every team together: Let's Encrypt allows an account
+/// 300 new orders in 3 hours; a third of that leaves room for a restart's retries.
+pub const ORDERS_PER_HOUR: usize = 100;
+const HOUR_MS: i64 = 60 * 60 * 1000;
 
 /// A host an ACME route wants, and the team of its service.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -31,6 +40,40 @@ pub enum Step {
     Order { host: String, generation: i64 },
     /// Ask the CA's renewal information for the row's certificate.
     AskAri { host: String, generation: i64 },
+    /// The row's host is now routed by another team's service: the row is theirs.
+    Reown {
+        host: String,
+        generation: i64,
+        team_id: i64,
+    },
+    /// No route wants the row and it serves nothing (none yet, or ended).
+    Forget { host: String, generation: i64 },
+}
+
+/// The orders started in the last hour: no more than [`ORDERS_PER_HOUR`].
+#[derive(Debug, Default)]
+pub struct OrderBudget(VecDeque<i64>);
+
+impl OrderBudget {
+    /// Takes one order at `now`; false when the hour's are spent.
+    pub fn take(&mut self, now: i64) -> bool {
+        while self.0.front().is_some_and(|&t| t <= now - HOUR_MS) {
+            self.0.pop_front();
+        }
+        if self.0.len() >= ORDERS_PER_HOUR {
+            return false;
+        }
+        self.0.push_back(now);
+        true
+    }
+
+    /// When the next order may start (the oldest one leaves the hour).
+    pub fn free_at(&self) -> Option<i64> {
+        if self.0.len() < ORDERS_PER_HOUR {
+            return None;
+        }
+        self.0.front().map(|t| t + HOUR_MS)
+    }
 }
 
 /// The steps, and when to look again when nothing is due before.
@@ -80,7 +123,20 @@ pub fn plan(rows: &[CertRow], wanted: &[Wanted], ari: bool, now: i64) -> Plan {
     }
     for row in rows {
         // Kept and served while valid, but ordered only while a route wants it.
-        if !wanted.iter().any(|w| w.host == row.host) {
+        let Some(w) = wanted.iter().find(|w| w.host == row.host) else {
+            if let Some(step) = unwanted(row, now) {
+                steps.push(step);
+            } else if let (CertSource::Acme, Some(end)) = (row.source, row.not_after) {
+                wake(end);
+            }
+            continue;
+        };
+        if row.source == CertSource::Acme && row.team_id != Some(w.team_id) {
+            steps.push(Step::Reown {
+                host: row.host.clone(),
+                generation: row.generation,
+                team_id: w.team_id,
+            });
             continue;
         }
         let Some(at) = due(row) else { continue };
@@ -104,6 +160,15 @@ pub fn plan(rows: &[CertRow], wanted: &[Wanted], ari: bool, now: i64) -> Plan {
     }
     out.steps = steps;
     out
+}
+
+/// What becomes of an ACME row no route wants: forgotten once it serves nothing.
+fn unwanted(row: &CertRow, now: i64) -> Option<Step> {
+    let serves = row.chain_pem.is_some() && row.not_after.is_some_and(|t| t > now);
+    (row.source == CertSource::Acme && !serves).then(|| Step::Forget {
+        host: row.host.clone(),
+        generation: row.generation,
+    })
 }
 
 fn out_wake(slot: &mut Option<i64>, t: i64) {
@@ -225,6 +290,37 @@ mod tests {
                 vec![],
             ),
             (
+                "no route wants it and it serves nothing: forgotten",
+                vec![
+                    row("never.example.com", CertState::Failed, None),
+                    row("ended.example.com", CertState::Valid, Some(91 * DAY)),
+                ],
+                vec![],
+                vec![
+                    Step::Forget {
+                        host: "never.example.com".into(),
+                        generation: 3,
+                    },
+                    Step::Forget {
+                        host: "ended.example.com".into(),
+                        generation: 3,
+                    },
+                ],
+            ),
+            (
+                "another team's route wants the host now: the row follows",
+                vec![row("a.example.com", CertState::Valid, Some(DAY))],
+                vec![Wanted {
+                    host: "a.example.com".into(),
+                    team_id: 2,
+                }],
+                vec![Step::Reown {
+                    host: "a.example.com".into(),
+                    generation: 3,
+                    team_id: 2,
+                }],
+            ),
+            (
                 "an uploaded certificate is its owner's",
                 vec![uploaded],
                 vec![wanted("up.example.com")],
@@ -259,6 +355,27 @@ mod tests {
                 }
             ]
         );
+    }
+
+    #[test]
+    fn orders_keep_to_the_hours_budget() {
+        let mut b = OrderBudget::default();
+        for i in 0..ORDERS_PER_HOUR as i64 {
+            assert!(b.take(NOW + i), "order {i}");
+        }
+        assert!(!b.take(NOW + 1000), "the hour's orders are spent");
+        assert_eq!(b.free_at(), Some(NOW + HOUR_MS));
+        assert!(!b.take(NOW + HOUR_MS - 1));
+        assert!(b.take(NOW + HOUR_MS), "the first one left the hour");
+        assert_eq!(b.free_at(), Some(NOW + 1 + HOUR_MS));
+    }
+
+    #[test]
+    fn an_unwanted_row_wakes_the_task_when_it_ends() {
+        let rows = [row("old.example.com", CertState::Valid, Some(DAY))];
+        let p = plan(&rows, &[], false, NOW);
+        assert_eq!(p.wake_at, Some(NOW - DAY + 90 * DAY));
+        assert!(p.steps.is_empty());
     }
 
     #[test]

@@ -32,6 +32,8 @@ struct Task {
     account: Option<Account>,
     /// Whether the CA has renewal information: unknown until asked once.
     ari: Option<bool>,
+    /// The account's orders in the last hour, every team's together.
+    budget: plan::OrderBudget,
 }
 
 /// Runs until the token is cancelled.
@@ -84,7 +86,7 @@ impl Task {
         let now = state.clock.now_ms();
         let rows = state.store.list_certs().await?;
         let Some(settings) = state.certs.acme.clone() else {
-            reload(state, &rows, now).await;
+            reload(state).await?;
             return Ok(None);
         };
         let by_host = wanted(state).await?;
@@ -96,7 +98,7 @@ impl Task {
             })
             .collect();
         let plan = plan::plan(&rows, &wanted, self.ari != Some(false), now);
-        let mut again = false;
+        let (mut again, mut spent) = (false, None);
         for step in plan.steps {
             match step {
                 Step::Want(w) => {
@@ -104,21 +106,40 @@ impl Task {
                     again = true;
                 }
                 Step::Order { host, generation } => {
+                    if !self.budget.take(now) {
+                        tracing::warn!(host, "the hour's ACME orders are spent; ordering later");
+                        spent = self.budget.free_at();
+                        break;
+                    }
                     let services = by_host.get(&host).map(|(_, s)| s.as_slice()).unwrap_or(&[]);
                     self.order(state, &settings, &host, generation, services)
                         .await?;
                     again = true;
+                }
+                Step::Reown {
+                    host,
+                    generation,
+                    team_id,
+                } => {
+                    state
+                        .store
+                        .reown_acme_cert(&host, generation, team_id, now)
+                        .await?;
+                    again = true;
+                }
+                Step::Forget { host, generation } => {
+                    state.store.forget_acme_cert(&host, generation).await?;
                 }
                 Step::AskAri { host, generation } => {
                     self.ask_ari(state, &settings, &host, generation).await?;
                 }
             }
         }
-        if again {
+        if again && spent.is_none() {
             return Ok(Some(now));
         }
-        reload(state, &rows, now).await;
-        Ok(plan.wake_at)
+        reload(state).await?;
+        Ok([plan.wake_at, spent].into_iter().flatten().min())
     }
 
     async fn account(
@@ -229,8 +250,7 @@ impl Task {
                 }
             }
         }
-        let rows = state.store.list_certs().await?;
-        reload(state, &rows, now).await;
+        reload(state).await?;
         Ok(())
     }
 
@@ -304,11 +324,17 @@ fn seal(
     })
 }
 
-/// Swaps what the proxy serves for the stored certificates.
-pub async fn reload(state: &AppState, rows: &[crate::store::CertRow], now: i64) {
-    for (host, why) in state.certs.load(rows, &state.keyring, now) {
+/// Swaps what the proxy serves for the stored certificates as they are now.
+pub async fn reload(state: &AppState) -> Result<(), StoreError> {
+    let _one_at_a_time = state.certs.loading().await;
+    let rows = state.store.list_certs().await?;
+    for (host, why) in state
+        .certs
+        .load(&rows, &state.keyring, state.clock.now_ms())
+    {
         tracing::error!(host, "a stored certificate cannot be served: {why}");
     }
+    Ok(())
 }
 
 /// Tells the services that route a host (or the log, when none does).

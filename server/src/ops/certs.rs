@@ -227,13 +227,46 @@ async fn owner(
         }
     };
     if let Some(row) = state.store.cert(host).await? {
-        if row.team_id != team_id && !ctx.principal()?.is_admin() {
+        // A host whose domain passed to this team takes this team's certificate
+        // (one an admin uploaded for every team stays the admins').
+        let moved = row.team_id.is_some()
+            && team_id.is_some()
+            && domain_team(state, host).await? == team_id;
+        if row.team_id != team_id && !moved && !ctx.principal()?.is_admin() {
             return Err(OpsError::Conflict(format!(
                 "the certificate for {host} belongs to another team; an admin may replace it"
             )));
         }
     }
     Ok(team_id)
+}
+
+/// The team whose domains hold a host, if one's do.
+async fn domain_team(state: &AppState, host: &str) -> Result<Option<i64>, OpsError> {
+    Ok(state
+        .store
+        .list_domains()
+        .await?
+        .iter()
+        .find(|d| validate::domains_overlap(&d.domain, host))
+        .map(|d| d.team_id))
+}
+
+/// The services whose routes ask ACME for a host's certificate.
+async fn acme_routes(state: &AppState, host: &str) -> Result<Vec<String>, OpsError> {
+    Ok(state
+        .store
+        .list_services()
+        .await?
+        .into_iter()
+        .filter(|s| {
+            s.proxy
+                .routes
+                .iter()
+                .any(|r| r.acme && r.host.as_deref() == Some(host))
+        })
+        .map(|s| s.name)
+        .collect())
 }
 
 /// The caller may change a host's certificate: its team's operators, or admins.
@@ -249,14 +282,32 @@ async fn changeable(state: &AppState, ctx: &Ctx, host: &str) -> Result<CertRow, 
         Some(t) => ctx.allowed(Action::WriteServices(t))?,
         None => ctx.allowed(Action::ManageHosts)?,
     };
+    // A team whose domain for the host passed to another team no longer changes
+    // what that team's routes are served with.
+    if let Some(t) = row.team_id.filter(|_| !p.is_admin()) {
+        if domain_team(state, host).await?.is_some_and(|now| now != t) {
+            return Err(OpsError::Conflict(format!(
+                "{host} is in another team's domains now; that team or an admin may change its certificate"
+            )));
+        }
+    }
     Ok(row)
 }
 
-/// Forgets a certificate. An ACME one a route still asks for is ordered anew.
+/// Forgets a certificate (an ACME one only once no route asks for it).
 pub async fn delete(state: &AppState, ctx: &Ctx, typed: &str) -> Result<(), OpsError> {
     audited(state, ctx, "certificate.delete", &target(typed), async {
         let host = host_of(typed)?;
-        changeable(state, ctx, &host).await?;
+        let row = changeable(state, ctx, &host).await?;
+        // Deleted, it would be ordered again at once: past its back-off, and past
+        // the CA's limits when done over and over.
+        let routes = acme_routes(state, &host).await?;
+        if row.source == CertSource::Acme && !routes.is_empty() {
+            return Err(OpsError::Conflict(format!(
+                "routes of {} still ask for a certificate for {host}; drop https from them first (Order again retries a failed one)",
+                routes.join(", ")
+            )));
+        }
         state.store.delete_cert(&host).await?;
         reload(state).await?;
         state.certs.wake.notify_one();
@@ -279,6 +330,11 @@ pub async fn renew(state: &AppState, ctx: &Ctx, typed: &str) -> Result<Certifica
             return Err(OpsError::Conflict(
                 "this Berth orders no certificates (started with --acme-directory off)".into(),
             ));
+        }
+        if acme_routes(state, &host).await?.is_empty() {
+            return Err(OpsError::Conflict(format!(
+                "no route asks for a certificate for {host} any more; it is served until it ends"
+            )));
         }
         // The CA's limits are per account, shared by every team: a person may
         // hurry a failed order, not order valid certificates over and over.
@@ -313,9 +369,7 @@ async fn find(state: &AppState, p: &Principal, host: &str) -> Result<Certificate
 }
 
 async fn reload(state: &AppState) -> Result<(), OpsError> {
-    let rows = state.store.list_certs().await?;
-    certs::task::reload(state, &rows, clock::now_ms()).await;
-    Ok(())
+    Ok(certs::task::reload(state).await?)
 }
 
 /// `berth_certificate_expiry_seconds`: seconds until each certificate the caller

@@ -52,6 +52,11 @@ pub struct Settings {
     pub drain_timeout: Duration,
     /// How long a replica that refused connections is passed over.
     pub eject_for: Duration,
+    /// Whether Berth serves HTTPS (`--proxy-tls-listen` is not `off`): routes may
+    /// ask for it only then.
+    pub https: bool,
+    /// The port clients reach HTTPS at, when not the listener's (redirects).
+    pub https_public_port: Option<u16>,
 }
 
 impl Default for Settings {
@@ -64,6 +69,8 @@ impl Default for Settings {
             connect_timeout: Duration::from_secs(2),
             drain_timeout: Duration::from_secs(10),
             eject_for: Duration::from_secs(5),
+            https: false,
+            https_public_port: None,
         }
     }
 }
@@ -162,7 +169,8 @@ impl Proxy {
         self.tls_listen.lock().expect("proxy lock").clone()
     }
 
-    pub(crate) fn set_tls_listen(&self, addr: String) {
+    /// Where the HTTPS listener is (redirects go to its port).
+    pub fn set_tls_listen(&self, addr: String) {
         *self.tls_listen.lock().expect("proxy lock") = Some(addr);
     }
 

@@ -280,9 +280,9 @@ fn routed<'t>(
 }
 
 /// The key authorization of an HTTP-01 challenge under way, as ACME asks for it.
-fn challenge_answer(p: &Proxy, path: &str) -> Option<Response<Body>> {
+fn challenge_answer(p: &Proxy, host: &str, path: &str) -> Option<Response<Body>> {
     let token = path.strip_prefix(CHALLENGE_PATH)?;
-    let answer = p.certs()?.challenges.get(token)?;
+    let answer = p.certs()?.challenges.get(host, token)?;
     let mut r = Response::new(Body::from(answer));
     r.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -291,13 +291,23 @@ fn challenge_answer(p: &Proxy, path: &str) -> Option<Response<Body>> {
     Some(r)
 }
 
+/// Whether the HTTPS listener is on and has a certificate for the host.
+fn can_serve_https(p: &Proxy, host: &str) -> bool {
+    p.tls_listen().is_some() && p.certs().is_some_and(|c| c.serves(host))
+}
+
 /// A permanent redirect (308: the method and body stay) to the same URL over
-/// HTTPS, on the proxy's HTTPS port.
+/// HTTPS, on the port clients reach it at (`--proxy-https-public-port`, else the
+/// HTTPS listener's).
 fn to_https(p: &Proxy, host: &str, uri: &Uri) -> Response<Body> {
     let port = p
-        .tls_listen()
-        .and_then(|a| a.parse::<SocketAddr>().ok())
-        .map(|a| a.port())
+        .settings
+        .https_public_port
+        .or_else(|| {
+            p.tls_listen()
+                .and_then(|a| a.parse::<SocketAddr>().ok())
+                .map(|a| a.port())
+        })
         .filter(|&port| port != 443)
         .map(|port| format!(":{port}"))
         .unwrap_or_default();
@@ -332,15 +342,22 @@ async fn handle(f: Arc<Forwarder>, peer: SocketAddr, mut req: Request<Body>) -> 
     let path = req.uri().path().to_string();
     let query = req.uri().query().map(str::to_string);
     if !f.tls {
-        if let Some(r) = challenge_answer(p, &path) {
+        if let Some(r) = challenge_answer(p, &host, &path) {
             return r;
         }
     }
     // 404 and 503 need no body: answered before one is read.
     match routed(p, &p.table(), &host, &path) {
         Err(r) => return *r,
-        // Challenges of the replicas' own ACME clients pass on unredirected.
-        Ok(m) if m.route.redirect && !f.tls && !path.starts_with(CHALLENGE_PATH) => {
+        // Challenges of the replicas' own ACME clients pass on unredirected; and
+        // only a host the HTTPS listener can serve is sent there (until its first
+        // certificate comes, or after one ends, plain HTTP is served as it is).
+        Ok(m)
+            if m.route.redirect
+                && !f.tls
+                && !path.starts_with(CHALLENGE_PATH)
+                && can_serve_https(p, &host) =>
+        {
             return to_https(p, &host, req.uri());
         }
         Ok(_) => {}

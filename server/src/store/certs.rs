@@ -268,6 +268,42 @@ impl Store {
             == 1)
     }
 
+    /// An ACME row no route wants, serving nothing, is forgotten. False when the
+    /// row moved meanwhile.
+    pub async fn forget_acme_cert(&self, host: &str, generation: i64) -> Result<bool, StoreError> {
+        Ok(sqlx::query(
+            "DELETE FROM certificates WHERE host = ? AND generation = ? AND source = 'acme'",
+        )
+        .bind(host)
+        .bind(generation)
+        .execute(&self.pool)
+        .await?
+        .rows_affected()
+            == 1)
+    }
+
+    /// An ACME row passes to the team whose service routes its host now.
+    pub async fn reown_acme_cert(
+        &self,
+        host: &str,
+        generation: i64,
+        team_id: i64,
+        now: i64,
+    ) -> Result<bool, StoreError> {
+        Ok(sqlx::query(
+            "UPDATE certificates SET team_id = ?, updated_at = ? \
+             WHERE host = ? AND generation = ? AND source = 'acme'",
+        )
+        .bind(team_id)
+        .bind(now)
+        .bind(host)
+        .bind(generation)
+        .execute(&self.pool)
+        .await?
+        .rows_affected()
+            == 1)
+    }
+
     /// Tries a failed ACME order again now (a person asked).
     pub async fn retry_cert(&self, host: &str, now: i64) -> Result<bool, StoreError> {
         Ok(sqlx::query(

@@ -46,6 +46,12 @@ pub(super) async fn check_routes(
     let domains = state.store.list_domains().await?;
     let default = &state.proxy.settings.domain;
     for r in &proxy.routes {
+        if (r.acme || r.redirect_https) && !state.proxy.settings.https {
+            return Err(OpsError::Invalid(format!(
+                "the route {} asks for HTTPS, but this Berth serves none (started with --proxy-tls-listen off); drop https and redirect from the route",
+                validate::format_route(r)
+            )));
+        }
         if r.acme && state.certs.acme.is_none() {
             return Err(OpsError::Invalid(format!(
                 "the route {} asks for a certificate from ACME, but this Berth orders none (started with --acme-directory off); upload a certificate on the Certificates page and drop https from the route",
@@ -83,6 +89,43 @@ pub(super) async fn check_routes(
                 "team {team} has no domain for {host}; an admin gives teams their domains on the Teams page"
             )));
         }
+    }
+    acme_hosts_within_limit(state, team_id, team, service, proxy).await
+}
+
+/// The most hosts one team's routes may ask ACME certificates for: the CA's
+/// limits are on Berth's one account, which every team shares.
+pub const ACME_HOSTS_PER_TEAM: usize = 100;
+
+async fn acme_hosts_within_limit(
+    state: &AppState,
+    team_id: i64,
+    team: &str,
+    service: &str,
+    proxy: &ProxyConfig,
+) -> Result<(), OpsError> {
+    let acme_hosts = |c: &ProxyConfig| -> Vec<String> {
+        c.routes
+            .iter()
+            .filter(|r| r.acme)
+            .filter_map(|r| r.host.clone())
+            .collect()
+    };
+    let mine = acme_hosts(proxy);
+    if mine.is_empty() {
+        return Ok(());
+    }
+    let mut hosts: HashSet<String> = mine.into_iter().collect();
+    for s in state.store.list_services().await? {
+        if s.team_id == team_id && s.name != service {
+            hosts.extend(acme_hosts(&s.proxy));
+        }
+    }
+    if hosts.len() > ACME_HOSTS_PER_TEAM {
+        return Err(OpsError::Invalid(format!(
+            "team {team}'s routes would ask the CA for {} certificates, and a team may ask for at most {ACME_HOSTS_PER_TEAM} (the CA's limits are shared by every team); upload a wildcard certificate for many names",
+            hosts.len()
+        )));
     }
     Ok(())
 }

@@ -66,18 +66,51 @@ pub fn view(state: &AppState, row: &ServiceRow, rollout: Option<&RolloutRow>) ->
     }
 }
 
-/// Why a route's certificate cannot be had (the service is still served over
+/// Why a route's HTTPS is not what it asks for (the service is still served over
 /// plain HTTP, and over HTTPS while an older certificate lasts).
 fn certificate_problems<'a>(
     state: &'a AppState,
     row: &'a ServiceRow,
 ) -> impl Iterator<Item = String> + 'a {
+    let now = crate::clock::now_ms();
+    let mut seen = HashSet::new();
     row.proxy
         .routes
         .iter()
-        .filter(|r| r.acme)
-        .filter_map(|r| r.host.as_deref())
-        .filter_map(|h| Some(format!("HTTPS for {h}: {}", state.certs.problem(h)?)))
+        .filter(|r| r.acme || r.redirect_https)
+        .filter_map(|r| Some((r, r.host.as_deref()?)))
+        .filter(move |(_, h)| seen.insert(*h))
+        .filter_map(move |(r, h)| {
+            let why = https_problem(state, h, r.acme, now)?;
+            Some(format!("HTTPS for {h}: {why}"))
+        })
+}
+
+/// Within this long of its end, an uploaded certificate is a problem to see.
+const ENDS_SOON_MS: i64 = 14 * 24 * 3600 * 1000;
+
+fn https_problem(state: &AppState, host: &str, acme: bool, now: i64) -> Option<String> {
+    let certs = &state.certs;
+    if let Some(p) = certs.problem(host) {
+        return Some(p);
+    }
+    if acme && certs.acme.is_none() {
+        return Some(
+            "this Berth orders no certificates (started with --acme-directory off); upload one on the Certificates page"
+                .into(),
+        );
+    }
+    match certs.served_until(host) {
+        None if !acme => Some(
+            "there is no certificate for it; upload one on the Certificates page (until then it is served over plain HTTP only)"
+                .into(),
+        ),
+        Some((end, domain::wire::CertSource::Uploaded)) if end - now < ENDS_SOON_MS => Some(format!(
+            "its uploaded certificate ends on {}; upload a new one",
+            domain::format::utc_datetime(end)
+        )),
+        _ => None,
+    }
 }
 
 /// A problem in words; a replica no host takes, for which a pool is making a
