@@ -29,11 +29,11 @@ deps:
 # A failed build ends with the compiler's own error and the machine's disk and
 # memory, not with cargo-leptos' backtrace (CI shows the last lines of a failure).
 build:
-	@mkdir -p target; RUST_BACKTRACE=0 cargo leptos build 2>&1 | tee target/build.log; status=$${PIPESTATUS[0]}; \
+	@mkdir -p target; RUST_BACKTRACE=0 CARGO_TERM_COLOR=never cargo leptos build 2>&1 | tee target/build.log; status=$${PIPESTATUS[0]}; \
 	  if [ $$status -ne 0 ]; then \
 	    echo "build: cargo leptos build failed ($$status); the errors:" >&2; \
 	    grep -E -A6 '^(error|warning: build failed)|panicked|Killed|No space' target/build.log | tail -40 >&2; \
-	    df -h . /tmp >&2; free -g >&2; exit $$status; \
+	    df -h . /tmp >&2; free -h >&2; exit $$status; \
 	  fi
 
 release:

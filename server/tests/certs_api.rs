@@ -1,9 +1,10 @@
 //! The certificates API through the router, with ACME off (as the tests' Berth
-//! runs): an uploaded certificate is listed with its issuer, names and expiry and
+//! runs) unless a test turns it on towards an address nothing answers (no
+//! certificate task runs here): an uploaded certificate is listed with its issuer, names and expiry and
 //! served for its host (a wildcard for one label under it), its key never shown
 //! back; bad uploads are 422 in words; delete and renew; a route asking ACME for
 //! a certificate is refused; `/metrics` shows each certificate's expiry; every
-//! change is audited.
+//! change is audited. `certs_api/routes.rs`: certificates and the routes using them.
 
 mod common;
 #[path = "certs_api/routes.rs"]

@@ -566,3 +566,36 @@ async fn an_http01_token_is_answered_on_its_own_host_only() {
     assert!(head.to_ascii_lowercase().contains("x-backend"), "{head}");
     assert!(!body.contains("tok-1.thumb"), "{body}");
 }
+
+#[tokio::test]
+async fn a_redirect_names_the_public_https_port() {
+    let echo = backend(Kind::Echo).await;
+    let mut shop = route(
+        "shop",
+        "shop.localhost",
+        "/",
+        false,
+        std::slice::from_ref(&echo),
+    );
+    shop.redirect = true;
+    for (public, location) in [
+        (Some(443), "location: https://shop.localhost/a"),
+        (Some(9443), "location: https://shop.localhost:9443/a"),
+    ] {
+        let settings = Settings {
+            https_public_port: public,
+            ..Settings::default()
+        };
+        let (p, port, _t) = proxy(vec![shop.clone()], settings).await;
+        let certs = Arc::new(server::certs::Certs::new(None));
+        certs.serve([("shop.localhost".to_string(), certified("shop.localhost"))].into());
+        p.set_certs(certs);
+        p.set_tls_listen("127.0.0.1:8443".into());
+        let (status, head, _) = request(port, &get("shop.localhost", "/a", "")).await;
+        assert_eq!(status, 308, "{head}");
+        assert!(
+            head.to_ascii_lowercase().contains(location),
+            "{public:?}: {head}"
+        );
+    }
+}

@@ -47,7 +47,8 @@ pub async fn upload(
     ))
 }
 
-/// Forgets a certificate; one a route still asks ACME for is ordered anew.
+/// Forgets a certificate. An ACME one is kept (409) while a route asks for it or
+/// while its failed order waits out its back-off.
 #[utoipa::path(delete, path = "/api/v1/certificates/{host}", tag = "proxy", params(("host" = String, Path)),
     responses((status = 204), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn delete(
@@ -59,8 +60,10 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// Orders an ACME certificate again now (after a failure, or to renew early);
-/// the order runs in the background (202), its outcome on the list and as events.
+/// Orders an ACME certificate again now: a failed or first order, or one whose
+/// stored certificate cannot be served (a served one is renewed in time by itself:
+/// 409); the order runs in the background (202), its outcome on the list and as
+/// events.
 #[utoipa::path(post, path = "/api/v1/certificates/{host}/renew", tag = "proxy", params(("host" = String, Path)),
     responses((status = 202, body = CertificateView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
 pub async fn renew(

@@ -112,7 +112,7 @@ impl Certs {
 
     /// The failed order's problem for a host.
     pub fn problem(&self, host: &str) -> Option<String> {
-        self.problems.load().get(host).cloned()
+        by_host(&self.problems.load(), host).cloned()
     }
 
     /// Replaces what is served with the stored rows' certificates that open and
@@ -177,7 +177,7 @@ impl Certs {
 
 /// What a team reads of a stored certificate that cannot be served.
 pub const UNREADABLE: &str =
-    "the stored certificate cannot be read (an admin finds why in Berth's log); upload it again or delete it";
+    "the stored certificate cannot be read (an admin finds why in Berth's log); upload it again, or order it again on the Certificates page";
 
 /// A host's entry in a map by host: its own, else a wildcard one label up.
 fn by_host<'a, T>(map: &'a HashMap<String, T>, host: &str) -> Option<&'a T> {

@@ -115,7 +115,7 @@ fn due(row: &CertRow) -> Option<i64> {
 pub fn plan(rows: &[CertRow], wanted: &[Wanted], ari: bool, now: i64) -> Plan {
     let mut out = Plan::default();
     let mut wake = |t: i64| out_wake(&mut out.wake_at, t);
-    let mut steps = Vec::new();
+    let (mut steps, mut renewals, mut orders) = (Vec::new(), Vec::new(), Vec::new());
     for w in wanted {
         if !rows.iter().any(|r| r.host == w.host) && !steps.contains(&Step::Want(w.clone())) {
             steps.push(Step::Want(w.clone()));
@@ -124,10 +124,10 @@ pub fn plan(rows: &[CertRow], wanted: &[Wanted], ari: bool, now: i64) -> Plan {
     for row in rows {
         // Kept and served while valid, but ordered only while a route wants it.
         let Some(w) = wanted.iter().find(|w| w.host == row.host) else {
-            if let Some(step) = unwanted(row, now) {
-                steps.push(step);
-            } else if let (CertSource::Acme, Some(end)) = (row.source, row.not_after) {
-                wake(end);
+            match unwanted(row, now) {
+                Ok(step) => steps.push(step),
+                Err(Some(at)) => wake(at),
+                Err(None) => {}
             }
             continue;
         };
@@ -141,10 +141,14 @@ pub fn plan(rows: &[CertRow], wanted: &[Wanted], ari: bool, now: i64) -> Plan {
         }
         let Some(at) = due(row) else { continue };
         if at <= now {
-            steps.push(Step::Order {
+            let order = Step::Order {
                 host: row.host.clone(),
                 generation: row.generation,
-            });
+            };
+            match row.chain_pem {
+                Some(_) => renewals.push(order),
+                None => orders.push(order),
+            }
             continue;
         }
         wake(at);
@@ -158,17 +162,33 @@ pub fn plan(rows: &[CertRow], wanted: &[Wanted], ari: bool, now: i64) -> Plan {
             }
         }
     }
+    // Orders last, renewals of what is served first: when the hour's budget is
+    // spent, what is left waits, and a certificate in use does not wait for
+    // retries of ones that never came.
+    steps.extend(renewals);
+    steps.extend(orders);
     out.steps = steps;
     out
 }
 
-/// What becomes of an ACME row no route wants: forgotten once it serves nothing.
-fn unwanted(row: &CertRow, now: i64) -> Option<Step> {
-    let serves = row.chain_pem.is_some() && row.not_after.is_some_and(|t| t > now);
-    (row.source == CertSource::Acme && !serves).then(|| Step::Forget {
-        host: row.host.clone(),
-        generation: row.generation,
-    })
+/// What becomes of an ACME row no route wants: forgotten once it serves nothing
+/// and its back-off has passed (a route asking again does not skip the wait);
+/// else when to look again.
+fn unwanted(row: &CertRow, now: i64) -> Result<Step, Option<i64>> {
+    if row.source != CertSource::Acme {
+        return Err(None);
+    }
+    let ends = row
+        .not_after
+        .filter(|&t| row.chain_pem.is_some() && t > now);
+    let retry = row.next_attempt.filter(|&t| t > now);
+    match ends.max(retry) {
+        Some(at) => Err(Some(at)),
+        None => Ok(Step::Forget {
+            host: row.host.clone(),
+            generation: row.generation,
+        }),
+    }
 }
 
 fn out_wake(slot: &mut Option<i64>, t: i64) {
@@ -306,6 +326,24 @@ mod tests {
                         generation: 3,
                     },
                 ],
+            ),
+            (
+                "one waiting out its back-off is kept until it has",
+                vec![CertRow {
+                    next_attempt: Some(NOW + 1000),
+                    ..row("waits.example.com", CertState::Failed, None)
+                }],
+                vec![],
+                vec![],
+            ),
+            (
+                "renewals are ordered before first orders and retries",
+                vec![
+                    row("new.example.com", CertState::Ordering, None),
+                    row("old.example.com", CertState::Valid, Some(60 * DAY)),
+                ],
+                vec![wanted("new.example.com"), wanted("old.example.com")],
+                vec![order("old.example.com"), order("new.example.com")],
             ),
             (
                 "another team's route wants the host now: the row follows",

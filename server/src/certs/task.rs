@@ -62,9 +62,18 @@ pub async fn run(state: AppState, token: CancellationToken) {
     }
 }
 
-/// The hosts ACME routes want, with the services that route them.
-async fn wanted(state: &AppState) -> Result<BTreeMap<String, (i64, Vec<ServiceRef>)>, StoreError> {
-    let (services, _unreadable) = state.store.read_services().await?;
+/// One pass by a task that has kept nothing yet (tests drive the task's steps
+/// with it); returns when it would look again.
+pub async fn pass_once(state: &AppState) -> Result<Option<i64>, TaskError> {
+    Task::default().pass(state).await
+}
+
+/// The hosts ACME routes want, with the services that route them; and whether
+/// every service could be read (else no row is forgotten for want of a route).
+async fn wanted(
+    state: &AppState,
+) -> Result<(BTreeMap<String, (i64, Vec<ServiceRef>)>, bool), StoreError> {
+    let (services, unreadable) = state.store.read_services().await?;
     let mut out: BTreeMap<String, (i64, Vec<ServiceRef>)> = BTreeMap::new();
     for s in services.iter().filter(|s| s.proxy.expose) {
         for r in s.proxy.routes.iter().filter(|r| r.acme) {
@@ -77,7 +86,7 @@ async fn wanted(state: &AppState) -> Result<BTreeMap<String, (i64, Vec<ServiceRe
             }
         }
     }
-    Ok(out)
+    Ok((out, unreadable.is_empty()))
 }
 
 impl Task {
@@ -89,7 +98,7 @@ impl Task {
             reload(state).await?;
             return Ok(None);
         };
-        let by_host = wanted(state).await?;
+        let (by_host, complete) = wanted(state).await?;
         let wanted: Vec<Wanted> = by_host
             .iter()
             .map(|(host, (team_id, _))| Wanted {
@@ -106,7 +115,7 @@ impl Task {
                     again = true;
                 }
                 Step::Order { host, generation } => {
-                    if !self.budget.take(now) {
+                    if !self.budget.take(state.clock.now_ms()) {
                         tracing::warn!(host, "the hour's ACME orders are spent; ordering later");
                         spent = self.budget.free_at();
                         break;
@@ -127,9 +136,10 @@ impl Task {
                         .await?;
                     again = true;
                 }
-                Step::Forget { host, generation } => {
+                Step::Forget { host, generation } if complete => {
                     state.store.forget_acme_cert(&host, generation).await?;
                 }
+                Step::Forget { .. } => {}
                 Step::AskAri { host, generation } => {
                     self.ask_ari(state, &settings, &host, generation).await?;
                 }

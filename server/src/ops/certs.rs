@@ -248,12 +248,13 @@ async fn domain_team(state: &AppState, host: &str) -> Result<Option<i64>, OpsErr
         .list_domains()
         .await?
         .iter()
-        .find(|d| validate::domains_overlap(&d.domain, host))
+        .find(|d| validate::domain_holds(&d.domain, host))
         .map(|d| d.team_id))
 }
 
-/// The services whose routes ask ACME for a host's certificate.
-async fn acme_routes(state: &AppState, host: &str) -> Result<Vec<String>, OpsError> {
+/// The services whose routes ask ACME for a host's certificate, by name when
+/// the caller may see them.
+async fn acme_routes(state: &AppState, p: &Principal, host: &str) -> Result<Vec<String>, OpsError> {
     Ok(state
         .store
         .list_services()
@@ -265,7 +266,10 @@ async fn acme_routes(state: &AppState, host: &str) -> Result<Vec<String>, OpsErr
                 .iter()
                 .any(|r| r.acme && r.host.as_deref() == Some(host))
         })
-        .map(|s| s.name)
+        .map(|s| match p.is_admin() || p.team_role(s.team_id).is_some() {
+            true => s.name,
+            false => "another team's service".into(),
+        })
         .collect())
 }
 
@@ -301,14 +305,30 @@ pub async fn delete(state: &AppState, ctx: &Ctx, typed: &str) -> Result<(), OpsE
         let row = changeable(state, ctx, &host).await?;
         // Deleted, it would be ordered again at once: past its back-off, and past
         // the CA's limits when done over and over.
-        let routes = acme_routes(state, &host).await?;
+        let routes = acme_routes(state, ctx.principal()?, &host).await?;
         if row.source == CertSource::Acme && !routes.is_empty() {
             return Err(OpsError::Conflict(format!(
                 "routes of {} still ask for a certificate for {host}; drop https from them first (Order again retries a failed one)",
                 routes.join(", ")
             )));
         }
-        state.store.delete_cert(&host).await?;
+        let now = clock::now_ms();
+        if let Some(t) = row.next_attempt.filter(|&t| {
+            row.source == CertSource::Acme && row.state == CertState::Failed && t > now
+        }) {
+            return Err(OpsError::Conflict(format!(
+                "the failed order for {host} waits until {} before the CA is asked again; Berth forgets it by itself then",
+                domain::format::utc_datetime(t)
+            )));
+        }
+        if !state
+            .store
+            .delete_cert_at(&host, row.generation, row.team_id)
+            .await? {
+            return Err(OpsError::Conflict(format!(
+                "the certificate for {host} changed meanwhile; look again"
+            )));
+        }
         reload(state).await?;
         state.certs.wake.notify_one();
         Ok(())
@@ -331,7 +351,7 @@ pub async fn renew(state: &AppState, ctx: &Ctx, typed: &str) -> Result<Certifica
                 "this Berth orders no certificates (started with --acme-directory off)".into(),
             ));
         }
-        if acme_routes(state, &host).await?.is_empty() {
+        if acme_routes(state, ctx.principal()?, &host).await?.is_empty() {
             return Err(OpsError::Conflict(format!(
                 "no route asks for a certificate for {host} any more; it is served until it ends"
             )));
@@ -339,7 +359,10 @@ pub async fn renew(state: &AppState, ctx: &Ctx, typed: &str) -> Result<Certifica
         // The CA's limits are per account, shared by every team: a person may
         // hurry a failed order, not order valid certificates over and over.
         let now = clock::now_ms();
-        if matches!(row.state, CertState::Valid | CertState::Renewing) {
+        // One whose stored key does not open is not served: it may be ordered.
+        if matches!(row.state, CertState::Valid | CertState::Renewing)
+            && state.certs.serves(&host)
+        {
             return Err(OpsError::Conflict(format!(
                 "the certificate for {host} is {}: Berth renews it in time by itself",
                 row.state

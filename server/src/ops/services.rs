@@ -36,6 +36,7 @@ mod writes;
 pub use changes::{spec_changes, spec_diff};
 pub use replicas::{follow_logs, logs, stats};
 pub use rollouts::{control_rollout, diff, rollback, RolloutControl};
+pub(crate) use routes::acme_hosts_within_limit;
 pub use routes::set_proxy;
 pub(crate) use routes::{proxy_to, route_key};
 pub use view::{rollout_view, view};

@@ -7,8 +7,8 @@
 use std::collections::{BTreeMap, HashMap};
 
 use domain::wire::{
-    CreateServiceInput, KeyVerdict, PlanAction, PlanChange, ServicePlan, ServiceSpec, StackApplied,
-    StackApplyInput, StackFormat, StackPlan, StackPlanInput, TeamView,
+    CreateServiceInput, KeyVerdict, PlanAction, PlanChange, ProxyConfig, ServicePlan, ServiceSpec,
+    StackApplied, StackApplyInput, StackFormat, StackPlan, StackPlanInput, TeamView,
 };
 
 use super::services::{check_and_pin, proxy_to, roll_out, scale_to, write_new};
@@ -256,6 +256,7 @@ async fn prepare(state: &AppState, ctx: &Ctx, input: StackPlanInput) -> Result<P
     // In the plan's order (by name), so that items and plans pair up.
     items.sort_by(|a, b| a.input.name.cmp(&b.input.name));
     routes_once(&items)?;
+    acme_hosts_once(state, &items).await?;
     Ok(Prepared {
         format: parsed.format,
         notes: parsed.notes,
@@ -325,6 +326,24 @@ fn routes_once(items: &[Item]) -> Result<(), OpsError> {
                 )));
             }
         }
+    }
+    Ok(())
+}
+
+/// The file's services together keep each team within its ACME hosts (each was
+/// checked alone, against what is stored).
+async fn acme_hosts_once(state: &AppState, items: &[Item]) -> Result<(), OpsError> {
+    type Changed<'a> = Vec<(&'a str, &'a ProxyConfig)>;
+    let mut by_team: BTreeMap<i64, (&str, Changed)> = BTreeMap::new();
+    for i in items {
+        by_team
+            .entry(i.team.id)
+            .or_insert_with(|| (&i.team.name, Vec::new()))
+            .1
+            .push((&i.input.name, &i.input.proxy));
+    }
+    for (team_id, (team, changed)) in by_team {
+        super::services::acme_hosts_within_limit(state, team_id, team, &changed).await?;
     }
     Ok(())
 }

@@ -258,13 +258,23 @@ impl Store {
         Ok(g.map_or(1, |g| g + 1))
     }
 
-    /// Forgets a certificate; false when there was none.
-    pub async fn delete_cert(&self, host: &str) -> Result<bool, StoreError> {
-        Ok(sqlx::query("DELETE FROM certificates WHERE host = ?")
-            .bind(host)
-            .execute(&self.pool)
-            .await?
-            .rows_affected()
+    /// Deletes the row as it was read (its generation and team): false when it
+    /// changed meanwhile (an order came, it passed to another team).
+    pub async fn delete_cert_at(
+        &self,
+        host: &str,
+        generation: i64,
+        team_id: Option<i64>,
+    ) -> Result<bool, StoreError> {
+        Ok(sqlx::query(
+            "DELETE FROM certificates WHERE host = ? AND generation = ? AND team_id IS ?",
+        )
+        .bind(host)
+        .bind(generation)
+        .bind(team_id)
+        .execute(&self.pool)
+        .await?
+        .rows_affected()
             == 1)
     }
 

@@ -207,3 +207,119 @@ async fn certificates_follow_a_domain_to_its_new_team() {
     assert_eq!(r.json()["team"], "shop");
     assert_eq!(w.hosts(&w.olga).await, Vec::<String>::new());
 }
+
+#[tokio::test]
+async fn a_stack_keeps_its_team_within_its_acme_hosts() {
+    let w = World::with(acme_on).await;
+    // Four new services of 26 ACME hosts each: each alone is within the limit.
+    let mut file = String::from("kind: berth/stack\nteam: web\nservices:\n");
+    for s in 0..4 {
+        let routes: Vec<String> = (0..26)
+            .map(|i| format!("{{host: s{s}h{i}.example.com, acme: true}}"))
+            .collect();
+        file.push_str(&format!(
+            "  s{s}:\n    replicas: 0\n    spec: {{image: demo:v1, port: 8080}}\n    proxy: {{routes: [{}]}}\n",
+            routes.join(", ")
+        ));
+    }
+    let r = w
+        .call(
+            &w.olga,
+            "POST",
+            "/api/v1/stacks/plan",
+            Some(json!({ "file": file })),
+        )
+        .await;
+    refused(
+        &r,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "would ask the CA for 104 certificates",
+        "a stack of 104",
+    );
+}
+
+#[tokio::test]
+async fn a_failed_order_waiting_out_its_back_off_is_not_deleted() {
+    let w = World::with(acme_on).await;
+    let r = w
+        .service(
+            "shop",
+            json!({"routes": [{"host": "shop.example.com", "acme": true}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let store = &w.t.state.store;
+    let web = store.list_teams().await.unwrap()[0].id;
+    let ms = now() * 1000;
+    assert!(store
+        .want_acme_cert("shop.example.com", web, ms)
+        .await
+        .unwrap());
+    assert!(store
+        .cert_failed("shop.example.com", 0, "refused", ms + 3_600_000, ms)
+        .await
+        .unwrap());
+    // The route dropped, the failed row still waits: deleting it would let a
+    // route asking again order at once.
+    let r = set_routes(&w, &w.olga, "shop", json!([{"host": "shop.example.com"}])).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let r = w
+        .call(
+            &w.olga,
+            "DELETE",
+            "/api/v1/certificates/shop.example.com",
+            None,
+        )
+        .await;
+    refused(&r, StatusCode::CONFLICT, "waits until", "in back-off");
+}
+
+#[tokio::test]
+async fn the_task_forgets_rows_no_route_wants_and_gives_rows_to_their_hosts_team() {
+    let w = World::with(acme_on).await;
+    let r = w
+        .service(
+            "shop",
+            json!({"routes": [{"host": "shop.example.com", "acme": true}]}),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    let store = &w.t.state.store;
+    let web = store.list_teams().await.unwrap()[0].id;
+    let old = w.t.add_team("old").await;
+    let ms = now() * 1000;
+    // shop.example.com's row is still another team's (its domain moved); two rows
+    // no route wants: one past its back-off, one still waiting.
+    for (host, team) in [
+        ("shop.example.com", old),
+        ("gone.example.com", web),
+        ("waits.example.com", web),
+    ] {
+        assert!(store.want_acme_cert(host, team, ms).await.unwrap());
+    }
+    for (host, next) in [
+        ("gone.example.com", ms - 1),
+        ("waits.example.com", ms + 3_600_000),
+    ] {
+        assert!(store
+            .cert_failed(host, 0, "refused", next, ms)
+            .await
+            .unwrap());
+    }
+
+    // No step of this pass asks the CA (nothing is ordered while a row changes
+    // hands).
+    server::certs::task::pass_once(&w.t.state).await.unwrap();
+    let shop = store.cert("shop.example.com").await.unwrap().unwrap();
+    assert_eq!(shop.team_id, Some(web), "the row follows the route's team");
+    assert!(store.cert("gone.example.com").await.unwrap().is_none());
+    assert!(store.cert("waits.example.com").await.unwrap().is_some());
+    // The next pass orders shop's certificate, now the route's team's, from a CA
+    // that is not there (127.0.0.1:9): failed, with its back-off; the waiting row
+    // still waits.
+    server::certs::task::pass_once(&w.t.state).await.unwrap();
+    let shop = store.cert("shop.example.com").await.unwrap().unwrap();
+    assert_eq!(shop.state, domain::wire::CertState::Failed, "{shop:?}");
+    assert!(shop.next_attempt.unwrap() > now() * 1000, "{shop:?}");
+    assert!(store.cert("waits.example.com").await.unwrap().is_some());
+}

@@ -90,19 +90,20 @@ pub(super) async fn check_routes(
             )));
         }
     }
-    acme_hosts_within_limit(state, team_id, team, service, proxy).await
+    acme_hosts_within_limit(state, team_id, team, &[(service, proxy)]).await
 }
 
 /// The most hosts one team's routes may ask ACME certificates for: the CA's
 /// limits are on Berth's one account, which every team shares.
 pub const ACME_HOSTS_PER_TEAM: usize = 100;
 
-async fn acme_hosts_within_limit(
+/// A team's ACME hosts once `changed` services (by name) have these proxy
+/// settings: at most [`ACME_HOSTS_PER_TEAM`].
+pub(crate) async fn acme_hosts_within_limit(
     state: &AppState,
     team_id: i64,
     team: &str,
-    service: &str,
-    proxy: &ProxyConfig,
+    changed: &[(&str, &ProxyConfig)],
 ) -> Result<(), OpsError> {
     let acme_hosts = |c: &ProxyConfig| -> Vec<String> {
         c.routes
@@ -111,13 +112,12 @@ async fn acme_hosts_within_limit(
             .filter_map(|r| r.host.clone())
             .collect()
     };
-    let mine = acme_hosts(proxy);
-    if mine.is_empty() {
+    let mut hosts: HashSet<String> = changed.iter().flat_map(|(_, c)| acme_hosts(c)).collect();
+    if hosts.is_empty() {
         return Ok(());
     }
-    let mut hosts: HashSet<String> = mine.into_iter().collect();
     for s in state.store.list_services().await? {
-        if s.team_id == team_id && s.name != service {
+        if s.team_id == team_id && !changed.iter().any(|(name, _)| *name == s.name) {
             hosts.extend(acme_hosts(&s.proxy));
         }
     }

@@ -73,17 +73,22 @@ fn certificate_problems<'a>(
     row: &'a ServiceRow,
 ) -> impl Iterator<Item = String> + 'a {
     let now = crate::clock::now_ms();
-    let mut seen = HashSet::new();
-    row.proxy
+    // By host: one asking ACME among a host's routes makes it an ACME host.
+    let mut hosts: BTreeMap<&str, bool> = BTreeMap::new();
+    for r in row
+        .proxy
         .routes
         .iter()
         .filter(|r| r.acme || r.redirect_https)
-        .filter_map(|r| Some((r, r.host.as_deref()?)))
-        .filter(move |(_, h)| seen.insert(*h))
-        .filter_map(move |(r, h)| {
-            let why = https_problem(state, h, r.acme, now)?;
-            Some(format!("HTTPS for {h}: {why}"))
-        })
+    {
+        if let Some(h) = r.host.as_deref() {
+            *hosts.entry(h).or_default() |= r.acme;
+        }
+    }
+    hosts.into_iter().filter_map(move |(h, acme)| {
+        let why = https_problem(state, h, acme, now)?;
+        Some(format!("HTTPS for {h}: {why}"))
+    })
 }
 
 /// Within this long of its end, an uploaded certificate is a problem to see.
@@ -91,6 +96,12 @@ const ENDS_SOON_MS: i64 = 14 * 24 * 3600 * 1000;
 
 fn https_problem(state: &AppState, host: &str, acme: bool, now: i64) -> Option<String> {
     let certs = &state.certs;
+    if !state.proxy.settings.https {
+        return Some(
+            "this Berth serves no HTTPS (started with --proxy-tls-listen off); plain HTTP is served"
+                .into(),
+        );
+    }
     if let Some(p) = certs.problem(host) {
         return Some(p);
     }
