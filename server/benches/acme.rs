@@ -12,7 +12,6 @@
 #[path = "../tests/acme/pebble.rs"]
 mod pebble;
 
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::body::Body;
@@ -67,22 +66,12 @@ async fn api(
 
 /// A TLS handshake at 127.0.0.1:`port` asking for `name`, trusting `roots` only.
 async fn handshake(roots: &[CertificateDer<'static>], port: u16, name: &str) -> Result<(), String> {
-    let mut store = rustls::RootCertStore::empty();
-    for r in roots {
-        store.add(r.clone()).map_err(|e| e.to_string())?;
-    }
-    let config = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_root_certificates(store)
-    .with_no_client_auth();
+    let connector = pebble::connector(roots)?;
     let tcp = tokio::net::TcpStream::connect(("127.0.0.1", port))
         .await
         .map_err(|e| format!("connect: {e}"))?;
     let name = ServerName::try_from(name.to_string()).map_err(|e| e.to_string())?;
-    tokio_rustls::TlsConnector::from(Arc::new(config))
+    connector
         .connect(name, tcp)
         .await
         .map(|_| ())

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use domain::validate;
 use domain::wire::{CertSource, CertState, CertificateUpload, CertificateView, CertificatesView};
 
-use super::{audited, Ctx, OpsError};
+use super::{audited, team_names, Ctx, OpsError};
 use crate::auth::policy::Action;
 use crate::auth::principal::Principal;
 use crate::certs::{self, pem, plan};
@@ -86,16 +86,6 @@ fn view(
             .map(|s| s.name.clone())
             .collect(),
     }
-}
-
-async fn team_names(state: &AppState) -> Result<HashMap<i64, String>, OpsError> {
-    Ok(state
-        .store
-        .list_teams()
-        .await?
-        .into_iter()
-        .map(|t| (t.id, t.name))
-        .collect())
 }
 
 /// A host as typed, checked to be a host name or `*.` and one.

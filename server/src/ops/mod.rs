@@ -271,6 +271,19 @@ fn result_of<T>(outcome: &Result<T, OpsError>, line: &str) -> (AuditResult, Stri
     }
 }
 
+/// Every team's name, by id (views name the teams of what they list).
+pub(crate) async fn team_names(
+    state: &AppState,
+) -> Result<std::collections::HashMap<i64, String>, OpsError> {
+    Ok(state
+        .store
+        .list_teams()
+        .await?
+        .into_iter()
+        .map(|t| (t.id, t.name))
+        .collect())
+}
+
 #[allow(clippy::too_many_arguments)]
 async fn record(
     state: &AppState,

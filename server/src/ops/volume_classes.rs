@@ -7,7 +7,7 @@ use std::collections::{BTreeSet, HashMap};
 use domain::validate;
 use domain::wire::{ClassScope, ServiceSpec, VolumeClassInput, VolumeClassView};
 
-use super::{audited, Ctx, OpsError};
+use super::{audited, team_names, Ctx, OpsError};
 use crate::auth::policy::Action;
 use crate::auth::principal::Principal;
 use crate::clock;
@@ -283,16 +283,6 @@ fn fields<'a>(input: &'a VolumeClassInput, team_ids: &'a [i64]) -> VolumeClassFi
         team_ids,
         now: clock::now_ms(),
     }
-}
-
-async fn team_names(state: &AppState) -> Result<HashMap<i64, String>, OpsError> {
-    Ok(state
-        .store
-        .list_teams()
-        .await?
-        .into_iter()
-        .map(|t| (t.id, t.name))
-        .collect())
 }
 
 /// The teams' ids, each name checked.

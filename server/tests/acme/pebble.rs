@@ -181,14 +181,8 @@ pub fn roots_from(pem: &str) -> Vec<CertificateDer<'static>> {
         .collect()
 }
 
-/// GET `path` over HTTPS at `addr`, asking for `name` (SNI and Host), trusting
-/// `roots` only: the status, the body and the certificate the server showed.
-pub async fn https_get(
-    roots: &[CertificateDer<'static>],
-    addr: (&str, u16),
-    name: &str,
-    path: &str,
-) -> Result<(u16, String, CertificateDer<'static>), String> {
+/// A TLS client that trusts `roots` only.
+pub fn connector(roots: &[CertificateDer<'static>]) -> Result<tokio_rustls::TlsConnector, String> {
     let mut store = rustls::RootCertStore::empty();
     for r in roots {
         store.add(r.clone()).map_err(|e| e.to_string())?;
@@ -197,10 +191,21 @@ pub async fn https_get(
         rustls::crypto::ring::default_provider(),
     ))
     .with_safe_default_protocol_versions()
-    .unwrap()
+    .map_err(|e| e.to_string())?
     .with_root_certificates(store)
     .with_no_client_auth();
-    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    Ok(tokio_rustls::TlsConnector::from(Arc::new(config)))
+}
+
+/// GET `path` over HTTPS at `addr`, asking for `name` (SNI and Host), trusting
+/// `roots` only: the status, the body and the certificate the server showed.
+pub async fn https_get(
+    roots: &[CertificateDer<'static>],
+    addr: (&str, u16),
+    name: &str,
+    path: &str,
+) -> Result<(u16, String, CertificateDer<'static>), String> {
+    let connector = connector(roots)?;
     let tcp = tokio::net::TcpStream::connect(addr)
         .await
         .map_err(|e| format!("connect: {e}"))?;
