@@ -11,7 +11,7 @@ TEST_HOSTS ?= 3
 # reuse that build instead of compiling every dependency a second time.
 TEST_RUSTFLAGS := --cfg erase_components
 
-.PHONY: run test deps build release unit e2e api-schema lint fmt bench hosts-up hosts-down
+.PHONY: run test deps build release unit unit-postgres e2e api-schema lint fmt bench hosts-up hosts-down
 
 ## run: build the release and serve the dashboard on http://127.0.0.1:3000
 run: deps
@@ -21,7 +21,7 @@ run: deps
 
 ## test: every test: unit and API tests, real Docker hosts, the browser, the API
 ## against its own OpenAPI document
-test: deps hosts-up build unit e2e api-schema
+test: deps hosts-up build unit unit-postgres e2e api-schema
 
 deps:
 	@scripts/deps
@@ -42,6 +42,18 @@ release:
 unit:
 	@eval "$$(scripts/hosts env $(TEST_HOSTS))"; export BERTH_TEST_HOSTS BERTH_TEST_TLS BERTH_TEST_SHARED; \
 	  RUSTFLAGS="$(TEST_RUSTFLAGS)" cargo nextest run --workspace --no-fail-fast
+
+# The store's and the API's tests again on PostgreSQL (ours, started by pid on
+# 127.0.0.1), each test on a database of its own.
+POSTGRES_TESTS := test(/^store::/) | binary(api) | binary(accounts) | binary(authz) \
+  | binary(tenancy) | binary(services_api) | binary(pools_api) | binary(stacks_api) \
+  | binary(certs_api) | binary(volume_classes_api)
+
+unit-postgres:
+	@scripts/postgres up
+	@set -e; pg_env=$$(scripts/postgres env); eval "$$pg_env"; export BERTH_TEST_DATABASE; \
+	eval "$$(scripts/hosts env $(TEST_HOSTS))"; export BERTH_TEST_HOSTS BERTH_TEST_TLS BERTH_TEST_SHARED; \
+	  RUSTFLAGS="$(TEST_RUSTFLAGS)" cargo nextest run --workspace --no-fail-fast -E '$(POSTGRES_TESTS)'
 
 e2e:
 	scripts/e2e $(TEST_HOSTS)

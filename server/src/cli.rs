@@ -8,7 +8,6 @@ use domain::wire::{CreateUserInput, UserRole};
 use crate::config::Config;
 use crate::ops::{self, Ctx};
 use crate::state::AppState;
-use crate::store::Store;
 
 /// Creates a user in the configured database; the password comes from stdin, or
 /// from two prompts on a terminal. Returns the line to print.
@@ -18,9 +17,7 @@ pub async fn user_create(
     role: UserRole,
 ) -> Result<String, String> {
     let password = read_password()?;
-    let store = Store::open(&config.database_url)
-        .await
-        .map_err(|e| e.to_string())?;
+    let store = crate::open_store(config).await.map_err(|e| e.to_string())?;
     store.migrate().await.map_err(|e| e.to_string())?;
     let state = AppState::new(
         store.clone(),

@@ -22,15 +22,23 @@ pub struct Config {
     #[arg(long, env = "BERTH_LISTEN", default_value = "127.0.0.1:3000")]
     pub listen: SocketAddr,
 
-    /// SQLite database, e.g. `sqlite://data/berth.db` (relative to the working
-    /// directory) or `sqlite:///var/lib/berth/berth.db`.
+    /// The database: a SQLite file, e.g. `sqlite://data/berth.db` (relative to the
+    /// working directory) or `sqlite:///var/lib/berth/berth.db`; or PostgreSQL,
+    /// `postgres://user:password@host:5432/berth`.
+    /// (The value is never printed by `--help`: it may hold a password.)
     #[arg(
         long,
         env = "BERTH_DATABASE_URL",
         default_value = "sqlite://data/berth.db",
+        hide_env_values = true,
         global = true
     )]
     pub database_url: String,
+
+    /// Where Berth keeps its own files (`secret.key` when no --secret-key is
+    /// given): by default the SQLite file's folder, or `data` on PostgreSQL.
+    #[arg(long, env = "BERTH_DATA_DIR", global = true)]
+    pub data_dir: Option<std::path::PathBuf>,
 
     /// Client commands print the API's JSON instead of tables.
     #[arg(long, global = true)]

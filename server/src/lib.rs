@@ -6,7 +6,8 @@
 //! - [`cli`]: the `berth user create` command.
 //! - [`client`]: the client commands (`berth login`, `services`, `deploy`, `plan`,
 //!   `apply`…): the `berth` binary driving a Berth over its JSON API.
-//! - [`store`]: the only SQL; SQLite through sqlx, migrations from `migrations/`.
+//! - [`store`]: the only SQL; SQLite or PostgreSQL through sqlx's Any driver, one
+//!   query text for both, migrations from `migrations/` and `migrations-postgres/`.
 //! - [`auth`]: passwords, sessions, tokens, the permission policy, login limiting,
 //!   CSRF protection.
 //! - [`runtime`]: the `ContainerRuntime` seam the reconciler uses; Docker engines
@@ -191,9 +192,22 @@ pub async fn build(
     Ok(state)
 }
 
+/// The configured database, keeping Berth's own files in `--data-dir` when given.
+pub async fn open_store(config: &Config) -> Result<Store, store::StoreError> {
+    let store = Store::open(&config.database_url).await?;
+    Ok(match &config.data_dir {
+        Some(dir) => store.with_data_dir(dir.clone()),
+        None => store,
+    })
+}
+
+/// The longest a starting Berth holds proxy connections back for its first
+/// route table (hosts that do not answer are given 5 s, then listed as they were).
+const PROXY_LOAD_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// Runs Berth until SIGINT/SIGTERM: store, engines, then the HTTP server.
 pub async fn run(config: Config) -> Result<(), StartError> {
-    let store = Store::open(&config.database_url).await?;
+    let store = open_store(&config).await?;
     store.migrate().await?;
 
     let listener = tokio::net::TcpListener::bind(config.listen)
@@ -236,7 +250,17 @@ pub async fn run(config: Config) -> Result<(), StartError> {
             cause: e.to_string(),
         })?;
     spawn_background(&state, config.heartbeat_interval);
-    serve_proxy(&state, proxy_listener, proxy_tls_listener);
+    // The proxy's listeners are bound (connections wait in their queues) but
+    // accept only once the first table is made, or after PROXY_LOAD_WAIT when
+    // the hosts are slow to answer.
+    let first = state.clone();
+    tokio::spawn(async move {
+        tokio::select! {
+            _ = first.shutdown.cancelled() => return,
+            _ = tokio::time::timeout(PROXY_LOAD_WAIT, first.proxy.loaded()) => {}
+        }
+        serve_proxy(&first, proxy_listener, proxy_tls_listener);
+    });
     warn_if_site_missing(&config.site_root);
 
     if let Some(password) = &config.admin_password {
@@ -262,7 +286,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
 
     tracing::info!(
         hosts = state.hosts.entries().len(),
-        database = %store.path().display(),
+        database = %store.location(),
         "Berth is serving the dashboard on http://{addr}"
     );
     http::serve_router(listener, router(state), config.limits(), shutdown).await;

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicU32, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use domain::wire::{CreateUserInput, EngineFacts, TeamRole, UserRole};
@@ -20,8 +20,10 @@ use crate::state::AppState;
 use crate::store::NewHost;
 use crate::store::Store;
 
-/// A fresh folder under the system's temp dir, removed when dropped.
-pub struct TempDir(pub PathBuf);
+/// A fresh folder under the system's temp dir, removed when dropped; with
+/// `BERTH_TEST_DATABASE` set (a PostgreSQL URL, from `scripts/postgres env`), its
+/// database is a fresh PostgreSQL database, dropped with it.
+pub struct TempDir(pub PathBuf, OnceLock<String>);
 
 impl TempDir {
     pub fn new() -> TempDir {
@@ -33,12 +35,78 @@ impl TempDir {
             crate::clock::now_ms()
         ));
         std::fs::create_dir_all(&dir).expect("creating a temp dir");
-        TempDir(dir)
+        TempDir(dir, OnceLock::new())
     }
 
-    /// A database URL inside this folder.
+    /// This folder's database: a SQLite file inside it, or (with
+    /// `BERTH_TEST_DATABASE`) a PostgreSQL database of its own, made on first use.
     pub fn db_url(&self) -> String {
-        format!("sqlite://{}/berth.db", self.0.display())
+        self.1
+            .get_or_init(|| match postgres_server() {
+                Some(server) => postgres::create(&server, &self.db_name()),
+                None => format!("sqlite://{}/berth.db", self.0.display()),
+            })
+            .clone()
+    }
+
+    /// A database name unique to this folder.
+    fn db_name(&self) -> String {
+        let name = self.0.file_name().unwrap_or_default().to_string_lossy();
+        name.replace('-', "_")
+    }
+}
+
+/// The PostgreSQL server the tests run on, if asked for.
+fn postgres_server() -> Option<String> {
+    std::env::var("BERTH_TEST_DATABASE")
+        .ok()
+        .filter(|u| !u.is_empty())
+}
+
+/// Test databases on a PostgreSQL server, made and dropped from sync code (a
+/// `TempDir` is made and dropped outside any runtime's control) on a thread of
+/// their own.
+mod postgres {
+    use sqlx::Connection;
+
+    /// Runs `sql` on the server; `Err` with what went wrong.
+    fn on_server(server: &str, sql: String) -> Result<(), String> {
+        let server = server.to_string();
+        std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| format!("a runtime for the test database: {e}"))?;
+            rt.block_on(async move {
+                sqlx::any::install_default_drivers();
+                let mut conn = sqlx::AnyConnection::connect(&server)
+                    .await
+                    .map_err(|e| format!("connecting to BERTH_TEST_DATABASE: {e}"))?;
+                let done = sqlx::raw_sql(&sql).execute(&mut conn).await;
+                let _ = conn.close().await;
+                done.map(|_| ()).map_err(|e| format!("{sql}: {e}"))
+            })
+        })
+        .join()
+        .unwrap_or_else(|_| Err("the test database thread panicked".into()))
+    }
+
+    /// Makes database `name` and answers its URL.
+    pub fn create(server: &str, name: &str) -> String {
+        if let Err(e) = on_server(server, format!("CREATE DATABASE {name}")) {
+            panic!("making the test database: {e}");
+        }
+        let (base, _) = server.rsplit_once('/').expect("a URL with a database");
+        format!("{base}/{name}")
+    }
+
+    /// Drops database `name`, closing whatever still holds it. Called from a
+    /// `Drop`, maybe while a failed test unwinds: a failure is said, not raised.
+    pub fn drop(server: &str, name: &str) {
+        let sql = format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)");
+        if let Err(e) = on_server(server, sql) {
+            eprintln!("dropping the test database {name}: {e}");
+        }
     }
 }
 
@@ -56,6 +124,11 @@ impl Drop for TestState {
 
 impl Drop for TempDir {
     fn drop(&mut self) {
+        if let (Some(url), Some(server)) = (self.1.get(), postgres_server()) {
+            if !url.starts_with("sqlite:") {
+                postgres::drop(&server, &self.db_name());
+            }
+        }
         let _ = std::fs::remove_dir_all(&self.0);
     }
 }
@@ -95,7 +168,8 @@ fn listen() -> std::net::SocketAddr {
 async fn open_store(dir: &TempDir) -> Store {
     let store = Store::open(&dir.db_url())
         .await
-        .expect("opening the test store");
+        .expect("opening the test store")
+        .with_data_dir(dir.0.clone());
     store.migrate().await.expect("migrating the test store");
     store
 }

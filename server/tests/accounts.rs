@@ -951,6 +951,7 @@ async fn the_command_line_creates_users() {
         let mut child = Command::new(env!("CARGO_BIN_EXE_berth"))
             .args(args)
             .env("BERTH_DATABASE_URL", &url)
+            .env("BERTH_DATA_DIR", &dir.0)
             .env("BERTH_LOG", "warn")
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -47,9 +47,19 @@ async fn about_reports_the_database() {
     let reply = send(&t.router(), "GET", "/api/v1/about", &auth, None, &[]).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     let body = reply.json();
-    assert_eq!(body["journal_mode"], "wal");
-    // The newest migration is the schema version.
-    let newest = std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../migrations"))
+    // The newest migration of the database's own folder is the schema version.
+    let (engine, mode, folder) = match t.state.store.backend() {
+        server::store::Backend::Sqlite => ("sqlite", "wal", "/../migrations"),
+        server::store::Backend::Postgres => ("postgresql", "postgresql", "/../migrations-postgres"),
+    };
+    assert_eq!(body["engine"], engine);
+    assert_eq!(body["journal_mode"], mode);
+    assert_eq!(
+        body["database"].as_str().unwrap(),
+        t.state.store.location(),
+        "{body}"
+    );
+    let newest = std::fs::read_dir(format!("{}{folder}", env!("CARGO_MANIFEST_DIR")))
         .unwrap()
         .filter_map(|e| {
             e.ok()?

@@ -144,6 +144,7 @@ async fn sigterm_with_an_open_tab_and_a_followed_log_stops_within_2_s() {
         .port();
     let child = Command::new(env!("CARGO_BIN_EXE_berth"))
         .env("BERTH_DATABASE_URL", &url)
+        .env("BERTH_DATA_DIR", &dir.0)
         .env("BERTH_LISTEN", format!("127.0.0.1:{port}"))
         .env(
             "BERTH_ENGINES",

@@ -12,7 +12,9 @@ use crate::components::widgets::{go, ActionStatus, Badge, ConfirmButton, ErrorBo
 use crate::errors::AppError;
 use crate::format;
 use crate::validate;
-use crate::wire::{ChangePasswordInput, CreateTokenInput, NewToken, SessionView, TokenView};
+use crate::wire::{
+    ChangePasswordInput, CreateTokenInput, DatabaseEngine, NewToken, SessionView, TokenView,
+};
 use crate::MeResource;
 
 #[component]
@@ -346,7 +348,10 @@ fn AboutServer() -> impl IntoView {
                                 <dt>"Instance"</dt><dd class="mono">{a.instance_id}</dd>
                                 <dt>"Dashboard"</dt><dd class="mono">{format!("http://{}", a.listen)}</dd>
                                 <dt>"Database"</dt><dd class="mono">{a.database}</dd>
-                                <dt>"Journal mode"</dt><dd>{a.journal_mode}</dd>
+                                <dt>"Engine"</dt><dd>{a.engine.to_string()}</dd>
+                                {(a.engine == DatabaseEngine::Sqlite).then(|| view! {
+                                    <dt>"Journal mode"</dt><dd>{a.journal_mode.clone()}</dd>
+                                })}
                                 <dt>"Schema version"</dt><dd>{a.schema_version}</dd>
                                 <dt>"Started"</dt><dd>{format::utc_datetime(a.started_at_ms)}</dd>
                             </dl>

@@ -92,6 +92,27 @@ impl EnginesReport {
     }
 }
 
+/// Which database holds Berth's state.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DatabaseEngine {
+    /// One file beside one Berth (the embedded default).
+    #[default]
+    Sqlite,
+    /// A PostgreSQL server.
+    Postgresql,
+}
+
+impl std::fmt::Display for DatabaseEngine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            DatabaseEngine::Sqlite => "SQLite",
+            DatabaseEngine::Postgresql => "PostgreSQL",
+        })
+    }
+}
+
 /// Facts about this Berth server, for the Settings page and `GET /api/v1/about`.
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -99,9 +120,13 @@ pub struct About {
     pub version: String,
     /// A random id made when the database was created.
     pub instance_id: String,
-    /// The database file, without any credentials.
+    /// The database file, or PostgreSQL's address without its password.
     pub database: String,
-    /// SQLite's journal mode; `wal` in normal operation.
+    /// Which database holds Berth's state.
+    #[serde(default)]
+    pub engine: DatabaseEngine,
+    /// SQLite's journal mode, `wal` in normal operation; `postgresql` on
+    /// PostgreSQL, which has none to choose.
     pub journal_mode: String,
     /// The newest migration applied.
     pub schema_version: i64,

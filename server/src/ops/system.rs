@@ -27,7 +27,11 @@ pub async fn about(state: &AppState, ctx: &Ctx) -> Result<About, OpsError> {
             .await
             .map_err(internal)?
             .unwrap_or_default(),
-        database: store.path().display().to_string(),
+        database: store.location().to_string(),
+        engine: match store.backend() {
+            crate::store::Backend::Sqlite => domain::wire::DatabaseEngine::Sqlite,
+            crate::store::Backend::Postgres => domain::wire::DatabaseEngine::Postgresql,
+        },
         journal_mode: store.journal_mode().await.map_err(internal)?,
         schema_version: store.schema_version().await.map_err(internal)?,
         started_at_ms: state.info.started_at_ms,

@@ -111,6 +111,8 @@ pub struct Proxy {
     /// The certificates and ACME challenges, once the listeners are served.
     certs: std::sync::OnceLock<Arc<crate::certs::Certs>>,
     clock: tokio::time::Instant,
+    /// Whether the reconciler has given a table yet (see [`Proxy::loaded`]).
+    loaded: tokio::sync::watch::Sender<bool>,
 }
 
 impl Proxy {
@@ -130,7 +132,17 @@ impl Proxy {
             tls_listen: Mutex::new(None),
             certs: std::sync::OnceLock::new(),
             clock: tokio::time::Instant::now(),
+            loaded: tokio::sync::watch::Sender::new(false),
         }
+    }
+
+    /// Returns once the reconciler has given the first table. A Berth that starts
+    /// (again) accepts proxy connections only after it, so that no request is
+    /// answered from an empty table; until then they wait in the listener's queue.
+    pub async fn loaded(&self) {
+        let mut seen = self.loaded.subscribe();
+        // Fails only if the sender is gone, and it lives as long as `self`.
+        let _ = seen.wait_for(|loaded| *loaded).await;
     }
 
     /// Milliseconds on the proxy's own clock (for ejections).
@@ -200,6 +212,7 @@ impl Proxy {
         }
         *self.inputs.lock().expect("proxy lock") = inputs;
         self.rebuild();
+        self.loaded.send_replace(true);
     }
 
     /// Makes the table from the reconciler's routes less the draining replicas, and

@@ -54,6 +54,9 @@ const MAX_BACKOFF_MS: i64 = 60_000;
 /// A slot whose replica has been ready this long has stopped crashing: its restart
 /// delay starts over.
 const STEADY_MS: i64 = 10_000;
+/// How long the first pass after a start waits for its one check of each
+/// replica it found (the proxy's listeners wait for that pass).
+const FIRST_CHECKS: Duration = Duration::from_secs(5);
 /// Service tasks under way at once, at most.
 const MAX_TASKS: usize = 256;
 
@@ -120,6 +123,9 @@ pub struct Driver {
     last_read: HashMap<i64, ServiceRow>,
     /// Unreadable services already told of.
     unreadable_told: HashSet<i64>,
+    /// Whether the first pass has checked the replicas it found (see
+    /// [`Driver::pass`]).
+    primed: bool,
 }
 
 /// What the host pools need from a pass: the replicas no host takes (with what
@@ -266,13 +272,26 @@ impl Driver {
     pub async fn pass(&mut self, state: &AppState) -> i64 {
         let now = state.clock.now_ms();
         self.reap(now);
-        let snap = match self.observe(state).await {
+        let mut snap = match self.observe(state).await {
             Ok(snap) => snap,
             Err(why) => {
                 tracing::error!("reconciler: {why}");
                 return now + 1000;
             }
         };
+        if !self.primed {
+            // The first pass after a start finds replicas that were serving:
+            // check each once now and look again, so that the proxy's first table
+            // (which its listeners wait for) holds them.
+            self.primed = true;
+            let changed = state.reconciler.prober.check_unchecked(FIRST_CHECKS).await;
+            for service_id in changed {
+                state.reconciler.changed(service_id);
+            }
+            if let Ok(again) = self.observe(state).await {
+                snap = again;
+            }
+        }
         let mut decision = decide(state, &snap, now);
         self.follow_rollouts(state, &snap, &mut decision, now).await;
         self.act(state, snap, decision, now).await

@@ -13,6 +13,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use domain::wire::{Health, HealthCheck};
+use futures::StreamExt;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
@@ -138,6 +139,40 @@ impl Prober {
             .expect("prober lock")
             .get(container_id)
             .and_then(|p| p.verdict.last_error.clone())
+    }
+
+    /// Checks once, at once, every replica not checked yet, for at most
+    /// `within`, and records the checks that pass; answers the services whose
+    /// replicas' health changed. A Berth that starts again does this before its
+    /// proxy takes connections: replicas that were serving are routed from the
+    /// first request instead of after their first turn in [`run`]. A failure is
+    /// left to [`run`] (it may be a slow replica cut short here), and nothing is
+    /// marked busy, so the wait can end at any point.
+    pub async fn check_unchecked(&self, within: Duration) -> Vec<i64> {
+        let due: Vec<(String, Target)> = {
+            let probed = self.probed.lock().expect("prober lock");
+            probed
+                .iter()
+                .filter(|(_, p)| p.next_at == p.first_seen)
+                .map(|(id, p)| (id.clone(), p.target.clone()))
+                .collect()
+        };
+        let checks = due.into_iter().map(|(id, target)| async move {
+            let timeout = Duration::from_millis(target.check.timeout_ms.max(10));
+            let outcome = http_check(&target.address, target.port, &target.path, timeout).await;
+            (id, outcome)
+        });
+        let mut checks = futures::stream::iter(checks).buffer_unordered(MAX_PROBES);
+        let mut changed = Vec::new();
+        let _ = tokio::time::timeout(within, async {
+            while let Some((id, outcome)) = checks.next().await {
+                if outcome.is_ok() {
+                    changed.extend(self.record(&id, outcome));
+                }
+            }
+        })
+        .await;
+        changed
     }
 
     /// The replicas due for a check, marked busy, and when the next one is due.

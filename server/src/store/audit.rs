@@ -1,7 +1,9 @@
 //! The `audit` table: who did what to what, when, from where, and how it ended.
 
 use domain::wire::{AuditEntry, AuditResult};
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::Row;
+
+use super::Filtered;
 
 use super::{Store, StoreError};
 
@@ -35,7 +37,7 @@ impl Store {
     pub async fn record_audit(&self, e: NewAudit<'_>) -> Result<(), StoreError> {
         sqlx::query(
             "INSERT INTO audit (at, actor_id, actor, action, target, client_addr, result, detail) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
         )
         .bind(e.at)
         .bind(e.actor_id)
@@ -52,35 +54,31 @@ impl Store {
 
     /// Entries matching `f`, newest first, at most `f.limit`.
     pub async fn list_audit(&self, f: &AuditFilter) -> Result<Vec<AuditEntry>, StoreError> {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
-            "SELECT id, at, actor, action, target, client_addr, result, detail FROM audit WHERE 1 = 1",
-        );
+        let mut q = Filtered::new(self.backend, "SELECT id, at, actor, action, target, client_addr, result, detail FROM audit WHERE 1 = 1");
         if let Some(actor) = &f.actor {
-            q.push(" AND actor = ").push_bind(actor.clone());
+            q.push(" AND actor = ").bind(actor.clone());
         }
         if let Some(action) = &f.action {
             if let Some(prefix) = action.strip_suffix('.') {
-                q.push(" AND substr(action, 1, ")
-                    .push_bind(prefix.len() as i64 + 1)
-                    .push(") = ")
-                    .push_bind(format!("{prefix}."));
+                // The length is Berth's own number, written into the text:
+                // PostgreSQL's substr takes an INTEGER, not a bound BIGINT.
+                q.push(&format!(" AND substr(action, 1, {}) = ", prefix.len() + 1))
+                    .bind(format!("{prefix}."));
             } else {
-                q.push(" AND action = ").push_bind(action.clone());
+                q.push(" AND action = ").bind(action.clone());
             }
         }
         if let Some(target) = &f.target {
-            q.push(" AND instr(target, ")
-                .push_bind(target.clone())
-                .push(") > 0");
+            q.contains("target", target.clone());
         }
         if let Some(result) = f.result {
-            q.push(" AND result = ").push_bind(result.as_str());
+            q.push(" AND result = ").bind(result.as_str().to_string());
         }
         if let Some(before) = f.before {
-            q.push(" AND id < ").push_bind(before);
+            q.push(" AND id < ").bind(before);
         }
-        q.push(" ORDER BY id DESC LIMIT ").push_bind(f.limit as i64);
-        let rows = q.build().fetch_all(&self.pool).await?;
+        q.push(" ORDER BY id DESC LIMIT ").bind(f.limit as i64);
+        let rows = q.fetch_all(&self.pool).await?;
         rows.iter()
             .map(|r| {
                 let result: String = r.try_get("result")?;

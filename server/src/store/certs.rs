@@ -39,7 +39,7 @@ pub struct Issued {
     pub not_after: i64,
 }
 
-fn row(r: &sqlx::sqlite::SqliteRow) -> Result<CertRow, sqlx::Error> {
+fn row(r: &sqlx::any::AnyRow) -> Result<CertRow, sqlx::Error> {
     let source: String = r.try_get("source")?;
     let state: String = r.try_get("state")?;
     let nonce: Option<Vec<u8>> = r.try_get("key_nonce")?;
@@ -82,7 +82,7 @@ impl Store {
 
     /// One certificate.
     pub async fn cert(&self, host: &str) -> Result<Option<CertRow>, StoreError> {
-        let r = sqlx::query("SELECT * FROM certificates WHERE host = ?")
+        let r = sqlx::query("SELECT * FROM certificates WHERE host = $1")
             .bind(host)
             .fetch_optional(&self.pool)
             .await?;
@@ -98,7 +98,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "INSERT INTO certificates (host, team_id, source, state, next_attempt, created_at, updated_at) \
-             VALUES (?, ?, 'acme', 'ordering', ?, ?, ?) ON CONFLICT (host) DO NOTHING",
+             VALUES ($1, $2, 'acme', 'ordering', $3, $4, $5) ON CONFLICT (host) DO NOTHING",
         )
         .bind(host)
         .bind(team_id)
@@ -123,7 +123,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
             "UPDATE certificates SET state = CASE WHEN chain_pem IS NULL THEN 'ordering' ELSE 'renewing' END, \
-             last_attempt = ?, next_attempt = ?, updated_at = ? WHERE host = ? AND generation = ? AND source = 'acme'",
+             last_attempt = $1, next_attempt = $2, updated_at = $3 WHERE host = $4 AND generation = $5 AND source = 'acme'",
         )
         .bind(now)
         .bind(lease)
@@ -145,10 +145,10 @@ impl Store {
         now: i64,
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "UPDATE certificates SET state = 'valid', chain_pem = ?, key_nonce = ?, key_sealed = ?, \
-             issuer = ?, names = ?, not_before = ?, not_after = ?, renew_at = NULL, ari_next = NULL, \
-             problem = NULL, failures = 0, next_attempt = NULL, generation = generation + 1, updated_at = ? \
-             WHERE host = ? AND generation = ? AND source = 'acme'",
+            "UPDATE certificates SET state = 'valid', chain_pem = $1, key_nonce = $2, key_sealed = $3, \
+             issuer = $4, names = $5, not_before = $6, not_after = $7, renew_at = NULL, ari_next = NULL, \
+             problem = NULL, failures = 0, next_attempt = NULL, generation = generation + 1, updated_at = $8 \
+             WHERE host = $9 AND generation = $10 AND source = 'acme'",
         )
         .bind(&issued.chain_pem)
         .bind(&issued.key.nonce)
@@ -177,8 +177,8 @@ impl Store {
         now: i64,
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "UPDATE certificates SET state = 'failed', problem = ?, failures = failures + 1, \
-             next_attempt = ?, updated_at = ? WHERE host = ? AND generation = ? AND source = 'acme'",
+            "UPDATE certificates SET state = 'failed', problem = $1, failures = failures + 1, \
+             next_attempt = $2, updated_at = $3 WHERE host = $4 AND generation = $5 AND source = 'acme'",
         )
         .bind(problem)
         .bind(next_attempt)
@@ -200,8 +200,8 @@ impl Store {
         ari_next: i64,
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "UPDATE certificates SET renew_at = COALESCE(?, renew_at), ari_next = ? \
-             WHERE host = ? AND generation = ? AND source = 'acme'",
+            "UPDATE certificates SET renew_at = COALESCE($1, renew_at), ari_next = $2 \
+             WHERE host = $3 AND generation = $4 AND source = 'acme'",
         )
         .bind(renew_at)
         .bind(ari_next)
@@ -224,7 +224,7 @@ impl Store {
         sqlx::query(
             "INSERT INTO certificates (host, team_id, source, state, chain_pem, key_nonce, key_sealed, issuer, \
              names, not_before, not_after, generation, created_at, updated_at) \
-             VALUES (?, ?, 'uploaded', 'valid', ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             VALUES ($1, $2, 'uploaded', 'valid', $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) \
              ON CONFLICT (host) DO UPDATE SET team_id = excluded.team_id, source = 'uploaded', state = 'valid', \
              chain_pem = excluded.chain_pem, key_nonce = excluded.key_nonce, key_sealed = excluded.key_sealed, \
              issuer = excluded.issuer, names = excluded.names, not_before = excluded.not_before, \
@@ -251,7 +251,7 @@ impl Store {
     /// The next generation for a host (its key is sealed bound to it).
     pub async fn next_cert_generation(&self, host: &str) -> Result<i64, StoreError> {
         let g: Option<i64> =
-            sqlx::query_scalar("SELECT generation FROM certificates WHERE host = ?")
+            sqlx::query_scalar("SELECT generation FROM certificates WHERE host = $1")
                 .bind(host)
                 .fetch_optional(&self.pool)
                 .await?;
@@ -267,7 +267,7 @@ impl Store {
         team_id: Option<i64>,
     ) -> Result<bool, StoreError> {
         Ok(sqlx::query(
-            "DELETE FROM certificates WHERE host = ? AND generation = ? AND team_id IS ?",
+            "DELETE FROM certificates WHERE host = $1 AND generation = $2 AND team_id IS NOT DISTINCT FROM $3",
         )
         .bind(host)
         .bind(generation)
@@ -282,7 +282,7 @@ impl Store {
     /// row moved meanwhile.
     pub async fn forget_acme_cert(&self, host: &str, generation: i64) -> Result<bool, StoreError> {
         Ok(sqlx::query(
-            "DELETE FROM certificates WHERE host = ? AND generation = ? AND source = 'acme'",
+            "DELETE FROM certificates WHERE host = $1 AND generation = $2 AND source = 'acme'",
         )
         .bind(host)
         .bind(generation)
@@ -301,8 +301,8 @@ impl Store {
         now: i64,
     ) -> Result<bool, StoreError> {
         Ok(sqlx::query(
-            "UPDATE certificates SET team_id = ?, updated_at = ? \
-             WHERE host = ? AND generation = ? AND source = 'acme'",
+            "UPDATE certificates SET team_id = $1, updated_at = $2 \
+             WHERE host = $3 AND generation = $4 AND source = 'acme'",
         )
         .bind(team_id)
         .bind(now)
@@ -317,8 +317,8 @@ impl Store {
     /// Tries a failed ACME order again now (a person asked).
     pub async fn retry_cert(&self, host: &str, now: i64) -> Result<bool, StoreError> {
         Ok(sqlx::query(
-            "UPDATE certificates SET next_attempt = ?, renew_at = CASE WHEN state = 'failed' THEN renew_at ELSE ? END, \
-             updated_at = ? WHERE host = ? AND source = 'acme'",
+            "UPDATE certificates SET next_attempt = $1, renew_at = CASE WHEN state = 'failed' THEN renew_at ELSE $2 END, \
+             updated_at = $3 WHERE host = $4 AND source = 'acme'",
         )
         .bind(now)
         .bind(now)
@@ -332,7 +332,7 @@ impl Store {
 
     /// Berth's sealed account with an ACME directory.
     pub async fn acme_account(&self, directory: &str) -> Result<Option<Sealed>, StoreError> {
-        let r = sqlx::query("SELECT nonce, sealed FROM acme_accounts WHERE directory = ?")
+        let r = sqlx::query("SELECT nonce, sealed FROM acme_accounts WHERE directory = $1")
             .bind(directory)
             .fetch_optional(&self.pool)
             .await?;
@@ -353,7 +353,7 @@ impl Store {
         now: i64,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO acme_accounts (directory, nonce, sealed, created_at) VALUES (?, ?, ?, ?) \
+            "INSERT INTO acme_accounts (directory, nonce, sealed, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (directory) DO UPDATE SET nonce = excluded.nonce, sealed = excluded.sealed",
         )
         .bind(directory)

@@ -37,7 +37,7 @@ impl Store {
 
     /// Gives a team a domain; a domain another team has is a unique violation.
     pub async fn add_domain(&self, team_id: i64, domain: &str, now: i64) -> Result<(), StoreError> {
-        sqlx::query("INSERT INTO team_domains (team_id, domain, created_at) VALUES (?, ?, ?)")
+        sqlx::query("INSERT INTO team_domains (team_id, domain, created_at) VALUES ($1, $2, $3)")
             .bind(team_id)
             .bind(domain)
             .bind(now)
@@ -49,7 +49,7 @@ impl Store {
     /// Takes a domain from a team; false when it did not have it.
     pub async fn remove_domain(&self, team_id: i64, domain: &str) -> Result<bool, StoreError> {
         Ok(
-            sqlx::query("DELETE FROM team_domains WHERE team_id = ? AND domain = ?")
+            sqlx::query("DELETE FROM team_domains WHERE team_id = $1 AND domain = $2")
                 .bind(team_id)
                 .bind(domain)
                 .execute(&self.pool)

@@ -3,7 +3,9 @@
 //! starts with no history and members read only their teams' events.
 
 use domain::wire::EventView;
-use sqlx::{QueryBuilder, Row, Sqlite};
+use sqlx::Row;
+
+use super::Filtered;
 
 use super::{Store, StoreError};
 
@@ -37,7 +39,7 @@ impl Store {
     pub async fn record_event(&self, e: NewEvent<'_>) -> Result<i64, StoreError> {
         Ok(sqlx::query(
             "INSERT INTO events (at, kind, subject, level, message, service_id, team_id) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
         .bind(e.at)
         .bind(e.kind)
@@ -46,23 +48,24 @@ impl Store {
         .bind(e.message)
         .bind(e.service.map(|(id, _)| id))
         .bind(e.service.and_then(|(_, team)| team))
-        .execute(&self.pool)
+        .fetch_one(&self.pool)
         .await?
-        .last_insert_rowid())
+        .try_get::<i64, _>("id")?)
     }
 
     pub async fn list_events(&self, f: &EventFilter) -> Result<Vec<EventView>, StoreError> {
-        let mut q: QueryBuilder<Sqlite> = QueryBuilder::new(
+        let mut q = Filtered::new(
+            self.backend,
             "SELECT id, at, kind, subject, level, message FROM events WHERE 1 = 1",
         );
         if let Some(kind) = &f.kind {
-            q.push(" AND kind = ").push_bind(kind.clone());
+            q.push(" AND kind = ").bind(kind.clone());
         }
         if let Some(subject) = &f.subject {
-            q.push(" AND subject = ").push_bind(subject.clone());
+            q.push(" AND subject = ").bind(subject.clone());
         }
         if let Some(id) = f.service_id {
-            q.push(" AND service_id = ").push_bind(id);
+            q.push(" AND service_id = ").bind(id);
         }
         if let Some(teams) = &f.teams {
             // Service events without a team (from before events carried one, or
@@ -72,18 +75,17 @@ impl Store {
                 q.push(" AND kind NOT IN ('service', 'pool')");
             } else {
                 q.push(" AND kind != 'pool' AND (kind != 'service' OR team_id IN (");
-                let mut ids = q.separated(", ");
-                for t in teams {
-                    ids.push_bind(*t);
+                for (i, t) in teams.iter().enumerate() {
+                    q.push(if i == 0 { "" } else { ", " }).bind(*t);
                 }
                 q.push("))");
             }
         }
         if let Some(before) = f.before {
-            q.push(" AND id < ").push_bind(before);
+            q.push(" AND id < ").bind(before);
         }
-        q.push(" ORDER BY id DESC LIMIT ").push_bind(f.limit as i64);
-        let rows = q.build().fetch_all(&self.pool).await?;
+        q.push(" ORDER BY id DESC LIMIT ").bind(f.limit as i64);
+        let rows = q.fetch_all(&self.pool).await?;
         rows.iter()
             .map(|r| {
                 Ok(EventView {

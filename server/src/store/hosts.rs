@@ -42,7 +42,7 @@ pub struct NewHost<'a> {
 const COLUMNS: &str =
     "id, name, endpoint, address, labels, tls_ca, tls_cert, tls_key, cordoned, draining, created_at";
 
-fn host_from(r: &sqlx::sqlite::SqliteRow) -> Result<HostRow, sqlx::Error> {
+fn host_from(r: &sqlx::any::AnyRow) -> Result<HostRow, sqlx::Error> {
     let labels: String = r.try_get("labels")?;
     let tls = match (
         r.try_get::<Option<String>, _>("tls_ca")?,
@@ -74,7 +74,7 @@ impl Store {
     pub async fn create_host(&self, h: NewHost<'_>) -> Result<i64, StoreError> {
         Ok(sqlx::query(
             "INSERT INTO hosts (name, endpoint, address, labels, tls_ca, tls_cert, tls_key, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9) RETURNING id",
         )
         .bind(h.name)
         .bind(h.endpoint)
@@ -85,31 +85,31 @@ impl Store {
         .bind(h.tls.map(|t| t.key.as_str()))
         .bind(h.now)
         .bind(h.now)
-        .execute(&self.pool)
-        .await?
-        .last_insert_rowid())
+        .fetch_one(&self.pool)
+.await?
+.try_get::<i64, _>("id")?)
     }
 
     /// Every host, by name.
     pub async fn list_hosts(&self) -> Result<Vec<HostRow>, StoreError> {
-        let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM hosts ORDER BY name COLLATE NOCASE"
-        ))
-        .fetch_all(&self.pool)
-        .await?;
+        let rows = sqlx::query(&format!("SELECT {COLUMNS} FROM hosts ORDER BY lower(name)"))
+            .fetch_all(&self.pool)
+            .await?;
         Ok(rows.iter().map(host_from).collect::<Result<_, _>>()?)
     }
 
     pub async fn host_by_name(&self, name: &str) -> Result<Option<HostRow>, StoreError> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM hosts WHERE name = ?"))
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM hosts WHERE lower(name) = lower($1)"
+        ))
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.as_ref().map(host_from).transpose()?)
     }
 
     pub async fn host_by_id(&self, id: i64) -> Result<Option<HostRow>, StoreError> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM hosts WHERE id = ?"))
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM hosts WHERE id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -122,7 +122,7 @@ impl Store {
         labels: &BTreeMap<String, String>,
         now: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE hosts SET labels = ?, updated_at = ? WHERE id = ?")
+        sqlx::query("UPDATE hosts SET labels = $1, updated_at = $2 WHERE id = $3")
             .bind(labels_json(labels)?)
             .bind(now)
             .bind(id)
@@ -137,7 +137,7 @@ impl Store {
         address: &str,
         now: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE hosts SET address = ?, updated_at = ? WHERE id = ?")
+        sqlx::query("UPDATE hosts SET address = $1, updated_at = $2 WHERE id = $3")
             .bind(address)
             .bind(now)
             .bind(id)
@@ -155,7 +155,7 @@ impl Store {
         draining: bool,
         now: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE hosts SET cordoned = ?, draining = ?, updated_at = ? WHERE id = ?")
+        sqlx::query("UPDATE hosts SET cordoned = $1, draining = $2, updated_at = $3 WHERE id = $4")
             .bind(cordoned as i64)
             .bind(draining as i64)
             .bind(now)
@@ -166,7 +166,7 @@ impl Store {
     }
 
     pub async fn delete_host(&self, id: i64) -> Result<bool, StoreError> {
-        Ok(sqlx::query("DELETE FROM hosts WHERE id = ?")
+        Ok(sqlx::query("DELETE FROM hosts WHERE id = $1")
             .bind(id)
             .execute(&self.pool)
             .await?

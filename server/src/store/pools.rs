@@ -55,7 +55,7 @@ const POOL_COLUMNS: &str = "id, name, provider, labels, cpu_millis, memory_bytes
 const HOST_COLUMNS: &str = "id, pool_id, name, state, endpoint, answer, host_id, requested_at, \
      state_since, last_error";
 
-fn pool_from(r: &sqlx::sqlite::SqliteRow) -> Result<PoolRow, sqlx::Error> {
+fn pool_from(r: &sqlx::any::AnyRow) -> Result<PoolRow, sqlx::Error> {
     let provider: String = r.try_get("provider")?;
     let labels: String = r.try_get("labels")?;
     let count = |c: &str| -> Result<u32, sqlx::Error> {
@@ -78,7 +78,7 @@ fn pool_from(r: &sqlx::sqlite::SqliteRow) -> Result<PoolRow, sqlx::Error> {
     })
 }
 
-fn host_from(r: &sqlx::sqlite::SqliteRow) -> Result<PoolHostRow, sqlx::Error> {
+fn host_from(r: &sqlx::any::AnyRow) -> Result<PoolHostRow, sqlx::Error> {
     let state: String = r.try_get("state")?;
     Ok(PoolHostRow {
         id: r.try_get("id")?,
@@ -117,7 +117,7 @@ impl Store {
         Ok(sqlx::query(
             "INSERT INTO pools (name, provider, labels, cpu_millis, memory_bytes, min_hosts, \
              max_hosts, idle_ms, boot_timeout_ms, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) RETURNING id",
         )
         .bind(p.name)
         .bind(super::to_json_column(p.provider)?)
@@ -130,17 +130,17 @@ impl Store {
         .bind(p.boot_timeout_ms)
         .bind(p.now)
         .bind(p.now)
-        .execute(&self.pool)
+        .fetch_one(&self.pool)
         .await?
-        .last_insert_rowid())
+        .try_get::<i64, _>("id")?)
     }
 
     /// Changes a pool (its name stays); false when there is none of that id.
     pub async fn update_pool(&self, id: i64, p: PoolFields<'_>) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "UPDATE pools SET provider = ?, labels = ?, cpu_millis = ?, memory_bytes = ?, \
-             min_hosts = ?, max_hosts = ?, idle_ms = ?, boot_timeout_ms = ?, updated_at = ? \
-             WHERE id = ?",
+            "UPDATE pools SET provider = $1, labels = $2, cpu_millis = $3, memory_bytes = $4, \
+             min_hosts = $5, max_hosts = $6, idle_ms = $7, boot_timeout_ms = $8, updated_at = $9 \
+             WHERE id = $10",
         )
         .bind(super::to_json_column(p.provider)?)
         .bind(super::to_json_column(p.labels)?)
@@ -160,8 +160,8 @@ impl Store {
     /// Deletes a pool that has no hosts left; false when it has some (or is gone).
     pub async fn delete_pool(&self, id: i64) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "DELETE FROM pools WHERE id = ? \
-             AND NOT EXISTS (SELECT 1 FROM pool_hosts WHERE pool_id = ?)",
+            "DELETE FROM pools WHERE id = $1 \
+             AND NOT EXISTS (SELECT 1 FROM pool_hosts WHERE pool_id = $2)",
         )
         .bind(id)
         .bind(id)
@@ -173,7 +173,7 @@ impl Store {
     /// Every pool, by name.
     pub async fn list_pools(&self) -> Result<Vec<PoolRow>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT {POOL_COLUMNS} FROM pools ORDER BY name COLLATE NOCASE"
+            "SELECT {POOL_COLUMNS} FROM pools ORDER BY lower(name)"
         ))
         .fetch_all(&self.pool)
         .await?;
@@ -181,10 +181,12 @@ impl Store {
     }
 
     pub async fn pool_by_name(&self, name: &str) -> Result<Option<PoolRow>, StoreError> {
-        let row = sqlx::query(&format!("SELECT {POOL_COLUMNS} FROM pools WHERE name = ?"))
-            .bind(name)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {POOL_COLUMNS} FROM pools WHERE lower(name) = lower($1)"
+        ))
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.as_ref().map(pool_from).transpose()?)
     }
 
@@ -207,15 +209,15 @@ impl Store {
     ) -> Result<i64, StoreError> {
         Ok(sqlx::query(
             "INSERT INTO pool_hosts (pool_id, name, state, requested_at, state_since) \
-             VALUES (?, ?, 'creating', ?, ?)",
+             VALUES ($1, $2, 'creating', $3, $4) RETURNING id",
         )
         .bind(pool_id)
         .bind(name)
         .bind(now)
         .bind(now)
-        .execute(&self.pool)
+        .fetch_one(&self.pool)
         .await?
-        .last_insert_rowid())
+        .try_get::<i64, _>("id")?)
     }
 
     /// Moves a pool host from `from` to `to`, with what the move learnt; false (and
@@ -229,11 +231,11 @@ impl Store {
         now: i64,
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "UPDATE pool_hosts SET state = ?, state_since = ?, \
-             endpoint = COALESCE(?, endpoint), \
-             answer = CASE WHEN ? = 'ready' THEN NULL ELSE COALESCE(?, answer) END, \
-             host_id = COALESCE(?, host_id), last_error = ? \
-             WHERE id = ? AND state = ?",
+            "UPDATE pool_hosts SET state = $1, state_since = $2, \
+             endpoint = COALESCE($3, endpoint), \
+             answer = CASE WHEN $4 = 'ready' THEN NULL ELSE COALESCE($5, answer) END, \
+             host_id = COALESCE($6, host_id), last_error = $7 \
+             WHERE id = $8 AND state = $9",
         )
         .bind(to.as_str())
         .bind(now)
@@ -251,7 +253,7 @@ impl Store {
 
     /// Notes the last error of a pool host without moving it.
     pub async fn note_pool_host_error(&self, id: i64, error: &str) -> Result<(), StoreError> {
-        sqlx::query("UPDATE pool_hosts SET last_error = ? WHERE id = ?")
+        sqlx::query("UPDATE pool_hosts SET last_error = $1 WHERE id = $2")
             .bind(error)
             .bind(id)
             .execute(&self.pool)
@@ -261,7 +263,7 @@ impl Store {
 
     /// Forgets a destroyed machine: false when it was not being destroyed.
     pub async fn delete_pool_host(&self, id: i64) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM pool_hosts WHERE id = ? AND state = 'destroying'")
+        let done = sqlx::query("DELETE FROM pool_hosts WHERE id = $1 AND state = 'destroying'")
             .bind(id)
             .execute(&self.pool)
             .await?;

@@ -26,7 +26,7 @@ pub struct RolloutRow {
 const COLUMNS: &str = "id, service_id, from_revision, to_revision, kind, state, reason, author, \
      started_at, updated_at, finished_at, batch_done_at, batch_ready";
 
-fn rollout_from(r: &sqlx::sqlite::SqliteRow) -> Result<RolloutRow, sqlx::Error> {
+fn rollout_from(r: &sqlx::any::AnyRow) -> Result<RolloutRow, sqlx::Error> {
     Ok(RolloutRow {
         id: r.try_get("id")?,
         service_id: r.try_get("service_id")?,
@@ -82,12 +82,12 @@ pub struct Move<'a> {
 /// superseded, and the service points at `r.to_revision`. With `expect_revision`,
 /// only while the service is still at that revision (else `None`, nothing written).
 async fn start_in(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut sqlx::AnyConnection,
     r: &NewRollout<'_>,
     expect_revision: Option<i64>,
 ) -> Result<Option<i64>, sqlx::Error> {
     let moved = sqlx::query(
-        "UPDATE services SET revision = ?, updated_at = ? WHERE id = ? AND (? IS NULL OR revision = ?)",
+        "UPDATE services SET revision = $1, updated_at = $2 WHERE id = $3 AND ($4 IS NULL OR revision = $5)",
     )
     .bind(r.to_revision)
     .bind(r.now)
@@ -101,8 +101,8 @@ async fn start_in(
         return Ok(None);
     }
     sqlx::query(
-        "UPDATE rollouts SET state = 'aborted', reason = ?, updated_at = ?, finished_at = ? \
-         WHERE service_id = ? AND state IN ('running', 'paused')",
+        "UPDATE rollouts SET state = 'aborted', reason = $1, updated_at = $2, finished_at = $3 \
+         WHERE service_id = $4 AND state IN ('running', 'paused')",
     )
     .bind(format!(
         "superseded by the move to revision {}",
@@ -115,7 +115,7 @@ async fn start_in(
     .await?;
     let id = sqlx::query(
         "INSERT INTO rollouts (service_id, from_revision, to_revision, kind, state, author, started_at, updated_at) \
-         VALUES (?, ?, ?, ?, 'running', ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, 'running', $5, $6, $7) RETURNING id",
     )
     .bind(r.service_id)
     .bind(r.from_revision)
@@ -124,9 +124,9 @@ async fn start_in(
     .bind(r.author)
     .bind(r.now)
     .bind(r.now)
-    .execute(&mut *tx)
-    .await?
-    .last_insert_rowid();
+    .fetch_one(&mut *tx)
+.await?
+.try_get::<i64, _>("id")?;
     Ok(Some(id))
 }
 
@@ -187,8 +187,8 @@ impl Store {
             .collect::<Vec<_>>()
             .join(", ");
         let moved = sqlx::query(&format!(
-            "UPDATE rollouts SET state = ?, reason = ?, updated_at = ?, \
-             finished_at = CASE WHEN ? THEN NULL ELSE ? END WHERE id = ? AND state IN ({states})"
+            "UPDATE rollouts SET state = $1, reason = $2, updated_at = $3, \
+             finished_at = CASE WHEN $4 THEN NULL ELSE $5 END WHERE id = $6 AND state IN ({states})"
         ))
         .bind(m.to.as_str())
         .bind(m.reason)
@@ -231,7 +231,7 @@ impl Store {
         limit: u32,
     ) -> Result<Vec<RolloutRow>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM rollouts WHERE service_id = ? ORDER BY id DESC LIMIT ?"
+            "SELECT {COLUMNS} FROM rollouts WHERE service_id = $1 ORDER BY id DESC LIMIT $2"
         ))
         .bind(service_id)
         .bind(i64::from(limit))
@@ -260,8 +260,8 @@ impl Store {
     /// last batch. `false`: it moved on meanwhile, nothing was written.
     pub async fn set_batch_done(&self, id: i64, at: i64, ready: u32) -> Result<bool, StoreError> {
         Ok(sqlx::query(
-            "UPDATE rollouts SET batch_done_at = ?, batch_ready = ?, updated_at = ? \
-             WHERE id = ? AND state = 'running' AND batch_ready < ?",
+            "UPDATE rollouts SET batch_done_at = $1, batch_ready = $2, updated_at = $3 \
+             WHERE id = $4 AND state = 'running' AND batch_ready < $5",
         )
         .bind(at)
         .bind(i64::from(ready))
@@ -277,7 +277,7 @@ impl Store {
     /// Whether a service has revision `number`.
     pub async fn has_revision(&self, service_id: i64, number: i64) -> Result<bool, StoreError> {
         Ok(sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM revisions WHERE service_id = ? AND number = ?",
+            "SELECT COUNT(*) FROM revisions WHERE service_id = $1 AND number = $2",
         )
         .bind(service_id)
         .bind(number)

@@ -31,7 +31,7 @@ impl std::fmt::Debug for Sealed {
     }
 }
 
-fn row(r: &sqlx::sqlite::SqliteRow) -> Result<SecretRow, sqlx::Error> {
+fn row(r: &sqlx::any::AnyRow) -> Result<SecretRow, sqlx::Error> {
     Ok(SecretRow {
         id: r.try_get("id")?,
         team_id: r.try_get("team_id")?,
@@ -49,7 +49,7 @@ impl Store {
     /// A team's secrets (not deleted ones), by name.
     pub async fn list_secrets(&self, team_id: i64) -> Result<Vec<SecretRow>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM secrets WHERE team_id = ? AND deleted_at IS NULL ORDER BY name"
+            "SELECT {COLUMNS} FROM secrets WHERE team_id = $1 AND deleted_at IS NULL ORDER BY name"
         ))
         .bind(team_id)
         .fetch_all(&self.pool)
@@ -60,7 +60,7 @@ impl Store {
     /// One secret of a team, unless deleted.
     pub async fn secret(&self, team_id: i64, name: &str) -> Result<Option<SecretRow>, StoreError> {
         let r = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM secrets WHERE team_id = ? AND name = ? AND deleted_at IS NULL"
+            "SELECT {COLUMNS} FROM secrets WHERE team_id = $1 AND name = $2 AND deleted_at IS NULL"
         ))
         .bind(team_id)
         .bind(name)
@@ -83,7 +83,7 @@ impl Store {
         let mut tx = self.write_tx().await?;
         // A deleted secret of this name keeps its count: versions never repeat.
         let before: Option<(i64, i64)> =
-            sqlx::query_as("SELECT id, version FROM secrets WHERE team_id = ? AND name = ?")
+            sqlx::query_as("SELECT id, version FROM secrets WHERE team_id = $1 AND name = $2")
                 .bind(team_id)
                 .bind(name)
                 .fetch_optional(&mut *tx)
@@ -91,9 +91,9 @@ impl Store {
         let (id, version) = match before {
             Some((id, v)) => {
                 sqlx::query(
-                    "UPDATE secrets SET version = ?, updated_at = ?, updated_by = ?, \
-                     created_at = CASE WHEN deleted_at IS NULL THEN created_at ELSE ? END, \
-                     deleted_at = NULL WHERE id = ?",
+                    "UPDATE secrets SET version = $1, updated_at = $2, updated_by = $3, \
+                     created_at = CASE WHEN deleted_at IS NULL THEN created_at ELSE $4 END, \
+                     deleted_at = NULL WHERE id = $5",
                 )
                 .bind(v + 1)
                 .bind(now)
@@ -107,23 +107,23 @@ impl Store {
             None => {
                 let id = sqlx::query(
                     "INSERT INTO secrets (team_id, name, version, created_at, updated_at, updated_by) \
-                     VALUES (?, ?, 1, ?, ?, ?)",
+                     VALUES ($1, $2, 1, $3, $4, $5) RETURNING id",
                 )
                 .bind(team_id)
                 .bind(name)
                 .bind(now)
                 .bind(now)
                 .bind(author)
-                .execute(&mut *tx)
-                .await?
-                .last_insert_rowid();
+                .fetch_one(&mut *tx)
+.await?
+.try_get::<i64, _>("id")?;
                 (id, 1)
             }
         };
         let sealed = seal(version);
         sqlx::query(
             "INSERT INTO secret_versions (secret_id, version, nonce, ciphertext, created_at, created_by) \
-             VALUES (?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6)",
         )
         .bind(id)
         .bind(version)
@@ -146,7 +146,7 @@ impl Store {
     ) -> Result<Option<Sealed>, StoreError> {
         let r = sqlx::query(
             "SELECT v.nonce, v.ciphertext FROM secret_versions v JOIN secrets s ON s.id = v.secret_id \
-             WHERE s.team_id = ? AND s.name = ? AND s.deleted_at IS NULL AND v.version = ?",
+             WHERE s.team_id = $1 AND s.name = $2 AND s.deleted_at IS NULL AND v.version = $3",
         )
         .bind(team_id)
         .bind(name)
@@ -172,7 +172,7 @@ impl Store {
     ) -> Result<bool, StoreError> {
         let mut tx = self.write_tx().await?;
         let id: Option<i64> = sqlx::query_scalar(
-            "SELECT id FROM secrets WHERE team_id = ? AND name = ? AND deleted_at IS NULL",
+            "SELECT id FROM secrets WHERE team_id = $1 AND name = $2 AND deleted_at IS NULL",
         )
         .bind(team_id)
         .bind(name)
@@ -181,11 +181,11 @@ impl Store {
         let Some(id) = id else {
             return Ok(false);
         };
-        sqlx::query("DELETE FROM secret_versions WHERE secret_id = ?")
+        sqlx::query("DELETE FROM secret_versions WHERE secret_id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("UPDATE secrets SET deleted_at = ?, updated_at = ? WHERE id = ?")
+        sqlx::query("UPDATE secrets SET deleted_at = $1, updated_at = $2 WHERE id = $3")
             .bind(now)
             .bind(now)
             .bind(id)

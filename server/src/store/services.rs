@@ -66,7 +66,7 @@ fn spec_from(json: &str) -> Result<ServiceSpec, sqlx::Error> {
     super::json_column("spec", json)
 }
 
-fn service_from(r: &sqlx::sqlite::SqliteRow) -> Result<ServiceRow, sqlx::Error> {
+fn service_from(r: &sqlx::any::AnyRow) -> Result<ServiceRow, sqlx::Error> {
     Ok(ServiceRow {
         id: r.try_get("id")?,
         name: r.try_get("name")?,
@@ -88,7 +88,7 @@ fn spec_json(spec: &ServiceSpec) -> Result<String, sqlx::Error> {
 
 /// Writes the service's next revision inside `tx`; returns its number.
 pub(super) async fn insert_revision(
-    tx: &mut sqlx::SqliteConnection,
+    tx: &mut sqlx::AnyConnection,
     service_id: i64,
     spec: &ServiceSpec,
     spec_hash: &str,
@@ -97,14 +97,14 @@ pub(super) async fn insert_revision(
     now: i64,
 ) -> Result<i64, sqlx::Error> {
     let number: i64 = sqlx::query_scalar(
-        "SELECT COALESCE(MAX(number), 0) + 1 FROM revisions WHERE service_id = ?",
+        "SELECT COALESCE(MAX(number), 0) + 1 FROM revisions WHERE service_id = $1",
     )
     .bind(service_id)
     .fetch_one(&mut *tx)
     .await?;
     sqlx::query(
         "INSERT INTO revisions (service_id, number, spec, spec_hash, author, message, created_at) \
-         VALUES (?, ?, ?, ?, ?, ?, ?)",
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(service_id)
     .bind(number)
@@ -132,17 +132,18 @@ impl Store {
     /// Its id is new: ids are never given twice, even after a deletion.
     pub async fn create_service(&self, s: NewService<'_>) -> Result<i64, StoreError> {
         let mut tx = self.write_tx().await?;
-        let id =
-            sqlx::query("INSERT INTO service_ids (name, team_id, created_at) VALUES (?, ?, ?)")
-                .bind(s.name)
-                .bind(s.team_id)
-                .bind(s.now)
-                .execute(&mut *tx)
-                .await?
-                .last_insert_rowid();
+        let id = sqlx::query(
+            "INSERT INTO service_ids (name, team_id, created_at) VALUES ($1, $2, $3) RETURNING id",
+        )
+        .bind(s.name)
+        .bind(s.team_id)
+        .bind(s.now)
+        .fetch_one(&mut *tx)
+        .await?
+        .try_get::<i64, _>("id")?;
         sqlx::query(
             "INSERT INTO services (id, name, team_id, replicas, revision, proxy, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, 1, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, 1, $5, $6, $7)",
         )
         .bind(id)
         .bind(s.name)
@@ -155,7 +156,7 @@ impl Store {
         .await?;
         sqlx::query(
             "INSERT INTO revisions (service_id, number, spec, spec_hash, author, message, created_at) \
-             VALUES (?, 1, ?, ?, ?, ?, ?)",
+             VALUES ($1, 1, $2, $3, $4, $5, $6)",
         )
         .bind(id)
         .bind(spec_json(s.spec)?)
@@ -171,7 +172,7 @@ impl Store {
 
     /// Every service with its current spec, by name.
     pub async fn list_services(&self) -> Result<Vec<ServiceRow>, StoreError> {
-        let rows = sqlx::query(&format!("{SELECT} ORDER BY s.name COLLATE NOCASE"))
+        let rows = sqlx::query(&format!("{SELECT} ORDER BY lower(s.name)"))
             .fetch_all(&self.pool)
             .await?;
         Ok(rows.iter().map(service_from).collect::<Result<_, _>>()?)
@@ -180,7 +181,7 @@ impl Store {
     /// Every service, each read on its own: one whose row does not read is listed
     /// apart with why, instead of failing the read of all the others.
     pub async fn read_services(&self) -> Result<(Vec<ServiceRow>, Vec<Unreadable>), StoreError> {
-        let rows = sqlx::query(&format!("{SELECT} ORDER BY s.name COLLATE NOCASE"))
+        let rows = sqlx::query(&format!("{SELECT} ORDER BY lower(s.name)"))
             .fetch_all(&self.pool)
             .await?;
         let (mut ok, mut bad) = (Vec::new(), Vec::new());
@@ -202,7 +203,7 @@ impl Store {
     /// migration or a hand edit would: for tests of what cannot be read.
     #[cfg(any(test, feature = "testing"))]
     pub async fn spoil_spec(&self, service_id: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE revisions SET spec = '{\"image\": 7}' WHERE service_id = ?")
+        sqlx::query("UPDATE revisions SET spec = '{\"image\": 7}' WHERE service_id = $1")
             .bind(service_id)
             .execute(&self.pool)
             .await?;
@@ -210,7 +211,7 @@ impl Store {
     }
 
     pub async fn service_by_name(&self, name: &str) -> Result<Option<ServiceRow>, StoreError> {
-        let row = sqlx::query(&format!("{SELECT} WHERE s.name = ?"))
+        let row = sqlx::query(&format!("{SELECT} WHERE lower(s.name) = lower($1)"))
             .bind(name)
             .fetch_optional(&self.pool)
             .await?;
@@ -220,7 +221,7 @@ impl Store {
     /// How many services a team owns.
     pub async fn count_team_services(&self, team_id: i64) -> Result<i64, StoreError> {
         Ok(
-            sqlx::query_scalar("SELECT COUNT(*) FROM services WHERE team_id = ?")
+            sqlx::query_scalar("SELECT COUNT(*) FROM services WHERE team_id = $1")
                 .bind(team_id)
                 .fetch_one(&self.pool)
                 .await?,
@@ -247,7 +248,7 @@ impl Store {
             now,
         )
         .await?;
-        sqlx::query("UPDATE services SET revision = ?, updated_at = ? WHERE id = ?")
+        sqlx::query("UPDATE services SET revision = $1, updated_at = $2 WHERE id = $3")
             .bind(number)
             .bind(now)
             .bind(service_id)
@@ -261,7 +262,7 @@ impl Store {
     pub async fn list_revisions(&self, service_id: i64) -> Result<Vec<RevisionRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT number, spec, spec_hash, author, message, created_at FROM revisions \
-             WHERE service_id = ? ORDER BY number DESC",
+             WHERE service_id = $1 ORDER BY number DESC",
         )
         .bind(service_id)
         .fetch_all(&self.pool)
@@ -287,7 +288,7 @@ impl Store {
         replicas: u32,
         now: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE services SET replicas = ?, updated_at = ? WHERE id = ?")
+        sqlx::query("UPDATE services SET replicas = $1, updated_at = $2 WHERE id = $3")
             .bind(i64::from(replicas))
             .bind(now)
             .bind(service_id)
@@ -303,7 +304,7 @@ impl Store {
         proxy: &ProxyConfig,
         now: i64,
     ) -> Result<(), StoreError> {
-        sqlx::query("UPDATE services SET proxy = ?, updated_at = ? WHERE id = ?")
+        sqlx::query("UPDATE services SET proxy = $1, updated_at = $2 WHERE id = $3")
             .bind(super::to_json_column(proxy)?)
             .bind(now)
             .bind(service_id)
@@ -323,16 +324,16 @@ impl Store {
         delete_volumes: bool,
     ) -> Result<bool, StoreError> {
         let mut tx = self.write_tx().await?;
-        let gone = sqlx::query("DELETE FROM services WHERE id = ?")
+        let gone = sqlx::query("DELETE FROM services WHERE id = $1")
             .bind(service_id)
             .execute(&mut *tx)
             .await?
             .rows_affected()
             == 1;
         sqlx::query(
-            "UPDATE service_ids SET deleted_at = ?, \
-             delete_volumes_since = CASE WHEN ? THEN ? ELSE NULL END \
-             WHERE id = ? AND deleted_at IS NULL",
+            "UPDATE service_ids SET deleted_at = $1, \
+             delete_volumes_since = CASE WHEN $2 THEN $3 ELSE NULL END \
+             WHERE id = $4 AND deleted_at IS NULL",
         )
         .bind(now)
         .bind(delete_volumes)
@@ -367,7 +368,7 @@ impl Store {
 
     /// A deleted service's volumes are all gone: nothing more to delete.
     pub async fn volumes_deleted(&self, service_id: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE service_ids SET delete_volumes_since = NULL WHERE id = ?")
+        sqlx::query("UPDATE service_ids SET delete_volumes_since = NULL WHERE id = $1")
             .bind(service_id)
             .execute(&self.pool)
             .await?;
@@ -381,7 +382,7 @@ impl Store {
         name: &str,
     ) -> Result<Vec<(i64, Option<i64>)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT id, team_id FROM service_ids WHERE name = ? AND deleted_at IS NOT NULL ORDER BY id",
+            "SELECT id, team_id FROM service_ids WHERE lower(name) = lower($1) AND deleted_at IS NOT NULL ORDER BY id",
         )
         .bind(name)
         .fetch_all(&self.pool)
@@ -395,7 +396,7 @@ impl Store {
     /// The team a service (deleted or not) belonged to, when it is known.
     pub async fn team_of_service(&self, service_id: i64) -> Result<Option<i64>, StoreError> {
         Ok(
-            sqlx::query_scalar::<_, Option<i64>>("SELECT team_id FROM service_ids WHERE id = ?")
+            sqlx::query_scalar::<_, Option<i64>>("SELECT team_id FROM service_ids WHERE id = $1")
                 .bind(service_id)
                 .fetch_optional(&self.pool)
                 .await?

@@ -23,7 +23,7 @@ pub struct SessionUser {
     pub user: UserRow,
 }
 
-fn session_from(row: &sqlx::sqlite::SqliteRow) -> Result<SessionRow, sqlx::Error> {
+fn session_from(row: &sqlx::any::AnyRow) -> Result<SessionRow, sqlx::Error> {
     Ok(SessionRow {
         id: row.try_get("sid")?,
         user_id: row.try_get("user_id")?,
@@ -50,13 +50,13 @@ impl Store {
         client_addr: &str,
         user_agent: &str,
     ) -> Result<i64, StoreError> {
-        sqlx::query("DELETE FROM sessions WHERE expires_at <= ?")
+        sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
             .bind(now)
             .execute(&self.pool)
             .await?;
         Ok(sqlx::query(
             "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, last_seen_at, client_addr, user_agent) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
         .bind(token_hash)
         .bind(user_id)
@@ -65,9 +65,9 @@ impl Store {
         .bind(now)
         .bind(client_addr)
         .bind(user_agent)
-        .execute(&self.pool)
-        .await?
-        .last_insert_rowid())
+        .fetch_one(&self.pool)
+.await?
+.try_get::<i64, _>("id")?)
     }
 
     /// The live session with this hash, and its user.
@@ -79,7 +79,7 @@ impl Store {
         let row = sqlx::query(&format!(
             "SELECT {SESSION_COLUMNS}, u.id, u.username, u.password_hash, u.role, u.created_at \
              FROM sessions s JOIN users u ON u.id = s.user_id \
-             WHERE s.token_hash = ? AND s.expires_at > ?"
+             WHERE s.token_hash = $1 AND s.expires_at > $2"
         ))
         .bind(token_hash)
         .bind(now)
@@ -97,7 +97,7 @@ impl Store {
 
     /// Notes that a session was used (at most once a minute, to spare writes).
     pub async fn touch_session(&self, id: i64, now: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE id = ? AND last_seen_at < ?")
+        sqlx::query("UPDATE sessions SET last_seen_at = $1 WHERE id = $2 AND last_seen_at < $3")
             .bind(now)
             .bind(id)
             .bind(now - 60_000)
@@ -113,7 +113,7 @@ impl Store {
         now: i64,
     ) -> Result<Vec<SessionRow>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.user_id = ? AND s.expires_at > ? \
+            "SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.user_id = $1 AND s.expires_at > $2 \
              ORDER BY s.created_at DESC"
         ))
         .bind(user_id)
@@ -124,21 +124,19 @@ impl Store {
     }
 
     pub async fn count_sessions(&self, user_id: i64, now: i64) -> Result<i64, StoreError> {
-        Ok(
-            sqlx::query_scalar(
-                "SELECT COUNT(*) FROM sessions WHERE user_id = ? AND expires_at > ?",
-            )
-            .bind(user_id)
-            .bind(now)
-            .fetch_one(&self.pool)
-            .await?,
+        Ok(sqlx::query_scalar(
+            "SELECT COUNT(*) FROM sessions WHERE user_id = $1 AND expires_at > $2",
         )
+        .bind(user_id)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await?)
     }
 
     /// Ends one session of a user; false when there was none.
     pub async fn delete_session(&self, user_id: i64, id: i64) -> Result<bool, StoreError> {
         Ok(
-            sqlx::query("DELETE FROM sessions WHERE user_id = ? AND id = ?")
+            sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id = $2")
                 .bind(user_id)
                 .bind(id)
                 .execute(&self.pool)
@@ -151,7 +149,7 @@ impl Store {
     /// Whether a session exists and has not expired.
     pub async fn session_alive(&self, id: i64, now: i64) -> Result<bool, StoreError> {
         Ok(sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM sessions WHERE id = ? AND expires_at > ?",
+            "SELECT COUNT(*) FROM sessions WHERE id = $1 AND expires_at > $2",
         )
         .bind(id)
         .bind(now)
@@ -162,7 +160,7 @@ impl Store {
 
     /// Ends every session of a user; how many ended.
     pub async fn delete_user_sessions(&self, user_id: i64) -> Result<u64, StoreError> {
-        Ok(sqlx::query("DELETE FROM sessions WHERE user_id = ?")
+        Ok(sqlx::query("DELETE FROM sessions WHERE user_id = $1")
             .bind(user_id)
             .execute(&self.pool)
             .await?

@@ -6,7 +6,7 @@ impl Store {
     /// The value of `key`, if set.
     pub async fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
         Ok(
-            sqlx::query_scalar("SELECT value FROM settings WHERE key = ?")
+            sqlx::query_scalar("SELECT value FROM settings WHERE key = $1")
                 .bind(key)
                 .fetch_optional(&self.pool)
                 .await?,
@@ -22,7 +22,7 @@ impl Store {
     /// Sets `key` to `value` at `now_ms`.
     pub async fn set_setting(&self, key: &str, value: &str, now_ms: i64) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO settings (key, value, updated_at) VALUES (?, ?, ?) \
+            "INSERT INTO settings (key, value, updated_at) VALUES ($1, $2, $3) \
              ON CONFLICT (key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
         )
         .bind(key)

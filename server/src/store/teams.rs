@@ -13,24 +13,23 @@ impl Store {
     /// Creates a team; a duplicate name is a unique violation.
     pub async fn create_team(&self, name: &str, now: i64) -> Result<i64, StoreError> {
         Ok(
-            sqlx::query("INSERT INTO teams (name, created_at) VALUES (?, ?)")
+            sqlx::query("INSERT INTO teams (name, created_at) VALUES ($1, $2) RETURNING id")
                 .bind(name)
                 .bind(now)
-                .execute(&self.pool)
+                .fetch_one(&self.pool)
                 .await?
-                .last_insert_rowid(),
+                .try_get::<i64, _>("id")?,
         )
     }
 
     /// Every team with its members, by name.
     pub async fn list_teams(&self) -> Result<Vec<TeamView>, StoreError> {
-        let teams =
-            sqlx::query("SELECT id, name, created_at FROM teams ORDER BY name COLLATE NOCASE")
-                .fetch_all(&self.pool)
-                .await?;
+        let teams = sqlx::query("SELECT id, name, created_at FROM teams ORDER BY lower(name)")
+            .fetch_all(&self.pool)
+            .await?;
         let members = sqlx::query(
             "SELECT m.team_id, m.user_id, u.username, m.role FROM memberships m \
-             JOIN users u ON u.id = m.user_id ORDER BY u.username COLLATE NOCASE",
+             JOIN users u ON u.id = m.user_id ORDER BY lower(u.username)",
         )
         .fetch_all(&self.pool)
         .await?;
@@ -72,17 +71,17 @@ impl Store {
     /// an admin's to read, never a new team's of the same id.
     pub async fn delete_team(&self, id: i64) -> Result<bool, StoreError> {
         let mut tx = self.write_tx().await?;
-        let gone = sqlx::query("DELETE FROM teams WHERE id = ?")
+        let gone = sqlx::query("DELETE FROM teams WHERE id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?
             .rows_affected()
             == 1;
-        sqlx::query("UPDATE events SET team_id = NULL WHERE team_id = ?")
+        sqlx::query("UPDATE events SET team_id = NULL WHERE team_id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("UPDATE service_ids SET team_id = NULL WHERE team_id = ?")
+        sqlx::query("UPDATE service_ids SET team_id = NULL WHERE team_id = $1")
             .bind(id)
             .execute(&mut *tx)
             .await?;
@@ -99,7 +98,7 @@ impl Store {
         now: i64,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO memberships (team_id, user_id, role, created_at) VALUES (?, ?, ?, ?) \
+            "INSERT INTO memberships (team_id, user_id, role, created_at) VALUES ($1, $2, $3, $4) \
              ON CONFLICT (team_id, user_id) DO UPDATE SET role = excluded.role",
         )
         .bind(team_id)
@@ -114,7 +113,7 @@ impl Store {
     /// Removes a user from a team; false when they were not in it.
     pub async fn remove_member(&self, team_id: i64, user_id: i64) -> Result<bool, StoreError> {
         Ok(
-            sqlx::query("DELETE FROM memberships WHERE team_id = ? AND user_id = ?")
+            sqlx::query("DELETE FROM memberships WHERE team_id = $1 AND user_id = $2")
                 .bind(team_id)
                 .bind(user_id)
                 .execute(&self.pool)
@@ -128,7 +127,7 @@ impl Store {
     pub async fn teams_of(&self, user_id: i64) -> Result<Vec<TeamRef>, StoreError> {
         let rows = sqlx::query(
             "SELECT t.id, t.name, m.role FROM memberships m JOIN teams t ON t.id = m.team_id \
-             WHERE m.user_id = ? ORDER BY t.name COLLATE NOCASE",
+             WHERE m.user_id = $1 ORDER BY lower(t.name)",
         )
         .bind(user_id)
         .fetch_all(&self.pool)

@@ -27,7 +27,7 @@ pub struct TokenUser {
 const TOKEN_COLUMNS: &str = "t.id AS tid, t.user_id, t.name, t.prefix, t.read_only, \
      t.created_at AS t_created_at, t.expires_at, t.last_used_at";
 
-fn token_from(row: &sqlx::sqlite::SqliteRow) -> Result<TokenRow, sqlx::Error> {
+fn token_from(row: &sqlx::any::AnyRow) -> Result<TokenRow, sqlx::Error> {
     Ok(TokenRow {
         id: row.try_get("tid")?,
         user_id: row.try_get("user_id")?,
@@ -59,7 +59,7 @@ impl Store {
     pub async fn create_token(&self, t: NewTokenRow<'_>) -> Result<i64, StoreError> {
         Ok(sqlx::query(
             "INSERT INTO api_tokens (user_id, name, token_hash, prefix, read_only, created_at, expires_at, parent_id) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING id",
         )
         .bind(t.user_id)
         .bind(t.name)
@@ -69,15 +69,15 @@ impl Store {
         .bind(t.now)
         .bind(t.expires_at)
         .bind(t.parent_id)
-        .execute(&self.pool)
-        .await?
-        .last_insert_rowid())
+        .fetch_one(&self.pool)
+.await?
+.try_get::<i64, _>("id")?)
     }
 
     /// Whether a token exists and has not expired.
     pub async fn token_alive(&self, id: i64, now: i64) -> Result<bool, StoreError> {
         Ok(sqlx::query_scalar::<_, i64>(
-            "SELECT COUNT(*) FROM api_tokens WHERE id = ? AND (expires_at IS NULL OR expires_at > ?)",
+            "SELECT COUNT(*) FROM api_tokens WHERE id = $1 AND (expires_at IS NULL OR expires_at > $2)",
         )
         .bind(id)
         .bind(now)
@@ -89,7 +89,7 @@ impl Store {
     /// When a token expires (`Some(None)`: never), or `None` when there is none.
     pub async fn token_expiry(&self, id: i64) -> Result<Option<Option<i64>>, StoreError> {
         Ok(
-            sqlx::query_scalar::<_, Option<i64>>("SELECT expires_at FROM api_tokens WHERE id = ?")
+            sqlx::query_scalar::<_, Option<i64>>("SELECT expires_at FROM api_tokens WHERE id = $1")
                 .bind(id)
                 .fetch_optional(&self.pool)
                 .await?,
@@ -98,7 +98,7 @@ impl Store {
 
     /// Revokes every token of a user; how many.
     pub async fn delete_user_tokens(&self, user_id: i64) -> Result<u64, StoreError> {
-        Ok(sqlx::query("DELETE FROM api_tokens WHERE user_id = ?")
+        Ok(sqlx::query("DELETE FROM api_tokens WHERE user_id = $1")
             .bind(user_id)
             .execute(&self.pool)
             .await?
@@ -109,7 +109,7 @@ impl Store {
     pub async fn token_user(&self, token_hash: &str) -> Result<Option<TokenUser>, StoreError> {
         let row = sqlx::query(&format!(
             "SELECT {TOKEN_COLUMNS}, u.id, u.username, u.password_hash, u.role, u.created_at \
-             FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = ?"
+             FROM api_tokens t JOIN users u ON u.id = t.user_id WHERE t.token_hash = $1"
         ))
         .bind(token_hash)
         .fetch_optional(&self.pool)
@@ -127,8 +127,8 @@ impl Store {
     /// Notes that a token was used (at most once a minute, to spare writes).
     pub async fn touch_token(&self, id: i64, now: i64) -> Result<(), StoreError> {
         sqlx::query(
-            "UPDATE api_tokens SET last_used_at = ? WHERE id = ? \
-             AND (last_used_at IS NULL OR last_used_at < ?)",
+            "UPDATE api_tokens SET last_used_at = $1 WHERE id = $2 \
+             AND (last_used_at IS NULL OR last_used_at < $3)",
         )
         .bind(now)
         .bind(id)
@@ -141,7 +141,7 @@ impl Store {
     /// A user's tokens, newest first.
     pub async fn list_tokens(&self, user_id: i64) -> Result<Vec<TokenRow>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT {TOKEN_COLUMNS} FROM api_tokens t WHERE t.user_id = ? ORDER BY t.created_at DESC, t.id DESC"
+            "SELECT {TOKEN_COLUMNS} FROM api_tokens t WHERE t.user_id = $1 ORDER BY t.created_at DESC, t.id DESC"
         ))
         .bind(user_id)
         .fetch_all(&self.pool)
@@ -151,7 +151,7 @@ impl Store {
 
     pub async fn token(&self, user_id: i64, id: i64) -> Result<Option<TokenRow>, StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT {TOKEN_COLUMNS} FROM api_tokens t WHERE t.user_id = ? AND t.id = ?"
+            "SELECT {TOKEN_COLUMNS} FROM api_tokens t WHERE t.user_id = $1 AND t.id = $2"
         ))
         .bind(user_id)
         .bind(id)
@@ -163,7 +163,7 @@ impl Store {
     /// Revokes a user's token; false when there was none.
     pub async fn delete_token(&self, user_id: i64, id: i64) -> Result<bool, StoreError> {
         Ok(
-            sqlx::query("DELETE FROM api_tokens WHERE user_id = ? AND id = ?")
+            sqlx::query("DELETE FROM api_tokens WHERE user_id = $1 AND id = $2")
                 .bind(user_id)
                 .bind(id)
                 .execute(&self.pool)

@@ -15,7 +15,7 @@ pub struct UserRow {
     pub created_at: i64,
 }
 
-pub(super) fn user_from(row: &sqlx::sqlite::SqliteRow) -> Result<UserRow, sqlx::Error> {
+pub(super) fn user_from(row: &sqlx::any::AnyRow) -> Result<UserRow, sqlx::Error> {
     let role: String = row.try_get("role")?;
     Ok(UserRow {
         id: row.try_get("id")?,
@@ -31,9 +31,12 @@ const COLUMNS: &str = "id, username, password_hash, role, created_at";
 impl Store {
     /// Whether any user exists (the first-run setup is done).
     pub async fn has_users(&self) -> Result<bool, StoreError> {
-        Ok(sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM users)")
+        // A count, not EXISTS: SQLite answers EXISTS as an integer, PostgreSQL
+        // as a boolean.
+        let n: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM (SELECT 1 FROM users LIMIT 1) AS u")
             .fetch_one(&self.pool)
-            .await?)
+            .await?;
+        Ok(n > 0)
     }
 
     /// Creates a user; a duplicate name fails with a unique violation.
@@ -46,16 +49,16 @@ impl Store {
     ) -> Result<i64, StoreError> {
         let id = sqlx::query(
             "INSERT INTO users (username, password_hash, role, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?)",
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
         )
         .bind(username)
         .bind(password_hash)
         .bind(role.as_str())
         .bind(now)
         .bind(now)
-        .execute(&self.pool)
+        .fetch_one(&self.pool)
         .await?
-        .last_insert_rowid();
+        .try_get::<i64, _>("id")?;
         Ok(id)
     }
 
@@ -67,29 +70,35 @@ impl Store {
         password_hash: &str,
         now: i64,
     ) -> Result<Option<i64>, StoreError> {
-        let done = sqlx::query(
+        // In one write transaction: two instances starting together on one
+        // database make one admin, not two.
+        let mut tx = self.write_tx().await?;
+        let id: Option<i64> = sqlx::query_scalar(
             "INSERT INTO users (username, password_hash, role, created_at, updated_at) \
-             SELECT ?, ?, 'admin', ?, ? WHERE NOT EXISTS (SELECT 1 FROM users)",
+             SELECT $1, $2, 'admin', $3, $4 WHERE NOT EXISTS (SELECT 1 FROM users) RETURNING id",
         )
         .bind(username)
         .bind(password_hash)
         .bind(now)
         .bind(now)
-        .execute(&self.pool)
+        .fetch_optional(&mut *tx)
         .await?;
-        Ok((done.rows_affected() == 1).then(|| done.last_insert_rowid()))
+        tx.commit().await?;
+        Ok(id)
     }
 
     pub async fn user_by_name(&self, username: &str) -> Result<Option<UserRow>, StoreError> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE username = ?"))
-            .bind(username)
-            .fetch_optional(&self.pool)
-            .await?;
+        let row = sqlx::query(&format!(
+            "SELECT {COLUMNS} FROM users WHERE lower(username) = lower($1)"
+        ))
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await?;
         Ok(row.as_ref().map(user_from).transpose()?)
     }
 
     pub async fn user_by_id(&self, id: i64) -> Result<Option<UserRow>, StoreError> {
-        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE id = ?"))
+        let row = sqlx::query(&format!("SELECT {COLUMNS} FROM users WHERE id = $1"))
             .bind(id)
             .fetch_optional(&self.pool)
             .await?;
@@ -99,7 +108,7 @@ impl Store {
     /// Every user, by name.
     pub async fn list_users(&self) -> Result<Vec<UserRow>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM users ORDER BY username COLLATE NOCASE"
+            "SELECT {COLUMNS} FROM users ORDER BY lower(username)"
         ))
         .fetch_all(&self.pool)
         .await?;
@@ -115,7 +124,7 @@ impl Store {
     }
 
     pub async fn set_user_role(&self, id: i64, role: UserRole, now: i64) -> Result<(), StoreError> {
-        sqlx::query("UPDATE users SET role = ?, updated_at = ? WHERE id = ?")
+        sqlx::query("UPDATE users SET role = $1, updated_at = $2 WHERE id = $3")
             .bind(role.as_str())
             .bind(now)
             .bind(id)
@@ -134,13 +143,13 @@ impl Store {
         now: i64,
     ) -> Result<(), StoreError> {
         let mut tx = self.write_tx().await?;
-        sqlx::query("UPDATE users SET password_hash = ?, updated_at = ? WHERE id = ?")
+        sqlx::query("UPDATE users SET password_hash = $1, updated_at = $2 WHERE id = $3")
             .bind(password_hash)
             .bind(now)
             .bind(id)
             .execute(&mut *tx)
             .await?;
-        sqlx::query("DELETE FROM sessions WHERE user_id = ? AND id IS NOT ?")
+        sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id IS DISTINCT FROM $2")
             .bind(id)
             .bind(keep_session)
             .execute(&mut *tx)
@@ -151,7 +160,7 @@ impl Store {
 
     /// Deletes a user (their sessions, tokens and memberships go with them).
     pub async fn delete_user(&self, id: i64) -> Result<bool, StoreError> {
-        Ok(sqlx::query("DELETE FROM users WHERE id = ?")
+        Ok(sqlx::query("DELETE FROM users WHERE id = $1")
             .bind(id)
             .execute(&self.pool)
             .await?

@@ -41,7 +41,7 @@ fn scope_from(s: &str) -> Result<ClassScope, sqlx::Error> {
     }
 }
 
-fn class_from(r: &sqlx::sqlite::SqliteRow) -> Result<VolumeClassRow, sqlx::Error> {
+fn class_from(r: &sqlx::any::AnyRow) -> Result<VolumeClassRow, sqlx::Error> {
     let options: String = r.try_get("options")?;
     let teams: String = r.try_get("team_ids")?;
     let scope: String = r.try_get("scope")?;
@@ -62,7 +62,7 @@ impl Store {
     pub async fn create_volume_class(&self, c: VolumeClassFields<'_>) -> Result<i64, StoreError> {
         Ok(sqlx::query(
             "INSERT INTO volume_classes (name, driver, options, scope, team_ids, created_at, \
-             updated_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+             updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7) RETURNING id",
         )
         .bind(c.name)
         .bind(c.driver)
@@ -71,9 +71,9 @@ impl Store {
         .bind(super::to_json_column(&c.team_ids)?)
         .bind(c.now)
         .bind(c.now)
-        .execute(&self.pool)
+        .fetch_one(&self.pool)
         .await?
-        .last_insert_rowid())
+        .try_get::<i64, _>("id")?)
     }
 
     /// Changes a class (its name stays); false when there is none of that id.
@@ -83,8 +83,8 @@ impl Store {
         c: VolumeClassFields<'_>,
     ) -> Result<bool, StoreError> {
         let done = sqlx::query(
-            "UPDATE volume_classes SET driver = ?, options = ?, scope = ?, team_ids = ?, \
-             updated_at = ? WHERE id = ?",
+            "UPDATE volume_classes SET driver = $1, options = $2, scope = $3, team_ids = $4, \
+             updated_at = $5 WHERE id = $6",
         )
         .bind(c.driver)
         .bind(super::to_json_column(c.options)?)
@@ -99,7 +99,7 @@ impl Store {
 
     /// Deletes a class; false when there is none of that id.
     pub async fn delete_volume_class(&self, id: i64) -> Result<bool, StoreError> {
-        let done = sqlx::query("DELETE FROM volume_classes WHERE id = ?")
+        let done = sqlx::query("DELETE FROM volume_classes WHERE id = $1")
             .bind(id)
             .execute(&self.pool)
             .await?;
@@ -109,7 +109,7 @@ impl Store {
     /// Every class, by name.
     pub async fn list_volume_classes(&self) -> Result<Vec<VolumeClassRow>, StoreError> {
         let rows = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM volume_classes ORDER BY name COLLATE NOCASE"
+            "SELECT {COLUMNS} FROM volume_classes ORDER BY lower(name)"
         ))
         .fetch_all(&self.pool)
         .await?;
@@ -121,7 +121,7 @@ impl Store {
         name: &str,
     ) -> Result<Option<VolumeClassRow>, StoreError> {
         let row = sqlx::query(&format!(
-            "SELECT {COLUMNS} FROM volume_classes WHERE name = ?"
+            "SELECT {COLUMNS} FROM volume_classes WHERE lower(name) = lower($1)"
         ))
         .bind(name)
         .fetch_optional(&self.pool)

@@ -32,7 +32,7 @@ impl Store {
         now: i64,
     ) -> Result<(), StoreError> {
         sqlx::query(
-            "INSERT INTO replica_homes (service_id, slot, host_id, since) VALUES (?, ?, ?, ?)
+            "INSERT INTO replica_homes (service_id, slot, host_id, since) VALUES ($1, $2, $3, $4)
              ON CONFLICT (service_id, slot) DO NOTHING",
         )
         .bind(service_id)
@@ -51,7 +51,7 @@ impl Store {
         slot: u32,
     ) -> Result<Option<i64>, StoreError> {
         let row = sqlx::query(
-            "DELETE FROM replica_homes WHERE service_id = ? AND slot = ? RETURNING host_id",
+            "DELETE FROM replica_homes WHERE service_id = $1 AND slot = $2 RETURNING host_id",
         )
         .bind(service_id)
         .bind(i64::from(slot))
@@ -66,7 +66,7 @@ impl Store {
     /// Forgets every home of a service (its per-replica volumes are gone from the
     /// spec, or deleted).
     pub async fn clear_replica_homes(&self, service_id: i64) -> Result<(), StoreError> {
-        sqlx::query("DELETE FROM replica_homes WHERE service_id = ?")
+        sqlx::query("DELETE FROM replica_homes WHERE service_id = $1")
             .bind(service_id)
             .execute(&self.pool)
             .await?;
