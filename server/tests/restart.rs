@@ -6,7 +6,7 @@
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -15,7 +15,7 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio::time::Instant;
 
-use common::{test_hosts, Cleanup};
+use common::{berth_command, cleanup_for, unix_socket_host};
 
 /// The `berth` process; killed if the test ends first.
 struct Berth(Child);
@@ -37,20 +37,8 @@ fn free_port() -> u16 {
 }
 
 fn start(dir: &server::testing::TempDir, port: u16, proxy: u16, host: &common::TestHost) -> Berth {
-    let child = Command::new(env!("CARGO_BIN_EXE_berth"))
-        .env("BERTH_DATABASE_URL", dir.db_url())
-        .env("BERTH_DATA_DIR", &dir.0)
-        .env("BERTH_LISTEN", format!("127.0.0.1:{port}"))
-        .env(
-            "BERTH_ENGINES",
-            format!("{}={}@{}", host.name, host.endpoint, host.address),
-        )
+    let child = berth_command(dir, host, port)
         .env("BERTH_PROXY_LISTEN", format!("127.0.0.1:{proxy}"))
-        .env("BERTH_PROXY_TLS_LISTEN", "off")
-        .env("BERTH_ACME_DIRECTORY", "off")
-        .env("BERTH_ADMIN_USER", "root")
-        .env("BERTH_ADMIN_PASSWORD", "root-password")
-        .env("BERTH_DEMO", "true")
         .env("BERTH_LOG", "warn")
         .stdout(Stdio::null())
         .stderr(Stdio::inherit())
@@ -102,16 +90,9 @@ async fn until_served(proxy: u16, within: Duration) {
 
 #[tokio::test]
 async fn killed_and_started_again_fails_only_while_down() {
-    let host = test_hosts()
-        .into_iter()
-        .find(|h| h.endpoint.starts_with("unix://"))
-        .expect("a test host on a unix socket");
+    let host = unix_socket_host();
     let dir = server::testing::TempDir::new();
-    let url = dir.db_url();
-    let store = server::store::Store::open(&url).await.unwrap();
-    store.migrate().await.unwrap();
-    let _cleanup = Cleanup(store.instance_id().await.unwrap());
-    store.close().await;
+    let _cleanup = cleanup_for(&dir).await;
     let (port, proxy) = (free_port(), free_port());
 
     let first = start(&dir, port, proxy, &host);

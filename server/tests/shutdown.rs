@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 
-use common::{test_hosts, Cleanup};
+use common::{berth_command, cleanup_for, unix_socket_host};
 
 /// The whole answer to a request sent with `Connection: close`: status, head and
 /// body.
@@ -125,37 +125,15 @@ fn log_lines(child: &mut Child) -> tokio::sync::mpsc::UnboundedReceiver<String> 
 
 #[tokio::test]
 async fn sigterm_with_an_open_tab_and_a_followed_log_stops_within_2_s() {
-    let host = test_hosts()
-        .into_iter()
-        .find(|h| h.endpoint.starts_with("unix://"))
-        .expect("a test host on a unix socket");
+    let host = unix_socket_host();
     let dir = server::testing::TempDir::new();
-    let url = dir.db_url();
-    // The instance id first, so that what this Berth makes is removed whatever
-    // happens below.
-    let store = server::store::Store::open(&url).await.unwrap();
-    store.migrate().await.unwrap();
-    let _cleanup = Cleanup(store.instance_id().await.unwrap());
-    store.close().await;
+    let _cleanup = cleanup_for(&dir).await;
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let child = Command::new(env!("CARGO_BIN_EXE_berth"))
-        .env("BERTH_DATABASE_URL", &url)
-        .env("BERTH_DATA_DIR", &dir.0)
-        .env("BERTH_LISTEN", format!("127.0.0.1:{port}"))
-        .env(
-            "BERTH_ENGINES",
-            format!("{}={}@{}", host.name, host.endpoint, host.address),
-        )
-        .env("BERTH_PROXY_LISTEN", "off")
-        .env("BERTH_PROXY_TLS_LISTEN", "off")
-        .env("BERTH_ACME_DIRECTORY", "off")
-        .env("BERTH_ADMIN_USER", "root")
-        .env("BERTH_ADMIN_PASSWORD", "root-password")
-        .env("BERTH_DEMO", "true")
+    let child = berth_command(&dir, &host, port)
         .env("BERTH_LOG", "info")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

@@ -543,3 +543,46 @@ where
         }
     }
 }
+
+/// A test host Berth reaches on a unix socket (the real-binary tests use one).
+pub fn unix_socket_host() -> TestHost {
+    test_hosts()
+        .into_iter()
+        .find(|h| h.endpoint.starts_with("unix://"))
+        .expect("a test host on a unix socket")
+}
+
+/// The instance id of `dir`'s database, made first, so that what a `berth`
+/// process started on it makes is removed whatever happens in the test.
+pub async fn cleanup_for(dir: &server::testing::TempDir) -> Cleanup {
+    let store = server::store::Store::open(&dir.db_url()).await.unwrap();
+    store.migrate().await.unwrap();
+    let cleanup = Cleanup(store.instance_id().await.unwrap());
+    store.close().await;
+    cleanup
+}
+
+/// The real `berth` binary on `dir`'s database with `host` as its engine, the
+/// dashboard on 127.0.0.1:`port`, the first admin `root`/`root-password` and the
+/// demo service; TLS and ACME off, the proxy off unless the caller says.
+pub fn berth_command(
+    dir: &server::testing::TempDir,
+    host: &TestHost,
+    port: u16,
+) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_berth"));
+    c.env("BERTH_DATABASE_URL", dir.db_url())
+        .env("BERTH_DATA_DIR", &dir.0)
+        .env("BERTH_LISTEN", format!("127.0.0.1:{port}"))
+        .env(
+            "BERTH_ENGINES",
+            format!("{}={}@{}", host.name, host.endpoint, host.address),
+        )
+        .env("BERTH_PROXY_LISTEN", "off")
+        .env("BERTH_PROXY_TLS_LISTEN", "off")
+        .env("BERTH_ACME_DIRECTORY", "off")
+        .env("BERTH_ADMIN_USER", "root")
+        .env("BERTH_ADMIN_PASSWORD", "root-password")
+        .env("BERTH_DEMO", "true");
+    c
+}
