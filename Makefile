@@ -47,7 +47,7 @@ unit:
 # 127.0.0.1), each test on a database of its own.
 POSTGRES_TESTS := test(/^store::/) | binary(api) | binary(accounts) | binary(authz) \
   | binary(tenancy) | binary(services_api) | binary(pools_api) | binary(stacks_api) \
-  | binary(certs_api) | binary(volume_classes_api)
+  | binary(certs_api) | binary(volume_classes_api) | binary(failover) | binary(restart)
 
 unit-postgres:
 	@scripts/postgres up

@@ -206,6 +206,29 @@ def bench_berth(args, engine):
     return scale, heal
 
 
+def bench_database(args, engine, url):
+    """On the Berth at `url`: GET /api/v1/services with 100 services (200 calls,
+    one client), and bench_berth's scale 1 -> 30 (no kills)."""
+    b = Berth(url, args.user, args.password)
+    b.ensure_team("dbbench")
+    for i in range(100):
+        b.req("POST", "/api/v1/services", {
+            "name": f"list{i}", "team": "dbbench", "replicas": 0,
+            "spec": {"image": IMAGE, "port": 8080},
+        })
+    for _ in range(20):
+        b.req("GET", "/api/v1/services")
+    lists = []
+    for _ in range(200):
+        started = time.monotonic()
+        b.req("GET", "/api/v1/services")
+        lists.append((time.monotonic() - started) * 1000)
+    for i in range(100):
+        b.req("DELETE", f"/api/v1/services/list{i}")
+    scale, _ = bench_berth(argparse.Namespace(**{**vars(args), "berth": url, "kills": 0}), engine)
+    return lists, scale
+
+
 def swarm_ready(engine, n, healthy, service="swbench"):
     up = [c for c in engine.containers(f"com.docker.swarm.service.name={service}") if c["State"] == "running"]
     if healthy:
@@ -794,12 +817,25 @@ def main():
     p.add_argument("--kills", type=int, default=5)
     p.add_argument("--proxy", required=True, help="Berth's proxy, http://127.0.0.1:port")
     p.add_argument("--seconds", type=int, default=10, help="how long each wrk run lasts")
-    p.add_argument("--only", choices=["engine", "proxy", "rollout", "tenancy", "pools", "volumes", "stacks"], help="run one part only")
+    p.add_argument("--only", choices=["engine", "proxy", "rollout", "tenancy", "pools", "volumes", "stacks", "database"], help="run one part only")
+    p.add_argument("--berth-pg", help="a second Berth, on PostgreSQL (--only database)")
     p.add_argument("--berth-bin", default="target/release/berth", help="the berth binary, for the CLI")
     p.add_argument("--provider", help="the pool provider command (absolute path)")
     p.add_argument("--shared", default="/var/lib/berth-hosts/shared", help="the folder every test host's rclone reaches")
     args = p.parse_args()
     engine = Engine(args.engine)
+
+    if args.only == "database":
+        rows = [("SQLite", bench_database(args, engine, args.berth)),
+                ("PostgreSQL", bench_database(args, engine, args.berth_pg))]
+        print("results (one engine; 100 services listed, 200 calls; scale 1 -> 30 healthy):")
+        for name, (lists, scale) in rows:
+            p50, p99 = statistics.median(lists), sorted(lists)[int(len(lists) * 0.99)]
+            print(f"  {name + ':':12} GET /api/v1/services p50 {p50:.2f} ms, p99 {p99:.2f} ms; scale-up {fmt(scale)}")
+        (sl, ss), (pl, ps) = rows[0][1], rows[1][1]
+        print(f"  PostgreSQL / SQLite: list p50 {statistics.median(pl) / statistics.median(sl):.2f}x, "
+              f"scale-up {statistics.median(ps) / statistics.median(ss):.2f}x")
+        return
 
     if args.only in (None, "stacks"):
         plans, cli_runs, ui_runs = bench_stacks(args, engine)

@@ -88,3 +88,19 @@ test('a token made in the settings works against the API and can be revoked', as
   expect((await api.get('/api/v1/me')).status()).toBe(401);
   await api.dispose();
 });
+
+test('settings list the instances: this one leads, and taking the lead is an event', async ({ page }) => {
+  await loginAs(page, ADMIN.username, ADMIN.password);
+  const ready = await (await page.request.get('/readyz')).json();
+  expect(ready.leader).toBe(true);
+  await openHydrated(page, '/settings');
+  const instances = page.locator('section', { has: page.getByRole('heading', { name: 'Instances' }) });
+  const row = instances.locator('tbody tr', { hasText: ready.instance });
+  await expect(row).toContainText('this one');
+  await expect(row).toContainText('leader');
+  await expect(row).toContainText(/just now|s ago/);
+
+  await openHydrated(page, '/events');
+  await page.locator('select[name=kind]').selectOption('instance');
+  await expect(page.getByText(`instance ${ready.instance}`).first()).toContainText('leads now (term');
+});

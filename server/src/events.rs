@@ -97,6 +97,8 @@ pub enum Subject<'a> {
     /// A host pool (admins read these).
     Pool(&'a str),
     Service(&'a ServiceRef),
+    /// A Berth instance (leadership; admins read these).
+    Instance(&'a str),
 }
 
 /// Records an event about a host.
@@ -120,6 +122,7 @@ pub async fn record(state: &AppState, subject: Subject<'_>, level: Level, messag
         Subject::Host(name) => ("host", name, None),
         Subject::Pool(name) => ("pool", name, None),
         Subject::Service(s) => ("service", s.name.as_str(), Some((s.id, s.team_id))),
+        Subject::Instance(id) => ("instance", id, None),
     };
     match level {
         Level::Error => tracing::warn!(kind, subject = name, "{message}"),

@@ -28,6 +28,9 @@
 //!   rollout as one transaction guarded on the state it expects.
 //! - [`proxy`]: the reverse proxy to the services' healthy replicas, its route
 //!   table, counters, and exports (Prometheus, nginx); HTTP and HTTPS listeners.
+//! - [`leader`]: several instances on one database: the lease with its fencing
+//!   term, the leader's loops started and stopped with it, the published state
+//!   the others' proxies and pages follow.
 //! - [`certs`]: certificates for HTTPS: served by SNI, ordered and renewed from an
 //!   ACME CA (the plan pure, one task the writer of their state), or uploaded.
 //! - [`stacks`]: stack and Compose files read into wanted services (every key
@@ -65,6 +68,7 @@ pub mod cluster;
 pub mod config;
 pub mod events;
 pub mod http;
+pub mod leader;
 pub mod model;
 pub mod ops;
 pub mod pools;
@@ -240,6 +244,9 @@ pub async fn run(config: Config) -> Result<(), StartError> {
             })?)
         }
     };
+    let mut state = state;
+    // Elected: the loops that change things run while this instance leads.
+    state.leadership = std::sync::Arc::new(leader::Leadership::elected());
     let shutdown = state.shutdown.clone();
     tokio::spawn(shutdown::on_signal(shutdown.clone()));
 
@@ -249,7 +256,13 @@ pub async fn run(config: Config) -> Result<(), StartError> {
             name,
             cause: e.to_string(),
         })?;
-    spawn_background(&state, config.heartbeat_interval);
+    spawn_observers(&state, config.heartbeat_interval);
+    // Owned: awaited after the server stops, so the leader lets its lease go
+    // before the store closes.
+    let mut leadership = tokio::task::JoinSet::new();
+    leadership.spawn(leader::run(state.clone(), shutdown.clone()));
+    leadership.spawn(leader::follow(state.clone(), shutdown.clone()));
+    leadership.spawn(leader::forward_writes(state.clone(), shutdown.clone()));
     // The proxy's listeners are bound (connections wait in their queues) but
     // accept only once the first table is made, or after PROXY_LOAD_WAIT when
     // the hosts are slow to answer.
@@ -290,6 +303,7 @@ pub async fn run(config: Config) -> Result<(), StartError> {
         "Berth is serving the dashboard on http://{addr}"
     );
     http::serve_router(listener, router(state), config.limits(), shutdown).await;
+    while leadership.join_next().await.is_some() {}
     store.close().await;
     tracing::info!("Berth stopped");
     Ok(())
@@ -320,10 +334,19 @@ pub fn serve_proxy(
     }
 }
 
-/// Starts the background tasks (heartbeats, engine event followers, the reconcile
-/// loop, the health checks and the host pools); they stop when the state's shutdown token is
-/// cancelled.
+/// Starts every background task as a leader that never stops leading (tests
+/// and benches that drive one Berth): the observers and the leader's loops.
 pub fn spawn_background(state: &AppState, heartbeat_interval: std::time::Duration) {
+    spawn_observers(state, heartbeat_interval);
+    for task in leading_tasks(state, &state.shutdown) {
+        tokio::spawn(task);
+    }
+}
+
+/// Starts what every instance runs until shutdown: heartbeats and engine event
+/// followers (for its own pages; only the leader records their events), and
+/// the proxy's sampler.
+pub fn spawn_observers(state: &AppState, heartbeat_interval: std::time::Duration) {
     let token = state.shutdown.clone();
     tokio::spawn(cluster::monitor::heartbeats(
         state.clone(),
@@ -331,14 +354,22 @@ pub fn spawn_background(state: &AppState, heartbeat_interval: std::time::Duratio
         token.clone(),
     ));
     tokio::spawn(cluster::monitor::followers(state.clone(), token.clone()));
-    tokio::spawn(reconciler::driver::run(state.clone(), token.clone()));
-    tokio::spawn(reconciler::prober::run(
-        state.reconciler.clone(),
-        token.clone(),
-    ));
-    tokio::spawn(pools::run(state.clone(), token.clone()));
-    tokio::spawn(certs::task::run(state.clone(), token.clone()));
     tokio::spawn(proxy::sampler(state.proxy.clone(), token));
+}
+
+/// The leader's loops (the reconcile loop, the health checks, the host pools,
+/// the certificates), each stopping when `token` is cancelled.
+pub fn leading_tasks(
+    state: &AppState,
+    token: &tokio_util::sync::CancellationToken,
+) -> Vec<futures::future::BoxFuture<'static, ()>> {
+    use futures::FutureExt;
+    vec![
+        reconciler::driver::run(state.clone(), token.clone()).boxed(),
+        reconciler::prober::run(state.reconciler.clone(), token.clone()).boxed(),
+        pools::run(state.clone(), token.clone()).boxed(),
+        certs::task::run(state.clone(), token.clone()).boxed(),
+    ]
 }
 
 /// The whole HTTP surface: health, the JSON API, the pages and static files.

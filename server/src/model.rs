@@ -23,7 +23,7 @@ pub struct HostInfo {
 }
 
 /// How a replica's container is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Status {
     Created,
     Running,
@@ -75,7 +75,7 @@ impl Status {
 /// the slot are data (pages find a slot's problem by its slot, never by its
 /// words); Display is the sentence a person reads ("replica 2 not placed: 3 hosts
 /// lack 1.0 GiB free memory").
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Problem {
     /// No host takes the replica; `why` is placement's tally of refusals.
     NotPlaced { slot: u32, why: String },
@@ -175,7 +175,7 @@ impl std::fmt::Display for Problem {
 }
 
 /// A container of Berth's, read back from its labels and state.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ObservedReplica {
     pub container_id: String,
     pub host_id: i64,

@@ -79,6 +79,8 @@ pub struct AppState {
     /// Where the reconciler reads the time (the system's; loop tests move their
     /// own by hand).
     pub clock: Arc<dyn Clock>,
+    /// Whether this instance leads (runs the loops that change things).
+    pub leadership: Arc<crate::leader::Leadership>,
 }
 
 impl AppState {
@@ -126,6 +128,7 @@ impl AppState {
             keyring: Arc::new(keyring),
             shutdown: CancellationToken::new(),
             clock: Arc::new(SystemClock),
+            leadership: Arc::new(crate::leader::Leadership::solo()),
         }
     }
 }

@@ -303,7 +303,7 @@ async fn a_revision_from_before_the_rules_does_not_come_back() {
 }
 
 #[tokio::test]
-async fn host_pools_are_the_admins() {
+async fn host_pools_and_instances_are_the_admins() {
     let w = World::new().await;
     let pool = json!({"name": "burst", "provider": {"kind": "command", "command": "/bin/true"},
                       "cpu_millis": 1000, "memory_bytes": 1073741824u64, "max_hosts": 2});
@@ -341,6 +341,19 @@ async fn host_pools_are_the_admins() {
         .await
         .text;
     assert!(admins.contains("sk-live"), "{admins}");
+    // So are the instances' (leadership, with the instances' addresses).
+    let subject = server::events::Subject::Instance("a1b2c3");
+    let words = "instance a1b2c3 (10.0.0.7:3000) leads now (term 4)";
+    server::events::record(&w.t.state, subject, server::events::Level::Info, words).await;
+    for path in ["/api/v1/events", "/api/v1/events?kind=instance"] {
+        let alices = w.call(&w.alice, "GET", path, None).await.text;
+        assert!(!alices.contains("10.0.0.7"), "{alices}");
+    }
+    let admins = w
+        .call(&w.admin, "GET", "/api/v1/events?kind=instance", None)
+        .await
+        .text;
+    assert!(admins.contains("10.0.0.7"), "{admins}");
 }
 
 #[tokio::test]

@@ -161,6 +161,21 @@ pub fn ConfirmButton(
     }
 }
 
+/// Milliseconds since the Unix epoch, where the page runs.
+pub fn now_ms() -> i64 {
+    #[cfg(feature = "hydrate")]
+    {
+        web_sys::js_sys::Date::now() as i64
+    }
+    #[cfg(not(feature = "hydrate"))]
+    {
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_millis() as i64)
+            .unwrap_or(0)
+    }
+}
+
 /// Calls `f` every `period`, in the browser only, for as long as the calling
 /// component lives: how pages stay true without a reload.
 pub fn every(period: std::time::Duration, f: impl Fn() + Clone + 'static) {

@@ -15,7 +15,8 @@ use leptos_router::components::A;
 use crate::api::{delete_certificate, list_certificates, renew_certificate};
 use crate::components::layout::PageHeader;
 use crate::components::widgets::{
-    every, ActionStatus, Badge, CapacityBar, Col, ConfirmButton, DataTable, EmptyState, ErrorBox,
+    every, now_ms, ActionStatus, Badge, CapacityBar, Col, ConfirmButton, DataTable, EmptyState,
+    ErrorBox,
 };
 use crate::errors::AppError;
 use crate::wire::{CertSource, CertState, CertificateView, Me, TeamRole};
@@ -94,9 +95,9 @@ enum Shape {
 #[component]
 fn Body(me: Me) -> impl IntoView {
     let list = LocalResource::new(list_certificates);
-    let now = RwSignal::new(words::now_ms());
+    let now = RwSignal::new(now_ms());
     every(Duration::from_secs(4), move || {
-        now.set(words::now_ms());
+        now.set(now_ms());
         list.refetch();
     });
     let act: RowAction = Action::new(move |op: &Op| {

@@ -34,6 +34,7 @@ pub fn Events() -> impl IntoView {
                         <option value="">"everything"</option>
                         <option value="host">"hosts"</option>
                         <option value="service">"services"</option>
+                        <option value="instance">"Berth instances (leadership)"</option>
                     </select>
                 </label>
             </div>

@@ -8,12 +8,12 @@ use crate::api::{
     revoke_token,
 };
 use crate::components::layout::PageHeader;
-use crate::components::widgets::{go, ActionStatus, Badge, ConfirmButton, ErrorBox};
+use crate::components::widgets::{every, go, ActionStatus, Badge, ConfirmButton, ErrorBox};
 use crate::errors::AppError;
 use crate::format;
 use crate::validate;
 use crate::wire::{
-    ChangePasswordInput, CreateTokenInput, DatabaseEngine, NewToken, SessionView, TokenView,
+    About, ChangePasswordInput, CreateTokenInput, DatabaseEngine, NewToken, SessionView, TokenView,
 };
 use crate::MeResource;
 
@@ -336,18 +336,27 @@ fn Sessions() -> impl IntoView {
 #[component]
 fn AboutServer() -> impl IntoView {
     let about = Resource::new(|| (), |_| get_about());
+    // Instances come and go and the lead changes hands: kept true without a reload.
+    every(std::time::Duration::from_secs(5), move || about.refetch());
     view! {
-        <Suspense fallback=|| view! { <p class="muted">"Loading…"</p> }>
+        <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
             {move || Suspend::new(async move {
                 match about.await {
                     Ok(a) => view! {
                         <section class="panel">
                             <h2>"About this server"</h2>
                             <dl class="facts">
-                                <dt>"Version"</dt><dd>{a.version}</dd>
-                                <dt>"Instance"</dt><dd class="mono">{a.instance_id}</dd>
+                                <dt>"Version"</dt><dd>{a.version.clone()}</dd>
+                                <dt>"Cluster id"</dt><dd class="mono">{a.instance_id.clone()}</dd>
+                                <dt>"This instance"</dt><dd class="mono">{a.this_instance.clone()}
+                                    " "{if a.leads {
+                                        view! { <Badge tone="ok" label="leader"/> }.into_any()
+                                    } else {
+                                        view! { <Badge tone="muted" label="follower"/> }.into_any()
+                                    }}
+                                </dd>
                                 <dt>"Dashboard"</dt><dd class="mono">{format!("http://{}", a.listen)}</dd>
-                                <dt>"Database"</dt><dd class="mono">{a.database}</dd>
+                                <dt>"Database"</dt><dd class="mono">{a.database.clone()}</dd>
                                 <dt>"Engine"</dt><dd>{a.engine.to_string()}</dd>
                                 {(a.engine == DatabaseEngine::Sqlite).then(|| view! {
                                     <dt>"Journal mode"</dt><dd>{a.journal_mode.clone()}</dd>
@@ -356,11 +365,65 @@ fn AboutServer() -> impl IntoView {
                                 <dt>"Started"</dt><dd>{format::utc_datetime(a.started_at_ms)}</dd>
                             </dl>
                         </section>
+                        <Instances about=a/>
                     }
                     .into_any(),
                     Err(e) => view! { <ErrorBox error=e/> }.into_any(),
                 }
             })}
-        </Suspense>
+        </Transition>
+    }
+}
+
+/// The Berth instances on this database: which leads, and when each was last seen.
+#[component]
+fn Instances(about: About) -> impl IntoView {
+    let this = about.this_instance.clone();
+    view! {
+        <section class="panel">
+            <h2>"Instances"</h2>
+            <p class="muted small">{format!(
+                "Every instance serves the dashboard, the API and the proxy; the leader (term {}) also runs the reconciler, the host pools and the certificates.",
+                about.term
+            )}</p>
+            <table class="table instances">
+                <thead>
+                    <tr>
+                        <th scope="col">"Instance"</th>
+                        <th scope="col">"Role"</th>
+                        <th scope="col">"Address"</th>
+                        <th scope="col">"Version"</th>
+                        <th scope="col">"Started"</th>
+                        <th scope="col">"Last seen"</th>
+                    </tr>
+                </thead>
+                <tbody>
+                    {about.instances.into_iter().map(|i| {
+                        let role = if i.leader {
+                            view! { <Badge tone="ok" label="leader"/> }.into_any()
+                        } else if i.stopped {
+                            view! { <Badge tone="warn" label="stopped"/> }.into_any()
+                        } else {
+                            view! { <Badge tone="muted" label="follower"/> }.into_any()
+                        };
+                        let mine = i.id == this;
+                        view! {
+                            <tr>
+                                <td class="mono small">{i.id.clone()}
+                                    {mine.then(|| view! { " " <Badge tone="muted" label="this one"/> })}
+                                </td>
+                                <td>{role}</td>
+                                <td class="mono small">{i.address.clone()}</td>
+                                <td class="small">{i.version.clone()}</td>
+                                <td class="small">{format::utc_datetime(i.started_at_ms)}</td>
+                                <td class="small" title=format::utc_datetime(i.last_seen_ms)>
+                                    {format::ago(i.seen_ms_ago)}
+                                </td>
+                            </tr>
+                        }
+                    }).collect_view()}
+                </tbody>
+            </table>
+        </section>
     }
 }

@@ -132,6 +132,42 @@ pub struct About {
     pub schema_version: i64,
     pub started_at_ms: i64,
     pub listen: String,
+    /// This process's id among the instances on the database (a new one at
+    /// every start).
+    #[serde(default)]
+    pub this_instance: String,
+    /// Whether this instance leads (runs the reconciler, the pools and the
+    /// certificates); the others serve and follow.
+    #[serde(default)]
+    pub leads: bool,
+    /// The leader's term: raised each time the lead changes hands.
+    #[serde(default)]
+    pub term: i64,
+    /// Every instance seen on this database in the last day, the most recently
+    /// seen first.
+    #[serde(default)]
+    pub instances: Vec<InstanceInfo>,
+}
+
+/// One Berth instance on the database.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstanceInfo {
+    pub id: String,
+    /// Where it serves the dashboard and the API.
+    pub address: String,
+    pub version: String,
+    /// Whether it holds the lead now.
+    pub leader: bool,
+    pub started_at_ms: i64,
+    /// When it last noted itself (every 2 s while it runs), by the database's clock.
+    pub last_seen_ms: i64,
+    /// How long ago that was, by the same clock.
+    #[serde(default)]
+    pub seen_ms_ago: i64,
+    /// Not seen for over 10 s: stopped or cut off.
+    #[serde(default)]
+    pub stopped: bool,
 }
 
 /// An answer that is one sentence: what was done (a replica moved).

@@ -14,8 +14,9 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new().routes(routes!(list))
 }
 
-/// Events, newest first. Filters: `kind` (`host`, `service`), `subject` (a host's
-/// or service's name); paging: `before`, `limit`.
+/// Events, newest first. Filters: `kind` (`host`, `service`; an admin's also
+/// `pool`, `instance`), `subject` (a host's, service's or instance's name);
+/// paging: `before`, `limit`.
 #[utoipa::path(get, path = "/api/v1/events", tag = "cluster", params(EventQuery),
     responses((status = 200, body = EventPage), (status = 401, body = ErrorBody)))]
 pub async fn list(

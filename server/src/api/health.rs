@@ -1,5 +1,5 @@
 //! Liveness and readiness: `/healthz` answers while the process serves; `/readyz`
-//! only while the database answers too.
+//! only while the database answers too, saying whether this instance leads.
 
 use std::time::Duration;
 
@@ -27,7 +27,8 @@ pub async fn healthz() -> Json<Value> {
     Json(json!({ "status": "ok" }))
 }
 
-/// The process serves and its database answers: `{"status":"ready"}`, else 503.
+/// The process serves and its database answers: `{"status":"ready","leader":
+/// true|false,"instance":"…"}` (whether this instance leads), else 503.
 #[utoipa::path(get, path = "/readyz", tag = "health",
     responses((status = 200, body = Object), (status = 503, body = domain::wire::ErrorBody)))]
 pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiError> {
@@ -40,7 +41,11 @@ pub async fn readyz(State(state): State<AppState>) -> Result<Json<Value>, ApiErr
         )
     };
     match tokio::time::timeout(READY_TIMEOUT, state.store.ping()).await {
-        Ok(Ok(())) => Ok(Json(json!({ "status": "ready" }))),
+        Ok(Ok(())) => Ok(Json(json!({
+            "status": "ready",
+            "leader": state.leadership.leads(),
+            "instance": state.leadership.instance,
+        }))),
         Ok(Err(e)) => {
             tracing::error!(error = %e, "readiness: the database does not answer");
             Err(unavailable())

@@ -93,6 +93,10 @@ impl Task {
     /// One pass; returns when to look again (`now` for at once).
     async fn pass(&mut self, state: &AppState) -> Result<Option<i64>, TaskError> {
         let now = state.clock.now_ms();
+        if !state.leadership.leads() {
+            // Paused past its lease: orders nothing (its loop is being stopped).
+            return Ok(None);
+        }
         let rows = state.store.list_certs().await?;
         let Some(settings) = state.certs.acme.clone() else {
             reload(state).await?;

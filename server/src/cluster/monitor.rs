@@ -74,6 +74,16 @@ pub async fn beat(state: &AppState, entry: &Arc<HostEntry>, limit: Duration) {
 async fn announce(state: &AppState, entry: &HostEntry, t: Transition) {
     let name = entry.name();
     let id = entry.id();
+    if !state.leadership.leads() {
+        // Every instance keeps its own view; the leader alone records it.
+        state.bus.publish(match t {
+            Transition::Lost { .. } => ClusterEvent::HostDown { host_id: id },
+            Transition::Joined | Transition::Recovered { .. } => {
+                ClusterEvent::HostUp { host_id: id }
+            }
+        });
+        return;
+    }
     match t {
         Transition::Joined => {
             let what = engine_words(entry.live().facts.as_ref());

@@ -449,30 +449,70 @@ pub async fn load(state: &AppState) -> Result<usize, OpsError> {
     let rows = state.store.list_hosts().await?;
     let n = rows.len();
     for row in rows {
-        let endpoint: Endpoint = match row.endpoint.parse() {
-            Ok(e) => e,
-            Err(e) => {
-                tracing::error!(host = %row.name, error = %e, "stored endpoint does not parse");
-                continue;
-            }
-        };
-        match state
-            .hosts
-            .engine_for(&row.name, &endpoint, row.tls.as_ref())
-        {
-            Ok(engine) => {
-                state.hosts.insert(row, engine, Live::default());
-            }
-            Err(e) => {
-                let message = format!(
-                    "host {} left out: cannot write its TLS files: {e}",
-                    row.name
-                );
-                events::host(state, &row.name, Level::Error, &message).await;
-            }
-        }
+        put_in_registry(state, row, Live::default()).await;
     }
     Ok(n)
+}
+
+/// Brings the registry in line with the stored hosts, for several instances on
+/// one database: a host added, changed or removed through one (or made by the
+/// leader's pools) is taken up by the others. Every instance does this every
+/// 2 s, and a new leader before its loops start.
+pub async fn sync(state: &AppState) -> Result<(), OpsError> {
+    let rows = state.store.list_hosts().await?;
+    let stored: std::collections::HashSet<i64> = rows.iter().map(|r| r.id).collect();
+    for entry in state.hosts.entries() {
+        if !stored.contains(&entry.id()) {
+            state.hosts.remove(entry.id());
+            state.hosts.remove_tls(&entry.name());
+            state.bus.publish(ClusterEvent::HostChanged {
+                host_id: entry.id(),
+            });
+        }
+    }
+    for row in rows {
+        let id = row.id;
+        match state.hosts.get(id).map(|e| e.row()) {
+            Some(known) if known == row => continue,
+            Some(known) if known.endpoint == row.endpoint && known.tls == row.tls => {
+                state.hosts.update_row(row)
+            }
+            known => {
+                let live = known.and_then(|_| state.hosts.get(id)).map(|e| e.live());
+                put_in_registry(state, row, live.unwrap_or_default()).await;
+            }
+        }
+        state.bus.publish(ClusterEvent::HostChanged { host_id: id });
+    }
+    Ok(())
+}
+
+/// Puts one stored host into the registry with a client for its engine; left
+/// out, with an event, when its endpoint does not parse or its TLS files
+/// cannot be written.
+async fn put_in_registry(state: &AppState, row: HostRow, live: Live) {
+    let endpoint: Endpoint = match row.endpoint.parse() {
+        Ok(e) => e,
+        Err(e) => {
+            tracing::error!(host = %row.name, error = %e, "stored endpoint does not parse");
+            return;
+        }
+    };
+    match state
+        .hosts
+        .engine_for(&row.name, &endpoint, row.tls.as_ref())
+    {
+        Ok(engine) => {
+            state.hosts.insert(row, engine, live);
+        }
+        Err(e) => {
+            let message = format!(
+                "host {} left out: cannot write its TLS files: {e}",
+                row.name
+            );
+            events::host(state, &row.name, Level::Error, &message).await;
+        }
+    }
 }
 
 /// Registers the `--engine` hosts that are not registered yet. Each must answer:

@@ -84,6 +84,9 @@ fn request<'a>(action: &'static str, pool: &'a PoolRow, name: &'a str) -> Reques
 }
 
 async fn create(state: &AppState, pool: &PoolRow, mut row: PoolHostRow) -> Result<(), String> {
+    if !crate::leader::may_act(state).await {
+        return Err("this instance no longer leads".to_string());
+    }
     events::pool(
         state,
         &pool.name,
@@ -270,6 +273,9 @@ async fn give_up(
 /// Unregisters the machine's host, asks the provider to destroy it, forgets it.
 /// A provider that fails is asked again later; the machine stays known meanwhile.
 async fn destroy(state: &AppState, pool: &PoolRow, row: PoolHostRow) -> Result<(), String> {
+    if !crate::leader::may_act(state).await {
+        return Err("this instance no longer leads".to_string());
+    }
     let host = row
         .host_id
         .and_then(|h| state.hosts.get(h))

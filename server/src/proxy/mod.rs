@@ -215,17 +215,43 @@ impl Proxy {
         self.loaded.send_replace(true);
     }
 
+    /// The reconciler's routes less the draining replicas: what the table is made
+    /// from (and what a leader publishes for the other instances' proxies).
+    pub fn routes(&self) -> Vec<RouteInput> {
+        let mut inputs = self.inputs.lock().expect("proxy lock").clone();
+        let draining = self.draining.lock().expect("proxy lock");
+        for r in inputs.iter_mut() {
+            r.backends.retain(|b| !draining.contains(&b.container_id));
+        }
+        inputs
+    }
+
+    /// Puts replicas back that were being drained (a follower that became the
+    /// leader while it drained them for the last one).
+    pub fn undrain(&self, container_ids: &[String]) {
+        {
+            let mut draining = self.draining.lock().expect("proxy lock");
+            for id in container_ids {
+                draining.remove(id);
+            }
+        }
+        self.rebuild();
+    }
+
+    /// Takes a replica out of the table at once (its requests in flight go on).
+    pub fn start_drain(&self, container_id: &str) {
+        self.draining
+            .lock()
+            .expect("proxy lock")
+            .insert(container_id.to_string());
+        self.rebuild();
+    }
+
     /// Makes the table from the reconciler's routes less the draining replicas, and
     /// publishes it if it differs from the current one.
     fn rebuild(&self) {
         let _order = self.publishing.lock().expect("proxy lock");
-        let mut inputs = self.inputs.lock().expect("proxy lock").clone();
-        {
-            let draining = self.draining.lock().expect("proxy lock");
-            for r in inputs.iter_mut() {
-                r.backends.retain(|b| !draining.contains(&b.container_id));
-            }
-        }
+        let inputs = self.routes();
         let current = self.table.load();
         let mut sorted = inputs.clone();
         sorted.sort_by(|a, b| {
@@ -296,11 +322,7 @@ impl Proxy {
             // Never in the table: nothing to wait for.
             return 0;
         };
-        self.draining
-            .lock()
-            .expect("proxy lock")
-            .insert(container_id.to_string());
-        self.rebuild();
+        self.start_drain(container_id);
         // First every request still choosing from a table with the replica in it
         // has chosen (a matter of microseconds); then those on it are answered.
         let deadline = tokio::time::Instant::now() + self.settings.drain_timeout;

@@ -13,7 +13,7 @@ use domain::wire::Balance;
 use super::stats::BackendStats;
 
 /// Which hosts a route takes.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub enum HostMatch {
     /// `shop.example.com` (lowercase).
     Exact(String),
@@ -65,7 +65,7 @@ impl std::fmt::Display for HostMatch {
 }
 
 /// A replica that takes traffic.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct Backend {
     pub container_id: String,
     pub slot: u32,
@@ -101,7 +101,7 @@ pub struct Route {
 }
 
 /// What a route is made from; equal inputs make an equal table.
-#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
 pub struct RouteInput {
     pub service_id: i64,
     pub team_id: i64,

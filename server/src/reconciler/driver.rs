@@ -272,6 +272,11 @@ impl Driver {
     pub async fn pass(&mut self, state: &AppState) -> i64 {
         let now = state.clock.now_ms();
         self.reap(now);
+        if !state.leadership.leads() {
+            // A leader that was paused past its lease: its loop is being
+            // stopped; it plans and publishes nothing meanwhile.
+            return now + 1000;
+        }
         let mut snap = match self.observe(state).await {
             Ok(snap) => snap,
             Err(why) => {
@@ -302,7 +307,7 @@ impl Driver {
     async fn act(&mut self, state: &AppState, snap: Snapshot, d: Decision, now: i64) -> i64 {
         let mut wake = d.wake;
         // Writes since the last pass clear their service's back-off.
-        let fresh: Vec<i64> = std::mem::take(
+        let fresh = std::mem::take(
             &mut *state
                 .reconciler
                 .fresh_writes
@@ -337,6 +342,7 @@ impl Driver {
         state
             .proxy
             .update(route_inputs(&rows, &observed, &hosts, domain));
+        crate::leader::offer(state);
         if !d.plan.actions.is_empty() {
             tracing::debug!(
                 actions = d.plan.actions.len(),

@@ -39,7 +39,7 @@ impl Default for Settings {
 }
 
 /// What is being done to a slot that has no container yet.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct Pending {
     pub slot: u32,
     pub host_id: i64,
@@ -54,7 +54,7 @@ pub struct Pending {
 }
 
 /// What Berth is doing to make a replica.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Making {
     Starting,
     Pulling { image: String },
@@ -70,7 +70,7 @@ impl std::fmt::Display for Making {
 }
 
 /// Why the last start of a slot failed.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct StartFailure {
     pub host_id: i64,
     pub error: String,
@@ -78,7 +78,7 @@ pub struct StartFailure {
 }
 
 /// A slot's history since Berth started.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct SlotHistory {
     /// Replicas of this slot replaced because they failed.
     pub restarts: u32,
@@ -91,7 +91,7 @@ pub struct SlotHistory {
 }
 
 /// What the last pass knows of one service.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ServiceState {
     /// Its containers (health as Berth's checks or Docker's see it).
     pub replicas: Vec<ObservedReplica>,
@@ -115,9 +115,12 @@ pub struct Reconciler {
     poked: Notify,
     /// Service ids whose state changed, for live pages.
     changes: broadcast::Sender<i64>,
+    /// Service ids written here, for the leader when another instance leads.
+    writes: broadcast::Sender<i64>,
     services: Mutex<HashMap<i64, ServiceState>>,
-    /// Set by the driver; services poked by a write skip their back-off.
-    pub(crate) fresh_writes: Mutex<Vec<i64>>,
+    /// Set by writes, taken by the driver: services poked by a write skip
+    /// their back-off (a set: on a follower nothing takes it).
+    pub(crate) fresh_writes: Mutex<std::collections::HashSet<i64>>,
 }
 
 impl Reconciler {
@@ -128,8 +131,9 @@ impl Reconciler {
             settings: RwLock::new(Settings::default()),
             poked: Notify::new(),
             changes: broadcast::channel(1024).0,
+            writes: broadcast::channel(1024).0,
             services: Mutex::new(HashMap::new()),
-            fresh_writes: Mutex::new(Vec::new()),
+            fresh_writes: Mutex::new(std::collections::HashSet::new()),
         }
     }
 
@@ -147,14 +151,27 @@ impl Reconciler {
     }
 
     /// A service's desired state was written: it is reconciled at once, past any
-    /// back-off, and live pages hear of it.
+    /// back-off, and live pages (and the leader, when another instance leads)
+    /// hear of it.
     pub fn written(&self, service_id: i64) {
+        let _ = self.writes.send(service_id);
+        self.heard(service_id);
+    }
+
+    /// A write made through another instance: reconciled at once, past any
+    /// back-off; not told on again.
+    pub fn heard(&self, service_id: i64) {
         self.fresh_writes
             .lock()
             .unwrap_or_else(PoisonError::into_inner)
-            .push(service_id);
+            .insert(service_id);
         self.changed(service_id);
         self.poke();
+    }
+
+    /// Service ids as they are written here.
+    pub fn subscribe_writes(&self) -> broadcast::Receiver<i64> {
+        self.writes.subscribe()
     }
 
     pub(crate) async fn poked(&self) {
@@ -197,6 +214,35 @@ impl Reconciler {
             self.changed(service_id);
         }
         out
+    }
+
+    /// Every service's state (the leader publishes them for the others' pages).
+    pub fn all(&self) -> Vec<(i64, ServiceState)> {
+        let mut all: Vec<(i64, ServiceState)> = whole(&self.services)
+            .iter()
+            .map(|(id, s)| (*id, s.clone()))
+            .collect();
+        all.sort_by_key(|(id, _)| *id);
+        all
+    }
+
+    /// Takes the leader's published states (a follower): each changed one is
+    /// told to live pages, and services it no longer has are forgotten.
+    pub fn replace_all(&self, states: Vec<(i64, ServiceState)>) {
+        let ids: std::collections::HashSet<i64> = states.iter().map(|(id, _)| *id).collect();
+        for (id, state) in states {
+            self.update(id, |s| *s = state);
+        }
+        self.retain(|id| ids.contains(&id));
+    }
+
+    /// Forgets every replica being made: a new leader's, whose tasks (the only
+    /// ones that clear such an entry) were another instance's.
+    pub fn forget_pending(&self) {
+        let ids: Vec<i64> = whole(&self.services).keys().copied().collect();
+        for id in ids {
+            self.update(id, |s| s.pending.clear());
+        }
     }
 
     /// Forgets services that are gone.

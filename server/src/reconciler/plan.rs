@@ -69,7 +69,7 @@ impl Action {
 }
 
 /// How far a service is on its way to its current revision.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct RolloutReport {
     pub wanted: u32,
     /// Slots with a replica of the current revision, ready.

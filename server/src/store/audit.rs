@@ -5,7 +5,7 @@ use sqlx::Row;
 
 use super::Filtered;
 
-use super::{Store, StoreError};
+use super::{Run, Store, StoreError};
 
 /// One entry to record.
 #[derive(Debug, Clone)]
@@ -47,7 +47,7 @@ impl Store {
         .bind(e.client_addr)
         .bind(e.result.as_str())
         .bind(e.detail)
-        .execute(&self.pool)
+        .run(self)
         .await?;
         Ok(())
     }

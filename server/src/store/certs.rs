@@ -4,7 +4,7 @@
 use domain::wire::{CertSource, CertState};
 use sqlx::Row;
 
-use super::{json_column, to_json_column, unreadable, Sealed, Store, StoreError};
+use super::{json_column, to_json_column, unreadable, Run, Sealed, Store, StoreError};
 
 /// A certificate as stored (its key still sealed).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -105,7 +105,7 @@ impl Store {
         .bind(now)
         .bind(now)
         .bind(now)
-        .execute(&self.pool)
+        .run(self)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -130,7 +130,7 @@ impl Store {
         .bind(now)
         .bind(host)
         .bind(generation)
-        .execute(&self.pool)
+        .run(self)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -160,7 +160,7 @@ impl Store {
         .bind(now)
         .bind(host)
         .bind(generation)
-        .execute(&self.pool)
+        .run(self)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -185,7 +185,7 @@ impl Store {
         .bind(now)
         .bind(host)
         .bind(generation)
-        .execute(&self.pool)
+        .run(self)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -207,7 +207,7 @@ impl Store {
         .bind(ari_next)
         .bind(host)
         .bind(generation)
-        .execute(&self.pool)
+        .run(self)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -243,7 +243,7 @@ impl Store {
         .bind(generation)
         .bind(now)
         .bind(now)
-        .execute(&self.pool)
+        .run(self)
         .await?;
         Ok(())
     }
@@ -272,7 +272,7 @@ impl Store {
         .bind(host)
         .bind(generation)
         .bind(team_id)
-        .execute(&self.pool)
+        .run(self)
         .await?
         .rows_affected()
             == 1)
@@ -286,7 +286,7 @@ impl Store {
         )
         .bind(host)
         .bind(generation)
-        .execute(&self.pool)
+        .run(self)
         .await?
         .rows_affected()
             == 1)
@@ -308,7 +308,7 @@ impl Store {
         .bind(now)
         .bind(host)
         .bind(generation)
-        .execute(&self.pool)
+        .run(self)
         .await?
         .rows_affected()
             == 1)
@@ -324,7 +324,7 @@ impl Store {
         .bind(now)
         .bind(now)
         .bind(host)
-        .execute(&self.pool)
+        .run(self)
         .await?
         .rows_affected()
             == 1)
@@ -360,7 +360,7 @@ impl Store {
         .bind(&sealed.nonce)
         .bind(&sealed.ciphertext)
         .bind(now)
-        .execute(&self.pool)
+        .run(self)
         .await?;
         Ok(())
     }

@@ -2,7 +2,7 @@
 
 use sqlx::Row;
 
-use super::{Store, StoreError};
+use super::{Run, Store, StoreError};
 
 /// A domain and the team that has it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,7 +41,7 @@ impl Store {
             .bind(team_id)
             .bind(domain)
             .bind(now)
-            .execute(&self.pool)
+            .run(self)
             .await?;
         Ok(())
     }
@@ -52,7 +52,7 @@ impl Store {
             sqlx::query("DELETE FROM team_domains WHERE team_id = $1 AND domain = $2")
                 .bind(team_id)
                 .bind(domain)
-                .execute(&self.pool)
+                .run(self)
                 .await?
                 .rows_affected()
                 == 1,

@@ -7,7 +7,7 @@ use sqlx::Row;
 
 use super::Filtered;
 
-use super::{Store, StoreError};
+use super::{Run, Store, StoreError};
 
 /// Which events to read, newest first.
 #[derive(Debug, Clone, Default)]
@@ -48,7 +48,7 @@ impl Store {
         .bind(e.message)
         .bind(e.service.map(|(id, _)| id))
         .bind(e.service.and_then(|(_, team)| team))
-        .fetch_one(&self.pool)
+        .run_one(self)
         .await?
         .try_get::<i64, _>("id")?)
     }
@@ -70,11 +70,14 @@ impl Store {
         if let Some(teams) = &f.teams {
             // Service events without a team (from before events carried one, or
             // of a team that is gone) are an admin's to read; so are the pools'
-            // (their providers' errors are the cluster's business).
+            // (their providers' errors are the cluster's business), and the
+            // instances' (their addresses).
             if teams.is_empty() {
-                q.push(" AND kind NOT IN ('service', 'pool')");
+                q.push(" AND kind NOT IN ('service', 'pool', 'instance')");
             } else {
-                q.push(" AND kind != 'pool' AND (kind != 'service' OR team_id IN (");
+                q.push(
+                    " AND kind NOT IN ('pool', 'instance') AND (kind != 'service' OR team_id IN (",
+                );
                 for (i, t) in teams.iter().enumerate() {
                     q.push(if i == 0 { "" } else { ", " }).bind(*t);
                 }

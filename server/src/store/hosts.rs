@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use sqlx::Row;
 
-use super::{Store, StoreError};
+use super::{Run, Store, StoreError};
 
 /// PEM material for a TLS endpoint.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -85,7 +85,7 @@ impl Store {
         .bind(h.tls.map(|t| t.key.as_str()))
         .bind(h.now)
         .bind(h.now)
-        .fetch_one(&self.pool)
+        .run_one(self)
 .await?
 .try_get::<i64, _>("id")?)
     }
@@ -126,7 +126,7 @@ impl Store {
             .bind(labels_json(labels)?)
             .bind(now)
             .bind(id)
-            .execute(&self.pool)
+            .run(self)
             .await?;
         Ok(())
     }
@@ -141,7 +141,7 @@ impl Store {
             .bind(address)
             .bind(now)
             .bind(id)
-            .execute(&self.pool)
+            .run(self)
             .await?;
         Ok(())
     }
@@ -160,7 +160,7 @@ impl Store {
             .bind(draining as i64)
             .bind(now)
             .bind(id)
-            .execute(&self.pool)
+            .run(self)
             .await?;
         Ok(())
     }
@@ -168,7 +168,7 @@ impl Store {
     pub async fn delete_host(&self, id: i64) -> Result<bool, StoreError> {
         Ok(sqlx::query("DELETE FROM hosts WHERE id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .run(self)
             .await?
             .rows_affected()
             == 1)

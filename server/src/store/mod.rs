@@ -16,7 +16,9 @@ mod audit;
 mod certs;
 mod domains;
 mod events;
+mod filtered;
 mod hosts;
+mod leader;
 mod pools;
 mod rollouts;
 mod secrets;
@@ -33,7 +35,12 @@ pub use audit::{AuditFilter, NewAudit};
 pub use certs::{CertRow, Issued};
 pub use domains::DomainRow;
 pub use events::{EventFilter, NewEvent};
+pub(crate) use filtered::Filtered;
 pub use hosts::{HostRow, NewHost, TlsPem};
+pub(crate) use leader::Run;
+pub use leader::{
+    Fence, InstanceRow, Lease, PublishedRow, LEADER_CHANNEL, STATE_CHANNEL, WRITTEN_CHANNEL,
+};
 pub use pools::{Move as PoolHostMove, PoolFields, PoolHostRow, PoolRow};
 pub use rollouts::{Expect, Move, NewRollout, RolloutRow};
 pub use secrets::{Sealed, SecretRow};
@@ -45,17 +52,19 @@ pub use volume_classes::{VolumeClassFields, VolumeClassRow};
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
+use std::sync::Arc;
 use std::time::Duration;
 
-use sqlx::any::{AnyArguments, AnyPoolOptions, AnyRow};
+use sqlx::any::AnyPoolOptions;
 use sqlx::sqlite::SqliteConnectOptions;
-use sqlx::{Any, AnyPool, Arguments, Encode, Type};
+use sqlx::{Any, AnyPool};
 
 /// The PostgreSQL advisory lock every write transaction ([`Store::write_tx`])
 /// takes: those run one at a time, as SQLite's `BEGIN IMMEDIATE` makes them, so a
 /// check inside one and the write it allows cannot interleave with another's.
 /// Single statements outside a write transaction, and checks the ops layer makes
-/// before a write, are not covered: one Berth per database until leadership.
+/// before a write, are not covered; the leader's loops are the only writers
+/// besides the API (a fenced store sends even single statements through here).
 const WRITE_LOCK: i64 = 0x6265_7274_6877;
 
 /// Set on every SQLite connection as it opens: WAL (readers beside one writer),
@@ -80,6 +89,8 @@ pub enum StoreError {
     Connect { at: String, cause: String },
     #[error("cannot apply the database migrations: {0}")]
     Migrate(String),
+    #[error("this instance no longer leads (its term {term} has ended): the write was refused")]
+    Fenced { term: i64 },
     #[error("database error: {0}")]
     Query(#[from] sqlx::Error),
 }
@@ -128,64 +139,6 @@ pub enum Backend {
     Postgres,
 }
 
-/// A query whose WHERE clause grows with a filter, its placeholders numbered
-/// `$1, $2, …` as both databases read them (sqlx's `QueryBuilder` writes `?` for
-/// the Any driver, which PostgreSQL does not take).
-pub(crate) struct Filtered {
-    sql: String,
-    args: AnyArguments<'static>,
-    backend: Backend,
-    /// A value that did not encode: the query fails with it rather than run
-    /// with its placeholder unbound.
-    failed: Option<sqlx::Error>,
-}
-
-impl Filtered {
-    pub(crate) fn new(backend: Backend, sql: &str) -> Filtered {
-        Filtered {
-            sql: sql.to_string(),
-            args: AnyArguments::default(),
-            backend,
-            failed: None,
-        }
-    }
-
-    pub(crate) fn push(&mut self, sql: &str) -> &mut Filtered {
-        self.sql.push_str(sql);
-        self
-    }
-
-    /// Appends the next placeholder and binds `value` to it.
-    pub(crate) fn bind<T>(&mut self, value: T) -> &mut Filtered
-    where
-        T: for<'q> Encode<'q, Any> + Type<Any> + Send + 'static,
-    {
-        if let Err(e) = self.args.add(value) {
-            self.failed.get_or_insert(sqlx::Error::Encode(e));
-        }
-        self.sql.push_str(&format!("${}", self.args.len()));
-        self
-    }
-
-    /// `column` contains `needle` as plain text (no pattern characters).
-    pub(crate) fn contains(&mut self, column: &str, needle: String) -> &mut Filtered {
-        let f = match self.backend {
-            Backend::Sqlite => "instr",
-            Backend::Postgres => "strpos",
-        };
-        self.push(&format!(" AND {f}({column}, "))
-            .bind(needle)
-            .push(") > 0")
-    }
-
-    pub(crate) async fn fetch_all(self, pool: &AnyPool) -> Result<Vec<AnyRow>, sqlx::Error> {
-        if let Some(e) = self.failed {
-            return Err(e);
-        }
-        sqlx::query_with(&self.sql, self.args).fetch_all(pool).await
-    }
-}
-
 /// The database. Cheap to clone (the pool is shared).
 #[derive(Clone, Debug)]
 pub struct Store {
@@ -195,6 +148,27 @@ pub struct Store {
     location: String,
     /// Where Berth keeps its own files: the SQLite file's folder, or `data/`.
     data_dir: PathBuf,
+    /// PostgreSQL's URL, for `LISTEN` connections (never shown).
+    url: Option<DbUrl>,
+    /// Set on the leader's store: every write checks the lease (see `leader.rs`).
+    fence: Option<Arc<Fence>>,
+}
+
+/// A database URL with its password: kept, never printed.
+#[derive(Clone)]
+struct DbUrl(Arc<str>);
+
+impl std::fmt::Debug for DbUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&redact(&self.0))
+    }
+}
+
+impl std::ops::Deref for DbUrl {
+    type Target = str;
+    fn deref(&self) -> &str {
+        &self.0
+    }
 }
 
 impl Store {
@@ -202,8 +176,18 @@ impl Store {
     /// once (`BEGIN IMMEDIATE`), waiting under the busy timeout: a transaction that
     /// read first and then wrote would fail at once with "database is locked"
     /// whenever another writer committed in between (SQLite's snapshot rule in WAL
-    /// mode). PostgreSQL: [`WRITE_LOCK`], held to the commit.
-    async fn write_tx(&self) -> Result<sqlx::Transaction<'static, Any>, sqlx::Error> {
+    /// mode). PostgreSQL: [`WRITE_LOCK`], held to the commit. A fenced store
+    /// (the leader's) then checks that it still leads: the lease changes hands
+    /// only under the same lock, so the check holds until the commit.
+    async fn write_tx(&self) -> Result<sqlx::Transaction<'static, Any>, StoreError> {
+        let mut tx = self.begin_write().await?;
+        if let Some(fence) = &self.fence {
+            self.check_fence(&mut tx, fence).await?;
+        }
+        Ok(tx)
+    }
+
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, Any>, sqlx::Error> {
         match self.backend {
             Backend::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
             Backend::Postgres => {
@@ -280,6 +264,8 @@ impl Store {
             backend: Backend::Sqlite,
             location: path.display().to_string(),
             data_dir,
+            url: None,
+            fence: None,
         })
     }
 
@@ -308,6 +294,8 @@ impl Store {
             backend: Backend::Postgres,
             location: at,
             data_dir: PathBuf::from("data"),
+            url: Some(DbUrl(Arc::from(url))),
+            fence: None,
         })
     }
 

@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use domain::wire::{PoolHostState, Provider};
 use sqlx::Row;
 
-use super::{Store, StoreError};
+use super::{Run, Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PoolRow {
@@ -130,7 +130,7 @@ impl Store {
         .bind(p.boot_timeout_ms)
         .bind(p.now)
         .bind(p.now)
-        .fetch_one(&self.pool)
+        .run_one(self)
         .await?
         .try_get::<i64, _>("id")?)
     }
@@ -152,7 +152,7 @@ impl Store {
         .bind(p.boot_timeout_ms)
         .bind(p.now)
         .bind(id)
-        .execute(&self.pool)
+        .run(self)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -165,7 +165,7 @@ impl Store {
         )
         .bind(id)
         .bind(id)
-        .execute(&self.pool)
+        .run(self)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -215,7 +215,7 @@ impl Store {
         .bind(name)
         .bind(now)
         .bind(now)
-        .fetch_one(&self.pool)
+        .run_one(self)
         .await?
         .try_get::<i64, _>("id")?)
     }
@@ -246,7 +246,7 @@ impl Store {
         .bind(m.error)
         .bind(id)
         .bind(from.as_str())
-        .execute(&self.pool)
+        .run(self)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -256,7 +256,7 @@ impl Store {
         sqlx::query("UPDATE pool_hosts SET last_error = $1 WHERE id = $2")
             .bind(error)
             .bind(id)
-            .execute(&self.pool)
+            .run(self)
             .await?;
         Ok(())
     }
@@ -265,7 +265,7 @@ impl Store {
     pub async fn delete_pool_host(&self, id: i64) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM pool_hosts WHERE id = $1 AND state = 'destroying'")
             .bind(id)
-            .execute(&self.pool)
+            .run(self)
             .await?;
         Ok(done.rows_affected() == 1)
     }

@@ -4,7 +4,7 @@
 use domain::wire::{RolloutKind, RolloutState};
 use sqlx::Row;
 
-use super::{Store, StoreError};
+use super::{Run, Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RolloutRow {
@@ -268,7 +268,7 @@ impl Store {
         .bind(at)
         .bind(id)
         .bind(i64::from(ready))
-        .execute(&self.pool)
+        .run(self)
         .await?
         .rows_affected()
             == 1)

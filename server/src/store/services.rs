@@ -4,7 +4,7 @@
 use domain::wire::{ProxyConfig, ServiceSpec};
 use sqlx::Row;
 
-use super::{Store, StoreError};
+use super::{Run, Store, StoreError};
 
 /// A service with its current revision's spec.
 #[derive(Debug, Clone, PartialEq)]
@@ -205,7 +205,7 @@ impl Store {
     pub async fn spoil_spec(&self, service_id: i64) -> Result<(), StoreError> {
         sqlx::query("UPDATE revisions SET spec = '{\"image\": 7}' WHERE service_id = $1")
             .bind(service_id)
-            .execute(&self.pool)
+            .run(self)
             .await?;
         Ok(())
     }
@@ -292,7 +292,7 @@ impl Store {
             .bind(i64::from(replicas))
             .bind(now)
             .bind(service_id)
-            .execute(&self.pool)
+            .run(self)
             .await?;
         Ok(())
     }
@@ -308,7 +308,7 @@ impl Store {
             .bind(super::to_json_column(proxy)?)
             .bind(now)
             .bind(service_id)
-            .execute(&self.pool)
+            .run(self)
             .await?;
         Ok(())
     }
@@ -370,7 +370,7 @@ impl Store {
     pub async fn volumes_deleted(&self, service_id: i64) -> Result<(), StoreError> {
         sqlx::query("UPDATE service_ids SET delete_volumes_since = NULL WHERE id = $1")
             .bind(service_id)
-            .execute(&self.pool)
+            .run(self)
             .await?;
         Ok(())
     }

@@ -3,7 +3,7 @@
 use sqlx::Row;
 
 use super::users::{user_from, UserRow};
-use super::{Store, StoreError};
+use super::{Run, Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionRow {
@@ -52,7 +52,7 @@ impl Store {
     ) -> Result<i64, StoreError> {
         sqlx::query("DELETE FROM sessions WHERE expires_at <= $1")
             .bind(now)
-            .execute(&self.pool)
+            .run(self)
             .await?;
         Ok(sqlx::query(
             "INSERT INTO sessions (token_hash, user_id, created_at, expires_at, last_seen_at, client_addr, user_agent) \
@@ -101,7 +101,7 @@ impl Store {
             .bind(now)
             .bind(id)
             .bind(now - 60_000)
-            .execute(&self.pool)
+            .run(self)
             .await?;
         Ok(())
     }
@@ -139,7 +139,7 @@ impl Store {
             sqlx::query("DELETE FROM sessions WHERE user_id = $1 AND id = $2")
                 .bind(user_id)
                 .bind(id)
-                .execute(&self.pool)
+                .run(self)
                 .await?
                 .rows_affected()
                 == 1,
@@ -162,7 +162,7 @@ impl Store {
     pub async fn delete_user_sessions(&self, user_id: i64) -> Result<u64, StoreError> {
         Ok(sqlx::query("DELETE FROM sessions WHERE user_id = $1")
             .bind(user_id)
-            .execute(&self.pool)
+            .run(self)
             .await?
             .rows_affected())
     }

@@ -1,6 +1,6 @@
 //! The `settings` table: small key/value facts about this instance.
 
-use super::{Store, StoreError};
+use super::{Run, Store, StoreError};
 
 impl Store {
     /// The value of `key`, if set.
@@ -28,7 +28,7 @@ impl Store {
         .bind(key)
         .bind(value)
         .bind(now_ms)
-        .execute(&self.pool)
+        .run(self)
         .await?;
         Ok(())
     }

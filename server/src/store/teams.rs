@@ -3,7 +3,7 @@
 use domain::wire::{MemberView, TeamRef, TeamRole, TeamView};
 use sqlx::Row;
 
-use super::{Store, StoreError};
+use super::{Run, Store, StoreError};
 
 fn role_of(s: &str) -> Result<TeamRole, sqlx::Error> {
     TeamRole::parse(s).ok_or_else(|| super::unreadable("role", s))
@@ -105,7 +105,7 @@ impl Store {
         .bind(user_id)
         .bind(role.as_str())
         .bind(now)
-        .execute(&self.pool)
+        .run(self)
         .await?;
         Ok(())
     }
@@ -116,7 +116,7 @@ impl Store {
             sqlx::query("DELETE FROM memberships WHERE team_id = $1 AND user_id = $2")
                 .bind(team_id)
                 .bind(user_id)
-                .execute(&self.pool)
+                .run(self)
                 .await?
                 .rows_affected()
                 == 1,

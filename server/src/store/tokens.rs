@@ -3,7 +3,7 @@
 use sqlx::Row;
 
 use super::users::{user_from, UserRow};
-use super::{Store, StoreError};
+use super::{Run, Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TokenRow {
@@ -100,7 +100,7 @@ impl Store {
     pub async fn delete_user_tokens(&self, user_id: i64) -> Result<u64, StoreError> {
         Ok(sqlx::query("DELETE FROM api_tokens WHERE user_id = $1")
             .bind(user_id)
-            .execute(&self.pool)
+            .run(self)
             .await?
             .rows_affected())
     }
@@ -133,7 +133,7 @@ impl Store {
         .bind(now)
         .bind(id)
         .bind(now - 60_000)
-        .execute(&self.pool)
+        .run(self)
         .await?;
         Ok(())
     }
@@ -166,7 +166,7 @@ impl Store {
             sqlx::query("DELETE FROM api_tokens WHERE user_id = $1 AND id = $2")
                 .bind(user_id)
                 .bind(id)
-                .execute(&self.pool)
+                .run(self)
                 .await?
                 .rows_affected()
                 == 1,

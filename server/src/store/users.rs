@@ -3,7 +3,7 @@
 use domain::wire::UserRole;
 use sqlx::Row;
 
-use super::{Store, StoreError};
+use super::{Run, Store, StoreError};
 
 /// A user as stored (with the password hash: never send it anywhere).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -128,7 +128,7 @@ impl Store {
             .bind(role.as_str())
             .bind(now)
             .bind(id)
-            .execute(&self.pool)
+            .run(self)
             .await?;
         Ok(())
     }
@@ -162,7 +162,7 @@ impl Store {
     pub async fn delete_user(&self, id: i64) -> Result<bool, StoreError> {
         Ok(sqlx::query("DELETE FROM users WHERE id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .run(self)
             .await?
             .rows_affected()
             == 1)

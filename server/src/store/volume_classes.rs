@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use domain::wire::ClassScope;
 use sqlx::Row;
 
-use super::{Store, StoreError};
+use super::{Run, Store, StoreError};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct VolumeClassRow {
@@ -92,7 +92,7 @@ impl Store {
         .bind(super::to_json_column(&c.team_ids)?)
         .bind(c.now)
         .bind(id)
-        .execute(&self.pool)
+        .run(self)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -101,7 +101,7 @@ impl Store {
     pub async fn delete_volume_class(&self, id: i64) -> Result<bool, StoreError> {
         let done = sqlx::query("DELETE FROM volume_classes WHERE id = $1")
             .bind(id)
-            .execute(&self.pool)
+            .run(self)
             .await?;
         Ok(done.rows_affected() == 1)
     }

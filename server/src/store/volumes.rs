@@ -4,7 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use sqlx::Row;
 
-use super::{Store, StoreError};
+use super::{Run, Store, StoreError};
 
 impl Store {
     /// Every service's homes: service id -> slot -> host id.
@@ -39,7 +39,7 @@ impl Store {
         .bind(i64::from(slot))
         .bind(host_id)
         .bind(now)
-        .execute(&self.pool)
+        .run(self)
         .await?;
         Ok(())
     }
@@ -55,7 +55,7 @@ impl Store {
         )
         .bind(service_id)
         .bind(i64::from(slot))
-        .fetch_optional(&self.pool)
+        .run_optional(self)
         .await?;
         Ok(match row {
             Some(r) => Some(r.try_get("host_id")?),
@@ -68,7 +68,7 @@ impl Store {
     pub async fn clear_replica_homes(&self, service_id: i64) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM replica_homes WHERE service_id = $1")
             .bind(service_id)
-            .execute(&self.pool)
+            .run(self)
             .await?;
         Ok(())
     }

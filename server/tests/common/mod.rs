@@ -2,6 +2,8 @@
 //! HTTP client for published ports, and the test hosts that `scripts/hosts` starts.
 #![allow(dead_code)]
 
+pub mod binary;
+
 use std::time::Duration;
 
 use axum::body::Body;

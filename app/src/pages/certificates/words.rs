@@ -7,21 +7,6 @@ use crate::wire::{CertSource, CertState, CertificateUpload, CertificateView};
 
 const DAY: i64 = 86_400_000;
 
-/// Milliseconds since the Unix epoch, where the page runs.
-pub fn now_ms() -> i64 {
-    #[cfg(feature = "hydrate")]
-    {
-        web_sys::js_sys::Date::now() as i64
-    }
-    #[cfg(not(feature = "hydrate"))]
-    {
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map(|d| d.as_millis() as i64)
-            .unwrap_or(0)
-    }
-}
-
 /// `2026-11-25` of a time.
 pub fn date(ms: i64) -> String {
     format::utc_datetime(ms)[..10].to_string()

@@ -123,6 +123,9 @@ async fn delete(state: &AppState, d: &VolumeDeletion, hosts: &[HostInfo]) -> Res
             .await
             .map_err(|e| format!("cannot list the volumes on {}: {e}", h.name))?;
         for v in volumes.into_iter().filter(|v| v.service_id == d.service_id) {
+            if !crate::leader::may_act(state).await {
+                return Err("this instance no longer leads".to_string());
+            }
             rt.remove_volume(h.id, &v.name)
                 .await
                 .map_err(|e| format!("cannot delete volume {} on {}: {e}", v.name, h.name))?;

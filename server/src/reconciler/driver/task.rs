@@ -43,6 +43,11 @@ impl ServiceTask {
     }
 
     async fn execute(&self, action: Action) -> Result<(), String> {
+        if !self.state.leadership.leads() {
+            // Planned while it led; the lease ran out since (a pause): the next
+            // leader plans from what runs.
+            return Err("this instance no longer leads".to_string());
+        }
         tracing::debug!(service = %self.service.name, reason = %action.reason(), "reconciler: executing");
         match action {
             Action::Start {
@@ -151,6 +156,10 @@ impl ServiceTask {
             },
             classes: d.classes.clone(),
         };
+        if !crate::leader::may_act(&self.state).await {
+            // The pull outlasted the lease: the next leader decides.
+            return Err("this instance no longer leads".to_string());
+        }
         let rt = &self.state.reconciler.runtime;
         rt.start(host_id, &replica)
             .await
@@ -213,11 +222,19 @@ impl ServiceTask {
         let failure = reason.failure();
         let host = self.host_name(host_id);
         if failure.is_none() {
-            // Out of the proxy first; stopped once its requests are answered.
+            // Out of the proxy first (this instance's, and the others' as they
+            // follow); stopped once its requests are answered on every one.
+            self.state.proxy.start_drain(container_id);
+            crate::leader::offer(&self.state);
             let left = self.state.proxy.drain(container_id).await;
             if left > 0 {
                 tracing::warn!(service = %self.service.name, slot, left, "stopping a replica with requests still in flight");
             }
+            crate::leader::followers_drained(&self.state).await;
+        }
+        if !crate::leader::may_act(&self.state).await {
+            // The waits above outlasted the lease: the next leader decides.
+            return Err("this instance no longer leads".to_string());
         }
         let rt = self.state.reconciler.runtime.clone();
         match rt.remove(host_id, container_id).await {
