@@ -11,7 +11,7 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use super::publish::{Published, FORMAT};
-use super::{listen, next, RENEW};
+use super::{every, listen, next, RENEW};
 use crate::proxy::table::RouteInput;
 use crate::state::AppState;
 use crate::store::{STATE_CHANNEL, WRITTEN_CHANNEL};
@@ -39,6 +39,7 @@ pub async fn follow(state: AppState, token: CancellationToken) {
     let mut listener = None;
     let mut seen = 0;
     let mut certs_loaded = Instant::now();
+    let mut poll = every(FOLLOW_POLL);
     loop {
         if listener.is_none() {
             listener = listen(&state, STATE_CHANNEL).await;
@@ -63,7 +64,7 @@ pub async fn follow(state: AppState, token: CancellationToken) {
         }
         tokio::select! {
             _ = token.cancelled() => return,
-            _ = tokio::time::sleep(FOLLOW_POLL) => {}
+            _ = poll.tick() => {}
             _ = next(&mut listener) => {}
         }
     }
@@ -160,6 +161,7 @@ pub async fn forward_writes(state: AppState, token: CancellationToken) {
 /// The leader: hears of writes made through the other instances.
 pub(super) async fn hear_writes(state: AppState, token: CancellationToken) {
     let mut listener = None;
+    let mut retry_tick = every(RENEW);
     loop {
         if listener.is_none() {
             listener = listen(&state, WRITTEN_CHANNEL).await;
@@ -168,7 +170,7 @@ pub(super) async fn hear_writes(state: AppState, token: CancellationToken) {
         let retry = listener.is_none() && state.store.notifies();
         tokio::select! {
             _ = token.cancelled() => return,
-            _ = tokio::time::sleep(RENEW), if retry => {}
+            _ = retry_tick.tick(), if retry => {}
             payload = next(&mut listener) => {
                 if let Some(id) = payload.and_then(|p| p.parse::<i64>().ok()) {
                     state.reconciler.heard(id);

@@ -206,16 +206,17 @@ fn start_leading(state: &AppState, term: i64) -> Leading {
 pub async fn run(state: AppState, token: CancellationToken) {
     let mut leading: Option<Leading> = None;
     let mut listener = None;
+    let mut renew = every(RENEW);
     loop {
         if listener.is_none() {
             listener = listen(&state, LEADER_CHANNEL).await;
         }
         // The lease first: the rest waits on nothing it needs.
         leading = turn(&state, leading).await;
-        note_instance(&state).await;
+        note_instance(&state, leading.is_some()).await;
         tokio::select! {
             _ = token.cancelled() => break,
-            _ = tokio::time::sleep(RENEW) => {}
+            _ = renew.tick() => {}
             _ = next(&mut listener) => {}
         }
     }
@@ -350,14 +351,18 @@ pub async fn may_act(state: &AppState) -> bool {
     }
 }
 
-/// Notes this instance as running, and forgets those gone for a day.
-async fn note_instance(state: &AppState) {
+/// Notes this instance as running; the leader also forgets those gone for a
+/// day (one instance is enough to do it).
+async fn note_instance(state: &AppState, leads: bool) {
     let (info, me) = (&state.info, &state.leadership.instance);
     let noted = state
         .store
         .note_instance(me, &info.listen, info.version, info.started_at_ms);
     if let Err(e) = bounded(noted).await {
         tracing::warn!(error = %e, "cannot note this instance in the database");
+    }
+    if !leads {
+        return;
     }
     if let Err(e) = bounded(state.store.forget_instances(FORGET_MS)).await {
         tracing::warn!(error = %e, "cannot forget old instances");
@@ -374,6 +379,14 @@ async fn listen(state: &AppState, channel: &str) -> Option<sqlx::postgres::PgLis
             None
         }
     }
+}
+
+/// A tick every `period`, the first one `period` from now; one missed (a slow
+/// turn) is taken late rather than in a burst.
+fn every(period: Duration) -> tokio::time::Interval {
+    let mut tick = tokio::time::interval_at(Instant::now() + period, period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    tick
 }
 
 /// The next notification's payload; never, without a listener. A broken

@@ -103,6 +103,7 @@ pub(super) async fn publisher(state: AppState, term: i64, token: CancellationTok
     let mut offered = state.leadership.offered.subscribe();
     let mut last: Option<Arc<Published>> = None;
     let mut written_at = Instant::now();
+    let mut gap = super::every(PUBLISH_GAP);
     loop {
         tokio::select! {
             _ = token.cancelled() => return,
@@ -122,7 +123,7 @@ pub(super) async fn publisher(state: AppState, term: i64, token: CancellationTok
         }
         tokio::select! {
             _ = token.cancelled() => return,
-            _ = tokio::time::sleep(PUBLISH_GAP) => {}
+            _ = gap.tick() => {}
         }
     }
 }
@@ -163,7 +164,9 @@ pub async fn followers_drained(state: &AppState) {
         tracing::warn!("the leader's state was not published in time; stopping a replica anyway");
         return;
     };
+    let mut poll = super::every(Duration::from_millis(50));
     loop {
+        poll.tick().await;
         let behind: Vec<String> = others(state)
             .await
             .into_iter()
@@ -180,7 +183,6 @@ pub async fn followers_drained(state: &AppState) {
             );
             return;
         }
-        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
 
