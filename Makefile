@@ -16,7 +16,7 @@ TEST_RUSTFLAGS := --cfg erase_components
 ## run: build the release and serve the dashboard on http://127.0.0.1:3000
 run: deps
 	scripts/hosts local
-	cargo leptos build --release
+	cargo leptos build --release --precompress
 	scripts/run
 
 ## test: every test: unit and API tests, real Docker hosts, the browser, the API
@@ -37,7 +37,7 @@ build:
 	  fi
 
 release:
-	cargo leptos build --release
+	cargo leptos build --release --precompress
 
 unit:
 	@eval "$$(scripts/hosts env $(TEST_HOSTS))"; export BERTH_TEST_HOSTS BERTH_TEST_TLS BERTH_TEST_SHARED; \

@@ -28,7 +28,7 @@ mod pages;
 pub use domain::{format, validate, wire};
 
 use leptos::prelude::*;
-use leptos_meta::{provide_meta_context, Link, Meta, MetaTags, Stylesheet, Title};
+use leptos_meta::{provide_meta_context, HashedStylesheet, Link, Meta, MetaTags, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
     path,
@@ -51,6 +51,8 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <AutoReload options=options.clone()/>
+                // The stylesheet by its hashed name when the build hashed it.
+                <HashedStylesheet options=options.clone() id="berth"/>
                 <HydrationScripts options/>
                 <MetaTags/>
             </head>
@@ -76,7 +78,6 @@ pub fn App() -> impl IntoView {
     provide_context(me);
 
     view! {
-        <Stylesheet id="berth" href="/pkg/berth.css"/>
         <Link rel="icon" href="data:,"/>
         <Meta name="description" content="Berth: run services across Docker hosts"/>
         <Title formatter=|page: String| if page.is_empty() { "Berth".to_string() } else { format!("{page} · Berth") }/>

@@ -51,3 +51,35 @@ test('an unknown page says so with a 404', async ({ page }) => {
   expect(response?.status()).toBe(404);
   await expect(page.getByRole('heading', { level: 1, name: 'Page not found' })).toBeVisible();
 });
+
+test('the sidebar runs the whole height of a long page', async ({ page, context }) => {
+  await openHydrated(page, '/');
+  // Make the page three screens long, as 1,000 services or a long event list would.
+  await page.evaluate(() => {
+    const filler = document.createElement('div');
+    filler.style.height = `${window.innerHeight * 3}px`;
+    document.getElementById('main')!.appendChild(filler);
+  });
+  const shot = await page.screenshot({ fullPage: true });
+  const viewport = page.viewportSize()!;
+  // Read the pixels in a blank page: the dashboard's CSP allows no image from a blob.
+  const blank = await context.newPage();
+  const [top, bottom, content] = await blank.evaluate(async (b64) => {
+    const img = new Image();
+    img.src = `data:image/png;base64,${b64}`;
+    await img.decode();
+    const canvas = document.createElement('canvas');
+    canvas.width = img.width;
+    canvas.height = img.height;
+    const ctx = canvas.getContext('2d')!;
+    ctx.drawImage(img, 0, 0);
+    const at = (x: number, y: number) => Array.from(ctx.getImageData(x, y, 1, 1).data.slice(0, 3));
+    return [at(4, 4), at(4, img.height - 4), at(img.width - 4, img.height - 4)];
+  }, shot.toString('base64'));
+  await blank.close();
+  expect(shot.length).toBeGreaterThan(0);
+  const dark = (rgb: number[]) => rgb.every((c) => c < 60);
+  expect(dark(top), `top left ${top}`).toBe(true);
+  expect(dark(bottom), `bottom left ${bottom} of a page ${viewport.height * 4}px tall`).toBe(true);
+  expect(dark(content), `bottom right ${content}`).toBe(false);
+});

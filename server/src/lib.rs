@@ -40,12 +40,15 @@
 //! - [`ops`]: use cases shared by the REST API and the UI's server functions.
 //! - [`api`]: the JSON API under `/api/v1`, `/healthz`, `/readyz`, and `ApiError`.
 //! - [`web`]: the Leptos pages, server functions and static files.
+//! - [`assets`]: the dashboard's files under `/pkg`: precompressed, hashed, cached.
 //! - [`secrets`]: the key that seals team secrets at rest (AES-256-GCM).
 //! - [`http`]: serving untrusted clients: connection cap, header and idle
 //!   timeouts; address ranges of trusted proxies.
 //! - [`state`]: `AppState`, cloned into every handler and task.
 //! - [`shutdown`]: SIGINT/SIGTERM into the one `CancellationToken`.
 //! - [`telemetry`]: tracing set-up.
+//! - [`metrics`]: Berth's own series for `/metrics`: reconcile passes, actions,
+//!   errors, heartbeats, API requests by route.
 //! - [`clock`]: wall-clock time, for records only; the core is handed `now`.
 //! - `testing` (tests and the `testing` feature only): a temp folder and a ready
 //!   `AppState` made by [`build`], shared by all tests.
@@ -59,6 +62,7 @@
 #![recursion_limit = "256"]
 
 pub mod api;
+pub mod assets;
 pub mod auth;
 pub mod certs;
 pub mod cli;
@@ -69,6 +73,7 @@ pub mod config;
 pub mod events;
 pub mod http;
 pub mod leader;
+pub mod metrics;
 pub mod model;
 pub mod ops;
 pub mod pools;
@@ -385,26 +390,34 @@ pub fn router(state: AppState) -> Router {
         .layer(tower_http::timeout::RequestBodyTimeoutLayer::new(
             http::STALL_TIMEOUT,
         ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            metrics::track_requests,
+        ))
         .with_state(state)
 }
 
 /// Leptos's options, from Berth's own configuration rather than Cargo.toml, so the
-/// binary runs anywhere its site folder is.
+/// binary runs anywhere its site folder is. The page names hashed files when this
+/// binary's build hashed them (`hash.txt` beside it).
 pub fn leptos_options(site_root: &str, addr: SocketAddr) -> LeptosOptions {
     LeptosOptions::builder()
         .output_name("berth")
         .site_root(site_root)
         .site_pkg_dir("pkg")
         .site_addr(addr)
+        .hash_files(assets::Hashes::beside_exe("berth").is_some())
         .build()
 }
 
 fn warn_if_site_missing(site_root: &str) {
-    let wasm = Path::new(site_root).join("pkg").join("berth.js");
-    if !wasm.exists() {
+    let hashes = assets::Hashes::beside_exe("berth");
+    let missing = assets::missing(Path::new(site_root), "berth", hashes.as_ref());
+    if let Some(first) = missing.first() {
         tracing::warn!(
-            "{} is missing: pages will render but not come alive; build the site with `cargo leptos build` or set LEPTOS_SITE_ROOT",
-            wasm.display()
+            "{} is missing (and {} more of this build's files): pages will render but not come alive; build the site with `cargo leptos build` or set LEPTOS_SITE_ROOT",
+            first.display(),
+            missing.len() - 1
         );
     }
 }

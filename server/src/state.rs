@@ -81,6 +81,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Whether this instance leads (runs the loops that change things).
     pub leadership: Arc<crate::leader::Leadership>,
+    /// Berth's own series for `/metrics`.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl AppState {
@@ -129,6 +131,7 @@ impl AppState {
             shutdown: CancellationToken::new(),
             clock: Arc::new(SystemClock),
             leadership: Arc::new(crate::leader::Leadership::solo()),
+            metrics: Default::default(),
         }
     }
 }

@@ -145,7 +145,10 @@ pub fn routes(router: Router<AppState>, state: &AppState) -> Router<AppState> {
         }
     };
     let leptos = state.leptos.clone();
+    let pkg = std::path::Path::new(&*leptos.site_root).join(&*leptos.site_pkg_dir);
+    let hashes = crate::assets::Hashes::beside_exe(&leptos.output_name).unwrap_or_default();
     router
+        .merge(crate::assets::router(pkg, hashes))
         .leptos_routes_with_context(
             state,
             generate_route_list(app::App),

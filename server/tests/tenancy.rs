@@ -357,6 +357,45 @@ async fn host_pools_and_instances_are_the_admins() {
 }
 
 #[tokio::test]
+async fn berths_own_metrics_are_the_admins() {
+    let w = World::new().await;
+    let r = w.call(&w.alice, "GET", "/api/v1/services", None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let series = "berth_api_request_duration_seconds_count{route=\"/api/v1/services\",method=\"GET\",status=\"200\"}";
+    // Members see the cluster's series (hosts), not the instance's own.
+    for who in [&w.alice, &w.avery, &w.bob] {
+        let r = w.call(who, "GET", "/metrics", None).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert!(r.text.contains("# TYPE berth_host_up gauge"), "{}", r.text);
+        for hidden in ["berth_api_request", "berth_reconcile_"] {
+            assert!(!r.text.contains(hidden), "{hidden} in {}", r.text);
+        }
+    }
+    let r = w.call(&w.admin, "GET", "/metrics", None).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert!(r.text.contains(series), "{}", r.text);
+    assert!(
+        r.text
+            .contains("# TYPE berth_reconcile_pass_seconds histogram"),
+        "{}",
+        r.text
+    );
+    // A path with a service's name in it is counted under its route's template.
+    let r = w
+        .call(&w.admin, "GET", "/api/v1/services/no-such", None)
+        .await;
+    assert_eq!(r.status, StatusCode::NOT_FOUND, "{}", r.text);
+    let r = w.call(&w.admin, "GET", "/metrics", None).await;
+    assert!(
+        r.text
+            .contains("route=\"/api/v1/services/{name}\",method=\"GET\",status=\"404\""),
+        "{}",
+        r.text
+    );
+    assert!(!r.text.contains("no-such"), "{}", r.text);
+}
+
+#[tokio::test]
 async fn identities_never_repeat() {
     let w = World::new().await;
     let spec = json!({"image": "demo:v1", "port": 8080});

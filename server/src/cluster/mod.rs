@@ -44,6 +44,12 @@ impl HostEntry {
         self.live.lock().expect("host live lock").clone()
     }
 
+    /// Whether its engine answers (`None` before the first heartbeat's outcome),
+    /// without copying the rest of what was observed.
+    pub fn reachable(&self) -> Option<bool> {
+        self.live.lock().expect("host live lock").reachable
+    }
+
     /// The host as the API shows it, at `now`.
     pub fn view(&self, now: i64) -> HostView {
         let row = self.row();

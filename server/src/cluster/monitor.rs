@@ -62,6 +62,11 @@ pub async fn beat(state: &AppState, entry: &Arc<HostEntry>, limit: Duration) {
             }
         }
     };
+    let answered = match &probe {
+        Probe::Answered { .. } => Some(started.elapsed()),
+        Probe::Failed { .. } => None,
+    };
+    state.metrics.heartbeat(&entry.name(), answered);
     let transition = {
         let mut live = entry.live.lock().expect("host live lock");
         health::apply(&mut live, probe, clock::now_ms())

@@ -45,11 +45,22 @@ pub async fn nginx_conf(
     ))
 }
 
-/// Berth's metrics in Prometheus's text format: the proxy's counters, and each
-/// service's wanted and ready replicas.
+/// Berth's metrics in Prometheus's text format: the proxy's counters, each
+/// service's wanted and ready replicas, the hosts' heartbeats, and (for admins)
+/// the instance's own: reconcile passes, actions, errors, API requests.
 pub async fn metrics(state: &AppState, ctx: &Ctx) -> Result<String, OpsError> {
     let p = ctx.allowed(Action::ReadCluster)?;
     let mut out = String::new();
+    if p.is_admin() {
+        state.metrics.write_instance(&mut out);
+    }
+    let hosts: Vec<(String, Option<bool>)> = state
+        .hosts
+        .entries()
+        .iter()
+        .map(|e| (e.name(), e.reachable()))
+        .collect();
+    state.metrics.write_hosts(&mut out, &hosts);
     super::certs::metrics(state, p, &mut out).await?;
     state.proxy.metrics(&mut out, |team| readable(ctx, team));
     let services: Vec<_> = state

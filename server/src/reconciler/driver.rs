@@ -248,7 +248,7 @@ pub async fn run(state: AppState, token: CancellationToken) {
 impl Driver {
     /// Collects the service tasks that finished. One that panicked leaves its
     /// service busy no more, and waiting a back-off before it is tried again.
-    fn reap(&mut self, now: i64) {
+    fn reap(&mut self, state: &AppState, now: i64) {
         while let Some(done) = self.tasks.try_join_next_with_id() {
             let id = match &done {
                 Ok((id, ())) => *id,
@@ -257,6 +257,7 @@ impl Driver {
             let service_id = self.running.remove(&id);
             if let (Err(e), Some(service_id)) = (done, service_id) {
                 tracing::error!(service_id, error = %e, "reconciler: a service task failed");
+                state.metrics.reconcile_error();
                 let error = "an internal error stopped its last change (see the server log)";
                 self.shared.lock().expect("driver lock").finished(
                     service_id,
@@ -271,16 +272,18 @@ impl Driver {
     /// latest (ms since the epoch).
     pub async fn pass(&mut self, state: &AppState) -> i64 {
         let now = state.clock.now_ms();
-        self.reap(now);
+        self.reap(state, now);
         if !state.leadership.leads() {
             // A leader that was paused past its lease: its loop is being
             // stopped; it plans and publishes nothing meanwhile.
             return now + 1000;
         }
+        let started = tokio::time::Instant::now();
         let mut snap = match self.observe(state).await {
             Ok(snap) => snap,
             Err(why) => {
                 tracing::error!("reconciler: {why}");
+                state.metrics.reconcile_error();
                 return now + 1000;
             }
         };
@@ -299,7 +302,9 @@ impl Driver {
         }
         let mut decision = decide(state, &snap, now);
         self.follow_rollouts(state, &snap, &mut decision, now).await;
-        self.act(state, snap, decision, now).await
+        let wake = self.act(state, snap, decision, now).await;
+        state.metrics.reconcile_pass(started.elapsed());
+        wake
     }
 
     /// Publishes what the pass saw (pages, events, the proxy's table), then hands

@@ -4,6 +4,7 @@
 //! pass (the service's back-off, each slot's history).
 
 use super::*;
+use crate::metrics::ActionKind;
 
 /// One service's actions, run together.
 pub(super) struct ServiceTask {
@@ -49,7 +50,11 @@ impl ServiceTask {
             return Err("this instance no longer leads".to_string());
         }
         tracing::debug!(service = %self.service.name, reason = %action.reason(), "reconciler: executing");
-        match action {
+        let kind = match action {
+            Action::Start { .. } => ActionKind::Start,
+            Action::Remove { .. } => ActionKind::Remove,
+        };
+        let outcome = match action {
             Action::Start {
                 slot,
                 host_id,
@@ -63,7 +68,9 @@ impl ServiceTask {
                 reason,
                 ..
             } => self.remove(slot, host_id, &container_id, &reason).await,
-        }
+        };
+        self.state.metrics.action(kind, outcome.is_ok());
+        outcome
     }
 
     /// What Berth does to make the slot's replica on the host now; `None` once

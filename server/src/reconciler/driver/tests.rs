@@ -122,6 +122,20 @@ async fn a_service_converges_spread_and_a_converged_cluster_plans_nothing() {
         d.pass(&t.state).await;
     }
     assert_eq!(fake.calls().len(), calls);
+    // Each pass and each start is counted for /metrics.
+    let mut out = String::new();
+    t.state.metrics.write_instance(&mut out);
+    assert!(
+        out.contains("berth_reconcile_actions_total{kind=\"start\",outcome=\"ok\"} 6\n"),
+        "{out}"
+    );
+    let passes: u64 = out
+        .lines()
+        .find_map(|l| l.strip_prefix("berth_reconcile_pass_seconds_count "))
+        .and_then(|n| n.parse().ok())
+        .unwrap();
+    assert!(passes >= 4, "{passes} passes in\n{out}");
+    assert!(out.contains("berth_reconcile_errors_total 0\n"), "{out}");
     let seen = t.state.reconciler.service(id);
     assert_eq!(seen.replicas.len(), 6);
     assert!(seen.problems.is_empty());
