@@ -289,9 +289,17 @@ pub async fn list_events(query: EventQuery) -> Result<EventPage, AppError> {
     get(format!("/api/v1/events{}", crate::backend::query(&query)?)).await
 }
 
+/// One page of the services list (with filters) and how many match in all.
 #[server]
-pub async fn list_services() -> Result<Vec<ServiceView>, AppError> {
-    get("/api/v1/services".into()).await
+pub async fn list_services_page(query: ServiceQuery) -> Result<ServicePage, AppError> {
+    let path = format!("/api/v1/services{}", crate::backend::query(&query)?);
+    let (services, total) = with_status(crate::backend::call_counted(path).await)?;
+    Ok(ServicePage { services, total })
+}
+
+#[server]
+pub async fn summarize_services() -> Result<ServiceSummary, AppError> {
+    get("/api/v1/summary/services".into()).await
 }
 
 #[server]

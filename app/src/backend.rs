@@ -101,6 +101,20 @@ pub async fn call<T: DeserializeOwned>(
         .map_err(|e| AppError::new("internal", format!("the API's answer does not read: {e}")))
 }
 
+/// A `GET` of a list that says how many match in all (`X-Total-Count`).
+pub async fn call_counted<T: DeserializeOwned>(path: String) -> Result<(Vec<T>, u32), AppError> {
+    let answer = raw(http::Method::GET, path, None::<&()>).await?;
+    let total = answer
+        .headers
+        .get("x-total-count")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .ok_or_else(|| AppError::new("internal", "the API's list did not say how many match"))?;
+    let items = serde_json::from_slice(&answer.body)
+        .map_err(|e| AppError::new("internal", format!("the API's answer does not read: {e}")))?;
+    Ok((items, total))
+}
+
 /// [`call`] for answers that are text (`nginx.conf`).
 pub async fn call_text(path: String) -> Result<String, AppError> {
     let answer = raw(http::Method::GET, path, None::<&()>).await?;

@@ -55,10 +55,26 @@ test('a service is created from the form and scaled with the control, live', asy
 
   // What happened is on the page, and the dashboard counts it.
   await expect(page.getByText(/scaled 4 -> 3 by admin/)).toBeVisible();
-  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Dashboard' }).click();
-  const row = page.locator('tr[data-service="e2e-shop"]');
+  const nav = page.getByRole('navigation', { name: 'Main' });
+  await nav.getByRole('link', { name: 'Dashboard' }).click();
+  const running = page.locator('[data-stat="running"] .stat-value');
+  await expect(running).toHaveText(/^[1-9][0-9]*$/);
+  await expect(page.locator('[data-stat="services"] .stat-detail')).toContainText('replicas ready');
+
+  // The services page finds it by part of its name, one page of one.
+  await nav.getByRole('link', { name: 'Services', exact: true }).click();
+  const filter = page.getByRole('searchbox', { name: 'Name' });
+  await filter.fill('E2E!');
+  await expect(filter).toHaveAttribute('aria-invalid', 'true');
+  await expect(page.locator('#service-filter-problem')).toContainText('lowercase letters');
+  await filter.fill('e2e-sho');
+  await expect(filter).toHaveAttribute('aria-invalid', 'false');
+  const row = page.locator('table.services tr[data-service="e2e-shop"]');
   await expect(row).toHaveAttribute('data-phase', 'running');
   await expect(row).toContainText('3 / 3');
+  await expect(page.locator('table.services tbody tr')).toHaveCount(1);
+  await expect(page.locator('.pager-count')).toHaveText('1–1 of 1');
+  await expect(page.getByRole('button', { name: 'Next' })).toBeDisabled();
 
   // Delete it (asked twice).
   await row.getByRole('link', { name: 'e2e-shop' }).click();

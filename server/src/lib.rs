@@ -359,6 +359,7 @@ pub fn spawn_observers(state: &AppState, heartbeat_interval: std::time::Duration
         token.clone(),
     ));
     tokio::spawn(cluster::monitor::followers(state.clone(), token.clone()));
+    tokio::spawn(cluster::monitor::volume_sizes(state.clone(), token.clone()));
     tokio::spawn(proxy::sampler(state.proxy.clone(), token));
 }
 

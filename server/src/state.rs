@@ -83,6 +83,8 @@ pub struct AppState {
     pub leadership: Arc<crate::leader::Leadership>,
     /// Berth's own series for `/metrics`.
     pub metrics: Arc<crate::metrics::Metrics>,
+    /// The services list, built once per change for every reader.
+    pub listing: Arc<crate::ops::services::Listing>,
 }
 
 impl AppState {
@@ -132,6 +134,7 @@ impl AppState {
             clock: Arc::new(SystemClock),
             leadership: Arc::new(crate::leader::Leadership::solo()),
             metrics: Default::default(),
+            listing: Default::default(),
         }
     }
 }

@@ -740,3 +740,116 @@ async fn rollouts_are_started_paused_resumed_aborted_and_rolled_back() {
     }
     assert_eq!(rollouts[0]["state"], "running");
 }
+
+#[tokio::test]
+async fn the_list_pages_filters_and_answers_an_unchanged_poll_with_304() {
+    let w = world().await;
+    for n in 1..=5 {
+        let r = w
+            .call(
+                &w.admin,
+                "POST",
+                "/api/v1/services",
+                Some(service(&format!("web-{n}"))),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    }
+    let r = w
+        .call(&w.admin, "GET", "/api/v1/services?limit=2&q=web", None)
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    assert_eq!(r.json().as_array().unwrap().len(), 2);
+    assert_eq!(r.headers["x-total-count"], "5");
+    assert_eq!(
+        r.headers["link"],
+        "</api/v1/services?limit=2&offset=2&q=web>; rel=\"next\""
+    );
+    let r = w
+        .call(&w.admin, "GET", "/api/v1/services?limit=2&offset=4", None)
+        .await;
+    assert_eq!(r.json()[0]["name"], "web-5");
+    assert!(r.headers.get("link").is_none());
+
+    // An unchanged list is a 304 to a poll that sends its ETag back.
+    let router = w.t.router();
+    let first = send(&router, "GET", "/api/v1/services", &w.admin, None, &[]).await;
+    let etag = first.headers["etag"].to_str().unwrap().to_string();
+    assert!(etag.starts_with("W/\""), "{etag}");
+    assert_eq!(first.headers["cache-control"], "private, no-cache");
+    let again = send(
+        &router,
+        "GET",
+        "/api/v1/services",
+        &w.admin,
+        None,
+        &[("if-none-match", &etag)],
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::NOT_MODIFIED, "{}", again.text);
+    assert!(again.text.is_empty());
+    assert_eq!(again.headers["etag"].to_str().unwrap(), etag);
+    // Another reader's (values hidden) or another query's is another answer.
+    let viewers = send(
+        &router,
+        "GET",
+        "/api/v1/services",
+        &w.viewer,
+        None,
+        &[("if-none-match", &etag)],
+    )
+    .await;
+    assert_eq!(viewers.status, StatusCode::OK);
+    // A change is seen at once.
+    let r = w
+        .call(
+            &w.admin,
+            "POST",
+            "/api/v1/services/web-1/scale",
+            Some(json!({"replicas": 1})),
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let changed = send(
+        &router,
+        "GET",
+        "/api/v1/services",
+        &w.admin,
+        None,
+        &[("if-none-match", &etag)],
+    )
+    .await;
+    assert_eq!(changed.status, StatusCode::OK);
+    assert_eq!(changed.json()[0]["replicas"], 1);
+
+    // Bad input is a 422 that says what to send.
+    for (uri, words) in [
+        ("/api/v1/services?limit=0", "limit must be 1 to 1000"),
+        ("/api/v1/services?limit=5000", "limit must be 1 to 1000"),
+        ("/api/v1/services?phase=sleeping", "unknown phase"),
+        (
+            "/api/v1/services?q=%3Cscript%3E",
+            "cannot be part of a service name",
+        ),
+    ] {
+        let r = w.call(&w.admin, "GET", uri, None).await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{uri}: {}",
+            r.text
+        );
+        assert!(
+            r.json()["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains(words),
+            "{uri}: {}",
+            r.text
+        );
+    }
+    let r = w
+        .call(&w.admin, "GET", "/api/v1/services?limit=x", None)
+        .await;
+    assert!(r.status.is_client_error(), "{}", r.text);
+}

@@ -357,6 +357,46 @@ async fn host_pools_and_instances_are_the_admins() {
 }
 
 #[tokio::test]
+async fn the_services_list_its_pages_and_summary_are_per_team() {
+    let w = World::new().await;
+    let spec = json!({"image": "demo:v1"});
+    for (who, name, team) in [
+        (&w.alice, "a-1", "a"),
+        (&w.alice, "a-2", "a"),
+        (&w.bob, "b-1", "b"),
+    ] {
+        let r = w.create(who, name, team, spec.clone()).await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    }
+    let names = |r: &Reply| -> Vec<String> {
+        r.json()
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["name"].as_str().unwrap().to_string())
+            .collect()
+    };
+    for (who, uri, want) in [
+        (&w.alice, "/api/v1/services", vec!["a-1", "a-2"]),
+        (&w.bob, "/api/v1/services", vec!["b-1"]),
+        // Asking for another team's, or past one's own by paging, finds nothing more.
+        (&w.alice, "/api/v1/services?team=b", vec![]),
+        (&w.bob, "/api/v1/services?q=a-", vec![]),
+        (&w.bob, "/api/v1/services?offset=1", vec![]),
+        (&w.admin, "/api/v1/services?limit=2", vec!["a-1", "a-2"]),
+    ] {
+        let r = w.call(who, "GET", uri, None).await;
+        assert_eq!(r.status, StatusCode::OK, "{uri}: {}", r.text);
+        assert_eq!(names(&r), want, "{uri}");
+    }
+    for (who, count) in [(&w.alice, 2), (&w.avery, 2), (&w.bob, 1), (&w.admin, 3)] {
+        let r = w.call(who, "GET", "/api/v1/summary/services", None).await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+        assert_eq!(r.json()["services"], count, "{}", r.text);
+    }
+}
+
+#[tokio::test]
 async fn berths_own_metrics_are_the_admins() {
     let w = World::new().await;
     let r = w.call(&w.alice, "GET", "/api/v1/services", None).await;

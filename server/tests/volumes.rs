@@ -105,8 +105,21 @@ async fn per_replica_volumes_keep_their_data_and_outlive_their_service() {
         exec(host, id, &format!("echo slot-{slot} > /data/mark"));
     }
 
-    // Listed, each with its replica, not deletable.
-    let list = get(&t, &auth, "/api/v1/volumes?service=store").await;
+    // Listed, each with its replica, not deletable; sizes are measured in the
+    // background (never on the request), soon after a page asked.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let list = loop {
+        let list = get(&t, &auth, "/api/v1/volumes?service=store").await;
+        let sized = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|v| v["size_bytes"].is_i64());
+        if sized || std::time::Instant::now() > deadline {
+            break list;
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
     let list = list.as_array().unwrap();
     assert_eq!(list.len(), 2, "{list:?}");
     for v in list {

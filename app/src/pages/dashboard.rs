@@ -6,17 +6,18 @@ use std::time::Duration;
 
 use leptos::prelude::*;
 
-use crate::api::{list_hosts, list_pools, list_rollouts, list_services};
+use crate::api::{list_hosts, list_pools, list_rollouts, list_services_page, summarize_services};
 use crate::components::hosts::{HostSummary, HostTable};
 use crate::components::layout::PageHeader;
 use crate::components::services::{ReadyBar, ServiceTable};
 use crate::components::widgets::{every, on_service_change, Badge, ErrorBox};
-use crate::wire::{PoolView, RolloutView};
+use crate::wire::{PoolView, RolloutView, ServicePage, ServiceQuery, ServiceSummary};
 
 #[component]
 pub fn Dashboard() -> impl IntoView {
     let hosts = Resource::new(|| (), |_| list_hosts());
-    let services = Resource::new(|| (), |_| list_services());
+    let summary = Resource::new(|| (), |_| summarize_services());
+    let services = Resource::new(|| (), |_| attention_first());
     let rollouts = Resource::new(|| (), |_| list_rollouts());
     // Admins only: nobody else is asked (the call would be refused).
     let me = expect_context::<crate::MeResource>();
@@ -36,15 +37,19 @@ pub fn Dashboard() -> impl IntoView {
         hosts.refetch();
         pools.refetch();
     });
-    every(Duration::from_secs(5), move || services.refetch());
+    every(Duration::from_secs(5), move || {
+        services.refetch();
+        summary.refetch();
+    });
     on_service_change(None, move || {
         services.refetch();
+        summary.refetch();
         rollouts.refetch();
     });
     every(Duration::from_secs(3), move || rollouts.refetch());
     view! {
         <PageHeader title="Dashboard" subtitle="Services and the hosts they run on, as Berth sees them now.">
-            <RefreshButton pending on_refresh=move || { hosts.refetch(); services.refetch(); }/>
+            <RefreshButton pending on_refresh=move || { hosts.refetch(); services.refetch(); summary.refetch(); }/>
         </PageHeader>
         <Transition fallback=|| ()>
             {move || Suspend::new(async move {
@@ -59,15 +64,32 @@ pub fn Dashboard() -> impl IntoView {
                 busy.then(|| view! { <HostsBeingMade list/> })
             })}
         </Transition>
+        <Transition fallback=|| ()>
+            {move || Suspend::new(async move {
+                summary.await.ok().map(|s| view! { <ServiceStats s/> })
+            })}
+        </Transition>
         <section class="panel">
-            <div class="panel-head">
-                <h2>"Services"</h2>
-                <a href="/services" class="small">"All services"</a>
-            </div>
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match services.await {
-                        Ok(list) => view! { <ServiceTable services=list/> }.into_any(),
+                        Ok((attention, page)) => {
+                            let title = if attention {
+                                format!("Needs attention ({})", page.total)
+                            } else {
+                                "Services".to_string()
+                            };
+                            let more = page.total as usize > page.services.len();
+                            view! {
+                                <div class="panel-head">
+                                    <h2>{title}</h2>
+                                    <a href="/services" class="small">
+                                        {if more { format!("All {} services", page.total) } else { "All services".to_string() }}
+                                    </a>
+                                </div>
+                                <ServiceTable services=page.services/>
+                            }.into_any()
+                        }
                         Err(e) => view! { <ErrorBox error=e/> }.into_any(),
                     }
                 })}
@@ -177,5 +199,62 @@ fn RolloutsInProgress(list: Vec<RolloutView>) -> impl IntoView {
                 }).collect_view()}
             </DataTable>
         </section>
+    }
+}
+
+/// Services the dashboard lists: those not yet running as wanted, at most ten,
+/// or (when all are) the first ten. `true` with the first.
+async fn attention_first() -> Result<(bool, ServicePage), crate::errors::AppError> {
+    let attention = list_services_page(ServiceQuery {
+        phase: Some("degraded,progressing".into()),
+        limit: Some(DASHBOARD_ROWS),
+        ..Default::default()
+    })
+    .await?;
+    if attention.total > 0 {
+        return Ok((true, attention));
+    }
+    let first = list_services_page(ServiceQuery {
+        limit: Some(DASHBOARD_ROWS),
+        ..Default::default()
+    })
+    .await?;
+    Ok((false, first))
+}
+
+/// Rows of services on the dashboard; the services page has them all.
+const DASHBOARD_ROWS: u32 = 10;
+
+/// How many services stand how, and their replicas ready of wanted.
+#[component]
+fn ServiceStats(s: ServiceSummary) -> impl IntoView {
+    let ready = format!(
+        "{} of {} replicas ready",
+        s.replicas_ready, s.replicas_wanted
+    );
+    let tone = |n: u32, class: &'static str| if n > 0 { class } else { "" };
+    view! {
+        <div class="stats services-stats" role="group" aria-label="Services by state">
+            <div class="stat" data-stat="services">
+                <div class="stat-label">"Services"</div>
+                <div class="stat-value">{s.services}</div>
+                <div class="stat-detail">{ready}</div>
+            </div>
+            <div class="stat" data-stat="running">
+                <div class="stat-label">"Running"</div>
+                <div class="stat-value">{s.running}</div>
+                <div class="stat-detail">"every replica ready"</div>
+            </div>
+            <div class=format!("stat {}", tone(s.progressing, "stat-warn")) data-stat="progressing">
+                <div class="stat-label">"Progressing"</div>
+                <div class="stat-value">{s.progressing}</div>
+                <div class="stat-detail">"starting, rolling out, scaling"</div>
+            </div>
+            <div class=format!("stat {}", tone(s.degraded, "stat-bad")) data-stat="degraded">
+                <div class="stat-label">"Degraded"</div>
+                <div class="stat-value">{s.degraded}</div>
+                <div class="stat-detail">"replicas that cannot be placed or keep failing"</div>
+            </div>
+        </div>
     }
 }

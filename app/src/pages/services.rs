@@ -7,13 +7,13 @@ use std::time::Duration;
 use leptos::prelude::*;
 use leptos_router::hooks::use_navigate;
 
-use crate::api::{create_service, list_services, list_teams};
+use crate::api::{create_service, list_services_page, list_teams};
 use crate::components::layout::PageHeader;
 use crate::components::services::{ServiceTable, SpecFields, SpecForm};
 use crate::components::widgets::{every, on_service_change, ActionStatus, ErrorBox};
 use crate::errors::AppError;
 use crate::validate;
-use crate::wire::{CreateServiceInput, Me, ServiceSpec, TeamRole};
+use crate::wire::{CreateServiceInput, Me, ServiceQuery, ServiceSpec, TeamRole};
 use crate::MeResource;
 
 use super::stacks_import::StackImport;
@@ -23,10 +23,41 @@ fn may_write(me: Option<&Me>) -> bool {
     me.is_some_and(|m| m.is_admin() || m.teams.iter().any(|t| t.role == TeamRole::Operator))
 }
 
+/// Services per page of the table: a page stays quick at any number of services.
+const PAGE: u32 = 50;
+
+/// Why `q` cannot be part of a service name, if it cannot (the API would refuse it).
+fn name_part_problem(q: &str) -> Option<&'static str> {
+    let ok = q.len() <= 63
+        && q.chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+    (!ok).then_some("A service's name holds only lowercase letters, digits and '-' (at most 63).")
+}
+
 #[component]
 pub fn Services() -> impl IntoView {
     let me = expect_context::<MeResource>();
-    let services = Resource::new(|| (), |_| list_services());
+    // The filters as typed, and the page's first row.
+    let q = RwSignal::new(String::new());
+    let phase = RwSignal::new(String::new());
+    let offset = RwSignal::new(0u32);
+    let q_problem = Memo::new(move |_| name_part_problem(q.get().trim()));
+    let services = Resource::new(
+        move || {
+            let text = q.get().trim().to_string();
+            let text = (!text.is_empty() && q_problem.get().is_none()).then_some(text);
+            (text, phase.get(), offset.get())
+        },
+        |(q, phase, offset)| {
+            list_services_page(ServiceQuery {
+                limit: Some(PAGE),
+                offset: Some(offset),
+                phase: (!phase.is_empty()).then_some(phase),
+                q,
+                team: None,
+            })
+        },
+    );
     on_service_change(None, move || services.refetch());
     every(Duration::from_secs(5), move || services.refetch());
     let navigate = use_navigate();
@@ -66,19 +97,75 @@ pub fn Services() -> impl IntoView {
             })}
         </Transition>
         <section class="panel">
-            <h2>"All services"</h2>
+            <div class="panel-head">
+                <h2>"All services"</h2>
+                <form class="filters" role="search" aria-label="Filter services" on:submit=|ev| ev.prevent_default()>
+                    <label class="field field-inline">
+                        <span class="field-label">"Name"</span>
+                        <input type="search" name="service-filter" placeholder="part of a name" autocomplete="off"
+                            aria-invalid=move || q_problem.get().is_some().to_string()
+                            aria-describedby="service-filter-problem"
+                            prop:value=move || q.get()
+                            on:input=move |ev| { q.set(event_target_value(&ev)); offset.set(0); }/>
+                    </label>
+                    <label class="field field-inline">
+                        <span class="field-label">"State"</span>
+                        <select name="service-phase" on:change=move |ev| { phase.set(event_target_value(&ev)); offset.set(0); }>
+                            <option value="">"any"</option>
+                            <option value="running">"running"</option>
+                            <option value="progressing">"progressing"</option>
+                            <option value="degraded">"degraded"</option>
+                            <option value="stopped">"stopped"</option>
+                        </select>
+                    </label>
+                </form>
+            </div>
+            <p id="service-filter-problem" class="field-error" role="status">{move || q_problem.get()}</p>
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
+                    let filtered = !q.get_untracked().trim().is_empty() || !phase.get_untracked().is_empty();
                     match services.await {
-                        Ok(list) if list.is_empty() => view! {
+                        Ok(page) if page.total == 0 && !filtered => view! {
                             <p class="muted">"No service yet. A service is an image Berth keeps running: so many replicas, placed on the hosts with room for them, replaced when they die."</p>
                         }.into_any(),
-                        Ok(list) => view! { <ServiceTable services=list/> }.into_any(),
+                        Ok(page) if page.total == 0 => view! {
+                            <p class="muted">"No service matches."</p>
+                        }.into_any(),
+                        Ok(page) => {
+                            let total = page.total;
+                            view! {
+                                <ServiceTable services=page.services/>
+                                <Pager offset total/>
+                            }.into_any()
+                        }
                         Err(e) => view! { <ErrorBox error=e/> }.into_any(),
                     }
                 })}
             </Transition>
         </section>
+    }
+}
+
+/// "51–100 of 1,000" and the buttons to the pages before and after.
+#[component]
+fn Pager(offset: RwSignal<u32>, total: u32) -> impl IntoView {
+    let first = offset.get_untracked();
+    let last = (first + PAGE).min(total);
+    let shown = if total == 0 { 0 } else { first + 1 };
+    view! {
+        <nav class="pager" aria-label="Pages of services">
+            <span class="muted small pager-count" aria-live="polite">
+                {format!("{shown}–{last} of {total}")}
+            </span>
+            <button type="button" class="btn btn-small" disabled=first == 0
+                on:click=move |_| offset.set(first.saturating_sub(PAGE))>
+                "Previous"
+            </button>
+            <button type="button" class="btn btn-small" disabled=last >= total
+                on:click=move |_| offset.set(first + PAGE)>
+                "Next"
+            </button>
+        </nav>
     }
 }
 

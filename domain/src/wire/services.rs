@@ -159,6 +159,18 @@ pub enum ServicePhase {
 }
 
 impl ServicePhase {
+    pub const ALL: [ServicePhase; 4] = [
+        ServicePhase::Running,
+        ServicePhase::Progressing,
+        ServicePhase::Degraded,
+        ServicePhase::Stopped,
+    ];
+
+    /// The phase a word names (`running`…), as `as_str` writes it.
+    pub fn parse(word: &str) -> Option<ServicePhase> {
+        ServicePhase::ALL.into_iter().find(|p| p.as_str() == word)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ServicePhase::Running => "running",
@@ -167,6 +179,50 @@ impl ServicePhase {
             ServicePhase::Stopped => "stopped",
         }
     }
+}
+
+/// `GET /api/v1/services` filters and paging; all optional. Without `limit` every
+/// matching service is listed; the answer's `X-Total-Count` says how many match.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct ServiceQuery {
+    /// At most this many, 1 to 1000.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<u32>,
+    /// Skip this many of the matching services (in name order).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub offset: Option<u32>,
+    /// Only this team's (its name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub team: Option<String>,
+    /// Only services in these phases, comma-separated: `degraded,progressing`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phase: Option<String>,
+    /// Only services whose name contains this.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub q: Option<String>,
+}
+
+/// The services the caller may see, counted: how many stand how, and their
+/// replicas wanted and ready (the dashboard's summary at any number of services).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceSummary {
+    pub services: u32,
+    pub running: u32,
+    pub progressing: u32,
+    pub degraded: u32,
+    pub stopped: u32,
+    pub replicas_wanted: u64,
+    pub replicas_ready: u64,
+}
+
+/// One page of services and how many match in all.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct ServicePage {
+    pub services: Vec<ServiceView>,
+    pub total: u32,
 }
 
 /// A service and how it stands.

@@ -17,7 +17,8 @@ use serde::Deserialize;
 
 use domain::wire::{
     CreateServiceInput, DeployInput, ErrorBody, Message, ProxyConfig, ReplicaLogs, ReplicaStats,
-    RevisionDiff, RevisionView, RollbackInput, RolloutView, ScaleInput, ServiceDetail, ServiceView,
+    RevisionDiff, RevisionView, RollbackInput, RolloutView, ScaleInput, ServiceDetail,
+    ServiceQuery, ServiceSummary, ServiceView,
 };
 
 use super::{ApiError, ApiJson, ApiPath, ApiQuery, Caller};
@@ -31,6 +32,7 @@ use utoipa_axum::{router::OpenApiRouter, routes};
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(list, create))
+        .routes(routes!(summary))
         .routes(routes!(show, remove))
         .routes(routes!(put_spec))
         .routes(routes!(deploy))
@@ -49,14 +51,80 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(watch))
 }
 
-/// Every service the caller may see, with its replicas and how it stands.
-#[utoipa::path(get, path = "/api/v1/services", tag = "services",
-    responses((status = 200, body = Vec<ServiceView>), (status = 401, body = ErrorBody)))]
+/// Every service the caller may see, with its replicas and how it stands, in name
+/// order. Filters: `team`, `phase` (`degraded,progressing`), `q` (part of the
+/// name); paging: `limit` (1 to 1000), `offset`. `X-Total-Count` says how many
+/// match in all and `Link` (`rel="next"`) where the next page is. The answer has
+/// an ETag: asked again with `If-None-Match`, an unchanged list is a 304.
+#[utoipa::path(get, path = "/api/v1/services", tag = "services", params(ServiceQuery),
+    responses(
+        (status = 200, body = Vec<ServiceView>, headers(
+            ("ETag" = String, description = "What this answer says; send it back in If-None-Match"),
+            ("X-Total-Count" = u32, description = "Services that match, on every page"),
+            ("Link" = String, description = "The next page, as rel=\"next\", when there is one"))),
+        (status = 304, description = "Unchanged since the ETag sent in If-None-Match"),
+        (status = 401, body = ErrorBody),
+        (status = 422, body = ErrorBody)))]
 pub async fn list(
     State(state): State<AppState>,
     Caller(ctx): Caller,
-) -> Result<Json<Vec<ServiceView>>, ApiError> {
-    Ok(Json(services::list(&state, &ctx).await?))
+    ApiQuery(query): ApiQuery<ServiceQuery>,
+    headers: axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
+    let answer = state.listing.answer(&state, &ctx, &query).await?;
+    let unchanged = headers
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|tag| tag.trim().trim_start_matches("W/"))
+        .any(|tag| tag == "*" || tag == answer.etag.trim_start_matches("W/"));
+    let mut response = if unchanged {
+        StatusCode::NOT_MODIFIED.into_response()
+    } else {
+        (
+            [(header::CONTENT_TYPE, "application/json")],
+            answer.body.clone(),
+        )
+            .into_response()
+    };
+    let h = response.headers_mut();
+    let mut put = |name: header::HeaderName, value: String| {
+        if let Ok(v) = header::HeaderValue::from_str(&value) {
+            h.insert(name, v);
+        }
+    };
+    put(header::ETAG, answer.etag.clone());
+    // Kept by the browser but asked about each time: the list moves.
+    put(header::CACHE_CONTROL, "private, no-cache".into());
+    put(
+        header::HeaderName::from_static("x-total-count"),
+        answer.total.to_string(),
+    );
+    if let Some(next) = answer.next_offset {
+        let next = ServiceQuery {
+            offset: Some(next),
+            ..query
+        };
+        if let Ok(q) = serde_urlencoded::to_string(&next) {
+            put(
+                header::LINK,
+                format!("</api/v1/services?{q}>; rel=\"next\""),
+            );
+        }
+    }
+    Ok(response)
+}
+
+/// The services the caller may see, counted by how they stand, with their
+/// replicas wanted and ready: a dashboard's summary at any number of services.
+#[utoipa::path(get, path = "/api/v1/summary/services", tag = "services",
+    responses((status = 200, body = ServiceSummary), (status = 401, body = ErrorBody)))]
+pub async fn summary(
+    State(state): State<AppState>,
+    Caller(ctx): Caller,
+) -> Result<Json<ServiceSummary>, ApiError> {
+    Ok(Json(state.listing.summary(&state, &ctx).await?))
 }
 
 /// Creates a service in a team the caller operates (or as an admin); its replicas

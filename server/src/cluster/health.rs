@@ -28,6 +28,19 @@ pub struct Live {
     /// Berth's containers there: how many, CPU millicores and memory bytes reserved.
     pub usage: Usage,
     pub engine_events: VecDeque<EngineEventView>,
+    /// Berth's volumes there by name, and their bytes, as last measured in the
+    /// background (Docker's disk usage report is too slow for a request).
+    pub volume_sizes: Option<VolumeSizes>,
+    /// A page listed a volume the last measurement did not know: measure again
+    /// at the next look rather than when the sizes are old.
+    pub volume_sizes_wanted: bool,
+}
+
+/// One measurement of a host's volume sizes.
+#[derive(Debug, Clone, PartialEq)]
+pub struct VolumeSizes {
+    pub bytes: std::sync::Arc<std::collections::HashMap<String, i64>>,
+    pub at: tokio::time::Instant,
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

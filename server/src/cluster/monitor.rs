@@ -1,7 +1,8 @@
 //! The tasks that keep the host registry true: a heartbeat to every host on an
 //! interval, and one follower per host on its Docker event stream (reconnecting
 //! with `since` after a break). Transitions become events; engine events go to
-//! the bus for whoever listens (the reconciler).
+//! the bus for whoever listens (the reconciler). And each host's volume sizes,
+//! measured in the background for the volumes page.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -10,7 +11,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use tokio_util::sync::CancellationToken;
 
-use super::health::{self, Probe, Transition, Usage};
+use super::health::{self, Probe, Transition, Usage, VolumeSizes};
 use super::HostEntry;
 use crate::clock;
 use crate::events::{self, ClusterEvent, Level};
@@ -28,6 +29,65 @@ pub async fn heartbeats(state: AppState, interval: Duration, token: Cancellation
         let entries = state.hosts.entries();
         futures::future::join_all(entries.iter().map(|e| beat(&state, e, interval))).await;
     }
+}
+
+/// How old a host's volume sizes may grow before they are measured again.
+pub const VOLUME_SIZES_EVERY: Duration = Duration::from_secs(60);
+/// How often hosts are looked at for sizes that are missing or old.
+const VOLUME_SIZES_LOOK: Duration = Duration::from_secs(2);
+/// The most one measurement may take: it walks every volume.
+const VOLUME_SIZES_LIMIT: Duration = Duration::from_secs(60);
+
+/// Measures each answering host's volume sizes in the background, once a
+/// minute and as soon as a host answers, so that no page waits for Docker's
+/// disk usage report.
+pub async fn volume_sizes(state: AppState, token: CancellationToken) {
+    let mut look = tokio::time::interval(VOLUME_SIZES_LOOK);
+    look.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = token.cancelled() => return,
+            _ = look.tick() => {}
+        }
+        tokio::select! {
+            _ = token.cancelled() => return,
+            _ = measure_volume_sizes(&state, VOLUME_SIZES_EVERY) => {}
+        }
+    }
+}
+
+/// Measures the hosts that answer and whose sizes are missing or older than
+/// `max_age`, all at once.
+pub async fn measure_volume_sizes(state: &AppState, max_age: Duration) {
+    let due = state.hosts.entries().into_iter().filter(|e| {
+        let live = e.live.lock().expect("host live lock");
+        live.reachable == Some(true)
+            && (live.volume_sizes_wanted
+                || live
+                    .volume_sizes
+                    .as_ref()
+                    .is_none_or(|s| s.at.elapsed() >= max_age))
+    });
+    let rt = state.reconciler.runtime.clone();
+    futures::future::join_all(due.map(|entry| {
+        let rt = rt.clone();
+        async move {
+            match tokio::time::timeout(VOLUME_SIZES_LIMIT, rt.volume_sizes(entry.id())).await {
+                Ok(Ok(bytes)) => {
+                    let mut live = entry.live.lock().expect("host live lock");
+                    live.volume_sizes = Some(VolumeSizes {
+                        bytes: Arc::new(bytes),
+                        at: tokio::time::Instant::now(),
+                    });
+                    live.volume_sizes_wanted = false;
+                }
+                // Sizes are a nicety: the page says "unknown" until one answers.
+                Ok(Err(e)) => tracing::debug!(host = %entry.name(), error = %e, "volume sizes"),
+                Err(_) => tracing::debug!(host = %entry.name(), "volume sizes: no answer in time"),
+            }
+        }
+    }))
+    .await;
 }
 
 /// One heartbeat to one host, bounded by the interval.
@@ -79,6 +139,8 @@ pub async fn beat(state: &AppState, entry: &Arc<HostEntry>, limit: Duration) {
 async fn announce(state: &AppState, entry: &HostEntry, t: Transition) {
     let name = entry.name();
     let id = entry.id();
+    // Services' views leave out replicas on hosts that do not answer.
+    state.reconciler.touch();
     if !state.leadership.leads() {
         // Every instance keeps its own view; the leader alone records it.
         state.bus.publish(match t {

@@ -44,31 +44,13 @@ pub struct Published {
 impl Published {
     /// Whether two states say the same, the time of the pass that made them aside.
     fn same_as(&self, other: &Published) -> bool {
-        fn same(a: &ServiceState, b: &ServiceState) -> bool {
-            // Every field named: a new one is compared or left out on purpose.
-            let ServiceState {
-                replicas,
-                pending,
-                slots,
-                problems,
-                last_error,
-                rollout,
-                observed_at_ms: _,
-            } = a;
-            *replicas == b.replicas
-                && *pending == b.pending
-                && *slots == b.slots
-                && *problems == b.problems
-                && *last_error == b.last_error
-                && *rollout == b.rollout
-        }
         self.routes == other.routes
             && self.services.len() == other.services.len()
             && self
                 .services
                 .iter()
                 .zip(&other.services)
-                .all(|((a, x), (b, y))| a == b && same(x, y))
+                .all(|((a, x), (b, y))| a == b && x.same_but_time(y))
     }
 }
 

@@ -27,6 +27,7 @@ use crate::state::AppState;
 use crate::store::{EventFilter, NewRollout, NewService, RolloutRow, ServiceRow};
 
 mod changes;
+mod listing;
 mod replicas;
 mod rollouts;
 mod routes;
@@ -34,6 +35,7 @@ mod view;
 mod writes;
 
 pub use changes::{spec_changes, spec_diff};
+pub use listing::{Answer, Listing};
 pub use replicas::{follow_logs, logs, stats};
 pub use rollouts::{control_rollout, diff, rollback, RolloutControl};
 pub(crate) use routes::acme_hosts_within_limit;
@@ -85,16 +87,7 @@ async fn fresh_view(state: &AppState, name: &str) -> Result<ServiceView, OpsErro
 
 /// Every service the caller may see, with how it stands.
 pub async fn list(state: &AppState, ctx: &Ctx) -> Result<Vec<ServiceView>, OpsError> {
-    ctx.principal()?;
-    let rollouts = state.store.latest_rollouts().await?;
-    Ok(state
-        .store
-        .list_services()
-        .await?
-        .iter()
-        .filter(|row| ctx.allowed(Action::ReadServices(row.team_id)).is_ok())
-        .map(|row| for_reader(ctx, view(state, row, rollouts.get(&row.id))))
-        .collect())
+    state.listing.views(state, ctx).await
 }
 
 /// Whether the caller may change the team's services (and so read the values
@@ -106,11 +99,22 @@ fn may_write(ctx: &Ctx, team_id: i64) -> bool {
 /// A service as the caller may read it: environment values hidden from those
 /// who may not change it (viewers, read-only tokens); secrets are only ever
 /// named.
-fn for_reader(ctx: &Ctx, mut v: ServiceView) -> ServiceView {
-    if !may_write(ctx, v.team_id) {
-        v.spec = v.spec.with_values_hidden();
+fn for_reader(ctx: &Ctx, v: ServiceView) -> ServiceView {
+    let writes = may_write(ctx, v.team_id);
+    for_reader_key(writes, std::borrow::Cow::Owned(v)).into_owned()
+}
+
+/// [`for_reader`] for a reader who may (`writes`) or may not change it.
+fn for_reader_key(
+    writes: bool,
+    v: std::borrow::Cow<'_, ServiceView>,
+) -> std::borrow::Cow<'_, ServiceView> {
+    if writes {
+        return v;
     }
-    v
+    let mut v = v.into_owned();
+    v.spec = v.spec.with_values_hidden();
+    std::borrow::Cow::Owned(v)
 }
 
 /// The rollouts under way, across the services the caller may see.

@@ -67,6 +67,12 @@ pub async fn list(
                 .copied();
             let users = users_of(&v, &found.containers);
             let size = found.sizes.get(&v.name).copied();
+            if size.is_none() {
+                // New since the last measurement: measured at the next look.
+                if let Some(e) = state.hosts.get(found.host_id) {
+                    e.live.lock().expect("host live lock").volume_sizes_wanted = true;
+                }
+            }
             out.push(view(&v, row, home, &names, size, found.host_id, users));
         }
     }
@@ -128,7 +134,7 @@ async fn with_classes(state: &AppState, out: &mut [VolumeView]) -> Result<(), Op
 struct HostVolumes {
     host_id: i64,
     volumes: Vec<ObservedVolume>,
-    sizes: HashMap<String, i64>,
+    sizes: std::sync::Arc<HashMap<String, i64>>,
     containers: Vec<ObservedReplica>,
 }
 
@@ -148,8 +154,14 @@ async fn scan(state: &AppState, hosts: &[HostInfo], filter: &VolumeFilter) -> Ve
             else {
                 return None;
             };
-            // Sizes are a nicety: unknown ones show as unknown.
-            let sizes = rt.volume_sizes(host_id).await.unwrap_or_default();
+            // Sizes as last measured in the background (cluster::monitor):
+            // Docker's disk usage report takes seconds. Unknown ones show so.
+            let sizes = state
+                .hosts
+                .get(host_id)
+                .and_then(|e| e.live.lock().expect("host live lock").volume_sizes.clone())
+                .map(|s| s.bytes)
+                .unwrap_or_default();
             Some(HostVolumes {
                 host_id,
                 volumes,

@@ -107,6 +107,29 @@ pub struct ServiceState {
     pub observed_at_ms: i64,
 }
 
+impl ServiceState {
+    /// Whether two states say the same, the time of the pass that made them
+    /// aside: a pass that found nothing new changes nothing a reader sees.
+    pub fn same_but_time(&self, other: &ServiceState) -> bool {
+        // Every field named: a new one is compared or left out on purpose.
+        let ServiceState {
+            replicas,
+            pending,
+            slots,
+            problems,
+            last_error,
+            rollout,
+            observed_at_ms: _,
+        } = self;
+        *replicas == other.replicas
+            && *pending == other.pending
+            && *slots == other.slots
+            && *problems == other.problems
+            && *last_error == other.last_error
+            && *rollout == other.rollout
+    }
+}
+
 /// The reconciler's handle: cheap to share through `AppState`.
 pub struct Reconciler {
     pub runtime: Arc<dyn ContainerRuntime>,
@@ -121,6 +144,9 @@ pub struct Reconciler {
     /// Set by writes, taken by the driver: services poked by a write skip
     /// their back-off (a set: on a follower nothing takes it).
     pub(crate) fresh_writes: Mutex<std::collections::HashSet<i64>>,
+    /// Raised whenever what a reader of the services sees may have changed
+    /// (see [`Reconciler::generation`]).
+    generation: std::sync::atomic::AtomicU64,
 }
 
 impl Reconciler {
@@ -134,6 +160,7 @@ impl Reconciler {
             writes: broadcast::channel(1024).0,
             services: Mutex::new(HashMap::new()),
             fresh_writes: Mutex::new(std::collections::HashSet::new()),
+            generation: Default::default(),
         }
     }
 
@@ -180,7 +207,21 @@ impl Reconciler {
 
     /// Tells live pages that a service changed.
     pub fn changed(&self, service_id: i64) {
+        self.touch();
         let _ = self.changes.send(service_id);
+    }
+
+    /// Something every service's view reads changed (a host came or went).
+    pub fn touch(&self) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    }
+
+    /// A number that moves whenever a service's state, a write or a host's
+    /// reachability changed: lists built at one generation are current while
+    /// it stays.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::SeqCst)
     }
 
     /// Service ids as they change.
@@ -206,7 +247,7 @@ impl Reconciler {
             // a panic in `f` leaves the entry as it was (see `whole`).
             let mut next = entry.clone();
             let out = f(&mut next);
-            let changed = next != *entry;
+            let changed = !next.same_but_time(entry);
             *entry = next;
             (out, changed)
         };
@@ -248,6 +289,7 @@ impl Reconciler {
     /// Forgets services that are gone.
     pub(crate) fn retain(&self, keep: impl Fn(i64) -> bool) {
         whole(&self.services).retain(|id, _| keep(*id));
+        self.touch();
     }
 }
 
