@@ -802,6 +802,59 @@ def bench_stacks(args, engine):
     return plans, cli_runs, ui_runs
 
 
+def wrk_latency(url, headers, seconds, clients=50):
+    """Requests per second, p50 and p99 in ms, and the answers' statuses of one wrk
+    run of `clients` connections."""
+    cmd = ["wrk", "-t2", f"-c{clients}", f"-d{seconds}s", "--latency"]
+    for h in headers:
+        cmd += ["-H", h]
+    out = subprocess.run(cmd + [url], check=True, capture_output=True, text=True).stdout
+    unit = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+    def ms(text):
+        return next(float(text[:-len(u)]) * f for u, f in sorted(unit.items(), key=lambda x: -len(x[0]))
+                    if text.endswith(u))
+    rps = float(next(l.split()[1] for l in out.splitlines() if l.startswith("Requests/sec:")))
+    p50 = ms(next(l.split()[1] for l in out.splitlines() if l.strip().startswith("50%")))
+    p99 = ms(next(l.split()[1] for l in out.splitlines() if l.strip().startswith("99%")))
+    errors = [l.strip() for l in out.splitlines() if "Non-2xx" in l or "Socket errors" in l]
+    return rps, p50, p99, errors
+
+
+def bench_scale(args):
+    """1,000 services listed by 50 clients at once (whole list, a page of 50, an
+    unchanged list with its ETag), and the volumes view."""
+    b = Berth(args.berth, args.user, args.password)
+    b.ensure_team("scale")
+    have = {s["name"] for s in b.req("GET", "/api/v1/services?team=scale")}
+    for n in range(1, 1001):
+        name = f"scale-{n:04}"
+        if name not in have:
+            b.req("POST", "/api/v1/services", {
+                "name": name, "team": "scale", "replicas": 0,
+                "spec": {"image": "127.0.0.1:5000/berth-demo:v1", "port": 8080,
+                         "env": {"NAME": name}, "health": {"kind": "http", "path": "/healthz"}}})
+    token = b.req("POST", "/api/v1/tokens", {"name": f"bench-{os.getpid()}", "read_only": True})["token"]
+    auth = f"Authorization: Bearer {token}"
+    request = urllib.request.Request(args.berth + "/api/v1/services", headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(request, timeout=30) as r:
+        etag, size, total = r.headers["ETag"], len(r.read()), r.headers["X-Total-Count"]
+    runs = {
+        f"whole list ({int(total)} services, {size / 1e6:.2f} MB)": wrk_latency(
+            args.berth + "/api/v1/services", [auth], args.seconds),
+        "a page of 50 (?limit=50&offset=500)": wrk_latency(
+            args.berth + "/api/v1/services?limit=50&offset=500", [auth], args.seconds),
+        "the whole list again, If-None-Match (304)": wrk_latency(
+            args.berth + "/api/v1/services", [auth, f"If-None-Match: {etag}"], args.seconds),
+    }
+    volumes = []
+    for _ in range(20):
+        started = time.monotonic()
+        b.req("GET", "/api/v1/volumes")
+        volumes.append((time.monotonic() - started) * 1000)
+    return runs, volumes
+
+
 def fmt(xs):
     return f"{statistics.median(xs):.2f} s (runs: {', '.join(f'{x:.2f}' for x in xs)})"
 
@@ -817,7 +870,7 @@ def main():
     p.add_argument("--kills", type=int, default=5)
     p.add_argument("--proxy", required=True, help="Berth's proxy, http://127.0.0.1:port")
     p.add_argument("--seconds", type=int, default=10, help="how long each wrk run lasts")
-    p.add_argument("--only", choices=["engine", "proxy", "rollout", "tenancy", "pools", "volumes", "stacks", "database"], help="run one part only")
+    p.add_argument("--only", choices=["engine", "proxy", "rollout", "tenancy", "pools", "volumes", "stacks", "database", "scale"], help="run one part only")
     p.add_argument("--berth-pg", help="a second Berth, on PostgreSQL (--only database)")
     p.add_argument("--berth-bin", default="target/release/berth", help="the berth binary, for the CLI")
     p.add_argument("--provider", help="the pool provider command (absolute path)")
@@ -835,6 +888,18 @@ def main():
         (sl, ss), (pl, ps) = rows[0][1], rows[1][1]
         print(f"  PostgreSQL / SQLite: list p50 {statistics.median(pl) / statistics.median(sl):.2f}x, "
               f"scale-up {statistics.median(ps) / statistics.median(ss):.2f}x")
+        return
+
+    if args.only in (None, "scale"):
+        runs, volumes = bench_scale(args)
+        print("results (one engine; 1,000 services of 0 replicas; wrk -t2 -c50):")
+        for name, (rps, p50, p99, errors) in runs.items():
+            print(f"  GET /api/v1/services, {name + ':':46} {rps:7.0f} requests/s, p50 {p50:6.2f} ms, "
+                  f"p99 {p99:6.2f} ms {'; '.join(errors)}")
+        q = quantiles(volumes)
+        print(f"  GET /api/v1/volumes (one engine, sizes measured in the background): p50 {q[0]:.2f} ms, "
+              f"p99 {q[1]:.2f} ms, max {q[2]:.2f} ms ({len(volumes)} requests)")
+    if args.only == "scale":
         return
 
     if args.only in (None, "stacks"):

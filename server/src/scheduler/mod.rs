@@ -188,37 +188,15 @@ pub fn place_with(
     service_counts: &[u32],
     fixed: &[Option<Refusal>],
 ) -> Result<usize, String> {
-    let cpu = need.cpu_millis as i64;
-    let memory = need.memory_bytes as i64;
-    let mut best: Option<(usize, (i64, i64, i64))> = None;
+    let mut best: Option<(usize, Key)> = None;
     let mut tally: Option<Tally> = None;
     let mut refuse = |r: Refusal| tally.get_or_insert_with(Tally::default).add(r);
     for (i, slot) in slots.iter().enumerate() {
-        if let Some(r) = fixed[i] {
+        if let Some(r) = fixed[i].or_else(|| misfit(need, slot)) {
             refuse(r);
             continue;
         }
-        if cpu > 0 && slot.free_cpu_millis < cpu {
-            refuse(Refusal::Cpu);
-            continue;
-        }
-        if memory > 0 && slot.free_memory_bytes < memory {
-            refuse(Refusal::Memory);
-            continue;
-        }
-        if let Some(port) = need.host_port {
-            if slot.ports.contains(&port) {
-                refuse(Refusal::Port);
-                continue;
-            }
-        }
-        let after_mem = slot.free_memory_bytes - memory;
-        let after_cpu = slot.free_cpu_millis - cpu;
-        // Smaller is better.
-        let key = match need.strategy {
-            Strategy::Spread => (service_counts[i] as i64, -after_mem, -after_cpu),
-            Strategy::Binpack => (after_mem, after_cpu, 0),
-        };
+        let key = key(need, slot, service_counts[i]);
         if best.as_ref().is_none_or(|(_, k)| key < *k) {
             best = Some((i, key));
         }
@@ -227,6 +205,85 @@ pub fn place_with(
         Some((i, _)) => Ok(i),
         None if slots.is_empty() => Err("no host is registered".into()),
         None => Err(tally.unwrap_or_default().words(need)),
+    }
+}
+
+/// How good a host is for the need: smaller is better; ties go to the lower index.
+type Key = (i64, i64, i64);
+
+fn key(need: &Need, slot: &Slot, service_count: u32) -> Key {
+    let after_mem = slot.free_memory_bytes - need.memory_bytes as i64;
+    let after_cpu = slot.free_cpu_millis - need.cpu_millis as i64;
+    match need.strategy {
+        Strategy::Spread => (i64::from(service_count), -after_mem, -after_cpu),
+        Strategy::Binpack => (after_mem, after_cpu, 0),
+    }
+}
+
+/// Why the host has no room for the need now, if it has none.
+fn misfit(need: &Need, slot: &Slot) -> Option<Refusal> {
+    let (cpu, memory) = (need.cpu_millis as i64, need.memory_bytes as i64);
+    if cpu > 0 && slot.free_cpu_millis < cpu {
+        return Some(Refusal::Cpu);
+    }
+    if memory > 0 && slot.free_memory_bytes < memory {
+        return Some(Refusal::Memory);
+    }
+    match need.host_port {
+        Some(port) if slot.ports.contains(&port) => Some(Refusal::Port),
+        _ => None,
+    }
+}
+
+/// Places one service's replicas one after another, each on the host
+/// [`place_with`] would choose, without scanning every host each time: the hosts
+/// its labels and states allow wait in a heap by [`Key`]. Within a service a host
+/// only loses room (so one that does not fit is dropped for good); a host whose
+/// key moved (a replica placed on it, or one of the service leaving it) is told
+/// with [`Placer::changed`] and pushed again, and an entry whose key is no longer
+/// the host's is skipped when it comes up.
+#[derive(Debug, Default)]
+pub struct Placer {
+    heap: Option<std::collections::BinaryHeap<std::cmp::Reverse<(Key, usize)>>>,
+}
+
+impl Placer {
+    /// The host (an index into `slots`) for the next replica, or why none fits.
+    pub fn place(
+        &mut self,
+        need: &Need,
+        slots: &[Slot],
+        service_counts: &[u32],
+        fixed: &[Option<Refusal>],
+    ) -> Result<usize, String> {
+        let heap = self.heap.get_or_insert_with(|| {
+            (0..slots.len())
+                .filter(|i| fixed[*i].is_none())
+                .map(|i| std::cmp::Reverse((key(need, &slots[i], service_counts[i]), i)))
+                .collect()
+        });
+        while let Some(std::cmp::Reverse((k, i))) = heap.pop() {
+            if fixed[i].is_some()
+                || k != key(need, &slots[i], service_counts[i])
+                || misfit(need, &slots[i]).is_some()
+            {
+                continue;
+            }
+            // Out of the heap until `changed` puts it back with its new key.
+            return Ok(i);
+        }
+        // No host fits: the full look says why, in words.
+        place_with(need, slots, service_counts, fixed)
+    }
+
+    /// Host `i`'s key moved: placed on, or a replica of the service leaves it.
+    pub fn changed(&mut self, need: &Need, slots: &[Slot], service_counts: &[u32], i: usize) {
+        if let Some(heap) = &mut self.heap {
+            heap.push(std::cmp::Reverse((
+                key(need, &slots[i], service_counts[i]),
+                i,
+            )));
+        }
     }
 }
 
@@ -420,5 +477,73 @@ mod tests {
             place(&need(0, 0), &slots, &[0, 0]),
             Err("1 host draining, 1 host not heard from yet".into())
         );
+    }
+
+    /// The placer chooses as a look at every host would, replica after replica,
+    /// with replicas leaving hosts in between; and says why when none fits.
+    #[test]
+    fn the_placer_agrees_with_a_full_look() {
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let hosts: Vec<HostInfo> = (1..=40)
+            .map(|i| {
+                let state = [
+                    HostState::Ready,
+                    HostState::Ready,
+                    HostState::Ready,
+                    HostState::Cordoned,
+                ][(i % 4) as usize];
+                let zone = ["a", "b"][(i % 2) as usize];
+                let mut h = host(i, state, &[("zone", zone)]);
+                h.cpu_millis = 1000 * (1 + (i as u64 % 3));
+                h.memory_bytes = GIB * (1 + (i as u64 % 5));
+                h
+            })
+            .collect();
+        let constraints = [constraint("zone=a").unwrap()];
+        for round in 0..12 {
+            let mut n = need(100 + next(400), (64 + next(512)) * MIB);
+            n.strategy = if round % 2 == 0 {
+                Strategy::Spread
+            } else {
+                Strategy::Binpack
+            };
+            if round % 3 == 0 {
+                n.host_port = Some(8080);
+            }
+            if round % 4 == 1 {
+                n.constraints = &constraints;
+            }
+            let mut slots: Vec<Slot> = hosts.iter().map(Slot::new).collect();
+            // Some room already taken, by others.
+            for s in slots.iter_mut() {
+                let cpu = next(800);
+                s.take(cpu, next(GIB / MIB) * MIB, None);
+            }
+            let mut counts = vec![0u32; hosts.len()];
+            let fixed = fixed_refusals(&n, &slots);
+            let mut placer = Placer::default();
+            for step in 0..200 {
+                if step % 7 == 3 {
+                    // A replica of the service leaves a host (it is being replaced).
+                    if let Some(i) = (0..counts.len()).find(|i| counts[*i] > 0 && next(3) == 0) {
+                        counts[i] -= 1;
+                        placer.changed(&n, &slots, &counts, i);
+                    }
+                }
+                let want = place_with(&n, &slots, &counts, &fixed);
+                let got = placer.place(&n, &slots, &counts, &fixed);
+                assert_eq!(got, want, "round {round}, step {step}");
+                let Ok(i) = got else { break };
+                slots[i].take(n.cpu_millis, n.memory_bytes, n.host_port);
+                counts[i] += 1;
+                placer.changed(&n, &slots, &counts, i);
+            }
+        }
     }
 }
