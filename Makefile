@@ -16,7 +16,8 @@ TEST_RUSTFLAGS := --cfg erase_components
 ## run: build the release and serve the dashboard on http://127.0.0.1:3000
 run: deps
 	scripts/hosts local
-	cargo leptos build --release --precompress
+	cargo leptos build --release
+	scripts/compress
 	scripts/run
 
 ## test: every test: unit and API tests, real Docker hosts, the browser, the API
@@ -37,7 +38,8 @@ build:
 	  fi
 
 release:
-	cargo leptos build --release --precompress
+	cargo leptos build --release
+	scripts/compress
 
 unit:
 	@eval "$$(scripts/hosts env $(TEST_HOSTS))"; export BERTH_TEST_HOSTS BERTH_TEST_TLS BERTH_TEST_SHARED; \

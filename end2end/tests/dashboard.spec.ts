@@ -83,3 +83,22 @@ test('the sidebar runs the whole height of a long page', async ({ page, context 
   expect(dark(bottom), `bottom left ${bottom} of a page ${viewport.height * 4}px tall`).toBe(true);
   expect(dark(content), `bottom right ${content}`).toBe(false);
 });
+
+test("the dashboard's files are named after their content and kept for good", async ({ page }) => {
+  const files: { url: string; cache: string }[] = [];
+  page.on('response', (r) => {
+    if (r.url().includes('/pkg/')) files.push({ url: r.url(), cache: r.headers()['cache-control'] ?? '' });
+  });
+  await openHydrated(page, '/');
+  const kinds = new Set<string>();
+  for (const f of files) {
+    const m = /\/pkg\/berth\.[0-9a-f]{16}(?:_bg)?\.(wasm|js|css)$/.exec(f.url);
+    expect(m, f.url).not.toBeNull();
+    expect(f.cache, f.url).toContain('immutable');
+    kinds.add(m![1]);
+  }
+  expect([...kinds].sort()).toEqual(['css', 'js', 'wasm']);
+  // Another build's name is not served.
+  const other = await page.request.get('/pkg/berth.0000000000000000.wasm');
+  expect(other.status()).toBe(404);
+});

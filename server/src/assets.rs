@@ -1,95 +1,153 @@
-//! The dashboard's files under `/pkg` (WASM, JS, CSS): served precompressed by what
-//! the request accepts, and kept by browsers for good when their names carry the
-//! build's content hash, revalidated when they do not.
+//! The dashboard's files under `/pkg` (WASM, JS, CSS): named after their content
+//! so that browsers keep them for good, and sent precompressed by what the
+//! request accepts.
 //!
-//! `cargo leptos build` with `hash-files` names the files `berth.<hash>.wasm` and
-//! writes the hashes to `hash.txt` beside the binary, where Leptos reads them to
-//! name the page's scripts; `--precompress` (release builds) writes `.br` and `.gz`
-//! beside each file. Nothing is compressed on the request path.
+//! At start the server hashes `berth.js`, `berth.wasm` and `berth.css` together and
+//! its pages name them `berth.<hash>.*` (Leptos' output name): that name is the
+//! file, kept a year and never asked about again; a plain name is revalidated each
+//! time; another build's hash is a 404. Instances that serve the same build name
+//! its files alike. `scripts/compress`, after a release build, writes `.br` and
+//! `.gz` beside each file; they are sent when the request accepts them and they
+//! are as new as the file. Nothing is compressed on the request path, and the
+//! build itself (cargo-leptos) keeps building the WASM and the server side by side.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderValue, StatusCode, Uri};
 use axum::middleware::Next;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::Router;
+use sha2::{Digest, Sha256};
 use tower_http::services::ServeDir;
 
-/// Where Leptos looks for the hashes: beside the running binary.
-pub const HASH_FILE: &str = "hash.txt";
-
-/// A year, and never revalidated: a new build is a new name.
+/// The files a page loads, by extension.
+const EXTENSIONS: [&str; 3] = ["js", "wasm", "css"];
+/// A year, and never revalidated: another build is another name.
 const IMMUTABLE: &str = "public, max-age=31536000, immutable";
-/// Unhashed names (a build without `hash-files`) are asked about every time; an
-/// unchanged file costs a 304.
+/// Plain names are asked about every time; an unchanged file costs a 304.
 const REVALIDATE: &str = "no-cache";
+/// Hex digits of the content hash in a name (64 bits).
+const HASH_LEN: usize = 16;
 
-/// The file names of one build's hashed files (`berth.<hash>.js`, `.wasm`, `.css`).
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct Hashes {
-    names: Vec<String>,
+/// The hash of one build's files, `None` when they are not all there.
+pub fn content_hash(site_root: &Path, output: &str) -> Option<String> {
+    let pkg = site_root.join("pkg");
+    let mut h = Sha256::new();
+    for ext in EXTENSIONS {
+        let bytes = std::fs::read(pkg.join(format!("{output}.{ext}"))).ok()?;
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(&bytes);
+    }
+    let hex: String = h.finalize().iter().map(|b| format!("{b:02x}")).collect();
+    Some(hex[..HASH_LEN].to_string())
 }
 
-impl Hashes {
-    /// Reads `hash.txt` as cargo-leptos writes it: `js: <hash>` per line, for
-    /// `js`, `wasm` and `css` (other lines, such as a split manifest, are kept as
-    /// named by their key's extension where it is one).
-    pub fn parse(output_name: &str, text: &str) -> Self {
-        let names = text
-            .lines()
-            .filter_map(|line| line.split_once(':'))
-            .filter(|(ext, _)| matches!(ext.trim(), "js" | "wasm" | "css"))
-            .map(|(ext, hash)| format!("{output_name}.{}.{}", hash.trim(), ext.trim()))
-            .collect();
-        Hashes { names }
-    }
-
-    /// The hashes beside the running binary, if that build hashed its files.
-    pub fn beside_exe(output_name: &str) -> Option<Self> {
-        let path = std::env::current_exe().ok()?.parent()?.join(HASH_FILE);
-        let text = std::fs::read_to_string(path).ok()?;
-        let hashes = Hashes::parse(output_name, &text);
-        (!hashes.names.is_empty()).then_some(hashes)
-    }
-
-    /// The file names the pages will ask for.
-    pub fn names(&self) -> &[String] {
-        &self.names
-    }
-
-    fn contains(&self, name: &str) -> bool {
-        self.names.iter().any(|n| n == name)
-    }
+/// What a request under `/pkg` asks for.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Asked {
+    /// This build's file by its hashed name: the plain file's path.
+    Current(String),
+    /// A hashed name of another build.
+    OtherBuild,
+    /// Any other name, served as it is.
+    Plain,
 }
 
-/// How long a browser may keep the file at `path`.
-pub fn cache_control(path: &str, hashes: &Hashes) -> &'static str {
-    let name = path.rsplit('/').next().unwrap_or(path);
-    if hashes.contains(name) {
-        IMMUTABLE
+/// Reads `/pkg/<output>.<hash>.<ext>` (and `<hash>_bg.wasm`, as Leptos names the
+/// WASM in a build it did not make).
+pub fn asked(path: &str, output: &str, hash: Option<&str>) -> Asked {
+    let Some(rest) = path
+        .strip_prefix("/pkg/")
+        .and_then(|name| name.strip_prefix(output))
+        .and_then(|name| name.strip_prefix('.'))
+    else {
+        return Asked::Plain;
+    };
+    let Some((stem, ext)) = rest.rsplit_once('.') else {
+        return Asked::Plain;
+    };
+    let stem = if ext == "wasm" {
+        stem.strip_suffix("_bg").unwrap_or(stem)
     } else {
-        REVALIDATE
+        stem
+    };
+    let hashed = stem.len() == HASH_LEN && stem.bytes().all(|b| b.is_ascii_hexdigit());
+    if !hashed || !EXTENSIONS.contains(&ext) {
+        return Asked::Plain;
+    }
+    if hash == Some(stem) {
+        Asked::Current(format!("/pkg/{output}.{ext}"))
+    } else {
+        Asked::OtherBuild
     }
 }
 
-/// `/pkg/*` from `pkg_dir`: `.br` or `.gz` beside a file is sent instead of it when
-/// the request accepts that encoding.
-pub fn router<S: Clone + Send + Sync + 'static>(pkg_dir: PathBuf, hashes: Hashes) -> Router<S> {
-    let files = ServeDir::new(pkg_dir)
-        .precompressed_br()
-        .precompressed_gzip();
+/// How this process serves `/pkg`.
+#[derive(Debug, Clone)]
+struct Files {
+    output: String,
+    hash: Option<String>,
+}
+
+/// `/pkg/*` from `site_root/pkg`, for the build whose pages are named
+/// `output_name` (`berth.<hash>`, or `berth` when the files were missing at start).
+pub fn router<S: Clone + Send + Sync + 'static>(site_root: &Path, output_name: &str) -> Router<S> {
+    let pkg = site_root.join("pkg");
+    let (output, hash) = match output_name.split_once('.') {
+        Some((output, hash)) => (output.to_string(), Some(hash.to_string())),
+        None => (output_name.to_string(), None),
+    };
+    let files = ServeDir::new(&pkg);
+    let service = if precompressed_fresh(&pkg, &output) {
+        files.precompressed_br().precompressed_gzip()
+    } else {
+        files
+    };
     Router::new()
-        .nest_service("/pkg", files)
+        .nest_service("/pkg", service)
         .layer(axum::middleware::from_fn_with_state(
-            Arc::new(hashes),
-            caching,
+            Arc::new(Files { output, hash }),
+            resolve,
         ))
 }
 
-async fn caching(State(hashes): State<Arc<Hashes>>, request: Request, next: Next) -> Response {
-    let cache = cache_control(request.uri().path(), &hashes);
+/// Whether every `.br` and `.gz` beside the build's files is at least as new as
+/// its file (an older one is another build's: sending it would break the page).
+fn precompressed_fresh(pkg: &Path, output: &str) -> bool {
+    let modified = |p: PathBuf| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+    let mut any = false;
+    for ext in EXTENSIONS {
+        let file = pkg.join(format!("{output}.{ext}"));
+        for z in ["br", "gz"] {
+            let packed = pkg.join(format!("{output}.{ext}.{z}"));
+            match (modified(file.clone()), modified(packed)) {
+                (_, None) => {}
+                (Some(f), Some(p)) if p >= f => any = true,
+                _ => {
+                    tracing::warn!(
+                        "{output}.{ext}.{z} is older than {output}.{ext}: sending the files uncompressed; run scripts/compress"
+                    );
+                    return false;
+                }
+            }
+        }
+    }
+    any
+}
+
+async fn resolve(State(f): State<Arc<Files>>, mut request: Request, next: Next) -> Response {
+    let cache = match asked(request.uri().path(), &f.output, f.hash.as_deref()) {
+        Asked::Current(plain) => {
+            if let Ok(uri) = plain.parse::<Uri>() {
+                *request.uri_mut() = uri;
+            }
+            IMMUTABLE
+        }
+        Asked::OtherBuild => return StatusCode::NOT_FOUND.into_response(),
+        Asked::Plain => REVALIDATE,
+    };
     let mut response = next.run(request).await;
     let found = matches!(
         response.status(),
@@ -104,171 +162,14 @@ async fn caching(State(hashes): State<Arc<Hashes>>, request: Request, next: Next
     response
 }
 
-/// The files a page of this build loads, missing from `site_root`: the site was
-/// built by another build, or not at all.
-pub fn missing(site_root: &Path, output_name: &str, hashes: Option<&Hashes>) -> Vec<PathBuf> {
-    let pkg = site_root.join("pkg");
-    let wanted: Vec<String> = match hashes {
-        Some(h) => h.names().to_vec(),
-        None => ["js", "wasm", "css"]
-            .iter()
-            .map(|ext| format!("{output_name}.{ext}"))
-            .collect(),
-    };
-    wanted
-        .into_iter()
-        .map(|name| pkg.join(name))
+/// The files a page loads, missing from `site_root`.
+pub fn missing(site_root: &Path, output: &str) -> Vec<PathBuf> {
+    EXTENSIONS
+        .iter()
+        .map(|ext| site_root.join("pkg").join(format!("{output}.{ext}")))
         .filter(|p| !p.exists())
         .collect()
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    const HASH_TXT: &str = "js: AbC\nwasm: dEf\ncss: x_Y-1\nmanifest: zz\n";
-
-    #[test]
-    fn reads_the_hash_file_as_cargo_leptos_writes_it() {
-        let h = Hashes::parse("berth", HASH_TXT);
-        assert_eq!(
-            h.names(),
-            ["berth.AbC.js", "berth.dEf.wasm", "berth.x_Y-1.css"]
-        );
-        assert!(Hashes::parse("berth", "").names().is_empty());
-        assert!(Hashes::parse("berth", "garbage\n").names().is_empty());
-    }
-
-    #[test]
-    fn only_hashed_names_are_kept_for_good() {
-        let h = Hashes::parse("berth", HASH_TXT);
-        for (path, want) in [
-            ("/pkg/berth.dEf.wasm", IMMUTABLE),
-            ("/pkg/berth.AbC.js", IMMUTABLE),
-            ("/pkg/berth.x_Y-1.css", IMMUTABLE),
-            ("/pkg/berth.wasm", REVALIDATE),
-            ("/pkg/berth.OLD.wasm", REVALIDATE),
-            ("/pkg/other.dEf.wasm", REVALIDATE),
-        ] {
-            assert_eq!(cache_control(path, &h), want, "{path}");
-        }
-        assert_eq!(
-            cache_control("/pkg/berth.wasm", &Hashes::default()),
-            REVALIDATE
-        );
-    }
-
-    #[test]
-    fn names_what_a_site_lacks() {
-        let dir = crate::testing::TempDir::new();
-        let pkg = dir.0.join("pkg");
-        std::fs::create_dir_all(&pkg).unwrap();
-        std::fs::write(pkg.join("berth.js"), "").unwrap();
-        let missing = missing(&dir.0, "berth", None);
-        assert_eq!(missing, [pkg.join("berth.wasm"), pkg.join("berth.css")]);
-        let h = Hashes::parse("berth", HASH_TXT);
-        assert_eq!(missing_names(&dir.0, &h), 3);
-    }
-
-    /// A site with one hashed WASM file, its `.br` and `.gz` made "at build time"
-    /// (distinct bytes, so the body says which was sent), and one unhashed file.
-    fn site() -> (crate::testing::TempDir, Router) {
-        let dir = crate::testing::TempDir::new();
-        let pkg = dir.0.join("pkg");
-        std::fs::create_dir_all(&pkg).unwrap();
-        std::fs::write(pkg.join("berth.dEf.wasm"), "raw").unwrap();
-        std::fs::write(pkg.join("berth.dEf.wasm.br"), "brotli").unwrap();
-        std::fs::write(pkg.join("berth.dEf.wasm.gz"), "gzip").unwrap();
-        std::fs::write(pkg.join("berth.wasm"), "plain").unwrap();
-        let router = super::router(pkg, Hashes::parse("berth", HASH_TXT));
-        (dir, router)
-    }
-
-    async fn get(router: &Router, path: &str, headers: &[(&str, &str)]) -> Response {
-        use tower::ServiceExt;
-        let mut request = axum::http::Request::get(path);
-        for (k, v) in headers {
-            request = request.header(*k, *v);
-        }
-        let body = axum::body::Body::empty();
-        router
-            .clone()
-            .oneshot(request.body(body).unwrap())
-            .await
-            .unwrap()
-    }
-
-    async fn text(response: Response) -> String {
-        let bytes = axum::body::to_bytes(response.into_body(), 1 << 20)
-            .await
-            .unwrap();
-        String::from_utf8(bytes.to_vec()).unwrap()
-    }
-
-    fn header(r: &Response, name: header::HeaderName) -> &str {
-        r.headers()
-            .get(name)
-            .map(|v| v.to_str().unwrap())
-            .unwrap_or("")
-    }
-
-    #[tokio::test]
-    async fn sends_what_the_request_accepts() {
-        let (_dir, router) = site();
-        for (accept, encoding, body) in [
-            ("gzip, deflate, br", "br", "brotli"),
-            ("gzip", "gzip", "gzip"),
-            ("identity", "", "raw"),
-            ("", "", "raw"),
-        ] {
-            let r = get(
-                &router,
-                "/pkg/berth.dEf.wasm",
-                &[("accept-encoding", accept)],
-            )
-            .await;
-            assert_eq!(r.status(), StatusCode::OK, "{accept}");
-            assert_eq!(header(&r, header::CONTENT_ENCODING), encoding, "{accept}");
-            assert_eq!(
-                header(&r, header::CONTENT_TYPE),
-                "application/wasm",
-                "{accept}"
-            );
-            assert_eq!(header(&r, header::CACHE_CONTROL), IMMUTABLE, "{accept}");
-            assert_eq!(header(&r, header::VARY), "accept-encoding", "{accept}");
-            assert_eq!(text(r).await, body, "{accept}");
-        }
-    }
-
-    #[tokio::test]
-    async fn unhashed_files_are_revalidated_and_missing_ones_are_not_cached() {
-        let (_dir, router) = site();
-        let r = get(&router, "/pkg/berth.wasm", &[("accept-encoding", "br")]).await;
-        assert_eq!(header(&r, header::CACHE_CONTROL), REVALIDATE);
-        assert_eq!(header(&r, header::CONTENT_ENCODING), "");
-        let modified = header(&r, header::LAST_MODIFIED).to_string();
-        assert!(!modified.is_empty());
-        let again = get(
-            &router,
-            "/pkg/berth.wasm",
-            &[("if-modified-since", &modified)],
-        )
-        .await;
-        assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
-        assert_eq!(header(&again, header::CACHE_CONTROL), REVALIDATE);
-
-        for path in [
-            "/pkg/berth.nope.wasm",
-            "/pkg/../Cargo.toml",
-            "/pkg/%2e%2e/x",
-        ] {
-            let r = get(&router, path, &[]).await;
-            assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
-            assert_eq!(header(&r, header::CACHE_CONTROL), "", "{path}");
-        }
-    }
-
-    fn missing_names(root: &Path, h: &Hashes) -> usize {
-        super::missing(root, "berth", Some(h)).len()
-    }
-}
+mod tests;

@@ -399,26 +399,27 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Leptos's options, from Berth's own configuration rather than Cargo.toml, so the
-/// binary runs anywhere its site folder is. The page names hashed files when this
-/// binary's build hashed them (`hash.txt` beside it).
+/// binary runs anywhere its site folder is. The pages name the dashboard's files
+/// after their content (`berth.<hash>`, see [`assets`]).
 pub fn leptos_options(site_root: &str, addr: SocketAddr) -> LeptosOptions {
+    let output = match assets::content_hash(Path::new(site_root), "berth") {
+        Some(hash) => format!("berth.{hash}"),
+        None => "berth".to_string(),
+    };
     LeptosOptions::builder()
-        .output_name("berth")
+        .output_name(output)
         .site_root(site_root)
         .site_pkg_dir("pkg")
         .site_addr(addr)
-        .hash_files(assets::Hashes::beside_exe("berth").is_some())
         .build()
 }
 
 fn warn_if_site_missing(site_root: &str) {
-    let hashes = assets::Hashes::beside_exe("berth");
-    let missing = assets::missing(Path::new(site_root), "berth", hashes.as_ref());
+    let missing = assets::missing(Path::new(site_root), "berth");
     if let Some(first) = missing.first() {
         tracing::warn!(
-            "{} is missing (and {} more of this build's files): pages will render but not come alive; build the site with `cargo leptos build` or set LEPTOS_SITE_ROOT",
-            first.display(),
-            missing.len() - 1
+            "{} is missing: pages will render but not come alive; build the site with `cargo leptos build` or set LEPTOS_SITE_ROOT",
+            first.display()
         );
     }
 }

@@ -145,10 +145,9 @@ pub fn routes(router: Router<AppState>, state: &AppState) -> Router<AppState> {
         }
     };
     let leptos = state.leptos.clone();
-    let pkg = std::path::Path::new(&*leptos.site_root).join(&*leptos.site_pkg_dir);
-    let hashes = crate::assets::Hashes::beside_exe(&leptos.output_name).unwrap_or_default();
+    let site = std::path::Path::new(&*leptos.site_root);
     router
-        .merge(crate::assets::router(pkg, hashes))
+        .merge(crate::assets::router(site, &leptos.output_name))
         .leptos_routes_with_context(
             state,
             generate_route_list(app::App),
