@@ -14,10 +14,12 @@ TEST_RUSTFLAGS := --cfg erase_components
 .PHONY: run test deps build release unit unit-postgres e2e api-schema lint fmt bench hosts-up hosts-down
 
 ## run: build the release and serve the dashboard on http://127.0.0.1:3000
-run: deps
-	scripts/hosts local
-	cargo leptos build --release
-	scripts/compress
+## (each step says how long it took)
+run:
+	@scripts/step "tools (scripts/deps)" scripts/deps
+	@scripts/step "a local Docker engine" scripts/hosts local
+	@scripts/step "release build" cargo leptos build --release
+	@scripts/step "compressed copies of the dashboard's files" scripts/compress
 	scripts/run
 
 ## test: every test: unit and API tests, real Docker hosts, the browser, the API

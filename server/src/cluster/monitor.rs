@@ -33,6 +33,10 @@ pub async fn heartbeats(state: AppState, interval: Duration, token: Cancellation
 
 /// How old a host's volume sizes may grow before they are measured again.
 pub const VOLUME_SIZES_EVERY: Duration = Duration::from_secs(60);
+/// How soon again when a page listed a volume they did not know (and no sooner:
+/// a volume whose driver reports no size must not make Docker walk every volume
+/// each time a page polls).
+const VOLUME_SIZES_SOON: Duration = Duration::from_secs(10);
 /// How often hosts are looked at for sizes that are missing or old.
 const VOLUME_SIZES_LOOK: Duration = Duration::from_secs(2);
 /// The most one measurement may take: it walks every volume.
@@ -61,12 +65,11 @@ pub async fn volume_sizes(state: AppState, token: CancellationToken) {
 pub async fn measure_volume_sizes(state: &AppState, max_age: Duration) {
     let due = state.hosts.entries().into_iter().filter(|e| {
         let live = e.live.lock().expect("host live lock");
+        let age = live.volume_sizes.as_ref().map(|s| s.at.elapsed());
         live.reachable == Some(true)
-            && (live.volume_sizes_wanted
-                || live
-                    .volume_sizes
-                    .as_ref()
-                    .is_none_or(|s| s.at.elapsed() >= max_age))
+            && age.is_none_or(|age| {
+                age >= max_age || (live.volume_sizes_wanted && age >= VOLUME_SIZES_SOON)
+            })
     });
     let rt = state.reconciler.runtime.clone();
     futures::future::join_all(due.map(|entry| {
@@ -81,9 +84,29 @@ pub async fn measure_volume_sizes(state: &AppState, max_age: Duration) {
                     });
                     live.volume_sizes_wanted = false;
                 }
-                // Sizes are a nicety: the page says "unknown" until one answers.
-                Ok(Err(e)) => tracing::debug!(host = %entry.name(), error = %e, "volume sizes"),
-                Err(_) => tracing::debug!(host = %entry.name(), "volume sizes: no answer in time"),
+                // Sizes are a nicety: the page says "unknown" until one answers,
+                // and the engine is asked again when they are due, not at once.
+                failed => {
+                    match failed {
+                        Ok(Err(e)) => {
+                            tracing::debug!(host = %entry.name(), error = %e, "volume sizes")
+                        }
+                        _ => {
+                            tracing::debug!(host = %entry.name(), "volume sizes: no answer in time")
+                        }
+                    }
+                    let mut live = entry.live.lock().expect("host live lock");
+                    let bytes = live
+                        .volume_sizes
+                        .take()
+                        .map(|s| s.bytes)
+                        .unwrap_or_default();
+                    live.volume_sizes = Some(VolumeSizes {
+                        bytes,
+                        at: tokio::time::Instant::now(),
+                    });
+                    live.volume_sizes_wanted = false;
+                }
             }
         }
     }))

@@ -23,8 +23,16 @@ use crate::state::AppState;
 pub const MAX_AGE: Duration = Duration::from_secs(2);
 /// The most services one page may hold.
 pub const MAX_LIMIT: u32 = 1000;
-/// Answers kept per build (kinds of reader × queries); past it they start over.
-const ANSWERS_KEPT: usize = 256;
+/// Bytes of answers kept per build (kinds of reader × queries); past it they
+/// start over (a whole list of 1,000 services is about 1 MB).
+const ANSWERS_KEPT_BYTES: usize = 32 << 20;
+
+/// The answers made from one build, by reader and query.
+#[derive(Default)]
+struct Answers {
+    by_key: HashMap<AnswerKey, Arc<Answer>>,
+    bytes: usize,
+}
 
 /// The views of one build, shared by every answer made from it.
 struct Built {
@@ -35,7 +43,7 @@ struct Built {
     content: u64,
     views: Arc<Vec<ServiceView>>,
     teams: Arc<BTreeSet<i64>>,
-    answers: Arc<Mutex<HashMap<AnswerKey, Arc<Answer>>>>,
+    answers: Arc<Mutex<Answers>>,
 }
 
 /// The list for many readers; one per state.
@@ -144,15 +152,16 @@ impl Listing {
             reader: reader(ctx, &built.teams),
             filter,
         };
-        if let Some(a) = lock(&built.answers).get(&key) {
+        if let Some(a) = lock(&built.answers).by_key.get(&key) {
             return Ok(a.clone());
         }
         let answer = Arc::new(make_answer(&built, &key)?);
         let mut answers = lock(&built.answers);
-        if answers.len() >= ANSWERS_KEPT {
-            answers.clear();
+        if answers.bytes + answer.body.len() > ANSWERS_KEPT_BYTES {
+            *answers = Answers::default();
         }
-        answers.insert(key, answer.clone());
+        answers.bytes += answer.body.len();
+        answers.by_key.insert(key, answer.clone());
         Ok(answer)
     }
 
