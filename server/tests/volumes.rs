@@ -107,19 +107,20 @@ async fn per_replica_volumes_keep_their_data_and_outlive_their_service() {
 
     // Listed, each with its replica, not deletable; sizes are measured in the
     // background (never on the request), soon after a page asked.
-    let deadline = std::time::Instant::now() + Duration::from_secs(30);
-    let list = loop {
+    let list = common::until("every volume sized", Duration::from_secs(30), || async {
         let list = get(&t, &auth, "/api/v1/volumes?service=store").await;
         let sized = list
             .as_array()
             .unwrap()
             .iter()
             .all(|v| v["size_bytes"].is_i64());
-        if sized || std::time::Instant::now() > deadline {
-            break list;
+        if sized {
+            Ok(list)
+        } else {
+            Err(list.to_string())
         }
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    })
+    .await;
     let list = list.as_array().unwrap();
     assert_eq!(list.len(), 2, "{list:?}");
     for v in list {

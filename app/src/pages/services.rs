@@ -131,6 +131,12 @@ pub fn Services() -> impl IntoView {
                         Ok(page) if page.total == 0 => view! {
                             <p class="muted">"No service matches."</p>
                         }.into_any(),
+                        // Fewer services than this page starts at (some were deleted):
+                        // back to the last page that has some.
+                        Ok(page) if page.services.is_empty() => {
+                            offset.set((page.total - 1) / PAGE * PAGE);
+                            view! { <p class="muted">"Loading…"</p> }.into_any()
+                        }
                         Ok(page) => {
                             let total = page.total;
                             view! {

@@ -166,11 +166,6 @@ impl ServicePhase {
         ServicePhase::Stopped,
     ];
 
-    /// The phase a word names (`running`…), as `as_str` writes it.
-    pub fn parse(word: &str) -> Option<ServicePhase> {
-        ServicePhase::ALL.into_iter().find(|p| p.as_str() == word)
-    }
-
     pub fn as_str(self) -> &'static str {
         match self {
             ServicePhase::Running => "running",

@@ -85,11 +85,6 @@ async fn fresh_view(state: &AppState, name: &str) -> Result<ServiceView, OpsErro
     Ok(view(state, &row, rollout.first()))
 }
 
-/// Every service the caller may see, with how it stands.
-pub async fn list(state: &AppState, ctx: &Ctx) -> Result<Vec<ServiceView>, OpsError> {
-    state.listing.views(state, ctx).await
-}
-
 /// Whether the caller may change the team's services (and so read the values
 /// written in their environment).
 fn may_write(ctx: &Ctx, team_id: i64) -> bool {

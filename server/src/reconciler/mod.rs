@@ -288,8 +288,15 @@ impl Reconciler {
 
     /// Forgets services that are gone.
     pub(crate) fn retain(&self, keep: impl Fn(i64) -> bool) {
-        whole(&self.services).retain(|id, _| keep(*id));
-        self.touch();
+        let removed = {
+            let mut all = whole(&self.services);
+            let before = all.len();
+            all.retain(|id, _| keep(*id));
+            all.len() < before
+        };
+        if removed {
+            self.touch();
+        }
     }
 }
 

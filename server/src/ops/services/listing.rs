@@ -23,9 +23,12 @@ use crate::state::AppState;
 pub const MAX_AGE: Duration = Duration::from_secs(2);
 /// The most services one page may hold.
 pub const MAX_LIMIT: u32 = 1000;
-/// Bytes of answers kept per build (kinds of reader × queries); past it they
-/// start over (a whole list of 1,000 services is about 1 MB).
+/// Bytes and answers kept per build (kinds of reader × queries); past either
+/// they start over (a whole list of 1,000 services is about 1 MB; a key, its
+/// answer and its ETag about 256 bytes more).
 const ANSWERS_KEPT_BYTES: usize = 32 << 20;
+const ANSWERS_KEPT: usize = 1024;
+const ANSWER_OVERHEAD: usize = 256;
 
 /// The answers made from one build, by reader and query.
 #[derive(Default)]
@@ -38,8 +41,8 @@ struct Answers {
 struct Built {
     generation: u64,
     at: tokio::time::Instant,
-    /// What the views say, the times of the passes that made them aside: an
-    /// answer's ETag holds it.
+    /// What the views say, the times of the passes that made them aside: a
+    /// build that says the same keeps the answers of the one before.
     content: u64,
     views: Arc<Vec<ServiceView>>,
     teams: Arc<BTreeSet<i64>>,
@@ -157,24 +160,13 @@ impl Listing {
         }
         let answer = Arc::new(make_answer(&built, &key)?);
         let mut answers = lock(&built.answers);
-        if answers.bytes + answer.body.len() > ANSWERS_KEPT_BYTES {
+        let size = answer.body.len() + ANSWER_OVERHEAD;
+        if answers.bytes + size > ANSWERS_KEPT_BYTES || answers.by_key.len() >= ANSWERS_KEPT {
             *answers = Answers::default();
         }
-        answers.bytes += answer.body.len();
+        answers.bytes += size;
         answers.by_key.insert(key, answer.clone());
         Ok(answer)
-    }
-
-    /// Every service `ctx` may see (values hidden where it may not write them).
-    pub async fn views(&self, state: &AppState, ctx: &Ctx) -> Result<Vec<ServiceView>, OpsError> {
-        ctx.principal()?;
-        let built = self.current(state).await?;
-        Ok(built
-            .views
-            .iter()
-            .filter(|v| ctx.allowed(Action::ReadServices(v.team_id)).is_ok())
-            .map(|v| for_reader_key(may_write(ctx, v.team_id), Cow::Borrowed(v)).into_owned())
-            .collect())
     }
 
     /// The services `ctx` may see, counted by how they stand.
@@ -197,38 +189,33 @@ impl Listing {
         Ok(s)
     }
 
-    /// The build to answer from: the last one while nothing changed and it is
-    /// young; else a new one (only one at a time).
+    /// The build to answer from: one at least as new as the generation when
+    /// asked, and young; else a new one (one at a time: others wait for it).
     async fn current(&self, state: &AppState) -> Result<Arc<Built>, OpsError> {
-        let fresh =
-            |b: &Built| b.generation == state.reconciler.generation() && b.at.elapsed() < MAX_AGE;
-        let last = self
-            .current
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        if let Some(b) = last.as_ref().filter(|b| fresh(b)) {
-            return Ok(b.clone());
+        let wanted = state.reconciler.generation();
+        let last = || {
+            self.current
+                .read()
+                .unwrap_or_else(|e| e.into_inner())
+                .clone()
+        };
+        let fresh = |b: &Arc<Built>| b.generation >= wanted && b.at.elapsed() < MAX_AGE;
+        if let Some(b) = last().filter(fresh) {
+            return Ok(b);
         }
-        let _building = match (self.building.try_lock(), &last) {
+        let _building = match (self.building.try_lock(), last()) {
             (Ok(guard), _) => guard,
             // Only its age ran out and another request builds: this one is
             // current enough meanwhile.
-            (Err(_), Some(b)) if b.generation == state.reconciler.generation() => {
-                return Ok(b.clone())
-            }
+            (Err(_), Some(b)) if b.generation >= wanted => return Ok(b),
             (Err(_), _) => self.building.lock().await,
         };
         // Built while this one waited?
-        let last = self
-            .current
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        if let Some(b) = last.as_ref().filter(|b| fresh(b)) {
-            return Ok(b.clone());
+        let before = last();
+        if let Some(b) = before.clone().filter(fresh) {
+            return Ok(b);
         }
-        let built = Arc::new(build(state, last.as_deref()).await?);
+        let built = Arc::new(build(state, before.as_deref()).await?);
         *self.current.write().unwrap_or_else(|e| e.into_inner()) = Some(built.clone());
         Ok(built)
     }
@@ -244,12 +231,13 @@ async fn build(state: &AppState, last: Option<&Built>) -> Result<Built, OpsError
     let rollouts = state.store.latest_rollouts().await?;
     let st = state.clone();
     let (views, content) = tokio::task::spawn_blocking(move || {
-        let mut views: Vec<ServiceView> = rows
+        let views: Vec<ServiceView> = rows
             .iter()
             .map(|row| view(&st, row, rollouts.get(&row.id)))
             .collect();
-        let content = content_hash(&mut views);
-        (views, content)
+        let mut h = DefaultHasher::new();
+        content_hash(&views, &mut h);
+        (views, h.finish())
     })
     .await
     .map_err(|e| {
@@ -278,7 +266,7 @@ async fn build(state: &AppState, last: Option<&Built>) -> Result<Built, OpsError
 }
 
 /// A hash of what the views say, the passes' times aside.
-fn content_hash(views: &mut [ServiceView]) -> u64 {
+fn content_hash<'v>(views: impl IntoIterator<Item = &'v ServiceView>, h: &mut DefaultHasher) {
     struct Into<'a>(&'a mut DefaultHasher);
     impl std::io::Write for Into<'_> {
         fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
@@ -289,15 +277,15 @@ fn content_hash(views: &mut [ServiceView]) -> u64 {
             Ok(())
         }
     }
-    let mut h = DefaultHasher::new();
-    for v in views.iter_mut() {
-        let at = std::mem::take(&mut v.observed_at_ms);
+    for v in views {
+        let timeless = ServiceView {
+            observed_at_ms: 0,
+            ..v.clone()
+        };
         // Writing into a hasher cannot fail; a view that would not serialize
         // would not be listed either.
-        let _ = serde_json::to_writer(Into(&mut h), v);
-        v.observed_at_ms = at;
+        let _ = serde_json::to_writer(Into(&mut *h), &timeless);
     }
-    h.finish()
 }
 
 fn reader(ctx: &Ctx, teams: &BTreeSet<i64>) -> Reader {
@@ -335,11 +323,14 @@ fn make_answer(built: &Built, key: &AnswerKey) -> Result<Answer, OpsError> {
         tracing::error!(error = %e, "the services list does not serialize");
         OpsError::Internal
     })?;
+    // What this reader's page says (and how many match), nothing of what it
+    // does not see: another team's change is no new ETag here.
     let mut h = DefaultHasher::new();
-    key.hash(&mut h);
+    content_hash(page.iter().map(|v| v.as_ref()), &mut h);
+    (total, end).hash(&mut h);
     Ok(Answer {
         body: Bytes::from(body),
-        etag: format!("W/\"{:x}-{:x}\"", built.content, h.finish()),
+        etag: format!("W/\"{:x}\"", h.finish()),
         total,
         next_offset: (end < total).then_some(end as u32),
     })
