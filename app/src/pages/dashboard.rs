@@ -228,8 +228,14 @@ const DASHBOARD_ROWS: u32 = 10;
 /// How many services stand how, and their replicas ready of wanted.
 #[component]
 fn ServiceStats(s: ServiceSummary) -> impl IntoView {
+    // Stopped services (scaled to zero) have no tile of their own: said here.
+    let stopped = if s.stopped > 0 {
+        format!(" · {} stopped", s.stopped)
+    } else {
+        String::new()
+    };
     let ready = format!(
-        "{} of {} replicas ready",
+        "{} of {} replicas ready{stopped}",
         s.replicas_ready, s.replicas_wanted
     );
     let tone = |n: u32, class: &'static str| if n > 0 { class } else { "" };
