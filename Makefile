@@ -16,7 +16,7 @@ TEST_RUSTFLAGS := --cfg erase_components
 ## run: build the release and serve the dashboard on http://127.0.0.1:3000
 ## (each step says how long it took)
 run:
-	@scripts/step "tools (scripts/deps)" scripts/deps
+	@scripts/step "tools (scripts/deps run)" scripts/deps run
 	@scripts/step "a local Docker engine" scripts/hosts local
 	@scripts/step "release build" cargo leptos build --release
 	@scripts/step "compressed copies of the dashboard's files" scripts/compress

@@ -136,6 +136,7 @@ fn main() {
                     host_port: None,
                     endpoint: None,
                     pending: false,
+                    stopping: false,
                 }
             }
             Action::Remove { .. } => unreachable!("a fresh cluster removes nothing"),

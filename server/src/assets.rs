@@ -8,7 +8,8 @@
 //! time; another build's hash is a 404. Instances that serve the same build name
 //! its files alike. `scripts/compress`, after a release build, writes `.br` and
 //! `.gz` beside each file; they are sent when the request accepts them and they
-//! are as new as the file. Nothing is compressed on the request path, and the
+//! are as new as the file. A file replaced while Berth runs is no longer sent
+//! under the hashed name of the one it replaced. Nothing is compressed on the request path, and the
 //! build itself (cargo-leptos) keeps building the WASM and the server side by side.
 
 use std::path::{Path, PathBuf};
@@ -87,8 +88,29 @@ pub fn asked(path: &str, output: &str, hash: Option<&str>) -> Asked {
 /// How this process serves `/pkg`.
 #[derive(Debug, Clone)]
 struct Files {
+    pkg: PathBuf,
     output: String,
     hash: Option<String>,
+    /// Each file's size and time when it was hashed, by its plain path: a file
+    /// replaced since (a new build while Berth runs) is not the content its hashed
+    /// name promises, and is not sent under it.
+    stamps: std::collections::HashMap<String, Stamp>,
+}
+
+type Stamp = (u64, Option<std::time::SystemTime>);
+
+fn stamp(meta: &std::fs::Metadata) -> Stamp {
+    (meta.len(), meta.modified().ok())
+}
+
+impl Files {
+    async fn unchanged(&self, plain: &str) -> bool {
+        let Some(name) = plain.strip_prefix("/pkg/") else {
+            return false;
+        };
+        let now = tokio::fs::metadata(self.pkg.join(name)).await.ok();
+        now.is_some_and(|m| self.stamps.get(plain) == Some(&stamp(&m)))
+    }
 }
 
 /// `/pkg/*` from `site_root/pkg`, for the build whose pages are named
@@ -105,10 +127,23 @@ pub fn router<S: Clone + Send + Sync + 'static>(site_root: &Path, output_name: &
     } else {
         files
     };
+    let stamps = EXTENSIONS
+        .iter()
+        .filter_map(|ext| {
+            let meta = std::fs::metadata(pkg.join(format!("{output}.{ext}"))).ok()?;
+            Some((format!("/pkg/{output}.{ext}"), stamp(&meta)))
+        })
+        .collect();
+    let files = Files {
+        pkg,
+        output,
+        hash,
+        stamps,
+    };
     Router::new()
         .nest_service("/pkg", service)
         .layer(axum::middleware::from_fn_with_state(
-            Arc::new(Files { output, hash }),
+            Arc::new(files),
             resolve,
         ))
 }
@@ -140,6 +175,12 @@ fn precompressed_fresh(pkg: &Path, output: &str) -> bool {
 async fn resolve(State(f): State<Arc<Files>>, mut request: Request, next: Next) -> Response {
     let cache = match asked(request.uri().path(), &f.output, f.hash.as_deref()) {
         Asked::Current(plain) => {
+            if !f.unchanged(&plain).await {
+                tracing::warn!(
+                    "{plain} changed on disk since Berth started: restart it to serve the new build"
+                );
+                return StatusCode::NOT_FOUND.into_response();
+            }
             if let Ok(uri) = plain.parse::<Uri>() {
                 *request.uri_mut() = uri;
             }

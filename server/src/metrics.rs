@@ -197,8 +197,14 @@ impl Metrics {
     }
 
     /// Each of `hosts` (name, up: `None` before its first heartbeat's outcome):
-    /// up or not, heartbeat latency, failed heartbeats.
+    /// up or not, heartbeat latency, failed heartbeats. `hosts` are every host
+    /// registered: the series of one that is not (a pool's host destroyed) are
+    /// forgotten, so that they do not pile up.
     pub fn write_hosts(&self, out: &mut String, hosts: &[(String, Option<bool>)]) {
+        let registered: std::collections::HashSet<&str> =
+            hosts.iter().map(|(name, _)| name.as_str()).collect();
+        lock(&self.heartbeats).retain(|name, _| registered.contains(name.as_str()));
+        lock(&self.heartbeat_failures).retain(|name, _| registered.contains(name.as_str()));
         out.push_str("# HELP berth_host_up Whether a host's engine answers its heartbeats (1) or missed them (0).\n# TYPE berth_host_up gauge\n");
         for (name, up) in hosts {
             if let Some(up) = up {
@@ -351,6 +357,8 @@ mod tests {
         }
         // A host no longer registered, and one not yet heard from, have no up line.
         assert!(!out.contains("host=\"gone\""), "{out}");
+        // The one gone is forgotten.
+        assert!(!lock(&m.heartbeats).contains_key("gone"));
         assert!(!out.contains("berth_host_up{host=\"h\\\"3\"}"), "{out}");
     }
 }

@@ -194,6 +194,11 @@ pub struct ObservedReplica {
     /// A replica being made: a task is starting it and its host has not shown it
     /// yet. Its `container_id` is a placeholder: nothing can be done to it.
     pub pending: bool,
+    /// A replica out of the proxy whose stop runs after its service's task ended
+    /// (see `ServiceState::stopping`): counted on its host until it is gone,
+    /// never removed twice.
+    #[serde(default)]
+    pub stopping: bool,
 }
 
 /// A volume of Berth's on a host, read back from its labels.

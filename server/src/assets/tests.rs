@@ -173,3 +173,20 @@ async fn compressed_files_older_than_their_file_are_not_sent() {
     assert_eq!(header(&r, header::CONTENT_ENCODING), "");
     assert_eq!(text(r).await, "raw");
 }
+
+#[tokio::test]
+async fn a_file_replaced_after_start_is_not_sent_under_the_old_hash() {
+    let dir = site();
+    let hash = content_hash(&dir.0, "berth").unwrap();
+    let router: Router = router(&dir.0, &format!("berth.{hash}"));
+    let wasm = format!("/pkg/berth.{hash}.wasm");
+    assert_eq!(get(&router, &wasm, &[]).await.status(), StatusCode::OK);
+    // A new build lands while Berth runs.
+    std::fs::write(dir.0.join("pkg/berth.wasm"), "a new build").unwrap();
+    let r = get(&router, &wasm, &[]).await;
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    assert_eq!(header(&r, header::CACHE_CONTROL), "");
+    // Its plain name serves what is there now.
+    let r = get(&router, "/pkg/berth.wasm", &[]).await;
+    assert_eq!(text(r).await, "a new build");
+}

@@ -44,26 +44,44 @@ const VOLUME_SIZES_LIMIT: Duration = Duration::from_secs(60);
 
 /// Measures each answering host's volume sizes in the background, once a
 /// minute and as soon as a host answers, so that no page waits for Docker's
-/// disk usage report.
+/// disk usage report. Each host's measurement runs on its own: a slow engine
+/// holds back only its own sizes.
 pub async fn volume_sizes(state: AppState, token: CancellationToken) {
     let mut look = tokio::time::interval(VOLUME_SIZES_LOOK);
     look.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    // Dropped at shutdown: the measurements under way stop with it.
+    let mut measuring: tokio::task::JoinSet<()> = tokio::task::JoinSet::new();
+    // Which host each measurement is for (one at a time per host).
+    let mut under_way: HashMap<tokio::task::Id, i64> = HashMap::new();
     loop {
         tokio::select! {
             _ = token.cancelled() => return,
+            Some(done) = measuring.join_next_with_id() => {
+                let id = match done {
+                    Ok((id, ())) => id,
+                    Err(e) => e.id(),
+                };
+                under_way.remove(&id);
+                continue;
+            }
             _ = look.tick() => {}
         }
-        tokio::select! {
-            _ = token.cancelled() => return,
-            _ = measure_volume_sizes(&state, VOLUME_SIZES_EVERY) => {}
+        let busy: HashSet<i64> = under_way.values().copied().collect();
+        for entry in due_for_sizes(&state, VOLUME_SIZES_EVERY) {
+            if busy.contains(&entry.id()) {
+                continue;
+            }
+            let (rt, host_id) = (state.reconciler.runtime.clone(), entry.id());
+            let handle = measuring.spawn(async move { measure_volume_sizes(rt, &entry).await });
+            under_way.insert(handle.id(), host_id);
         }
     }
 }
 
-/// Measures the hosts that answer and whose sizes are missing or older than
-/// `max_age`, all at once.
-pub async fn measure_volume_sizes(state: &AppState, max_age: Duration) {
-    let due = state.hosts.entries().into_iter().filter(|e| {
+/// The hosts that answer and whose sizes are missing or older than `max_age`.
+fn due_for_sizes(state: &AppState, max_age: Duration) -> Vec<Arc<HostEntry>> {
+    let mut due = state.hosts.entries();
+    due.retain(|e| {
         let live = e.live.lock().expect("host live lock");
         let age = live.volume_sizes.as_ref().map(|s| s.at.elapsed());
         live.reachable == Some(true)
@@ -71,46 +89,40 @@ pub async fn measure_volume_sizes(state: &AppState, max_age: Duration) {
                 age >= max_age || (live.volume_sizes_wanted && age >= VOLUME_SIZES_SOON)
             })
     });
-    let rt = state.reconciler.runtime.clone();
-    futures::future::join_all(due.map(|entry| {
-        let rt = rt.clone();
-        async move {
-            match tokio::time::timeout(VOLUME_SIZES_LIMIT, rt.volume_sizes(entry.id())).await {
-                Ok(Ok(bytes)) => {
-                    let mut live = entry.live.lock().expect("host live lock");
-                    live.volume_sizes = Some(VolumeSizes {
-                        bytes: Arc::new(bytes),
-                        at: tokio::time::Instant::now(),
-                    });
-                    live.volume_sizes_wanted = false;
-                }
-                // Sizes are a nicety: the page says "unknown" until one answers,
-                // and the engine is asked again when they are due, not at once.
-                failed => {
-                    match failed {
-                        Ok(Err(e)) => {
-                            tracing::debug!(host = %entry.name(), error = %e, "volume sizes")
-                        }
-                        _ => {
-                            tracing::debug!(host = %entry.name(), "volume sizes: no answer in time")
-                        }
-                    }
-                    let mut live = entry.live.lock().expect("host live lock");
-                    let bytes = live
-                        .volume_sizes
-                        .take()
-                        .map(|s| s.bytes)
-                        .unwrap_or_default();
-                    live.volume_sizes = Some(VolumeSizes {
-                        bytes,
-                        at: tokio::time::Instant::now(),
-                    });
-                    live.volume_sizes_wanted = false;
-                }
-            }
+    due
+}
+
+/// Measures one host's volume sizes and keeps them with the host.
+pub async fn measure_volume_sizes(
+    rt: Arc<dyn crate::runtime::ContainerRuntime>,
+    entry: &Arc<HostEntry>,
+) {
+    let outcome = tokio::time::timeout(VOLUME_SIZES_LIMIT, rt.volume_sizes(entry.id())).await;
+    let mut live = entry.live.lock().expect("host live lock");
+    let bytes = match outcome {
+        Ok(Ok(bytes)) => Arc::new(bytes),
+        // Sizes are a nicety: the page says "unknown" until one answers, and the
+        // engine is asked again when they are due, not at once.
+        Ok(Err(e)) => {
+            tracing::debug!(host = %entry.name(), error = %e, "volume sizes");
+            live.volume_sizes
+                .take()
+                .map(|s| s.bytes)
+                .unwrap_or_default()
         }
-    }))
-    .await;
+        Err(_) => {
+            tracing::debug!(host = %entry.name(), "volume sizes: no answer in time");
+            live.volume_sizes
+                .take()
+                .map(|s| s.bytes)
+                .unwrap_or_default()
+        }
+    };
+    live.volume_sizes = Some(VolumeSizes {
+        bytes,
+        at: tokio::time::Instant::now(),
+    });
+    live.volume_sizes_wanted = false;
 }
 
 /// One heartbeat to one host, bounded by the interval.

@@ -109,6 +109,7 @@ mod tests {
             host_port: None,
             endpoint: None,
             pending: false,
+            stopping: false,
         }
     }
 

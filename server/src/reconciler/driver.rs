@@ -88,10 +88,16 @@ impl Shared {
     /// in a row (`Err`), or not at all (`Ok`).
     fn finished(&mut self, service_id: i64, outcome: Result<(), String>, now: i64) {
         self.busy.remove(&service_id);
-        let Err(error) = outcome else {
-            self.backoff.remove(&service_id);
-            return;
-        };
+        match outcome {
+            Ok(()) => {
+                self.backoff.remove(&service_id);
+            }
+            Err(error) => self.failed(service_id, error, now),
+        }
+    }
+
+    /// A service's action failed: it waits longer after each failure in a row.
+    fn failed(&mut self, service_id: i64, error: String, now: i64) {
         let failures = self.backoff.get(&service_id).map_or(1, |b| b.failures + 1);
         let until_ms = now + backoff_ms(failures + 1);
         let b = Backoff {
@@ -101,6 +107,14 @@ impl Shared {
         };
         self.backoff.insert(service_id, b);
     }
+}
+
+/// What a task of the driver's set does.
+enum Job {
+    /// A service's actions: the service is busy until it ends.
+    Service(i64),
+    /// Stops a service's task left (those containers).
+    Stops(i64, Vec<String>),
 }
 
 /// What the loop keeps between passes.
@@ -115,10 +129,11 @@ pub struct Driver {
     names: HashMap<i64, ServiceRef>,
     /// The earliest time a rollout asked to be looked at again.
     wake: Option<i64>,
-    /// The service tasks under way, owned: dropped (at shutdown) they stop.
-    tasks: JoinSet<()>,
-    /// Which service each task works for.
-    running: HashMap<tokio::task::Id, i64>,
+    /// The service tasks under way, owned: dropped (at shutdown) they stop. A
+    /// service task may leave stops to run after it (its [`Stops`]).
+    tasks: JoinSet<Option<Stops>>,
+    /// What each task does.
+    running: HashMap<tokio::task::Id, Job>,
     /// Each service's last good read, to stand in when its row does not read.
     last_read: HashMap<i64, ServiceRow>,
     /// Unreadable services already told of.
@@ -246,24 +261,39 @@ pub async fn run(state: AppState, token: CancellationToken) {
 }
 
 impl Driver {
-    /// Collects the service tasks that finished. One that panicked leaves its
-    /// service busy no more, and waiting a back-off before it is tried again.
+    /// Collects the tasks that finished, and starts the stops they left. A
+    /// service task that panicked leaves its service busy no more, and waiting a
+    /// back-off before it is tried again; a stop task, its containers no longer
+    /// marked as stopping.
     fn reap(&mut self, state: &AppState, now: i64) {
         while let Some(done) = self.tasks.try_join_next_with_id() {
             let id = match &done {
-                Ok((id, ())) => *id,
+                Ok((id, _)) => *id,
                 Err(e) => e.id(),
             };
-            let service_id = self.running.remove(&id);
-            if let (Err(e), Some(service_id)) = (done, service_id) {
-                tracing::error!(service_id, error = %e, "reconciler: a service task failed");
-                state.metrics.reconcile_error();
-                let error = "an internal error stopped its last change (see the server log)";
-                self.shared.lock().expect("driver lock").finished(
-                    service_id,
-                    Err(error.into()),
-                    now,
-                );
+            let job = self.running.remove(&id);
+            match (done, job) {
+                (Ok((_, Some(stops))), _) => {
+                    let job = Job::Stops(stops.service_id(), stops.ids());
+                    let handle = self.tasks.spawn(stops.run());
+                    self.running.insert(handle.id(), job);
+                }
+                (Ok(_), _) | (Err(_), None) => {}
+                (Err(e), Some(Job::Service(service_id))) => {
+                    tracing::error!(service_id, error = %e, "reconciler: a service task failed");
+                    state.metrics.reconcile_error();
+                    let error = "an internal error stopped its last change (see the server log)";
+                    self.shared.lock().expect("driver lock").finished(
+                        service_id,
+                        Err(error.into()),
+                        now,
+                    );
+                }
+                (Err(e), Some(Job::Stops(service_id, ids))) => {
+                    tracing::error!(service_id, error = %e, "reconciler: a stop task failed");
+                    state.metrics.reconcile_error();
+                    task::forget_stopping(state, service_id, &ids);
+                }
             }
         }
     }
@@ -363,8 +393,17 @@ impl Driver {
         for a in d.plan.actions {
             by_service.entry(a.service_id()).or_default().push(a);
         }
+        // A stop that began after this pass looked is not planned twice.
+        for (service_id, actions) in by_service.iter_mut() {
+            let stopping = state.reconciler.service(*service_id).stopping;
+            if !stopping.is_empty() {
+                actions.retain(|a| {
+                    !matches!(a, Action::Remove { container_id, .. } if stopping.contains(container_id))
+                });
+            }
+        }
         for (service_id, actions) in by_service {
-            if busy.contains(&service_id) {
+            if busy.contains(&service_id) || actions.is_empty() {
                 continue;
             }
             // Bounded: the rest wait for a task to finish (it pokes the loop).
@@ -435,7 +474,7 @@ impl Driver {
             r.update(service_id, |s| s.pending.extend(starts));
         }
         let handle = self.tasks.spawn(task.run(actions));
-        self.running.insert(handle.id(), service_id);
+        self.running.insert(handle.id(), Job::Service(service_id));
     }
 }
 
@@ -452,6 +491,6 @@ use decide::delay_restarts;
 use decide::{decide, overlay_health, Decision, Snapshot};
 pub use observe::host_infos;
 pub use publish::route_inputs;
-use task::ServiceTask;
+use task::{ServiceTask, Stops};
 #[cfg(test)]
 mod tests;

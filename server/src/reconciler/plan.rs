@@ -113,6 +113,8 @@ enum Kind {
     Unhealthy,
     /// Alive.
     Alive,
+    /// Out of the proxy and being stopped: it neither serves nor is removed again.
+    Stopping,
 }
 
 struct Ctx<'a> {
@@ -145,6 +147,9 @@ impl Ctx<'_> {
                 };
             }
             Some(_) => {}
+        }
+        if r.stopping {
+            return Kind::Stopping;
         }
         match r.status {
             Status::Exited { code } => Kind::Dead {
@@ -239,7 +244,11 @@ pub fn plan(
         (a.service_id, a.slot, &a.container_id).cmp(&(b.service_id, b.slot, &b.container_id))
     });
     for r in orphans {
-        if r.pending || matches!(ctx.kind(r, RestartPolicy::Never), Kind::Lost | Kind::Hidden) {
+        let untouched = matches!(
+            ctx.kind(r, RestartPolicy::Never),
+            Kind::Lost | Kind::Hidden | Kind::Stopping
+        );
+        if r.pending || untouched {
             continue;
         }
         out.actions.push(Action::Remove {

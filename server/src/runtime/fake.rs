@@ -258,6 +258,7 @@ impl ContainerRuntime for FakeRuntime {
                 host_port: r.spec.host_port,
                 endpoint: None,
                 pending: false,
+                stopping: false,
             },
         );
         Ok(id)

@@ -202,6 +202,7 @@ pub fn observe(
         host_port,
         endpoint,
         pending: false,
+        stopping: false,
     })
 }
 

@@ -262,14 +262,16 @@ impl Placer {
                 .map(|i| std::cmp::Reverse((key(need, &slots[i], service_counts[i]), i)))
                 .collect()
         });
-        while let Some(std::cmp::Reverse((k, i))) = heap.pop() {
+        while let Some(&std::cmp::Reverse((k, i))) = heap.peek() {
             if fixed[i].is_some()
                 || k != key(need, &slots[i], service_counts[i])
                 || misfit(need, &slots[i]).is_some()
             {
+                heap.pop();
                 continue;
             }
-            // Out of the heap until `changed` puts it back with its new key.
+            // Left in the heap: once placed on, `changed` pushes its new key and
+            // this entry is stale; a placement not taken leaves it good.
             return Ok(i);
         }
         // No host fits: the full look says why, in words.

@@ -9,7 +9,7 @@ use domain::wire::HostState;
 
 use std::collections::{HashMap, HashSet};
 
-use super::{Backoff, Driver, Shared, MAX_TASKS};
+use super::{Backoff, Driver, Job, Shared, MAX_TASKS};
 use crate::events::{self, Level, ServiceRef};
 use crate::model::{HostInfo, ObservedReplica};
 use crate::state::AppState;
@@ -62,8 +62,11 @@ impl Driver {
             }
             self.shared.lock().expect("driver lock").busy.insert(id);
             let task = run(state.clone(), self.shared.clone(), d, hosts.to_vec());
-            let handle = self.tasks.spawn(task);
-            self.running.insert(handle.id(), id);
+            let handle = self.tasks.spawn(async move {
+                task.await;
+                None
+            });
+            self.running.insert(handle.id(), Job::Service(id));
         }
     }
 }

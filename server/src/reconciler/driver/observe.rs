@@ -142,17 +142,21 @@ impl Driver {
         let (hosts, addresses) = host_infos(state);
         // Replicas being made: read before listing, so that one finished in between
         // is seen at least once (as pending, or as a container).
+        // So are the replicas being stopped: one stopped in between is not
+        // listed, one still listed is marked.
         let r = &state.reconciler;
-        let mut observed: Vec<ObservedReplica> = desired
-            .iter()
-            .flat_map(|d| {
-                r.service(d.id)
-                    .pending
-                    .into_iter()
-                    .map(|p| pending_replica(d.id, &p))
-            })
-            .collect();
-        observed.extend(self.list(state, &hosts).await);
+        let mut stopping: HashSet<String> = HashSet::new();
+        let mut observed: Vec<ObservedReplica> = Vec::new();
+        for d in &desired {
+            let s = r.service(d.id);
+            stopping.extend(s.stopping);
+            observed.extend(s.pending.iter().map(|p| pending_replica(d.id, p)));
+        }
+        let mut listed = self.list(state, &hosts).await;
+        for o in listed.iter_mut() {
+            o.stopping = stopping.contains(&o.container_id);
+        }
+        observed.extend(listed);
         let targets = overlay_health(state, &desired, &addresses, &mut observed);
         r.prober.set_targets(targets);
         Ok(Snapshot {
@@ -229,5 +233,6 @@ fn pending_replica(service_id: i64, p: &Pending) -> ObservedReplica {
         host_port: p.host_port,
         endpoint: None,
         pending: true,
+        stopping: false,
     }
 }

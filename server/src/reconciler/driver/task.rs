@@ -6,6 +6,59 @@
 use super::*;
 use crate::metrics::ActionKind;
 
+/// A service task's removals left to do after its service is free again: their
+/// replicas are out of the proxy; they are drained and stopped here.
+pub(super) struct Stops {
+    task: ServiceTask,
+    actions: Vec<Action>,
+    ids: Vec<String>,
+}
+
+impl Stops {
+    pub(super) fn service_id(&self) -> i64 {
+        self.task.service_id
+    }
+
+    /// The containers it stops.
+    pub(super) fn ids(&self) -> Vec<String> {
+        self.ids.clone()
+    }
+
+    /// Drains and stops the replicas; no longer marked as stopping after. A
+    /// failure makes the service wait its back-off; the next pass sees the
+    /// replica again and removes it anew.
+    pub(super) async fn run(self) -> Option<Stops> {
+        let task = &self.task;
+        let outcome = task.execute_all(self.actions).await;
+        forget_stopping(&task.state, task.service_id, &self.ids);
+        if let Err(error) = outcome {
+            let at = task.state.clock.now_ms();
+            let mut shared = task.shared.lock().expect("driver lock");
+            shared.failed(task.service_id, error, at);
+        }
+        task.state.reconciler.poke();
+        None
+    }
+}
+
+/// The service's replicas are no longer being stopped (stopped, failed, or their
+/// task gone).
+pub(super) fn forget_stopping(state: &AppState, service_id: i64, ids: &[String]) {
+    state
+        .reconciler
+        .update(service_id, |s| s.stopping.retain(|id| !ids.contains(id)));
+}
+
+fn container_ids(actions: &[Action]) -> Vec<String> {
+    actions
+        .iter()
+        .filter_map(|a| match a {
+            Action::Remove { container_id, .. } => Some(container_id.clone()),
+            Action::Start { .. } => None,
+        })
+        .collect()
+}
+
 /// One service's actions, run together.
 pub(super) struct ServiceTask {
     pub(super) state: AppState,
@@ -25,22 +78,64 @@ impl ServiceTask {
             .unwrap_or_else(|| format!("#{id}"))
     }
 
-    pub(super) async fn run(self, actions: Vec<Action>) {
+    /// Runs the actions; the service is free again once they are done, except
+    /// for the stops that may wait ([`ServiceTask::stops_later`]): those replicas
+    /// leave the proxy now, and are drained and stopped by the returned
+    /// [`Stops`], which the driver runs next (a rollout's next batch starts
+    /// meanwhile).
+    pub(super) async fn run(self, actions: Vec<Action>) -> Option<Stops> {
+        let (later, now): (Vec<Action>, Vec<Action>) =
+            actions.into_iter().partition(|a| self.stops_later(a));
+        let ids = container_ids(&later);
+        for id in &ids {
+            self.state.proxy.start_drain(id);
+        }
+        if !ids.is_empty() {
+            crate::leader::offer(&self.state);
+        }
+        let outcome = self.execute_all(now).await;
+        if !ids.is_empty() {
+            // Marked before the service is free, so that no pass removes them twice.
+            let marked = ids.clone();
+            self.state
+                .reconciler
+                .update(self.service_id, |s| s.stopping.extend(marked));
+        }
+        let at = self.state.clock.now_ms();
+        self.shared
+            .lock()
+            .expect("driver lock")
+            .finished(self.service_id, outcome, at);
+        self.state.reconciler.poke();
+        (!later.is_empty()).then(|| Stops {
+            task: self,
+            actions: later,
+            ids,
+        })
+    }
+
+    /// Whether a removal may stop its replica after the service is free again:
+    /// the slot stays served (or is not wanted), and no data follows the slot (its
+    /// one writer stops before the next starts).
+    fn stops_later(&self, action: &Action) -> bool {
+        let Action::Remove { reason, .. } = action else {
+            return false;
+        };
+        let one_writer = self.desired.as_ref().is_some_and(|d| d.moves_data());
+        !one_writer && reason.leaves_slot_served()
+    }
+
+    /// Runs actions side by side; the first error, if any.
+    async fn execute_all(&self, actions: Vec<Action>) -> Result<(), String> {
         let outcomes: Vec<Result<(), String>> = futures::stream::iter(actions)
             .map(|a| self.execute(a))
             .buffer_unordered(PARALLEL_ACTIONS)
             .collect()
             .await;
-        let outcome = match outcomes.into_iter().find_map(Result::err) {
+        match outcomes.into_iter().find_map(Result::err) {
             Some(error) => Err(error),
             None => Ok(()),
-        };
-        let now = self.state.clock.now_ms();
-        self.shared
-            .lock()
-            .expect("driver lock")
-            .finished(self.service_id, outcome, now);
-        self.state.reconciler.poke();
+        }
     }
 
     async fn execute(&self, action: Action) -> Result<(), String> {

@@ -52,12 +52,16 @@ fn demo() -> ServiceSpec {
 }
 
 impl Driver {
-    /// Waits for every service task the passes started (within a deadline).
+    /// Waits for every service task the passes started, and the stops they
+    /// left (within a deadline).
     async fn finish(&mut self) {
         let all = async {
             while let Some(done) = self.tasks.join_next_with_id().await {
-                let (id, ()) = done.expect("a service task panicked");
+                let (id, stops) = done.expect("a service task panicked");
                 self.running.remove(&id);
+                if let Some(stops) = stops {
+                    self.tasks.spawn(stops.run());
+                }
             }
         };
         tokio::time::timeout(Duration::from_secs(10), all)
@@ -161,6 +165,41 @@ async fn scaling_down_and_to_zero_and_back() {
     t.state.store.set_replicas(id, 3, 2).await.unwrap();
     settle(&mut d, &t, &fake).await;
     assert_eq!(per_host(&fake, id), [1, 1, 1]);
+}
+
+#[tokio::test]
+async fn replicas_scaled_away_stop_after_their_service_is_free_and_are_not_removed_twice() {
+    let (t, fake, mut d) = world(3).await;
+    let id = add_service(&t, "web", 6, demo()).await;
+    settle(&mut d, &t, &fake).await;
+    t.state.store.set_replicas(id, 3, 1).await.unwrap();
+    d.pass(&t.state).await;
+    // The service's task takes them out of the proxy and leaves their stops.
+    let (_, stops) = d.tasks.join_next_with_id().await.unwrap().unwrap();
+    let stops = stops.expect("stops left for after the task");
+    assert!(
+        d.shared.lock().unwrap().busy.is_empty(),
+        "the service is free"
+    );
+    let stopping = t.state.reconciler.service(id).stopping;
+    assert_eq!(stopping.len(), 3);
+    // A pass meanwhile plans no second removal.
+    let removes = |fake: &FakeRuntime| {
+        fake.calls()
+            .iter()
+            .filter(|c| c.starts_with("remove "))
+            .count()
+    };
+    d.pass(&t.state).await;
+    assert!(d.tasks.is_empty(), "nothing planned while they stop");
+    assert_eq!(removes(&fake), 0);
+    d.tasks.spawn(stops.run());
+    d.finish().await;
+    assert_eq!(removes(&fake), 3);
+    assert!(t.state.reconciler.service(id).stopping.is_empty());
+    settle(&mut d, &t, &fake).await;
+    assert_eq!(per_host(&fake, id), [1, 1, 1]);
+    assert_eq!(removes(&fake), 3);
 }
 
 #[tokio::test]

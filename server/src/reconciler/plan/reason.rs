@@ -48,6 +48,19 @@ impl Reason {
         }
     }
 
+    /// A removal after which the slot is still served (a ready replica took its
+    /// place) or no longer wanted: nothing needs to wait for its stop once it is
+    /// out of the proxy.
+    pub fn leaves_slot_served(&self) -> bool {
+        matches!(
+            self,
+            Reason::Superseded { .. }
+                | Reason::ExtraCopy { .. }
+                | Reason::MovedOffDraining { .. }
+                | Reason::ScaledDown { .. }
+        )
+    }
+
     /// A first start of an empty slot (announced as started, not as a
     /// replacement).
     pub fn fills_empty_slot(&self) -> bool {

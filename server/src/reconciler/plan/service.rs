@@ -18,7 +18,7 @@ pub(super) fn plan_service(
     let highest = by_slot.keys().next_back().copied().unwrap_or(0);
     // Replicas of this service per host, for spreading.
     let mut counts = vec![0u32; slots.len()];
-    for r in replicas.iter().filter(|r| r.status.alive()) {
+    for r in replicas.iter().filter(|r| r.status.alive() && !r.stopping) {
         if let Some(&i) = ctx.host_index.get(&r.host_id) {
             counts[i] += 1;
         }
@@ -102,7 +102,13 @@ fn rollout_report(
         }
     }
     for r in replicas {
-        if ctx.kind(r, restart) == Kind::Alive && (!current(s, r) || ctx.draining(r.host_id)) {
+        // One being stopped is still there: the rollout is done once it is gone.
+        let leaving = match ctx.kind(r, restart) {
+            Kind::Alive => !current(s, r) || ctx.draining(r.host_id),
+            Kind::Stopping => true,
+            _ => false,
+        };
+        if leaving {
             report.old_remaining += 1;
         }
         if let Some(why) = rollout_failure(ctx, s, r) {
@@ -139,9 +145,15 @@ fn move_budget(ctx: &Ctx, s: &DesiredService, report: &RolloutReport) -> u32 {
         None => true,
         Some(r) if r.paused => false,
         Some(r) if policy.batched() => {
-            report.in_transition == 0
-                && report.new_ready <= r.batch_ready
-                && r.gate_until_ms.is_none_or(|g| ctx.now >= g)
+            let recorded = report.new_ready <= r.batch_ready;
+            let gate_open = if recorded {
+                r.gate_until_ms.is_none_or(|g| ctx.now >= g)
+            } else {
+                // The last batch turned healthy this pass (the loop records it
+                // before acting): the next may begin now if nothing is waited out.
+                policy.gate_after(ctx.now) <= ctx.now
+            };
+            report.in_transition == 0 && gate_open
         }
         Some(_) => true,
     };
@@ -162,7 +174,8 @@ struct Triage<'r> {
     finished: bool,
     /// A replica is on a host within its grace (that host).
     hidden: Option<i64>,
-    /// A running replica is removed this pass (unhealthy): it may still write.
+    /// A running replica is removed this pass (unhealthy) or being stopped: it
+    /// may still write.
     stopping: bool,
     alive: Vec<&'r ObservedReplica>,
 }
@@ -193,10 +206,12 @@ impl<'a> ServicePlanner<'a, '_, '_> {
     /// A slot above the replica count: emptied.
     fn scale_away(&mut self, slot: u32, rs: &[&ObservedReplica]) {
         let restart = self.s.spec.restart;
-        for r in rs
-            .iter()
-            .filter(|r| !matches!(self.ctx.kind(r, restart), Kind::Lost | Kind::Hidden))
-        {
+        for r in rs.iter().filter(|r| {
+            !matches!(
+                self.ctx.kind(r, restart),
+                Kind::Lost | Kind::Hidden | Kind::Stopping
+            )
+        }) {
             let reason = Reason::ScaledDown {
                 slot,
                 from: self.observed_slots,
@@ -283,6 +298,7 @@ impl<'a> ServicePlanner<'a, '_, '_> {
                     });
                 }
                 Kind::Hidden => t.hidden = Some(r.host_id),
+                Kind::Stopping => t.stopping = true,
                 Kind::Alive => t.alive.push(r),
             }
         }

@@ -94,6 +94,7 @@ fn rep(s: &DesiredService, slot: u32, host: i64) -> ObservedReplica {
         host_port: s.spec.host_port,
         endpoint: None,
         pending: false,
+        stopping: false,
     }
 }
 

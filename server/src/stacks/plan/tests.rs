@@ -129,6 +129,7 @@ fn replica(service_id: i64, host_id: i64, memory_gib: u64) -> ObservedReplica {
         host_port: None,
         endpoint: None,
         pending: false,
+        stopping: false,
     }
 }
 

@@ -238,3 +238,86 @@ fn a_change_of_the_update_policy_alone_replaces_no_replica() {
     assert!(p.is_empty(), "{:?}", show(&p));
     assert_eq!(p.rollouts[&v2.id].new_ready, 3);
 }
+
+#[test]
+fn with_nothing_to_wait_out_the_next_batch_starts_in_the_pass_its_previous_turned_healthy() {
+    let (v1, observed) = v1_on_three_hosts(6);
+    let hs = hosts(3);
+    // (delay, what the pass after the first batch turned healthy does)
+    let cases: [(u64, usize); 2] = [
+        // old 2 go, the next 2 start beside them
+        (0, 4),
+        // old 2 go; the next batch waits out the delay
+        (1_000, 2),
+    ];
+    for (delay_ms, actions) in cases {
+        let policy = UpdatePolicy {
+            batch_size: Some(2),
+            delay_ms,
+            ..UpdatePolicy::default()
+        };
+        let v2 = rolling(revised(v1.clone(), "demo:v2", 2), policy, RUNNING);
+        let mut observed = observed.clone();
+        let p = run(std::slice::from_ref(&v2), &observed, &hs);
+        apply(std::slice::from_ref(&v2), &mut observed, &p, 10);
+        // The first batch is healthy; the loop has not recorded it yet.
+        let p = run(std::slice::from_ref(&v2), &observed, &hs);
+        let shown = show(&p);
+        assert_eq!(p.actions.len(), actions, "delay {delay_ms}: {shown:?}");
+        let removes = shown.iter().filter(|a| a.starts_with("remove")).count();
+        assert_eq!(removes, 2, "delay {delay_ms}: {shown:?}");
+    }
+}
+
+#[test]
+fn a_replica_being_stopped_is_not_removed_again_and_counts_as_old_until_gone() {
+    let (v1, mut observed) = v1_on_three_hosts(2);
+    let policy = UpdatePolicy {
+        max_surge: 2,
+        ..UpdatePolicy::default()
+    };
+    let v2 = rolling(revised(v1, "demo:v2", 2), policy, RUNNING);
+    let hs = hosts(3);
+    let p = run(std::slice::from_ref(&v2), &observed, &hs);
+    apply(std::slice::from_ref(&v2), &mut observed, &p, 10);
+    // Both new replicas are ready: the old ones go.
+    let p = run(std::slice::from_ref(&v2), &observed, &hs);
+    assert_eq!(
+        show(&p),
+        [
+            "remove 1@h1: replica 1: revision 1 replaced by revision 2",
+            "remove 2@h2: replica 2: revision 1 replaced by revision 2",
+        ]
+    );
+    // Their stops run after the service's task: marked, they are left alone.
+    for r in observed.iter_mut().filter(|r| r.revision == 1) {
+        r.stopping = true;
+    }
+    let p = run(std::slice::from_ref(&v2), &observed, &hs);
+    assert_eq!(show(&p), Vec::<String>::new());
+    let report = &p.rollouts[&v2.id];
+    assert_eq!((report.new_ready, report.old_remaining), (2, 2));
+    // Scaled down to 1, a stopping replica of slot 2 is not removed twice either.
+    let mut v2_one = v2.clone();
+    v2_one.replicas = 1;
+    let p = run(std::slice::from_ref(&v2_one), &observed, &hs);
+    assert_eq!(
+        show(&p),
+        ["remove 2@h2: replica 2 removed: scaled 2 -> 1"],
+        "only the new replica of slot 2 goes"
+    );
+    // Gone: the rollout has nothing old left.
+    observed.retain(|r| !r.stopping);
+    let p = run(std::slice::from_ref(&v2), &observed, &hs);
+    assert_eq!(p.rollouts[&v2.id].old_remaining, 0);
+}
+
+#[test]
+fn a_slot_whose_old_replica_is_being_stopped_starts_anew() {
+    let (v1, mut observed) = v1_on_three_hosts(1);
+    let hs = hosts(3);
+    // Scaled to 0 and back to 1 while its replica stops: a new one starts.
+    observed[0].stopping = true;
+    let p = run(std::slice::from_ref(&v1), &observed, &hs);
+    assert_eq!(show(&p), ["start 1@h1: replica 1 started"]);
+}

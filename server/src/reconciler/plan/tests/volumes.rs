@@ -296,3 +296,16 @@ fn a_global_slot_starts_again_only_once_its_old_replica_is_gone() {
     );
     assert!(p.problems[&1][0].to_string().contains("to be fenced"));
 }
+
+#[test]
+fn a_global_slot_waits_for_its_replica_being_stopped() {
+    let s = classed(service(1, 1), ClassScope::Global, &[]);
+    let hs = with_rclone(hosts(2), &[1, 2]);
+    let mut leaving = rep(&s, 1, 1);
+    leaving.stopping = true;
+    let p = run(std::slice::from_ref(&s), &[leaving.clone()], &hs);
+    assert_eq!(show(&p), Vec::<String>::new());
+    // Gone: the slot starts again.
+    let p = run(std::slice::from_ref(&s), &[], &hs);
+    assert_eq!(show(&p).len(), 1);
+}
