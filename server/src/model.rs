@@ -195,8 +195,8 @@ pub struct ObservedReplica {
     /// yet. Its `container_id` is a placeholder: nothing can be done to it.
     pub pending: bool,
     /// A replica out of the proxy whose stop runs after its service's task ended
-    /// (see `ServiceState::stopping`): counted on its host until it is gone,
-    /// never removed twice.
+    /// (the driver's stop tasks): counted on its host until it is gone, never
+    /// removed twice.
     #[serde(default)]
     pub stopping: bool,
 }

@@ -81,6 +81,10 @@ struct Backoff {
 struct Shared {
     busy: HashSet<i64>,
     backoff: HashMap<i64, Backoff>,
+    /// Containers out of the proxy that a stop task drains and stops after their
+    /// service's task ended: marked before that service is free again, so that
+    /// no pass removes them twice, whatever becomes of the service meanwhile.
+    stopping: HashSet<String>,
 }
 
 impl Shared {
@@ -93,6 +97,37 @@ impl Shared {
                 self.backoff.remove(&service_id);
             }
             Err(error) => self.failed(service_id, error, now),
+        }
+    }
+
+    /// A service's task ended and left stops (`ids`) to run after it: free again,
+    /// its back-off left as it was until they are done (see [`Shared::stopped`]).
+    fn handed_over(
+        &mut self,
+        service_id: i64,
+        ids: &[String],
+        outcome: Result<(), String>,
+        now: i64,
+    ) {
+        self.stopping.extend(ids.iter().cloned());
+        self.busy.remove(&service_id);
+        if let Err(error) = outcome {
+            self.failed(service_id, error, now);
+        }
+    }
+
+    /// A service's stops ended: no longer marked; a failure makes the service
+    /// wait longer, as any failure in a row does.
+    fn stopped(&mut self, service_id: i64, ids: &[String], outcome: Result<(), String>, now: i64) {
+        for id in ids {
+            self.stopping.remove(id);
+        }
+        match outcome {
+            Err(error) => self.failed(service_id, error, now),
+            Ok(()) if !self.busy.contains(&service_id) => {
+                self.backoff.remove(&service_id);
+            }
+            Ok(()) => {}
         }
     }
 
@@ -292,7 +327,13 @@ impl Driver {
                 (Err(e), Some(Job::Stops(service_id, ids))) => {
                     tracing::error!(service_id, error = %e, "reconciler: a stop task failed");
                     state.metrics.reconcile_error();
-                    task::forget_stopping(state, service_id, &ids);
+                    let error = "an internal error stopped its last change (see the server log)";
+                    self.shared.lock().expect("driver lock").stopped(
+                        service_id,
+                        &ids,
+                        Err(error.into()),
+                        now,
+                    );
                 }
             }
         }
@@ -394,9 +435,9 @@ impl Driver {
             by_service.entry(a.service_id()).or_default().push(a);
         }
         // A stop that began after this pass looked is not planned twice.
-        for (service_id, actions) in by_service.iter_mut() {
-            let stopping = state.reconciler.service(*service_id).stopping;
-            if !stopping.is_empty() {
+        let stopping = self.shared.lock().expect("driver lock").stopping.clone();
+        if !stopping.is_empty() {
+            for actions in by_service.values_mut() {
                 actions.retain(|a| {
                     !matches!(a, Action::Remove { container_id, .. } if stopping.contains(container_id))
                 });

@@ -97,11 +97,6 @@ pub struct ServiceState {
     pub replicas: Vec<ObservedReplica>,
     /// Replicas being made.
     pub pending: Vec<Pending>,
-    /// Containers out of the proxy being stopped after the service's task ended
-    /// (a rollout's next batch need not wait for them): the plan neither removes
-    /// them again nor counts them as serving.
-    #[serde(default)]
-    pub stopping: Vec<String>,
     pub slots: BTreeMap<u32, SlotHistory>,
     /// Why some replicas wait.
     pub problems: Vec<Problem>,
@@ -120,7 +115,6 @@ impl ServiceState {
         let ServiceState {
             replicas,
             pending,
-            stopping,
             slots,
             problems,
             last_error,
@@ -129,7 +123,6 @@ impl ServiceState {
         } = self;
         *replicas == other.replicas
             && *pending == other.pending
-            && *stopping == other.stopping
             && *slots == other.slots
             && *problems == other.problems
             && *last_error == other.last_error
@@ -284,15 +277,12 @@ impl Reconciler {
         self.retain(|id| ids.contains(&id));
     }
 
-    /// Forgets every replica being made or stopped: a new leader's, whose tasks
-    /// (the only ones that clear such entries) were another instance's.
+    /// Forgets every replica being made: a new leader's, whose tasks (the only
+    /// ones that clear such an entry) were another instance's.
     pub fn forget_pending(&self) {
         let ids: Vec<i64> = whole(&self.services).keys().copied().collect();
         for id in ids {
-            self.update(id, |s| {
-                s.pending.clear();
-                s.stopping.clear();
-            });
+            self.update(id, |s| s.pending.clear());
         }
     }
 

@@ -122,6 +122,8 @@ struct Ctx<'a> {
     host_index: HashMap<i64, usize>,
     now: i64,
     settings: Settings,
+    /// Some replica is being stopped: the room it holds is free in a moment.
+    stopping_anywhere: bool,
 }
 
 impl Ctx<'_> {
@@ -198,6 +200,7 @@ pub fn plan(
         hosts,
         host_index: hosts.iter().enumerate().map(|(i, h)| (h.id, i)).collect(),
         now,
+        stopping_anywhere: observed.iter().any(|r| r.stopping),
         settings,
     };
     let mut out = Plan {

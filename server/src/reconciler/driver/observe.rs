@@ -145,13 +145,16 @@ impl Driver {
         // So are the replicas being stopped: one stopped in between is not
         // listed, one still listed is marked.
         let r = &state.reconciler;
-        let mut stopping: HashSet<String> = HashSet::new();
-        let mut observed: Vec<ObservedReplica> = Vec::new();
-        for d in &desired {
-            let s = r.service(d.id);
-            stopping.extend(s.stopping);
-            observed.extend(s.pending.iter().map(|p| pending_replica(d.id, p)));
-        }
+        let stopping = self.shared.lock().expect("driver lock").stopping.clone();
+        let mut observed: Vec<ObservedReplica> = desired
+            .iter()
+            .flat_map(|d| {
+                r.service(d.id)
+                    .pending
+                    .into_iter()
+                    .map(|p| pending_replica(d.id, &p))
+            })
+            .collect();
         let mut listed = self.list(state, &hosts).await;
         for o in listed.iter_mut() {
             o.stopping = stopping.contains(&o.container_id);

@@ -30,23 +30,14 @@ impl Stops {
     pub(super) async fn run(self) -> Option<Stops> {
         let task = &self.task;
         let outcome = task.execute_all(self.actions).await;
-        forget_stopping(&task.state, task.service_id, &self.ids);
-        if let Err(error) = outcome {
-            let at = task.state.clock.now_ms();
-            let mut shared = task.shared.lock().expect("driver lock");
-            shared.failed(task.service_id, error, at);
-        }
+        let at = task.state.clock.now_ms();
+        task.shared
+            .lock()
+            .expect("driver lock")
+            .stopped(task.service_id, &self.ids, outcome, at);
         task.state.reconciler.poke();
         None
     }
-}
-
-/// The service's replicas are no longer being stopped (stopped, failed, or their
-/// task gone).
-pub(super) fn forget_stopping(state: &AppState, service_id: i64, ids: &[String]) {
-    state
-        .reconciler
-        .update(service_id, |s| s.stopping.retain(|id| !ids.contains(id)));
 }
 
 fn container_ids(actions: &[Action]) -> Vec<String> {
@@ -94,18 +85,16 @@ impl ServiceTask {
             crate::leader::offer(&self.state);
         }
         let outcome = self.execute_all(now).await;
-        if !ids.is_empty() {
-            // Marked before the service is free, so that no pass removes them twice.
-            let marked = ids.clone();
-            self.state
-                .reconciler
-                .update(self.service_id, |s| s.stopping.extend(marked));
-        }
         let at = self.state.clock.now_ms();
-        self.shared
-            .lock()
-            .expect("driver lock")
-            .finished(self.service_id, outcome, at);
+        {
+            let mut shared = self.shared.lock().expect("driver lock");
+            if ids.is_empty() {
+                shared.finished(self.service_id, outcome, at);
+            } else {
+                // Marked as the service is freed, so that no pass removes them twice.
+                shared.handed_over(self.service_id, &ids, outcome, at);
+            }
+        }
         self.state.reconciler.poke();
         (!later.is_empty()).then(|| Stops {
             task: self,
@@ -115,14 +104,17 @@ impl ServiceTask {
     }
 
     /// Whether a removal may stop its replica after the service is free again:
-    /// the slot stays served (or is not wanted), and no data follows the slot (its
-    /// one writer stops before the next starts).
+    /// the slot stays served (or is not wanted), and the service has no volume of
+    /// a slot's own (whose one writer stops before another may start on it).
     fn stops_later(&self, action: &Action) -> bool {
         let Action::Remove { reason, .. } = action else {
             return false;
         };
-        let one_writer = self.desired.as_ref().is_some_and(|d| d.moves_data());
-        !one_writer && reason.leaves_slot_served()
+        let own_volumes = self
+            .desired
+            .as_ref()
+            .is_some_and(|d| d.moves_data() || d.pins_slots());
+        !own_volumes && reason.leaves_slot_served()
     }
 
     /// Runs actions side by side; the first error, if any.

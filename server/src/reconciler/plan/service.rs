@@ -464,6 +464,10 @@ impl<'a> ServicePlanner<'a, '_, '_> {
                     reason,
                 });
             }
+            // Room held by replicas being stopped is free in a moment (their task
+            // pokes the loop): the slot waits for it rather than be reported, and a
+            // host pool adds no host for it.
+            Err(_) if self.ctx.stopping_anywhere => {}
             Err(why) => self.problem(Problem::NotPlaced { slot, why }),
         }
     }

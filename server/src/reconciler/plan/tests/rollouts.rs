@@ -321,3 +321,27 @@ fn a_slot_whose_old_replica_is_being_stopped_starts_anew() {
     let p = run(std::slice::from_ref(&v1), &observed, &hs);
     assert_eq!(show(&p), ["start 1@h1: replica 1 started"]);
 }
+
+#[test]
+fn a_start_that_waits_for_room_a_stopping_replica_holds_is_not_reported() {
+    let mut s = service(1, 2);
+    s.spec.resources.cpu_millis = 1000;
+    s.spec_hash = s.spec.hash();
+    let hs = hosts(1);
+    let mut leaving = rep(&s, 2, 1);
+    leaving.stopping = true;
+    let observed = [rep(&s, 1, 1), leaving];
+    let p = run(std::slice::from_ref(&s), &observed, &hs);
+    assert_eq!(show(&p), Vec::<String>::new());
+    assert!(!p.problems.contains_key(&s.id), "{:?}", p.problems);
+    // Once it is gone, the slot starts.
+    let p = run(std::slice::from_ref(&s), &observed[..1], &hs);
+    assert_eq!(show(&p), ["start 2@h1: replica 2 started"]);
+    // Without a replica being stopped, no room is a problem in words.
+    let mut other = service(2, 1);
+    other.spec.resources.cpu_millis = 1000;
+    other.spec_hash = other.spec.hash();
+    let crowded = [rep(&s, 1, 1), rep(&other, 1, 1)];
+    let p = run(&[s.clone(), other], &crowded, &hs);
+    assert!(p.problems.contains_key(&s.id), "{:?}", p.problems);
+}
