@@ -18,7 +18,8 @@ TEST_RUSTFLAGS := --cfg erase_components
 run:
 	@scripts/step "tools (scripts/deps run)" scripts/deps run
 	@scripts/step "a local Docker engine" scripts/hosts local
-	@scripts/step "release build" cargo leptos build --release
+	@if scripts/fresh-release; then echo "step: release build: up to date (nothing newer than it)" >&2; \
+	  else scripts/step "release build" cargo leptos build --release; fi
 	@scripts/step "compressed copies of the dashboard's files" scripts/compress
 	scripts/run
 
