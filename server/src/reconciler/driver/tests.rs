@@ -14,6 +14,7 @@ use crate::testing::TestState;
 
 mod collect;
 mod rollouts;
+mod stops;
 mod unreadable;
 mod volumes;
 
@@ -165,64 +166,6 @@ async fn scaling_down_and_to_zero_and_back() {
     t.state.store.set_replicas(id, 3, 2).await.unwrap();
     settle(&mut d, &t, &fake).await;
     assert_eq!(per_host(&fake, id), [1, 1, 1]);
-}
-
-#[tokio::test]
-async fn replicas_scaled_away_stop_after_their_service_is_free_and_are_not_removed_twice() {
-    let (t, fake, mut d) = world(3).await;
-    let id = add_service(&t, "web", 6, demo()).await;
-    settle(&mut d, &t, &fake).await;
-    t.state.store.set_replicas(id, 3, 1).await.unwrap();
-    d.pass(&t.state).await;
-    // The service's task takes them out of the proxy and leaves their stops.
-    let (_, stops) = d.tasks.join_next_with_id().await.unwrap().unwrap();
-    let stops = stops.expect("stops left for after the task");
-    assert!(
-        d.shared.lock().unwrap().busy.is_empty(),
-        "the service is free"
-    );
-    assert_eq!(d.shared.lock().unwrap().stopping.len(), 3);
-    // A pass meanwhile plans no second removal.
-    let removes = |fake: &FakeRuntime| {
-        fake.calls()
-            .iter()
-            .filter(|c| c.starts_with("remove "))
-            .count()
-    };
-    d.pass(&t.state).await;
-    assert!(d.tasks.is_empty(), "nothing planned while they stop");
-    assert_eq!(removes(&fake), 0);
-    d.tasks.spawn(stops.run());
-    d.finish().await;
-    assert_eq!(removes(&fake), 3);
-    assert!(d.shared.lock().unwrap().stopping.is_empty());
-    settle(&mut d, &t, &fake).await;
-    assert_eq!(per_host(&fake, id), [1, 1, 1]);
-    assert_eq!(removes(&fake), 3);
-}
-
-#[tokio::test]
-async fn a_service_deleted_while_its_replicas_stop_does_not_remove_them_twice() {
-    let (t, fake, mut d) = world(2).await;
-    let id = add_service(&t, "web", 2, demo()).await;
-    settle(&mut d, &t, &fake).await;
-    t.state.store.set_replicas(id, 1, 1).await.unwrap();
-    d.pass(&t.state).await;
-    let (_, stops) = d.tasks.join_next_with_id().await.unwrap().unwrap();
-    let stops = stops.expect("stops left for after the task");
-    t.state.store.delete_service(id, 1, false).await.unwrap();
-    // The deleted service's other replica goes; the one being stopped is left to
-    // its stop task.
-    d.pass(&t.state).await;
-    d.tasks.spawn(stops.run());
-    d.finish().await;
-    let removes: Vec<String> = fake
-        .calls()
-        .into_iter()
-        .filter(|c| c.starts_with("remove "))
-        .collect();
-    assert_eq!(removes.len(), 2, "{removes:?}");
-    assert!(fake.containers().is_empty());
 }
 
 #[tokio::test]
