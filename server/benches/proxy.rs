@@ -2,8 +2,10 @@
 //! serving a small file on 127.0.0.1), then wrk (Debian's) against each backend
 //! directly, through nginx configured with Berth's exported configuration for
 //! those backends, and through Berth's proxy (the same server code as the
-//! `berth` binary, given the same table). Prints requests/s and p99 latency, the
-//! median of three runs each. `cargo bench -p server --bench proxy`.
+//! `berth` binary, given the same table). Then the same with three backends that
+//! close every connection after one answer, as the demo image does (the proxies
+//! open a connection per request). Prints requests/s and p99 latency, the median
+//! of three runs each. `cargo bench -p server --bench proxy`.
 //!
 //! Then HTTPS: the same backends behind nginx (`listen … ssl`, Berth's exported
 //! configuration) and behind Berth's proxy (`serve_tls`, rustls), both serving one
@@ -151,42 +153,57 @@ fn median(mut xs: Vec<(f64, f64)>) -> (f64, f64) {
     (rps, p99[p99.len() / 2])
 }
 
-fn main() {
-    // Three backends: nginx serving /healthz, keep-alive on.
-    let ports: Vec<u16> = (0..3).map(|_| free_port()).collect();
-    let servers: String = ports
+/// Three backends on 127.0.0.1 in the backends' nginx: keep-alive ones, or ones
+/// that close every connection after one answer (`keepalive_timeout 0`, as the
+/// demo image's server does).
+fn backend_servers(ports: &[u16], closing: bool) -> String {
+    let keep = if closing { "keepalive_timeout 0; " } else { "" };
+    ports
         .iter()
-        .map(|p| format!("server {{ listen 127.0.0.1:{p}; location / {{ root DIR; }} }}\n"))
-        .collect();
-    let _backends = Nginx::start("backends", "1", &servers, ports[0], &[]);
+        .map(|p| format!("server {{ listen 127.0.0.1:{p}; {keep}location / {{ root DIR; }} }}\n"))
+        .collect()
+}
 
-    // The same table for Berth's proxy and, exported, for nginx: one route for
-    // `host` to the three backends.
-    let routes = |host: &str| {
-        vec![RouteInput {
-            team_id: 1,
-            service_id: 1,
-            service: "web".into(),
-            host: HostMatch::parse(Some(host)),
-            prefix: "/".into(),
-            strip: false,
-            redirect: false,
-            balance: Balance::LeastInFlight,
-            backends: ports
-                .iter()
-                .enumerate()
-                .map(|(i, p)| Backend {
-                    container_id: format!("backend-{i}"),
-                    slot: i as u32 + 1,
-                    host: "bench".into(),
-                    authority: format!("127.0.0.1:{p}"),
-                })
-                .collect(),
-        }]
-    };
+/// One route for `host` to the backends at `ports`, as service `service_id`.
+fn route(service_id: i64, service: &str, host: &str, ports: &[u16]) -> RouteInput {
+    RouteInput {
+        team_id: 1,
+        service_id,
+        service: service.into(),
+        host: HostMatch::parse(Some(host)),
+        prefix: "/".into(),
+        strip: false,
+        redirect: false,
+        balance: Balance::LeastInFlight,
+        backends: ports
+            .iter()
+            .enumerate()
+            .map(|(i, p)| Backend {
+                container_id: format!("{service}-{i}"),
+                slot: i as u32 + 1,
+                host: "bench".into(),
+                authority: format!("127.0.0.1:{p}"),
+            })
+            .collect(),
+    }
+}
+
+fn main() {
+    // Two sets of three backends: keep-alive ones, and ones that close every
+    // connection (a new connection from the proxy per request).
+    let keep: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let closing: Vec<u16> = (0..3).map(|_| free_port()).collect();
+    let servers = backend_servers(&keep, false) + &backend_servers(&closing, true);
+    let _backends = Nginx::start("backends", "1", &servers, keep[0], &[]);
+
+    // The same table for Berth's proxy and, exported, for nginx: `web` to the
+    // keep-alive backends, `close` to the closing ones.
     let rt = tokio::runtime::Runtime::new().unwrap();
     let proxy = Arc::new(Proxy::new(Settings::default()));
-    proxy.update(routes("web.localhost"));
+    proxy.update(vec![
+        route(1, "web", "web.localhost", &keep),
+        route(2, "close", "close.localhost", &closing),
+    ]);
     let berth_port = free_port();
     let token = CancellationToken::new();
     {
@@ -209,37 +226,35 @@ fn main() {
     let _nginx = Nginx::start("proxy", "auto", &conf, nginx_port, &[]);
     std::thread::sleep(Duration::from_millis(300));
 
-    let cases = [
-        (
-            "direct to one backend",
-            format!("http://127.0.0.1:{}/healthz", ports[0]),
-        ),
-        (
-            "nginx (worker_processes auto)",
-            format!("http://127.0.0.1:{nginx_port}/healthz"),
-        ),
-        (
-            "Berth's proxy",
-            format!("http://127.0.0.1:{berth_port}/healthz"),
-        ),
-    ];
-    let mut results = Vec::new();
-    for (name, url) in &cases {
-        let (r, errors) = measure(url, &["Host: web.localhost"]);
+    for (regime, host, direct) in [
+        ("keep-alive backends", "web.localhost", keep[0]),
+        ("backends that close", "close.localhost", closing[0]),
+    ] {
+        let header = format!("Host: {host}");
+        let cases = [
+            ("direct to one backend", direct),
+            ("nginx (worker_processes auto)", nginx_port),
+            ("Berth's proxy", berth_port),
+        ];
+        let mut results = Vec::new();
+        for (name, port) in cases {
+            let url = format!("http://127.0.0.1:{port}/healthz");
+            let (r, errors) = measure(&url, &[&header]);
+            println!(
+                "proxy bench: {regime}: {name:30} {:>8.0} requests/s, p99 {:.2} ms{errors}",
+                r.0, r.1
+            );
+            results.push(r);
+        }
+        let (n, b) = (results[1], results[2]);
         println!(
-            "proxy bench: {name:32} {:>8.0} requests/s, p99 {:.2} ms{errors}",
-            r.0, r.1
+            "proxy bench: {regime}: Berth's proxy is {:.2}x nginx's throughput, p99 {:+.2} ms against nginx's",
+            b.0 / n.0,
+            b.1 - n.1
         );
-        results.push(r);
     }
-    let (n, b) = (results[1], results[2]);
-    println!(
-        "proxy bench: Berth's proxy is {:.2}x nginx's throughput, p99 {:+.2} ms against nginx's",
-        b.0 / n.0,
-        b.1 - n.1
-    );
 
-    https(&rt, &routes("localhost"), &token);
+    https(&rt, &[route(1, "web", "localhost", &keep)], &token);
     token.cancel();
 }
 

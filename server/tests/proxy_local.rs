@@ -2,7 +2,7 @@
 //! passes requests on with `X-Forwarded-*` and without hop-by-hop headers, strips
 //! prefixes, answers 404, 502, 503 and 504 itself, sends a request elsewhere when
 //! a replica refuses connections (and ejects it), streams bodies both ways and
-//! passes upgrades through.
+//! passes upgrades through. `pool`: its connections to the replicas.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +13,9 @@ use server::proxy::{Proxy, Settings};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
+
+#[path = "proxy_local/pool.rs"]
+mod pool;
 
 /// What a test backend does with a request.
 #[derive(Clone, Copy)]

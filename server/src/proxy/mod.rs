@@ -4,9 +4,10 @@
 //! - `table`: the route table (pure), swapped in whole by the reconciler after every
 //!   pass that changes it; the hot path reads it without a lock.
 //! - `stats`: per-replica counters and latency histograms, atomics only.
-//! - `server`: the listener and the forwarding (keep-alive pools, streaming bodies,
+//! - `server`: the listener and the forwarding (streaming bodies,
 //!   upgrades, forwarded headers, timeouts, a retry elsewhere when a replica cannot
 //!   be reached, passive ejection).
+//! - `upstream`: each proxy thread's pool of connections to the replicas.
 //! - `headers`: hop-by-hop and `X-Forwarded-*` headers.
 //! - `export`: the table as JSON for the proxy view, in Prometheus's text format,
 //!   and as an nginx configuration.
@@ -22,6 +23,7 @@ mod headers;
 pub mod server;
 pub mod stats;
 pub mod table;
+mod upstream;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};

@@ -1,9 +1,10 @@
 //! The proxy's listener and forwarding. Each request: find the route by Host and
 //! path (404 when none), pick a replica (503 when the service has none healthy),
-//! pass the request on over a keep-alive pool with its body streamed, hop-by-hop
-//! headers removed and `X-Forwarded-*` added, and stream the answer back (504 when
-//! the replica takes too long). A replica that cannot be reached is ejected for a
-//! while and the request goes to another one, when its body can be sent again.
+//! pass the request on over one of the thread's kept connections to it
+//! (`upstream`) with its body streamed, hop-by-hop headers removed and
+//! `X-Forwarded-*` added, and stream the answer back (504 when the replica takes
+//! too long). A replica that cannot be reached is ejected for a while and the
+//! request, not sent yet, goes to another one.
 //! Upgrades (websockets) are passed through both ways.
 //!
 //! The same forwarding serves HTTPS (TLS by rustls, the certificate chosen by
@@ -11,29 +12,21 @@
 //! routes that ask for it to HTTPS.
 
 use std::net::SocketAddr;
-use std::pin::Pin;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::task::{Context, Poll};
 
 use axum::body::Body;
 use axum::http::{header, HeaderValue, Request, Response, StatusCode, Uri};
-use bytes::Bytes;
-use http_body_util::BodyExt;
-use hyper::body::{Frame, Incoming, SizeHint};
-use hyper_util::client::legacy::connect::HttpConnector;
-use hyper_util::client::legacy::Client;
-use hyper_util::rt::{TokioExecutor, TokioIo};
+use hyper::body::Incoming;
+use hyper_util::rt::TokioIo;
 use tokio_util::sync::CancellationToken;
 
 use super::headers::{forwarded_headers, strip_hop_by_hop, wants_upgrade};
 use super::stats::BackendStats;
 use super::table::{self, Live};
+use super::upstream::{self, SendFailed};
 use super::Proxy;
 
-/// Bodies up to this size are kept, so the request can go to another replica when
-/// the first cannot be reached; larger ones are streamed once.
-const REPLAY_LIMIT: u64 = 64 * 1024;
 /// Replicas tried for one request.
 const ATTEMPTS: usize = 3;
 /// Connect failures in a row that eject a replica.
@@ -41,7 +34,8 @@ const EJECT_AFTER: u64 = 1;
 
 struct Forwarder {
     proxy: Arc<Proxy>,
-    client: Client<HttpConnector, Body>,
+    /// This thread's connections to the replicas.
+    pool: Arc<upstream::Pool>,
     /// Its clients came over TLS.
     tls: bool,
 }
@@ -133,18 +127,12 @@ async fn worker(
 ) -> std::io::Result<()> {
     listener.set_nonblocking(true)?;
     let listener = tokio::net::TcpListener::from_std(listener)?;
-    let mut http = HttpConnector::new();
-    http.set_connect_timeout(Some(proxy.settings.connect_timeout));
-    http.set_nodelay(true);
-    let client = Client::builder(TokioExecutor::new())
-        .pool_idle_timeout(std::time::Duration::from_secs(30))
-        .pool_max_idle_per_host(256)
-        .build(http);
+    let pool = upstream::Pool::new(proxy.settings.connect_timeout);
     let builder = Arc::new(proxy.settings.limits.http1());
     let handshake_timeout = proxy.settings.limits.header_timeout;
     let f = Arc::new(Forwarder {
         proxy,
-        client,
+        pool,
         tls: tls.is_some(),
     });
     let open = Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -219,32 +207,6 @@ impl InFlight {
 impl Drop for InFlight {
     fn drop(&mut self) {
         self.0.in_flight.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-/// A replica's answer, streamed; the request stays in flight until it is done.
-struct Tracked {
-    inner: Incoming,
-    _in_flight: InFlight,
-}
-
-impl hyper::body::Body for Tracked {
-    type Data = Bytes;
-    type Error = hyper::Error;
-
-    fn poll_frame(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
-        Pin::new(&mut self.inner).poll_frame(cx)
-    }
-
-    fn is_end_stream(&self) -> bool {
-        self.inner.is_end_stream()
-    }
-
-    fn size_hint(&self) -> SizeHint {
-        self.inner.size_hint()
     }
 }
 
@@ -346,21 +308,20 @@ async fn handle(f: Arc<Forwarder>, peer: SocketAddr, mut req: Request<Body>) -> 
             return r;
         }
     }
-    // 404 and 503 need no body: answered before one is read.
-    match routed(p, &p.table(), &host, &path) {
+    // The replica is chosen from the table as it is now, counted as choosing from
+    // it until counted in flight: a drain waits for that count (see `Proxy::drain`).
+    let (table, choosing) = p.choosing();
+    let mut choosing = Some(choosing);
+    let m = match routed(p, &table, &host, &path) {
+        Ok(m) => m,
         Err(r) => return *r,
-        // Challenges of the replicas' own ACME clients pass on unredirected; and
-        // only a host the HTTPS listener can serve is sent there (until its first
-        // certificate comes, or after one ends, plain HTTP is served as it is).
-        Ok(m)
-            if m.route.redirect
-                && !f.tls
-                && !path.starts_with(CHALLENGE_PATH)
-                && can_serve_https(p, &host) =>
-        {
-            return to_https(p, &host, req.uri());
-        }
-        Ok(_) => {}
+    };
+    // Challenges of the replicas' own ACME clients pass on unredirected; and only
+    // a host the HTTPS listener can serve is sent there (until its first
+    // certificate comes, or after one ends, plain HTTP is served as it is).
+    if m.route.redirect && !f.tls && !path.starts_with(CHALLENGE_PATH) && can_serve_https(p, &host)
+    {
+        return to_https(p, &host, req.uri());
     }
 
     let upgrade = wants_upgrade(req.headers());
@@ -370,81 +331,58 @@ async fn handle(f: Arc<Forwarder>, peer: SocketAddr, mut req: Request<Body>) -> 
     let trusted = p.settings.trusted.iter().any(|c| c.contains(peer.ip()));
     forwarded_headers(&mut parts.headers, peer, &host_header, trusted, f.tls);
 
-    // A body that can be sent again goes to another replica when one cannot be
-    // reached; a large one is streamed once.
-    let size = http_body::Body::size_hint(&body).exact();
-    let (mut once, replay): (Option<Body>, Option<Bytes>) = match size {
-        Some(n) if n <= REPLAY_LIMIT => {
-            match tokio::time::timeout(p.settings.upstream_timeout, body.collect()).await {
-                Ok(Ok(c)) => (None, Some(c.to_bytes())),
-                Ok(Err(_)) | Err(_) => {
-                    return answer(
-                        StatusCode::BAD_REQUEST,
-                        "the request's body broke off or did not come".into(),
-                    )
-                }
-            }
-        }
-        _ => (Some(body), None),
-    };
-
-    // The replica is chosen from the table as it is now, counted as choosing from
-    // it until counted in flight: a drain waits for that count (see `Proxy::drain`).
-    let (table, choosing) = p.choosing();
-    let mut choosing = Some(choosing);
-    let m = match routed(p, &table, &host, &path) {
-        Ok(m) => m,
-        Err(r) => return *r,
-    };
     let route = m.route;
     let target = match query {
         Some(q) => format!("{}?{q}", m.path),
         None => m.path.into_owned(),
     };
-    let mut tried: Vec<usize> = Vec::new();
-    loop {
-        let now = p.now_ms();
-        let Some(i) = table::choose(
-            route,
-            |l: &Live| l.stats.in_flight.load(Ordering::Relaxed),
-            |l: &Live| l.stats.ejected_until_ms.load(Ordering::Relaxed) > now,
-            &tried,
-        ) else {
-            p.counters.bad_gateway.fetch_add(1, Ordering::Relaxed);
+    parts.version = axum::http::Version::HTTP_11;
+    parts.uri = match target.parse::<Uri>() {
+        Ok(u) => u,
+        Err(_) => {
             return answer(
-                StatusCode::BAD_GATEWAY,
-                format!("no replica of {} could be reached", route.service),
-            );
+                StatusCode::BAD_REQUEST,
+                "the request's path is not valid".into(),
+            )
+        }
+    };
+    // A connection is had before the request is sent, so a replica that cannot
+    // be reached leaves the request whole for another one.
+    let mut req = Some(Request::from_parts(parts, body));
+    let mut tried: Vec<usize> = Vec::new();
+    // The replica whose kept connection turned out closed: asked again anew.
+    let mut fresh: Option<usize> = None;
+    let unreachable = |p: &Proxy| {
+        p.counters.bad_gateway.fetch_add(1, Ordering::Relaxed);
+        answer(
+            StatusCode::BAD_GATEWAY,
+            format!("no replica of {} could be reached", route.service),
+        )
+    };
+    while let Some(request) = req.take() {
+        let now = p.now_ms();
+        let again = fresh.take();
+        let Some(i) = again.or_else(|| {
+            table::choose(
+                route,
+                |l: &Live| l.stats.in_flight.load(Ordering::Relaxed),
+                |l: &Live| l.stats.ejected_until_ms.load(Ordering::Relaxed) > now,
+                &tried,
+            )
+        }) else {
+            return unreachable(p);
         };
         let live = &route.backends[i];
-        let body = match (&replay, once.take()) {
-            (Some(bytes), _) => Body::from(bytes.clone()),
-            (None, Some(b)) => b,
-            (None, None) => {
-                p.counters.bad_gateway.fetch_add(1, Ordering::Relaxed);
-                return answer(
-                    StatusCode::BAD_GATEWAY,
-                    format!("no replica of {} could be reached", route.service),
-                );
-            }
-        };
-        let mut head = parts.clone();
-        head.uri = match format!("http://{}{target}", live.backend.authority).parse::<Uri>() {
-            Ok(u) => u,
-            Err(_) => {
-                return answer(
-                    StatusCode::BAD_REQUEST,
-                    "the request's path is not valid".into(),
-                )
-            }
-        };
         let in_flight = InFlight::new(&live.stats);
         drop(choosing.take());
         let started = tokio::time::Instant::now();
-        let sent = tokio::time::timeout(
-            p.settings.upstream_timeout,
-            f.client.request(Request::from_parts(head, body)),
-        )
+        let deadline = started + p.settings.upstream_timeout;
+        let sent = tokio::time::timeout_at(deadline, async {
+            match f.pool.connection(&live.addr, again.is_some()).await {
+                Ok(lease) => lease.send(request).await,
+                Err(e) => Err(SendFailed::Unreached(e, request)),
+            }
+        })
         .await;
         match sent {
             Err(_) => {
@@ -459,8 +397,14 @@ async fn handle(f: Arc<Forwarder>, peer: SocketAddr, mut req: Request<Body>) -> 
                     ),
                 );
             }
-            Ok(Err(e)) if e.is_connect() => {
+            // A kept connection the replica had closed: the same replica, anew.
+            Ok(Err(SendFailed::Unsent(back))) => {
+                fresh = Some(i);
+                req = Some(back);
+            }
+            Ok(Err(SendFailed::Unreached(e, back))) => {
                 drop(in_flight);
+                tracing::debug!(error = %e, service = %route.service, "proxy: a replica could not be reached");
                 let failures = live.stats.connect_failures.fetch_add(1, Ordering::Relaxed) + 1;
                 if failures >= EJECT_AFTER {
                     live.stats.ejected_until_ms.store(
@@ -469,18 +413,21 @@ async fn handle(f: Arc<Forwarder>, peer: SocketAddr, mut req: Request<Body>) -> 
                     );
                 }
                 tried.push(i);
-                let again = replay.is_some() && tried.len() < ATTEMPTS.min(route.backends.len());
-                if again {
+                if tried.len() < ATTEMPTS.min(route.backends.len()) {
+                    req = Some(back);
                     continue;
                 }
                 live.stats.record(started.elapsed(), true);
-                p.counters.bad_gateway.fetch_add(1, Ordering::Relaxed);
+                return unreachable(p);
+            }
+            Ok(Err(SendFailed::ClientBody(e))) => {
+                tracing::debug!(error = %e, %peer, "proxy: a client's body broke off");
                 return answer(
-                    StatusCode::BAD_GATEWAY,
-                    format!("no replica of {} could be reached", route.service),
+                    StatusCode::BAD_REQUEST,
+                    "the request's body broke off".into(),
                 );
             }
-            Ok(Err(e)) => {
+            Ok(Err(SendFailed::Failed(e))) => {
                 live.stats.record(started.elapsed(), true);
                 p.counters.bad_gateway.fetch_add(1, Ordering::Relaxed);
                 tracing::debug!(error = %e, service = %route.service, "proxy: the replica's answer broke off");
@@ -489,7 +436,7 @@ async fn handle(f: Arc<Forwarder>, peer: SocketAddr, mut req: Request<Body>) -> 
                     format!("{} broke off its answer", route.service),
                 );
             }
-            Ok(Ok(mut resp)) => {
+            Ok(Ok((mut resp, lease))) => {
                 live.stats.connect_failures.store(0, Ordering::Relaxed);
                 live.stats
                     .record(started.elapsed(), resp.status().is_server_error());
@@ -510,15 +457,12 @@ async fn handle(f: Arc<Forwarder>, peer: SocketAddr, mut req: Request<Body>) -> 
                     }
                 }
                 strip_hop_by_hop(resp.headers_mut(), false);
-                return resp.map(|inner| {
-                    Body::new(Tracked {
-                        inner,
-                        _in_flight: in_flight,
-                    })
-                });
+                // The request stays in flight until its answer is done.
+                return resp.map(|inner| Body::new(lease.returning(inner, in_flight)));
             }
         }
     }
+    unreachable(p)
 }
 
 #[cfg(test)]

@@ -79,6 +79,9 @@ pub struct Backend {
 pub struct Live {
     pub backend: Backend,
     pub stats: Arc<BackendStats>,
+    /// `backend.authority`, shared: the key of the proxy threads' idle
+    /// connections to it, taken per request without an allocation.
+    pub addr: Arc<str>,
 }
 
 /// One route: hosts and a path prefix to a service's backends.
@@ -190,6 +193,7 @@ impl RouteTable {
                     .map(|b| Live {
                         backend: b.clone(),
                         stats: stats(b),
+                        addr: Arc::from(b.authority.as_str()),
                     })
                     .collect(),
                 next: AtomicUsize::new(0),
