@@ -127,10 +127,14 @@ impl Pool {
         if lease.tx.is_ready() {
             return self.put(lease);
         }
+        // Closed, or dropped as the thread's runtime shuts down: nothing to keep.
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
         if lease.tx.is_closed() {
             return;
         }
-        tokio::spawn(async move {
+        runtime.spawn(async move {
             let mut lease = lease;
             if let Ok(Ok(())) = tokio::time::timeout(SETTLE_FOR, lease.tx.ready()).await {
                 self.put(lease);
