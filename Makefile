@@ -19,7 +19,7 @@ run:
 	@scripts/step "tools (scripts/deps run)" scripts/deps run
 	@scripts/step "a local Docker engine" scripts/hosts local
 	@if scripts/fresh-release; then echo "step: release build: up to date (nothing newer than it)" >&2; \
-	  else scripts/step "release build" cargo leptos build --release; fi
+	  else scripts/step "release build" cargo leptos build --release --split; fi
 	@scripts/step "compressed copies of the dashboard's files" scripts/compress
 	scripts/run
 
@@ -33,7 +33,7 @@ deps:
 # A failed build ends with the compiler's own error and the machine's disk and
 # memory, not with cargo-leptos' backtrace (CI shows the last lines of a failure).
 build:
-	@mkdir -p target; RUST_BACKTRACE=0 CARGO_TERM_COLOR=never cargo leptos build 2>&1 | tee target/build.log; status=$${PIPESTATUS[0]}; \
+	@mkdir -p target; RUST_BACKTRACE=0 CARGO_TERM_COLOR=never cargo leptos build --split 2>&1 | tee target/build.log; status=$${PIPESTATUS[0]}; \
 	  if [ $$status -ne 0 ]; then \
 	    echo "build: cargo leptos build failed ($$status); the errors:" >&2; \
 	    grep -E -A6 '^(error|warning: build failed)|panicked|Killed|No space' target/build.log | tail -40 >&2; \
@@ -41,7 +41,7 @@ build:
 	  fi
 
 release:
-	cargo leptos build --release
+	cargo leptos build --release --split
 	scripts/compress
 
 unit:

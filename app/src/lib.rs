@@ -11,9 +11,12 @@
 //!   never depends on `server`.
 //! - [`api`]: the server functions the pages call.
 //! - `components`: the layout (sidebar, page header) and small widgets (badges, bars).
-//! - `pages`: one module per page.
+//! - `pages`: one module per page; `routes`: the pages as lazily loaded routes,
+//!   each a WASM chunk of its own.
 //! - `components::tone`: the colour of each state's badge.
-#![forbid(unsafe_code)]
+// Denied rather than forbidden: `routes` allows the unsafe code that the lazy
+// routes' macro writes (chunk loaders as `extern` imports), and nothing else may.
+#![deny(unsafe_code)]
 // The typed view trees of the bigger pages are deep; release builds (which do not
 // erase component types) need more room to compute their layouts.
 #![recursion_limit = "256"]
@@ -24,6 +27,7 @@ pub mod backend;
 mod components;
 pub mod errors;
 mod pages;
+mod routes;
 
 pub use domain::{format, validate, wire};
 
@@ -31,19 +35,25 @@ use leptos::prelude::*;
 use leptos_meta::{provide_meta_context, HashedStylesheet, Link, Meta, MetaTags, Title};
 use leptos_router::{
     components::{Route, Router, Routes},
-    path,
+    path, Lazy,
 };
 
 use components::layout::Sidebar;
-use pages::{
-    audit::Audit, certificates::Certificates, dashboard::Dashboard, events::Events, host::Host,
-    hosts::Hosts, login::Login, not_found::NotFound, pools::Pools, proxy::Proxy, secrets::Secrets,
-    service::Service, services::Services, settings::Settings, setup::Setup, teams::Teams,
-    users::Users, volumes::Volumes,
+use pages::{login::Login, not_found::NotFound};
+use routes::{
+    AuditPage, CertificatesPage, DashboardPage, EventsPage, HostPage, HostsPage, PoolsPage,
+    ProxyPage, SecretsPage, ServicePage, ServicesPage, SettingsPage, SetupPage, TeamsPage,
+    UsersPage, VolumesPage,
 };
+
+/// Where the page loads the dashboard's files from (`/pkg/<hash>`, a folder named
+/// after the build's content), provided by the server; without it, plain names.
+#[derive(Clone, Debug)]
+pub struct AssetRoot(pub String);
 
 /// The HTML document around the app; the server renders it once per page load.
 pub fn shell(options: LeptosOptions) -> impl IntoView {
+    let root = use_context::<AssetRoot>().map(|r| r.0).unwrap_or_default();
     view! {
         <!DOCTYPE html>
         <html lang="en">
@@ -51,9 +61,9 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
                 <meta charset="utf-8"/>
                 <meta name="viewport" content="width=device-width, initial-scale=1"/>
                 <AutoReload options=options.clone()/>
-                // The stylesheet by its hashed name when the build hashed it.
-                <HashedStylesheet options=options.clone() id="berth"/>
-                <HydrationScripts options/>
+                // The stylesheet and scripts from the build's hashed folder.
+                <HashedStylesheet options=options.clone() id="berth" root=root.clone()/>
+                <HydrationScripts options root/>
                 <MetaTags/>
             </head>
             <body>
@@ -66,14 +76,19 @@ pub fn shell(options: LeptosOptions) -> impl IntoView {
 /// The caller, loaded once per page load and shared by the sidebar and the pages.
 pub type MeResource = Resource<Result<Option<wire::Me>, errors::AppError>>;
 
+/// Whether the WASM has taken the page over, its lazily loaded page too: set by
+/// `hydrate` once hydration is done, shown as `data-hydrated` so that tests and
+/// people can tell a live page from a server-rendered one. Absent on the server.
+#[derive(Clone)]
+pub struct Hydrated(pub ArcRwSignal<bool>);
+
 /// The application: sidebar navigation and the routed page.
 #[component]
 pub fn App() -> impl IntoView {
     provide_meta_context();
-    // Effects run only in the browser, so this flips once hydration is done; tests
-    // and people can both tell a live page from a server-rendered one.
-    let hydrated = RwSignal::new(false);
-    Effect::new(move |_| hydrated.set(true));
+    let hydrated = use_context::<Hydrated>()
+        .map(|h| h.0)
+        .unwrap_or_else(|| ArcRwSignal::new(false));
     let me: MeResource = Resource::new(|| (), |_| api::get_me());
     provide_context(me);
 
@@ -90,7 +105,7 @@ pub fn App() -> impl IntoView {
 
 /// The sidebar (except on the login and setup pages) and the routed page.
 #[component]
-fn Frame(hydrated: RwSignal<bool>) -> impl IntoView {
+fn Frame(hydrated: ArcRwSignal<bool>) -> impl IntoView {
     let location = leptos_router::hooks::use_location();
     let bare = move || matches!(location.pathname.get().as_str(), "/login" | "/setup");
     view! {
@@ -104,33 +119,76 @@ fn Frame(hydrated: RwSignal<bool>) -> impl IntoView {
             </Show>
             <main id="main" class="content" tabindex="-1">
                 <Routes fallback=NotFound>
-                    <Route path=path!("/") view=Dashboard/>
-                    <Route path=path!("/services") view=Services/>
-                    <Route path=path!("/services/:name") view=Service/>
-                    <Route path=path!("/hosts") view=Hosts/>
-                    <Route path=path!("/hosts/:name") view=Host/>
-                    <Route path=path!("/pools") view=Pools/>
-                    <Route path=path!("/proxy") view=Proxy/>
-                    <Route path=path!("/certificates") view=Certificates/>
-                    <Route path=path!("/volumes") view=Volumes/>
-                    <Route path=path!("/events") view=Events/>
-                    <Route path=path!("/teams") view=Teams/>
-                    <Route path=path!("/secrets") view=Secrets/>
-                    <Route path=path!("/users") view=Users/>
-                    <Route path=path!("/audit") view=Audit/>
-                    <Route path=path!("/settings") view=Settings/>
+                    <Route path=path!("/") view={Lazy::<DashboardPage>::new()}/>
+                    <Route path=path!("/services") view={Lazy::<ServicesPage>::new()}/>
+                    <Route path=path!("/services/:name") view={Lazy::<ServicePage>::new()}/>
+                    <Route path=path!("/hosts") view={Lazy::<HostsPage>::new()}/>
+                    <Route path=path!("/hosts/:name") view={Lazy::<HostPage>::new()}/>
+                    <Route path=path!("/pools") view={Lazy::<PoolsPage>::new()}/>
+                    <Route path=path!("/proxy") view={Lazy::<ProxyPage>::new()}/>
+                    <Route path=path!("/certificates") view={Lazy::<CertificatesPage>::new()}/>
+                    <Route path=path!("/volumes") view={Lazy::<VolumesPage>::new()}/>
+                    <Route path=path!("/events") view={Lazy::<EventsPage>::new()}/>
+                    <Route path=path!("/teams") view={Lazy::<TeamsPage>::new()}/>
+                    <Route path=path!("/secrets") view={Lazy::<SecretsPage>::new()}/>
+                    <Route path=path!("/users") view={Lazy::<UsersPage>::new()}/>
+                    <Route path=path!("/audit") view={Lazy::<AuditPage>::new()}/>
+                    <Route path=path!("/settings") view={Lazy::<SettingsPage>::new()}/>
                     <Route path=path!("/login") view=Login/>
-                    <Route path=path!("/setup") view=Setup/>
+                    <Route path=path!("/setup") view={Lazy::<SetupPage>::new()}/>
                 </Routes>
             </main>
         </div>
     }
 }
 
-/// The WASM entry point: takes over the server-rendered page.
+/// The WASM entry point: takes over the server-rendered page once the chunk of the
+/// page's own code is loaded (the lazy routes need the asynchronous hydration),
+/// then marks the page live.
 #[cfg(feature = "hydrate")]
 #[wasm_bindgen::prelude::wasm_bindgen]
 pub fn hydrate() {
-    console_error_panic_hook::set_once();
-    leptos::mount::hydrate_body(App);
+    reload_after_panic();
+    let hydrated = ArcRwSignal::new(false);
+    let live = hydrated.clone();
+    wasm_bindgen_futures::spawn_local(async move {
+        let body = leptos::tachys::dom::body();
+        let app = leptos::mount::hydrate_from_async(body, move || {
+            provide_context(Hydrated(hydrated));
+            view! { <App/> }
+        })
+        .await;
+        app.forget();
+        live.set(true);
+    });
+}
+
+/// A panic stops the WASM for good, and the likeliest one is a chunk of a page that
+/// did not load (the page was opened before a new build, whose files replaced the
+/// old ones, or the network failed): the page reloads, from the current build,
+/// unless it reloaded for a panic in the last 30 s (a panic at every load would
+/// otherwise reload it forever). The panic is logged to the console either way.
+#[cfg(feature = "hydrate")]
+fn reload_after_panic() {
+    const KEY: &str = "berth-reloaded-after-panic";
+    const QUIET_MS: f64 = 30_000.0;
+    std::panic::set_hook(Box::new(|info| {
+        console_error_panic_hook::hook(info);
+        let Some(window) = web_sys::window() else {
+            return;
+        };
+        let now = js_sys::Date::now();
+        let storage = window.session_storage().ok().flatten();
+        let last = storage
+            .as_ref()
+            .and_then(|s| s.get_item(KEY).ok().flatten())
+            .and_then(|v| v.parse::<f64>().ok());
+        if last.is_some_and(|t| now - t < QUIET_MS) {
+            return;
+        }
+        if let Some(s) = &storage {
+            let _ = s.set_item(KEY, &now.to_string());
+        }
+        let _ = window.location().reload();
+    }));
 }

@@ -46,6 +46,72 @@ test('the sidebar navigates without reloading the page', async ({ page }) => {
   expect(await page.evaluate(() => (window as any).berthMarker)).toBe(1);
 });
 
+test('every page comes alive when opened directly, its code loaded with it', async ({ page }) => {
+  // The pages are split into lazily loaded chunks of WASM: a hard refresh of any
+  // page must load its chunk before hydrating, and hydrate the server's markup
+  // rather than draw a second copy beside it.
+  const pages: [string, string][] = [
+    ['/', 'Dashboard'],
+    ['/services', 'Services'],
+    ['/hosts', 'Hosts'],
+    ['/hosts/h1', 'h1'],
+    ['/events', 'Events'],
+    ['/pools', 'Host pools'],
+    ['/proxy', 'Proxy'],
+    ['/certificates', 'Certificates'],
+    ['/volumes', 'Volumes'],
+    ['/teams', 'Teams'],
+    ['/secrets', 'Secrets'],
+    ['/users', 'Users'],
+    ['/audit', 'Audit log'],
+    ['/settings', 'Settings'],
+  ];
+  for (const [path, title] of pages) {
+    const chunks: string[] = [];
+    const seen = (r: { url(): string }) => {
+      if (/\/pkg\/[0-9a-f]{16}\/pkg\/(split|chunk)_\w+\.wasm$/.test(r.url())) chunks.push(r.url());
+    };
+    page.on('requestfinished', seen);
+    const errors = await openHydrated(page, path);
+    page.off('requestfinished', seen);
+    await expect(page.getByRole('heading', { level: 1 }), path).toHaveCount(1);
+    await expect(page.getByRole('heading', { level: 1, name: title }), path).toBeVisible();
+    expect(chunks.length, `${path} loads its group's chunk`).toBeGreaterThan(0);
+    expect(errors, path).toEqual([]);
+  }
+  // The server names the page's chunks, so that they load beside the main module.
+  const dashboard = await (await page.request.get('/')).text();
+  expect(dashboard).toMatch(/href="\/pkg\/[0-9a-f]{16}\/pkg\/split_overview_pages_\w+\.wasm"/);
+  // The login page is in the main module: no chunk at all.
+  await page.context().clearCookies();
+  expect(await (await page.request.get('/login')).text()).not.toMatch(/(split|chunk)_\w+\.wasm/);
+  const chunks: string[] = [];
+  page.on('requestfinished', (r) => {
+    if (/\.wasm$/.test(r.url()) && !/\/berth(_bg)?\.wasm$/.test(r.url())) chunks.push(r.url());
+  });
+  await openHydrated(page, '/login');
+  await expect(page.getByRole('heading', { level: 1 })).toHaveCount(1);
+  expect(chunks).toEqual([]);
+});
+
+test('a page whose code cannot be loaded reloads the dashboard rather than leave it dead', async ({ page }) => {
+  // As after a new build replaced the files a page opened earlier would load.
+  await openHydrated(page, '/');
+  await page.route(/\/split_admin_pages_\w+\.wasm$/, (r) => r.fulfill({ status: 404 }));
+  await page.evaluate(() => ((window as any).berthMarker = 1));
+  const nav = page.getByRole('navigation', { name: 'Main' });
+  await nav.getByRole('link', { name: 'Teams' }).click();
+  // The page reloaded (the marker on window is gone) and is alive again.
+  const marker = () => page.evaluate(() => (window as any).berthMarker ?? 'reloaded').catch(() => 'reloading');
+  await expect.poll(marker).toBe('reloaded');
+  await expect(page.locator('.layout')).toHaveAttribute('data-hydrated', 'true');
+  // With the files there again, the link works.
+  await page.unroute(/\/split_admin_pages_\w+\.wasm$/);
+  await page.evaluate(() => sessionStorage.clear());
+  await nav.getByRole('link', { name: 'Teams' }).click();
+  await expect(page.getByRole('heading', { level: 1, name: 'Teams' })).toBeVisible();
+});
+
 test('an unknown page says so with a 404', async ({ page }) => {
   const response = await page.goto('/no/such/page');
   expect(response?.status()).toBe(404);
@@ -92,13 +158,15 @@ test("the dashboard's files are named after their content and kept for good", as
   await openHydrated(page, '/');
   const kinds = new Set<string>();
   for (const f of files) {
-    const m = /\/pkg\/berth\.[0-9a-f]{16}(?:_bg)?\.(wasm|js|css)$/.exec(f.url);
+    // One folder per build (the lazily loaded pages' chunks import the main
+    // module by a relative name), named after its content.
+    const m = /\/pkg\/[0-9a-f]{16}\/pkg\/[\w.]+\.(wasm|js|css)$/.exec(f.url);
     expect(m, f.url).not.toBeNull();
     expect(f.cache, f.url).toContain('immutable');
     kinds.add(m![1]);
   }
   expect([...kinds].sort()).toEqual(['css', 'js', 'wasm']);
   // Another build's name is not served.
-  const other = await page.request.get('/pkg/berth.0000000000000000.wasm');
+  const other = await page.request.get('/pkg/0000000000000000/pkg/berth.wasm');
   expect(other.status()).toBe(404);
 });

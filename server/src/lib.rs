@@ -399,15 +399,11 @@ pub fn router(state: AppState) -> Router {
 }
 
 /// Leptos's options, from Berth's own configuration rather than Cargo.toml, so the
-/// binary runs anywhere its site folder is. The pages name the dashboard's files
-/// after their content (`berth.<hash>`, see [`assets`]).
+/// binary runs anywhere its site folder is. The pages load the dashboard's files
+/// from a folder named after their content (see [`assets`]).
 pub fn leptos_options(site_root: &str, addr: SocketAddr) -> LeptosOptions {
-    let output = match assets::content_hash(Path::new(site_root), "berth") {
-        Some(hash) => format!("berth.{hash}"),
-        None => "berth".to_string(),
-    };
     LeptosOptions::builder()
-        .output_name(output)
+        .output_name(assets::OUTPUT)
         .site_root(site_root)
         .site_pkg_dir("pkg")
         .site_addr(addr)
@@ -415,10 +411,10 @@ pub fn leptos_options(site_root: &str, addr: SocketAddr) -> LeptosOptions {
 }
 
 fn warn_if_site_missing(site_root: &str) {
-    let missing = assets::missing(Path::new(site_root), "berth");
+    let missing = assets::missing(Path::new(site_root));
     if let Some(first) = missing.first() {
         tracing::warn!(
-            "{} is missing: pages will render but not come alive; build the site with `cargo leptos build` or set LEPTOS_SITE_ROOT",
+            "{} is missing: pages will render but not come alive; build the site with `make build` (`cargo leptos build --split`) or set LEPTOS_SITE_ROOT",
             first.display()
         );
     }

@@ -132,8 +132,17 @@ fn percent_encode(s: &str) -> String {
 /// function calls alike.
 pub fn routes(router: Router<AppState>, state: &AppState) -> Router<AppState> {
     let backend = BackendHandle(Arc::new(ServerBackend::new(state)));
+    let leptos = state.leptos.clone();
+    let site = std::path::Path::new(&*leptos.site_root);
+    let hash = crate::assets::content_hash(site);
+    let files = hash
+        .as_deref()
+        .map(|h| app::AssetRoot(crate::assets::root(h)));
     let context = move || {
         provide_context(backend.clone());
+        if let Some(files) = &files {
+            provide_context(files.clone());
+        }
         // A page render has a nonce for its inline scripts; its CSP names it.
         if let (Some(response), Some(nonce)) = (
             leptos::prelude::use_context::<leptos_axum::ResponseOptions>(),
@@ -144,10 +153,8 @@ pub fn routes(router: Router<AppState>, state: &AppState) -> Router<AppState> {
             }
         }
     };
-    let leptos = state.leptos.clone();
-    let site = std::path::Path::new(&*leptos.site_root);
     router
-        .merge(crate::assets::router(site, &leptos.output_name))
+        .merge(crate::assets::router(site, hash.as_deref()))
         .leptos_routes_with_context(
             state,
             generate_route_list(app::App),

@@ -9,34 +9,50 @@ const H: &str = "0123456789abcdef";
 
 #[test]
 fn a_name_is_this_builds_another_builds_or_plain() {
-    let current = |ext: &str| Asked::Current(format!("/pkg/berth.{ext}"));
+    let current = |name: &str| Asked::Current(format!("/pkg/{name}"));
     for (path, want) in [
-        ("/pkg/berth.0123456789abcdef.wasm", current("wasm")),
-        ("/pkg/berth.0123456789abcdef_bg.wasm", current("wasm")),
-        ("/pkg/berth.0123456789abcdef.js", current("js")),
-        ("/pkg/berth.0123456789abcdef.css", current("css")),
-        ("/pkg/berth.fedcba9876543210.wasm", Asked::OtherBuild),
-        ("/pkg/berth.fedcba9876543210.css", Asked::OtherBuild),
+        (
+            "/pkg/0123456789abcdef/pkg/berth.wasm",
+            current("berth.wasm"),
+        ),
+        (
+            "/pkg/0123456789abcdef/pkg/berth_bg.wasm",
+            current("berth.wasm"),
+        ),
+        ("/pkg/0123456789abcdef/pkg/berth.js", current("berth.js")),
+        ("/pkg/0123456789abcdef/pkg/berth.css", current("berth.css")),
+        (
+            "/pkg/0123456789abcdef/pkg/split_x.wasm",
+            current("split_x.wasm"),
+        ),
+        // Any name by its grammar: the router knows which are the build's.
+        (
+            "/pkg/0123456789abcdef/pkg/other.wasm",
+            current("other.wasm"),
+        ),
+        ("/pkg/fedcba9876543210/pkg/berth.wasm", Asked::OtherBuild),
+        ("/pkg/fedcba9876543210/pkg/berth.css", Asked::OtherBuild),
+        ("/pkg/0123456789ABCDEF/pkg/berth.wasm", Asked::OtherBuild),
+        ("/pkg/0123456789abcdef/berth.wasm", Asked::OtherBuild),
+        ("/pkg/0123456789abcdef/pkg/x/berth.wasm", Asked::OtherBuild),
+        ("/pkg/0123456789abcdef/pkg/../berth.wasm", Asked::OtherBuild),
         ("/pkg/berth.wasm", Asked::Plain),
         ("/pkg/berth.d.ts", Asked::Plain),
-        ("/pkg/berth_bg.wasm.d.ts", Asked::Plain),
-        ("/pkg/berth.0123456789abcdef_bg.js", Asked::Plain),
-        ("/pkg/berth.0123456789abcdef.html", Asked::Plain),
-        ("/pkg/other.0123456789abcdef.wasm", Asked::Plain),
-        ("/pkg/berth.0123456789ABCDEFG.wasm", Asked::Plain),
-        ("/berth.0123456789abcdef.wasm", Asked::Plain),
+        ("/pkg/berth.0123456789abcdef.wasm", Asked::Plain),
+        ("/pkg/0123456789ABCDEFG/pkg/berth.wasm", Asked::Plain),
+        ("/0123456789abcdef/pkg/berth.wasm", Asked::Plain),
     ] {
-        assert_eq!(asked(path, "berth", Some(H)), want, "{path}");
+        assert_eq!(asked(path, Some(H)), want, "{path}");
     }
-    // Files that were missing at start have no hashed name.
+    // Files that were missing at start have no hashed folder.
     assert_eq!(
-        asked("/pkg/berth.0123456789abcdef.wasm", "berth", None),
+        asked("/pkg/0123456789abcdef/pkg/berth.wasm", None),
         Asked::OtherBuild
     );
 }
 
-/// A site with the three files, and `.br`/`.gz` beside the WASM (distinct bytes,
-/// so the body says which was sent).
+/// A split build: the three files, the chunks' manifest and loader, two chunks, and
+/// `.br`/`.gz` beside the WASM (distinct bytes, so the body says which was sent).
 fn site() -> TempDir {
     let dir = TempDir::new();
     let pkg = dir.0.join("pkg");
@@ -47,6 +63,13 @@ fn site() -> TempDir {
         ("berth.wasm", "raw"),
         ("berth.wasm.br", "brotli"),
         ("berth.wasm.gz", "gzip"),
+        (
+            "__wasm_split_manifest.json",
+            r#"{"page": ["chunk_0", "split_page"]}"#,
+        ),
+        ("__wasm_split.______________________.js", "loader"),
+        ("chunk_0.wasm", "shared"),
+        ("split_page.wasm", "a page"),
     ] {
         std::fs::write(pkg.join(name), body).unwrap();
     }
@@ -56,18 +79,35 @@ fn site() -> TempDir {
 #[test]
 fn the_hash_follows_the_content_and_needs_every_file() {
     let dir = site();
-    let first = content_hash(&dir.0, "berth").unwrap();
+    let first = content_hash(&dir.0).unwrap();
     assert_eq!(first.len(), HASH_LEN);
     assert_eq!(
-        content_hash(&dir.0, "berth").unwrap(),
+        content_hash(&dir.0).unwrap(),
         first,
         "the same files, the same name"
     );
     std::fs::write(dir.0.join("pkg/berth.css"), "css, changed").unwrap();
-    assert_ne!(content_hash(&dir.0, "berth").unwrap(), first);
+    let second = content_hash(&dir.0).unwrap();
+    assert_ne!(second, first);
+    std::fs::write(dir.0.join("pkg/chunk_0.wasm"), "shared, changed").unwrap();
+    let third = content_hash(&dir.0).unwrap();
+    assert_ne!(third, second, "a chunk is part of the build");
+    // A file the manifest does not name is not (a chunk of an older build).
+    std::fs::write(dir.0.join("pkg/chunk_9.wasm"), "old").unwrap();
+    std::fs::write(dir.0.join("pkg/berth.d.ts"), "types").unwrap();
+    assert_eq!(content_hash(&dir.0).unwrap(), third);
+    // A chunk the manifest names but the folder lacks: no hash.
+    std::fs::remove_file(dir.0.join("pkg/split_page.wasm")).unwrap();
+    assert_eq!(content_hash(&dir.0), None);
     std::fs::remove_file(dir.0.join("pkg/berth.js")).unwrap();
-    assert_eq!(content_hash(&dir.0, "berth"), None);
-    assert_eq!(missing(&dir.0, "berth"), [dir.0.join("pkg/berth.js")]);
+    std::fs::remove_file(dir.0.join("pkg/__wasm_split_manifest.json")).unwrap();
+    assert_eq!(
+        missing(&dir.0),
+        [
+            dir.0.join("pkg/berth.js"),
+            dir.0.join("pkg/__wasm_split_manifest.json")
+        ]
+    );
 }
 
 async fn get(router: &Router, path: &str, headers: &[(&str, &str)]) -> Response {
@@ -101,9 +141,9 @@ fn header(r: &Response, name: header::HeaderName) -> &str {
 #[tokio::test]
 async fn this_builds_files_are_sent_as_accepted_and_kept_for_good() {
     let dir = site();
-    let hash = content_hash(&dir.0, "berth").unwrap();
-    let router: Router = router(&dir.0, &format!("berth.{hash}"));
-    let wasm = format!("/pkg/berth.{hash}.wasm");
+    let hash = content_hash(&dir.0).unwrap();
+    let router: Router = router(&dir.0, Some(&hash));
+    let wasm = format!("/pkg/{hash}/pkg/berth.wasm");
     for (accept, encoding, body) in [
         ("gzip, deflate, br", "br", "brotli"),
         ("gzip", "gzip", "gzip"),
@@ -122,9 +162,19 @@ async fn this_builds_files_are_sent_as_accepted_and_kept_for_good() {
         assert_eq!(header(&r, header::VARY), "accept-encoding", "{accept}");
         assert_eq!(text(r).await, body, "{accept}");
     }
-    let css = get(&router, &format!("/pkg/berth.{hash}.css"), &[]).await;
+    let css = get(&router, &format!("/pkg/{hash}/pkg/berth.css"), &[]).await;
     assert_eq!(header(&css, header::CONTENT_TYPE), "text/css");
     assert_eq!(text(css).await, "css");
+    // A page's chunk and the chunks' loader, from the same folder, kept as long.
+    for (name, body) in [
+        ("split_page.wasm", "a page"),
+        ("chunk_0.wasm", "shared"),
+        ("__wasm_split.______________________.js", "loader"),
+    ] {
+        let r = get(&router, &format!("/pkg/{hash}/pkg/{name}"), &[]).await;
+        assert_eq!(header(&r, header::CACHE_CONTROL), IMMUTABLE, "{name}");
+        assert_eq!(text(r).await, body, "{name}");
+    }
 
     // The plain name is revalidated; an unchanged file is a 304.
     let r = get(&router, "/pkg/berth.wasm", &[]).await;
@@ -138,16 +188,21 @@ async fn this_builds_files_are_sent_as_accepted_and_kept_for_good() {
     .await;
     assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
 
-    // Another build's name, and what is not there, are 404s nobody keeps.
+    // Another build's name, and what is not there, are 404s nobody keeps; in this
+    // build's folder, only the build's files.
     for path in [
-        "/pkg/berth.fedcba9876543210.wasm",
+        "/pkg/fedcba9876543210/pkg/berth.wasm",
+        &format!("/pkg/{hash}/pkg/berth.d.ts"),
+        &format!("/pkg/{hash}/pkg/berth.wasm.br"),
+        &format!("/pkg/{hash}/pkg/split_other.wasm"),
+        &format!("/pkg/{hash}/pkg/split_%2e%2e%2fx.wasm"),
         "/pkg/nothing.js",
         "/pkg/../Cargo.toml",
         "/pkg/%2e%2e/x",
     ] {
         let r = get(&router, path, &[]).await;
         assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
-        assert_eq!(header(&r, header::CACHE_CONTROL), "", "{path}");
+        assert_eq!(header(&r, header::CACHE_CONTROL), NOT_KEPT, "{path}");
     }
 }
 
@@ -162,11 +217,11 @@ async fn compressed_files_older_than_their_file_are_not_sent() {
             .unwrap();
         f.set_modified(old).unwrap();
     }
-    let hash = content_hash(&dir.0, "berth").unwrap();
-    let router: Router = router(&dir.0, &format!("berth.{hash}"));
+    let hash = content_hash(&dir.0).unwrap();
+    let router: Router = router(&dir.0, Some(&hash));
     let r = get(
         &router,
-        &format!("/pkg/berth.{hash}.wasm"),
+        &format!("/pkg/{hash}/pkg/berth.wasm"),
         &[("accept-encoding", "br, gzip")],
     )
     .await;
@@ -177,15 +232,15 @@ async fn compressed_files_older_than_their_file_are_not_sent() {
 #[tokio::test]
 async fn a_file_replaced_after_start_is_not_sent_under_the_old_hash() {
     let dir = site();
-    let hash = content_hash(&dir.0, "berth").unwrap();
-    let router: Router = router(&dir.0, &format!("berth.{hash}"));
-    let wasm = format!("/pkg/berth.{hash}.wasm");
+    let hash = content_hash(&dir.0).unwrap();
+    let router: Router = router(&dir.0, Some(&hash));
+    let wasm = format!("/pkg/{hash}/pkg/berth.wasm");
     assert_eq!(get(&router, &wasm, &[]).await.status(), StatusCode::OK);
     // A new build lands while Berth runs.
     std::fs::write(dir.0.join("pkg/berth.wasm"), "a new build").unwrap();
     let r = get(&router, &wasm, &[]).await;
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
-    assert_eq!(header(&r, header::CACHE_CONTROL), "");
+    assert_eq!(header(&r, header::CACHE_CONTROL), NOT_KEPT);
     // Its plain name serves what is there now.
     let r = get(&router, "/pkg/berth.wasm", &[]).await;
     assert_eq!(text(r).await, "a new build");
