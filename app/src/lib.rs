@@ -166,8 +166,9 @@ pub fn hydrate() {
 /// A panic stops the WASM for good, and the likeliest one is a chunk of a page that
 /// did not load (the page was opened before a new build, whose files replaced the
 /// old ones, or the network failed): the page reloads, from the current build,
-/// unless it reloaded for a panic in the last 30 s (a panic at every load would
-/// otherwise reload it forever). The panic is logged to the console either way.
+/// unless it reloaded for a panic in the last 30 s, or the time of this reload
+/// cannot be kept (sessionStorage refused): a panic at every load would otherwise
+/// reload it forever. The panic is logged to the console either way.
 #[cfg(feature = "hydrate")]
 fn reload_after_panic() {
     const KEY: &str = "berth-reloaded-after-panic";
@@ -177,18 +178,18 @@ fn reload_after_panic() {
         let Some(window) = web_sys::window() else {
             return;
         };
-        let now = js_sys::Date::now();
-        let storage = window.session_storage().ok().flatten();
-        let last = storage
-            .as_ref()
-            .and_then(|s| s.get_item(KEY).ok().flatten())
-            .and_then(|v| v.parse::<f64>().ok());
-        if last.is_some_and(|t| now - t < QUIET_MS) {
+        let Some(storage) = window.session_storage().ok().flatten() else {
             return;
+        };
+        let now = js_sys::Date::now();
+        let last = storage
+            .get_item(KEY)
+            .ok()
+            .flatten()
+            .and_then(|v| v.parse::<f64>().ok());
+        let recent = last.is_some_and(|t| now - t < QUIET_MS);
+        if !recent && storage.set_item(KEY, &now.to_string()).is_ok() {
+            let _ = window.location().reload();
         }
-        if let Some(s) = &storage {
-            let _ = s.set_item(KEY, &now.to_string());
-        }
-        let _ = window.location().reload();
     }));
 }

@@ -76,7 +76,9 @@ fn chunks(pkg: &Path) -> Vec<String> {
     match parsed {
         Ok(parts) => parts.into_values().flatten().collect(),
         Err(e) => {
-            tracing::warn!("{MANIFEST} cannot be read ({e}): the pages will not load their chunks");
+            // A manifest that is there but not JSON also fails every page render
+            // (Leptos reads it for the chunks' preload links): build again.
+            tracing::warn!("{MANIFEST} cannot be read ({e}): the pages cannot load their chunks; build the site again");
             Vec::new()
         }
     }
@@ -141,8 +143,49 @@ pub fn asked(path: &str, hash: Option<&str>) -> Asked {
     Asked::Current(format!("/pkg/{name}"))
 }
 
+/// The build Berth serves, as it was when Berth started.
+pub struct Build {
+    /// The hash of its files: `None` when they are not all there, or changed while
+    /// Berth read them (only plain names are served then).
+    pub hash: Option<String>,
+    names: Vec<String>,
+    stamps: std::collections::HashMap<String, Stamp>,
+}
+
+impl Build {
+    /// Stamps the files, hashes them, and stamps them again: a build landing in
+    /// between would have its bytes kept for a year under the other build's hash.
+    pub fn read(site_root: &Path) -> Self {
+        let pkg = site_root.join("pkg");
+        let names = build_files(&pkg);
+        let stamps = stamps(&pkg, &names);
+        let mut hash = content_hash(site_root);
+        if hash.is_some() && self::stamps(&pkg, &build_files(&pkg)) != stamps {
+            tracing::warn!(
+                "the dashboard's files changed while Berth read them: serving them by plain names; restart Berth"
+            );
+            hash = None;
+        }
+        Build {
+            hash,
+            names,
+            stamps,
+        }
+    }
+}
+
+fn stamps(pkg: &Path, names: &[String]) -> std::collections::HashMap<String, Stamp> {
+    names
+        .iter()
+        .filter_map(|name| {
+            let meta = std::fs::metadata(pkg.join(name)).ok()?;
+            Some((format!("/pkg/{name}"), stamp(&meta)))
+        })
+        .collect()
+}
+
 /// How this process serves `/pkg`.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 struct Files {
     pkg: PathBuf,
     hash: Option<String>,
@@ -150,6 +193,8 @@ struct Files {
     /// replaced since (a new build while Berth runs) is not the content its hashed
     /// name promises, and is not sent under it.
     stamps: std::collections::HashMap<String, Stamp>,
+    /// Whether that was said already: once is enough, whoever asks.
+    warned: std::sync::atomic::AtomicBool,
 }
 
 type Stamp = (u64, Option<std::time::SystemTime>);
@@ -181,28 +226,20 @@ impl Files {
     }
 }
 
-/// `/pkg/*` from `site_root/pkg`, for the build whose files hash to `hash` (`None`
-/// when they were missing at start: only plain names are served then).
-pub fn router<S: Clone + Send + Sync + 'static>(site_root: &Path, hash: Option<&str>) -> Router<S> {
+/// `/pkg/*` from `site_root/pkg`, for `build` (its hashed folder, and plain names).
+pub fn router<S: Clone + Send + Sync + 'static>(site_root: &Path, build: &Build) -> Router<S> {
     let pkg = site_root.join("pkg");
-    let names = build_files(&pkg);
     let files = ServeDir::new(&pkg);
-    let service = if precompressed_fresh(&pkg, &names) {
+    let service = if precompressed_fresh(&pkg, &build.names) {
         files.precompressed_br().precompressed_gzip()
     } else {
         files
     };
-    let stamps = names
-        .iter()
-        .filter_map(|name| {
-            let meta = std::fs::metadata(pkg.join(name)).ok()?;
-            Some((format!("/pkg/{name}"), stamp(&meta)))
-        })
-        .collect();
     let files = Files {
         pkg,
-        hash: hash.map(str::to_string),
-        stamps,
+        hash: build.hash.clone(),
+        stamps: build.stamps.clone(),
+        warned: std::sync::atomic::AtomicBool::new(false),
     };
     Router::new()
         .nest_service("/pkg", service)
@@ -242,9 +279,11 @@ async fn resolve(State(f): State<Arc<Files>>, mut request: Request, next: Next) 
             match f.on_disk(&plain).await {
                 OnDisk::Same => {}
                 OnDisk::Changed => {
-                    tracing::warn!(
-                        "{plain} changed on disk since Berth started: restart it to serve the new build"
-                    );
+                    if !f.warned.swap(true, std::sync::atomic::Ordering::Relaxed) {
+                        tracing::warn!(
+                            "{plain} changed on disk since Berth started: restart it to serve the new build"
+                        );
+                    }
                     return not_found();
                 }
                 OnDisk::Unknown => return not_found(),

@@ -134,8 +134,9 @@ pub fn routes(router: Router<AppState>, state: &AppState) -> Router<AppState> {
     let backend = BackendHandle(Arc::new(ServerBackend::new(state)));
     let leptos = state.leptos.clone();
     let site = std::path::Path::new(&*leptos.site_root);
-    let hash = crate::assets::content_hash(site);
-    let files = hash
+    let build = crate::assets::Build::read(site);
+    let files = build
+        .hash
         .as_deref()
         .map(|h| app::AssetRoot(crate::assets::root(h)));
     let context = move || {
@@ -154,7 +155,7 @@ pub fn routes(router: Router<AppState>, state: &AppState) -> Router<AppState> {
         }
     };
     router
-        .merge(crate::assets::router(site, hash.as_deref()))
+        .merge(crate::assets::router(site, &build))
         .leptos_routes_with_context(
             state,
             generate_route_list(app::App),

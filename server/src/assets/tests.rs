@@ -51,7 +51,8 @@ fn a_name_is_this_builds_another_builds_or_plain() {
     );
 }
 
-/// A split build: the three files, the chunks' manifest and loader, two chunks, and
+/// A split build: the three files, the chunks' manifest and loader, two chunks (and
+/// one left from an older build), and
 /// `.br`/`.gz` beside the WASM (distinct bytes, so the body says which was sent).
 fn site() -> TempDir {
     let dir = TempDir::new();
@@ -70,6 +71,8 @@ fn site() -> TempDir {
         ("__wasm_split.______________________.js", "loader"),
         ("chunk_0.wasm", "shared"),
         ("split_page.wasm", "a page"),
+        // An older build's chunk, which the manifest does not name.
+        ("chunk_9.wasm", "old"),
     ] {
         std::fs::write(pkg.join(name), body).unwrap();
     }
@@ -93,7 +96,7 @@ fn the_hash_follows_the_content_and_needs_every_file() {
     let third = content_hash(&dir.0).unwrap();
     assert_ne!(third, second, "a chunk is part of the build");
     // A file the manifest does not name is not (a chunk of an older build).
-    std::fs::write(dir.0.join("pkg/chunk_9.wasm"), "old").unwrap();
+    std::fs::write(dir.0.join("pkg/chunk_9.wasm"), "older").unwrap();
     std::fs::write(dir.0.join("pkg/berth.d.ts"), "types").unwrap();
     assert_eq!(content_hash(&dir.0).unwrap(), third);
     // A chunk the manifest names but the folder lacks: no hash.
@@ -141,8 +144,10 @@ fn header(r: &Response, name: header::HeaderName) -> &str {
 #[tokio::test]
 async fn this_builds_files_are_sent_as_accepted_and_kept_for_good() {
     let dir = site();
-    let hash = content_hash(&dir.0).unwrap();
-    let router: Router = router(&dir.0, Some(&hash));
+    let build = Build::read(&dir.0);
+    let hash = build.hash.clone().unwrap();
+    assert_eq!(Some(&hash), content_hash(&dir.0).as_ref());
+    let router: Router = router(&dir.0, &build);
     let wasm = format!("/pkg/{hash}/pkg/berth.wasm");
     for (accept, encoding, body) in [
         ("gzip, deflate, br", "br", "brotli"),
@@ -195,6 +200,8 @@ async fn this_builds_files_are_sent_as_accepted_and_kept_for_good() {
         &format!("/pkg/{hash}/pkg/berth.d.ts"),
         &format!("/pkg/{hash}/pkg/berth.wasm.br"),
         &format!("/pkg/{hash}/pkg/split_other.wasm"),
+        // On disk, but not named by the manifest (an older build's chunk).
+        &format!("/pkg/{hash}/pkg/chunk_9.wasm"),
         &format!("/pkg/{hash}/pkg/split_%2e%2e%2fx.wasm"),
         "/pkg/nothing.js",
         "/pkg/../Cargo.toml",
@@ -217,8 +224,10 @@ async fn compressed_files_older_than_their_file_are_not_sent() {
             .unwrap();
         f.set_modified(old).unwrap();
     }
-    let hash = content_hash(&dir.0).unwrap();
-    let router: Router = router(&dir.0, Some(&hash));
+    let build = Build::read(&dir.0);
+    let hash = build.hash.clone().unwrap();
+    assert_eq!(Some(&hash), content_hash(&dir.0).as_ref());
+    let router: Router = router(&dir.0, &build);
     let r = get(
         &router,
         &format!("/pkg/{hash}/pkg/berth.wasm"),
@@ -232,8 +241,10 @@ async fn compressed_files_older_than_their_file_are_not_sent() {
 #[tokio::test]
 async fn a_file_replaced_after_start_is_not_sent_under_the_old_hash() {
     let dir = site();
-    let hash = content_hash(&dir.0).unwrap();
-    let router: Router = router(&dir.0, Some(&hash));
+    let build = Build::read(&dir.0);
+    let hash = build.hash.clone().unwrap();
+    assert_eq!(Some(&hash), content_hash(&dir.0).as_ref());
+    let router: Router = router(&dir.0, &build);
     let wasm = format!("/pkg/{hash}/pkg/berth.wasm");
     assert_eq!(get(&router, &wasm, &[]).await.status(), StatusCode::OK);
     // A new build lands while Berth runs.
