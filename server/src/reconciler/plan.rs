@@ -117,6 +117,11 @@ enum Kind {
     Stopping,
 }
 
+/// How long a container may sit made but not started before it counts as
+/// abandoned: Berth starts what it makes in the same call, so one older than this
+/// was left by an instance stopped in between (a leader killed mid-rollout).
+const NEVER_STARTED_MS: i64 = 20_000;
+
 struct Ctx<'a> {
     hosts: &'a [HostInfo],
     host_index: HashMap<i64, usize>,
@@ -165,9 +170,17 @@ impl Ctx<'_> {
                 replace: restart != RestartPolicy::Never,
             },
             Status::Removing => Kind::Dead { replace: true },
+            // Never ran, so replaced whatever the restart policy (and not a
+            // failure of its revision: see `rollout_failure`).
+            Status::Created if self.abandoned(r) => Kind::Dead { replace: true },
             _ if r.health == Health::Unhealthy => Kind::Unhealthy,
             _ => Kind::Alive,
         }
+    }
+
+    /// Made but not started, long ago, and not one Berth is making now.
+    fn abandoned(&self, r: &ObservedReplica) -> bool {
+        r.status == Status::Created && !r.pending && self.now - r.created_ms > NEVER_STARTED_MS
     }
 
     fn draining(&self, host_id: i64) -> bool {
@@ -179,6 +192,7 @@ impl Ctx<'_> {
 fn exit_words(status: Status) -> String {
     match status {
         Status::Exited { code } => format!("exited with code {code}"),
+        Status::Created => "was made but never started".to_string(),
         other => format!("is {}", other.as_str()),
     }
 }

@@ -127,6 +127,8 @@ fn rollout_failure(ctx: &Ctx, s: &DesiredService, r: &ObservedReplica) -> Option
     }
     let deadline_ms = s.spec.update.deadline_ms;
     match ctx.kind(r, s.spec.restart) {
+        // Its maker stopped before starting it: the revision did not fail.
+        Kind::Dead { .. } if ctx.abandoned(r) => None,
         Kind::Dead { .. } => Some(exit_words(r.status)),
         Kind::Unhealthy => Some("unhealthy".to_string()),
         Kind::Alive if !ready(r) && ctx.now - r.created_ms > deadline_ms as i64 => {

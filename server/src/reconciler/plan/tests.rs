@@ -360,7 +360,7 @@ fn draining_moves_replicas_one_at_a_time_start_first() {
     let mut new = rep(&s, 1, 2);
     new.health = Health::Starting;
     new.container_id = "new-1".into();
-    new.created_ms = 5;
+    new.created_ms = NOW - 1_000;
     new.status = Status::Created;
     observed.push(new);
     assert!(

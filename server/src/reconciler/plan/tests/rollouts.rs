@@ -345,3 +345,38 @@ fn a_start_that_waits_for_room_a_stopping_replica_holds_is_not_reported() {
     let p = run(&[s.clone(), other], &crowded, &hs);
     assert!(p.problems.contains_key(&s.id), "{:?}", p.problems);
 }
+
+#[test]
+fn a_replica_made_but_never_started_is_replaced_not_counted_as_a_failure() {
+    // A leader killed between making a container and starting it leaves it made;
+    // the next leader waits a moment (the maker may be starting it), then replaces
+    // it, and the rollout goes on.
+    let (v1, mut observed) = v1_on_three_hosts(3);
+    let v2 = rolling(revised(v1, "demo:v2", 2), UpdatePolicy::default(), RUNNING);
+    let mut made = rep(&v2, 1, 1);
+    made.container_id = "made-1".into();
+    made.status = Status::Created;
+    made.health = Health::Starting;
+    made.created_ms = NOW - 3_000;
+    observed.push(made);
+    let p = run(std::slice::from_ref(&v2), &observed, &hosts(3));
+    assert!(p.actions.is_empty(), "{:?}", show(&p));
+    assert_eq!(p.rollouts[&v2.id].in_transition, 1);
+
+    observed.last_mut().unwrap().created_ms = NOW - 25_000;
+    let p = run(std::slice::from_ref(&v2), &observed, &hosts(3));
+    assert_eq!(
+        show(&p),
+        [
+            "remove 1@h1: replica 1: removing its container, which was made but never started",
+            "start 1@h1: replica 1: rolling out revision 2 (was 1)",
+        ]
+    );
+    assert!(p.rollouts[&v2.id].failures.is_empty());
+
+    // One Berth is making (pulling its image, say) is waited for however long.
+    let being_made = observed.last_mut().unwrap();
+    being_made.pending = true;
+    let p = run(std::slice::from_ref(&v2), &observed, &hosts(3));
+    assert!(p.actions.is_empty(), "{:?}", show(&p));
+}
