@@ -84,16 +84,17 @@ fn chunks(pkg: &Path) -> Vec<String> {
     }
 }
 
-/// The hash of one build's files, `None` when its main files are not all there.
-pub fn content_hash(site_root: &Path) -> Option<String> {
+/// The hash of one build's files (`names`, from [`build_files`]), `None` when its
+/// main files are not all there.
+fn content_hash(site_root: &Path, names: &[String]) -> Option<String> {
     let pkg = site_root.join("pkg");
     if !missing(site_root).is_empty() {
         return None;
     }
     let mut h = Sha256::new();
-    for name in build_files(&pkg) {
+    for name in names {
         // A file the manifest names but the folder lacks: no hash, plain names.
-        let bytes = std::fs::read(pkg.join(&name)).ok()?;
+        let bytes = std::fs::read(pkg.join(name)).ok()?;
         h.update((name.len() as u64).to_le_bytes());
         h.update(name.as_bytes());
         h.update((bytes.len() as u64).to_le_bytes());
@@ -159,7 +160,7 @@ impl Build {
         let pkg = site_root.join("pkg");
         let names = build_files(&pkg);
         let stamps = stamps(&pkg, &names);
-        let mut hash = content_hash(site_root);
+        let mut hash = content_hash(site_root, &names);
         if hash.is_some() && self::stamps(&pkg, &build_files(&pkg)) != stamps {
             tracing::warn!(
                 "the dashboard's files changed while Berth read them: serving them by plain names; restart Berth"

@@ -51,6 +51,11 @@ fn a_name_is_this_builds_another_builds_or_plain() {
     );
 }
 
+/// The hash Berth would serve the site under.
+fn hash_of(site_root: &Path) -> Option<String> {
+    Build::read(site_root).hash
+}
+
 /// A split build: the three files, the chunks' manifest and loader, two chunks (and
 /// one left from an older build), and
 /// `.br`/`.gz` beside the WASM (distinct bytes, so the body says which was sent).
@@ -82,26 +87,26 @@ fn site() -> TempDir {
 #[test]
 fn the_hash_follows_the_content_and_needs_every_file() {
     let dir = site();
-    let first = content_hash(&dir.0).unwrap();
+    let first = hash_of(&dir.0).unwrap();
     assert_eq!(first.len(), HASH_LEN);
     assert_eq!(
-        content_hash(&dir.0).unwrap(),
+        hash_of(&dir.0).unwrap(),
         first,
         "the same files, the same name"
     );
     std::fs::write(dir.0.join("pkg/berth.css"), "css, changed").unwrap();
-    let second = content_hash(&dir.0).unwrap();
+    let second = hash_of(&dir.0).unwrap();
     assert_ne!(second, first);
     std::fs::write(dir.0.join("pkg/chunk_0.wasm"), "shared, changed").unwrap();
-    let third = content_hash(&dir.0).unwrap();
+    let third = hash_of(&dir.0).unwrap();
     assert_ne!(third, second, "a chunk is part of the build");
     // A file the manifest does not name is not (a chunk of an older build).
     std::fs::write(dir.0.join("pkg/chunk_9.wasm"), "older").unwrap();
     std::fs::write(dir.0.join("pkg/berth.d.ts"), "types").unwrap();
-    assert_eq!(content_hash(&dir.0).unwrap(), third);
+    assert_eq!(hash_of(&dir.0).unwrap(), third);
     // A chunk the manifest names but the folder lacks: no hash.
     std::fs::remove_file(dir.0.join("pkg/split_page.wasm")).unwrap();
-    assert_eq!(content_hash(&dir.0), None);
+    assert_eq!(hash_of(&dir.0), None);
     std::fs::remove_file(dir.0.join("pkg/berth.js")).unwrap();
     std::fs::remove_file(dir.0.join("pkg/__wasm_split_manifest.json")).unwrap();
     assert_eq!(
@@ -146,7 +151,7 @@ async fn this_builds_files_are_sent_as_accepted_and_kept_for_good() {
     let dir = site();
     let build = Build::read(&dir.0);
     let hash = build.hash.clone().unwrap();
-    assert_eq!(Some(&hash), content_hash(&dir.0).as_ref());
+    assert_eq!(Some(&hash), hash_of(&dir.0).as_ref());
     let router: Router = router(&dir.0, &build);
     let wasm = format!("/pkg/{hash}/pkg/berth.wasm");
     for (accept, encoding, body) in [
@@ -226,7 +231,7 @@ async fn compressed_files_older_than_their_file_are_not_sent() {
     }
     let build = Build::read(&dir.0);
     let hash = build.hash.clone().unwrap();
-    assert_eq!(Some(&hash), content_hash(&dir.0).as_ref());
+    assert_eq!(Some(&hash), hash_of(&dir.0).as_ref());
     let router: Router = router(&dir.0, &build);
     let r = get(
         &router,
@@ -243,7 +248,7 @@ async fn a_file_replaced_after_start_is_not_sent_under_the_old_hash() {
     let dir = site();
     let build = Build::read(&dir.0);
     let hash = build.hash.clone().unwrap();
-    assert_eq!(Some(&hash), content_hash(&dir.0).as_ref());
+    assert_eq!(Some(&hash), hash_of(&dir.0).as_ref());
     let router: Router = router(&dir.0, &build);
     let wasm = format!("/pkg/{hash}/pkg/berth.wasm");
     assert_eq!(get(&router, &wasm, &[]).await.status(), StatusCode::OK);
