@@ -226,6 +226,18 @@ pub async fn get_host(name: String) -> Result<HostDetail, AppError> {
     get(format!("/api/v1/hosts/{}", seg(&name))).await
 }
 
+/// What losing the hosts (`h2` or `h2,h3`) would do.
+#[server]
+pub async fn what_if(lose: String) -> Result<WhatIfView, AppError> {
+    get(format!("/api/v1/whatif{}", query(&[("lose", lose)])?)).await
+}
+
+/// Losing each host in turn: the N-1 check.
+#[server]
+pub async fn each_host_loss() -> Result<EachHostView, AppError> {
+    get("/api/v1/whatif/each-host".into()).await
+}
+
 #[server]
 pub async fn add_host(input: AddHostInput) -> Result<HostView, AppError> {
     send(Method::POST, "/api/v1/hosts".into(), input).await

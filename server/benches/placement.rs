@@ -1,13 +1,15 @@
 //! Placement throughput: one `plan()` places 150,000 replicas (1,500 services of
 //! 100, mixed sizes, some constrained to a zone, some binpacked) onto 5,000
 //! simulated hosts, the size of the largest Kubernetes clusters; then the same
-//! cluster, converged, is planned again (it must plan nothing). Prints the median
-//! of several runs. `cargo bench -p server --bench placement`.
+//! cluster, converged, is planned again (it must plan nothing), and asked what
+//! losing one host would do (the what-if). Prints the median of several runs.
+//! `cargo bench -p server --bench placement`.
 
 use std::time::{Duration, Instant};
 
 use domain::wire::{HostState, ServiceSpec};
 use server::model::{DesiredService, HostInfo, ObservedReplica, Status};
+use server::reconciler::plan::whatif::{what_if, Planned};
 use server::reconciler::plan::{plan, Action, Settings};
 
 const HOSTS: i64 = 5_000;
@@ -153,4 +155,38 @@ fn main() {
         "converged pass: {total} replicas on {HOSTS} hosts planned in {:.3} s (median of {RUNS}), nothing to do",
         median(times).as_secs_f64()
     );
+
+    // What losing the host with the most replicas would do.
+    let mut per_host = std::collections::HashMap::<i64, usize>::new();
+    for r in &observed {
+        *per_host.entry(r.host_id).or_default() += 1;
+    }
+    let (&busiest, &on_it) = per_host
+        .iter()
+        .max_by_key(|(id, n)| (**n, -**id))
+        .expect("a host with replicas");
+    let lose = std::collections::BTreeSet::from([busiest]);
+    for (planned, words) in [
+        (Planned::All, "every service planned, as one what-if does"),
+        (
+            Planned::Affected,
+            "its services planned, as the N-1 check does per host",
+        ),
+    ] {
+        let mut times = Vec::new();
+        let mut answer = None;
+        for _ in 0..RUNS {
+            let started = Instant::now();
+            let c = what_if(&desired, &observed, &hosts, &lose, 1_000, settings, planned);
+            times.push(started.elapsed());
+            answer = Some(c);
+        }
+        let c = answer.expect("an answer");
+        assert_eq!(c.moves.len(), on_it, "every replica of the lost host moves");
+        assert!(c.whole());
+        println!(
+            "whatif: losing the busiest of {HOSTS} hosts ({on_it} of {total} replicas), {words}: {:.3} s (median of {RUNS})",
+            median(times).as_secs_f64()
+        );
+    }
 }

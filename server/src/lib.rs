@@ -20,8 +20,9 @@
 //!   wire types and the validation rules come from the `domain` crate (shared with
 //!   the browser); `app` is only the UI (pages and server functions).
 //! - [`scheduler`]: placement (pure): which host gets a replica, or why none.
-//! - [`reconciler`]: `plan` (pure), health checks, and the loop that makes what
-//!   runs match what the services want.
+//! - [`reconciler`]: `plan` (pure; `plan::whatif` asks it what losing hosts would
+//!   do), health checks, and the loop that makes what runs match what the services
+//!   want.
 //! - [`pools`]: host pools: when no host has room, a new one from a provider
 //!   (the decision pure, the loop owning each machine's state), retired when idle.
 //! - [`rollout`]: rollout state, owned: the state machine, and every move of a

@@ -279,6 +279,14 @@ impl DesiredService {
         self.per_replica().any(|v| !self.follows(v))
     }
 
+    /// The names of its per-replica volumes that stay on one host (what a slot
+    /// leaves behind on a host it can no longer reach).
+    pub fn pinned_volumes(&self) -> impl Iterator<Item = &str> {
+        self.per_replica()
+            .filter(|v| !self.follows(v))
+            .map(|v| v.name.as_str())
+    }
+
     /// Whether a slot's own volume moves with it between hosts: then the slot has
     /// one writer at a time.
     pub fn moves_data(&self) -> bool {

@@ -85,6 +85,8 @@ pub struct AppState {
     pub metrics: Arc<crate::metrics::Metrics>,
     /// The services list, built once per change for every reader.
     pub listing: Arc<crate::ops::services::Listing>,
+    /// The last N-1 check, for every open dashboard.
+    pub whatif: Arc<crate::ops::whatif::WhatIfs>,
 }
 
 impl AppState {
@@ -135,6 +137,7 @@ impl AppState {
             leadership: Arc::new(crate::leader::Leadership::solo()),
             metrics: Default::default(),
             listing: Default::default(),
+            whatif: Default::default(),
         }
     }
 }

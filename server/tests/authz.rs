@@ -393,6 +393,13 @@ async fn request(w: &World, case: &str, who: Who, n: usize) -> Prepared {
                 .await;
             at(format!("/api/v1/hosts/{name}"))
         }
+        "whatif" => {
+            let name = format!("lost-{n}");
+            w.t.add_host(&name, "unix:///nonexistent/berth/docker.sock")
+                .await;
+            at(format!("/api/v1/whatif?lose={name}"))
+        }
+        "whatif.each" => at("/api/v1/whatif/each-host"),
         "pools" => at("/api/v1/pools"),
         "pool.create" => with("/api/v1/pools", pool_body(&format!("p-{n}"))),
         "pool.show" | "pool.update" | "pool.delete" | "pool.retire" => {
@@ -789,6 +796,8 @@ const MATRIX: &[Entry] = &[
     ("GET", "/api/v1/hosts", "hosts", logged_in),
     ("POST", "/api/v1/hosts", "host.add", admin_only),
     ("GET", "/api/v1/hosts/{name}", "host.show", logged_in),
+    ("GET", "/api/v1/whatif", "whatif", logged_in),
+    ("GET", "/api/v1/whatif/each-host", "whatif.each", logged_in),
     ("PATCH", "/api/v1/hosts/{name}", "host.update", admin_only),
     ("DELETE", "/api/v1/hosts/{name}", "host.remove", admin_only),
     (

@@ -2,7 +2,7 @@
 //! on 127.0.0.1 with the three test hosts: login, services, hosts, ps, deploy with
 //! --wait (a good image exits 0; the broken one exits 3 after its automatic
 //! rollback; a too-short --timeout exits 4), scale, rollback, logs (and -f),
-//! --json and completions. Needs `scripts/hosts up 3` (make test runs it).
+//! whatif, --json and completions. Needs `scripts/hosts up 3` (make test runs it).
 
 mod cli_harness;
 mod common;
@@ -31,6 +31,7 @@ async fn the_cli_drives_services() {
     login(&b).await;
     hosts_and_services(&b).await;
     b.settled(1, 2).await;
+    whatif(&b).await;
     deploys(&b).await;
     scale_ps_rollback(&b).await;
     logs(&b).await;
@@ -103,6 +104,46 @@ async fn hosts_and_services(b: &Berth) {
     assert!(out.status.success(), "{out:?}");
     let hosts: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(hosts.as_array().unwrap().len(), 3);
+}
+
+async fn whatif(b: &Berth) {
+    let v = ok_json(&b.t, &b.auth, "GET", "/api/v1/services/web", None).await;
+    let host = v["service"]["instances"][0]["host"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = b.run(&["whatif", "--lose", &host]).await.ok();
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(
+        lines[0],
+        format!("Losing {host}: no service would lose a replica."),
+        "{}",
+        r.stdout
+    );
+    assert!(lines.contains(&"Would move:"), "{}", r.stdout);
+    assert!(lines.iter().any(|l| l.starts_with("web ")), "{}", r.stdout);
+
+    let r = b.run(&["whatif", "--each-host"]).await.ok();
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(
+        lines[0], "Losing any one host would cost no service a replica.",
+        "{}",
+        r.stdout
+    );
+    assert!(lines[1].starts_with("HOST LOST  WHOLE"), "{}", r.stdout);
+    assert_eq!(lines.len(), 5, "{}", r.stdout);
+
+    let r = b.run(&["whatif", "--lose", "nowhere"]).await;
+    assert_eq!(r.code, 2);
+    assert!(
+        one_line(&r).contains("there is no host \"nowhere\""),
+        "{r:#?}"
+    );
+    let r = b.run(&["whatif", "--lose", "H1"]).await;
+    assert_eq!(r.code, 2);
+    assert!(one_line(&r).contains("invalid host name"), "{r:#?}");
+    let r = b.run(&["whatif"]).await;
+    assert_eq!(r.code, 2, "{r:#?}");
 }
 
 async fn deploys(b: &Berth) {

@@ -4,4 +4,5 @@ pub mod hosts;
 pub mod layout;
 pub mod services;
 pub mod tone;
+pub mod whatif;
 pub mod widgets;

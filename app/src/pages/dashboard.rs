@@ -10,6 +10,7 @@ use crate::api::{list_hosts, list_pools, list_rollouts, list_services_page, summ
 use crate::components::hosts::{HostSummary, HostTable};
 use crate::components::layout::PageHeader;
 use crate::components::services::{ReadyBar, ServiceTable};
+use crate::components::whatif::LossCheck;
 use crate::components::widgets::{every, on_service_change, Badge, ErrorBox};
 use crate::wire::{PoolView, RolloutView, ServicePage, ServiceQuery, ServiceSummary};
 
@@ -112,6 +113,7 @@ pub fn Dashboard() -> impl IntoView {
                 }
             })}
         </Transition>
+        <LossCheck/>
     }
 }
 

@@ -11,6 +11,7 @@ use leptos_router::hooks::{use_navigate, use_params_map};
 use crate::api::{get_host, remove_host, schedule_host, update_host};
 use crate::components::hosts::Labels;
 use crate::components::layout::PageHeader;
+use crate::components::whatif::HostLoss;
 use crate::components::widgets::{
     every, ActionStatus, Badge, CapacityBar, ConfirmButton, ErrorBox,
 };
@@ -84,6 +85,8 @@ pub fn Host() -> impl IntoView {
                 }
             })}
         </Transition>
+        // Outside the refreshed body: the answer stays while the page polls.
+        {move || view! { <HostLoss host=name()/> }}
     }
 }
 

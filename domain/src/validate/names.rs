@@ -80,6 +80,32 @@ pub fn host_name(s: &str) -> Result<(), String> {
     }
 }
 
+/// At most this many hosts in one what-if.
+pub const MAX_HOSTS_LOST: usize = 50;
+
+/// The hosts of a what-if: host names separated by commas (spaces around them
+/// allowed), at least one, at most [`MAX_HOSTS_LOST`], none twice.
+pub fn host_list(s: &str) -> Result<Vec<String>, String> {
+    let names: Vec<String> = s.split(',').map(|n| n.trim().to_string()).collect();
+    if names.len() > MAX_HOSTS_LOST {
+        return Err(format!(
+            "too many hosts: {} named, at most {MAX_HOSTS_LOST}",
+            names.len()
+        ));
+    }
+    let mut seen = std::collections::BTreeSet::new();
+    for n in &names {
+        if n.is_empty() {
+            return Err("name at least one host, separated by commas: h2 or h2,h3".into());
+        }
+        host_name(n)?;
+        if !seen.insert(n.as_str()) {
+            return Err(format!("host {n:?} is named twice"));
+        }
+    }
+    Ok(names)
+}
+
 /// Placement labels: keys of 1-63 letters, digits, '.', '_', '-' or '/', starting
 /// with a letter or digit; values of 0-63 letters, digits, '.', '_' or '-'.
 pub fn label(key: &str, value: &str) -> Result<(), String> {

@@ -35,6 +35,36 @@ fn team_names() {
 }
 
 #[test]
+fn host_lists() {
+    let ok: [(&str, &[&str]); 3] = [
+        ("h2", &["h2"]),
+        ("h2,h3", &["h2", "h3"]),
+        (" h2 , web-1 ", &["h2", "web-1"]),
+    ];
+    for (s, want) in ok {
+        assert_eq!(host_list(s).unwrap(), want, "{s:?}");
+    }
+    let fifty = (0..MAX_HOSTS_LOST)
+        .map(|i| format!("h{i}"))
+        .collect::<Vec<_>>();
+    assert_eq!(host_list(&fifty.join(",")).unwrap().len(), MAX_HOSTS_LOST);
+    let too_many = format!("{},h99", fifty.join(","));
+    for (bad, says) in [
+        ("", "at least one host"),
+        ("h2,,h3", "at least one host"),
+        ("h2,", "at least one host"),
+        ("H2", "invalid host name"),
+        ("h2;rm", "invalid host name"),
+        ("../h2", "invalid host name"),
+        ("h2,h2", "named twice"),
+        (too_many.as_str(), "too many hosts: 51 named"),
+    ] {
+        let e = host_list(bad).unwrap_err();
+        assert!(e.contains(says), "{bad:?}: {e}");
+    }
+}
+
+#[test]
 fn labels() {
     let ok = parse_labels("zone=a, ssd=true\nrack=r-1, empty=").unwrap();
     assert_eq!(ok.len(), 4);

@@ -188,3 +188,84 @@ pub struct EventPage {
     pub events: Vec<EventView>,
     pub next_before: Option<i64>,
 }
+
+/// `GET /api/v1/whatif?lose=h2,h3`: the hosts to imagine lost.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema, utoipa::IntoParams))]
+#[cfg_attr(feature = "openapi", into_params(parameter_in = Query))]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WhatIfQuery {
+    /// Host names, comma-separated (`h2` or `h2,h3`), at most 50.
+    pub lose: String,
+}
+
+/// A replica on a lost host that would start on another.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WhatIfMove {
+    pub service: String,
+    pub team: String,
+    pub slot: u32,
+    pub from: String,
+    pub to: String,
+}
+
+/// A replica on a lost host that no host could take, and why.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WhatIfUnplaced {
+    pub service: String,
+    pub team: String,
+    pub slot: u32,
+    pub from: String,
+    /// The planner's words: `replica 2 not placed: 2 hosts lack CPU (…)`.
+    pub why: String,
+}
+
+/// A slot whose own volumes are on a lost host: it would wait for that host
+/// rather than start elsewhere on empty volumes.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WhatIfStranded {
+    pub service: String,
+    pub team: String,
+    pub slot: u32,
+    pub host: String,
+    /// The per-replica volumes, by the names the spec gives them.
+    pub volumes: Vec<String>,
+}
+
+/// What losing some hosts would do to the services the caller may see, as the
+/// reconciler would then plan it (from what runs now).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WhatIfView {
+    pub lose: Vec<String>,
+    /// Every service keeps all of its replicas: nothing unplaced or stranded.
+    pub whole: bool,
+    pub moves: Vec<WhatIfMove>,
+    pub unplaced: Vec<WhatIfUnplaced>,
+    pub stranded: Vec<WhatIfStranded>,
+    /// When it was worked out (ms since the epoch).
+    pub at_ms: i64,
+}
+
+/// Losing one host, in short (the N-1 check).
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostLossView {
+    pub host: String,
+    pub whole: bool,
+    pub moves: u32,
+    pub unplaced: u32,
+    pub stranded: u32,
+}
+
+/// `GET /api/v1/whatif/each-host`: whether losing any one host leaves every
+/// service whole, host by host.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EachHostView {
+    pub whole: bool,
+    pub hosts: Vec<HostLossView>,
+    pub at_ms: i64,
+}

@@ -20,6 +20,7 @@ mod tokens;
 mod users;
 mod volume_classes;
 mod volumes;
+mod whatif;
 
 use std::net::SocketAddr;
 
@@ -65,6 +66,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(proxy::router())
         .merge(volumes::router())
         .merge(volume_classes::router())
+        .merge(whatif::router())
         .merge(health::router())
 }
 

@@ -64,6 +64,21 @@ pub enum ClientCommand {
     },
     /// The Docker hosts, their state and capacity.
     Hosts,
+    /// What losing hosts would do, before it happens: which replicas move where,
+    /// which no host could take, which wait for volumes left behind. Exits 5 when
+    /// some service would not stay whole.
+    Whatif {
+        /// The hosts to imagine lost, comma-separated: h2 or h2,h3.
+        #[arg(
+            long,
+            required_unless_present = "each_host",
+            conflicts_with = "each_host"
+        )]
+        lose: Option<String>,
+        /// Lose each host in turn (the N-1 check): one line per host.
+        #[arg(long)]
+        each_host: bool,
+    },
     /// What applying a stack or Compose file would change. Exit code as `kubectl
     /// diff`: 0 no changes, 1 changes, 2 or more an error (a bad file or a refused
     /// key).

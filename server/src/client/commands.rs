@@ -7,12 +7,13 @@ use std::io::{BufRead, IsTerminal, Write};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
-use domain::wire::{HostView, Me, ServiceDetail, ServiceView};
+use domain::wire::{EachHostView, HostView, Me, ServiceDetail, ServiceView, WhatIfView};
 
 use super::config::{Env, Login};
 use super::http::{Api, HttpError};
+use super::plan::encode;
 use super::wait::{self, Follow, Target};
-use super::{args::WaitArgs, table, ClientError};
+use super::{args::WaitArgs, exit, table, ClientError};
 
 /// A typed view of an answer (the raw JSON is what `--json` prints).
 pub fn decode<T: DeserializeOwned>(api: &Api, path: &str, value: Value) -> Result<T, HttpError> {
@@ -312,4 +313,29 @@ pub async fn hosts(api: &Api, json: bool) -> Result<u8, ClientError> {
         print!("{}", table::hosts(&list));
     }
     Ok(0)
+}
+
+/// `berth whatif --lose h2[,h3]`: what losing the hosts would do; exits 5 when
+/// some service would not stay whole. `--each-host`: the N-1 check.
+pub async fn whatif(api: &Api, lose: Option<&str>, json: bool) -> Result<u8, ClientError> {
+    let path = match lose {
+        Some(hosts) => format!("/api/v1/whatif?lose={}", encode(hosts)),
+        None => "/api/v1/whatif/each-host".to_string(),
+    };
+    let value = api.get(&path).await?;
+    let whole = value.get("whole").and_then(|w| w.as_bool());
+    if json {
+        print_json(&value);
+    } else if lose.is_some() {
+        let v: WhatIfView = decode(api, &path, value)?;
+        print!("{}", table::whatif(&v));
+    } else {
+        let v: EachHostView = decode(api, &path, value)?;
+        print!("{}", table::each_host(&v));
+    }
+    Ok(if whole == Some(false) {
+        exit::NOT_WHOLE
+    } else {
+        exit::OK
+    })
 }

@@ -30,6 +30,8 @@ pub mod exit {
     pub const ERROR: u8 = 2;
     pub const ROLLOUT_FAILED: u8 = 3;
     pub const TIMED_OUT: u8 = 4;
+    /// `berth whatif`: some service would not stay whole.
+    pub const NOT_WHOLE: u8 = 5;
 }
 
 /// Why a client command failed.
@@ -104,6 +106,7 @@ async fn dispatch(command: ClientCommand, json: bool) -> Result<u8, ClientError>
             tail,
         } => commands::logs(&api()?, &name, follow, replica, tail, json).await,
         C::Hosts => commands::hosts(&api()?, json).await,
+        C::Whatif { lose, .. } => commands::whatif(&api()?, lose.as_deref(), json).await,
         C::Plan { file } => plan::plan(&api()?, &file, json).await,
         C::Apply {
             file,

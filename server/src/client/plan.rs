@@ -270,7 +270,7 @@ fn service(s: &ServicePlan) -> String {
 }
 
 /// A query value, percent-encoded.
-fn encode(value: &str) -> String {
+pub(super) fn encode(value: &str) -> String {
     value
         .bytes()
         .map(|b| match b {

@@ -1,7 +1,7 @@
 //! What the client commands print for people: aligned tables of services,
 //! replicas and hosts, with their status words, and short ages and sizes.
 
-use domain::wire::{HostView, ReplicaView, ServiceView};
+use domain::wire::{EachHostView, HostView, ReplicaView, ServiceView, WhatIfView};
 
 /// Columns aligned on the widest cell, two spaces apart; the last column is not
 /// padded (no trailing spaces).
@@ -199,6 +199,87 @@ pub fn bytes(n: u64) -> String {
     } else {
         format!("{value:.1} {}", UNITS[unit])
     }
+}
+
+/// What losing some hosts would do: a sentence, then each list as a table.
+pub fn whatif(v: &WhatIfView) -> String {
+    let lost = v.lose.join(", ");
+    let mut out = if v.moves.is_empty() && v.unplaced.is_empty() && v.stranded.is_empty() {
+        format!("Losing {lost}: nothing of the services you can see would have to move.\n")
+    } else if v.whole {
+        format!("Losing {lost}: no service would lose a replica.\n")
+    } else {
+        format!("Losing {lost}: SOME SERVICE WOULD LOSE REPLICAS.\n")
+    };
+    if !v.moves.is_empty() {
+        let mut t = Table::new(&["SERVICE", "REPLICA", "FROM", "TO"]);
+        for m in &v.moves {
+            t.row(vec![
+                m.service.clone(),
+                m.slot.to_string(),
+                m.from.clone(),
+                m.to.clone(),
+            ]);
+        }
+        out.push_str(&format!("\nWould move:\n{}", t.render()));
+    }
+    if !v.unplaced.is_empty() {
+        let mut t = Table::new(&["SERVICE", "REPLICA", "FROM", "WHY"]);
+        for u in &v.unplaced {
+            t.row(vec![
+                u.service.clone(),
+                u.slot.to_string(),
+                u.from.clone(),
+                u.why.clone(),
+            ]);
+        }
+        out.push_str(&format!("\nCould not be placed:\n{}", t.render()));
+    }
+    if !v.stranded.is_empty() {
+        let mut t = Table::new(&["SERVICE", "REPLICA", "HOST", "VOLUMES"]);
+        for s in &v.stranded {
+            t.row(vec![
+                s.service.clone(),
+                s.slot.to_string(),
+                s.host.clone(),
+                s.volumes.join(","),
+            ]);
+        }
+        out.push_str(&format!(
+            "\nWould wait for volumes left on a lost host:\n{}",
+            t.render()
+        ));
+    }
+    out
+}
+
+/// The N-1 check: one line per host.
+pub fn each_host(v: &EachHostView) -> String {
+    if v.hosts.is_empty() {
+        return "No hosts.\n".to_string();
+    }
+    let mut t = Table::new(&[
+        "HOST LOST",
+        "WHOLE",
+        "MOVE",
+        "NOT PLACED",
+        "WAIT FOR VOLUMES",
+    ]);
+    for h in &v.hosts {
+        t.row(vec![
+            h.host.clone(),
+            if h.whole { "yes" } else { "NO" }.to_string(),
+            h.moves.to_string(),
+            h.unplaced.to_string(),
+            h.stranded.to_string(),
+        ]);
+    }
+    let head = if v.whole {
+        "Losing any one host would cost no service a replica.\n"
+    } else {
+        "Losing some host would cost a service replicas.\n"
+    };
+    format!("{head}{}", t.render())
 }
 
 #[cfg(test)]

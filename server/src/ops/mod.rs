@@ -18,6 +18,7 @@ pub mod tokens;
 pub mod users;
 pub mod volume_classes;
 pub mod volumes;
+pub mod whatif;
 
 use app::errors::AppError;
 use axum::http::HeaderMap;

@@ -530,7 +530,7 @@ mod unreadable;
 #[cfg(test)]
 use decide::delay_restarts;
 use decide::{decide, overlay_health, Decision, Snapshot};
-pub use observe::host_infos;
+pub use observe::{host_infos, inputs, Inputs};
 pub use publish::route_inputs;
 use task::{ServiceTask, Stops};
 #[cfg(test)]

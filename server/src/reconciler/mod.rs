@@ -168,6 +168,13 @@ impl Reconciler {
         *self.settings.read().expect("settings lock")
     }
 
+    /// What of the settings planning takes.
+    pub fn plan_settings(&self) -> plan::Settings {
+        plan::Settings {
+            host_grace_ms: self.settings().host_grace.as_millis() as i64,
+        }
+    }
+
     pub fn configure(&self, settings: Settings) {
         *self.settings.write().expect("settings lock") = settings;
     }

@@ -210,11 +210,36 @@ pub fn plan(
     now: i64,
     settings: Settings,
 ) -> Plan {
+    plan_some(desired, observed, hosts, now, settings, Scope::default())
+}
+
+/// What a plan for the what-if leaves out; the loop's plan leaves out nothing.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Scope<'a> {
+    /// Only these services are planned. The room every replica takes is still
+    /// counted, but not the room the other services' own starts of the same pass
+    /// would take.
+    pub only: Option<&'a std::collections::BTreeSet<i64>>,
+    /// Replicas being stopped count as gone, their room free: the loop waits for
+    /// them quietly, and the what-if asks how things stand once they are.
+    pub stopped_gone: bool,
+}
+
+/// The plan within `scope`. The replicas of services no longer wanted are
+/// removed only in a plan of every service.
+pub fn plan_some(
+    desired: &[DesiredService],
+    observed: &[ObservedReplica],
+    hosts: &[HostInfo],
+    now: i64,
+    settings: Settings,
+    scope: Scope,
+) -> Plan {
     let ctx = Ctx {
         hosts,
         host_index: hosts.iter().enumerate().map(|(i, h)| (h.id, i)).collect(),
         now,
-        stopping_anywhere: observed.iter().any(|r| r.stopping),
+        stopping_anywhere: !scope.stopped_gone && observed.iter().any(|r| r.stopping),
         settings,
     };
     let mut out = Plan {
@@ -237,7 +262,8 @@ pub fn plan(
         .map(|r| (r.service_id, r.slot, r.host_id, r.spec_hash.as_str()))
         .collect();
     let mut slots: Vec<Slot> = hosts.iter().map(Slot::new).collect();
-    for r in observed.iter().filter(|r| r.status.alive()) {
+    let holds_room = |r: &&ObservedReplica| r.status.alive() && !(scope.stopped_gone && r.stopping);
+    for r in observed.iter().filter(holds_room) {
         let twice =
             r.pending && listed.contains(&(r.service_id, r.slot, r.host_id, r.spec_hash.as_str()));
         if let (Some(&i), false) = (ctx.host_index.get(&r.host_id), twice) {
@@ -252,7 +278,12 @@ pub fn plan(
 
     for s in desired {
         let replicas = by_service.remove(&s.id).unwrap_or_default();
-        plan_service(&ctx, s, &replicas, &mut slots, &mut out);
+        if scope.only.is_none_or(|o| o.contains(&s.id)) {
+            plan_service(&ctx, s, &replicas, &mut slots, &mut out);
+        }
+    }
+    if scope.only.is_some() {
+        return out;
     }
 
     // Replicas of services that are no longer wanted.
@@ -281,6 +312,7 @@ pub fn plan(
 
 mod reason;
 mod service;
+pub mod whatif;
 pub use reason::Reason;
 use service::plan_service;
 

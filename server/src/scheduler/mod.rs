@@ -137,6 +137,13 @@ impl Tally {
 
     /// "2 hosts lack 512 MiB free memory, 1 host cordoned": most common first.
     fn words(&self, need: &Need) -> String {
+        // The verb agrees with the count: "1 host lacks", "2 hosts lack".
+        let agree = |n: usize, one: &str, many: &str, what: String| {
+            format!("{} {what}", if n == 1 { one } else { many })
+        };
+        let cpu = format::cpus(need.cpu_millis as i64);
+        let memory = format::bytes(need.memory_bytes as i64);
+        let port = need.host_port.unwrap_or_default();
         let mut parts: Vec<(usize, String)> = vec![
             (self.unreachable, "unreachable".into()),
             (self.pending, "not heard from yet".into()),
@@ -144,25 +151,29 @@ impl Tally {
             (self.draining, "draining".into()),
             (
                 self.cpu,
-                format!("lack {} CPU free", format::cpus(need.cpu_millis as i64)),
+                agree(self.cpu, "lacks", "lack", format!("{cpu} CPU free")),
             ),
             (
                 self.memory,
-                format!(
-                    "lack {} free memory",
-                    format::bytes(need.memory_bytes as i64)
+                agree(
+                    self.memory,
+                    "lacks",
+                    "lack",
+                    format!("{memory} free memory"),
                 ),
             ),
             (
                 self.port,
-                format!("have port {} taken", need.host_port.unwrap_or_default()),
+                agree(self.port, "has", "have", format!("port {port} taken")),
             ),
         ];
         for (i, n) in self.constraints.iter().enumerate() {
-            parts.push((*n, format!("do not match {}", need.constraints[i])));
+            let what = need.constraints[i].to_string();
+            parts.push((*n, agree(*n, "does not match", "do not match", what)));
         }
         for (i, n) in self.drivers.iter().enumerate() {
-            parts.push((*n, format!("lack volume driver {}", need.drivers[i])));
+            let what = format!("volume driver {}", need.drivers[i]);
+            parts.push((*n, agree(*n, "lacks", "lack", what)));
         }
         parts.retain(|(n, _)| *n > 0);
         parts.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));

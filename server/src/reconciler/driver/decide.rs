@@ -35,9 +35,7 @@ pub(super) fn decide(state: &AppState, snap: &Snapshot, now: i64) -> Decision {
         &snap.observed,
         &snap.hosts,
         now,
-        plan::Settings {
-            host_grace_ms: settings.host_grace.as_millis() as i64,
-        },
+        r.plan_settings(),
     );
     // Their replicas look like a deleted service's; they are not.
     plan.actions

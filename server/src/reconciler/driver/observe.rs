@@ -103,6 +103,82 @@ async fn volume_classes(
         .collect())
 }
 
+/// The services as planning wants them, from their stored rows: each with its
+/// rollout under way (if it goes to the row's revision), its slots' homes and the
+/// volume classes it may use. Returns the rollouts under way too.
+async fn desired_services(
+    state: &AppState,
+    rows: &[ServiceRow],
+) -> Result<(HashMap<i64, RolloutRow>, Vec<DesiredService>), String> {
+    let store = &state.store;
+    let active: HashMap<i64, RolloutRow> = store
+        .active_rollouts()
+        .await
+        .map_err(|e| format!("cannot read the rollouts: {e}"))?
+        .into_iter()
+        .map(|r| (r.service_id, r))
+        .collect();
+    let mut homes = store
+        .replica_homes()
+        .await
+        .map_err(|e| format!("cannot read where volumes live: {e}"))?;
+    let classes = volume_classes(state).await?;
+    let desired = rows
+        .iter()
+        .map(|row| {
+            let rollout = active
+                .get(&row.id)
+                .filter(|r| r.to_revision == row.revision);
+            let homes = homes.remove(&row.id).unwrap_or_default();
+            desired_from(row, rollout, homes, &classes)
+        })
+        .collect();
+    Ok((active, desired))
+}
+
+/// What planning needs, read outside a pass (the what-if): the services as stored
+/// and as planning wants them, the hosts, and what runs as the last pass saw it
+/// (on a follower, as the leader published it), replicas being made included.
+pub struct Inputs {
+    pub rows: Vec<ServiceRow>,
+    pub desired: Vec<DesiredService>,
+    pub observed: Vec<ObservedReplica>,
+    pub hosts: Vec<HostInfo>,
+}
+
+/// Reads [`Inputs`]. What runs is every replica of the services the last pass
+/// planned (also those whose rows no longer read: they hold room; a deleted
+/// service's replicas, being removed, do not count); the services planned are
+/// those whose rows read now.
+pub async fn inputs(state: &AppState) -> Result<Inputs, String> {
+    let (rows, _unreadable) = state
+        .store
+        .read_services()
+        .await
+        .map_err(|e| format!("cannot read the services: {e}"))?;
+    let (_, desired) = desired_services(state, &rows).await?;
+    let (hosts, _) = host_infos(state);
+    let observed = state
+        .reconciler
+        .all()
+        .into_iter()
+        .flat_map(|(service_id, seen)| {
+            let making: Vec<ObservedReplica> = seen
+                .pending
+                .iter()
+                .map(|p| pending_replica(service_id, p))
+                .collect();
+            making.into_iter().chain(seen.replicas)
+        })
+        .collect();
+    Ok(Inputs {
+        rows,
+        desired,
+        observed,
+        hosts,
+    })
+}
+
 impl Driver {
     /// What is wanted (the store), what runs (every host that answers, the last
     /// listing of those that do not, replicas being made) and how healthy it is.
@@ -114,28 +190,7 @@ impl Driver {
             .map_err(|e| format!("cannot read the services: {e}"))?;
         let held = self.stand_in(&mut rows, &unreadable);
         self.tell_unreadable(state, &unreadable).await;
-        let active: HashMap<i64, RolloutRow> = store
-            .active_rollouts()
-            .await
-            .map_err(|e| format!("cannot read the rollouts: {e}"))?
-            .into_iter()
-            .map(|r| (r.service_id, r))
-            .collect();
-        let mut homes = store
-            .replica_homes()
-            .await
-            .map_err(|e| format!("cannot read where volumes live: {e}"))?;
-        let classes = volume_classes(state).await?;
-        let desired: Vec<DesiredService> = rows
-            .iter()
-            .map(|row| {
-                let rollout = active
-                    .get(&row.id)
-                    .filter(|r| r.to_revision == row.revision);
-                let homes = homes.remove(&row.id).unwrap_or_default();
-                desired_from(row, rollout, homes, &classes)
-            })
-            .collect();
+        let (active, desired) = desired_services(state, &rows).await?;
         for d in &desired {
             self.names.insert(d.id, d.service_ref());
         }

@@ -7,6 +7,7 @@ use domain::wire::{HealthCheck, HealthProbe, ServiceSpec, Strategy};
 
 mod rollouts;
 mod volumes;
+mod whatif;
 
 const GIB: u64 = 1 << 30;
 const NOW: i64 = 1_000_000;
@@ -429,7 +430,7 @@ fn constraints_and_capacity_explain_what_cannot_be_placed() {
     assert_eq!(p.actions.len(), 2);
     assert_eq!(
         p.problems[&1],
-        ["replica 3 not placed: 2 hosts lack 3.0 GiB free memory, 1 host cordoned, 1 host do not match zone=a"]
+        ["replica 3 not placed: 2 hosts lack 3.0 GiB free memory, 1 host cordoned, 1 host does not match zone=a"]
     );
 }
 

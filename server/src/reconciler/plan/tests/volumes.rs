@@ -3,7 +3,11 @@
 use super::*;
 use domain::wire::{ClassScope, UpdateOrder};
 
-fn with_volume(mut s: DesiredService, scope: &str, homes: &[(u32, i64)]) -> DesiredService {
+pub(super) fn with_volume(
+    mut s: DesiredService,
+    scope: &str,
+    homes: &[(u32, i64)],
+) -> DesiredService {
     s.spec.volumes = vec![serde_json::from_value(serde_json::json!({
         "name": "data", "path": "/data", "scope": scope
     }))
