@@ -37,6 +37,17 @@ test('a host page says what losing the host would do, and the dashboard checks N
     await page.waitForResponse((r) => r.url().includes('/api/get_host'), { timeout: 10_000 });
     await expect(answer.locator(`tr[data-service="e2e-whatif"]`)).toBeVisible();
 
+    // Other hosts lost with it: checked before anything is sent, then both lost.
+    const other = replicas[1].host;
+    const also = panel.getByLabel('Other hosts lost with it (optional)');
+    await also.fill('H9');
+    await panel.getByRole('button', { name: 'What if it is lost?' }).click();
+    await expect(panel.getByRole('alert')).toContainText('invalid host name "H9"');
+    await also.fill(other);
+    await panel.getByRole('button', { name: 'What if it is lost?' }).click();
+    await expect(panel.getByRole('alert')).toHaveCount(0);
+    await expect(answer.locator('tr[data-service="e2e-whatif"]')).toHaveCount(2, { timeout: 10_000 });
+
     // The dashboard's N-1 check names its verdict in words.
     await openHydrated(page, '/');
     const check = page.locator('section[data-loss-check]');

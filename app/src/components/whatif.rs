@@ -1,5 +1,6 @@
-//! What-if panels: what losing a host would do (on its page), and whether losing
-//! any one host leaves every service whole (the N-1 check, on the dashboard).
+//! What-if panels: what losing a host (and others with it) would do, on its page,
+//! and whether losing any one host would cost a service replicas (the N-1 check,
+//! on the dashboard).
 //! Both ask Berth's own planner; nothing is changed.
 
 use std::time::Duration;
@@ -8,27 +9,51 @@ use leptos::prelude::*;
 
 use crate::api::{each_host_loss, what_if};
 use crate::components::widgets::{every, Badge, Col, DataTable, ErrorBox};
+use crate::validate;
 use crate::wire::{EachHostView, WhatIfView};
 
-/// A host page's "what if it is lost?" button and its answer.
+/// A host page's "what if it is lost?" question (with other hosts lost beside it,
+/// if asked), checked before it is sent, and its answer.
 #[component]
 pub fn HostLoss(host: String) -> impl IntoView {
-    let ask = Action::new(|host: &String| what_if(host.clone()));
+    let ask = Action::new(|lose: &String| what_if(lose.clone()));
     let pending = ask.pending();
     let answer = ask.value();
+    let also = RwSignal::new(String::new());
+    let problem = RwSignal::new(None::<String>);
+    let submit = move |ev: leptos::ev::SubmitEvent| {
+        ev.prevent_default();
+        let extra = also.get_untracked();
+        let list = if extra.trim().is_empty() {
+            host.clone()
+        } else {
+            format!("{host},{extra}")
+        };
+        match validate::host_list(&list) {
+            Ok(names) => {
+                problem.set(None);
+                ask.dispatch(names.join(","));
+            }
+            Err(why) => problem.set(Some(why)),
+        }
+    };
     view! {
         <section class="panel" aria-labelledby="whatif-title" data-whatif>
-            <div class="panel-head">
-                <h2 id="whatif-title">"If this host were lost"</h2>
-                <button type="button" class="btn" disabled=move || pending.get()
-                    on:click=move |_| { ask.dispatch(host.clone()); }>
-                    {move || if pending.get() { "Working it out…" } else { "What if it is lost?" }}
-                </button>
-            </div>
+            <h2 id="whatif-title">"If this host were lost"</h2>
             <p class="muted small">
                 "Berth's planner places this host's replicas again without it, from what runs now, "
                 "as it would once the host stopped answering. Nothing is changed."
             </p>
+            <form class="form form-row" aria-label="What if" on:submit=submit>
+                <label class="field field-wide">
+                    <span class="field-label">"Other hosts lost with it (optional)"</span>
+                    <input type="text" name="also" placeholder="h3, h4" bind:value=also/>
+                </label>
+                <button type="submit" class="btn" disabled=move || pending.get()>
+                    {move || if pending.get() { "Working it out…" } else { "What if it is lost?" }}
+                </button>
+            </form>
+            {move || problem.get().map(|p| view! { <div class="alert alert-bad" role="alert">{p}</div> })}
             <div aria-live="polite">
                 {move || answer.get().map(|r| match r {
                     Ok(v) => view! { <WhatIfAnswer v/> }.into_any(),
@@ -104,7 +129,7 @@ fn WhatIfAnswer(v: WhatIfView) -> impl IntoView {
                 </DataTable>
             })}
             {(!v.stranded.is_empty()).then(|| view! {
-                <h3>"Would wait for their volumes on this host"</h3>
+                <h3>"Would wait for their volumes on a lost host"</h3>
                 <DataTable class="whatif-stranded" caption="Replicas whose volumes would be left on it" cols=vec![
                     Col::text("Service"), Col::text("Replica"), Col::text("Volumes"),
                 ]>
