@@ -23,18 +23,26 @@ pub fn HostLoss(host: String) -> impl IntoView {
     let problem = RwSignal::new(None::<String>);
     let submit = move |ev: leptos::ev::SubmitEvent| {
         ev.prevent_default();
+        // This host first; naming it again among the others is no mistake.
         let extra = also.get_untracked();
-        let list = if extra.trim().is_empty() {
-            host.clone()
-        } else {
-            format!("{host},{extra}")
-        };
+        let others = extra
+            .split(',')
+            .map(str::trim)
+            .filter(|n| !n.is_empty() && *n != host);
+        let list = std::iter::once(host.as_str())
+            .chain(others)
+            .collect::<Vec<_>>()
+            .join(",");
         match validate::host_list(&list) {
             Ok(names) => {
                 problem.set(None);
                 ask.dispatch(names.join(","));
             }
-            Err(why) => problem.set(Some(why)),
+            Err(why) => {
+                // The last answer is not this question's.
+                answer.set(None);
+                problem.set(Some(why));
+            }
         }
     };
     view! {
@@ -47,13 +55,17 @@ pub fn HostLoss(host: String) -> impl IntoView {
             <form class="form form-row" aria-label="What if" on:submit=submit>
                 <label class="field field-wide">
                     <span class="field-label">"Other hosts lost with it (optional)"</span>
-                    <input type="text" name="also" placeholder="h3, h4" bind:value=also/>
+                    <input type="text" name="also" placeholder="h3, h4" bind:value=also
+                        aria-invalid=move || problem.get().is_some().to_string()
+                        aria-describedby="whatif-problem"/>
                 </label>
                 <button type="submit" class="btn" disabled=move || pending.get()>
                     {move || if pending.get() { "Working it out…" } else { "What if it is lost?" }}
                 </button>
             </form>
-            {move || problem.get().map(|p| view! { <div class="alert alert-bad" role="alert">{p}</div> })}
+            <div id="whatif-problem">
+                {move || problem.get().map(|p| view! { <div class="alert alert-bad" role="alert">{p}</div> })}
+            </div>
             <div aria-live="polite">
                 {move || answer.get().map(|r| match r {
                     Ok(v) => view! { <WhatIfAnswer v/> }.into_any(),

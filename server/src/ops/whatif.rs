@@ -24,21 +24,24 @@ use crate::state::AppState;
 /// this keeps it to a tenth of one core however many dashboards are open).
 const EACH_HOST_FRESH_MS: i64 = 10_000;
 
-/// The what-ifs of one state: one worked out at a time, and the last N-1 check.
+/// The what-ifs of one state: one plan at a time, and the last N-1 check.
 pub struct WhatIfs {
     /// One plan at a time: what-ifs wait for their turn rather than take every
-    /// core (a member may ask as often as they like).
-    turn: Semaphore,
-    /// Held while an N-1 check is worked out; readers meanwhile get the last one.
-    checking: Mutex<()>,
+    /// core (a member may ask as often as they like). Held by the planning thread
+    /// itself, so a caller that goes away frees nothing early. The N-1 check takes
+    /// it per host, so a what-if waits for one host's plan at most.
+    turn: Arc<Semaphore>,
+    /// Held by the task working out an N-1 check; readers meanwhile get the last
+    /// one (or, before the first, wait for it).
+    checking: Arc<Mutex<()>>,
     last: RwLock<Option<Arc<EachHost>>>,
 }
 
 impl Default for WhatIfs {
     fn default() -> Self {
         WhatIfs {
-            turn: Semaphore::new(1),
-            checking: Mutex::new(()),
+            turn: Arc::new(Semaphore::new(1)),
+            checking: Arc::new(Mutex::new(())),
             last: RwLock::new(None),
         }
     }
@@ -55,7 +58,7 @@ struct EachHost {
 
 impl EachHost {
     fn fresh(&self, now: i64) -> bool {
-        now - self.at_ms < EACH_HOST_FRESH_MS.max(self.took_ms * 10)
+        (0..EACH_HOST_FRESH_MS.max(self.took_ms * 10)).contains(&(now - self.at_ms))
     }
 }
 
@@ -69,16 +72,13 @@ pub async fn lose(state: &AppState, ctx: &Ctx, q: WhatIfQuery) -> Result<WhatIfV
         let host = host.ok_or_else(|| OpsError::NotFound(format!("there is no host {name:?}")))?;
         lose.insert(host.id());
     }
-    let _turn = state
-        .whatif
-        .turn
-        .acquire()
-        .await
-        .map_err(|_| OpsError::Internal)?;
     let inputs = read(state).await?;
     let at_ms = state.clock.now_ms();
     let settings = state.reconciler.plan_settings();
+    let turn = state.whatif.turn.clone().acquire_owned().await;
+    let turn = turn.map_err(|_| OpsError::Internal)?;
     let (c, inputs) = blocking(move || {
+        let _turn = turn;
         let i = &inputs;
         let c = whatif::what_if(
             &i.desired,
@@ -122,57 +122,80 @@ pub async fn each_host(state: &AppState, ctx: &Ctx) -> Result<EachHostView, OpsE
     })
 }
 
-/// The last N-1 answer while it is fresh; else a new one, worked out by one
-/// reader while the others take the last one (or wait for the first).
+/// The last N-1 answer while it is fresh; else a new one, worked out by a task
+/// of its own (one at a time) while readers take the last one, or, before the
+/// first, wait for it. The task outlives a reader that goes away, so what it
+/// worked out is kept; it stops at shutdown.
 async fn recent_each_host(state: &AppState) -> Result<Arc<EachHost>, OpsError> {
     let w = &state.whatif;
     let last = || w.last.read().unwrap_or_else(|e| e.into_inner()).clone();
     if let Some(all) = last().filter(|a| a.fresh(state.clock.now_ms())) {
         return Ok(all);
     }
-    let _checking = match (w.checking.try_lock(), last()) {
-        (Ok(guard), _) => guard,
-        (Err(_), Some(all)) => return Ok(all),
-        (Err(_), None) => w.checking.lock().await,
-    };
-    // Another reader may have finished one while this one waited.
-    if let Some(all) = last().filter(|a| a.fresh(state.clock.now_ms())) {
-        return Ok(all);
+    match w.checking.clone().try_lock_owned() {
+        Ok(guard) => {
+            let task = tokio::spawn(check_each_host(state.clone(), guard));
+            match last() {
+                Some(all) => Ok(all),
+                None => task.await.map_err(|_| OpsError::Internal)?,
+            }
+        }
+        Err(_) => match last() {
+            Some(all) => Ok(all),
+            None => {
+                // The first check is under way: its end frees the lock.
+                drop(w.checking.lock().await);
+                last().ok_or(OpsError::Internal)
+            }
+        },
     }
-    let _turn = w.turn.acquire().await.map_err(|_| OpsError::Internal)?;
-    let inputs = read(state).await?;
+}
+
+/// Works out losing each host in turn (one plan per host, each in its turn) and
+/// keeps it as the last answer; `_checking` is held until then.
+async fn check_each_host(
+    state: AppState,
+    _checking: tokio::sync::OwnedMutexGuard<()>,
+) -> Result<Arc<EachHost>, OpsError> {
+    let w = &state.whatif;
+    let inputs = Arc::new(read(&state).await?);
     let settings = state.reconciler.plan_settings();
     let started = state.clock.now_ms();
-    let each = blocking(move || {
-        let i = &inputs;
-        let mut hosts: Vec<(String, i64)> =
-            i.hosts.iter().map(|h| (h.name.clone(), h.id)).collect();
-        hosts.sort();
-        let each: Vec<(String, Consequences)> = hosts
-            .into_iter()
-            .map(|(name, id)| {
-                let lose = BTreeSet::from([id]);
-                let c = whatif::what_if(
-                    &i.desired,
-                    &i.observed,
-                    &i.hosts,
-                    &lose,
-                    started,
-                    settings,
-                    Planned::Affected,
-                );
-                (name, c)
-            })
-            .collect();
-        (each, teams_of(i))
-    })
-    .await?;
+    let mut hosts: Vec<(String, i64)> = inputs
+        .hosts
+        .iter()
+        .map(|h| (h.name.clone(), h.id))
+        .collect();
+    hosts.sort();
+    let mut each = Vec::with_capacity(hosts.len());
+    for (name, id) in hosts {
+        let turn = tokio::select! {
+            turn = w.turn.clone().acquire_owned() => turn.map_err(|_| OpsError::Internal)?,
+            _ = state.shutdown.cancelled() => return Err(OpsError::Internal),
+        };
+        let i = inputs.clone();
+        let c = blocking(move || {
+            let _turn = turn;
+            let lose = BTreeSet::from([id]);
+            whatif::what_if(
+                &i.desired,
+                &i.observed,
+                &i.hosts,
+                &lose,
+                started,
+                settings,
+                Planned::Affected,
+            )
+        })
+        .await?;
+        each.push((name, c));
+    }
     let at_ms = state.clock.now_ms();
     let all = Arc::new(EachHost {
         at_ms,
         took_ms: at_ms - started,
-        teams: each.1,
-        each: each.0,
+        teams: teams_of(&inputs),
+        each,
     });
     *w.last.write().unwrap_or_else(|e| e.into_inner()) = Some(all.clone());
     Ok(all)

@@ -256,13 +256,13 @@ pub fn plan_some(
     // What is left on each host once the replicas already there are counted. A
     // replica being made whose container the host lists already is one replica,
     // counted once (the loop reads what is being made before it lists the hosts).
+    let holds_room = |r: &&ObservedReplica| r.status.alive() && !(scope.stopped_gone && r.stopping);
     let listed: std::collections::HashSet<(i64, u32, i64, &str)> = observed
         .iter()
-        .filter(|r| !r.pending && r.status.alive())
+        .filter(|r| !r.pending && holds_room(r))
         .map(|r| (r.service_id, r.slot, r.host_id, r.spec_hash.as_str()))
         .collect();
     let mut slots: Vec<Slot> = hosts.iter().map(Slot::new).collect();
-    let holds_room = |r: &&ObservedReplica| r.status.alive() && !(scope.stopped_gone && r.stopping);
     for r in observed.iter().filter(holds_room) {
         let twice =
             r.pending && listed.contains(&(r.service_id, r.slot, r.host_id, r.spec_hash.as_str()));
