@@ -105,13 +105,13 @@ pub async fn each_host(state: &AppState, ctx: &Ctx) -> Result<EachHostView, OpsE
         .each
         .iter()
         .map(|(host, c)| {
-            let c = visible(ctx, &all.teams, c.clone());
+            let (moves, unplaced, stranded) = c.counts(|id| may_read(ctx, &all.teams, id));
             HostLossView {
                 host: host.clone(),
-                whole: c.whole(),
-                moves: c.moves.len() as u32,
-                unplaced: c.unplaced.len() as u32,
-                stranded: c.stranded.len() as u32,
+                whole: unplaced == 0 && stranded == 0,
+                moves,
+                unplaced,
+                stranded,
             }
         })
         .collect();
@@ -226,12 +226,15 @@ fn teams_of(inputs: &Inputs) -> HashMap<i64, i64> {
 
 /// Only what concerns the services the caller may read (every one for an admin).
 fn visible(ctx: &Ctx, teams: &HashMap<i64, i64>, mut c: Consequences) -> Consequences {
-    c.retain(|service_id| {
-        teams
-            .get(&service_id)
-            .is_some_and(|team| ctx.allowed(Action::ReadServices(*team)).is_ok())
-    });
+    c.retain(|service_id| may_read(ctx, teams, service_id));
     c
+}
+
+/// Whether the caller may read the service (of the team `teams` names).
+fn may_read(ctx: &Ctx, teams: &HashMap<i64, i64>, service_id: i64) -> bool {
+    teams
+        .get(&service_id)
+        .is_some_and(|team| ctx.allowed(Action::ReadServices(*team)).is_ok())
 }
 
 /// The answer in names.

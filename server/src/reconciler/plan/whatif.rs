@@ -72,6 +72,18 @@ impl Consequences {
         self.unplaced.is_empty() && self.stranded.is_empty()
     }
 
+    /// How many moves, replicas not placed and slots stranded concern the
+    /// services `keep` says yes to (the N-1 check's counts, per reader, without a
+    /// copy of the answer).
+    pub fn counts(&self, keep: impl Fn(i64) -> bool) -> (u32, u32, u32) {
+        let n = |ids: &mut dyn Iterator<Item = i64>| ids.filter(|id| keep(*id)).count() as u32;
+        (
+            n(&mut self.moves.iter().map(|m| m.service_id)),
+            n(&mut self.unplaced.iter().map(|u| u.service_id)),
+            n(&mut self.stranded.iter().map(|s| s.service_id)),
+        )
+    }
+
     /// Keeps what concerns the services `keep` says yes to.
     pub fn retain(&mut self, keep: impl Fn(i64) -> bool) {
         self.moves.retain(|m| keep(m.service_id));

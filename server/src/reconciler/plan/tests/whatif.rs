@@ -56,6 +56,13 @@ fn words(c: &Consequences) -> Vec<String> {
     out
 }
 
+/// `s` with each replica reserving `cpu_millis`.
+fn needing_cpu(mut s: DesiredService, cpu_millis: u32) -> DesiredService {
+    s.spec.resources.cpu_millis = cpu_millis;
+    s.spec_hash = s.spec.hash();
+    s
+}
+
 fn spread(s: &DesiredService, on: &[(u32, i64)]) -> Vec<ObservedReplica> {
     on.iter().map(|(slot, host)| rep(s, *slot, *host)).collect()
 }
@@ -111,9 +118,7 @@ fn losing_a_host_moves_its_replicas_where_the_planner_would_put_them() {
 #[test]
 fn what_cannot_be_placed_is_named_with_the_reason() {
     // Each replica takes most of a host: the lost one's finds no room.
-    let mut big = service(1, 3);
-    big.spec.resources.cpu_millis = 1500;
-    big.spec_hash = big.spec.hash();
+    let big = needing_cpu(service(1, 3), 1500);
     let observed = spread(&big, &[(1, 1), (2, 2), (3, 3)]);
     let c = ask(std::slice::from_ref(&big), &observed, &hosts(3), &[2]);
     assert_eq!(
@@ -155,12 +160,8 @@ fn what_the_plan_would_do_anyway_is_not_part_of_the_answer() {
 fn room_held_by_replicas_being_stopped_counts_as_free_and_a_replica_that_fits_nowhere_says_so() {
     // Each host takes one replica of `big`; a replica of `small` being stopped
     // on h3 still holds room there.
-    let mut big = service(1, 2);
-    big.spec.resources.cpu_millis = 1500;
-    big.spec_hash = big.spec.hash();
-    let mut small = service(2, 0);
-    small.spec.resources.cpu_millis = 1500;
-    small.spec_hash = small.spec.hash();
+    let big = needing_cpu(service(1, 2), 1500);
+    let small = needing_cpu(service(2, 0), 1500);
     let mut observed = spread(&big, &[(1, 1), (2, 2)]);
     let mut leaving = rep(&small, 1, 3);
     leaving.stopping = true;
@@ -182,12 +183,8 @@ fn room_held_by_replicas_being_stopped_counts_as_free_and_a_replica_that_fits_no
 fn planning_every_service_counts_the_room_other_services_take_in_the_same_pass() {
     // s2 is scaled up this pass and takes h3's room; s1's replica of h2 then
     // fits nowhere. Planning s1 alone (the N-1 check's shortcut) would not see it.
-    let mut s1 = service(1, 2);
-    s1.spec.resources.cpu_millis = 1500;
-    s1.spec_hash = s1.spec.hash();
-    let mut s2 = service(2, 1);
-    s2.spec.resources.cpu_millis = 1500;
-    s2.spec_hash = s2.spec.hash();
+    let s1 = needing_cpu(service(1, 2), 1500);
+    let s2 = needing_cpu(service(2, 1), 1500);
     let observed = spread(&s1, &[(1, 1), (2, 2)]);
     // (s2 first: the loop plans services in the order of their names)
     let desired = [s2, s1];
