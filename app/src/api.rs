@@ -365,6 +365,24 @@ pub async fn get_service_logs(
     .await
 }
 
+/// A service's last hour: its replicas' CPU and memory, its traffic.
+#[server]
+pub async fn get_service_history(name: String) -> Result<ServiceHistoryView, AppError> {
+    get(format!("/api/v1/services/{}/history", seg(&name))).await
+}
+
+/// A host's last hour: its replicas (those the caller may see) added up.
+#[server]
+pub async fn get_host_history(name: String) -> Result<HostHistoryView, AppError> {
+    get(format!("/api/v1/hosts/{}/history", seg(&name))).await
+}
+
+/// Every routed service's traffic over the last hour.
+#[server]
+pub async fn get_proxy_history() -> Result<ProxyHistoryView, AppError> {
+    get("/api/v1/proxy/history".into()).await
+}
+
 #[server]
 pub async fn get_service_stats(name: String) -> Result<Vec<ReplicaStats>, AppError> {
     get(format!("/api/v1/services/{}/stats", seg(&name))).await

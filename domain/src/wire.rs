@@ -9,6 +9,7 @@
 
 mod accounts;
 mod certs;
+mod history;
 mod hosts;
 mod pools;
 mod proxy;
@@ -21,6 +22,7 @@ mod volumes;
 
 pub use accounts::*;
 pub use certs::*;
+pub use history::*;
 pub use hosts::*;
 pub use pools::*;
 pub use proxy::*;

@@ -78,6 +78,11 @@ pub struct Config {
     #[arg(long, env = "BERTH_RECONCILE_INTERVAL", default_value = "10s", value_parser = parse_duration)]
     pub reconcile_interval: Duration,
 
+    /// How often the history (the pages' charts of the last hour: each replica's
+    /// CPU and memory, each service's traffic) takes a step, e.g. `10s`.
+    #[arg(long, env = "BERTH_HISTORY_EVERY", default_value = "10s", value_parser = parse_history_every)]
+    pub history_every: Duration,
+
     /// Where the proxy listens for the services' traffic (`off` for nowhere).
     #[arg(long, env = "BERTH_PROXY_LISTEN", default_value = "0.0.0.0:8080")]
     pub proxy_listen: ProxyListen,
@@ -279,6 +284,15 @@ pub fn parse_duration(s: &str) -> Result<Duration, String> {
         return Err(format!("'{s}' is not a duration longer than zero"));
     }
     Ok(Duration::from_millis(ms))
+}
+
+/// A step of history: from 1 s (tests and demos) to 10 minutes.
+fn parse_history_every(s: &str) -> Result<Duration, String> {
+    let d = parse_duration(s)?;
+    if d < Duration::from_secs(1) || d > Duration::from_secs(600) {
+        return Err(format!("'{s}' is not a step between 1s and 10m"));
+    }
+    Ok(d)
 }
 
 /// A domain for `--proxy-domain`: a host name.

@@ -50,6 +50,8 @@
 //! - [`telemetry`]: tracing set-up.
 //! - [`metrics`]: Berth's own series for `/metrics`: reconcile passes, actions,
 //!   errors, heartbeats, API requests by route.
+//! - [`history`]: the last hour of each replica's CPU and memory and each
+//!   service's traffic, sampled every step for the pages' charts.
 //! - [`clock`]: wall-clock time, for records only; the core is handed `now`.
 //! - `testing` (tests and the `testing` feature only): a temp folder and a ready
 //!   `AppState` made by [`build`], shared by all tests.
@@ -72,6 +74,7 @@ pub mod clock;
 pub mod cluster;
 pub mod config;
 pub mod events;
+pub mod history;
 pub mod http;
 pub mod leader;
 pub mod metrics;
@@ -194,6 +197,7 @@ pub async fn build(
         ..Default::default()
     }));
     state.certs = std::sync::Arc::new(certs::Certs::new(config.acme()));
+    state.history = std::sync::Arc::new(history::History::new(config.history_every));
     // What was stored is served from the first connection on.
     certs::task::reload(&state).await?;
     ops::hosts::load(&state)
@@ -350,8 +354,8 @@ pub fn spawn_background(state: &AppState, heartbeat_interval: std::time::Duratio
 }
 
 /// Starts what every instance runs until shutdown: heartbeats and engine event
-/// followers (for its own pages; only the leader records their events), and
-/// the proxy's sampler.
+/// followers (for its own pages; only the leader records their events), the
+/// proxy's sampler and the history's (each instance keeps its own hour).
 pub fn spawn_observers(state: &AppState, heartbeat_interval: std::time::Duration) {
     let token = state.shutdown.clone();
     tokio::spawn(cluster::monitor::heartbeats(
@@ -361,7 +365,8 @@ pub fn spawn_observers(state: &AppState, heartbeat_interval: std::time::Duration
     ));
     tokio::spawn(cluster::monitor::followers(state.clone(), token.clone()));
     tokio::spawn(cluster::monitor::volume_sizes(state.clone(), token.clone()));
-    tokio::spawn(proxy::sampler(state.proxy.clone(), token));
+    tokio::spawn(proxy::sampler(state.proxy.clone(), token.clone()));
+    tokio::spawn(history::sampler::run(state.clone(), token));
 }
 
 /// The leader's loops (the reconcile loop, the health checks, the host pools,

@@ -87,6 +87,8 @@ pub struct AppState {
     pub listing: Arc<crate::ops::services::Listing>,
     /// The last N-1 check, for every open dashboard.
     pub whatif: Arc<crate::ops::whatif::WhatIfs>,
+    /// The last hour of each replica's usage and each service's traffic.
+    pub history: Arc<crate::history::History>,
 }
 
 impl AppState {
@@ -138,6 +140,7 @@ impl AppState {
             metrics: Default::default(),
             listing: Default::default(),
             whatif: Default::default(),
+            history: Arc::new(crate::history::History::new(Duration::from_secs(10))),
         }
     }
 }

@@ -400,6 +400,12 @@ async fn request(w: &World, case: &str, who: Who, n: usize) -> Prepared {
             at(format!("/api/v1/whatif?lose={name}"))
         }
         "whatif.each" => at("/api/v1/whatif/each-host"),
+        "host.history" => {
+            let name = format!("drawn-{n}");
+            w.t.add_host(&name, "unix:///nonexistent/berth/docker.sock")
+                .await;
+            at(format!("/api/v1/hosts/{name}/history"))
+        }
         "pools" => at("/api/v1/pools"),
         "pool.create" => with("/api/v1/pools", pool_body(&format!("p-{n}"))),
         "pool.show" | "pool.update" | "pool.delete" | "pool.retire" => {
@@ -483,13 +489,15 @@ async fn request(w: &World, case: &str, who: Who, n: usize) -> Prepared {
             }
         }
         "proxy" => at("/api/v1/proxy"),
+        "proxy.history" => at("/api/v1/proxy/history"),
         "proxy.nginx" => at("/api/v1/proxy/nginx.conf"),
         "watch" => at("/api/v1/watch/services"),
         "healthz" => at("/healthz"),
         "readyz" => at("/readyz"),
         "metrics" => at("/metrics"),
         "service.show" | "service.revisions" | "service.diff" | "service.stats"
-        | "service.logs" | "service.resume" | "service.spec" | "service.proxy" => {
+        | "service.history" | "service.logs" | "service.resume" | "service.spec"
+        | "service.proxy" => {
             let name = format!("r-{n}");
             w.service(&name, json!({"image": "demo:v1", "port": 8080}))
                 .await;
@@ -500,6 +508,7 @@ async fn request(w: &World, case: &str, who: Who, n: usize) -> Prepared {
                     "/api/v1/services/{name}/revisions/diff?from=1&to=1"
                 )),
                 "service.stats" => at(format!("/api/v1/services/{name}/stats")),
+                "service.history" => at(format!("/api/v1/services/{name}/history")),
                 "service.logs" => at(format!("/api/v1/services/{name}/replicas/1/logs")),
                 // No rollout is paused: past authorization, a 409.
                 "service.resume" => at(format!("/api/v1/services/{name}/rollout/resume")),
@@ -796,6 +805,12 @@ const MATRIX: &[Entry] = &[
     ("GET", "/api/v1/hosts", "hosts", logged_in),
     ("POST", "/api/v1/hosts", "host.add", admin_only),
     ("GET", "/api/v1/hosts/{name}", "host.show", logged_in),
+    (
+        "GET",
+        "/api/v1/hosts/{name}/history",
+        "host.history",
+        logged_in,
+    ),
     ("GET", "/api/v1/whatif", "whatif", logged_in),
     ("GET", "/api/v1/whatif/each-host", "whatif.each", logged_in),
     ("PATCH", "/api/v1/hosts/{name}", "host.update", admin_only),
@@ -907,6 +922,12 @@ const MATRIX: &[Entry] = &[
         "service.stats",
         web_reader,
     ),
+    (
+        "GET",
+        "/api/v1/services/{name}/history",
+        "service.history",
+        web_reader,
+    ),
     // No replica runs in this world: past authorization, a 404.
     (
         "GET",
@@ -988,6 +1009,7 @@ const MATRIX: &[Entry] = &[
         web_certificate_reach,
     ),
     ("GET", "/api/v1/proxy", "proxy", logged_in),
+    ("GET", "/api/v1/proxy/history", "proxy.history", logged_in),
     ("GET", "/api/v1/proxy/nginx.conf", "proxy.nginx", logged_in),
     ("GET", "/healthz", "healthz", public),
     ("GET", "/readyz", "readyz", public),

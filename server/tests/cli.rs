@@ -2,7 +2,7 @@
 //! on 127.0.0.1 with the three test hosts: login, services, hosts, ps, deploy with
 //! --wait (a good image exits 0; the broken one exits 3 after its automatic
 //! rollback; a too-short --timeout exits 4), scale, rollback, logs (and -f),
-//! whatif, --json and completions. Needs `scripts/hosts up 3` (make test runs it).
+//! whatif, history, --json and completions. Needs `scripts/hosts up 3` (make test runs it).
 
 mod cli_harness;
 mod common;
@@ -35,6 +35,7 @@ async fn the_cli_drives_services() {
     deploys(&b).await;
     scale_ps_rollback(&b).await;
     logs(&b).await;
+    history(&b).await;
 
     let bash = b.run(&["completions", "bash"]).await.ok();
     assert!(bash.stdout.contains("_berth") && bash.stdout.contains("deploy"));
@@ -144,6 +145,53 @@ async fn whatif(b: &Berth) {
     assert!(one_line(&r).contains("invalid host name"), "{r:#?}");
     let r = b.run(&["whatif"]).await;
     assert_eq!(r.code, 2, "{r:#?}");
+}
+
+/// `berth history`: the last hour as read from the real engines (a step every
+/// 10 s: waits for one in which the replicas' memory was read).
+async fn history(b: &Berth) {
+    common::until("a step of history", Duration::from_secs(40), || async {
+        let v = ok_json(&b.t, &b.auth, "GET", "/api/v1/services/web/history", None).await;
+        let read = v["replicas"].as_array().unwrap().iter().any(|r| {
+            r["current"] == true
+                && r["memory_bytes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .any(|m| m.as_f64().is_some_and(|m| m > 0.0))
+        });
+        if read {
+            Ok(())
+        } else {
+            Err(v.to_string())
+        }
+    })
+    .await;
+    let r = b.run(&["history", "web"]).await.ok();
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert!(
+        lines[0].starts_with("web: the last ") && lines[0].ends_with("a sample every 10 s"),
+        "{}",
+        r.stdout
+    );
+    for start in [
+        "TRAFFIC",
+        "requests/s",
+        "error rate",
+        "p99",
+        "REPLICA  HOST",
+    ] {
+        assert!(
+            lines.iter().any(|l| l.starts_with(start)),
+            "no line starts with {start}: {}",
+            r.stdout
+        );
+    }
+    let memory = |l: &&str| l.contains(" MiB") || l.contains(" KiB");
+    assert!(lines.iter().any(memory), "{}", r.stdout);
+    let r = b.run(&["history", "nothing"]).await;
+    assert_eq!(r.code, 2);
+    assert!(one_line(&r).contains("there is no service"), "{r:#?}");
 }
 
 async fn deploys(b: &Berth) {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use axum::http::StatusCode;
 use common::{login, ok_json, send, Auth};
-use domain::wire::{TeamRole, UserRole};
+use domain::wire::UserRole;
 use serde_json::{json, Value};
 use server::testing::TestState;
 use tokio_util::sync::CancellationToken;
@@ -32,18 +32,11 @@ impl World {
     /// replica with a per-replica volume), converged by the loop.
     async fn new() -> World {
         let (t, _fake) = TestState::with_fake(3).await;
-        let web = t.add_team("web").await;
-        let db = t.add_team("db").await;
-        t.add_user("root", "password-1", UserRole::Admin).await;
-        for (name, team) in [("alice", web), ("bob", db)] {
-            let id = t.add_user(name, "password-1", UserRole::Member).await;
-            t.add_member(team, id, TeamRole::Operator).await;
-        }
-        let router = t.router();
+        let (root, web, db) = common::web_and_db(&t).await;
         let w = World {
-            root: Auth::Cookie(login(&router, "root", "password-1").await),
-            web: Auth::Cookie(login(&router, "alice", "password-1").await),
-            db: Auth::Cookie(login(&router, "bob", "password-1").await),
+            root,
+            web,
+            db,
             stop: CancellationToken::new(),
             t,
         };

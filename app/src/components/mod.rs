@@ -1,5 +1,6 @@
 //! Building blocks shared by the pages.
 
+pub mod charts;
 pub mod hosts;
 pub mod layout;
 pub mod services;

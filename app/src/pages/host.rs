@@ -9,6 +9,7 @@ use leptos::prelude::*;
 use leptos_router::hooks::{use_navigate, use_params_map};
 
 use crate::api::{get_host, remove_host, schedule_host, update_host};
+use crate::components::charts::HostCharts;
 use crate::components::hosts::Labels;
 use crate::components::layout::PageHeader;
 use crate::components::whatif::HostLoss;
@@ -87,6 +88,7 @@ pub fn Host() -> impl IntoView {
         </Transition>
         // Outside the refreshed body: the answer stays while the page polls.
         {move || view! { <HostLoss host=name()/> }}
+        {move || view! { <HostCharts host=name()/> }}
     }
 }
 

@@ -9,6 +9,7 @@ use leptos::prelude::*;
 use leptos_router::components::A;
 
 use crate::api::{get_nginx_conf, get_proxy};
+use crate::components::charts::ProxyCharts;
 use crate::components::layout::PageHeader;
 use crate::components::widgets::{every, Badge, ErrorBox, Stat};
 use crate::wire::{BackendView, ProxyRouteView, ProxyView};
@@ -29,6 +30,7 @@ pub fn Proxy() -> impl IntoView {
                 }
             })}
         </Transition>
+        <ProxyCharts/>
         <section class="panel">
             <div class="panel-head">
                 <h2>"As nginx configuration"</h2>

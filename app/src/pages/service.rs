@@ -17,6 +17,7 @@ use crate::api::{
     get_service_logs, get_service_stats, list_volumes, rollback_service, scale_service,
     set_service_proxy,
 };
+use crate::components::charts::ServiceCharts;
 use crate::components::layout::PageHeader;
 use crate::components::services::{
     phase_badge, replica_tone, ReadyBar, ReplicaStrip, SpecFields, SpecForm,
@@ -206,6 +207,7 @@ fn ServiceBody(
             </div>
             {move || service.with(|s| view! { <ReplicaTable list=s.instances.clone() revision=s.revision stats/> })}
         </section>
+        <ServiceCharts service=name.clone()/>
         {move || view! { <Logs service=svc.clone() slots=slots.get()/> }}
         {let svc = name.clone(); move || has_volumes.get().then(|| view! { <ServiceVolumes service=svc.clone() admin/> })}
         {move || operator.then(|| view! { <DeployForm spec=spec.get().1 act/> }.into_any())}

@@ -8,6 +8,7 @@ mod audit;
 mod certs;
 mod events;
 pub mod health;
+mod history;
 mod hosts;
 mod openapi;
 mod pools;
@@ -67,6 +68,7 @@ pub fn routes() -> OpenApiRouter<AppState> {
         .merge(volumes::router())
         .merge(volume_classes::router())
         .merge(whatif::router())
+        .merge(history::router())
         .merge(health::router())
 }
 

@@ -64,6 +64,9 @@ pub enum ClientCommand {
     },
     /// The Docker hosts, their state and capacity.
     Hosts,
+    /// A service's last hour: its traffic through the proxy (requests per
+    /// second, error rate, p99) and each running replica's CPU and memory.
+    History { name: String },
     /// What losing hosts would do, before it happens: which replicas move where,
     /// which no host could take, which wait for volumes left behind. Exits 5 when
     /// some service would not stay whole.

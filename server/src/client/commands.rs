@@ -7,7 +7,9 @@ use std::io::{BufRead, IsTerminal, Write};
 use serde::de::DeserializeOwned;
 use serde_json::{json, Value};
 
-use domain::wire::{EachHostView, HostView, Me, ServiceDetail, ServiceView, WhatIfView};
+use domain::wire::{
+    EachHostView, HostView, Me, ServiceDetail, ServiceHistoryView, ServiceView, WhatIfView,
+};
 
 use super::config::{Env, Login};
 use super::http::{Api, HttpError};
@@ -313,6 +315,19 @@ pub async fn hosts(api: &Api, json: bool) -> Result<u8, ClientError> {
         print!("{}", table::hosts(&list));
     }
     Ok(0)
+}
+
+/// `berth history NAME`: the service's last hour.
+pub async fn history(api: &Api, name: &str, json: bool) -> Result<u8, ClientError> {
+    let path = format!("/api/v1/services/{}/history", encode(name));
+    let value = api.get(&path).await?;
+    if json {
+        print_json(&value);
+        return Ok(exit::OK);
+    }
+    let v: ServiceHistoryView = decode(api, &path, value)?;
+    print!("{}", table::history(&v));
+    Ok(exit::OK)
 }
 
 /// `berth whatif --lose h2[,h3]`: what losing the hosts would do; exits 5 when

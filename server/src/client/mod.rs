@@ -106,6 +106,7 @@ async fn dispatch(command: ClientCommand, json: bool) -> Result<u8, ClientError>
             tail,
         } => commands::logs(&api()?, &name, follow, replica, tail, json).await,
         C::Hosts => commands::hosts(&api()?, json).await,
+        C::History { name } => commands::history(&api()?, &name, json).await,
         C::Whatif { lose, .. } => commands::whatif(&api()?, lose.as_deref(), json).await,
         C::Plan { file } => plan::plan(&api()?, &file, json).await,
         C::Apply {

@@ -1,7 +1,9 @@
 //! What the client commands print for people: aligned tables of services,
 //! replicas and hosts, with their status words, and short ages and sizes.
 
-use domain::wire::{EachHostView, HostView, ReplicaView, ServiceView, WhatIfView};
+use domain::wire::{
+    EachHostView, HostView, ReplicaView, ServiceHistoryView, ServiceView, WhatIfView,
+};
 
 /// Columns aligned on the widest cell, two spaces apart; the last column is not
 /// padded (no trailing spaces).
@@ -282,6 +284,87 @@ pub fn each_host(v: &EachHostView) -> String {
     format!("{head}{}", t.render())
 }
 
+/// A line of the last hour in 30 characters (`▁` to `█`, the highest of each
+/// stretch of steps, scaled to the series' highest; a space where nothing was
+/// sampled).
+pub fn spark(values: &[Option<f64>]) -> String {
+    const BARS: [char; 8] = ['▁', '▂', '▃', '▄', '▅', '▆', '▇', '█'];
+    const WIDTH: usize = 30;
+    let top = values.iter().flatten().copied().fold(0.0f64, f64::max);
+    let per = values.len().div_ceil(WIDTH).max(1);
+    values
+        .chunks(per)
+        .map(
+            |chunk| match chunk.iter().flatten().copied().reduce(f64::max) {
+                None => ' ',
+                Some(_) if top <= 0.0 => BARS[0],
+                Some(v) => BARS[((v / top) * 7.0).round().clamp(0.0, 7.0) as usize],
+            },
+        )
+        .collect()
+}
+
+/// A service's last hour: its traffic, then each replica that runs now.
+pub fn history(v: &ServiceHistoryView) -> String {
+    let last = |s: &[Option<f64>]| s.iter().rev().flatten().next().copied();
+    let most = |s: &[Option<f64>]| s.iter().flatten().copied().reduce(f64::max);
+    let show = |x: Option<f64>, f: &dyn Fn(f64) -> String| x.map(f).unwrap_or_else(|| "-".into());
+    let minutes = match (v.times_ms.first(), v.times_ms.last()) {
+        (Some(a), Some(b)) => (b - a) / 60_000,
+        _ => 0,
+    };
+    let mut out = format!(
+        "{}: the last {minutes} min, a sample every {} s\n\n",
+        v.service,
+        v.step_ms / 1000
+    );
+    let rate = |x: f64| format!("{x:.1}/s");
+    let ratio = |x: f64| format!("{:.1}%", x * 100.0);
+    let ms = |x: f64| format!("{x:.1}ms");
+    let mut t = Table::new(&["TRAFFIC", "NOW", "MOST", "LAST HOUR"]);
+    let t_ = &v.traffic;
+    for (name, series, f) in [
+        (
+            "requests/s",
+            &t_.requests_per_second,
+            &rate as &dyn Fn(f64) -> String,
+        ),
+        ("error rate", &t_.error_rate, &ratio),
+        ("p99", &t_.p99_ms, &ms),
+    ] {
+        t.row(vec![
+            name.to_string(),
+            show(last(series), f),
+            show(most(series), f),
+            spark(series),
+        ]);
+    }
+    out.push_str(&t.render());
+    let cpu = |x: f64| format!("{x:.1}%");
+    let mem = |x: f64| bytes(x.max(0.0) as u64);
+    let mut t = Table::new(&[
+        "REPLICA",
+        "HOST",
+        "CPU",
+        "CPU LAST HOUR",
+        "MEMORY",
+        "MEMORY LAST HOUR",
+    ]);
+    for r in v.replicas.iter().filter(|r| r.current) {
+        t.row(vec![
+            r.slot.to_string(),
+            r.host.clone(),
+            show(last(&r.cpu_percent), &cpu),
+            spark(&r.cpu_percent),
+            show(last(&r.memory_bytes), &mem),
+            spark(&r.memory_bytes),
+        ]);
+    }
+    out.push('\n');
+    out.push_str(&t.render());
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -365,5 +448,17 @@ mod tests {
              1        3         h1    running  healthy   127.0.0.11:3301  0         1m\n\
              2        2 (old)   h2    running  starting  -                1         -    last exited with code 137\n"
         );
+    }
+
+    #[test]
+    fn a_text_sparkline_scales_to_the_highest_and_leaves_gaps() {
+        assert_eq!(spark(&[Some(0.0), Some(7.0), None, Some(3.5)]), "▁█ ▅");
+        assert_eq!(spark(&[Some(0.0), Some(0.0)]), "▁▁");
+        assert_eq!(spark(&[]), "");
+        // 360 steps fit in 30 characters, each the highest of its 12.
+        let long: Vec<Option<f64>> = (0..360).map(|i| Some(f64::from(i))).collect();
+        let s = spark(&long);
+        assert_eq!(s.chars().count(), 30);
+        assert!(s.ends_with('█'), "{s}");
     }
 }

@@ -6,6 +6,7 @@ pub mod accounts;
 pub mod audit;
 pub mod certs;
 pub mod events;
+pub mod history;
 pub mod hosts;
 pub mod pools;
 pub mod proxy;

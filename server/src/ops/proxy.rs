@@ -85,5 +85,6 @@ pub async fn metrics(state: &AppState, ctx: &Ctx) -> Result<String, OpsError> {
             s.name, view.healthy
         ));
     }
+    super::history::metrics(state, &mut out, p.is_admin(), |team| readable(ctx, team)).await?;
     Ok(out)
 }

@@ -59,7 +59,11 @@ async fn find(state: &AppState, name: &str) -> Result<ServiceRow, OpsError> {
 }
 
 /// A service the caller may read.
-async fn readable(state: &AppState, ctx: &Ctx, name: &str) -> Result<ServiceRow, OpsError> {
+pub(super) async fn readable(
+    state: &AppState,
+    ctx: &Ctx,
+    name: &str,
+) -> Result<ServiceRow, OpsError> {
     ctx.principal()?;
     let row = find(state, name).await?;
     ctx.allowed(Action::ReadServices(row.team_id))?;

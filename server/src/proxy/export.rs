@@ -183,7 +183,7 @@ impl Proxy {
 }
 
 /// A label value with `\`, `"` and new lines escaped.
-fn esc(s: &str) -> String {
+pub(crate) fn esc(s: &str) -> String {
     s.replace('\\', "\\\\")
         .replace('"', "\\\"")
         .replace('\n', "\\n")

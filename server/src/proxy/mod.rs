@@ -86,6 +86,15 @@ pub struct Counters {
     pub bad_gateway: AtomicU64,
 }
 
+/// Every replica's counters at one moment, for the history.
+#[derive(Debug, Default)]
+pub struct Counts {
+    /// The services with a route, each once.
+    pub routed: Vec<i64>,
+    /// (service, when a route names the replica; container id; counters).
+    pub backends: Vec<(Option<i64>, String, stats::Sample)>,
+}
+
 /// The proxy's shared state; cheap to share through `AppState`.
 pub struct Proxy {
     table: ArcSwap<RouteTable>,
@@ -348,6 +357,35 @@ impl Proxy {
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
+    }
+
+    /// Every replica's counters now (those draining too, until they are gone),
+    /// with its service when a route still names it, and the services that have
+    /// a route (the history's steps).
+    pub fn counts(&self) -> Counts {
+        let table = self.table();
+        let mut service_of: HashMap<&str, i64> = HashMap::new();
+        let mut routed = Vec::new();
+        for r in &table.routes {
+            routed.push(r.service_id);
+            for l in r.backends.iter() {
+                service_of.insert(l.backend.container_id.as_str(), r.service_id);
+            }
+        }
+        routed.sort_unstable();
+        routed.dedup();
+        let registry = self.registry.lock().expect("proxy lock");
+        let backends = registry
+            .iter()
+            .map(|(id, stats)| {
+                (
+                    service_of.get(id.as_str()).copied(),
+                    id.clone(),
+                    stats.sample(),
+                )
+            })
+            .collect();
+        Counts { routed, backends }
     }
 
     /// Samples every replica's counters for the rates of the last seconds.

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use tokio::sync::{broadcast, Notify};
 
-use crate::model::{ObservedReplica, Problem};
+use crate::model::{ObservedReplica, Problem, Status};
 use crate::runtime::ContainerRuntime;
 
 /// How the loop behaves; none of it is part of a service.
@@ -262,6 +262,16 @@ impl Reconciler {
             self.changed(service_id);
         }
         out
+    }
+
+    /// Every replica running now (not being made, not being stopped).
+    pub fn running(&self) -> Vec<ObservedReplica> {
+        whole(&self.services)
+            .values()
+            .flat_map(|s| &s.replicas)
+            .filter(|r| r.status == Status::Running && !r.pending && !r.stopping)
+            .cloned()
+            .collect()
     }
 
     /// Every service's state (the leader publishes them for the others' pages).

@@ -356,6 +356,19 @@ impl ContainerRuntime for DockerRuntime {
         let entry = self.engine(host_id)?;
         entry.engine.remove_volume(name).await.map_err(engine_error)
     }
+
+    async fn reading(
+        &self,
+        host_id: i64,
+        container_id: &str,
+    ) -> Result<super::Reading, RuntimeError> {
+        let entry = self.engine(host_id)?;
+        entry
+            .engine
+            .reading(container_id)
+            .await
+            .map_err(engine_error)
+    }
 }
 
 #[cfg(test)]

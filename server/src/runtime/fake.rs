@@ -25,6 +25,8 @@ struct Inner {
     /// The environment each container was made with.
     envs: HashMap<String, super::ResolvedEnv>,
     next: u64,
+    /// How often each container was read (its CPU counters grow by as much).
+    readings: HashMap<String, u64>,
     calls: Vec<String>,
     clock: i64,
 }
@@ -298,5 +300,32 @@ impl ContainerRuntime for FakeRuntime {
         i.calls.push(format!("remove volume {name}@h{host_id}"));
         i.volumes.remove(&(host_id, name.to_string()));
         Ok(())
+    }
+
+    /// A container that uses 5 % of one CPU between any two readings, and 32 MiB
+    /// and a MiB a slot.
+    async fn reading(
+        &self,
+        host_id: i64,
+        container_id: &str,
+    ) -> Result<super::Reading, RuntimeError> {
+        let mut i = self.inner.lock().unwrap();
+        Self::check(&i, host_id)?;
+        let slot = match i.containers.get(container_id) {
+            Some(c) if c.host_id == host_id => c.slot,
+            _ => {
+                return Err(RuntimeError::Engine(format!(
+                    "no such container: {container_id}"
+                )))
+            }
+        };
+        let n = i.readings.entry(container_id.to_string()).or_default();
+        *n += 1;
+        Ok(super::Reading {
+            cpu_ns: *n * 50_000_000,
+            system_ns: *n * 1_000_000_000,
+            cpus: 1,
+            memory_bytes: (32 + u64::from(slot)) << 20,
+        })
     }
 }

@@ -81,6 +81,18 @@ pub enum RuntimeError {
     Pull { image: String, cause: String },
 }
 
+/// A container's counters at one moment: its CPU time and the host's (all CPUs
+/// together, as Docker counts them), and the memory it uses now. Two readings
+/// make a CPU figure (`history::series::cpu_percent`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reading {
+    pub cpu_ns: u64,
+    pub system_ns: u64,
+    pub cpus: u32,
+    /// Used less the page cache, as `docker stats` shows it.
+    pub memory_bytes: u64,
+}
+
 /// What the reconciler needs of a container engine.
 #[async_trait]
 pub trait ContainerRuntime: Send + Sync + 'static {
@@ -100,4 +112,6 @@ pub trait ContainerRuntime: Send + Sync + 'static {
     async fn volume_sizes(&self, host_id: i64) -> Result<HashMap<String, i64>, RuntimeError>;
     /// Removes a volume; the engine refuses one in use.
     async fn remove_volume(&self, host_id: i64, name: &str) -> Result<(), RuntimeError>;
+    /// A running container's counters now (the history's sampler).
+    async fn reading(&self, host_id: i64, container_id: &str) -> Result<Reading, RuntimeError>;
 }

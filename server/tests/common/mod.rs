@@ -588,3 +588,22 @@ pub fn berth_command(
         .env("BERTH_DEMO", "true");
     c
 }
+
+/// Teams `web` (alice, an operator) and `db` (bob, an operator) and an admin
+/// `root`, each logged in: (root, alice, bob).
+pub async fn web_and_db(t: &server::testing::TestState) -> (Auth, Auth, Auth) {
+    use domain::wire::{TeamRole, UserRole};
+    let web = t.add_team("web").await;
+    let db = t.add_team("db").await;
+    t.add_user("root", "password-1", UserRole::Admin).await;
+    for (name, team) in [("alice", web), ("bob", db)] {
+        let id = t.add_user(name, "password-1", UserRole::Member).await;
+        t.add_member(team, id, TeamRole::Operator).await;
+    }
+    let router = t.router();
+    (
+        Auth::Cookie(login(&router, "root", "password-1").await),
+        Auth::Cookie(login(&router, "alice", "password-1").await),
+        Auth::Cookie(login(&router, "bob", "password-1").await),
+    )
+}

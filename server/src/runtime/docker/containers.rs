@@ -148,12 +148,20 @@ impl DockerEngine {
         }))
     }
 
-    /// One CPU and memory sample of a running container (Docker takes about a
-    /// second to measure CPU between two readings).
-    pub async fn usage(&self, id: &str) -> Result<Usage, DockerError> {
+    /// One stats answer of a container: `one_shot` at once, without the
+    /// reading before (`precpu_stats` empty); else Docker waits for a second
+    /// reading to fill it (about a second).
+    async fn stats_once(
+        &self,
+        id: &str,
+        one_shot: bool,
+    ) -> Result<bollard::models::ContainerStatsResponse, DockerError> {
         let client = self.client().await?;
-        let options = StatsOptionsBuilder::default().stream(false).build();
-        let sample = tokio::time::timeout(self.timeout, async {
+        let options = StatsOptionsBuilder::default()
+            .stream(false)
+            .one_shot(one_shot)
+            .build();
+        tokio::time::timeout(self.timeout, async {
             let mut stream = std::pin::pin!(client.stats(id, Some(options)));
             stream.next().await.transpose()
         })
@@ -167,7 +175,31 @@ impl DockerEngine {
             endpoint: self.endpoint.to_string(),
             cause: "no stats for the container".into(),
             status: 0,
-        })?;
+        })
+    }
+
+    /// A running container's counters now, in one reading (Docker's one-shot
+    /// stats: no wait for a second reading; the history makes its CPU figure
+    /// from two of its own readings a step apart).
+    pub async fn reading(&self, id: &str) -> Result<crate::runtime::Reading, DockerError> {
+        let sample = self.stats_once(id, true).await?;
+        let cpu = sample.cpu_stats.unwrap_or_default();
+        Ok(crate::runtime::Reading {
+            cpu_ns: cpu
+                .cpu_usage
+                .as_ref()
+                .and_then(|u| u.total_usage)
+                .unwrap_or(0),
+            system_ns: cpu.system_cpu_usage.unwrap_or(0),
+            cpus: cpu.online_cpus.unwrap_or(1).max(1),
+            memory_bytes: used_memory(sample.memory_stats.unwrap_or_default()),
+        })
+    }
+
+    /// One CPU and memory sample of a running container (Docker takes about a
+    /// second to measure CPU between two readings).
+    pub async fn usage(&self, id: &str) -> Result<Usage, DockerError> {
+        let sample = self.stats_once(id, false).await?;
         let cpu = sample.cpu_stats.unwrap_or_default();
         let pre = sample.precpu_stats.unwrap_or_default();
         let total = |c: &bollard::models::ContainerCpuStats| {
@@ -188,20 +220,24 @@ impl DockerEngine {
             0.0
         };
         let memory = sample.memory_stats.unwrap_or_default();
-        // What `docker stats` shows: usage less the page cache.
-        let cache = memory
-            .stats
-            .as_ref()
-            .and_then(|s| {
-                s.get("inactive_file")
-                    .or_else(|| s.get("total_inactive_file"))
-            })
-            .copied()
-            .unwrap_or(0);
         Ok(Usage {
             cpu_percent,
-            memory_bytes: memory.usage.unwrap_or(0).saturating_sub(cache),
             memory_limit_bytes: memory.limit.unwrap_or(0),
+            memory_bytes: used_memory(memory),
         })
     }
+}
+
+/// What `docker stats` shows as used: usage less the page cache.
+fn used_memory(memory: bollard::models::ContainerMemoryStats) -> u64 {
+    let cache = memory
+        .stats
+        .as_ref()
+        .and_then(|s| {
+            s.get("inactive_file")
+                .or_else(|| s.get("total_inactive_file"))
+        })
+        .copied()
+        .unwrap_or(0);
+    memory.usage.unwrap_or(0).saturating_sub(cache)
 }
