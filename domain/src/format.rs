@@ -1,6 +1,18 @@
 //! Plain formatting for people: byte sizes and UTC clock times. Pure functions, used
 //! on the server and in the browser alike so that both render the same text.
 
+/// A share (0 to 1) as percent with at most `decimals` decimals, trailing zeros
+/// left out: `0.042` -> `4.2%`, `0.0105` -> `1.05%`, `0.01` -> `1%`.
+pub fn percent(share: f64, decimals: usize) -> String {
+    let text = format!("{:.*}", decimals, share * 100.0);
+    let text = if text.contains('.') {
+        text.trim_end_matches('0').trim_end_matches('.')
+    } else {
+        &text
+    };
+    format!("{text}%")
+}
+
 /// `1536` -> `1.5 KiB`; binary units, one decimal below 10.
 pub fn bytes(n: i64) -> String {
     const UNITS: [&str; 6] = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];

@@ -9,6 +9,7 @@
 
 mod accounts;
 mod certs;
+mod gates;
 mod history;
 mod hosts;
 mod pools;
@@ -22,6 +23,7 @@ mod volumes;
 
 pub use accounts::*;
 pub use certs::*;
+pub use gates::*;
 pub use history::*;
 pub use hosts::*;
 pub use pools::*;

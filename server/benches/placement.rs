@@ -2,8 +2,9 @@
 //! 100, mixed sizes, some constrained to a zone, some binpacked) onto 5,000
 //! simulated hosts, the size of the largest Kubernetes clusters; then the same
 //! cluster, converged, is planned again (it must plan nothing), and asked what
-//! losing one host would do (the what-if). Prints the median of several runs.
-//! `cargo bench -p server --bench placement`.
+//! losing one host would do (the what-if). Then the history's step at its bound
+//! (20,000 replicas and 1,500 services, an hour of 10 s steps kept) and its reads.
+//! Prints the median of several runs. `cargo bench -p server --bench placement`.
 
 use std::time::{Duration, Instant};
 
@@ -77,6 +78,90 @@ fn median(mut d: Vec<Duration>) -> Duration {
 }
 
 fn main() {
+    placement();
+    history();
+}
+
+/// A step of history at its bound, once the hour is full (so each step also
+/// forgets one), and what a service's, a host's and the proxy page's reads take.
+fn history() {
+    use server::history::{BackendCount, History, ReplicaReading, Step};
+    use server::proxy::stats::BackendStats;
+    const REPLICAS: usize = 20_000;
+    const PER_SERVICE: usize = 13;
+    let h = History::new(Duration::from_secs(10));
+    let stats = BackendStats::default();
+    stats.record(Duration::from_millis(3), false);
+    let step = |n: u64| Step {
+        at_ms: n as i64 * 10_000,
+        proxy_secs: 10.0,
+        replicas: (0..REPLICAS)
+            .map(|i| ReplicaReading {
+                container_id: format!("c{i}"),
+                service_id: (i / PER_SERVICE) as i64,
+                slot: (i % PER_SERVICE) as u32,
+                host_id: (i % 5_000) as i64,
+                reading: server::runtime::Reading {
+                    cpu_ns: n * 1_000_000 * (i as u64 % 7),
+                    system_ns: n * 20_000_000_000,
+                    cpus: 2,
+                    memory_bytes: 64 << 20,
+                },
+            })
+            .collect(),
+        backends: (0..REPLICAS)
+            .map(|i| BackendCount {
+                service_id: Some((i / PER_SERVICE) as i64),
+                container_id: format!("c{i}"),
+                sample: stats.sample(),
+            })
+            .collect(),
+        routed: (0..(REPLICAS / PER_SERVICE) as i64).collect(),
+    };
+    // Fill the hour, then time steps that also forget the oldest.
+    for n in 1..=360 {
+        h.record(step(n));
+    }
+    let mut times = Vec::new();
+    for n in 361..361 + RUNS as u64 {
+        let s = step(n);
+        let started = Instant::now();
+        h.record(s);
+        times.push(started.elapsed());
+    }
+    let latest = h.latest();
+    assert_eq!(latest.replicas.len(), REPLICAS);
+    assert_eq!(latest.left_out, 0);
+    println!(
+        "history: a step of {REPLICAS} replicas and {} services with an hour kept in {:.1} ms (median of {RUNS})",
+        REPLICAS / PER_SERVICE,
+        median(times).as_secs_f64() * 1000.0
+    );
+    let read = |f: &dyn Fn()| {
+        let mut times = Vec::new();
+        for _ in 0..RUNS {
+            let started = Instant::now();
+            f();
+            times.push(started.elapsed());
+        }
+        median(times).as_secs_f64() * 1000.0
+    };
+    let service = read(&|| {
+        assert_eq!(h.service(7).replicas.len(), PER_SERVICE);
+    });
+    let host = read(&|| {
+        assert_eq!(h.host(7, |_| true).replicas.len(), 360);
+    });
+    let ids: Vec<i64> = (0..(REPLICAS / PER_SERVICE) as i64).collect();
+    let proxy = read(&|| {
+        assert_eq!(h.traffic(&ids).1.len(), ids.len());
+    });
+    println!(
+        "history reads: a service of {PER_SERVICE} replicas {service:.2} ms, a host {host:.2} ms, every service's traffic {proxy:.2} ms (median of {RUNS})"
+    );
+}
+
+fn placement() {
     let hosts = hosts();
     let desired = services();
     let settings = Settings {

@@ -14,6 +14,8 @@
 //!  any running or paused rollout ──a newer start──> aborted ("superseded")
 //! ```
 
+pub mod gates;
+
 use domain::wire::{FailureAction, RolloutKind, RolloutState, ServiceSpec};
 
 use crate::store::{Expect, Move, NewRollout, RolloutRow, Store, StoreError};

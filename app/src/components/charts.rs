@@ -162,6 +162,21 @@ pub fn ChartCard(
     }
 }
 
+/// Refetches once a step: `step_ms` is learned from the answers (10 s until
+/// the first), so a page asks no more often than there is something new.
+fn each_step(step_ms: RwSignal<i64>, refetch: impl Fn() + Clone + 'static) {
+    let waited = StoredValue::new(0i64);
+    every(Duration::from_secs(1), move || {
+        let w = waited.get_value() + 1000;
+        if w >= step_ms.get_untracked() {
+            waited.set_value(0);
+            refetch();
+        } else {
+            waited.set_value(w);
+        }
+    });
+}
+
 /// Adds series up step by step (`None` where none had a value).
 fn sum<'a>(all: impl Iterator<Item = &'a Vec<Option<f64>>>, n: usize) -> Vec<Option<f64>> {
     let mut out = vec![None; n];
@@ -203,14 +218,18 @@ fn TrafficCharts(t: TrafficHistory) -> impl IntoView {
 #[component]
 pub fn ServiceCharts(service: String) -> impl IntoView {
     let history = LocalResource::new(move || get_service_history(service.clone()));
-    every(Duration::from_secs(5), move || history.refetch());
+    let step_ms = RwSignal::new(10_000);
+    each_step(step_ms, move || history.refetch());
     view! {
         <section class="panel" data-history="service" aria-labelledby="history-title">
             <div class="panel-head"><h2 id="history-title">"Last hour"</h2></div>
             <Transition fallback=|| view! { <p class="muted">"Loading…"</p> }>
                 {move || Suspend::new(async move {
                     match history.await {
-                        Ok(h) => view! { <ServiceChartsBody h/> }.into_any(),
+                        Ok(h) => {
+                            step_ms.set(h.step_ms);
+                            view! { <ServiceChartsBody h/> }.into_any()
+                        }
                         Err(e) => view! { <ErrorBox error=e/> }.into_any(),
                     }
                 })}
@@ -259,7 +278,8 @@ fn ServiceChartsBody(h: ServiceHistoryView) -> impl IntoView {
 #[component]
 pub fn HostCharts(host: String) -> impl IntoView {
     let history = LocalResource::new(move || get_host_history(host.clone()));
-    every(Duration::from_secs(5), move || history.refetch());
+    let step_ms = RwSignal::new(10_000);
+    each_step(step_ms, move || history.refetch());
     view! {
         <section class="panel" data-history="host" aria-labelledby="history-title">
             <div class="panel-head"><h2 id="history-title">"Last hour"</h2></div>
@@ -267,6 +287,7 @@ pub fn HostCharts(host: String) -> impl IntoView {
                 {move || Suspend::new(async move {
                     match history.await {
                         Ok(h) => {
+                            step_ms.set(h.step_ms);
                             let count: Vec<Option<f64>> = h.replicas.iter().map(|n| Some(f64::from(*n))).collect();
                             view! {
                                 <p class="small muted">{span(&h.times_ms, h.step_ms)}" · Berth's replicas only"</p>
@@ -289,7 +310,8 @@ pub fn HostCharts(host: String) -> impl IntoView {
 #[component]
 pub fn ProxyCharts() -> impl IntoView {
     let history = LocalResource::new(get_proxy_history);
-    every(Duration::from_secs(5), move || history.refetch());
+    let step_ms = RwSignal::new(10_000);
+    each_step(step_ms, move || history.refetch());
     view! {
         <section class="panel" data-history="proxy" aria-labelledby="history-title">
             <div class="panel-head"><h2 id="history-title">"Last hour"</h2></div>
@@ -297,7 +319,9 @@ pub fn ProxyCharts() -> impl IntoView {
                 {move || Suspend::new(async move {
                     match history.await {
                         Ok(h) if h.services.is_empty() => view! { <p class="muted">"No route yet."</p> }.into_any(),
-                        Ok(h) => view! {
+                        Ok(h) => {
+                            step_ms.set(h.step_ms);
+                            view! {
                             <p class="small muted">{span(&h.times_ms, h.step_ms)}</p>
                             <DataTable class="traffic-history" caption="Each service's traffic over the last hour" cols=vec![
                                 Col::text("Service"),
@@ -323,7 +347,8 @@ pub fn ProxyCharts() -> impl IntoView {
                                         }
                                     }).collect_view()}
                             </DataTable>
-                        }.into_any(),
+                        }.into_any()
+                        }
                         Err(e) => view! { <ErrorBox error=e/> }.into_any(),
                     }
                 })}

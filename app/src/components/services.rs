@@ -10,8 +10,8 @@ use leptos_router::components::A;
 use super::widgets::Badge;
 use crate::validate;
 use crate::wire::{
-    EnvValue, FailureAction, HealthCheck, HealthProbe, ReplicaView, ServicePhase, ServiceSpec,
-    ServiceView, Strategy, UpdateOrder,
+    EnvValue, FailureAction, Gates, HealthCheck, HealthProbe, ReplicaView, ServicePhase,
+    ServiceSpec, ServiceView, Strategy, UpdateOrder,
 };
 
 /// How a replica looks in the strip and its badge: ok, warn, bad or muted.
@@ -173,6 +173,9 @@ pub struct SpecForm {
     pub monitor: RwSignal<String>,
     pub failure: RwSignal<String>,
     pub deadline: RwSignal<String>,
+    pub gate_errors: RwSignal<String>,
+    pub gate_p99: RwSignal<String>,
+    pub gate_window: RwSignal<String>,
     pub volumes: RwSignal<String>,
 }
 
@@ -185,6 +188,7 @@ impl SpecForm {
             b if b % (1 << 20) == 0 => format!("{}MiB", b >> 20),
             b => b.to_string(),
         };
+        let gates = spec.update.gates.as_ref();
         SpecForm {
             image: RwSignal::new(spec.image.clone()),
             port: RwSignal::new(spec.port.map(|p| p.to_string()).unwrap_or_default()),
@@ -230,6 +234,23 @@ impl SpecForm {
             monitor: RwSignal::new(validate::format_duration_ms(spec.update.monitor_ms)),
             failure: RwSignal::new(spec.update.failure_action.as_str().into()),
             deadline: RwSignal::new(validate::format_duration_ms(spec.update.deadline_ms)),
+            gate_errors: RwSignal::new(
+                gates
+                    .and_then(|g| g.max_error_rate)
+                    .map(|r| r.to_string())
+                    .unwrap_or_default(),
+            ),
+            gate_p99: RwSignal::new(
+                gates
+                    .and_then(|g| g.max_p99_ms)
+                    .map(validate::format_duration_ms)
+                    .unwrap_or_default(),
+            ),
+            gate_window: RwSignal::new(
+                gates
+                    .map(|g| validate::format_duration_ms(g.window_ms))
+                    .unwrap_or_default(),
+            ),
             volumes: RwSignal::new(
                 spec.volumes
                     .iter()
@@ -324,8 +345,37 @@ impl SpecForm {
             "" => base.update.deadline_ms,
             d => validate::parse_duration_ms(d)?,
         };
+        spec.update.gates = self.gates()?;
         validate::service_spec(&spec)?;
         Ok(spec)
+    }
+}
+
+impl SpecForm {
+    /// The gates the form says: none when neither limit is filled in.
+    fn gates(&self) -> Result<Option<Gates>, String> {
+        let max_error_rate = validate::parse_percent(&self.gate_errors.get_untracked())?;
+        // A bare number is milliseconds here (a p99 is rarely whole seconds).
+        let max_p99_ms = match self.gate_p99.get_untracked().trim() {
+            "" => None,
+            t if t.chars().all(|c| c.is_ascii_digit()) => Some(
+                t.parse::<u64>()
+                    .map_err(|_| format!("invalid p99 {t:?}: write e.g. 300ms"))?,
+            ),
+            t => Some(validate::parse_duration_ms(t)?),
+        };
+        if max_error_rate.is_none() && max_p99_ms.is_none() {
+            return Ok(None);
+        }
+        let window_ms = match self.gate_window.get_untracked().trim() {
+            "" => crate::wire::defaults::gate_window(),
+            t => validate::parse_duration_ms(t)?,
+        };
+        Ok(Some(Gates {
+            max_error_rate,
+            max_p99_ms,
+            window_ms,
+        }))
     }
 }
 
@@ -420,13 +470,14 @@ pub fn SpecFields(form: SpecForm) -> impl IntoView {
         <details class="policy">
             <summary>"Rollout policy"
                 <span class="muted small">{move || format!(
-                    " · {}, {}, on failure {}",
+                    " · {}, {}, on failure {}{}",
                     match form.order.get().as_str() { "" => "default order".to_string(), o => o.to_string() },
                     match form.batch.get().trim() {
                         "" => format!("surge {}, unavailable {}", form.surge.get().trim(), form.unavailable.get().trim()),
                         b => format!("batches of {b}"),
                     },
                     form.failure.get(),
+                    if form.gate_errors.get().trim().is_empty() && form.gate_p99.get().trim().is_empty() { "" } else { ", gated" },
                 )}</span>
             </summary>
             <div class="form-row">
@@ -453,6 +504,12 @@ pub fn SpecFields(form: SpecForm) -> impl IntoView {
                         <option value="pause">"pause"</option>
                     </select>
                 </label>
+            </div>
+            <p class="small muted">"Gates: the new replicas' traffic through the proxy must stay within these limits over the window; a breach fails the rollout even when health checks pass."</p>
+            <div class="form-row">
+                <TextField label="Max error rate" name="gate-error-rate" placeholder="none (e.g. 1%)" value=form.gate_errors/>
+                <TextField label="Max p99" name="gate-p99" placeholder="none (e.g. 300ms)" value=form.gate_p99/>
+                <TextField label="Gate window" name="gate-window" placeholder="30s" value=form.gate_window/>
             </div>
         </details>
     }

@@ -327,13 +327,14 @@ fn Summary(s: ServiceView) -> impl IntoView {
                     }).collect::<Vec<_>>().join(", ")
                 }}</dd>
                 <dt>"Rollouts"</dt>
-                <dd>{format!("{}, {}, on failure {}",
+                <dd>{format!("{}, {}, on failure {}{}",
                     s.spec.update_order().as_str(),
                     match s.spec.update.batch_size {
                         Some(b) => format!("batches of {b}"),
                         None => format!("surge {}, unavailable {}", s.spec.update.max_surge, s.spec.update.max_unavailable),
                     },
-                    s.spec.update.failure_action.as_str())}</dd>
+                    s.spec.update.failure_action.as_str(),
+                    s.spec.update.gates.as_ref().map(|g| format!("; {g}")).unwrap_or_default())}</dd>
             </dl>
         </section>
     }

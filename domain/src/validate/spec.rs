@@ -471,7 +471,53 @@ pub fn update_policy(u: &crate::wire::UpdatePolicy) -> Result<(), String> {
             "the deadline for a new replica to turn healthy must be from 1 s to 1 h".into(),
         );
     }
+    if let Some(g) = &u.gates {
+        gates(g)?;
+    }
     Ok(())
+}
+
+/// Gates that can be judged: at least one limit, each in range, a window from
+/// 1 s to 10 min.
+pub fn gates(g: &crate::wire::Gates) -> Result<(), String> {
+    if g.max_error_rate.is_none() && g.max_p99_ms.is_none() {
+        return Err("gates need a max error rate, a max p99 or both".into());
+    }
+    if let Some(r) = g.max_error_rate {
+        if r.0 == 0 || r.0 >= crate::wire::Ratio::MILLION {
+            return Err(format!(
+                "the max error rate must be above 0 and below 1 (0.01 is 1%), not {}",
+                r.as_f64()
+            ));
+        }
+    }
+    if let Some(ms) = g.max_p99_ms {
+        if !(1..=600_000).contains(&ms) {
+            return Err("the max p99 must be from 1 ms to 10 min".into());
+        }
+    }
+    if !(1_000..=600_000).contains(&g.window_ms) {
+        return Err("the gates' window must be from 1 s to 10 min".into());
+    }
+    Ok(())
+}
+
+/// `1%`, `0.5 %` or `1` (a percent) into a share; empty is none.
+pub fn parse_percent(text: &str) -> Result<Option<crate::wire::Ratio>, String> {
+    let t = text.trim().trim_end_matches('%').trim();
+    if t.is_empty() {
+        return Ok(None);
+    }
+    let v: f64 = t
+        .parse()
+        .map_err(|_| format!("invalid percent {:?}: write e.g. 1% or 0.5%", text.trim()))?;
+    if !(v > 0.0 && v < 100.0) {
+        return Err(format!(
+            "{:?} is not a percent above 0 and below 100",
+            text.trim()
+        ));
+    }
+    Ok(Some(crate::wire::Ratio((v * 10_000.0).round() as u32)))
 }
 
 /// `500ms`, `5s`, `2m`, `1h`, `7d` or a number of seconds into milliseconds; empty

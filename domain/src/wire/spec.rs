@@ -219,6 +219,10 @@ pub struct UpdatePolicy {
     /// How long a new replica may take to turn healthy, in milliseconds.
     #[serde(default = "defaults::deadline")]
     pub deadline_ms: u64,
+    /// Limits on what users feel, judged from the proxy's counters of the new
+    /// revision's replicas while the rollout runs; a breach fails it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub gates: Option<Gates>,
 }
 
 impl Default for UpdatePolicy {
@@ -232,6 +236,7 @@ impl Default for UpdatePolicy {
             monitor_ms: 0,
             failure_action: FailureAction::Rollback,
             deadline_ms: defaults::deadline(),
+            gates: None,
         }
     }
 }
@@ -561,5 +566,8 @@ pub mod defaults {
     }
     pub fn deadline() -> u64 {
         60_000
+    }
+    pub fn gate_window() -> u64 {
+        30_000
     }
 }

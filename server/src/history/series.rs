@@ -115,14 +115,7 @@ pub struct Traffic {
 pub fn traffic<'a>(counts: impl IntoIterator<Item = &'a Sample>, secs: f64) -> Traffic {
     let mut all = Sample::default();
     for c in counts {
-        all.requests += c.requests;
-        all.errors += c.errors;
-        if all.latency.len() < c.latency.len() {
-            all.latency.resize(c.latency.len(), 0);
-        }
-        for (sum, n) in all.latency.iter_mut().zip(&c.latency) {
-            *sum += n;
-        }
+        all.add(c);
     }
     let requests = all.requests as f64;
     Traffic {

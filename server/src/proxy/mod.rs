@@ -388,6 +388,14 @@ impl Proxy {
         Counts { routed, backends }
     }
 
+    /// The counters now of the replicas named (those the proxy counts).
+    pub fn samples(&self, ids: &[String]) -> std::collections::BTreeMap<String, stats::Sample> {
+        let registry = self.registry.lock().expect("proxy lock");
+        ids.iter()
+            .filter_map(|id| Some((id.clone(), registry.get(id)?.sample())))
+            .collect()
+    }
+
     /// Samples every replica's counters for the rates of the last seconds.
     pub fn tick(&self, now_ms: i64) {
         let registry = self.registry.lock().expect("proxy lock").clone();

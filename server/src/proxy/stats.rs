@@ -93,6 +93,18 @@ impl BackendStats {
 }
 
 impl Sample {
+    /// Adds `other`'s counts to these (several replicas as one).
+    pub fn add(&mut self, other: &Sample) {
+        self.requests += other.requests;
+        self.errors += other.errors;
+        if self.latency.len() < other.latency.len() {
+            self.latency.resize(other.latency.len(), 0);
+        }
+        for (sum, n) in self.latency.iter_mut().zip(&other.latency) {
+            *sum += n;
+        }
+    }
+
     /// What happened between `earlier` and this sample.
     pub fn since(&self, earlier: &Sample) -> Sample {
         Sample {
@@ -105,6 +117,18 @@ impl Sample {
                 .map(|(i, n)| n.saturating_sub(earlier.latency.get(i).copied().unwrap_or(0)))
                 .collect(),
         }
+    }
+
+    /// How many took at least `micros`, by whole buckets: those whose lower
+    /// bound is at or above it (so never more than truly did).
+    pub fn at_least(&self, micros: u64) -> u64 {
+        let bounds = bucket_bounds();
+        self.latency
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| i.checked_sub(1).is_some_and(|j| bounds[j] >= micros))
+            .map(|(_, n)| *n)
+            .sum()
     }
 
     /// The `q` quantile (0..1) of the latencies, in milliseconds, interpolated

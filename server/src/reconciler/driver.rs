@@ -176,6 +176,9 @@ pub struct Driver {
     /// Whether the first pass has checked the replicas it found (see
     /// [`Driver::pass`]).
     primed: bool,
+    /// What the proxy counted of each gated rollout's new replicas (by rollout
+    /// id), for its gates.
+    watches: HashMap<i64, crate::rollout::gates::Watch>,
 }
 
 /// What the host pools need from a pass: the replicas no host takes (with what
@@ -403,6 +406,7 @@ impl Driver {
             hosts,
             addresses,
             observed,
+            active,
             ..
         } = snap;
         self.publish(
@@ -415,9 +419,10 @@ impl Driver {
         state.pools.observe(unplaced, seen, now);
         // The proxy's table follows before any replica is stopped below.
         let domain = &state.proxy.settings.domain;
+        let serving = publish::serving(&observed, &active);
         state
             .proxy
-            .update(route_inputs(&rows, &observed, &hosts, domain));
+            .update(route_inputs(&rows, &serving, &hosts, domain));
         crate::leader::offer(state);
         if !d.plan.actions.is_empty() {
             tracing::debug!(

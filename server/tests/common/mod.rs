@@ -479,6 +479,8 @@ pub struct Load {
     stop: Arc<AtomicBool>,
     ok: Arc<AtomicU64>,
     failures: Arc<Mutex<Vec<String>>>,
+    /// When the first and the last request failed.
+    failed_at: Arc<Mutex<Option<(std::time::Instant, std::time::Instant)>>>,
     workers: Vec<tokio::task::JoinHandle<()>>,
 }
 
@@ -487,9 +489,11 @@ impl Load {
         let stop = Arc::new(AtomicBool::new(false));
         let ok = Arc::new(AtomicU64::new(0));
         let failures = Arc::new(Mutex::new(Vec::new()));
+        let failed_at = Arc::new(Mutex::new(None));
         let workers = (0..workers)
             .map(|_| {
                 let (stop, ok, failures) = (stop.clone(), ok.clone(), failures.clone());
+                let failed_at = failed_at.clone();
                 let (host, path) = (host.to_string(), path.to_string());
                 tokio::spawn(async move {
                     let c = client();
@@ -498,7 +502,12 @@ impl Load {
                             Ok((200, _)) => {
                                 ok.fetch_add(1, Ordering::Relaxed);
                             }
-                            other => failures.lock().unwrap().push(format!("{other:?}")),
+                            other => {
+                                failures.lock().unwrap().push(format!("{other:?}"));
+                                let now = std::time::Instant::now();
+                                let mut at = failed_at.lock().unwrap();
+                                *at = Some((at.map_or(now, |(first, _)| first), now));
+                            }
                         }
                     }
                 })
@@ -508,8 +517,19 @@ impl Load {
             stop,
             ok,
             failures,
+            failed_at,
             workers,
         }
+    }
+
+    /// How many requests were answered 200 so far.
+    pub fn answered(&self) -> u64 {
+        self.ok.load(Ordering::Relaxed)
+    }
+
+    /// When the first and the last request failed, if one did.
+    pub fn failed_at(&self) -> Option<(std::time::Instant, std::time::Instant)> {
+        *self.failed_at.lock().unwrap()
     }
 
     pub async fn finish(self) -> (u64, Vec<String>) {

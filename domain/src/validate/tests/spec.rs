@@ -85,6 +85,123 @@ fn update_policies() {
 }
 
 #[test]
+fn percents() {
+    use crate::wire::Ratio;
+    assert_eq!(parse_percent(""), Ok(None));
+    assert_eq!(parse_percent("1%"), Ok(Some(Ratio(10_000))));
+    assert_eq!(parse_percent(" 0.5 % "), Ok(Some(Ratio(5_000))));
+    assert_eq!(parse_percent("12"), Ok(Some(Ratio(120_000))));
+    for bad in ["0", "100%", "-1", "a%", "1%%x"] {
+        assert!(parse_percent(bad).is_err(), "{bad}");
+    }
+}
+
+#[test]
+fn gates_read_as_numbers_and_are_checked() {
+    use crate::wire::{Gates, Ratio, UpdatePolicy};
+    let policy = |v: serde_json::Value| -> UpdatePolicy { serde_json::from_value(v).unwrap() };
+    let ok = policy(serde_json::json!({
+        "gates": {"max_error_rate": 0.01, "max_p99_ms": 300, "window_ms": 30000}
+    }));
+    let g = ok.gates.clone().unwrap();
+    assert_eq!(g.max_error_rate, Some(Ratio(10_000)));
+    assert_eq!(g.max_error_rate.unwrap().to_string(), "1%");
+    assert_eq!(Ratio(42_500).to_string(), "4.25%");
+    assert_eq!(Ratio(12_345).to_string(), "1.2345%");
+    assert_eq!(Ratio(10).to_string(), "0.001%");
+    assert_eq!(crate::format::percent(0.0105, 2), "1.05%");
+    assert_eq!(crate::format::percent(0.0, 2), "0%");
+    assert_eq!(update_policy(&ok), Ok(()));
+    assert_eq!(
+        g.to_string(),
+        "gates: at most 1% 5xx, p99 at most 300 ms, over 30 s"
+    );
+    // Written back as it was given; without gates, nothing is written.
+    let back = serde_json::to_value(&ok).unwrap();
+    assert_eq!(back["gates"]["max_error_rate"], 0.01);
+    assert!(serde_json::to_value(UpdatePolicy::default())
+        .unwrap()
+        .get("gates")
+        .is_none());
+    // The window defaults to 30 s.
+    assert_eq!(
+        policy(serde_json::json!({"gates": {"max_p99_ms": 300}}))
+            .gates
+            .unwrap()
+            .window_ms,
+        30_000
+    );
+    for bad in [
+        serde_json::json!({"gates": {"max_error_rate": 1.5}}),
+        serde_json::json!({"gates": {"max_error_rate": -0.1}}),
+        serde_json::json!({"gates": {"max_error_rate": "1%"}}),
+        serde_json::json!({"gates": {"max_p99": 300}}),
+    ] {
+        assert!(
+            serde_json::from_value::<UpdatePolicy>(bad.clone()).is_err(),
+            "{bad}"
+        );
+    }
+    let gated = |g: Gates| UpdatePolicy {
+        gates: Some(g),
+        ..Default::default()
+    };
+    for (bad, why) in [
+        (
+            Gates {
+                max_error_rate: None,
+                max_p99_ms: None,
+                window_ms: 30_000,
+            },
+            "need a max error rate",
+        ),
+        (
+            Gates {
+                max_error_rate: Some(Ratio(0)),
+                max_p99_ms: None,
+                window_ms: 30_000,
+            },
+            "above 0 and below 1",
+        ),
+        (
+            Gates {
+                max_error_rate: Some(Ratio(Ratio::MILLION)),
+                max_p99_ms: None,
+                window_ms: 30_000,
+            },
+            "above 0 and below 1",
+        ),
+        (
+            Gates {
+                max_error_rate: None,
+                max_p99_ms: Some(0),
+                window_ms: 30_000,
+            },
+            "from 1 ms",
+        ),
+        (
+            Gates {
+                max_error_rate: None,
+                max_p99_ms: Some(300),
+                window_ms: 500,
+            },
+            "window must be",
+        ),
+        (
+            Gates {
+                max_error_rate: None,
+                max_p99_ms: Some(300),
+                window_ms: 3_600_000,
+            },
+            "window must be",
+        ),
+    ] {
+        let err = update_policy(&gated(bad.clone())).unwrap_err();
+        assert!(err.contains(why), "{bad:?}: {err}");
+    }
+}
+
+#[test]
 fn specs() {
     use crate::wire::ServiceSpec;
     let spec = |v: serde_json::Value| -> ServiceSpec { serde_json::from_value(v).unwrap() };

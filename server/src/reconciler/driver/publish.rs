@@ -83,6 +83,42 @@ impl Driver {
     }
 }
 
+/// The replicas the proxy may send to, of those observed: while an automatic
+/// rollback runs, the revision it goes back from (its replicas failed, or
+/// breached a gate) takes no new requests, as long as the other revisions'
+/// ready replicas are at least as many (half of what serves).
+pub fn serving(
+    observed: &[ObservedReplica],
+    active: &HashMap<i64, RolloutRow>,
+) -> Vec<ObservedReplica> {
+    let ready = |o: &ObservedReplica| {
+        !o.pending
+            && o.status == Status::Running
+            && matches!(o.health, Health::Healthy | Health::None)
+    };
+    let mut shed: HashSet<(i64, i64)> = HashSet::new();
+    for r in active
+        .values()
+        .filter(|r| r.kind == RolloutKind::AutoRollback && r.state == RolloutState::Running)
+    {
+        let of = |o: &&ObservedReplica| o.service_id == r.service_id && ready(o);
+        let failed = observed
+            .iter()
+            .filter(of)
+            .filter(|o| o.revision == r.from_revision)
+            .count();
+        let others = observed.iter().filter(of).count() - failed;
+        if failed > 0 && others >= failed {
+            shed.insert((r.service_id, r.from_revision));
+        }
+    }
+    observed
+        .iter()
+        .filter(|o| !shed.contains(&(o.service_id, o.revision)))
+        .cloned()
+        .collect()
+}
+
 /// The proxy's routes: each exposed service with a port is reachable as
 /// `<service>.<domain>` and by its own routes, through its replicas that are
 /// running and ready on a host that answers.
@@ -148,4 +184,100 @@ pub fn route_inputs(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rep(id: &str, service_id: i64, revision: i64, health: Health) -> ObservedReplica {
+        ObservedReplica {
+            container_id: id.into(),
+            host_id: 1,
+            service_id,
+            slot: 1,
+            revision,
+            spec_hash: format!("h{revision}"),
+            status: Status::Running,
+            health,
+            created_ms: 0,
+            cpu_millis: 0,
+            memory_bytes: 0,
+            host_port: None,
+            endpoint: None,
+            pending: false,
+            stopping: false,
+        }
+    }
+
+    fn rollout(service_id: i64, kind: RolloutKind, state: RolloutState) -> (i64, RolloutRow) {
+        let row = RolloutRow {
+            id: service_id * 10,
+            service_id,
+            from_revision: 2,
+            to_revision: 1,
+            kind,
+            state,
+            reason: String::new(),
+            author: "berth".into(),
+            started_at: 0,
+            updated_at: 0,
+            finished_at: None,
+            batch_done_at: None,
+            batch_ready: 0,
+        };
+        (service_id, row)
+    }
+
+    fn ids(list: Vec<ObservedReplica>) -> Vec<String> {
+        list.into_iter().map(|r| r.container_id).collect()
+    }
+
+    #[test]
+    fn an_automatic_rollback_takes_the_failed_revision_out_while_the_others_can_serve() {
+        use Health::{Healthy, Starting};
+        let three_old_one_new = vec![
+            rep("old1", 5, 1, Healthy),
+            rep("old2", 5, 1, Healthy),
+            rep("old3", 5, 1, Healthy),
+            rep("new1", 5, 2, Healthy),
+            rep("other", 6, 2, Healthy),
+        ];
+        let cases = [
+            // Rolling back from revision 2: its replica takes no requests.
+            (
+                rollout(5, RolloutKind::AutoRollback, RolloutState::Running),
+                vec!["old1", "old2", "old3", "other"],
+            ),
+            // A person's rollback, or one that ended: nothing is held back.
+            (
+                rollout(5, RolloutKind::Rollback, RolloutState::Running),
+                vec!["old1", "old2", "old3", "new1", "other"],
+            ),
+            (
+                rollout(5, RolloutKind::AutoRollback, RolloutState::Succeeded),
+                vec!["old1", "old2", "old3", "new1", "other"],
+            ),
+        ];
+        for (active, want) in cases {
+            let active = HashMap::from([active]);
+            assert_eq!(
+                ids(serving(&three_old_one_new, &active)),
+                want,
+                "{active:?}"
+            );
+        }
+        // Fewer ready old replicas than failed ones: all stay (failures beat no answer).
+        let one_old_two_new = vec![
+            rep("old1", 5, 1, Healthy),
+            rep("old2", 5, 1, Starting),
+            rep("new1", 5, 2, Healthy),
+            rep("new2", 5, 2, Healthy),
+        ];
+        let active = HashMap::from([rollout(5, RolloutKind::AutoRollback, RolloutState::Running)]);
+        assert_eq!(
+            ids(serving(&one_old_two_new, &active)),
+            ["old1", "old2", "new1", "new2"]
+        );
+    }
 }

@@ -1,7 +1,13 @@
-//! Rollouts, as the loop moves them on: batches recorded, success, or failure and
-//! the failure action, each through [`crate::rollout`] (which owns rollout state).
+//! Rollouts, as the loop moves them on: batches recorded, gates judged, success,
+//! or failure and the failure action, each through [`crate::rollout`] (which
+//! owns rollout state).
 
 use super::*;
+use crate::rollout::gates::{self, Breach};
+
+/// How often a gated rollout's new replicas are judged (a pass at least this
+/// often while it runs).
+const GATE_EVERY_MS: i64 = 1_000;
 
 impl Driver {
     /// Rollouts move on, succeed, or fail (then their service's actions wait for
@@ -23,7 +29,10 @@ impl Driver {
             if rollout.to_revision != d.revision {
                 continue;
             }
-            if self.follow_rollout(state, d, rollout, report, now).await {
+            if self
+                .follow_rollout(state, d, rollout, report, &snap.observed, now)
+                .await
+            {
                 held.insert(d.id);
             }
         }
@@ -37,6 +46,8 @@ impl Driver {
         if let Some(at) = self.wake.take() {
             decision.wake = decision.wake.min(at.max(now));
         }
+        let active: HashSet<i64> = snap.active.values().map(|r| r.id).collect();
+        self.watches.retain(|id, _| active.contains(id));
     }
 
     /// Moves a rollout on from what the pass saw: its batches, its success, or its
@@ -48,6 +59,7 @@ impl Driver {
         d: &DesiredService,
         rollout: &RolloutRow,
         report: &RolloutReport,
+        observed: &[ObservedReplica],
         now: i64,
     ) -> bool {
         let store = &state.store;
@@ -55,28 +67,16 @@ impl Driver {
         let batched = policy.batched();
         if rollout.state == RolloutState::Running && !report.failures.is_empty() {
             let reason = self.failure_words(state, d, report);
-            let t = Transition::fail(rollout, policy.failure_action, reason.clone());
-            let message = match &t {
-                Transition::Fail { rollback: true, .. } => format!(
-                    "rollout to revision {} rolled back to revision {}: {reason}",
-                    rollout.to_revision, rollout.from_revision
-                ),
-                _ => format!(
-                    "rollout to revision {} paused: {reason}",
-                    rollout.to_revision
-                ),
-            };
-            match rollout::apply(store, rollout, &t, now).await {
-                Ok(Outcome::Done) => {
-                    events::service(state, &d.service_ref(), Level::Error, &message).await;
-                    state.reconciler.written(d.id);
-                }
-                // A newer deploy or a person moved it first: the next pass sees that.
-                Ok(Outcome::Lost) => state.reconciler.written(d.id),
-                Err(e) => tracing::error!(error = %e, "reconciler: cannot record a failed rollout"),
-            }
+            self.fail(state, d, rollout, reason, now).await;
             return true;
         }
+        let watched = match self.watch_gates(state, d, rollout, observed, now) {
+            Ok(watched) => watched,
+            Err(breach) => {
+                self.fail(state, d, rollout, breach.to_string(), now).await;
+                return true;
+            }
+        };
         // The next batch may begin after the monitor window and the delay.
         if let Some(gate) = d.rollout.and_then(|r| r.gate_until_ms).filter(|g| *g > now) {
             self.wake_at(gate);
@@ -96,8 +96,8 @@ impl Driver {
         let converged = report.in_transition == 0
             && report.old_remaining == 0
             && report.new_ready == report.wanted;
-        let monitored =
-            !batched || batch_done_at.is_none_or(|t| now >= t + policy.monitor_ms as i64);
+        let monitored = watched
+            && (!batched || batch_done_at.is_none_or(|t| now >= t + policy.monitor_ms as i64));
         if rollout.state == RolloutState::Running && converged && monitored {
             match rollout::apply(store, rollout, &Transition::Succeed, now).await {
                 Ok(Outcome::Done) => {}
@@ -129,6 +129,83 @@ impl Driver {
             }
         }
         false
+    }
+
+    /// Fails a running rollout with `reason`, as its failure action says (a
+    /// rollback, or a pause), and tells the service's events.
+    async fn fail(
+        &mut self,
+        state: &AppState,
+        d: &DesiredService,
+        rollout: &RolloutRow,
+        reason: String,
+        now: i64,
+    ) {
+        let t = Transition::fail(rollout, d.spec.update.failure_action, reason.clone());
+        let message = match &t {
+            Transition::Fail { rollback: true, .. } => format!(
+                "rollout to revision {} rolled back to revision {}: {reason}",
+                rollout.to_revision, rollout.from_revision
+            ),
+            _ => format!(
+                "rollout to revision {} paused: {reason}",
+                rollout.to_revision
+            ),
+        };
+        match rollout::apply(&state.store, rollout, &t, now).await {
+            Ok(Outcome::Done) => {
+                events::service(state, &d.service_ref(), Level::Error, &message).await;
+                state.reconciler.written(d.id);
+            }
+            // A newer deploy or a person moved it first: the next pass sees that.
+            Ok(Outcome::Lost) => state.reconciler.written(d.id),
+            Err(e) => tracing::error!(error = %e, "reconciler: cannot record a failed rollout"),
+        }
+    }
+
+    /// A gated deploy's new replicas (those the plan counts as current: of its
+    /// spec), as the proxy counted them over the window: the breach, or
+    /// whether every one was watched a whole window (without gates, and for
+    /// rollbacks, which go back to what ran before: true). Judged again every
+    /// second while it runs; a paused one starts a fresh window when it
+    /// resumes.
+    fn watch_gates(
+        &mut self,
+        state: &AppState,
+        d: &DesiredService,
+        rollout: &RolloutRow,
+        observed: &[ObservedReplica],
+        now: i64,
+    ) -> Result<bool, Breach> {
+        let Some(g) = &d.spec.update.gates else {
+            return Ok(true);
+        };
+        if rollout.kind != RolloutKind::Deploy {
+            return Ok(true);
+        }
+        if rollout.state != RolloutState::Running {
+            self.watches.remove(&rollout.id);
+            return Ok(false);
+        }
+        let window = g.window_ms as i64;
+        let new: Vec<String> = observed
+            .iter()
+            .filter(|r| r.service_id == d.id && r.spec_hash == d.spec_hash)
+            .filter(|r| !r.pending && !r.stopping)
+            .map(|r| r.container_id.clone())
+            .collect();
+        let counts = state.proxy.samples(&new);
+        self.wake_at(now + GATE_EVERY_MS);
+        let watch = self.watches.entry(rollout.id).or_default();
+        watch.push(now, &new, counts, window);
+        let breach = watch
+            .observed(now, window)
+            .and_then(|(seen, over)| gates::judge(g, &seen, over));
+        if let Some(b) = breach {
+            self.watches.remove(&rollout.id);
+            return Err(b);
+        }
+        Ok(watch.watched_all(now, window))
     }
 
     pub(super) fn wake_at(&mut self, at: i64) {
