@@ -179,6 +179,9 @@ pub struct Driver {
     /// What the proxy counted of each gated rollout's new replicas (by rollout
     /// id), for its gates.
     watches: HashMap<i64, crate::rollout::gates::Watch>,
+    /// Revisions (by service) whose rollout failed into a rollback in this
+    /// pass: out of the proxy's routes at the end of it, not a pass later.
+    rolled_back: HashSet<(i64, i64)>,
 }
 
 /// What the host pools need from a pass: the replicas no host takes (with what
@@ -419,7 +422,8 @@ impl Driver {
         state.pools.observe(unplaced, seen, now);
         // The proxy's table follows before any replica is stopped below.
         let domain = &state.proxy.settings.domain;
-        let serving = publish::serving(&observed, &active);
+        let serving = publish::serving(&observed, &active, &self.rolled_back);
+        self.rolled_back.clear();
         state
             .proxy
             .update(route_inputs(&rows, &serving, &hosts, domain));

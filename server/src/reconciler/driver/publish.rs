@@ -83,33 +83,36 @@ impl Driver {
     }
 }
 
-/// The replicas the proxy may send to, of those observed: while an automatic
-/// rollback runs, the revision it goes back from (its replicas failed, or
-/// breached a gate) takes no new requests, as long as the other revisions'
-/// ready replicas are at least as many (half of what serves).
+/// The replicas the proxy may send to, of those observed: a revision an
+/// automatic rollback goes back from (running, or failed in this very pass:
+/// `failed`, by service and revision), whose replicas failed or breached a gate,
+/// takes no new requests, as long as the other revisions' ready replicas are at
+/// least as many (half of what serves).
 pub fn serving(
     observed: &[ObservedReplica],
     active: &HashMap<i64, RolloutRow>,
+    failed: &HashSet<(i64, i64)>,
 ) -> Vec<ObservedReplica> {
     let ready = |o: &ObservedReplica| {
         !o.pending
             && o.status == Status::Running
             && matches!(o.health, Health::Healthy | Health::None)
     };
-    let mut shed: HashSet<(i64, i64)> = HashSet::new();
-    for r in active
+    let rolling_back = active
         .values()
         .filter(|r| r.kind == RolloutKind::AutoRollback && r.state == RolloutState::Running)
-    {
-        let of = |o: &&ObservedReplica| o.service_id == r.service_id && ready(o);
-        let failed = observed
+        .map(|r| (r.service_id, r.from_revision));
+    let mut shed: HashSet<(i64, i64)> = HashSet::new();
+    for (service_id, revision) in rolling_back.chain(failed.iter().copied()) {
+        let of = |o: &&ObservedReplica| o.service_id == service_id && ready(o);
+        let bad = observed
             .iter()
             .filter(of)
-            .filter(|o| o.revision == r.from_revision)
+            .filter(|o| o.revision == revision)
             .count();
-        let others = observed.iter().filter(of).count() - failed;
-        if failed > 0 && others >= failed {
-            shed.insert((r.service_id, r.from_revision));
+        let others = observed.iter().filter(of).count() - bad;
+        if bad > 0 && others >= bad {
+            shed.insert((service_id, revision));
         }
     }
     observed
@@ -262,11 +265,18 @@ mod tests {
         for (active, want) in cases {
             let active = HashMap::from([active]);
             assert_eq!(
-                ids(serving(&three_old_one_new, &active)),
+                ids(serving(&three_old_one_new, &active, &HashSet::new())),
                 want,
                 "{active:?}"
             );
         }
+        // Failed in this very pass (its automatic rollback not yet read): held
+        // back at once.
+        let failed = HashSet::from([(5, 2)]);
+        assert_eq!(
+            ids(serving(&three_old_one_new, &HashMap::new(), &failed)),
+            ["old1", "old2", "old3", "other"]
+        );
         // Fewer ready old replicas than failed ones: all stay (failures beat no answer).
         let one_old_two_new = vec![
             rep("old1", 5, 1, Healthy),
@@ -276,7 +286,7 @@ mod tests {
         ];
         let active = HashMap::from([rollout(5, RolloutKind::AutoRollback, RolloutState::Running)]);
         assert_eq!(
-            ids(serving(&one_old_two_new, &active)),
+            ids(serving(&one_old_two_new, &active, &HashSet::new())),
             ["old1", "old2", "new1", "new2"]
         );
     }

@@ -154,6 +154,9 @@ impl Driver {
         };
         match rollout::apply(&state.store, rollout, &t, now).await {
             Ok(Outcome::Done) => {
+                if matches!(t, Transition::Fail { rollback: true, .. }) {
+                    self.rolled_back.insert((d.id, rollout.to_revision));
+                }
                 events::service(state, &d.service_ref(), Level::Error, &message).await;
                 state.reconciler.written(d.id);
             }
