@@ -68,7 +68,7 @@ pub async fn host(state: &AppState, ctx: &Ctx, name: &str) -> Result<HostHistory
         teams(state).await?
     };
     let sums = state.history.host(entry.id(), |service| {
-        admin || may_read(ctx, &teams, service)
+        admin || super::whatif::may_read(ctx, &teams, service)
     });
     Ok(HostHistoryView {
         host: entry.name(),
@@ -275,10 +275,4 @@ async fn teams(state: &AppState) -> Result<HashMap<i64, i64>, OpsError> {
         .into_iter()
         .map(|s| (s.id, s.team_id))
         .collect())
-}
-
-fn may_read(ctx: &Ctx, teams: &HashMap<i64, i64>, service_id: i64) -> bool {
-    teams
-        .get(&service_id)
-        .is_some_and(|team| ctx.allowed(Action::ReadServices(*team)).is_ok())
 }

@@ -231,7 +231,7 @@ fn visible(ctx: &Ctx, teams: &HashMap<i64, i64>, mut c: Consequences) -> Consequ
 }
 
 /// Whether the caller may read the service (of the team `teams` names).
-fn may_read(ctx: &Ctx, teams: &HashMap<i64, i64>, service_id: i64) -> bool {
+pub(super) fn may_read(ctx: &Ctx, teams: &HashMap<i64, i64>, service_id: i64) -> bool {
     teams
         .get(&service_id)
         .is_some_and(|team| ctx.allowed(Action::ReadServices(*team)).is_ok())
