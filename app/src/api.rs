@@ -418,6 +418,13 @@ pub async fn rollback_service(
     send(Method::POST, path, RollbackInput { revision }).await
 }
 
+/// Promotes a canary rollout: to its next step, or past them all (`full`).
+#[server]
+pub async fn promote_rollout(name: String, full: bool) -> Result<ServiceView, AppError> {
+    let path = format!("/api/v1/services/{}/rollout/promote", seg(&name));
+    send(Method::POST, path, PromoteInput { full }).await
+}
+
 /// `what`: `pause`, `resume` or `abort`.
 #[server]
 pub async fn control_rollout(name: String, what: String) -> Result<ServiceView, AppError> {

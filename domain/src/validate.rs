@@ -5,12 +5,14 @@
 //! `spec` (a service's spec), `routes` (host names, domains, routes), `pools`
 //! (host pools), `forms` (the text fields of the forms, parsed and written back).
 
+mod canary;
 mod forms;
 mod names;
 mod pools;
 mod routes;
 mod spec;
 
+pub use canary::*;
 pub use forms::*;
 pub use names::*;
 pub use pools::*;

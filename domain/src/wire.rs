@@ -8,6 +8,7 @@
 //! services, their plans), `certs` (certificates the proxy serves).
 
 mod accounts;
+mod canary;
 mod certs;
 mod gates;
 mod history;
@@ -22,6 +23,7 @@ mod system;
 mod volumes;
 
 pub use accounts::*;
+pub use canary::*;
 pub use certs::*;
 pub use gates::*;
 pub use history::*;

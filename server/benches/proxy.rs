@@ -185,6 +185,7 @@ fn route(service_id: i64, service: &str, host: &str, ports: &[u16]) -> RouteInpu
                 authority: format!("127.0.0.1:{p}"),
             })
             .collect(),
+        canary: None,
     }
 }
 

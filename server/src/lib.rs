@@ -25,8 +25,9 @@
 //!   want.
 //! - [`pools`]: host pools: when no host has room, a new one from a provider
 //!   (the decision pure, the loop owning each machine's state), retired when idle.
-//! - [`rollout`]: rollout state, owned: the state machine, and every move of a
-//!   rollout as one transaction guarded on the state it expects.
+//! - [`rollout`]: rollout state, owned: the state machine (a canary's step in
+//!   it), and every move of a rollout as one transaction guarded on the state it
+//!   expects; its gates' arithmetic.
 //! - [`proxy`]: the reverse proxy to the services' healthy replicas, its route
 //!   table, counters, and exports (Prometheus, nginx); HTTP and HTTPS listeners.
 //! - [`leader`]: several instances on one database: the lease with its fencing

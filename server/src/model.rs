@@ -335,4 +335,7 @@ pub struct RolloutCtx {
     /// New replicas ready when the last batch was recorded done: more ready than
     /// that means a batch finished that is not recorded yet.
     pub batch_ready: u32,
+    /// A canary step holds: this many slots run a new replica beside their old
+    /// one, the others stay as they are.
+    pub canary: Option<u32>,
 }

@@ -10,13 +10,21 @@
 //!               │  └──abort────────┴──> aborted      (+ a rollback, by a person)
 //!               ├──fail, rollback──> rolled_back     (+ an automatic rollback)
 //!               ├──fail, pause──> paused
-//!               └──succeed──> succeeded
+//!               ├──succeed──> succeeded
+//!               └──promote (Berth, a step's pause ended)──> running, next step
+//!  running or paused ──promote (a person)──> running, next step (or past all)
 //!  any running or paused rollout ──a newer start──> aborted ("superseded")
 //! ```
+//!
+//! A canary rollout's step is part of its state: a promote is guarded on the
+//! step it moves from, so a person's promote and Berth's own (the pause ended)
+//! never move it twice.
 
 pub mod gates;
 
-use domain::wire::{FailureAction, RolloutKind, RolloutState, ServiceSpec};
+use domain::wire::{
+    CanaryStep, FailureAction, RolloutKind, RolloutState, ServiceSpec, UpdatePolicy,
+};
 
 use crate::store::{Expect, Move, NewRollout, RolloutRow, Store, StoreError};
 
@@ -36,6 +44,14 @@ pub enum Transition {
     Fail { rollback: bool, reason: String },
     /// Every replica runs the new revision, healthy, past the monitor window.
     Succeed,
+    /// A canary moves from step `from` to `to` (past the last: the old
+    /// replicas are replaced): by a person (`by`; a paused rollout resumes), or
+    /// by Berth once the step's pause ended.
+    Promote {
+        by: Option<String>,
+        from: u32,
+        to: u32,
+    },
 }
 
 impl Transition {
@@ -52,6 +68,8 @@ impl Transition {
         use RolloutState::*;
         match self {
             Transition::Pause { .. } | Transition::Fail { .. } | Transition::Succeed => &[Running],
+            Transition::Promote { by: None, .. } => &[Running],
+            Transition::Promote { by: Some(_), .. } => &[Running, Paused],
             Transition::Resume => &[Paused],
             Transition::Abort { .. } => &[Running, Paused],
         }
@@ -61,13 +79,21 @@ impl Transition {
     pub fn to(&self) -> RolloutState {
         match self {
             Transition::Pause { .. } => RolloutState::Paused,
-            Transition::Resume => RolloutState::Running,
+            Transition::Resume | Transition::Promote { .. } => RolloutState::Running,
             Transition::Abort { .. } => RolloutState::Aborted,
             Transition::Fail { rollback: true, .. } => RolloutState::RolledBack,
             Transition::Fail {
                 rollback: false, ..
             } => RolloutState::Paused,
             Transition::Succeed => RolloutState::Succeeded,
+        }
+    }
+
+    /// The canary step a promote moves to.
+    pub fn promotes_to(&self) -> Option<u32> {
+        match self {
+            Transition::Promote { to, .. } => Some(*to),
+            _ => None,
         }
     }
 
@@ -84,7 +110,7 @@ impl Transition {
                 rollback: false,
                 reason,
             } => format!("paused: {reason}"),
-            Transition::Resume | Transition::Succeed => String::new(),
+            Transition::Resume | Transition::Succeed | Transition::Promote { .. } => String::new(),
         }
     }
 
@@ -111,7 +137,8 @@ pub fn allowed(from: RolloutState, to: RolloutState) -> bool {
     use RolloutState::*;
     matches!(
         (from, to),
-        (Running, Paused | Aborted | RolledBack | Succeeded) | (Paused, Running | Aborted)
+        (Running, Running | Paused | Aborted | RolledBack | Succeeded)
+            | (Paused, Running | Aborted)
     )
 }
 
@@ -133,15 +160,24 @@ pub async fn apply(
     now: i64,
 ) -> Result<Outcome, StoreError> {
     let reason = t.reason();
+    // A promote is guarded on the step it leaves; a resume starts the step's
+    // pause again (the paused time does not count towards it).
+    let (at_step, step) = match t {
+        Transition::Promote { from, .. } => (Some(*from), t.promotes_to()),
+        Transition::Resume => (None, Some(rollout.step)),
+        _ => (None, None),
+    };
     let expect = Expect {
         id: rollout.id,
         states: t.from(),
+        step: at_step,
     };
     let m = Move {
         to: t.to(),
         reason: &reason,
         now,
         then: t.back(rollout, now),
+        step,
     };
     if store.move_rollout(expect, m).await? {
         Ok(Outcome::Done)
@@ -169,6 +205,68 @@ pub async fn batch_done(
     } else {
         Outcome::Lost
     })
+}
+
+/// The canary step `r` holds, if one does: a deploy under way with canary
+/// steps, not yet promoted past the last.
+pub fn canary_step(r: &RolloutRow, policy: &UpdatePolicy) -> Option<CanaryStep> {
+    if r.kind != RolloutKind::Deploy || !r.state.active() {
+        return None;
+    }
+    policy.canary.as_ref()?.steps.get(r.step as usize).copied()
+}
+
+/// How many canary steps `policy` has (0: not a canary).
+pub fn canary_steps(policy: &UpdatePolicy) -> u32 {
+    policy.canary.as_ref().map_or(0, |c| c.steps.len() as u32)
+}
+
+/// How many slots of a service of `replicas` run a new replica beside their
+/// old one while `r`'s canary step holds.
+pub fn canary_replicas(r: &RolloutRow, policy: &UpdatePolicy, replicas: u32) -> Option<u32> {
+    canary_step(r, policy)?;
+    policy
+        .canary
+        .as_ref()?
+        .replicas_at(r.step as usize, replicas)
+}
+
+/// "canary of revision 5 promoted to step 2 of 2 (50%): its pause ended", or
+/// "... promoted past its last step: the old replicas are replaced: by ann".
+pub fn promoted_words(r: &RolloutRow, policy: &UpdatePolicy, to: u32, why: &str) -> String {
+    let step = policy
+        .canary
+        .as_ref()
+        .and_then(|c| c.steps.get(to as usize));
+    match step {
+        Some(s) => format!(
+            "canary of revision {} promoted to step {} of {} ({}%): {why}",
+            r.to_revision,
+            to + 1,
+            canary_steps(policy),
+            s.weight
+        ),
+        None => format!(
+            "canary of revision {} promoted past its last step, the old replicas are replaced: {why}",
+            r.to_revision
+        ),
+    }
+}
+
+/// Records that `rollout`'s canary step has its new replicas all ready at `at`
+/// (its pause counts from then); `Lost` when it moved on or was recorded.
+pub async fn step_ready(
+    store: &Store,
+    rollout: &RolloutRow,
+    at: i64,
+) -> Result<Outcome, StoreError> {
+    Ok(
+        if store.set_step_ready(rollout.id, rollout.step, at).await? {
+            Outcome::Done
+        } else {
+            Outcome::Lost
+        },
+    )
 }
 
 /// The service a deploy starts from: its id, its current revision and that

@@ -638,13 +638,19 @@ async fn request(w: &World, case: &str, who: Who, n: usize) -> Prepared {
             json!({"name": format!("s-{n}"), "team": "web", "replicas": 1, "spec": {"image": "demo:v1"}}),
         ),
         "service.deploy" | "service.scale" | "service.delete" | "service.rollback"
-        | "service.pause" | "service.abort" => {
+        | "service.pause" | "service.abort" | "service.promote" => {
             let name = format!("s-{n}");
             let id = w.service(&name, json!({"image": "demo:v1"})).await;
-            if matches!(case, "service.rollback" | "service.pause" | "service.abort") {
-                // A second revision, with a rollout to it under way.
-                let v2: domain::wire::ServiceSpec =
-                    serde_json::from_value(json!({"image": "demo:v2"})).unwrap();
+            if matches!(
+                case,
+                "service.rollback" | "service.pause" | "service.abort" | "service.promote"
+            ) {
+                // A second revision (a canary), with a rollout to it under way.
+                let v2: domain::wire::ServiceSpec = serde_json::from_value(json!({
+                    "image": "demo:v2",
+                    "update": {"canary": {"steps": [{"weight": 10}, {"weight": 50}]}}
+                }))
+                .unwrap();
                 let two =
                     w.t.state
                         .store
@@ -673,6 +679,10 @@ async fn request(w: &World, case: &str, who: Who, n: usize) -> Prepared {
                     "/api/v1/services/{name}/rollout/{}",
                     case.trim_start_matches("service.")
                 )),
+                "service.promote" => with(
+                    format!("/api/v1/services/{name}/rollout/promote"),
+                    json!({}),
+                ),
                 "service.deploy" => with(
                     format!("/api/v1/services/{name}/deploy"),
                     json!({"spec": {"image": "demo:v2"}}),
@@ -905,6 +915,12 @@ const MATRIX: &[Entry] = &[
         web_operator,
     ),
     (
+        "POST",
+        "/api/v1/services/{name}/rollout/promote",
+        "service.promote",
+        web_operator,
+    ),
+    (
         "GET",
         "/api/v1/services/{name}/revisions",
         "service.revisions",
@@ -1132,6 +1148,7 @@ async fn a_member_of_another_team_finds_nothing_of_team_a_in_any_answer() {
             &[],
             &[],
             "localhost",
+            &Default::default(),
         ));
     let other = w.auth(Who::OtherOperator);
     let db = w.db;

@@ -1,7 +1,8 @@
 //! The `berth` binary as a client, run as a child process against a Berth served
 //! on 127.0.0.1 with the three test hosts: login, services, hosts, ps, deploy with
 //! --wait (a good image exits 0; the broken one exits 3 after its automatic
-//! rollback; a too-short --timeout exits 4), scale, rollback, logs (and -f),
+//! rollback; a too-short --timeout exits 4), scale, rollback, a canary's
+//! status and promotes (`berth rollout`), logs (and -f),
 //! whatif, history, --json and completions. Needs `scripts/hosts up 3` (make test runs it).
 
 mod cli_harness;
@@ -34,6 +35,7 @@ async fn the_cli_drives_services() {
     whatif(&b).await;
     deploys(&b).await;
     scale_ps_rollback(&b).await;
+    canary(&b).await;
     logs(&b).await;
     history(&b).await;
 
@@ -278,6 +280,51 @@ async fn scale_ps_rollback(b: &Berth) {
     let r = b.run(&["scale", "nothing", "1"]).await;
     assert_eq!(r.code, 2);
     assert!(one_line(&r).contains("nothing"), "{r:#?}");
+}
+
+async fn canary(b: &Berth) {
+    // Revision 5: v1 again, as a canary of 20%, then 60%, each until promoted.
+    let mut spec = b.service().await["service"]["spec"].clone();
+    spec["image"] = json!(common::demo_image("v1"));
+    spec["update"] = json!({"canary": {"steps": [{"weight": 20}, {"weight": 60}]}});
+    ok_json(
+        &b.t,
+        &b.auth,
+        "POST",
+        "/api/v1/services/web/deploy",
+        Some(json!({ "spec": spec })),
+    )
+    .await;
+    let status = common::until("the canary's step", Duration::from_secs(60), || async {
+        let r = b.run(&["rollout", "status", "web"]).await.ok();
+        if r.stdout.contains("holds until promoted") {
+            Ok(r.stdout)
+        } else {
+            Err(r.stdout)
+        }
+    })
+    .await;
+    assert!(
+        status.starts_with("web: deploy to revision 5 running · canary step 1 of 2: 20% of requests to 1 new replica"),
+        "{status}"
+    );
+    assert!(status.contains("\n  new  20% ████\n"), "{status}");
+    let r = b.run(&["rollout", "promote", "web"]).await.ok();
+    assert!(r.stdout.contains("canary step 2 of 2"), "{r:#?}");
+    let r = b
+        .run(&["rollout", "promote", "web", "--full", "--json"])
+        .await
+        .ok();
+    let view: Value = serde_json::from_str(&r.stdout).unwrap();
+    assert!(view["rollout"].get("canary").is_none(), "{view}");
+    let r = b.run(&["rollout", "promote", "web"]).await;
+    assert_eq!(r.code, 2, "{r:#?}");
+    let line = one_line(&r);
+    assert!(
+        line.contains("has no canary step to promote") || line.contains("has no rollout under way"),
+        "{line}"
+    );
+    b.settled(5, 3).await;
 }
 
 async fn logs(b: &Berth) {

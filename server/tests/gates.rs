@@ -92,20 +92,7 @@ async fn a_release_that_answers_500_is_rolled_back_by_its_error_gate() {
     })
     .await;
     // 500 more answers on the old revision: none fails.
-    let before = load.answered();
-    common::until(
-        "answers after the rollback",
-        Duration::from_secs(30),
-        || async {
-            let n = load.answered();
-            if n >= before + 500 {
-                Ok(())
-            } else {
-                Err(format!("{} answered since", n - before))
-            }
-        },
-    )
-    .await;
+    load.answers_after(load.answered(), 500).await;
     let (first_failure, last_failure) = load
         .failed_at()
         .expect("the erring release failed requests");

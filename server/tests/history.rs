@@ -286,6 +286,7 @@ async fn a_services_traffic_is_what_went_through_the_proxy_step_by_step() {
                 host: "h1".into(),
                 authority: backend.into(),
             }],
+            canary: None,
         }
     };
     let (shop, ledger) = (backend().await, backend().await);

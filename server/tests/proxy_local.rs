@@ -125,6 +125,7 @@ fn route(service: &str, host: &str, prefix: &str, strip: bool, backends: &[Strin
                 authority: a.clone(),
             })
             .collect(),
+        canary: None,
     }
 }
 

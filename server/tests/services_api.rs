@@ -742,6 +742,159 @@ async fn rollouts_are_started_paused_resumed_aborted_and_rolled_back() {
 }
 
 #[tokio::test]
+async fn a_canary_rollout_is_promoted_step_by_step_and_past_its_last() {
+    let w = world().await;
+    w.call(&w.admin, "POST", "/api/v1/services", Some(service("shop")))
+        .await;
+    let promote = |body: Value| {
+        w.call(
+            &w.admin,
+            "POST",
+            "/api/v1/services/shop/rollout/promote",
+            Some(body),
+        )
+    };
+    // Nothing under way: nothing to promote.
+    let none = promote(json!({})).await;
+    assert_eq!(none.status, StatusCode::CONFLICT, "{}", none.text);
+    let mut spec = w
+        .call(&w.admin, "GET", "/api/v1/services/shop", None)
+        .await
+        .json()["service"]["spec"]
+        .clone();
+    spec["image"] = json!("127.0.0.1:5000/berth-demo:v2");
+    // Refused in words: weights that do not grow, a step too heavy.
+    for (steps, why) in [
+        (
+            json!([{"weight": 50}, {"weight": 10}]),
+            "more than the one before",
+        ),
+        (json!([{"weight": 100}]), "from 1 to 99"),
+    ] {
+        spec["update"] = json!({"canary": {"steps": steps}});
+        let r = w
+            .call(
+                &w.admin,
+                "POST",
+                "/api/v1/services/shop/deploy",
+                Some(json!({"spec": spec.clone()})),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", r.text);
+        assert!(r.text.contains(why), "{}", r.text);
+    }
+    spec["update"] =
+        json!({"canary": {"steps": [{"weight": 10}, {"weight": 50, "pause_ms": 60000}]}});
+    let deployed = w
+        .call(
+            &w.admin,
+            "POST",
+            "/api/v1/services/shop/deploy",
+            Some(json!({"spec": spec.clone()})),
+        )
+        .await;
+    assert_eq!(deployed.status, StatusCode::OK, "{}", deployed.text);
+    let canary = deployed.json()["rollout"]["canary"].clone();
+    assert_eq!(
+        (
+            canary["step"].as_u64(),
+            canary["steps"].as_u64(),
+            canary["weight"].as_u64()
+        ),
+        (Some(1), Some(2), Some(10))
+    );
+    // 10% of 3 replicas: one new replica beside them; holds until promoted.
+    assert_eq!(canary["replicas"], 1);
+    assert_eq!(canary["until_promoted"], true);
+    assert!(deployed.json()["rollout"]["phase"]
+        .as_str()
+        .unwrap()
+        .starts_with("canary step 1 of 2"));
+    // A body that does not fit.
+    let bad = promote(json!({"fully": true})).await;
+    assert_eq!(bad.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", bad.text);
+    // Not a member of the team: as if it were not there.
+    let stranger = w
+        .call(
+            &w.outsider,
+            "POST",
+            "/api/v1/services/shop/rollout/promote",
+            Some(json!({})),
+        )
+        .await;
+    assert!(
+        matches!(
+            stranger.status,
+            StatusCode::FORBIDDEN | StatusCode::NOT_FOUND
+        ),
+        "{}",
+        stranger.status
+    );
+    // A paused canary is promoted by a person, and runs again.
+    w.call(
+        &w.admin,
+        "POST",
+        "/api/v1/services/shop/rollout/pause",
+        None,
+    )
+    .await;
+    let next = promote(json!({})).await;
+    assert_eq!(next.status, StatusCode::OK, "{}", next.text);
+    let r = next.json()["rollout"].clone();
+    assert_eq!(r["state"], "running");
+    assert_eq!(
+        (
+            r["canary"]["step"].as_u64(),
+            r["canary"]["weight"].as_u64(),
+            r["canary"]["until_promoted"].as_bool()
+        ),
+        (Some(2), Some(50), Some(false))
+    );
+    // Past every step: no canary any more, and nothing more to promote.
+    let full = promote(json!({"full": true})).await;
+    assert_eq!(full.status, StatusCode::OK, "{}", full.text);
+    assert!(
+        full.json()["rollout"].get("canary").is_none(),
+        "{}",
+        full.text
+    );
+    let again = promote(json!({})).await;
+    assert_eq!(again.status, StatusCode::CONFLICT);
+    assert_eq!(
+        again.json()["error"]["message"],
+        "the rollout to revision 2 has no canary step to promote"
+    );
+    // Each promote is audited, and said in the service's events.
+    let actions = w.service_audit_actions().await;
+    assert_eq!(
+        actions.iter().filter(|a| *a == "service.promote").count(),
+        5,
+        "{actions:?}"
+    );
+    let events = w
+        .call(&w.admin, "GET", "/api/v1/services/shop", None)
+        .await
+        .json()["events"]
+        .clone();
+    let said: Vec<&str> = events
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|e| e["message"].as_str())
+        .collect();
+    assert!(
+        said.contains(&"canary of revision 2 promoted to step 2 of 2 (50%): by admin"),
+        "{said:?}"
+    );
+    assert!(
+        said.contains(
+            &"canary of revision 2 promoted past its last step, the old replicas are replaced: by admin"
+        ),
+        "{said:?}"
+    );
+}
+
+#[tokio::test]
 async fn the_list_pages_filters_and_answers_an_unchanged_poll_with_304() {
     let w = world().await;
     for n in 1..=5 {

@@ -688,7 +688,7 @@ async fn traffic_belongs_to_teams() {
     // In the proxy: team b's route for every host never takes team a's host.
     let rows = w.t.state.store.list_services().await.unwrap();
     let table = server::proxy::table::RouteTable::new(
-        server::reconciler::driver::route_inputs(&rows, &[], &[], "localhost"),
+        server::reconciler::driver::route_inputs(&rows, &[], &[], "localhost", &Default::default()),
         |_| Default::default(),
     );
     let to = |host: &str, path: &str| table.lookup(host, path).map(|m| m.route.service.clone());
@@ -729,7 +729,8 @@ async fn traffic_belongs_to_teams() {
     assert_eq!(r.status, StatusCode::OK, "{}", r.text);
     assert_eq!(r.json()["default_host"], Value::Null);
     let rows = w.t.state.store.list_services().await.unwrap();
-    let inputs = server::reconciler::driver::route_inputs(&rows, &[], &[], "localhost");
+    let inputs =
+        server::reconciler::driver::route_inputs(&rows, &[], &[], "localhost", &Default::default());
     assert!(inputs.iter().all(|i| i.service != "shop"), "{inputs:?}");
 }
 

@@ -176,6 +176,7 @@ pub struct SpecForm {
     pub gate_errors: RwSignal<String>,
     pub gate_p99: RwSignal<String>,
     pub gate_window: RwSignal<String>,
+    pub canary: RwSignal<String>,
     pub volumes: RwSignal<String>,
 }
 
@@ -249,6 +250,13 @@ impl SpecForm {
             gate_window: RwSignal::new(
                 gates
                     .map(|g| validate::format_duration_ms(g.window_ms))
+                    .unwrap_or_default(),
+            ),
+            canary: RwSignal::new(
+                spec.update
+                    .canary
+                    .as_ref()
+                    .map(validate::format_canary)
                     .unwrap_or_default(),
             ),
             volumes: RwSignal::new(
@@ -346,6 +354,7 @@ impl SpecForm {
             d => validate::parse_duration_ms(d)?,
         };
         spec.update.gates = self.gates()?;
+        spec.update.canary = validate::parse_canary(&self.canary.get_untracked())?;
         validate::service_spec(&spec)?;
         Ok(spec)
     }
@@ -470,7 +479,7 @@ pub fn SpecFields(form: SpecForm) -> impl IntoView {
         <details class="policy">
             <summary>"Rollout policy"
                 <span class="muted small">{move || format!(
-                    " · {}, {}, on failure {}{}",
+                    " · {}, {}, on failure {}{}{}",
                     match form.order.get().as_str() { "" => "default order".to_string(), o => o.to_string() },
                     match form.batch.get().trim() {
                         "" => format!("surge {}, unavailable {}", form.surge.get().trim(), form.unavailable.get().trim()),
@@ -478,6 +487,7 @@ pub fn SpecFields(form: SpecForm) -> impl IntoView {
                     },
                     form.failure.get(),
                     if form.gate_errors.get().trim().is_empty() && form.gate_p99.get().trim().is_empty() { "" } else { ", gated" },
+                    if form.canary.get().trim().is_empty() { "" } else { ", canary" },
                 )}</span>
             </summary>
             <div class="form-row">
@@ -510,6 +520,10 @@ pub fn SpecFields(form: SpecForm) -> impl IntoView {
                 <TextField label="Max error rate" name="gate-error-rate" placeholder="none (e.g. 1%)" value=form.gate_errors/>
                 <TextField label="Max p99" name="gate-p99" placeholder="none (e.g. 300ms)" value=form.gate_p99/>
                 <TextField label="Gate window" name="gate-window" placeholder="30s" value=form.gate_window/>
+            </div>
+            <p class="small muted">"Canary: new replicas start beside the old ones and take each step's share of the requests; a step without a pause holds until you promote it."</p>
+            <div class="form-row">
+                <TextField label="Canary steps" name="canary" placeholder="none (e.g. 10% 1m, 50%)" value=form.canary/>
             </div>
         </details>
     }

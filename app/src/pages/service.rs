@@ -14,8 +14,8 @@ use super::host::EventList;
 use super::volumes::{volume_action, VolumeTable};
 use crate::api::{
     control_rollout, delete_service, deploy_service, get_revision_diff, get_service,
-    get_service_logs, get_service_stats, list_volumes, rollback_service, scale_service,
-    set_service_proxy,
+    get_service_logs, get_service_stats, list_volumes, promote_rollout, rollback_service,
+    scale_service, set_service_proxy,
 };
 use crate::components::charts::ServiceCharts;
 use crate::components::layout::PageHeader;
@@ -47,7 +47,13 @@ enum Op {
     Proxy(ProxyConfig),
     Rollback(i64),
     Control(&'static str),
-    Delete { volumes: bool },
+    /// A canary to its next step, or past them all.
+    Promote {
+        full: bool,
+    },
+    Delete {
+        volumes: bool,
+    },
 }
 
 #[component]
@@ -108,6 +114,16 @@ pub fn Service() -> impl IntoView {
                         "resume" => format!("The rollout of {} goes on.", s.name),
                         _ => format!("Aborted: {} goes back to revision {}.", s.name, s.revision),
                     }),
+                Op::Promote { full } => promote_rollout(service.clone(), full).await.map(|s| {
+                    let canary = s.rollout.as_ref().and_then(|r| r.canary.as_ref());
+                    match canary {
+                        Some(c) => format!(
+                            "Promoted: the canary of {} takes {}% of requests (step {} of {}).",
+                            s.name, c.weight, c.step, c.steps
+                        ),
+                        None => format!("Promoted: {} replaces its old replicas.", s.name),
+                    }
+                }),
                 Op::Delete { volumes } => {
                     let r = delete_service(service.clone(), volumes)
                         .await
@@ -327,14 +343,15 @@ fn Summary(s: ServiceView) -> impl IntoView {
                     }).collect::<Vec<_>>().join(", ")
                 }}</dd>
                 <dt>"Rollouts"</dt>
-                <dd>{format!("{}, {}, on failure {}{}",
+                <dd>{format!("{}, {}, on failure {}{}{}",
                     s.spec.update_order().as_str(),
                     match s.spec.update.batch_size {
                         Some(b) => format!("batches of {b}"),
                         None => format!("surge {}, unavailable {}", s.spec.update.max_surge, s.spec.update.max_unavailable),
                     },
                     s.spec.update.failure_action.as_str(),
-                    s.spec.update.gates.as_ref().map(|g| format!("; {g}")).unwrap_or_default())}</dd>
+                    s.spec.update.gates.as_ref().map(|g| format!("; {g}")).unwrap_or_default(),
+                    s.spec.update.canary.as_ref().map(|c| format!("; {c}")).unwrap_or_default())}</dd>
             </dl>
         </section>
     }

@@ -200,7 +200,24 @@ pub fn service_spec(spec: &crate::wire::ServiceSpec) -> Result<(), String> {
         return Err("at most 32 placement constraints".into());
     }
     volumes(&spec.volumes)?;
-    update_policy(&spec.update)
+    update_policy(&spec.update)?;
+    if spec.update.canary.is_some()
+        && spec.update.failure_action == crate::wire::FailureAction::Pause
+    {
+        return Err(
+            "a canary that fails is rolled back (paused, it would keep its share of the \
+             requests): choose the rollback failure action"
+                .into(),
+        );
+    }
+    if spec.update.canary.is_some() && spec.update_order() == crate::wire::UpdateOrder::StopFirst {
+        return Err(
+            "a canary runs new replicas beside the old ones: not with the stop-first \
+             order (a service with per-replica volumes is stop-first)"
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 /// Volumes a service declares: named, mounted at distinct absolute paths.
@@ -473,6 +490,9 @@ pub fn update_policy(u: &crate::wire::UpdatePolicy) -> Result<(), String> {
     }
     if let Some(g) = &u.gates {
         gates(g)?;
+    }
+    if let Some(c) = &u.canary {
+        canary(c)?;
     }
     Ok(())
 }

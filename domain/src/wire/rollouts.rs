@@ -106,6 +106,41 @@ pub struct RolloutView {
     /// changed: version 3 → 4").
     #[serde(default)]
     pub message: String,
+    /// Where its canary is, while a step of it holds (not before a canary
+    /// rollout's first step, nor once it was promoted past its last).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<CanaryView>,
+}
+
+/// A canary rollout's step under way.
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CanaryView {
+    /// The step, from 1.
+    pub step: u32,
+    pub steps: u32,
+    /// The percent of the service's requests its new replicas take.
+    pub weight: u8,
+    /// New replicas the step runs beside the old ones, and of those ready.
+    pub replicas: u32,
+    pub ready: u32,
+    /// When the step ends by itself (its pause counted from when its new
+    /// replicas were all ready).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub next_at_ms: Option<i64>,
+    /// The step holds until a person promotes the rollout.
+    pub until_promoted: bool,
+}
+
+/// `POST /api/v1/services/{name}/rollout/promote`
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PromoteInput {
+    /// Past every canary step at once (to replacing the old replicas); without
+    /// it, to the next step.
+    #[serde(default)]
+    pub full: bool,
 }
 
 /// `POST /api/v1/services/{name}/rollback`

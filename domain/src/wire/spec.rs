@@ -223,6 +223,10 @@ pub struct UpdatePolicy {
     /// revision's replicas while the rollout runs; a breach fails it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub gates: Option<Gates>,
+    /// New replicas start beside the old ones and take a growing share of the
+    /// requests, step by step, before the old ones are replaced.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<Canary>,
 }
 
 impl Default for UpdatePolicy {
@@ -237,6 +241,7 @@ impl Default for UpdatePolicy {
             failure_action: FailureAction::Rollback,
             deadline_ms: defaults::deadline(),
             gates: None,
+            canary: None,
         }
     }
 }

@@ -16,9 +16,9 @@ use futures::Stream;
 use serde::Deserialize;
 
 use domain::wire::{
-    CreateServiceInput, DeployInput, ErrorBody, Message, ProxyConfig, ReplicaLogs, ReplicaStats,
-    RevisionDiff, RevisionView, RollbackInput, RolloutView, ScaleInput, ServiceDetail,
-    ServiceQuery, ServiceSummary, ServiceView,
+    CreateServiceInput, DeployInput, ErrorBody, Message, PromoteInput, ProxyConfig, ReplicaLogs,
+    ReplicaStats, RevisionDiff, RevisionView, RollbackInput, RolloutView, ScaleInput,
+    ServiceDetail, ServiceQuery, ServiceSummary, ServiceView,
 };
 
 use super::{ApiError, ApiJson, ApiPath, ApiQuery, Caller};
@@ -42,6 +42,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(pause))
         .routes(routes!(resume))
         .routes(routes!(abort))
+        .routes(routes!(promote))
         .routes(routes!(diff))
         .routes(routes!(rollouts))
         .routes(routes!(revisions))
@@ -255,6 +256,22 @@ pub async fn abort(
 ) -> Result<Json<ServiceView>, ApiError> {
     Ok(Json(
         services::control_rollout(&state, &ctx, &name, RolloutControl::Abort).await?,
+    ))
+}
+
+/// Promotes a canary rollout: `{}` to its next step, `{"full": true}` past
+/// every step (the old replicas are replaced); a paused one resumes.
+#[utoipa::path(post, path = "/api/v1/services/{name}/rollout/promote", tag = "services", params(("name" = String, Path)), request_body = PromoteInput,
+    responses((status = 200, body = ServiceView), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody), (status = 422, body = ErrorBody)))]
+pub async fn promote(
+    State(state): State<AppState>,
+    Caller(ctx): Caller,
+    ApiPath(name): ApiPath<String>,
+    ApiJson(input): ApiJson<PromoteInput>,
+) -> Result<Json<ServiceView>, ApiError> {
+    let what = RolloutControl::Promote { full: input.full };
+    Ok(Json(
+        services::control_rollout(&state, &ctx, &name, what).await?,
     ))
 }
 

@@ -49,6 +49,13 @@ pub enum ClientCommand {
         #[arg(long)]
         to: Option<i64>,
     },
+    /// A service's rollout: where it is (`status`), or move it on: `promote`
+    /// a canary to its next step (`--full`: past every step), `pause`,
+    /// `resume`, or `abort` (every request back to the old replicas at once).
+    Rollout {
+        #[command(subcommand)]
+        action: RolloutAction,
+    },
     /// A replica's log (stdout and stderr).
     Logs {
         name: String,
@@ -117,6 +124,34 @@ pub enum ClientCommand {
     Completions {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
+    },
+}
+
+/// What `berth rollout` does.
+#[derive(Debug, Clone, Subcommand)]
+pub enum RolloutAction {
+    /// The rollout under way (or the last): its state, what it does now, and a
+    /// canary's share of the requests.
+    Status {
+        name: String,
+    },
+    /// A canary to its next step; a paused one resumes.
+    Promote {
+        name: String,
+        /// Past every step at once: the old replicas are replaced.
+        #[arg(long)]
+        full: bool,
+    },
+    /// Start no more moves (failed replicas are still replaced).
+    Pause {
+        name: String,
+    },
+    Resume {
+        name: String,
+    },
+    /// Stop it and take every replica back to the revision before.
+    Abort {
+        name: String,
     },
 }
 
@@ -226,6 +261,18 @@ mod tests {
         assert!(matches!(
             parse(&["rollback", "web", "--to", "1"]).0,
             ClientCommand::Rollback { to: Some(1), .. }
+        ));
+        assert!(matches!(
+            parse(&["rollout", "promote", "web", "--full"]).0,
+            ClientCommand::Rollout {
+                action: RolloutAction::Promote { full: true, .. }
+            }
+        ));
+        assert!(matches!(
+            parse(&["rollout", "abort", "web"]).0,
+            ClientCommand::Rollout {
+                action: RolloutAction::Abort { .. }
+            }
         ));
         assert!(matches!(
             parse(&["scale", "web", "3"]).0,

@@ -15,7 +15,10 @@ use super::config::{Env, Login};
 use super::http::{Api, HttpError};
 use super::plan::encode;
 use super::wait::{self, Follow, Target};
-use super::{args::WaitArgs, exit, table, ClientError};
+use super::{
+    args::{RolloutAction, WaitArgs},
+    exit, table, ClientError,
+};
 
 /// A typed view of an answer (the raw JSON is what `--json` prints).
 pub fn decode<T: DeserializeOwned>(api: &Api, path: &str, value: Value) -> Result<T, HttpError> {
@@ -252,6 +255,58 @@ pub async fn rollback(
             "{name}: rolling back to revision {} ({})",
             view.revision, view.spec.image
         );
+    }
+    Ok(0)
+}
+
+/// `berth rollout ACTION NAME`: the rollout's state, or a move of it (the
+/// state after it).
+pub async fn rollout(api: &Api, action: RolloutAction, json: bool) -> Result<u8, ClientError> {
+    use RolloutAction as A;
+    let (name, what, body) = match &action {
+        A::Status { name } => (name, None, json!({})),
+        A::Promote { name, full } => (name, Some("promote"), json!({ "full": full })),
+        A::Pause { name } => (name, Some("pause"), json!({})),
+        A::Resume { name } => (name, Some("resume"), json!({})),
+        A::Abort { name } => (name, Some("abort"), json!({})),
+    };
+    let path = match what {
+        Some(w) => format!("/api/v1/services/{name}/rollout/{w}"),
+        None => format!("/api/v1/services/{name}"),
+    };
+    let value = match what {
+        Some(_) => api.post(&path, &body).await?,
+        None => api.get(&path).await?,
+    };
+    if json {
+        print_json(&value);
+        return Ok(0);
+    }
+    let view: ServiceView = match what {
+        Some(_) => decode(api, &path, value)?,
+        None => decode::<ServiceDetail>(api, &path, value)?.service,
+    };
+    match &view.rollout {
+        None => println!("{name}: no rollout yet"),
+        Some(r) => {
+            println!(
+                "{name}: {} to revision {} {} · {}",
+                r.kind.as_str().replace('_', " "),
+                r.to_revision,
+                r.state.as_str().replace('_', " "),
+                r.phase
+            );
+            if let Some(c) = &r.canary {
+                let bar = |n: u8| "█".repeat(usize::from(n) / 5);
+                println!(
+                    "  old {:>3}% {}\n  new {:>3}% {}",
+                    100 - c.weight,
+                    bar(100 - c.weight),
+                    c.weight,
+                    bar(c.weight)
+                );
+            }
+        }
     }
     Ok(0)
 }

@@ -19,7 +19,7 @@ mod plan;
 pub mod table;
 pub mod wait;
 
-pub use args::{ClientCommand, FileArgs, WaitArgs};
+pub use args::{ClientCommand, FileArgs, RolloutAction, WaitArgs};
 
 /// Exit codes: `plan` as `kubectl diff` (0 no changes, 1 changes), 2 for any
 /// error, and for `--wait` 3 when a rollout did not succeed, 4 when it took longer
@@ -99,6 +99,7 @@ async fn dispatch(command: ClientCommand, json: bool) -> Result<u8, ClientError>
         } => commands::deploy(&api()?, &name, &image, message, &wait, json).await,
         C::Scale { name, replicas } => commands::scale(&api()?, &name, replicas, json).await,
         C::Rollback { name, to } => commands::rollback(&api()?, &name, to, json).await,
+        C::Rollout { action } => commands::rollout(&api()?, action, json).await,
         C::Logs {
             name,
             follow,

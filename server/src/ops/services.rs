@@ -7,10 +7,10 @@ use std::collections::{BTreeMap, HashSet};
 
 use domain::validate;
 use domain::wire::{
-    CreateServiceInput, DeployInput, EnvValue, EventView, Health, HealthCheck, HealthProbe,
-    HostState, ProxyConfig, ReplicaLogs, ReplicaState, ReplicaStats, ReplicaView, Resources,
-    RevisionDiff, RevisionView, RollbackInput, RolloutKind, RolloutState, RolloutView, RouteSpec,
-    ScaleInput, ServiceDetail, ServicePhase, ServiceSpec, ServiceView,
+    CanaryView, CreateServiceInput, DeployInput, EnvValue, EventView, Health, HealthCheck,
+    HealthProbe, HostState, ProxyConfig, ReplicaLogs, ReplicaState, ReplicaStats, ReplicaView,
+    Resources, RevisionDiff, RevisionView, RollbackInput, RolloutKind, RolloutState, RolloutView,
+    RouteSpec, ScaleInput, ServiceDetail, ServicePhase, ServiceSpec, ServiceView,
 };
 
 use super::{audited, Ctx, OpsError};

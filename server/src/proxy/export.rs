@@ -354,6 +354,7 @@ mod tests {
                     authority: format!("127.0.0.11:{}", 30000 + i),
                 })
                 .collect(),
+            canary: None,
         }
     }
 

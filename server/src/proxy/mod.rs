@@ -290,6 +290,7 @@ impl Proxy {
                 .or_insert_with(|| Arc::new(BackendStats::default()))
                 .clone()
         });
+        table.carry_turns(&current);
         let live: HashSet<String> = table
             .routes
             .iter()
@@ -443,6 +444,7 @@ mod tests {
                     authority: format!("127.0.0.11:{}", 30000 + i),
                 })
                 .collect(),
+            canary: None,
         }
     }
 

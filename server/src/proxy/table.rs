@@ -74,10 +74,32 @@ pub struct Backend {
     pub authority: String,
 }
 
+/// A canary's share of a route's requests: `weight` percent go to the
+/// backends named (a new revision's replicas), the rest to the others.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+pub struct Split {
+    /// 1 to 99.
+    pub weight: u8,
+    /// The container ids of the canary's backends.
+    pub canaries: Vec<String>,
+}
+
+impl Split {
+    /// Whether request `turn` of a route goes to the canary: `weight` of every
+    /// 100 turns, spread evenly (exact over each 100, whatever the order of
+    /// arrival).
+    pub fn canary_turn(weight: u8, turn: usize) -> bool {
+        let (w, c) = (weight as usize, turn % 100);
+        (c + 1) * w / 100 > c * w / 100
+    }
+}
+
 /// A backend with its counters, which outlive the tables it is in.
 #[derive(Debug, Clone)]
 pub struct Live {
     pub backend: Backend,
+    /// One of the route's canaries (see [`Split`]).
+    pub canary: bool,
     pub stats: Arc<BackendStats>,
     /// `backend.authority`, shared: the key of the proxy threads' idle
     /// connections to it, taken per request without an allocation.
@@ -101,6 +123,14 @@ pub struct Route {
     pub backends: Arc<[Live]>,
     /// Where round robin goes next, and where least-in-flight starts looking.
     pub next: AtomicUsize,
+    /// The canary's percent of the requests, when the route has a canary and
+    /// other backends too; `turn` counts the requests it split.
+    pub weight: Option<u8>,
+    pub turn: AtomicUsize,
+    /// With a split: the backends (by index) of each side, the old first, and
+    /// where each side's own rotation goes next.
+    pub sides: [Box<[usize]>; 2],
+    pub side_next: [AtomicUsize; 2],
 }
 
 /// What a route is made from; equal inputs make an equal table.
@@ -115,6 +145,9 @@ pub struct RouteInput {
     pub redirect: bool,
     pub balance: Balance,
     pub backends: Vec<Backend>,
+    /// A canary rollout's share, while one holds.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<Split>,
 }
 
 /// Every route, in the order they are tried.
@@ -178,25 +211,43 @@ impl RouteTable {
         });
         let routes = inputs
             .iter()
-            .map(|i| Route {
-                service_id: i.service_id,
-                team_id: i.team_id,
-                service: i.service.clone(),
-                host: i.host.clone(),
-                prefix: i.prefix.clone(),
-                strip: i.strip,
-                redirect: i.redirect,
-                balance: i.balance,
-                backends: i
-                    .backends
-                    .iter()
-                    .map(|b| Live {
-                        backend: b.clone(),
-                        stats: stats(b),
-                        addr: Arc::from(b.authority.as_str()),
-                    })
-                    .collect(),
-                next: AtomicUsize::new(0),
+            .map(|i| {
+                let canary = |b: &Backend| {
+                    i.canary
+                        .as_ref()
+                        .is_some_and(|s| s.canaries.contains(&b.container_id))
+                };
+                let both = i.backends.iter().any(canary) && !i.backends.iter().all(canary);
+                let side = |c: bool| -> Box<[usize]> {
+                    (0..i.backends.len())
+                        .filter(|k| both && canary(&i.backends[*k]) == c)
+                        .collect()
+                };
+                Route {
+                    service_id: i.service_id,
+                    team_id: i.team_id,
+                    service: i.service.clone(),
+                    host: i.host.clone(),
+                    prefix: i.prefix.clone(),
+                    strip: i.strip,
+                    redirect: i.redirect,
+                    balance: i.balance,
+                    backends: i
+                        .backends
+                        .iter()
+                        .map(|b| Live {
+                            backend: b.clone(),
+                            canary: canary(b),
+                            stats: stats(b),
+                            addr: Arc::from(b.authority.as_str()),
+                        })
+                        .collect(),
+                    next: AtomicUsize::new(0),
+                    weight: i.canary.as_ref().map(|s| s.weight).filter(|_| both),
+                    turn: AtomicUsize::new(0),
+                    sides: [side(false), side(true)],
+                    side_next: [AtomicUsize::new(0), AtomicUsize::new(0)],
+                }
             })
             .collect();
         RouteTable {
@@ -212,6 +263,22 @@ impl RouteTable {
         Choosing {
             table: table.clone(),
             chosen,
+        }
+    }
+
+    /// Takes over `before`'s place in each split that is still there (the same
+    /// route and weight): a table rebuilt often must not start every canary's
+    /// count again (a 1% canary would never get its turn).
+    pub fn carry_turns(&self, before: &RouteTable) {
+        for r in self.routes.iter().filter(|r| r.weight.is_some()) {
+            let old = before.routes.iter().find(|o| {
+                (o.service_id, &o.host, &o.prefix, o.weight)
+                    == (r.service_id, &r.host, &r.prefix, r.weight)
+            });
+            if let Some(o) = old {
+                r.turn
+                    .store(o.turn.load(Ordering::Relaxed), Ordering::Relaxed);
+            }
         }
     }
 
@@ -273,8 +340,10 @@ pub fn host_of(header: &str) -> &str {
         .unwrap_or(h)
 }
 
-/// Picks a backend: the fewest requests in flight (ties go round the list), or
-/// plain round robin. Ejected backends are passed over unless all are.
+/// Picks a backend: with a canary, first its side by the canary's weight (each
+/// side going round its own backends); then the fewest requests in flight
+/// (ties go round the list), or plain round robin. Ejected backends are passed
+/// over unless all are; a side with none left to try gives way to the other.
 pub fn choose(
     route: &Route,
     in_flight: impl Fn(&Live) -> u64,
@@ -285,20 +354,29 @@ pub fn choose(
     if n == 0 {
         return None;
     }
-    let start = route.next.fetch_add(1, Ordering::Relaxed);
-    let candidates = (0..n)
-        .map(|k| (start + k) % n)
-        .filter(|i| !skip.contains(i));
-    let pick = |healthy_only: bool| -> Option<usize> {
-        let mut it = candidates
-            .clone()
+    let pick = |m: usize, at: &dyn Fn(usize) -> usize, start: usize, healthy_only: bool| {
+        let mut it = (0..m)
+            .map(|k| at((start + k) % m))
+            .filter(|i| !skip.contains(i))
             .filter(|&i| !healthy_only || !ejected(&route.backends[i]));
         match route.balance {
             Balance::RoundRobin => it.next(),
             Balance::LeastInFlight => it.min_by_key(|&i| in_flight(&route.backends[i])),
         }
     };
-    pick(true).or_else(|| pick(false))
+    if let Some(w) = route.weight {
+        let side = usize::from(Split::canary_turn(
+            w,
+            route.turn.fetch_add(1, Ordering::Relaxed),
+        ));
+        let list = &route.sides[side];
+        let start = route.side_next[side].fetch_add(1, Ordering::Relaxed);
+        if let Some(i) = pick(list.len(), &|k| list[k], start, true) {
+            return Some(i);
+        }
+    }
+    let start = route.next.fetch_add(1, Ordering::Relaxed);
+    pick(n, &|k| k, start, true).or_else(|| pick(n, &|k| k, start, false))
 }
 
 #[cfg(test)]
@@ -325,6 +403,7 @@ mod tests {
             redirect: false,
             balance: Balance::LeastInFlight,
             backends: vec![backend(1)],
+            canary: None,
         }
     }
 
@@ -463,5 +542,103 @@ mod tests {
         e.backends.clear();
         let empty = RouteTable::new(vec![e], stats);
         assert_eq!(choose(&empty.routes[0], load, |_| false, &[]), None);
+    }
+
+    #[test]
+    fn a_canary_takes_its_weight_of_the_requests() {
+        // (weight, backends (the first `canaries` of them canaries), requests,
+        // to the canaries)
+        let cases: &[(u8, u32, usize, usize, usize)] = &[
+            (10, 5, 1, 1000, 100),
+            (10, 5, 1, 2000, 200),
+            (50, 6, 2, 1000, 500),
+            (1, 4, 1, 1000, 10),
+            (99, 4, 1, 1000, 990),
+            (33, 3, 1, 100, 33),
+            // 7 requests of a 10% canary: none or one, never a burst.
+            (10, 3, 1, 7, 0),
+        ];
+        for &(weight, n, canaries, requests, want) in cases {
+            let mut i = input("shop", None, "/", false);
+            i.backends = (1..=n).map(backend).collect();
+            i.canary = Some(Split {
+                weight,
+                canaries: (1..=canaries).map(|k| format!("c{k}")).collect(),
+            });
+            let t = RouteTable::new(vec![i], stats);
+            let r = &t.routes[0];
+            let to_canary = (0..requests)
+                .map(|_| choose(r, |_| 0, |_| false, &[]).unwrap())
+                .filter(|&k| r.backends[k].canary)
+                .count();
+            assert_eq!(to_canary, want, "{weight}% of {requests}");
+        }
+        // Within 100 turns the canary's turns are spread, not bunched.
+        let turns: Vec<usize> = (0..100).filter(|t| Split::canary_turn(10, *t)).collect();
+        assert_eq!(turns, [9, 19, 29, 39, 49, 59, 69, 79, 89, 99]);
+    }
+
+    #[test]
+    fn round_robin_goes_evenly_round_each_side_of_a_split() {
+        // Canaries at positions 1 and 3 of 6 (as the slots sort them), 50%.
+        let mut i = input("shop", None, "/", false);
+        i.balance = Balance::RoundRobin;
+        i.backends = (1..=6).map(backend).collect();
+        i.canary = Some(Split {
+            weight: 50,
+            canaries: vec!["c2".into(), "c4".into()],
+        });
+        let t = RouteTable::new(vec![i.clone()], stats);
+        let mut got = [0u32; 6];
+        for _ in 0..600 {
+            got[choose(&t.routes[0], |_| 0, |_| false, &[]).unwrap()] += 1;
+        }
+        assert_eq!(got, [75, 150, 75, 150, 75, 75]);
+        // A table rebuilt with the same split goes on counting where the last
+        // stopped: a 1% canary gets its one in a hundred however often the
+        // routes change.
+        i.canary.as_mut().unwrap().weight = 1;
+        let mut before = RouteTable::new(vec![i.clone()], stats);
+        let mut to_canary = 0;
+        for _ in 0..20 {
+            let t = RouteTable::new(vec![i.clone()], stats);
+            t.carry_turns(&before);
+            to_canary += (0..10)
+                .filter(|_| {
+                    let k = choose(&t.routes[0], |_| 0, |_| false, &[]).unwrap();
+                    t.routes[0].backends[k].canary
+                })
+                .count();
+            before = t;
+        }
+        assert_eq!(to_canary, 2);
+    }
+
+    #[test]
+    fn a_canary_side_without_a_backend_to_try_gives_way() {
+        let mut i = input("shop", None, "/", false);
+        i.backends = vec![backend(1), backend(2)];
+        i.canary = Some(Split {
+            weight: 50,
+            canaries: vec!["c1".into()],
+        });
+        let t = RouteTable::new(vec![i.clone()], stats);
+        let r = &t.routes[0];
+        // The canary ejected: every request to the old side while it is.
+        let picks: Vec<usize> = (0..10)
+            .map(|_| choose(r, |_| 0, |b| b.canary, &[]).unwrap())
+            .collect();
+        assert!(picks.iter().all(|&k| k == 1), "{picks:?}");
+        // A retry skipping the only old backend goes to the canary.
+        assert_eq!(choose(r, |_| 0, |_| false, &[1]), Some(0));
+        // Only canaries, or no canary among the backends: no split at all.
+        for canaries in [vec!["c1".to_string(), "c2".into()], vec!["c9".into()]] {
+            i.canary = Some(Split {
+                weight: 10,
+                canaries,
+            });
+            let t = RouteTable::new(vec![i.clone()], stats);
+            assert_eq!(t.routes[0].weight, None);
+        }
     }
 }

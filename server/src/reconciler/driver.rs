@@ -36,7 +36,7 @@ use crate::events::{self, ClusterEvent, Level, ServiceRef};
 use crate::model::{
     DesiredService, HostInfo, ObservedReplica, Problem, RolloutCtx, Status, VolumeClass,
 };
-use crate::proxy::table::{Backend, HostMatch, RouteInput};
+use crate::proxy::table::{Backend, HostMatch, RouteInput, Split};
 use crate::rollout::{self, Outcome, Transition};
 use crate::runtime::ReplicaSpec;
 use crate::state::AppState;
@@ -422,11 +422,26 @@ impl Driver {
         state.pools.observe(unplaced, seen, now);
         // The proxy's table follows before any replica is stopped below.
         let domain = &state.proxy.settings.domain;
-        let serving = publish::serving(&observed, &active, &self.rolled_back);
+        // Replicas this pass removes (of services it acts on) take no new
+        // request from now on.
+        let acts_on =
+            |id: &i64| !busy.contains(id) && backoff.get(id).is_none_or(|b| b.until_ms <= now);
+        let removed: HashSet<&str> = d
+            .plan
+            .actions
+            .iter()
+            .filter(|a| acts_on(&a.service_id()))
+            .filter_map(|a| match a {
+                Action::Remove { container_id, .. } => Some(container_id.as_str()),
+                Action::Start { .. } => None,
+            })
+            .collect();
+        let serving = publish::serving(&observed, &active, &self.rolled_back, &removed);
         self.rolled_back.clear();
+        let shares = publish::canary_shares(&desired, &active);
         state
             .proxy
-            .update(route_inputs(&rows, &serving, &hosts, domain));
+            .update(route_inputs(&rows, &serving, &hosts, domain, &shares));
         crate::leader::offer(state);
         if !d.plan.actions.is_empty() {
             tracing::debug!(

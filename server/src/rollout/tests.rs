@@ -23,6 +23,8 @@ fn row(kind: RolloutKind) -> RolloutRow {
         finished_at: None,
         batch_done_at: None,
         batch_ready: 0,
+        step: 0,
+        step_ready_at: None,
     }
 }
 
@@ -36,6 +38,7 @@ fn the_state_machine() {
     assert_eq!(
         allowed_moves,
         [
+            (Running, Running),
             (Running, Paused),
             (Running, Succeeded),
             (Running, RolledBack),
@@ -59,6 +62,16 @@ fn the_state_machine() {
             reason: "x".into(),
         },
         Transition::Succeed,
+        Transition::Promote {
+            by: None,
+            from: 0,
+            to: 1,
+        },
+        Transition::Promote {
+            by: Some("ann".into()),
+            from: 1,
+            to: 2,
+        },
     ];
     for t in &every {
         for from in t.from() {
@@ -312,4 +325,63 @@ async fn a_policy_only_deploy_keeps_the_hash_its_replicas_run_under() {
     deploy(&store, current, &other, "ann", "", 4).await.unwrap();
     let last = store.service_by_name("shop").await.unwrap().unwrap();
     assert_eq!(last.spec_hash, other.hash());
+}
+
+#[tokio::test]
+async fn a_canary_step_is_promoted_once_whoever_promotes_it_first() {
+    let dir = TempDir::new();
+    let store = Store::open(&dir.db_url()).await.unwrap();
+    store.migrate().await.unwrap();
+    let (_, stale) = deployed(&store).await;
+    // Its step's replicas ready: recorded once.
+    assert_eq!(step_ready(&store, &stale, 10).await.unwrap(), Outcome::Done);
+    assert_eq!(step_ready(&store, &stale, 11).await.unwrap(), Outcome::Lost);
+    // A person promotes from step 0, and Berth's own promote of the same step
+    // (its pause ended, read before) changes nothing.
+    let person = Transition::Promote {
+        by: Some("ann".into()),
+        from: 0,
+        to: 1,
+    };
+    let berth = Transition::Promote {
+        by: None,
+        from: 0,
+        to: 1,
+    };
+    assert_eq!(
+        apply(&store, &stale, &person, 12).await.unwrap(),
+        Outcome::Done
+    );
+    assert_eq!(
+        apply(&store, &stale, &berth, 13).await.unwrap(),
+        Outcome::Lost
+    );
+    let now = store.active_rollouts().await.unwrap().remove(0);
+    assert_eq!((now.step, now.step_ready_at, now.state), (1, None, Running));
+    // The new step's readiness is its own; a paused rollout is promoted by a
+    // person only, and runs again.
+    assert_eq!(step_ready(&store, &now, 14).await.unwrap(), Outcome::Done);
+    let pause = Transition::Pause { by: "ann".into() };
+    assert_eq!(
+        apply(&store, &now, &pause, 15).await.unwrap(),
+        Outcome::Done
+    );
+    let berth = Transition::Promote {
+        by: None,
+        from: 1,
+        to: 2,
+    };
+    assert_eq!(
+        apply(&store, &now, &berth, 16).await.unwrap(),
+        Outcome::Lost
+    );
+    let full = Transition::Promote {
+        by: Some("bob".into()),
+        from: 1,
+        to: 5,
+    };
+    assert_eq!(apply(&store, &now, &full, 17).await.unwrap(), Outcome::Done);
+    let now = store.active_rollouts().await.unwrap().remove(0);
+    assert_eq!((now.step, now.step_ready_at, now.state), (5, None, Running));
+    assert_eq!(now.reason, "");
 }

@@ -21,10 +21,14 @@ pub struct RolloutRow {
     pub finished_at: Option<i64>,
     pub batch_done_at: Option<i64>,
     pub batch_ready: u32,
+    /// A canary rollout's step under way (from 0), and when its new replicas
+    /// were all ready.
+    pub step: u32,
+    pub step_ready_at: Option<i64>,
 }
 
 const COLUMNS: &str = "id, service_id, from_revision, to_revision, kind, state, reason, author, \
-     started_at, updated_at, finished_at, batch_done_at, batch_ready";
+     started_at, updated_at, finished_at, batch_done_at, batch_ready, step, step_ready_at";
 
 fn rollout_from(r: &sqlx::any::AnyRow) -> Result<RolloutRow, sqlx::Error> {
     Ok(RolloutRow {
@@ -47,6 +51,8 @@ fn rollout_from(r: &sqlx::any::AnyRow) -> Result<RolloutRow, sqlx::Error> {
         finished_at: r.try_get("finished_at")?,
         batch_done_at: r.try_get("batch_done_at")?,
         batch_ready: r.try_get::<i64, _>("batch_ready")?.max(0) as u32,
+        step: r.try_get::<i64, _>("step")?.clamp(0, i64::from(u32::MAX)) as u32,
+        step_ready_at: r.try_get("step_ready_at")?,
     })
 }
 
@@ -66,6 +72,8 @@ pub struct NewRollout<'a> {
 pub struct Expect<'a> {
     pub id: i64,
     pub states: &'a [RolloutState],
+    /// The canary step it must still be at, for a move that changes it.
+    pub step: Option<u32>,
 }
 
 /// A rollout's move to `to`; with `then`, the rollout back that starts in the same
@@ -76,6 +84,8 @@ pub struct Move<'a> {
     pub reason: &'a str,
     pub now: i64,
     pub then: Option<NewRollout<'a>>,
+    /// The canary step it moves to (its pause counted afresh).
+    pub step: Option<u32>,
 }
 
 /// Starts `r` inside `tx`: a rollout under way for the service is aborted as
@@ -186,16 +196,26 @@ impl Store {
             .map(|s| format!("'{}'", s.as_str()))
             .collect::<Vec<_>>()
             .join(", ");
+        let step = i64::from(m.step.unwrap_or(0));
+        let at_step = expect.step.map(i64::from);
         let moved = sqlx::query(&format!(
             "UPDATE rollouts SET state = $1, reason = $2, updated_at = $3, \
-             finished_at = CASE WHEN $4 THEN NULL ELSE $5 END WHERE id = $6 AND state IN ({states})"
+             finished_at = CASE WHEN $4 THEN NULL ELSE $5 END, \
+             step = CASE WHEN $6 THEN $7 ELSE step END, \
+             step_ready_at = CASE WHEN $8 THEN NULL ELSE step_ready_at END \
+             WHERE id = $9 AND state IN ({states}) AND ($10 IS NULL OR step = $11)"
         ))
         .bind(m.to.as_str())
         .bind(m.reason)
         .bind(m.now)
         .bind(m.to.active())
         .bind(m.now)
+        .bind(m.step.is_some())
+        .bind(step)
+        .bind(m.step.is_some())
         .bind(expect.id)
+        .bind(at_step)
+        .bind(at_step)
         .execute(&mut *tx)
         .await?
         .rows_affected();
@@ -268,6 +288,24 @@ impl Store {
         .bind(at)
         .bind(id)
         .bind(i64::from(ready))
+        .run(self)
+        .await?
+        .rows_affected()
+            == 1)
+    }
+
+    /// Records that canary step `step` has its new replicas all ready at `at`
+    /// (its pause counts from then): only while the rollout runs at that step
+    /// and none was recorded. `false`: it moved on meanwhile, nothing written.
+    pub async fn set_step_ready(&self, id: i64, step: u32, at: i64) -> Result<bool, StoreError> {
+        Ok(sqlx::query(
+            "UPDATE rollouts SET step_ready_at = $1, updated_at = $2 \
+             WHERE id = $3 AND state = 'running' AND step = $4 AND step_ready_at IS NULL",
+        )
+        .bind(at)
+        .bind(at)
+        .bind(id)
+        .bind(i64::from(step))
         .run(self)
         .await?
         .rows_affected()
@@ -362,12 +400,14 @@ mod tests {
             reason: "new replicas failed",
             now,
             then: None,
+            step: None,
         };
         assert!(store
             .move_rollout(
                 Expect {
                     id: back,
-                    states: &running
+                    states: &running,
+                    step: None
                 },
                 pause(6)
             )
@@ -378,7 +418,8 @@ mod tests {
             .move_rollout(
                 Expect {
                     id: back,
-                    states: &running
+                    states: &running,
+                    step: None
                 },
                 pause(7)
             )
@@ -394,12 +435,14 @@ mod tests {
             reason: "",
             now: 7,
             then: None,
+            step: None,
         };
         assert!(store
             .move_rollout(
                 Expect {
                     id: back,
-                    states: &[RolloutState::Paused]
+                    states: &[RolloutState::Paused],
+                    step: None
                 },
                 done
             )

@@ -527,6 +527,20 @@ impl Load {
         self.ok.load(Ordering::Relaxed)
     }
 
+    /// Waits (30 s at most) until `more` requests were answered 200 since
+    /// `answered` had been.
+    pub async fn answers_after(&self, answered: u64, more: u64) {
+        until("answers", Duration::from_secs(30), || async {
+            let n = self.answered();
+            if n >= answered + more {
+                Ok(())
+            } else {
+                Err(format!("{} answered since", n - answered))
+            }
+        })
+        .await
+    }
+
     /// When the first and the last request failed, if one did.
     pub fn failed_at(&self) -> Option<(std::time::Instant, std::time::Instant)> {
         *self.failed_at.lock().unwrap()

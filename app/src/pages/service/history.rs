@@ -64,6 +64,7 @@ pub(super) fn RolloutPanel(
                     </div>
                 </div>
             })}
+            {active.then(|| view! { <CanarySplit r operator act/> })}
             <p class="muted small" data-phase-text="">{phase}</p>
             {(operator && active).then(|| view! {
                 <div class="row-actions">
@@ -79,6 +80,56 @@ pub(super) fn RolloutPanel(
         </section>
     }
     .into_any()
+}
+
+/// A canary step's share of the requests, as a bar split between the old
+/// replicas and the new, and its promote buttons; nothing while no step holds.
+#[component]
+fn CanarySplit(
+    r: Memo<Option<RolloutView>>,
+    operator: bool,
+    act: Action<Op, Result<String, AppError>>,
+) -> impl IntoView {
+    let canary = Memo::new(move |_| r.with(|r| r.as_ref().and_then(|r| r.canary.clone())));
+    move || {
+        let c = canary.get()?;
+        let weight = u32::from(c.weight);
+        let then = match c.next_at_ms {
+            Some(at) => format!("next step at {}", format::utc_time(at)),
+            None if c.until_promoted => "holds until promoted".to_string(),
+            None => "its pause begins once its replicas are ready".to_string(),
+        };
+        let last = c.step == c.steps;
+        Some(view! {
+            <div class="canary" data-canary-weight=weight data-canary-step=c.step>
+                <div class="field-label">{format!("Canary · step {} of {}", c.step, c.steps)}</div>
+                <div class="split-bar" role="img"
+                    aria-label=format!("{}% of requests to the old replicas, {weight}% to the new", 100 - weight)>
+                    <div class="split-old" style=format!("width:{}%", 100 - weight)></div>
+                    <div class="split-new" style=format!("width:{weight}%")></div>
+                </div>
+                <div class="split-legend">
+                    <span><span class="dot split-old"></span>{format!("old revision {}%", 100 - weight)}</span>
+                    <span><span class="dot split-new"></span>
+                        {format!("new revision {weight}% · {} of {} replica{} ready · {then}",
+                            c.ready, c.replicas, if c.replicas == 1 { "" } else { "s" })}
+                    </span>
+                </div>
+                {operator.then(|| view! {
+                    <div class="row-actions">
+                        {(!last).then(|| view! {
+                            <button type="button" class="btn btn-primary" on:click=move |_| { act.dispatch(Op::Promote { full: false }); }>
+                                "Promote to next step"
+                            </button>
+                        })}
+                        <ConfirmButton label=if last { "Promote" } else { "Promote fully" } class="btn"
+                            question="Send every request to the new revision and replace the old replicas?".to_string()
+                            on_confirm=move || { act.dispatch(Op::Promote { full: true }); }/>
+                    </div>
+                })}
+            </div>
+        })
+    }
 }
 
 #[component]

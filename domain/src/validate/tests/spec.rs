@@ -527,3 +527,73 @@ fn volume_classes_to_the_grammar() {
     );
     assert_eq!(opts["remote"], ":local:/s/berth.web.data.1");
 }
+
+#[test]
+fn canary_steps_as_written_and_their_checks() {
+    use crate::wire::{Canary, CanaryStep, ServiceSpec};
+    let step = |weight, pause_ms| CanaryStep { weight, pause_ms };
+    let two = Canary {
+        steps: vec![step(10, Some(60_000)), step(50, None)],
+    };
+    // The form's text, both ways.
+    assert_eq!(parse_canary("10% 1m, 50%"), Ok(Some(two.clone())));
+    assert_eq!(parse_canary(" 10 60s ,50% "), Ok(Some(two.clone())));
+    assert_eq!(format_canary(&two), "10% 1m, 50%");
+    assert_eq!(parse_canary(""), Ok(None));
+    assert_eq!(two.to_string(), "canary: 10% for 1 min, 50% until promoted");
+    for (bad, why) in [
+        ("ten", "invalid canary step"),
+        ("10% 1m 2m", "a weight and a pause"),
+        ("0%", "from 1 to 99"),
+        ("100%", "from 1 to 99"),
+        ("50%, 10%", "more than the one before"),
+        ("10%, 10%", "more than the one before"),
+        ("10% 2d", "at most a day"),
+        ("10% soon", "invalid duration"),
+        ("1,2,3,4,5,6,7,8,9,10,11", "1 to 10 steps"),
+    ] {
+        let err = parse_canary(bad).unwrap_err();
+        assert!(err.contains(why), "{bad}: {err}");
+    }
+    assert!(canary(&Canary { steps: vec![] })
+        .unwrap_err()
+        .contains("1 to 10 steps"));
+    // New replicas beside the old: the weight's share, at least one.
+    let c = Canary {
+        steps: vec![
+            step(1, None),
+            step(10, None),
+            step(50, None),
+            step(99, None),
+        ],
+    };
+    let beside: Vec<Option<u32>> = (0..5).map(|i| c.replicas_at(i, 4)).collect();
+    assert_eq!(beside, [Some(1), Some(1), Some(2), Some(4), None]);
+    assert_eq!(c.replicas_at(2, 1), Some(1));
+    // In a spec: read back as written, not part of the replicas' hash, and
+    // refused with the stop-first order (new beside old is start-first).
+    let spec: ServiceSpec = serde_json::from_value(serde_json::json!({
+        "image": "demo:v1",
+        "update": {"canary": {"steps": [{"weight": 10, "pause_ms": 60000}, {"weight": 50}]}}
+    }))
+    .unwrap();
+    assert_eq!(spec.update.canary, Some(two));
+    assert_eq!(service_spec(&spec), Ok(()));
+    assert_eq!(
+        spec.hash(),
+        ServiceSpec {
+            update: Default::default(),
+            ..spec.clone()
+        }
+        .hash()
+    );
+    let mut stop_first = spec.clone();
+    stop_first.update.order = Some(crate::wire::UpdateOrder::StopFirst);
+    assert!(service_spec(&stop_first)
+        .unwrap_err()
+        .contains("stop-first"));
+    let unknown = serde_json::from_value::<ServiceSpec>(serde_json::json!({
+        "image": "demo:v1", "update": {"canary": {"steps": [{"weight": 10, "share": 5}]}}
+    }));
+    assert!(unknown.is_err());
+}

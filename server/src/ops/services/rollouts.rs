@@ -116,6 +116,11 @@ pub enum RolloutControl {
     Resume,
     /// Stop, and take every replica back to the revision before.
     Abort,
+    /// A canary to its next step (`full`: past every step, to replacing the
+    /// old replicas); a paused one resumes.
+    Promote {
+        full: bool,
+    },
 }
 
 /// Pauses, resumes or aborts the rollout under way.
@@ -129,6 +134,7 @@ pub async fn control_rollout(
         RolloutControl::Pause => "service.pause",
         RolloutControl::Resume => "service.resume",
         RolloutControl::Abort => "service.abort",
+        RolloutControl::Promote { .. } => "service.promote",
     };
     audited(state, ctx, action, &format!("service:{name}"), async {
         let (author, row) = writable(state, ctx, name).await?;
@@ -149,6 +155,7 @@ pub async fn control_rollout(
             RolloutControl::Pause => Transition::Pause { by: author.clone() },
             RolloutControl::Resume => Transition::Resume,
             RolloutControl::Abort => Transition::Abort { by: author.clone() },
+            RolloutControl::Promote { full } => promotion(&row, &r, full, &author)?,
         };
         if !transition.from().contains(&r.state) {
             return Err(OpsError::Conflict(format!(
@@ -176,12 +183,39 @@ pub async fn control_rollout(
                 "rollout to revision {} aborted by {author}; back to revision {}",
                 r.to_revision, r.from_revision
             ),
+            RolloutControl::Promote { .. } => {
+                let to = transition.promotes_to().unwrap_or(r.step);
+                rollout::promoted_words(&r, &row.spec.update, to, &format!("by {author}"))
+            }
         };
         events::service(state, &ServiceRef::from(&row), Level::Warn, &message).await;
         state.reconciler.written(row.id);
         fresh_view(state, name).await
     })
     .await
+}
+
+/// A person's promote of `r`, the rollout of `row`: to its next canary step,
+/// or past them all; a rollout without a canary step to leave is a conflict.
+fn promotion(
+    row: &ServiceRow,
+    r: &RolloutRow,
+    full: bool,
+    author: &str,
+) -> Result<Transition, OpsError> {
+    let policy = &row.spec.update;
+    let steps = rollout::canary_steps(policy);
+    if r.to_revision != row.revision || rollout::canary_step(r, policy).is_none() {
+        return Err(OpsError::Conflict(format!(
+            "the rollout to revision {} has no canary step to promote",
+            r.to_revision
+        )));
+    }
+    Ok(Transition::Promote {
+        by: Some(author.to_string()),
+        from: r.step,
+        to: if full { steps } else { r.step + 1 },
+    })
 }
 
 /// What differs between two revisions of a service.

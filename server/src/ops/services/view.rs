@@ -267,9 +267,13 @@ pub fn rollout_view(r: &RolloutRow, row: &ServiceRow, report: &RolloutReport) ->
         (0, 0)
     };
     let policy = &row.spec.update;
+    let canary = live.then(|| canary_view(r, row, report)).flatten();
     let phase = match r.state {
         RolloutState::Paused => r.reason.clone(),
         RolloutState::Running if !live => "waiting for its service".to_string(),
+        RolloutState::Running if canary.is_some() => {
+            canary.as_ref().map(canary_phase).unwrap_or_default()
+        }
         RolloutState::Running => {
             let gate = r
                 .batch_done_at
@@ -316,5 +320,49 @@ pub fn rollout_view(r: &RolloutRow, row: &ServiceRow, report: &RolloutReport) ->
         old_remaining,
         phase,
         message: String::new(),
+        canary,
     }
+}
+
+/// Where `r`'s canary step is, while one holds.
+fn canary_view(r: &RolloutRow, row: &ServiceRow, report: &RolloutReport) -> Option<CanaryView> {
+    let policy = &row.spec.update;
+    let step = rollout::canary_step(r, policy)?;
+    let replicas = rollout::canary_replicas(r, policy, row.replicas)?;
+    Some(CanaryView {
+        step: r.step + 1,
+        steps: rollout::canary_steps(policy),
+        weight: step.weight,
+        replicas,
+        ready: report.new_ready.min(replicas),
+        next_at_ms: r
+            .step_ready_at
+            .zip(step.pause_ms)
+            .map(|(t, ms)| t.saturating_add(ms as i64)),
+        until_promoted: step.pause_ms.is_none(),
+    })
+}
+
+/// "canary step 1 of 2: 10% of requests to 1 new replica, promoted at 12:01:00".
+fn canary_phase(c: &CanaryView) -> String {
+    let head = format!("canary step {} of {}", c.step, c.steps);
+    if c.ready < c.replicas {
+        return format!(
+            "{head}: starting {} new replica{} beside the old ones ({} ready)",
+            c.replicas,
+            if c.replicas == 1 { "" } else { "s" },
+            c.ready
+        );
+    }
+    let then = match c.next_at_ms {
+        Some(at) => format!("next step at {}", domain::format::utc_time(at)),
+        None if c.until_promoted => "holds until promoted".to_string(),
+        None => "its pause begins".to_string(),
+    };
+    format!(
+        "{head}: {}% of requests to {} new replica{}, {then}",
+        c.weight,
+        c.replicas,
+        if c.replicas == 1 { "" } else { "s" }
+    )
 }

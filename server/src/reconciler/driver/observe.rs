@@ -76,6 +76,7 @@ fn desired_from(
             gate_until_ms: r.batch_done_at.map(|t| policy.gate_after(t)),
             started_ms: r.started_at,
             batch_ready: r.batch_ready,
+            canary: crate::rollout::canary_replicas(r, policy, row.replicas),
         }),
     }
 }

@@ -83,15 +83,18 @@ impl Driver {
     }
 }
 
-/// The replicas the proxy may send to, of those observed: a revision an
-/// automatic rollback goes back from (running, or failed in this very pass:
+/// The replicas the proxy may send to, of those observed: one this pass
+/// removes (`removed`: a newer replica took its slot, an aborted canary) takes
+/// no new request from this pass on, not from when its stop begins; a revision
+/// an automatic rollback goes back from (running, or failed in this very pass:
 /// `failed`, by service and revision), whose replicas failed or breached a gate,
-/// takes no new requests, as long as the other revisions' ready replicas are at
+/// takes none either, as long as the other revisions' ready replicas are at
 /// least as many (half of what serves).
 pub fn serving(
     observed: &[ObservedReplica],
     active: &HashMap<i64, RolloutRow>,
     failed: &HashSet<(i64, i64)>,
+    removed: &HashSet<&str>,
 ) -> Vec<ObservedReplica> {
     let ready = |o: &ObservedReplica| {
         !o.pending
@@ -118,18 +121,77 @@ pub fn serving(
     observed
         .iter()
         .filter(|o| !shed.contains(&(o.service_id, o.revision)))
+        .filter(|o| !removed.contains(o.container_id.as_str()))
         .cloned()
+        .collect()
+}
+
+/// A canary step's share of its service's requests, and the spec hash of the
+/// new replicas that take it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CanaryShare {
+    pub weight: u8,
+    /// The step before's weight (0 for the first), and the new replicas the
+    /// step runs: until they are all ready, the share grows with those that
+    /// are (never below the step before's), so that a promote does not send a
+    /// step's share to the last step's replicas alone.
+    pub previous: u8,
+    pub replicas: u32,
+    pub spec_hash: String,
+}
+
+impl CanaryShare {
+    /// The share with `ready` of the step's new replicas ready to serve.
+    pub fn weight_with(&self, ready: u32) -> u8 {
+        if ready >= self.replicas {
+            return self.weight;
+        }
+        let part = u32::from(self.weight) * ready / self.replicas.max(1);
+        (part as u8).max(self.previous).max(1)
+    }
+}
+
+/// Each service whose rollout holds a canary step (running or paused): its
+/// share. A rollout that ended, failed into a rollback, or was promoted past
+/// its last step has none.
+pub fn canary_shares(
+    desired: &[DesiredService],
+    active: &HashMap<i64, RolloutRow>,
+) -> HashMap<i64, CanaryShare> {
+    desired
+        .iter()
+        .filter_map(|d| {
+            let r = active.get(&d.id).filter(|r| r.to_revision == d.revision)?;
+            let policy = &d.spec.update;
+            let step = crate::rollout::canary_step(r, policy)?;
+            let previous = r
+                .step
+                .checked_sub(1)
+                .and_then(|p| policy.canary.as_ref()?.steps.get(p as usize))
+                .map_or(0, |s| s.weight);
+            Some((
+                d.id,
+                CanaryShare {
+                    weight: step.weight,
+                    previous,
+                    replicas: crate::rollout::canary_replicas(r, policy, d.replicas)?,
+                    spec_hash: d.spec_hash.clone(),
+                },
+            ))
+        })
         .collect()
 }
 
 /// The proxy's routes: each exposed service with a port is reachable as
 /// `<service>.<domain>` and by its own routes, through its replicas that are
-/// running and ready on a host that answers.
+/// running and ready on a host that answers; a service with a canary step
+/// splits its requests by the step's weight.
 pub fn route_inputs(
     rows: &[ServiceRow],
     observed: &[ObservedReplica],
     hosts: &[HostInfo],
     domain: &str,
+    shares: &HashMap<i64, CanaryShare>,
 ) -> Vec<RouteInput> {
     let host_of: HashMap<i64, &HostInfo> = hosts.iter().map(|h| (h.id, h)).collect();
     let mut out = Vec::new();
@@ -158,6 +220,17 @@ pub fn route_inputs(
             })
             .collect();
         backends.sort_by(|a, b| (a.slot, &a.container_id).cmp(&(b.slot, &b.container_id)));
+        let canary = shares.get(&row.id).and_then(|share| {
+            let mut canaries: Vec<String> = observed
+                .iter()
+                .filter(|o| o.service_id == row.id && o.spec_hash == share.spec_hash)
+                .map(|o| o.container_id.clone())
+                .filter(|id| backends.iter().any(|b| &b.container_id == id))
+                .collect();
+            canaries.sort();
+            let weight = share.weight_with(canaries.len() as u32);
+            (!canaries.is_empty()).then_some(Split { weight, canaries })
+        });
         let default = RouteSpec {
             host: Some(format!("{}.{domain}", row.name)),
             path_prefix: "/".into(),
@@ -183,6 +256,7 @@ pub fn route_inputs(
                 redirect: r.redirect_https,
                 balance: row.proxy.balance,
                 backends: backends.clone(),
+                canary: canary.clone(),
             });
         }
     }
@@ -228,6 +302,8 @@ mod tests {
             finished_at: None,
             batch_done_at: None,
             batch_ready: 0,
+            step: 0,
+            step_ready_at: None,
         };
         (service_id, row)
     }
@@ -265,7 +341,12 @@ mod tests {
         for (active, want) in cases {
             let active = HashMap::from([active]);
             assert_eq!(
-                ids(serving(&three_old_one_new, &active, &HashSet::new())),
+                ids(serving(
+                    &three_old_one_new,
+                    &active,
+                    &HashSet::new(),
+                    &HashSet::new()
+                )),
                 want,
                 "{active:?}"
             );
@@ -274,7 +355,12 @@ mod tests {
         // back at once.
         let failed = HashSet::from([(5, 2)]);
         assert_eq!(
-            ids(serving(&three_old_one_new, &HashMap::new(), &failed)),
+            ids(serving(
+                &three_old_one_new,
+                &HashMap::new(),
+                &failed,
+                &HashSet::new()
+            )),
             ["old1", "old2", "old3", "other"]
         );
         // Fewer ready old replicas than failed ones: all stay (failures beat no answer).
@@ -286,8 +372,107 @@ mod tests {
         ];
         let active = HashMap::from([rollout(5, RolloutKind::AutoRollback, RolloutState::Running)]);
         assert_eq!(
-            ids(serving(&one_old_two_new, &active, &HashSet::new())),
+            ids(serving(
+                &one_old_two_new,
+                &active,
+                &HashSet::new(),
+                &HashSet::new()
+            )),
             ["old1", "old2", "new1", "new2"]
+        );
+    }
+
+    #[test]
+    fn a_canary_step_splits_its_routes_by_weight_and_nothing_else_does() {
+        let spec = |canary: bool| -> domain::wire::ServiceSpec {
+            let mut v = serde_json::json!({"image": "demo:v2", "port": 80});
+            if canary {
+                v["update"] =
+                    serde_json::json!({"canary": {"steps": [{"weight": 10}, {"weight": 50}]}});
+            }
+            serde_json::from_value(v).unwrap()
+        };
+        let desired = |canary: bool| DesiredService {
+            id: 5,
+            name: "web".into(),
+            team_id: 1,
+            replicas: 4,
+            revision: 2,
+            spec: spec(canary),
+            spec_hash: "h2".into(),
+            rollout: None,
+            homes: Default::default(),
+            classes: Default::default(),
+            drivers: vec![],
+        };
+        let deploy = |state, step| {
+            let (id, mut r) = rollout(5, RolloutKind::Deploy, state);
+            (r.from_revision, r.to_revision, r.step) = (1, 2, step);
+            HashMap::from([(id, r)])
+        };
+        use RolloutState::{Paused, Running, Succeeded};
+        // (canary steps, rollout state, its step, the share)
+        let cases = [
+            (true, Running, 0, Some(10)),
+            (true, Paused, 1, Some(50)),
+            (true, Running, 2, None),
+            (true, Succeeded, 0, None),
+            (false, Running, 0, None),
+        ];
+        for (canary, state, step, want) in cases {
+            let shares = canary_shares(&[desired(canary)], &deploy(state, step));
+            assert_eq!(
+                shares.get(&5).map(|s| s.weight),
+                want,
+                "{canary} {state:?} {step}"
+            );
+        }
+        // The route names the canary's ready replicas on hosts that answer.
+        let row = ServiceRow {
+            id: 5,
+            name: "web".into(),
+            team_id: 1,
+            team: "t".into(),
+            replicas: 4,
+            revision: 2,
+            spec: spec(true),
+            spec_hash: "h2".into(),
+            proxy: Default::default(),
+            created_at: 0,
+            updated_at: 0,
+        };
+        let host = HostInfo {
+            id: 1,
+            name: "h1".into(),
+            state: domain::wire::HostState::Ready,
+            unreachable_since_ms: None,
+            labels: Default::default(),
+            cpu_millis: 0,
+            memory_bytes: 0,
+            volume_drivers: vec![],
+        };
+        let mut observed = vec![
+            rep("old1", 5, 1, Health::Healthy),
+            rep("new1", 5, 2, Health::Healthy),
+            rep("new2", 5, 2, Health::Starting),
+        ];
+        for (i, o) in observed.iter_mut().enumerate() {
+            o.endpoint = Some(("127.0.0.1".into(), 8000 + i as u16));
+        }
+        // The second step's share with its replicas not all ready: grows with
+        // those that are, never below the first step's.
+        let second = &canary_shares(&[desired(true)], &deploy(Running, 1))[&5];
+        assert_eq!((second.previous, second.replicas), (10, 2));
+        let grown: Vec<u8> = (0..=2).map(|ready| second.weight_with(ready)).collect();
+        assert_eq!(grown, [10, 25, 50]);
+        let shares = canary_shares(&[desired(true)], &deploy(Running, 0));
+        let routes = route_inputs(&[row], &observed, &[host], "localhost", &shares);
+        assert_eq!(
+            routes[0].canary,
+            Some(Split {
+                weight: 10,
+                canaries: vec!["new1".into()]
+            })
         );
     }
 }

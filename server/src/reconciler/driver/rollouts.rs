@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::rollout::gates::{self, Breach};
+use domain::wire::CanaryStep;
 
 /// How often a gated rollout's new replicas are judged (a pass at least this
 /// often while it runs).
@@ -77,6 +78,15 @@ impl Driver {
                 return true;
             }
         };
+        if let Some(step) = rollout::canary_step(rollout, policy) {
+            let canary = Canary {
+                rollout,
+                report,
+                step,
+                watched,
+            };
+            return self.follow_canary(state, d, canary, now).await;
+        }
         // The next batch may begin after the monitor window and the delay.
         if let Some(gate) = d.rollout.and_then(|r| r.gate_until_ms).filter(|g| *g > now) {
             self.wake_at(gate);
@@ -129,6 +139,117 @@ impl Driver {
             }
         }
         false
+    }
+
+    /// A canary step: once its new replicas are all ready its pause begins
+    /// (recorded), and when the pause ends, and the gates (if any) watched its
+    /// replicas a whole window, Berth promotes it to the next step (a step
+    /// without a pause waits for a person). With no old replica left (a
+    /// policy-only change, or every old one gone) there is nothing to split: it
+    /// is promoted past every step. Returns whether the service's actions must
+    /// wait for the next pass (the step changed).
+    async fn follow_canary(
+        &mut self,
+        state: &AppState,
+        d: &DesiredService,
+        c: Canary<'_>,
+        now: i64,
+    ) -> bool {
+        let (rollout, report) = (c.rollout, c.report);
+        if rollout.state != RolloutState::Running {
+            return false;
+        }
+        if report.old_remaining == 0 && report.in_transition == 0 {
+            let to = rollout::canary_steps(&d.spec.update);
+            let why = "no old replica left to share the requests with";
+            return self.promote(state, d, rollout, to, why, now).await;
+        }
+        let Some(ready_at) = rollout.step_ready_at else {
+            let wanted = d.rollout.and_then(|r| r.canary).unwrap_or(0);
+            if report.in_transition == 0 && report.new_ready >= wanted {
+                self.step_ready(state, d, &c, now).await;
+            }
+            return false;
+        };
+        let Some(pause) = c.step.pause_ms else {
+            return false;
+        };
+        let due = ready_at.saturating_add(pause as i64);
+        if now < due {
+            self.wake_at(due);
+            return false;
+        }
+        if !c.watched {
+            // The gates' watch asks for a pass every second until it has seen
+            // a whole window.
+            return false;
+        }
+        let to = rollout.step + 1;
+        self.promote(state, d, rollout, to, "its pause ended", now)
+            .await
+    }
+
+    /// Records that the canary step's new replicas are all ready (its pause
+    /// counts from now), and says so in the service's events.
+    async fn step_ready(&mut self, state: &AppState, d: &DesiredService, c: &Canary<'_>, now: i64) {
+        match rollout::step_ready(&state.store, c.rollout, now).await {
+            Ok(Outcome::Done) => {}
+            Ok(Outcome::Lost) => return,
+            Err(e) => {
+                tracing::error!(error = %e, "reconciler: cannot record a canary step");
+                return;
+            }
+        }
+        let n = c.report.new_ready;
+        let holds = match c.step.pause_ms {
+            Some(ms) => format!("for {}", domain::format::duration_words(ms as i64)),
+            None => "until promoted".to_string(),
+        };
+        let words = format!(
+            "canary of revision {}: {n} new {} {}% of requests ({holds})",
+            c.rollout.to_revision,
+            if n == 1 {
+                "replica takes"
+            } else {
+                "replicas take"
+            },
+            c.step.weight,
+        );
+        events::service(state, &d.service_ref(), Level::Info, &words).await;
+        state.reconciler.changed(d.id);
+        if let Some(ms) = c.step.pause_ms {
+            self.wake_at(now + ms as i64);
+        }
+    }
+
+    /// Berth's own promote of `rollout`'s canary to step `to`.
+    async fn promote(
+        &mut self,
+        state: &AppState,
+        d: &DesiredService,
+        rollout: &RolloutRow,
+        to: u32,
+        why: &str,
+        now: i64,
+    ) -> bool {
+        let t = Transition::Promote {
+            by: None,
+            from: rollout.step,
+            to,
+        };
+        match rollout::apply(&state.store, rollout, &t, now).await {
+            Ok(Outcome::Done) => {
+                let words = rollout::promoted_words(rollout, &d.spec.update, to, why);
+                events::service(state, &d.service_ref(), Level::Info, &words).await;
+                state.reconciler.written(d.id);
+                true
+            }
+            Ok(Outcome::Lost) => true,
+            Err(e) => {
+                tracing::error!(error = %e, "reconciler: cannot promote a canary");
+                false
+            }
+        }
     }
 
     /// Fails a running rollout with `reason`, as its failure action says (a
@@ -246,4 +367,13 @@ impl Driver {
             whys.join("; ")
         )
     }
+}
+
+/// A canary step under way, as a pass saw it.
+struct Canary<'a> {
+    rollout: &'a RolloutRow,
+    report: &'a RolloutReport,
+    step: CanaryStep,
+    /// Its gates (if any) watched its new replicas a whole window.
+    watched: bool,
 }

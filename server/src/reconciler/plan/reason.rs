@@ -17,6 +17,9 @@ pub enum Reason {
     MovingOffDraining { slot: u32, host: String },
     /// Start: the new revision beside the old (start-first).
     RollingOut { slot: u32, revision: i64, was: i64 },
+    /// Start: a canary of the new revision beside the slot's old replica, which
+    /// stays.
+    Canary { slot: u32, revision: i64 },
     /// Remove: the container stopped and is not restarted in place (`why`).
     Failed { slot: u32, why: String },
     /// Remove: its health check failed.
@@ -90,6 +93,12 @@ impl fmt::Display for Reason {
                 write!(
                     f,
                     "replica {slot}: rolling out revision {revision} (was {was})"
+                )
+            }
+            Reason::Canary { slot, revision } => {
+                write!(
+                    f,
+                    "replica {slot}: a canary of revision {revision} beside the old one"
                 )
             }
             Reason::Failed { slot, why } => {

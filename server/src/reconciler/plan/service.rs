@@ -167,6 +167,15 @@ fn move_budget(ctx: &Ctx, s: &DesiredService, report: &RolloutReport) -> u32 {
         .saturating_sub(report.in_transition)
 }
 
+/// The newest of the ready replicas among `good` (ties: the first by id): the
+/// one a slot keeps.
+fn newest_ready<'r>(good: &[&'r ObservedReplica]) -> Option<&'r ObservedReplica> {
+    good.iter().copied().filter(|r| ready(r)).max_by(|a, b| {
+        (a.created_ms, std::cmp::Reverse(&a.container_id))
+            .cmp(&(b.created_ms, std::cmp::Reverse(&b.container_id)))
+    })
+}
+
 /// How a slot's replicas stand before deciding.
 #[derive(Default)]
 struct Triage<'r> {
@@ -233,6 +242,11 @@ impl<'a> ServicePlanner<'a, '_, '_> {
             .copied()
             .filter(|r| current(self.s, r) && !self.ctx.draining(r.host_id))
             .collect();
+        if let Some(k) = self.s.rollout.and_then(|r| r.canary) {
+            if self.canary_slot(slot, k, &t.alive, &good) {
+                return;
+            }
+        }
         if good.iter().any(|r| ready(r)) {
             self.keep_newest_ready(slot, &t.alive, &good);
             return;
@@ -260,6 +274,57 @@ impl<'a> ServicePlanner<'a, '_, '_> {
         }
         let reason = t.replaced_because.unwrap_or(Reason::Started { slot });
         self.start(slot, reason);
+    }
+
+    /// While a canary step holds, a slot's stable replica (its oldest of
+    /// another spec) stays: in the first `k` slots a new one starts beside it
+    /// (unless the rollout is paused), the others wait. Any other old replica
+    /// in the slot goes: a canary a newer deploy superseded, or all of them when
+    /// the slot's ready new replica is older still (the deploy went back to what
+    /// the slot ran). Returns whether the slot is decided; a slot without an old
+    /// replica alive, or with a replica on a draining host, is planned as any
+    /// other (a drain is not held up by a canary).
+    fn canary_slot(
+        &mut self,
+        slot: u32,
+        k: u32,
+        alive: &[&ObservedReplica],
+        good: &[&ObservedReplica],
+    ) -> bool {
+        let mut old: Vec<&ObservedReplica> = alive
+            .iter()
+            .copied()
+            .filter(|r| !current(self.s, r))
+            .collect();
+        if old.is_empty() || alive.iter().any(|r| self.ctx.draining(r.host_id)) {
+            return false;
+        }
+        old.sort_by(|a, b| (a.created_ms, &a.container_id).cmp(&(b.created_ms, &b.container_id)));
+        let keep = newest_ready(good);
+        let stable_stays = keep.is_none_or(|g| g.created_ms >= old[0].created_ms);
+        for r in old.iter().skip(usize::from(stable_stays)) {
+            let reason = Reason::Superseded {
+                slot,
+                revision: r.revision,
+                by: self.s.revision,
+            };
+            self.leaves(r);
+            self.remove(r, reason);
+        }
+        if let Some(keep) = keep {
+            for r in good.iter().filter(|r| r.container_id != keep.container_id) {
+                let host = self.ctx.host_name(r.host_id);
+                self.leaves(r);
+                self.remove(r, Reason::ExtraCopy { slot, host });
+            }
+            return true;
+        }
+        let paused = self.s.rollout.as_ref().is_some_and(|r| r.paused);
+        if good.is_empty() && slot <= k && !paused {
+            let revision = self.s.revision;
+            self.start(slot, Reason::Canary { slot, revision });
+        }
+        true
     }
 
     /// Removes the slot's dead, unhealthy and lost replicas (saying why the slot
@@ -315,15 +380,7 @@ impl<'a> ServicePlanner<'a, '_, '_> {
         alive: &[&ObservedReplica],
         good: &[&ObservedReplica],
     ) {
-        let keep = good
-            .iter()
-            .copied()
-            .filter(|r| ready(r))
-            .max_by(|a, b| {
-                (a.created_ms, std::cmp::Reverse(&a.container_id))
-                    .cmp(&(b.created_ms, std::cmp::Reverse(&b.container_id)))
-            })
-            .expect("a ready replica");
+        let keep = newest_ready(good).expect("a ready replica");
         for r in alive.iter().filter(|r| r.container_id != keep.container_id) {
             let host = self.ctx.host_name(r.host_id);
             let reason = if self.ctx.draining(r.host_id) {

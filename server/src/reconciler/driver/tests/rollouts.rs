@@ -218,3 +218,56 @@ async fn batches_wait_for_the_delay_and_a_restart_resumes_without_duplicates() {
     assert_eq!(images(&fake), [v2.hash()]);
     assert_eq!(rollouts(&t, id).await[0].1, RolloutState::Succeeded);
 }
+
+#[tokio::test]
+async fn a_canary_takes_its_share_then_moves_on_when_its_pause_ends() {
+    let (t, fake, mut d) = world(3).await;
+    let v1 = checked("demo:v1", serde_json::json!({}));
+    let id = add_service(&t, "web", 4, v1).await;
+    settle(&mut d, &t, &fake).await;
+    let canary = serde_json::json!({"canary": {"steps": [{"weight": 25, "pause_ms": 10_000}]}});
+    let v2 = checked("demo:v2", canary);
+    deploy(&t, id, &v2).await;
+    settle(&mut d, &t, &fake).await;
+    // One new replica beside the four old ones (its share of the requests:
+    // `publish.rs`' tables and `tests/canary.rs` on real hosts).
+    assert_eq!(fake.containers().len(), 5);
+    let r = t.state.store.rollouts_of(id, 1).await.unwrap().remove(0);
+    assert_eq!((r.state, r.step), (RolloutState::Running, 0));
+    assert!(r.step_ready_at.is_some());
+    // Its pause ends: past its last step, the old ones are replaced.
+    t.advance(10_000);
+    settle(&mut d, &t, &fake).await;
+    settle(&mut d, &t, &fake).await;
+    assert_eq!(fake.containers().len(), 4);
+    assert_eq!(images(&fake), [v2.hash()]);
+    assert_eq!(rollouts(&t, id).await[0].1, RolloutState::Succeeded);
+    let said = messages(&t, "web").await;
+    assert!(
+        said.iter()
+            .any(|m| m == "canary of revision 2: 1 new replica takes 25% of requests (for 10 s)"),
+        "{said:?}"
+    );
+    assert!(
+        said.iter().any(|m| m
+            == "canary of revision 2 promoted past its last step, the old replicas are replaced: its pause ended"),
+        "{said:?}"
+    );
+    // A canary of a policy-only change has nothing to split: past every step
+    // at once, nothing started.
+    let calls = fake.calls().len();
+    let again = checked(
+        "demo:v2",
+        serde_json::json!({"max_surge": 2, "canary": {"steps": [{"weight": 10}]}}),
+    );
+    deploy(&t, id, &again).await;
+    settle(&mut d, &t, &fake).await;
+    assert_eq!(rollouts(&t, id).await[0].1, RolloutState::Succeeded);
+    assert!(
+        fake.calls()[calls..]
+            .iter()
+            .all(|c| !c.starts_with("start")),
+        "{:?}",
+        &fake.calls()[calls..]
+    );
+}

@@ -10,6 +10,7 @@ const RUNNING: RolloutCtx = RolloutCtx {
     gate_until_ms: None,
     started_ms: NOW - 5_000,
     batch_ready: 0,
+    canary: None,
 };
 
 fn rolling(mut s: DesiredService, policy: UpdatePolicy, ctx: RolloutCtx) -> DesiredService {
@@ -379,4 +380,169 @@ fn a_replica_made_but_never_started_is_replaced_not_counted_as_a_failure() {
     being_made.pending = true;
     let p = run(std::slice::from_ref(&v2), &observed, &hosts(3));
     assert!(p.actions.is_empty(), "{:?}", show(&p));
+}
+
+/// The plan's actions without their hosts (placement is tested elsewhere).
+fn what(p: &Plan) -> Vec<String> {
+    show(p)
+        .into_iter()
+        .map(|a| match a.split_once('@') {
+            Some((head, rest)) => format!("{head}{}", &rest[rest.find(':').unwrap_or(0)..]),
+            None => a,
+        })
+        .collect()
+}
+
+/// A canary step of `k` new replicas on v1's `n` replicas.
+fn canary(v1: &DesiredService, k: u32, paused: bool) -> DesiredService {
+    rolling(
+        revised(v1.clone(), "demo:v2", 2),
+        UpdatePolicy::default(),
+        RolloutCtx {
+            canary: Some(k),
+            paused,
+            ..RUNNING
+        },
+    )
+}
+
+#[test]
+fn a_canary_step_starts_its_new_replicas_beside_the_old_ones_which_stay() {
+    let (v1, mut observed) = v1_on_three_hosts(4);
+    let hs = hosts(3);
+    let step = canary(&v1, 1, false);
+    // Step one (1 of 4): one new replica beside slot 1's old one; nothing goes.
+    let p = run(std::slice::from_ref(&step), &observed, &hs);
+    assert_eq!(
+        what(&p),
+        ["start 1: replica 1: a canary of revision 2 beside the old one"]
+    );
+    apply(std::slice::from_ref(&step), &mut observed, &p, 10);
+    // Ready: the old one beside it stays, and the step is converged.
+    let p = run(std::slice::from_ref(&step), &observed, &hs);
+    assert!(p.is_empty(), "{:?}", what(&p));
+    let report = &p.rollouts[&step.id];
+    assert_eq!(
+        (report.new_ready, report.old_remaining, report.in_transition),
+        (1, 4, 0)
+    );
+    // Paused at the next step (2 of 4): nothing more starts.
+    assert!(run(&[canary(&v1, 2, true)], &observed, &hs).is_empty());
+    // The next step running: one more beside slot 2's old one.
+    let step2 = canary(&v1, 2, false);
+    let p = run(std::slice::from_ref(&step2), &observed, &hs);
+    assert_eq!(
+        what(&p),
+        ["start 2: replica 2: a canary of revision 2 beside the old one"]
+    );
+    apply(std::slice::from_ref(&step2), &mut observed, &p, 20);
+    assert!(run(std::slice::from_ref(&step2), &observed, &hs).is_empty());
+    // A failed old replica of a slot without a canary is replaced (by the new
+    // revision, as any failed replica during a rollout).
+    let mut failed = observed.clone();
+    failed.iter_mut().find(|r| r.slot == 4).unwrap().status = Status::Exited { code: 1 };
+    let p = run(std::slice::from_ref(&step2), &failed, &hs);
+    assert_eq!(p.actions.len(), 2, "{:?}", what(&p));
+    // Promoted past the last step: the canaries' slots drop their old replicas
+    // at once, the other slots roll out as the policy says (a surge of 1).
+    let promoted = rolling(revised(v1, "demo:v2", 2), UpdatePolicy::default(), RUNNING);
+    let p = run(std::slice::from_ref(&promoted), &observed, &hs);
+    let mut actions = what(&p);
+    actions.sort();
+    assert_eq!(
+        actions,
+        [
+            "remove 1: replica 1: revision 1 replaced by revision 2",
+            "remove 2: replica 2: revision 1 replaced by revision 2",
+            "start 3: replica 3: rolling out revision 2 (was 1)",
+        ]
+    );
+}
+
+#[test]
+fn an_aborted_canary_leaves_at_once_for_the_old_replicas_beside_it() {
+    let (v1, mut observed) = v1_on_three_hosts(4);
+    let hs = hosts(3);
+    let step = canary(&v1, 2, false);
+    for created in [10, 20] {
+        let p = run(std::slice::from_ref(&step), &observed, &hs);
+        apply(std::slice::from_ref(&step), &mut observed, &p, created);
+    }
+    assert_eq!(observed.len(), 6);
+    // The rollback to v1: the canaries go in its first pass, nothing starts.
+    let back = rolling(v1, UpdatePolicy::default(), RUNNING);
+    let p = run(std::slice::from_ref(&back), &observed, &hs);
+    let mut actions = what(&p);
+    actions.sort();
+    assert_eq!(
+        actions,
+        [
+            "remove 1: replica 1: revision 2 replaced by revision 1",
+            "remove 2: replica 2: revision 2 replaced by revision 1",
+        ]
+    );
+}
+
+#[test]
+fn a_deploy_over_a_canary_keeps_only_each_slots_stable_replica() {
+    let (v1, mut observed) = v1_on_three_hosts(4);
+    let hs = hosts(3);
+    let step = canary(&v1, 1, false);
+    let p = run(std::slice::from_ref(&step), &observed, &hs);
+    apply(std::slice::from_ref(&step), &mut observed, &p, 10);
+    // v3, a canary of its own: v2's canary goes, v1 stays, v3 starts beside it.
+    let v3 = rolling(
+        revised(v1.clone(), "demo:v3", 3),
+        UpdatePolicy::default(),
+        RolloutCtx {
+            canary: Some(1),
+            ..RUNNING
+        },
+    );
+    let mut actions = what(&run(std::slice::from_ref(&v3), &observed, &hs));
+    actions.sort();
+    assert_eq!(
+        actions,
+        [
+            "remove 1: replica 1: revision 2 replaced by revision 3",
+            "start 1: replica 1: a canary of revision 3 beside the old one",
+        ]
+    );
+    // Back to v1's spec, as a canary: every slot runs it already, so v2's
+    // canary (newer than slot 1's v1) goes and nothing starts.
+    let back = rolling(
+        revised(v1, "demo:v1", 3),
+        UpdatePolicy::default(),
+        RolloutCtx {
+            canary: Some(1),
+            ..RUNNING
+        },
+    );
+    assert_eq!(
+        what(&run(std::slice::from_ref(&back), &observed, &hs)),
+        ["remove 1: replica 1: revision 2 replaced by revision 3"]
+    );
+}
+
+#[test]
+fn a_draining_host_is_not_held_up_by_a_canary() {
+    let (v1, observed) = v1_on_three_hosts(3);
+    let mut hs = hosts(3);
+    hs[1].state = HostState::Draining;
+    let step = canary(&v1, 1, false);
+    let p = run(std::slice::from_ref(&step), &observed, &hs);
+    let actions = what(&p);
+    // Slot 2's replica on the draining host moves (as the new revision), as
+    // any drain does, while slot 1 gets its canary beside its old one.
+    assert!(
+        actions
+            .contains(&"start 1: replica 1: a canary of revision 2 beside the old one".to_string()),
+        "{actions:?}"
+    );
+    assert!(
+        actions
+            .iter()
+            .any(|a| a.starts_with("start 2: replica 2 moving off draining host")),
+        "{actions:?}"
+    );
 }
