@@ -170,7 +170,9 @@ fn BackendRow(b: BackendView, max_rps: f64) -> impl IntoView {
         <tr data-backend=b.container_id.clone() data-requests=b.requests>
             <th scope="row">{format!("replica {}", b.slot)}<div class="mono small muted">{b.container_id.clone()}</div></th>
             <td class="mono small">{b.address.clone()}<div class="muted">{b.host.clone()}</div></td>
-            <td><Badge tone=tone label=b.state.clone()/></td>
+            <td><Badge tone=tone label=b.state.clone()/>
+                {b.canary.map(|w| view! { <span data-canary=w>" "<Badge tone="info" label=format!("canary {w}%")/></span> })}
+            </td>
             <td class="num">{b.in_flight}</td>
             <td class="cell-bar">
                 <div class="capacity">

@@ -107,6 +107,9 @@ pub struct BackendView {
     pub error_rate: f64,
     pub p50_ms: Option<f64>,
     pub p99_ms: Option<f64>,
+    /// A canary's: the percent of the route's requests the canaries take.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary: Option<u8>,
 }
 
 /// One route of the proxy and the replicas behind it.

@@ -53,6 +53,7 @@ impl Proxy {
                             error_rate,
                             p50_ms: recent.quantile_ms(0.5),
                             p99_ms: recent.quantile_ms(0.99),
+                            canary: r.weight.filter(|_| l.canary),
                         }
                     })
                     .collect(),
@@ -182,6 +183,22 @@ impl Proxy {
     }
 }
 
+/// A backend's nginx weight while its route splits for a canary: each side's
+/// servers weighted so that the sides take the canary's share and the rest
+/// (each canary `weight x old servers`, each old one `(100 - weight) x canaries`).
+fn weight(r: &Route, l: &super::table::Live) -> String {
+    let Some(w) = r.weight else {
+        return String::new();
+    };
+    let [old, canaries] = [r.sides[0].len(), r.sides[1].len()];
+    let n = if l.canary {
+        usize::from(w) * old
+    } else {
+        usize::from(100 - w) * canaries
+    };
+    format!(" weight={n}")
+}
+
 /// A label value with `\`, `"` and new lines escaped.
 pub(crate) fn esc(s: &str) -> String {
     s.replace('\\', "\\\\")
@@ -220,8 +237,12 @@ pub fn nginx_conf(table: &RouteTable, listen: &str, visible: impl Fn(i64) -> boo
         for l in r.backends.iter() {
             let _ = writeln!(
                 out,
-                "    server {};  # replica {} on {}",
-                l.backend.authority, l.backend.slot, l.backend.host
+                "    server {}{};  # replica {} on {}{}",
+                l.backend.authority,
+                weight(r, l),
+                l.backend.slot,
+                l.backend.host,
+                if l.canary { ", canary" } else { "" }
             );
         }
         let _ = writeln!(out, "    keepalive 32;\n}}\n");
@@ -391,6 +412,37 @@ mod tests {
         assert!(conf.contains("listen 127.0.0.1:18080 default_server;\n    server_name _;\n    location = \"/static\" {\n        proxy_pass http://berth_files;"), "{conf}");
         // Braces balance.
         assert_eq!(conf.matches('{').count(), conf.matches('}').count());
+    }
+
+    #[test]
+    fn a_canary_split_is_written_as_weights_that_give_each_side_its_share() {
+        // 10% to one canary beside three old replicas: 10 x 3 against 90 x 1
+        // for each, so the canary side takes 30 of 300.
+        let mut shop = input("shop", Some("shop.localhost"), "/", false, 4);
+        shop.canary = Some(crate::proxy::table::Split {
+            weight: 10,
+            canaries: vec!["shop4".into()],
+        });
+        let table = RouteTable::new(vec![shop], |_| Arc::new(Default::default()));
+        let conf = nginx_conf(&table, "80", |_| true);
+        for (server, weight) in [(1, 90), (2, 90), (3, 90), (4, 30)] {
+            assert!(
+                conf.contains(&format!("server 127.0.0.11:3000{server} weight={weight};")),
+                "{conf}"
+            );
+        }
+        assert!(conf.contains("# replica 4 on h1, canary"), "{conf}");
+        // The proxy's view says which replica is the canary, and its share.
+        let proxy = Proxy::new(Default::default());
+        let mut shop = input("shop", Some("shop.localhost"), "/", false, 2);
+        shop.canary = Some(crate::proxy::table::Split {
+            weight: 10,
+            canaries: vec!["shop2".into()],
+        });
+        proxy.update(vec![shop]);
+        let view = proxy.view(|_| true);
+        let marks: Vec<Option<u8>> = view.routes[0].backends.iter().map(|b| b.canary).collect();
+        assert_eq!(marks, [None, Some(10)]);
     }
 
     #[test]

@@ -243,7 +243,11 @@ impl RouteTable {
                         })
                         .collect(),
                     next: AtomicUsize::new(0),
-                    weight: i.canary.as_ref().map(|s| s.weight).filter(|_| both),
+                    weight: i
+                        .canary
+                        .as_ref()
+                        .map(|s| s.weight)
+                        .filter(|w| both && (1..=99).contains(w)),
                     turn: AtomicUsize::new(0),
                     sides: [side(false), side(true)],
                     side_next: [AtomicUsize::new(0), AtomicUsize::new(0)],
@@ -267,8 +271,9 @@ impl RouteTable {
     }
 
     /// Takes over `before`'s place in each split that is still there (the same
-    /// route and weight): a table rebuilt often must not start every canary's
-    /// count again (a 1% canary would never get its turn).
+    /// route and weight), and in each side's rotation: a table rebuilt often
+    /// must not start every canary's count again (a 1% canary would never get
+    /// its turn, the first replica of each side more than its share).
     pub fn carry_turns(&self, before: &RouteTable) {
         for r in self.routes.iter().filter(|r| r.weight.is_some()) {
             let old = before.routes.iter().find(|o| {
@@ -276,8 +281,11 @@ impl RouteTable {
                     == (r.service_id, &r.host, &r.prefix, r.weight)
             });
             if let Some(o) = old {
-                r.turn
-                    .store(o.turn.load(Ordering::Relaxed), Ordering::Relaxed);
+                let counters = [(&r.turn, &o.turn), (&r.next, &o.next)];
+                let sides = r.side_next.iter().zip(o.side_next.iter());
+                for (new, was) in counters.into_iter().chain(sides) {
+                    new.store(was.load(Ordering::Relaxed), Ordering::Relaxed);
+                }
             }
         }
     }

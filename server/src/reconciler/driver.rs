@@ -420,29 +420,8 @@ impl Driver {
         seen.movable =
             crate::pools::movable::movable(&state.pools.candidates(), &hosts, &observed, &desired);
         state.pools.observe(unplaced, seen, now);
-        // The proxy's table follows before any replica is stopped below.
-        let domain = &state.proxy.settings.domain;
-        // Replicas this pass removes (of services it acts on) take no new
-        // request from now on.
-        let acts_on =
-            |id: &i64| !busy.contains(id) && backoff.get(id).is_none_or(|b| b.until_ms <= now);
-        let removed: HashSet<&str> = d
-            .plan
-            .actions
-            .iter()
-            .filter(|a| acts_on(&a.service_id()))
-            .filter_map(|a| match a {
-                Action::Remove { container_id, .. } => Some(container_id.as_str()),
-                Action::Start { .. } => None,
-            })
-            .collect();
-        let serving = publish::serving(&observed, &active, &self.rolled_back, &removed);
-        self.rolled_back.clear();
-        let shares = publish::canary_shares(&desired, &active);
-        state
-            .proxy
-            .update(route_inputs(&rows, &serving, &hosts, domain, &shares));
-        crate::leader::offer(state);
+        let by_id: HashMap<i64, &DesiredService> = desired.iter().map(|d| (d.id, d)).collect();
+        let mut by_service: BTreeMap<i64, Vec<Action>> = BTreeMap::new();
         if !d.plan.actions.is_empty() {
             tracing::debug!(
                 actions = d.plan.actions.len(),
@@ -451,10 +430,6 @@ impl Driver {
                 "reconciler: planned"
             );
         }
-        let host_names: HashMap<i64, String> =
-            hosts.iter().map(|h| (h.id, h.name.clone())).collect();
-        let by_id: HashMap<i64, &DesiredService> = desired.iter().map(|d| (d.id, d)).collect();
-        let mut by_service: BTreeMap<i64, Vec<Action>> = BTreeMap::new();
         for a in d.plan.actions {
             by_service.entry(a.service_id()).or_default().push(a);
         }
@@ -467,18 +442,45 @@ impl Driver {
                 });
             }
         }
-        for (service_id, actions) in by_service {
-            if busy.contains(&service_id) || actions.is_empty() {
+        // The services acted on: not busy, not backing off, as many as tasks
+        // may run (the rest wait for a task to finish; it pokes the loop).
+        let mut acting: Vec<i64> = Vec::new();
+        for (service_id, actions) in &by_service {
+            if busy.contains(service_id) || actions.is_empty() {
                 continue;
             }
-            // Bounded: the rest wait for a task to finish (it pokes the loop).
-            if self.tasks.len() >= MAX_TASKS {
+            if self.tasks.len() + acting.len() >= MAX_TASKS {
                 break;
             }
-            if let Some(b) = backoff.get(&service_id).filter(|b| b.until_ms > now) {
-                wake = wake.min(b.until_ms);
-                continue;
+            match backoff.get(service_id).filter(|b| b.until_ms > now) {
+                Some(b) => wake = wake.min(b.until_ms),
+                None => acting.push(*service_id),
             }
+        }
+        // The proxy's table follows before any replica is stopped below; the
+        // replicas this pass removes take no new request from now on.
+        let removed: HashSet<&str> = acting
+            .iter()
+            .flat_map(|id| &by_service[id])
+            .filter_map(|a| match a {
+                Action::Remove { container_id, .. } => Some(container_id.as_str()),
+                Action::Start { .. } => None,
+            })
+            .collect();
+        let serving = publish::serving(&observed, &active, &self.rolled_back, &removed);
+        self.rolled_back.clear();
+        let shares = publish::canary_shares(&desired, &active);
+        let domain = &state.proxy.settings.domain;
+        state
+            .proxy
+            .update(route_inputs(&rows, &serving, &hosts, domain, &shares));
+        crate::leader::offer(state);
+        let host_names: HashMap<i64, String> =
+            hosts.iter().map(|h| (h.id, h.name.clone())).collect();
+        for service_id in acting {
+            let Some(actions) = by_service.remove(&service_id) else {
+                continue;
+            };
             let task = ServiceTask {
                 state: state.clone(),
                 shared: self.shared.clone(),

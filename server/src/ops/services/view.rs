@@ -272,7 +272,11 @@ pub fn rollout_view(r: &RolloutRow, row: &ServiceRow, report: &RolloutReport) ->
         RolloutState::Paused => r.reason.clone(),
         RolloutState::Running if !live => "waiting for its service".to_string(),
         RolloutState::Running if canary.is_some() => {
-            canary.as_ref().map(canary_phase).unwrap_or_default()
+            let gated = policy.gates.is_some();
+            canary
+                .as_ref()
+                .map(|c| canary_phase(c, gated, clock::now_ms()))
+                .unwrap_or_default()
         }
         RolloutState::Running => {
             let gate = r
@@ -344,7 +348,9 @@ fn canary_view(r: &RolloutRow, row: &ServiceRow, report: &RolloutReport) -> Opti
 }
 
 /// "canary step 1 of 2: 10% of requests to 1 new replica, promoted at 12:01:00".
-fn canary_phase(c: &CanaryView) -> String {
+/// A gated step past its pause waits for its gates' verdict (a whole window
+/// with enough requests).
+fn canary_phase(c: &CanaryView, gated: bool, now: i64) -> String {
     let head = format!("canary step {} of {}", c.step, c.steps);
     if c.ready < c.replicas {
         return format!(
@@ -355,6 +361,9 @@ fn canary_phase(c: &CanaryView) -> String {
         );
     }
     let then = match c.next_at_ms {
+        Some(at) if at <= now && gated => {
+            "next step once its gates have judged a whole window of requests".to_string()
+        }
         Some(at) => format!("next step at {}", domain::format::utc_time(at)),
         None if c.until_promoted => "holds until promoted".to_string(),
         None => "its pause begins".to_string(),

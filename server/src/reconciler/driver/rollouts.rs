@@ -79,11 +79,19 @@ impl Driver {
             }
         };
         if let Some(step) = rollout::canary_step(rollout, policy) {
+            // Replicas of the new spec made since the rollout began (Docker's
+            // creation time has whole seconds): none for a policy-only change.
+            let started_new = observed.iter().any(|r| {
+                r.service_id == d.id
+                    && r.spec_hash == d.spec_hash
+                    && r.created_ms + 1000 >= rollout.started_at
+            });
             let canary = Canary {
                 rollout,
                 report,
                 step,
                 watched,
+                started_new,
             };
             return self.follow_canary(state, d, canary, now).await;
         }
@@ -106,7 +114,7 @@ impl Driver {
         let converged = report.in_transition == 0
             && report.old_remaining == 0
             && report.new_ready == report.wanted;
-        let monitored = watched
+        let monitored = watched.whole_window
             && (!batched || batch_done_at.is_none_or(|t| now >= t + policy.monitor_ms as i64));
         if rollout.state == RolloutState::Running && converged && monitored {
             match rollout::apply(store, rollout, &Transition::Succeed, now).await {
@@ -143,9 +151,9 @@ impl Driver {
 
     /// A canary step: once its new replicas are all ready its pause begins
     /// (recorded), and when the pause ends, and the gates (if any) watched its
-    /// replicas a whole window, Berth promotes it to the next step (a step
-    /// without a pause waits for a person). With no old replica left (a
-    /// policy-only change, or every old one gone) there is nothing to split: it
+    /// replicas a whole window over enough requests to judge, Berth promotes it
+    /// to the next step (a step without a pause waits for a person). A
+    /// policy-only change (no replica made, none old) has nothing to split: it
     /// is promoted past every step. Returns whether the service's actions must
     /// wait for the next pass (the step changed).
     async fn follow_canary(
@@ -159,7 +167,7 @@ impl Driver {
         if rollout.state != RolloutState::Running {
             return false;
         }
-        if report.old_remaining == 0 && report.in_transition == 0 {
+        if !c.started_new && report.old_remaining == 0 && report.in_transition == 0 {
             let to = rollout::canary_steps(&d.spec.update);
             let why = "no old replica left to share the requests with";
             return self.promote(state, d, rollout, to, why, now).await;
@@ -179,9 +187,9 @@ impl Driver {
             self.wake_at(due);
             return false;
         }
-        if !c.watched {
+        if !(c.watched.whole_window && c.watched.judged) {
             // The gates' watch asks for a pass every second until it has seen
-            // a whole window.
+            // a whole window with enough requests.
             return false;
         }
         let to = rollout.step + 1;
@@ -288,9 +296,9 @@ impl Driver {
     }
 
     /// A gated deploy's new replicas (those the plan counts as current: of its
-    /// spec), as the proxy counted them over the window: the breach, or
-    /// whether every one was watched a whole window (without gates, and for
-    /// rollbacks, which go back to what ran before: true). Judged again every
+    /// spec), as the proxy counted them over the window: the breach, or how
+    /// far they were watched (without gates, and for rollbacks, which go back
+    /// to what ran before: all the way). Judged again every
     /// second while it runs; a paused one starts a fresh window when it
     /// resumes.
     fn watch_gates(
@@ -300,16 +308,20 @@ impl Driver {
         rollout: &RolloutRow,
         observed: &[ObservedReplica],
         now: i64,
-    ) -> Result<bool, Breach> {
+    ) -> Result<Watched, Breach> {
+        let unwatched = Watched {
+            whole_window: true,
+            judged: true,
+        };
         let Some(g) = &d.spec.update.gates else {
-            return Ok(true);
+            return Ok(unwatched);
         };
         if rollout.kind != RolloutKind::Deploy {
-            return Ok(true);
+            return Ok(unwatched);
         }
         if rollout.state != RolloutState::Running {
             self.watches.remove(&rollout.id);
-            return Ok(false);
+            return Ok(Watched::default());
         }
         let window = g.window_ms as i64;
         let new: Vec<String> = observed
@@ -322,14 +334,18 @@ impl Driver {
         self.wake_at(now + GATE_EVERY_MS);
         let watch = self.watches.entry(rollout.id).or_default();
         watch.push(now, &new, counts, window);
-        let breach = watch
-            .observed(now, window)
-            .and_then(|(seen, over)| gates::judge(g, &seen, over));
-        if let Some(b) = breach {
+        let seen = watch.observed(now, window);
+        if let Some(b) = seen
+            .as_ref()
+            .and_then(|(seen, over)| gates::judge(g, seen, *over))
+        {
             self.watches.remove(&rollout.id);
             return Err(b);
         }
-        Ok(watch.watched_all(now, window))
+        Ok(Watched {
+            whole_window: watch.watched_all(now, window),
+            judged: seen.is_some_and(|(seen, _)| seen.requests >= gates::MIN_REQUESTS),
+        })
     }
 
     pub(super) fn wake_at(&mut self, at: i64) {
@@ -374,6 +390,18 @@ struct Canary<'a> {
     rollout: &'a RolloutRow,
     report: &'a RolloutReport,
     step: CanaryStep,
-    /// Its gates (if any) watched its new replicas a whole window.
-    watched: bool,
+    /// How far its gates (if any) watched its new replicas.
+    watched: Watched,
+    /// Replicas of the new spec were made for it (not a policy-only change).
+    started_new: bool,
+}
+
+/// How far a rollout's gates watched its new replicas.
+#[derive(Debug, Clone, Copy, Default)]
+struct Watched {
+    /// Every new replica for a whole window.
+    whole_window: bool,
+    /// Enough requests in the window to judge (a canary is not promoted by
+    /// Berth on no evidence).
+    judged: bool,
 }

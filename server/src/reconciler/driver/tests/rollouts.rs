@@ -255,6 +255,7 @@ async fn a_canary_takes_its_share_then_moves_on_when_its_pause_ends() {
     );
     // A canary of a policy-only change has nothing to split: past every step
     // at once, nothing started.
+    t.advance(5_000);
     let calls = fake.calls().len();
     let again = checked(
         "demo:v2",
@@ -270,4 +271,58 @@ async fn a_canary_takes_its_share_then_moves_on_when_its_pause_ends() {
         "{:?}",
         &fake.calls()[calls..]
     );
+}
+
+#[tokio::test]
+async fn a_canary_step_waiting_for_a_person_holds_when_its_old_replicas_are_gone() {
+    let (t, fake, mut d) = world(3).await;
+    let id = add_service(&t, "web", 2, checked("demo:v1", serde_json::json!({}))).await;
+    settle(&mut d, &t, &fake).await;
+    let old: Vec<String> = fake
+        .containers()
+        .into_iter()
+        .map(|c| c.container_id)
+        .collect();
+    let v2 = checked(
+        "demo:v2",
+        serde_json::json!({"canary": {"steps": [{"weight": 50}]}}),
+    );
+    deploy(&t, id, &v2).await;
+    settle(&mut d, &t, &fake).await;
+    assert_eq!(fake.containers().len(), 3);
+    // Both old replicas crash: replaced by the new revision, as any failed
+    // replica during a rollout; the step still waits for a person's promote.
+    for c in &old {
+        fake.kill(c, 137);
+    }
+    settle(&mut d, &t, &fake).await;
+    settle(&mut d, &t, &fake).await;
+    assert_eq!(images(&fake), [v2.hash()]);
+    let r = t.state.store.rollouts_of(id, 1).await.unwrap().remove(0);
+    assert_eq!((r.state, r.step), (RolloutState::Running, 0));
+}
+
+#[tokio::test]
+async fn a_gated_canary_is_not_promoted_by_berth_without_requests_to_judge() {
+    let (t, fake, mut d) = world(3).await;
+    let id = add_service(&t, "web", 2, checked("demo:v1", serde_json::json!({}))).await;
+    settle(&mut d, &t, &fake).await;
+    let v2 = checked(
+        "demo:v2",
+        serde_json::json!({
+            "canary": {"steps": [{"weight": 50, "pause_ms": 1000}]},
+            "gates": {"max_error_rate": 0.05, "window_ms": 1000}
+        }),
+    );
+    deploy(&t, id, &v2).await;
+    settle(&mut d, &t, &fake).await;
+    // Its pause and a whole window are long over, but no request reached the
+    // canary: nothing to judge, so it holds (a person may promote).
+    for _ in 0..5 {
+        t.advance(1_000);
+        settle(&mut d, &t, &fake).await;
+    }
+    let r = t.state.store.rollouts_of(id, 1).await.unwrap().remove(0);
+    assert_eq!((r.state, r.step), (RolloutState::Running, 0));
+    assert!(r.step_ready_at.is_some());
 }
