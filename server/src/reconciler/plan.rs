@@ -81,6 +81,10 @@ pub struct RolloutReport {
     /// Replicas of the current revision that failed since the rollout began:
     /// (slot, container id, why).
     pub failures: Vec<(u32, String, String)>,
+    /// Replicas of the current revision made since the rollout began (none
+    /// for a policy-only change).
+    #[serde(default)]
+    pub made: u32,
 }
 
 /// What to do, and what cannot be done yet and why (by service id).

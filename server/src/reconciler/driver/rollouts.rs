@@ -79,19 +79,11 @@ impl Driver {
             }
         };
         if let Some(step) = rollout::canary_step(rollout, policy) {
-            // Replicas of the new spec made since the rollout began (Docker's
-            // creation time has whole seconds): none for a policy-only change.
-            let started_new = observed.iter().any(|r| {
-                r.service_id == d.id
-                    && r.spec_hash == d.spec_hash
-                    && r.created_ms + 1000 >= rollout.started_at
-            });
             let canary = Canary {
                 rollout,
                 report,
                 step,
                 watched,
-                started_new,
             };
             return self.follow_canary(state, d, canary, now).await;
         }
@@ -167,7 +159,7 @@ impl Driver {
         if rollout.state != RolloutState::Running {
             return false;
         }
-        if !c.started_new && report.old_remaining == 0 && report.in_transition == 0 {
+        if report.made == 0 && report.old_remaining == 0 && report.in_transition == 0 {
             let to = rollout::canary_steps(&d.spec.update);
             let why = "no old replica left to share the requests with";
             return self.promote(state, d, rollout, to, why, now).await;
@@ -392,8 +384,6 @@ struct Canary<'a> {
     step: CanaryStep,
     /// How far its gates (if any) watched its new replicas.
     watched: Watched,
-    /// Replicas of the new spec were made for it (not a policy-only change).
-    started_new: bool,
 }
 
 /// How far a rollout's gates watched its new replicas.

@@ -111,6 +111,9 @@ fn rollout_report(
         if leaving {
             report.old_remaining += 1;
         }
+        if made_for_rollout(s, r) {
+            report.made += 1;
+        }
         if let Some(why) = rollout_failure(ctx, s, r) {
             report.failures.push((r.slot, r.container_id.clone(), why));
         }
@@ -118,11 +121,17 @@ fn rollout_report(
     report
 }
 
-/// Why a replica of the new revision failed since the rollout began, if it did
-/// (Docker's creation time has whole seconds).
+/// Whether `r` is of the current revision and was made since the rollout under
+/// way began (Docker's creation time has whole seconds).
+fn made_for_rollout(s: &DesiredService, r: &ObservedReplica) -> bool {
+    s.rollout
+        .as_ref()
+        .is_some_and(|rollout| current(s, r) && r.created_ms + 1000 >= rollout.started_ms)
+}
+
+/// Why a replica of the new revision failed since the rollout began, if it did.
 fn rollout_failure(ctx: &Ctx, s: &DesiredService, r: &ObservedReplica) -> Option<String> {
-    let rollout = s.rollout.as_ref()?;
-    if !current(s, r) || r.created_ms + 1000 < rollout.started_ms {
+    if !made_for_rollout(s, r) {
         return None;
     }
     let deadline_ms = s.spec.update.deadline_ms;
