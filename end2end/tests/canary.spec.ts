@@ -37,6 +37,11 @@ test('a canary set in the form shows its weight, takes that share and is promote
     await expect(canary).toHaveAttribute('data-canary-weight', '10', { timeout: 60_000 });
     await expect(canary.getByRole('img', { name: '90% of requests to the old replicas, 10% to the new' })).toBeVisible();
     await expect(canary).toContainText('1 of 1 replica ready · holds until promoted', { timeout: 60_000 });
+    // First until the canary has answered once (a replica the proxy could not
+    // reach yet is passed over for a moment); then any 100 turns in a row
+    // give it exactly 10.
+    const info = () => page.request.get(`${PROXY}/cgi-bin/info`, { headers: { host: 'e2e-canary.localhost' } });
+    await expect.poll(async () => (await (await info()).text()).includes('version=v2'), { timeout: 30_000 }).toBe(true);
     let v2 = 0;
     for (let i = 0; i < 100; i++) {
       const r = await page.request.get(`${PROXY}/cgi-bin/info`, { headers: { host: 'e2e-canary.localhost' } });
