@@ -7,8 +7,9 @@ export PATH := $(HOME)/.cargo/bin:$(TOOLS)/binaryen/node_modules/.bin:$(PATH)
 
 # How many Docker test hosts the tests run against.
 TEST_HOSTS ?= 3
-# cargo-leptos builds debug binaries with this flag; tests use it too so that they
-# reuse that build instead of compiling every dependency a second time.
+# cargo-leptos builds with this flag (release builds too: `always-erase-components`);
+# tests use it too so that they reuse the debug build instead of compiling every
+# dependency a second time.
 TEST_RUSTFLAGS := --cfg erase_components
 
 .PHONY: run test deps build release unit unit-postgres e2e api-schema lint fmt bench hosts-up hosts-down
