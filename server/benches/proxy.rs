@@ -5,7 +5,8 @@
 //! `berth` binary, given the same table). Then the same with three backends that
 //! close every connection after one answer, as the demo image does (the proxies
 //! open a connection per request). Prints requests/s and p99 latency, the median
-//! of three runs each. `cargo bench -p server --bench proxy`.
+//! of five runs each (the three taken in turn, round after round), and Berth's
+//! throughput over nginx's. `cargo bench -p server --bench proxy`.
 //!
 //! Then HTTPS: the same backends behind nginx (`listen … ssl`, Berth's exported
 //! configuration) and behind Berth's proxy (`serve_tls`, rustls), both serving one
@@ -24,7 +25,7 @@ use server::proxy::{Proxy, Settings};
 use tokio_util::sync::CancellationToken;
 
 const SECONDS: u32 = 8;
-const RUNS: usize = 3;
+const RUNS: usize = 5;
 
 fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")
@@ -131,26 +132,48 @@ fn wrk(url: &str, headers: &[&str]) -> (f64, f64, Option<String>) {
     (rps, ms, errors)
 }
 
-/// A warm-up run (pools, caches, session caches), then the median of `RUNS`, and
-/// the socket errors of those runs, if any.
-fn measure(url: &str, headers: &[&str]) -> ((f64, f64), String) {
-    wrk(url, headers);
-    let runs: Vec<_> = (0..RUNS).map(|_| wrk(url, headers)).collect();
-    let errors: Vec<String> = runs.iter().filter_map(|r| r.2.clone()).collect();
-    let errors = if errors.is_empty() {
-        String::new()
-    } else {
-        format!(" [wrk: {}]", errors.join("; "))
-    };
-    (median(runs.iter().map(|r| (r.0, r.1)).collect()), errors)
+/// What one target measured: the median of its runs' requests/s and p99 (ms),
+/// and wrk's socket errors in those runs, if any.
+struct Measured {
+    rps: f64,
+    p99: f64,
+    errors: String,
 }
 
-fn median(mut xs: Vec<(f64, f64)>) -> (f64, f64) {
-    xs.sort_by(|a, b| a.0.total_cmp(&b.0));
-    let rps = xs[xs.len() / 2].0;
-    let mut p99: Vec<f64> = xs.iter().map(|x| x.1).collect();
-    p99.sort_by(f64::total_cmp);
-    (rps, p99[p99.len() / 2])
+/// Each target's warm-up run (pools, caches, session caches), then `RUNS` rounds
+/// that run every target once, in turn: a VM's speed drifts over the minutes of a
+/// bench (the same binary measured 23,000 and 16,700 requests/s in two runs), and
+/// taken in turn the drift falls on every target alike. Each target's medians,
+/// and the median over the rounds of the last target's throughput over the one
+/// before it (Berth's over nginx's, each round's pair measured side by side).
+fn measure(urls: &[String], headers: &[&str]) -> (Vec<Measured>, f64) {
+    for url in urls {
+        wrk(url, headers);
+    }
+    let rounds: Vec<Vec<(f64, f64, Option<String>)>> = (0..RUNS)
+        .map(|_| urls.iter().map(|url| wrk(url, headers)).collect())
+        .collect();
+    let measured = (0..urls.len())
+        .map(|i| {
+            let errors: Vec<String> = rounds.iter().filter_map(|r| r[i].2.clone()).collect();
+            let rps = median(rounds.iter().map(|r| r[i].0).collect());
+            let p99 = median(rounds.iter().map(|r| r[i].1).collect());
+            let errors = if errors.is_empty() {
+                String::new()
+            } else {
+                format!(" [wrk: {}]", errors.join("; "))
+            };
+            Measured { rps, p99, errors }
+        })
+        .collect();
+    let n = urls.len();
+    let ratio = median(rounds.iter().map(|r| r[n - 1].0 / r[n - 2].0).collect());
+    (measured, ratio)
+}
+
+fn median(mut xs: Vec<f64>) -> f64 {
+    xs.sort_by(f64::total_cmp);
+    xs[xs.len() / 2]
 }
 
 /// Three backends on 127.0.0.1 in the backends' nginx: keep-alive ones, or ones
@@ -237,21 +260,21 @@ fn main() {
             ("nginx (worker_processes auto)", nginx_port),
             ("Berth's proxy", berth_port),
         ];
-        let mut results = Vec::new();
-        for (name, port) in cases {
-            let url = format!("http://127.0.0.1:{port}/healthz");
-            let (r, errors) = measure(&url, &[&header]);
+        let urls: Vec<String> = cases
+            .iter()
+            .map(|(_, port)| format!("http://127.0.0.1:{port}/healthz"))
+            .collect();
+        let (results, ratio) = measure(&urls, &[&header]);
+        for ((name, _), r) in cases.iter().zip(&results) {
             println!(
-                "proxy bench: {regime}: {name:30} {:>8.0} requests/s, p99 {:.2} ms{errors}",
-                r.0, r.1
+                "proxy bench: {regime}: {name:30} {:>8.0} requests/s, p99 {:.2} ms{}",
+                r.rps, r.p99, r.errors
             );
-            results.push(r);
         }
-        let (n, b) = (results[1], results[2]);
+        let (n, b) = (&results[1], &results[2]);
         println!(
-            "proxy bench: {regime}: Berth's proxy is {:.2}x nginx's throughput, p99 {:+.2} ms against nginx's",
-            b.0 / n.0,
-            b.1 - n.1
+            "proxy bench: {regime}: Berth's proxy is {ratio:.2}x nginx's throughput (the median of {RUNS} rounds' ratios), p99 {:+.2} ms against nginx's",
+            b.p99 - n.p99
         );
     }
 
@@ -325,15 +348,15 @@ fn https(rt: &tokio::runtime::Runtime, routes: &[RouteInput], token: &Cancellati
         ("keep-alive", &[][..]),
         ("new connections", &["Connection: close"][..]),
     ] {
-        let (n, n_errors) = measure(&format!("https://localhost:{nginx_port}/healthz"), headers);
-        let (b, b_errors) = measure(&format!("https://localhost:{berth_port}/healthz"), headers);
+        let urls = [
+            format!("https://localhost:{nginx_port}/healthz"),
+            format!("https://localhost:{berth_port}/healthz"),
+        ];
+        let (r, ratio) = measure(&urls, headers);
+        let (n, b) = (&r[0], &r[1]);
         println!(
-            "proxy bench https {mode}: nginx {:.0} req/s p99 {:.2} ms{n_errors}; berth {:.0} req/s p99 {:.2} ms{b_errors} ({:.2}x nginx's throughput)",
-            n.0,
-            n.1,
-            b.0,
-            b.1,
-            b.0 / n.0
+            "proxy bench https {mode}: nginx {:.0} req/s p99 {:.2} ms{}; berth {:.0} req/s p99 {:.2} ms{} ({ratio:.2}x nginx's throughput)",
+            n.rps, n.p99, n.errors, b.rps, b.p99, b.errors
         );
     }
 }
