@@ -7,10 +7,9 @@ export PATH := $(HOME)/.cargo/bin:$(TOOLS)/binaryen/node_modules/.bin:$(PATH)
 
 # How many Docker test hosts the tests run against.
 TEST_HOSTS ?= 3
-# cargo-leptos builds with this flag (release builds too: `always-erase-components`);
-# tests use it too so that they reuse the debug build instead of compiling every
-# dependency a second time.
-TEST_RUSTFLAGS := --cfg erase_components
+# Every build, cargo-leptos', the tests' and clippy's, erases Leptos' component types
+# (`--cfg erase_components` in .cargo/config.toml), so they share one build of each
+# dependency.
 
 .PHONY: run test deps build release unit unit-postgres e2e api-schema lint fmt bench hosts-up hosts-down
 
@@ -47,7 +46,7 @@ release:
 
 unit:
 	@eval "$$(scripts/hosts env $(TEST_HOSTS))"; export BERTH_TEST_HOSTS BERTH_TEST_TLS BERTH_TEST_SHARED; \
-	  RUSTFLAGS="$(TEST_RUSTFLAGS)" cargo nextest run --workspace --no-fail-fast
+	  cargo nextest run --workspace --no-fail-fast
 
 # The store's and the API's tests again on PostgreSQL (ours, started by pid on
 # 127.0.0.1), each test on a database of its own.
@@ -59,7 +58,7 @@ unit-postgres:
 	@scripts/postgres up
 	@set -e; pg_env=$$(scripts/postgres env); eval "$$pg_env"; export BERTH_TEST_DATABASE; \
 	eval "$$(scripts/hosts env $(TEST_HOSTS))"; export BERTH_TEST_HOSTS BERTH_TEST_TLS BERTH_TEST_SHARED; \
-	  RUSTFLAGS="$(TEST_RUSTFLAGS)" cargo nextest run --workspace --no-fail-fast -E '$(POSTGRES_TESTS)'
+	  cargo nextest run --workspace --no-fail-fast -E '$(POSTGRES_TESTS)'
 
 e2e:
 	scripts/e2e $(TEST_HOSTS)
@@ -69,7 +68,7 @@ api-schema:
 
 lint:
 	cargo fmt --all -- --check
-	RUSTFLAGS="$(TEST_RUSTFLAGS)" cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy --workspace --all-targets -- -D warnings
 
 fmt:
 	cargo fmt --all

@@ -17,9 +17,9 @@
 // Denied rather than forbidden: `routes` allows the unsafe code that the lazy
 // routes' macro writes (chunk loaders as `extern` imports), and nothing else may.
 #![deny(unsafe_code)]
-// The typed view trees of the bigger pages are deep; builds that keep the component
-// types (`cargo bench`, a plain `cargo build`: cargo-leptos erases them in debug and
-// release builds alike) need more room to compute their layouts.
+// The typed view trees of the bigger pages are deep: a build that keeps the
+// component types (one whose own RUSTFLAGS replace .cargo/config.toml's
+// `erase_components`) needs more room to compute their layouts.
 #![recursion_limit = "256"]
 
 pub mod api;

@@ -6,7 +6,7 @@
 //! close every connection after one answer, as the demo image does (the proxies
 //! open a connection per request). Prints requests/s and p99 latency, the median
 //! of five runs each (the three taken in turn, round after round), and Berth's
-//! throughput over nginx's. `cargo bench -p server --bench proxy`.
+//! throughput over nginx's (the medians', and each round's). `cargo bench -p server --bench proxy`.
 //!
 //! Then HTTPS: the same backends behind nginx (`listen … ssl`, Berth's exported
 //! configuration) and behind Berth's proxy (`serve_tls`, rustls), both serving one
@@ -141,19 +141,25 @@ struct Measured {
 }
 
 /// Each target's warm-up run (pools, caches, session caches), then `RUNS` rounds
-/// that run every target once, in turn: a VM's speed drifts over the minutes of a
-/// bench (the same binary measured 23,000 and 16,700 requests/s in two runs), and
-/// taken in turn the drift falls on every target alike. Each target's medians,
-/// and the median over the rounds of the last target's throughput over the one
-/// before it (Berth's over nginx's, each round's pair measured side by side).
-fn measure(urls: &[String], headers: &[&str]) -> (Vec<Measured>, f64) {
+/// that run every target once, each round starting one target further on: a VM's
+/// speed drifts over the minutes of a bench (the same binary measured 23,000 and
+/// 16,700 requests/s in two runs), and taken in turn, in no fixed order, the drift
+/// falls on every target alike. Each target's medians, and per round the last
+/// target's throughput over the one before it (Berth's over nginx's).
+fn measure(urls: &[String], headers: &[&str]) -> (Vec<Measured>, Vec<f64>) {
     for url in urls {
         wrk(url, headers);
     }
-    let rounds: Vec<Vec<(f64, f64, Option<String>)>> = (0..RUNS)
-        .map(|_| urls.iter().map(|url| wrk(url, headers)).collect())
-        .collect();
-    let measured = (0..urls.len())
+    let n = urls.len();
+    let mut rounds: Vec<Vec<(f64, f64, Option<String>)>> = Vec::new();
+    for round in 0..RUNS {
+        let mut runs = vec![None; n];
+        for i in (0..n).map(|k| (k + round) % n) {
+            runs[i] = Some(wrk(&urls[i], headers));
+        }
+        rounds.push(runs.into_iter().flatten().collect());
+    }
+    let measured = (0..n)
         .map(|i| {
             let errors: Vec<String> = rounds.iter().filter_map(|r| r[i].2.clone()).collect();
             let rps = median(rounds.iter().map(|r| r[i].0).collect());
@@ -166,9 +172,19 @@ fn measure(urls: &[String], headers: &[&str]) -> (Vec<Measured>, f64) {
             Measured { rps, p99, errors }
         })
         .collect();
-    let n = urls.len();
-    let ratio = median(rounds.iter().map(|r| r[n - 1].0 / r[n - 2].0).collect());
-    (measured, ratio)
+    let ratios = rounds.iter().map(|r| r[n - 1].0 / r[n - 2].0).collect();
+    (measured, ratios)
+}
+
+/// Berth's throughput over nginx's: the ratio of the medians, and the lowest and
+/// highest of the rounds' own ratios.
+fn ratio_words(nginx: &Measured, berth: &Measured, ratios: &[f64]) -> String {
+    let lowest = ratios.iter().copied().fold(f64::INFINITY, f64::min);
+    let highest = ratios.iter().copied().fold(0.0, f64::max);
+    format!(
+        "{:.2}x nginx's throughput (medians; rounds {lowest:.2}-{highest:.2}x)",
+        berth.rps / nginx.rps
+    )
 }
 
 fn median(mut xs: Vec<f64>) -> f64 {
@@ -264,7 +280,7 @@ fn main() {
             .iter()
             .map(|(_, port)| format!("http://127.0.0.1:{port}/healthz"))
             .collect();
-        let (results, ratio) = measure(&urls, &[&header]);
+        let (results, ratios) = measure(&urls, &[&header]);
         for ((name, _), r) in cases.iter().zip(&results) {
             println!(
                 "proxy bench: {regime}: {name:30} {:>8.0} requests/s, p99 {:.2} ms{}",
@@ -273,7 +289,8 @@ fn main() {
         }
         let (n, b) = (&results[1], &results[2]);
         println!(
-            "proxy bench: {regime}: Berth's proxy is {ratio:.2}x nginx's throughput (the median of {RUNS} rounds' ratios), p99 {:+.2} ms against nginx's",
+            "proxy bench: {regime}: Berth's proxy is {}, p99 {:+.2} ms against nginx's (medians)",
+            ratio_words(n, b, &ratios),
             b.p99 - n.p99
         );
     }
@@ -352,11 +369,17 @@ fn https(rt: &tokio::runtime::Runtime, routes: &[RouteInput], token: &Cancellati
             format!("https://localhost:{nginx_port}/healthz"),
             format!("https://localhost:{berth_port}/healthz"),
         ];
-        let (r, ratio) = measure(&urls, headers);
+        let (r, ratios) = measure(&urls, headers);
         let (n, b) = (&r[0], &r[1]);
         println!(
-            "proxy bench https {mode}: nginx {:.0} req/s p99 {:.2} ms{}; berth {:.0} req/s p99 {:.2} ms{} ({ratio:.2}x nginx's throughput)",
-            n.rps, n.p99, n.errors, b.rps, b.p99, b.errors
+            "proxy bench https {mode}: nginx {:.0} req/s p99 {:.2} ms{}; berth {:.0} req/s p99 {:.2} ms{} ({})",
+            n.rps,
+            n.p99,
+            n.errors,
+            b.rps,
+            b.p99,
+            b.errors,
+            ratio_words(n, b, &ratios)
         );
     }
 }

@@ -102,11 +102,14 @@ where
 {
     view! {
         <div class="action-status" aria-live="polite">
+            // `try_get`: a render can outlive the page's owner (a server render
+            // whose browser went away, a page drawn again as it hydrates), and
+            // `get` on a disposed action panics (seen on the certificates page).
             {move || {
-                if action.pending().get() {
+                if action.pending().try_get().unwrap_or(false) {
                     view! { <span class="muted">{pending.clone()}</span> }.into_any()
                 } else {
-                    match action.value().get() {
+                    match action.value().try_get().flatten() {
                         Some(Ok(done)) => view! { <span class="ok-text">{done}</span> }.into_any(),
                         Some(Err(e)) => view! { <ErrorBox error=e/> }.into_any(),
                         None => ().into_any(),
